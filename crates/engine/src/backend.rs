@@ -1,0 +1,120 @@
+//! The contract every inference backend fulfils.
+
+use tokio::sync::mpsc;
+
+use crate::error::EngineError;
+
+/// What the rest of Fulcrum needs to know about the loaded model.
+#[derive(Debug, Clone)]
+pub struct ModelInfo {
+    /// The id clients name in requests (`model`).
+    pub id: String,
+    /// Tokens one request may use, prompt and output together.
+    pub context_size: u32,
+    /// The context length the model was trained with.
+    pub train_context_size: u32,
+    /// The GGUF's `tokenizer.chat_template`, when it has one.
+    pub chat_template: Option<String>,
+    pub bos_token: String,
+    pub eos_token: String,
+}
+
+/// Sampling settings. `temperature == 0` means greedy decoding, which is deterministic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SamplingParams {
+    pub temperature: f32,
+    pub top_p: f32,
+    /// 0 disables top-k.
+    pub top_k: i32,
+    /// A fixed seed makes sampling reproducible; `None` draws one.
+    pub seed: Option<u32>,
+}
+
+impl Default for SamplingParams {
+    fn default() -> Self {
+        SamplingParams {
+            temperature: 0.7,
+            top_p: 0.95,
+            top_k: 40,
+            seed: None,
+        }
+    }
+}
+
+/// One generation: a rendered prompt and how to continue it.
+#[derive(Debug, Clone)]
+pub struct GenerationRequest {
+    pub prompt: String,
+    pub sampling: SamplingParams,
+    /// Upper bound on generated tokens; `None` means up to the context size.
+    pub max_tokens: Option<u32>,
+    /// Generation ends before any of these strings; they are not part of the output.
+    pub stop: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FinishReason {
+    /// The model ended its turn, or a stop string was met.
+    Stop,
+    /// `max_tokens` or the context size was reached.
+    Length,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub prompt_tokens: u32,
+    /// Tokens sampled, not counting the end-of-turn token.
+    pub completion_tokens: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum GenerationEvent {
+    /// A piece of output text (always whole UTF-8 characters, never part of a stop string).
+    Text(String),
+    Finished { reason: FinishReason, usage: Usage },
+}
+
+/// The events of one generation. Dropping it cancels the generation.
+#[derive(Debug)]
+pub struct GenerationStream {
+    receiver: mpsc::UnboundedReceiver<Result<GenerationEvent, EngineError>>,
+}
+
+impl GenerationStream {
+    pub fn new(receiver: mpsc::UnboundedReceiver<Result<GenerationEvent, EngineError>>) -> Self {
+        GenerationStream { receiver }
+    }
+
+    /// The next event; `None` after `Finished` or an error.
+    pub async fn next(&mut self) -> Option<Result<GenerationEvent, EngineError>> {
+        self.receiver.recv().await
+    }
+
+    /// Waits for the whole output (for non-streaming callers).
+    pub async fn collect(mut self) -> Result<(String, FinishReason, Usage), EngineError> {
+        let mut text = String::new();
+        while let Some(event) = self.next().await {
+            match event? {
+                GenerationEvent::Text(piece) => text.push_str(&piece),
+                GenerationEvent::Finished { reason, usage } => return Ok((text, reason, usage)),
+            }
+        }
+        Err(EngineError::Stopped("the generation ended without finishing".into()))
+    }
+
+    /// Blocking variant of [`Self::next`], for callers outside an async runtime (the CLI).
+    pub fn blocking_next(&mut self) -> Option<Result<GenerationEvent, EngineError>> {
+        self.receiver.blocking_recv()
+    }
+}
+
+/// An inference backend: the embedded llama.cpp engine, a remote engine, or a scripted one.
+pub trait Backend: Send + Sync + 'static {
+    fn info(&self) -> &ModelInfo;
+
+    /// Exact number of tokens `text` becomes in this model's prompt.
+    fn count_tokens(&self, text: &str) -> Result<usize, EngineError>;
+
+    /// Starts a generation; its events arrive on the returned stream.
+    fn generate(&self, request: GenerationRequest) -> Result<GenerationStream, EngineError>;
+}

@@ -1,0 +1,27 @@
+//! Errors of the inference engines.
+
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum EngineError {
+    #[error("model file {path} does not exist: run `fulcrum models pull` or pass --model with a path to a .gguf file")]
+    ModelNotFound { path: PathBuf },
+    #[error("cannot load model {path}: llama.cpp rejected it (not a GGUF file, an unsupported architecture, or not enough memory)")]
+    ModelLoad { path: PathBuf },
+    #[error("cannot create a llama.cpp context of {n_ctx} tokens: not enough memory; lower --context-size")]
+    ContextCreate { n_ctx: u32 },
+    #[error("invalid engine setting: {0}")]
+    InvalidConfig(String),
+    #[error("the prompt is {prompt_tokens} tokens and {max_tokens} more were asked for, over the context size of {context_size}: shorten the conversation or lower max_tokens")]
+    ContextOverflow {
+        prompt_tokens: usize,
+        max_tokens: usize,
+        context_size: usize,
+    },
+    #[error("the prompt is empty")]
+    EmptyPrompt,
+    #[error("the engine stopped: {0}")]
+    Stopped(String),
+    #[error("llama.cpp failed while decoding: {0}")]
+    Decode(String),
+}

@@ -1,0 +1,20 @@
+//! Inference engines behind one [`Backend`] trait.
+//!
+//! The embedded engine ([`llama::LlamaEngine`]) runs llama.cpp in-process on a thread of its
+//! own that owns the model and a single context holding several sequences, so requests are
+//! decoded together in one batch. [`scripted::ScriptedBackend`] replays fixed outputs so tests
+//! of everything above the engine run exactly and fast. Nothing here knows about HTTP.
+
+mod backend;
+mod error;
+pub mod llama;
+pub mod scripted;
+mod stop;
+mod threads;
+
+pub use backend::{
+    Backend, FinishReason, GenerationEvent, GenerationRequest, GenerationStream, ModelInfo, SamplingParams, Usage,
+};
+pub use error::EngineError;
+pub use llama::{EngineConfig, LlamaEngine};
+pub use threads::physical_cores;

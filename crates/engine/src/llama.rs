@@ -1,0 +1,522 @@
+//! The embedded llama.cpp engine.
+//!
+//! One worker thread owns the llama.cpp context. The context holds `slots` sequences in a
+//! unified KV cache; each step the worker builds one batch with the next token of every
+//! generating sequence plus a chunk of any prompt still being read, decodes it once, and samples
+//! each sequence with its own sampler. Requests join between steps (continuous batching) and
+//! leave as soon as they finish or their client goes away. The async runtime never blocks on
+//! llama.cpp: callers get a channel of events.
+//!
+//! Admission keeps the KV cache from overflowing: a request reserves its prompt plus its
+//! `max_tokens`, and waits in order until the reservations of running requests leave room.
+
+use std::collections::VecDeque;
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::sync::{mpsc as std_mpsc, Arc, OnceLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::context::LlamaContext;
+use llama_cpp_2::llama_backend::LlamaBackend;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::model::LlamaModel;
+use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::LlamaToken;
+use tokio::sync::mpsc;
+
+use crate::backend::{
+    Backend, FinishReason, GenerationEvent, GenerationRequest, GenerationStream, ModelInfo, SamplingParams, Usage,
+};
+use crate::error::EngineError;
+use crate::stop::{StopMatcher, StopScan, Utf8Assembler};
+use crate::threads::physical_cores;
+
+/// Largest context used when the model's own is bigger (KV memory grows with it).
+pub const MAX_DEFAULT_CONTEXT: u32 = 32_768;
+
+/// Settings of the embedded engine.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub model_path: PathBuf,
+    /// The name clients use for the model.
+    pub model_id: String,
+    /// Context size in tokens; `None` = the model's, capped at [`MAX_DEFAULT_CONTEXT`].
+    pub context_size: Option<u32>,
+    /// Threads for decoding; `None` = the physical cores.
+    pub threads: Option<usize>,
+    /// Sequences decoded together.
+    pub slots: u32,
+    /// Tokens per llama.cpp batch (prompt chunk size).
+    pub batch_size: u32,
+    /// Layers offloaded to a GPU (CUDA builds only).
+    pub gpu_layers: u32,
+}
+
+impl EngineConfig {
+    pub fn new(model_path: impl Into<PathBuf>, model_id: impl Into<String>) -> Self {
+        EngineConfig {
+            model_path: model_path.into(),
+            model_id: model_id.into(),
+            context_size: None,
+            threads: None,
+            slots: 4,
+            batch_size: 512,
+            gpu_layers: 0,
+        }
+    }
+}
+
+/// A request handed to the worker, already tokenized and checked.
+struct Job {
+    tokens: Vec<LlamaToken>,
+    sampling: SamplingParams,
+    max_tokens: u32,
+    stop: Vec<String>,
+    events: mpsc::UnboundedSender<Result<GenerationEvent, EngineError>>,
+}
+
+impl Job {
+    fn reservation(&self) -> usize {
+        self.tokens.len() + self.max_tokens as usize
+    }
+}
+
+/// The embedded engine's handle: cheap to share, safe to call from async code.
+pub struct LlamaEngine {
+    info: ModelInfo,
+    model: Arc<LlamaModel>,
+    jobs: std_mpsc::Sender<Job>,
+}
+
+fn backend() -> Result<&'static LlamaBackend, EngineError> {
+    static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
+    BACKEND
+        .get_or_init(|| {
+            llama_cpp_2::send_logs_to_tracing(llama_cpp_2::LogOptions::default());
+            LlamaBackend::init().map_err(|err| err.to_string())
+        })
+        .as_ref()
+        .map_err(|err| EngineError::Stopped(format!("cannot initialise llama.cpp: {err}")))
+}
+
+impl LlamaEngine {
+    /// Loads the model and starts the worker thread. Blocks while the model loads.
+    pub fn load(config: EngineConfig) -> Result<Self, EngineError> {
+        if !config.model_path.is_file() {
+            return Err(EngineError::ModelNotFound {
+                path: config.model_path.clone(),
+            });
+        }
+        if config.slots == 0 || config.slots > 64 {
+            return Err(EngineError::InvalidConfig(format!(
+                "slots must be between 1 and 64, got {}",
+                config.slots
+            )));
+        }
+        if config.batch_size < 16 {
+            return Err(EngineError::InvalidConfig(format!(
+                "batch size must be at least 16, got {}",
+                config.batch_size
+            )));
+        }
+        let backend = backend()?;
+        let params = LlamaModelParams::default().with_n_gpu_layers(config.gpu_layers);
+        let model = LlamaModel::load_from_file(backend, &config.model_path, &params).map_err(|_| {
+            EngineError::ModelLoad {
+                path: config.model_path.clone(),
+            }
+        })?;
+        let model = Arc::new(model);
+
+        let train = model.n_ctx_train();
+        let context_size = config.context_size.unwrap_or_else(|| train.min(MAX_DEFAULT_CONTEXT));
+        if context_size < 64 {
+            return Err(EngineError::InvalidConfig(format!(
+                "context size must be at least 64 tokens, got {context_size}"
+            )));
+        }
+        let info = ModelInfo {
+            id: config.model_id.clone(),
+            context_size,
+            train_context_size: train,
+            chat_template: model.meta_val_str("tokenizer.chat_template").ok(),
+            bos_token: special_text(&model, model.vocab().bos()),
+            eos_token: special_text(&model, model.vocab().eos()),
+        };
+
+        let threads = config.threads.unwrap_or_else(physical_cores).max(1);
+        let threads = i32::try_from(threads).map_err(|_| EngineError::InvalidConfig("too many threads".into()))?;
+        let (jobs, inbox) = std_mpsc::channel();
+        let (ready_tx, ready_rx) = std_mpsc::channel();
+        let worker_model = Arc::clone(&model);
+        let worker = Worker {
+            slots: config.slots,
+            batch_size: config.batch_size,
+            context_size,
+        };
+        std::thread::Builder::new()
+            .name("fulcrum-llama".into())
+            .spawn(move || worker.run(backend, &worker_model, threads, inbox, ready_tx))
+            .map_err(|err| EngineError::Stopped(format!("cannot start the engine thread: {err}")))?;
+        ready_rx
+            .recv()
+            .map_err(|_| EngineError::Stopped("the engine thread died while starting".into()))??;
+        tracing::info!(
+            model = %info.id, context_size, threads, slots = config.slots,
+            "llama.cpp engine ready"
+        );
+        Ok(LlamaEngine { info, model, jobs })
+    }
+
+    fn tokenize(&self, text: &str) -> Vec<LlamaToken> {
+        let vocab = self.model.vocab();
+        // Templates that print the BOS token themselves must not get a second one.
+        let add_bos = vocab.should_add_bos() && (self.info.bos_token.is_empty() || !text.starts_with(&self.info.bos_token));
+        vocab.tokenize(text.as_bytes(), add_bos, true)
+    }
+}
+
+fn special_text(model: &LlamaModel, token: LlamaToken) -> String {
+    if token.0 < 0 {
+        return String::new();
+    }
+    String::from_utf8_lossy(&model.vocab().token_to_piece(token, true, None)).into_owned()
+}
+
+impl Backend for LlamaEngine {
+    fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    fn count_tokens(&self, text: &str) -> Result<usize, EngineError> {
+        Ok(self.tokenize(text).len())
+    }
+
+    fn generate(&self, request: GenerationRequest) -> Result<GenerationStream, EngineError> {
+        let tokens = self.tokenize(&request.prompt);
+        if tokens.is_empty() {
+            return Err(EngineError::EmptyPrompt);
+        }
+        let context = self.info.context_size as usize;
+        let room = context.saturating_sub(tokens.len());
+        let max_tokens = match request.max_tokens {
+            Some(asked) if asked as usize > room || room == 0 => {
+                return Err(EngineError::ContextOverflow {
+                    prompt_tokens: tokens.len(),
+                    max_tokens: asked as usize,
+                    context_size: context,
+                })
+            }
+            Some(asked) => asked,
+            None if room == 0 => {
+                return Err(EngineError::ContextOverflow {
+                    prompt_tokens: tokens.len(),
+                    max_tokens: 1,
+                    context_size: context,
+                })
+            }
+            None => u32::try_from(room).unwrap_or(u32::MAX),
+        };
+        let (events, receiver) = mpsc::unbounded_channel();
+        let job = Job {
+            tokens,
+            sampling: request.sampling,
+            max_tokens,
+            stop: request.stop,
+            events,
+        };
+        self.jobs
+            .send(job)
+            .map_err(|_| EngineError::Stopped("the engine thread has exited".into()))?;
+        Ok(GenerationStream::new(receiver))
+    }
+}
+
+/// A sequence being served.
+struct Slot {
+    seq: i32,
+    job: Job,
+    /// Prompt tokens already in the KV cache.
+    prompt_done: usize,
+    /// Position of the next token in the sequence.
+    position: i32,
+    /// The token to feed next while generating.
+    next_input: Option<LlamaToken>,
+    /// Where this sequence's logits are in the last decoded batch.
+    logits_at: Option<i32>,
+    sampler: LlamaSampler,
+    generated: u32,
+    utf8: Utf8Assembler,
+    stop: StopMatcher,
+}
+
+impl Slot {
+    fn send(&self, event: GenerationEvent) {
+        // A closed channel means the client left; the worker notices and frees the slot.
+        let _ = self.job.events.send(Ok(event));
+    }
+
+    fn usage(&self) -> Usage {
+        Usage {
+            prompt_tokens: u32::try_from(self.job.tokens.len()).unwrap_or(u32::MAX),
+            completion_tokens: self.generated,
+        }
+    }
+
+    /// Sends the text still held back, then `Finished`.
+    fn finish(&mut self, reason: FinishReason) {
+        let mut tail = self.utf8.finish();
+        let stopped = match self.stop.push(&tail) {
+            StopScan::Continue(text) => {
+                tail = text;
+                false
+            }
+            StopScan::Stopped(text) => {
+                tail = text;
+                true
+            }
+        };
+        if !stopped {
+            tail.push_str(&self.stop.finish());
+        }
+        if !tail.is_empty() {
+            self.send(GenerationEvent::Text(tail));
+        }
+        let reason = if stopped { FinishReason::Stop } else { reason };
+        self.send(GenerationEvent::Finished {
+            reason,
+            usage: self.usage(),
+        });
+    }
+}
+
+fn build_sampler(params: &SamplingParams) -> LlamaSampler {
+    if params.temperature <= 0.0 {
+        return LlamaSampler::greedy();
+    }
+    let seed = params.seed.unwrap_or_else(|| {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0x5eed, |d| d.subsec_nanos() ^ (d.as_secs() as u32))
+    });
+    let mut chain = Vec::with_capacity(4);
+    if params.top_k > 0 {
+        chain.push(LlamaSampler::top_k(params.top_k));
+    }
+    if params.top_p < 1.0 {
+        chain.push(LlamaSampler::top_p(params.top_p, 1));
+    }
+    chain.push(LlamaSampler::temp(params.temperature));
+    chain.push(LlamaSampler::dist(seed));
+    LlamaSampler::chain_simple(chain)
+}
+
+struct Worker {
+    slots: u32,
+    batch_size: u32,
+    context_size: u32,
+}
+
+impl Worker {
+    fn run(
+        self,
+        backend: &LlamaBackend,
+        model: &LlamaModel,
+        threads: i32,
+        inbox: std_mpsc::Receiver<Job>,
+        ready: std_mpsc::Sender<Result<(), EngineError>>,
+    ) {
+        let params = LlamaContextParams::default()
+            .with_n_ctx(NonZeroU32::new(self.context_size))
+            .with_n_batch(self.batch_size)
+            .with_n_ubatch(self.batch_size)
+            .with_n_seq_max(self.slots)
+            .with_kv_unified(true)
+            .with_n_threads(threads)
+            .with_n_threads_batch(threads);
+        let mut ctx = match model.new_context(backend, params) {
+            Ok(ctx) => ctx,
+            Err(_) => {
+                let _ = ready.send(Err(EngineError::ContextCreate {
+                    n_ctx: self.context_size,
+                }));
+                return;
+            }
+        };
+        if ready.send(Ok(())).is_err() {
+            return;
+        }
+        let mut batch = LlamaBatch::new(self.batch_size as usize, 1);
+        let mut free_seqs: Vec<i32> = (0..self.slots as i32).rev().collect();
+        let mut active: Vec<Slot> = Vec::new();
+        let mut waiting: VecDeque<Job> = VecDeque::new();
+        let mut reserved = 0usize;
+        let mut inbox_open = true;
+
+        loop {
+            // Take new work: block when idle, otherwise just look.
+            if active.is_empty() && waiting.is_empty() {
+                match inbox.recv() {
+                    Ok(job) => waiting.push_back(job),
+                    Err(_) => return,
+                }
+            }
+            while inbox_open {
+                match inbox.try_recv() {
+                    Ok(job) => waiting.push_back(job),
+                    Err(std_mpsc::TryRecvError::Empty) => break,
+                    Err(std_mpsc::TryRecvError::Disconnected) => inbox_open = false,
+                }
+            }
+            waiting.retain(|job| !job.events.is_closed());
+            while let Some(job) = waiting.front() {
+                let fits = reserved + job.reservation() <= self.context_size as usize;
+                let Some(&seq) = free_seqs.last() else { break };
+                if !fits {
+                    break;
+                }
+                let Some(job) = waiting.pop_front() else { break };
+                free_seqs.pop();
+                reserved += job.reservation();
+                active.push(Slot {
+                    seq,
+                    sampler: build_sampler(&job.sampling),
+                    stop: StopMatcher::new(job.stop.clone()),
+                    job,
+                    prompt_done: 0,
+                    position: 0,
+                    next_input: None,
+                    logits_at: None,
+                    generated: 0,
+                    utf8: Utf8Assembler::default(),
+                });
+            }
+
+            // Free the slots of clients that went away.
+            active.retain(|slot| {
+                let gone = slot.job.events.is_closed();
+                if gone {
+                    release(&mut ctx, slot, &mut free_seqs, &mut reserved);
+                }
+                !gone
+            });
+            if active.is_empty() {
+                if !inbox_open && waiting.is_empty() {
+                    return;
+                }
+                continue;
+            }
+
+            if let Err(err) = self.fill_batch(&mut batch, &mut active) {
+                fail_all(&mut ctx, &mut active, &mut free_seqs, &mut reserved, &err);
+                continue;
+            }
+            if let Err(err) = ctx.decode(&mut batch) {
+                let err = EngineError::Decode(err.to_string());
+                fail_all(&mut ctx, &mut active, &mut free_seqs, &mut reserved, &err);
+                continue;
+            }
+
+            let vocab = model.vocab();
+            let mut finished = Vec::new();
+            for (index, slot) in active.iter_mut().enumerate() {
+                let Some(at) = slot.logits_at.take() else { continue };
+                let token = slot.sampler.sample(&ctx, at);
+                if vocab.is_eog(token) {
+                    slot.finish(FinishReason::Stop);
+                    finished.push(index);
+                    continue;
+                }
+                slot.generated += 1;
+                let piece = vocab.token_to_piece(token, false, None);
+                let text = slot.utf8.push(&piece);
+                match slot.stop.push(&text) {
+                    StopScan::Continue(text) => {
+                        if !text.is_empty() {
+                            slot.send(GenerationEvent::Text(text));
+                        }
+                    }
+                    StopScan::Stopped(text) => {
+                        if !text.is_empty() {
+                            slot.send(GenerationEvent::Text(text));
+                        }
+                        slot.send(GenerationEvent::Finished {
+                            reason: FinishReason::Stop,
+                            usage: slot.usage(),
+                        });
+                        finished.push(index);
+                        continue;
+                    }
+                }
+                if slot.generated >= slot.job.max_tokens {
+                    slot.finish(FinishReason::Length);
+                    finished.push(index);
+                    continue;
+                }
+                slot.next_input = Some(token);
+            }
+            for index in finished.into_iter().rev() {
+                let slot = active.swap_remove(index);
+                release(&mut ctx, &slot, &mut free_seqs, &mut reserved);
+            }
+        }
+    }
+
+    /// One token for each generating sequence, then prompt chunks in arrival order.
+    fn fill_batch(&self, batch: &mut LlamaBatch, active: &mut [Slot]) -> Result<(), EngineError> {
+        batch.clear();
+        let add_error = |err: llama_cpp_2::llama_batch::BatchAddError| EngineError::Decode(err.to_string());
+        let mut used = 0usize;
+        for slot in active.iter_mut() {
+            if let Some(token) = slot.next_input.take() {
+                batch.add(token, slot.position, &[slot.seq], true).map_err(add_error)?;
+                slot.logits_at = Some(used as i32);
+                slot.position += 1;
+                used += 1;
+            }
+        }
+        let capacity = self.batch_size as usize;
+        for slot in active.iter_mut() {
+            let remaining = slot.job.tokens.len() - slot.prompt_done;
+            if remaining == 0 || used >= capacity {
+                continue;
+            }
+            let take = remaining.min(capacity - used);
+            let end = slot.prompt_done + take;
+            for i in slot.prompt_done..end {
+                let last = i + 1 == slot.job.tokens.len();
+                batch.add(slot.job.tokens[i], slot.position, &[slot.seq], last).map_err(add_error)?;
+                if last {
+                    slot.logits_at = Some(used as i32);
+                }
+                slot.position += 1;
+                used += 1;
+            }
+            slot.prompt_done = end;
+        }
+        Ok(())
+    }
+}
+
+fn release(ctx: &mut LlamaContext<'_>, slot: &Slot, free_seqs: &mut Vec<i32>, reserved: &mut usize) {
+    // The sequence id is below `slots`, so the conversion cannot fail.
+    let _ = ctx.clear_kv_cache_seq(u32::try_from(slot.seq).ok(), None, None);
+    free_seqs.push(slot.seq);
+    *reserved = reserved.saturating_sub(slot.job.reservation());
+}
+
+fn fail_all(
+    ctx: &mut LlamaContext<'_>,
+    active: &mut Vec<Slot>,
+    free_seqs: &mut Vec<i32>,
+    reserved: &mut usize,
+    err: &EngineError,
+) {
+    tracing::error!(%err, sequences = active.len(), "decode failed; ending the affected requests");
+    for slot in active.drain(..) {
+        let _ = slot.job.events.send(Err(err.clone()));
+        release(ctx, &slot, free_seqs, reserved);
+    }
+}

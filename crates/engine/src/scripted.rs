@@ -1,0 +1,93 @@
+//! A backend that replays scripted outputs, for exact and fast tests of the layers above the
+//! engine (server, agent loop, policy). It tokenizes by whitespace.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use tokio::sync::mpsc;
+
+use crate::backend::{Backend, FinishReason, GenerationEvent, GenerationRequest, GenerationStream, ModelInfo, Usage};
+use crate::error::EngineError;
+
+/// Replays one scripted output per generation, in order; repeats the last when the script ends.
+pub struct ScriptedBackend {
+    info: ModelInfo,
+    outputs: Mutex<VecDeque<String>>,
+    prompts: Mutex<Vec<String>>,
+}
+
+impl ScriptedBackend {
+    pub fn new(outputs: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        ScriptedBackend {
+            info: ModelInfo {
+                id: "scripted".into(),
+                context_size: 4096,
+                train_context_size: 4096,
+                chat_template: None,
+                bos_token: String::new(),
+                eos_token: "<|im_end|>".into(),
+            },
+            outputs: Mutex::new(outputs.into_iter().map(Into::into).collect()),
+            prompts: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The prompts received so far, for assertions.
+    pub fn prompts(&self) -> Vec<String> {
+        self.prompts.lock().map(|p| p.clone()).unwrap_or_default()
+    }
+
+    fn next_output(&self) -> String {
+        let Ok(mut outputs) = self.outputs.lock() else {
+            return String::new();
+        };
+        if outputs.len() > 1 {
+            outputs.pop_front().unwrap_or_default()
+        } else {
+            outputs.front().cloned().unwrap_or_default()
+        }
+    }
+}
+
+fn words(text: &str) -> Vec<&str> {
+    text.split_inclusive(' ').collect()
+}
+
+impl Backend for ScriptedBackend {
+    fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    fn count_tokens(&self, text: &str) -> Result<usize, EngineError> {
+        Ok(words(text).len())
+    }
+
+    fn generate(&self, request: GenerationRequest) -> Result<GenerationStream, EngineError> {
+        if let Ok(mut prompts) = self.prompts.lock() {
+            prompts.push(request.prompt.clone());
+        }
+        let output = self.next_output();
+        let prompt_tokens = words(&request.prompt).len() as u32;
+        let max = request.max_tokens.unwrap_or(u32::MAX) as usize;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let pieces = words(&output);
+        let mut reason = FinishReason::Stop;
+        let mut sent = 0u32;
+        for (i, piece) in pieces.iter().enumerate() {
+            if i >= max {
+                reason = FinishReason::Length;
+                break;
+            }
+            let _ = tx.send(Ok(GenerationEvent::Text((*piece).to_string())));
+            sent += 1;
+        }
+        let _ = tx.send(Ok(GenerationEvent::Finished {
+            reason,
+            usage: Usage {
+                prompt_tokens,
+                completion_tokens: sent,
+            },
+        }));
+        Ok(GenerationStream::new(rx))
+    }
+}

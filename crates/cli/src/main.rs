@@ -1,1 +1,85 @@
-fn main() {}
+//! `fulcrum`: the command-line entry point. Parses arguments, resolves configuration, and hands
+//! off to one command module; every failure ends as a one-line reason and exit code 1.
+
+mod commands;
+mod config;
+mod model_source;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{ConfigFlags, ServeFlags};
+
+#[derive(Debug, Parser)]
+#[command(name = "fulcrum", version, about = "A private, OpenAI-compatible LLM server with controlled tool use")]
+struct Cli {
+    #[command(flatten)]
+    flags: ConfigFlags,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the OpenAI-compatible API (fetches the model first when needed)
+    Serve(ServeFlags),
+    /// List or fetch catalogue models
+    #[command(subcommand)]
+    Models(commands::models::ModelsCommand),
+    /// Chat with the model in the terminal (/reset, /exit)
+    Chat(commands::chat::ChatArgs),
+    /// Measure the engine
+    #[command(subcommand)]
+    Bench(commands::bench::BenchCommand),
+    /// Print the resolved configuration as TOML
+    Config,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // One line: the error and its causes, outermost first.
+            let causes: Vec<String> = err.chain().map(ToString::to_string).collect();
+            eprintln!("error: {}", causes.join(": "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let serve_flags = match &cli.command {
+        Command::Serve(flags) => Some(flags),
+        _ => None,
+    };
+    let config = config::Config::load(&cli.flags, serve_flags)?;
+    init_logging(&config.log);
+    match cli.command {
+        Command::Serve(_) => commands::serve::run(config),
+        Command::Models(command) => commands::models::run(&config, command),
+        Command::Chat(args) => commands::chat::run(&config, &args),
+        Command::Bench(command) => commands::bench::run(&config, command),
+        Command::Config => {
+            print!("{}", toml::to_string(&config)?);
+            Ok(())
+        }
+    }
+}
+
+fn init_logging(filter: &str) {
+    // llama.cpp reports every tensor at info level; keep it to warnings unless asked for.
+    let filter = if filter.contains("llama") {
+        filter.to_string()
+    } else {
+        format!("{filter},llama_cpp_2=warn,llama-cpp-2=warn")
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}

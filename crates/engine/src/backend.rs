@@ -50,6 +50,8 @@ pub struct GenerationRequest {
     pub max_tokens: Option<u32>,
     /// Generation ends before any of these strings; they are not part of the output.
     pub stop: Vec<String>,
+    /// Keep generating past end-of-turn tokens until `max_tokens` (benchmarks only).
+    pub ignore_eos: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,9 +110,22 @@ impl GenerationStream {
     }
 }
 
+/// How busy a backend is, for metrics and load shedding.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EngineLoad {
+    /// Generations accepted but not yet given a sequence slot.
+    pub waiting: usize,
+    /// Generations being decoded.
+    pub running: usize,
+}
+
 /// An inference backend: the embedded llama.cpp engine, a remote engine, or a scripted one.
 pub trait Backend: Send + Sync + 'static {
     fn info(&self) -> &ModelInfo;
+
+    fn occupancy(&self) -> EngineLoad {
+        EngineLoad::default()
+    }
 
     /// Exact number of tokens `text` becomes in this model's prompt.
     fn count_tokens(&self, text: &str) -> Result<usize, EngineError>;

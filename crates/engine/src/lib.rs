@@ -13,7 +13,7 @@ mod stop;
 mod threads;
 
 pub use backend::{
-    Backend, FinishReason, GenerationEvent, GenerationRequest, GenerationStream, ModelInfo, SamplingParams, Usage,
+    Backend, EngineLoad, FinishReason, GenerationEvent, GenerationRequest, GenerationStream, ModelInfo, SamplingParams, Usage,
 };
 pub use error::EngineError;
 pub use llama::{EngineConfig, LlamaEngine};

@@ -13,6 +13,7 @@
 use std::collections::VecDeque;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -27,7 +28,7 @@ use llama_cpp_2::token::LlamaToken;
 use tokio::sync::mpsc;
 
 use crate::backend::{
-    Backend, FinishReason, GenerationEvent, GenerationRequest, GenerationStream, ModelInfo, SamplingParams, Usage,
+    Backend, EngineLoad, FinishReason, GenerationEvent, GenerationRequest, GenerationStream, ModelInfo, SamplingParams, Usage,
 };
 use crate::error::EngineError;
 use crate::stop::{StopMatcher, StopScan, Utf8Assembler};
@@ -74,6 +75,7 @@ struct Job {
     sampling: SamplingParams,
     max_tokens: u32,
     stop: Vec<String>,
+    ignore_eos: bool,
     events: mpsc::UnboundedSender<Result<GenerationEvent, EngineError>>,
 }
 
@@ -88,6 +90,14 @@ pub struct LlamaEngine {
     info: ModelInfo,
     model: Arc<LlamaModel>,
     jobs: std_mpsc::Sender<Job>,
+    load: Arc<LoadCounters>,
+}
+
+/// Written by the worker after each step, read by metrics.
+#[derive(Debug, Default)]
+struct LoadCounters {
+    waiting: AtomicUsize,
+    running: AtomicUsize,
 }
 
 fn backend() -> Result<&'static LlamaBackend, EngineError> {
@@ -151,7 +161,9 @@ impl LlamaEngine {
         let (jobs, inbox) = std_mpsc::channel();
         let (ready_tx, ready_rx) = std_mpsc::channel();
         let worker_model = Arc::clone(&model);
+        let load = Arc::new(LoadCounters::default());
         let worker = Worker {
+            load: Arc::clone(&load),
             slots: config.slots,
             batch_size: config.batch_size,
             context_size,
@@ -167,7 +179,12 @@ impl LlamaEngine {
             model = %info.id, context_size, threads, slots = config.slots,
             "llama.cpp engine ready"
         );
-        Ok(LlamaEngine { info, model, jobs })
+        Ok(LlamaEngine {
+            info,
+            model,
+            jobs,
+            load,
+        })
     }
 
     fn tokenize(&self, text: &str) -> Vec<LlamaToken> {
@@ -192,6 +209,13 @@ impl Backend for LlamaEngine {
 
     fn count_tokens(&self, text: &str) -> Result<usize, EngineError> {
         Ok(self.tokenize(text).len())
+    }
+
+    fn occupancy(&self) -> EngineLoad {
+        EngineLoad {
+            waiting: self.load.waiting.load(Ordering::Relaxed),
+            running: self.load.running.load(Ordering::Relaxed),
+        }
     }
 
     fn generate(&self, request: GenerationRequest) -> Result<GenerationStream, EngineError> {
@@ -225,6 +249,7 @@ impl Backend for LlamaEngine {
             sampling: request.sampling,
             max_tokens,
             stop: request.stop,
+            ignore_eos: request.ignore_eos,
             events,
         };
         self.jobs
@@ -314,6 +339,7 @@ fn build_sampler(params: &SamplingParams) -> LlamaSampler {
 }
 
 struct Worker {
+    load: Arc<LoadCounters>,
     slots: u32,
     batch_size: u32,
     context_size: u32,
@@ -394,6 +420,9 @@ impl Worker {
                 });
             }
 
+            self.load.waiting.store(waiting.len(), Ordering::Relaxed);
+            self.load.running.store(active.len(), Ordering::Relaxed);
+
             // Free the slots of clients that went away.
             active.retain(|slot| {
                 let gone = slot.job.events.is_closed();
@@ -424,7 +453,7 @@ impl Worker {
             for (index, slot) in active.iter_mut().enumerate() {
                 let Some(at) = slot.logits_at.take() else { continue };
                 let token = slot.sampler.sample(&ctx, at);
-                if vocab.is_eog(token) {
+                if vocab.is_eog(token) && !slot.job.ignore_eos {
                     slot.finish(FinishReason::Stop);
                     finished.push(index);
                     continue;
@@ -461,6 +490,7 @@ impl Worker {
                 let slot = active.swap_remove(index);
                 release(&mut ctx, &slot, &mut free_seqs, &mut reserved);
             }
+            self.load.running.store(active.len(), Ordering::Relaxed);
         }
     }
 

@@ -1,0 +1,99 @@
+//! `fulcrum chat`: an interactive conversation in the terminal, streamed token by token.
+
+use std::io::{BufRead, Write};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use fulcrum_chat::{ChatTemplate, Message, RenderOptions};
+use fulcrum_engine::{Backend, GenerationEvent, GenerationRequest, LlamaEngine, SamplingParams};
+
+use crate::config::Config;
+use crate::model_source::{engine_config, ensure_model};
+
+#[derive(Debug, clap::Args)]
+pub struct ChatArgs {
+    /// System prompt
+    #[arg(long)]
+    system: Option<String>,
+    /// Sampling temperature (0 = greedy)
+    #[arg(long, default_value_t = 0.7)]
+    temperature: f32,
+    /// Most tokens per answer
+    #[arg(long, default_value_t = 1024)]
+    max_tokens: u32,
+}
+
+pub fn run(config: &Config, args: &ChatArgs) -> Result<()> {
+    let (path, id) = ensure_model(config)?;
+    eprintln!("loading {id}…");
+    let engine = Arc::new(LlamaEngine::load(engine_config(config, &path, id))?);
+    let info = engine.info();
+    let template = match &info.chat_template {
+        Some(source) => ChatTemplate::new(source, &info.bos_token, &info.eos_token)?,
+        None => ChatTemplate::chatml(),
+    };
+    let fresh = || -> Vec<Message> { args.system.iter().map(Message::system).collect() };
+    let mut messages = fresh();
+    eprintln!("chatting with {} — /reset starts over, /exit quits", info.id);
+
+    let stdin = std::io::stdin();
+    let mut lines = stdin.lock().lines();
+    loop {
+        print!("> ");
+        std::io::stdout().flush().context("cannot write to the terminal")?;
+        let Some(line) = lines.next() else { break };
+        let line = line.context("cannot read from the terminal")?;
+        let input = line.trim();
+        match input {
+            "" => continue,
+            "/exit" | "/quit" => break,
+            "/reset" => {
+                messages = fresh();
+                println!("(conversation reset)");
+                continue;
+            }
+            _ => {}
+        }
+        messages.push(Message::user(input));
+        let prompt = template.render(
+            &messages,
+            &[],
+            &RenderOptions {
+                add_generation_prompt: true,
+                ..Default::default()
+            },
+        )?;
+        let mut stream = match engine.generate(GenerationRequest {
+            prompt,
+            sampling: SamplingParams {
+                temperature: args.temperature,
+                ..SamplingParams::default()
+            },
+            max_tokens: Some(args.max_tokens),
+            stop: Vec::new(),
+            ignore_eos: false,
+        }) {
+            Ok(stream) => stream,
+            Err(err) => {
+                // Too long a conversation is the usual cause: say so and keep the session.
+                messages.pop();
+                eprintln!("error: {err} (use /reset to start over)");
+                continue;
+            }
+        };
+        let mut answer = String::new();
+        while let Some(event) = stream.blocking_next() {
+            match event? {
+                GenerationEvent::Text(piece) => {
+                    print!("{piece}");
+                    std::io::stdout().flush().context("cannot write to the terminal")?;
+                    answer.push_str(&piece);
+                }
+                GenerationEvent::Finished { .. } => break,
+            }
+        }
+        println!();
+        messages.push(Message::assistant(answer));
+    }
+    Ok(())
+}

@@ -1,0 +1,77 @@
+//! `fulcrum serve`: listen at once, load the model in the background, become ready.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use fulcrum_engine::LlamaEngine;
+use fulcrum_server::{AppState, LoadedModel, ServerOptions};
+
+use crate::config::Config;
+use crate::model_source::{engine_config, ensure_model};
+
+pub fn run(config: Config) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(config))
+}
+
+async fn serve(config: Config) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port))
+        .await
+        .with_context(|| format!("cannot listen on {}:{} (is another server using the port? set --port)", config.host, config.port))?;
+    let address = listener.local_addr().context("cannot read the listening address")?;
+    let state = AppState::new(ServerOptions {
+        max_body_bytes: config.max_body_bytes,
+    })
+    .context("cannot set up metrics")?;
+
+    // The model loads (and is fetched if needed) off the runtime; the server already answers
+    // /healthz, and 503 elsewhere, meanwhile. A model that cannot load stops the server.
+    let loader_state = state.clone();
+    let loader = tokio::task::spawn_blocking(move || -> Result<()> {
+        let (path, id) = ensure_model(&config)?;
+        let engine = LlamaEngine::load(engine_config(&config, &path, id))?;
+        let loaded = LoadedModel::new(Arc::new(engine))?;
+        let id = loaded.backend.info().id.clone();
+        loader_state.set_model(loaded);
+        tracing::info!(model = %id, "ready: serving at http://{address}/v1");
+        Ok(())
+    });
+
+    tracing::info!("listening on http://{address} (GET /readyz answers 200 once the model is loaded)");
+    let server = fulcrum_server::serve(listener, state, shutdown_signal());
+    tokio::pin!(server);
+    tokio::select! {
+        result = &mut server => return result.context("the HTTP server failed"),
+        loaded = loader => {
+            loaded.context("the model loader panicked")??;
+        }
+    }
+    server.await.context("the HTTP server failed")
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

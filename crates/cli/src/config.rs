@@ -1,0 +1,232 @@
+//! Configuration: defaults < `fulcrum.toml` < `FULCRUM_*` environment < command-line flags,
+//! resolved once at start and validated with messages that name the bad setting.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// Every setting, with its default. The README's configuration table is checked against it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on.
+    pub host: String,
+    /// Port to listen on (0 picks a free one).
+    pub port: u16,
+    /// A catalogue model name (see `fulcrum models list`) or a path to a `.gguf` file.
+    pub model: String,
+    /// The model name clients send; defaults to the catalogue name or the file's stem.
+    pub model_id: Option<String>,
+    /// Folder for the model cache (`<home>/models`).
+    pub home: Option<PathBuf>,
+    /// Context size in tokens; defaults to the model's, capped at 32768.
+    pub context_size: Option<u32>,
+    /// Decoding threads; defaults to the number of physical cores.
+    pub threads: Option<usize>,
+    /// Sequences decoded together in one batch.
+    pub slots: u32,
+    /// Tokens per llama.cpp batch (prompt chunk size).
+    pub batch_size: u32,
+    /// Layers offloaded to the GPU (builds with the `cuda` feature).
+    pub gpu_layers: u32,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Log filter (`tracing` env-filter syntax), e.g. `info` or `fulcrum=debug`.
+    pub log: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            host: "127.0.0.1".into(),
+            port: 8080,
+            model: fulcrum_models::DEFAULT_MODEL.into(),
+            model_id: None,
+            home: None,
+            context_size: None,
+            threads: None,
+            slots: 4,
+            batch_size: 512,
+            gpu_layers: 0,
+            max_body_bytes: 4 * 1024 * 1024,
+            log: "info".into(),
+        }
+    }
+}
+
+/// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
+pub const KEYS: [&str; 12] = [
+    "host",
+    "port",
+    "model",
+    "model_id",
+    "home",
+    "context_size",
+    "threads",
+    "slots",
+    "batch_size",
+    "gpu_layers",
+    "max_body_bytes",
+    "log",
+];
+
+/// Values given on the command line; only those present override the layers below.
+#[derive(Debug, Default, Serialize, clap::Args)]
+pub struct ConfigFlags {
+    /// Configuration file [default: ./fulcrum.toml when present]
+    #[arg(long, global = true)]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// A catalogue model name or a path to a .gguf file
+    #[arg(long, short = 'm', global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Model name clients send in requests
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_id: Option<String>,
+    /// Context size in tokens
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context_size: Option<u32>,
+    /// Decoding threads [default: physical cores]
+    #[arg(long, short = 't', global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threads: Option<usize>,
+    /// Sequences decoded together
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slots: Option<u32>,
+    /// Layers to offload to the GPU
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gpu_layers: Option<u32>,
+    /// Log filter, e.g. `info` or `debug`
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
+}
+
+/// Flags of `fulcrum serve` only.
+#[derive(Debug, Default, Serialize, clap::Args)]
+pub struct ServeFlags {
+    /// Address to listen on
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Port to listen on (0 picks a free port)
+    #[arg(long, short = 'p')]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+}
+
+impl Config {
+    /// Layers the sources and validates the result.
+    pub fn load(flags: &ConfigFlags, serve: Option<&ServeFlags>) -> Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match &flags.config {
+            Some(path) => {
+                if !path.is_file() {
+                    bail!("configuration file {} does not exist", path.display());
+                }
+                figment = figment.merge(Toml::file_exact(path));
+            }
+            None => {
+                let default = Path::new("fulcrum.toml");
+                if default.is_file() {
+                    figment = figment.merge(Toml::file_exact(default));
+                }
+            }
+        }
+        figment = figment.merge(Env::prefixed("FULCRUM_").only(&KEYS));
+        figment = figment.merge(Serialized::defaults(flags));
+        if let Some(serve) = serve {
+            figment = figment.merge(Serialized::defaults(serve));
+        }
+        let config: Config = figment.extract().map_err(|err| anyhow::anyhow!(describe(err)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.host.trim().is_empty() {
+            bail!("invalid configuration: `host` is empty");
+        }
+        if self.model.trim().is_empty() {
+            bail!("invalid configuration: `model` is empty: give a catalogue name (`fulcrum models list`) or a .gguf path");
+        }
+        if let Some(threads) = self.threads {
+            if threads == 0 || threads > 1024 {
+                bail!("invalid configuration: `threads` must be between 1 and 1024, got {threads}");
+            }
+        }
+        if self.slots == 0 || self.slots > 64 {
+            bail!("invalid configuration: `slots` must be between 1 and 64, got {}", self.slots);
+        }
+        if self.batch_size < 16 {
+            bail!("invalid configuration: `batch_size` must be at least 16, got {}", self.batch_size);
+        }
+        if let Some(context) = self.context_size {
+            if context < 64 {
+                bail!("invalid configuration: `context_size` must be at least 64 tokens, got {context}");
+            }
+        }
+        if self.max_body_bytes < 1024 {
+            bail!(
+                "invalid configuration: `max_body_bytes` must be at least 1024, got {}",
+                self.max_body_bytes
+            );
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log)
+            .with_context(|| format!("invalid configuration: `log` filter {:?}", self.log))?;
+        Ok(())
+    }
+
+    /// The model cache folder: `home` setting, else `$FULCRUM_HOME`, else `~/.cache/fulcrum`.
+    pub fn models_dir(&self) -> PathBuf {
+        match &self.home {
+            Some(home) => home.join("models"),
+            None => fulcrum_models::ModelCache::default_dir(),
+        }
+    }
+}
+
+/// figment names the source of a bad value ("environment variable `FULCRUM_PORT`"); keep that.
+fn describe(err: figment::Error) -> String {
+    let mut out = String::from("invalid configuration: ");
+    let mut first = true;
+    for e in err {
+        if !first {
+            out.push_str("; ");
+        }
+        first = false;
+        out.push_str(&e.to_string());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_list_matches_the_struct() {
+        let value = serde_json::to_value(Config::default()).expect("serialise");
+        let mut fields: Vec<&str> = value.as_object().expect("object").keys().map(String::as_str).collect();
+        let mut keys = KEYS.to_vec();
+        fields.sort_unstable();
+        keys.sort_unstable();
+        assert_eq!(fields, keys);
+    }
+
+    #[test]
+    fn readme_documents_every_key() {
+        let readme = include_str!("../../../README.md");
+        for key in KEYS {
+            assert!(readme.contains(&format!("| `{key}` |")), "README's configuration table lacks `{key}`");
+        }
+    }
+}

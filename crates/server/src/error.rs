@@ -1,0 +1,136 @@
+//! API errors in OpenAI's shape: `{"error": {"message", "type", "param", "code"}}`.
+//!
+//! Every error the server can produce is mapped here explicitly to a status and a body. Details
+//! of internal failures go to the log, never to the client.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use fulcrum_chat::ChatError;
+use fulcrum_engine::EngineError;
+use serde_json::json;
+
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+    pub kind: &'static str,
+    pub param: Option<String>,
+    pub code: Option<&'static str>,
+}
+
+impl ApiError {
+    pub fn invalid_request(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            message: message.into(),
+            kind: "invalid_request_error",
+            param: None,
+            code: None,
+        }
+    }
+
+    /// A field the server does not support, or a value of it that it does not.
+    pub fn unsupported(param: &str, message: impl Into<String>) -> Self {
+        Self::invalid_request(message)
+            .with_param(param)
+            .with_code("unsupported_parameter")
+    }
+
+    pub fn invalid_value(param: &str, message: impl Into<String>) -> Self {
+        Self::invalid_request(message)
+            .with_param(param)
+            .with_code("invalid_value")
+    }
+
+    pub fn not_found(message: impl Into<String>, code: &'static str) -> Self {
+        ApiError {
+            status: StatusCode::NOT_FOUND,
+            message: message.into(),
+            kind: "invalid_request_error",
+            param: None,
+            code: Some(code),
+        }
+    }
+
+    pub fn not_ready() -> Self {
+        ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: "the model is still loading; retry when GET /readyz answers 200".into(),
+            kind: "server_error",
+            param: None,
+            code: Some("model_not_ready"),
+        }
+    }
+
+    pub fn internal() -> Self {
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: "the server failed while handling the request; the details are in its log".into(),
+            kind: "server_error",
+            param: None,
+            code: None,
+        }
+    }
+
+    pub fn with_param(mut self, param: impl Into<String>) -> Self {
+        self.param = Some(param.into());
+        self
+    }
+
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = Some(code);
+        self
+    }
+
+    pub fn body(&self) -> serde_json::Value {
+        json!({
+            "error": {
+                "message": self.message,
+                "type": self.kind,
+                "param": self.param,
+                "code": self.code,
+            }
+        })
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body())).into_response()
+    }
+}
+
+impl From<ChatError> for ApiError {
+    fn from(err: ChatError) -> Self {
+        match err {
+            ChatError::Rejected(_) | ChatError::OutOfFuel => {
+                ApiError::invalid_request(err.to_string()).with_param("messages")
+            }
+            ChatError::InvalidTemplate(_) => {
+                tracing::error!(%err, "chat template failed");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(err: EngineError) -> Self {
+        match err {
+            EngineError::ContextOverflow { .. } => ApiError::invalid_request(err.to_string())
+                .with_param("messages")
+                .with_code("context_length_exceeded"),
+            EngineError::EmptyPrompt => ApiError::invalid_request(err.to_string()).with_param("messages"),
+            EngineError::ModelNotFound { .. }
+            | EngineError::ModelLoad { .. }
+            | EngineError::ContextCreate { .. }
+            | EngineError::InvalidConfig(_)
+            | EngineError::Stopped(_)
+            | EngineError::Decode(_) => {
+                tracing::error!(%err, "engine failure");
+                ApiError::internal()
+            }
+        }
+    }
+}

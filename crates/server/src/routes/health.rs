@@ -1,0 +1,43 @@
+//! Liveness, readiness and metrics.
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The process is up (even while the model loads).
+pub async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// 200 once the model is loaded and requests can be served, 503 before.
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    match state.model.get() {
+        Some(model) => Json(json!({ "status": "ready", "model": model.backend.info().id })).into_response(),
+        None => ApiError::not_ready().into_response(),
+    }
+}
+
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    if let Some(model) = state.model.get() {
+        let load = model.backend.occupancy();
+        state.metrics.engine_waiting.set(i64::try_from(load.waiting).unwrap_or(i64::MAX));
+        state.metrics.engine_running.set(i64::try_from(load.running).unwrap_or(i64::MAX));
+    }
+    match state.metrics.render() {
+        Ok(text) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+            text,
+        )
+            .into_response(),
+        Err(err) => {
+            tracing::error!(%err, "cannot render metrics");
+            ApiError::internal().into_response()
+        }
+    }
+}

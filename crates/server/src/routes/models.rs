@@ -1,0 +1,35 @@
+//! `GET /v1/models` and `GET /v1/models/{id}`.
+
+use axum::extract::{Path, State};
+use axum::Json;
+
+use crate::error::ApiError;
+use crate::state::{AppState, LoadedModel};
+use crate::wire::{ModelCard, ModelList};
+
+fn card(model: &LoadedModel) -> ModelCard {
+    let info = model.backend.info();
+    ModelCard {
+        id: info.id.clone(),
+        object: "model",
+        created: model.created,
+        owned_by: "fulcrum",
+        context_length: info.context_size,
+    }
+}
+
+pub async fn list(State(state): State<AppState>) -> Result<Json<ModelList>, ApiError> {
+    let model = state.model.get().ok_or_else(ApiError::not_ready)?;
+    Ok(Json(ModelList {
+        object: "list",
+        data: vec![card(model)],
+    }))
+}
+
+pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<ModelCard>, ApiError> {
+    let model = state.model.get().ok_or_else(ApiError::not_ready)?;
+    if model.backend.info().id != id {
+        return Err(ApiError::not_found(format!("the model `{id}` does not exist here"), "model_not_found"));
+    }
+    Ok(Json(card(model)))
+}

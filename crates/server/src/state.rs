@@ -1,0 +1,77 @@
+//! What every handler shares: the model once it is loaded, its template, settings, metrics.
+
+use std::sync::{Arc, OnceLock};
+
+use fulcrum_chat::ChatTemplate;
+use fulcrum_engine::Backend;
+
+use crate::metrics::Metrics;
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            max_body_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+/// The loaded model: the backend and the template its prompts are rendered with.
+pub struct LoadedModel {
+    pub backend: Arc<dyn Backend>,
+    pub template: ChatTemplate,
+    pub created: u64,
+}
+
+impl LoadedModel {
+    /// Uses the model's own template, or ChatML when it has none.
+    pub fn new(backend: Arc<dyn Backend>) -> Result<Self, fulcrum_chat::ChatError> {
+        let info = backend.info();
+        let template = match &info.chat_template {
+            Some(source) => ChatTemplate::new(source, &info.bos_token, &info.eos_token)?,
+            None => {
+                tracing::warn!(model = %info.id, "the model has no chat template; using ChatML");
+                ChatTemplate::chatml()
+            }
+        };
+        let created = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Ok(LoadedModel {
+            backend,
+            template,
+            created,
+        })
+    }
+}
+
+/// Shared state. The server answers health checks while the model loads; `model` is set once.
+#[derive(Clone)]
+pub struct AppState {
+    pub model: Arc<OnceLock<LoadedModel>>,
+    pub options: Arc<ServerOptions>,
+    pub metrics: Metrics,
+}
+
+impl AppState {
+    pub fn new(options: ServerOptions) -> Result<Self, prometheus::Error> {
+        Ok(AppState {
+            model: Arc::new(OnceLock::new()),
+            options: Arc::new(options),
+            metrics: Metrics::new()?,
+        })
+    }
+
+    /// Marks the server ready with this model. Later calls are ignored.
+    pub fn set_model(&self, model: LoadedModel) {
+        if self.model.set(model).is_err() {
+            tracing::warn!("a model was already loaded; ignoring the second one");
+        }
+    }
+}

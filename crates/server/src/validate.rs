@@ -1,0 +1,238 @@
+//! Checks a chat-completion request and translates it into Fulcrum's own types.
+//!
+//! Every field is either honoured or refused with a 400 that names it: a client that asks for
+//! something the server cannot do must learn so, not get a silently different answer.
+
+use fulcrum_chat::{Message, Role, ToolCall};
+use fulcrum_engine::SamplingParams;
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+use crate::wire::{ChatCompletionRequest, MessageContent, RequestMessage, StopField};
+
+const MAX_STOP_STRINGS: usize = 4;
+
+/// A request that passed validation.
+#[derive(Debug)]
+pub struct ValidRequest {
+    pub messages: Vec<Message>,
+    pub sampling: SamplingParams,
+    pub max_tokens: Option<u32>,
+    pub stop: Vec<String>,
+    pub stream: bool,
+    pub include_usage: bool,
+    pub template_kwargs: Map<String, Value>,
+}
+
+pub fn validate(request: ChatCompletionRequest) -> Result<ValidRequest, ApiError> {
+    refuse_unsupported(&request)?;
+
+    if request.messages.is_empty() {
+        return Err(ApiError::invalid_value("messages", "`messages` must hold at least one message"));
+    }
+    let messages = request
+        .messages
+        .into_iter()
+        .enumerate()
+        .map(|(index, message)| convert_message(index, message))
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let temperature = request.temperature.unwrap_or(1.0);
+    if !(0.0..=2.0).contains(&temperature) {
+        return Err(ApiError::invalid_value("temperature", "`temperature` must be between 0 and 2"));
+    }
+    let top_p = request.top_p.unwrap_or(1.0);
+    if !(top_p > 0.0 && top_p <= 1.0) {
+        return Err(ApiError::invalid_value("top_p", "`top_p` must be greater than 0 and at most 1"));
+    }
+    let top_k = request.top_k.unwrap_or(0);
+    if top_k < 0 {
+        return Err(ApiError::invalid_value("top_k", "`top_k` must be 0 (disabled) or positive"));
+    }
+    let seed = match request.seed {
+        None => None,
+        // llama.cpp seeds are 32-bit; fold larger seeds deterministically.
+        Some(seed) => Some((seed as u64 ^ ((seed as u64) >> 32)) as u32),
+    };
+
+    let max_tokens = match (request.max_tokens, request.max_completion_tokens) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid_request(
+                "give either `max_tokens` or `max_completion_tokens`, not both",
+            )
+            .with_param("max_tokens"))
+        }
+        (Some(0), None) => return Err(ApiError::invalid_value("max_tokens", "`max_tokens` must be at least 1")),
+        (None, Some(0)) => {
+            return Err(ApiError::invalid_value(
+                "max_completion_tokens",
+                "`max_completion_tokens` must be at least 1",
+            ))
+        }
+        (a, b) => a.or(b),
+    };
+
+    let stop = match request.stop {
+        None => Vec::new(),
+        Some(StopField::One(stop)) => vec![stop],
+        Some(StopField::Many(stops)) => stops,
+    };
+    if stop.len() > MAX_STOP_STRINGS {
+        return Err(ApiError::invalid_value("stop", format!("`stop` takes at most {MAX_STOP_STRINGS} strings")));
+    }
+    if stop.iter().any(String::is_empty) {
+        return Err(ApiError::invalid_value("stop", "`stop` strings must not be empty"));
+    }
+
+    let stream = request.stream.unwrap_or(false);
+    let include_usage = match request.stream_options {
+        Some(_) if !stream => {
+            return Err(ApiError::invalid_value(
+                "stream_options",
+                "`stream_options` is only allowed when `stream` is true",
+            ))
+        }
+        Some(options) => options.include_usage,
+        None => false,
+    };
+
+    Ok(ValidRequest {
+        messages,
+        sampling: SamplingParams {
+            temperature,
+            top_p,
+            top_k,
+            seed,
+        },
+        max_tokens,
+        stop,
+        stream,
+        include_usage,
+        template_kwargs: request.chat_template_kwargs.unwrap_or_default(),
+    })
+}
+
+fn refuse_unsupported(request: &ChatCompletionRequest) -> Result<(), ApiError> {
+    if let Some(n) = request.n {
+        if n != 1 {
+            return Err(ApiError::unsupported("n", "only `n: 1` is supported: send separate requests for several answers"));
+        }
+    }
+    for (param, value) in [
+        ("presence_penalty", request.presence_penalty),
+        ("frequency_penalty", request.frequency_penalty),
+    ] {
+        if value.is_some_and(|v| v != 0.0) {
+            return Err(ApiError::unsupported(param, format!("`{param}` other than 0 is not supported yet")));
+        }
+    }
+    if request.logit_bias.as_ref().is_some_and(|m| !m.is_empty()) {
+        return Err(ApiError::unsupported("logit_bias", "`logit_bias` is not supported yet"));
+    }
+    if request.logprobs == Some(true) || request.top_logprobs.is_some_and(|n| n > 0) {
+        return Err(ApiError::unsupported("logprobs", "`logprobs` is not supported yet"));
+    }
+    if let Some(format) = &request.response_format {
+        if format.get("type").and_then(Value::as_str) != Some("text") {
+            return Err(ApiError::unsupported(
+                "response_format",
+                "only `response_format: {\"type\": \"text\"}` is supported in this version",
+            ));
+        }
+    }
+    if request.tools.as_ref().is_some_and(|t| !t.is_empty())
+        || request.tool_choice.is_some()
+        || request.parallel_tool_calls.is_some()
+        || request.functions.is_some()
+        || request.function_call.is_some()
+    {
+        return Err(ApiError::unsupported(
+            "tools",
+            "tool calling (`tools`, `tool_choice`, `parallel_tool_calls`) is not supported in this version",
+        ));
+    }
+    if request.audio.is_some() || request.modalities.as_ref().is_some_and(|m| m.iter().any(|x| x != "text")) {
+        return Err(ApiError::unsupported("modalities", "only text output is supported"));
+    }
+    if request.prediction.is_some() {
+        return Err(ApiError::unsupported("prediction", "`prediction` is not supported"));
+    }
+    if request.reasoning_effort.is_some() {
+        return Err(ApiError::unsupported(
+            "reasoning_effort",
+            "`reasoning_effort` is not supported: use `chat_template_kwargs: {\"enable_thinking\": …}` with Qwen3",
+        ));
+    }
+    Ok(())
+}
+
+fn convert_message(index: usize, message: RequestMessage) -> Result<Message, ApiError> {
+    let param = |field: &str| format!("messages[{index}].{field}");
+    let role = match message.role.as_str() {
+        "system" | "developer" => Role::System,
+        "user" => Role::User,
+        "assistant" => Role::Assistant,
+        "tool" => Role::Tool,
+        other => {
+            return Err(ApiError::invalid_value(
+                &param("role"),
+                format!("unknown role `{other}`: use system, developer, user, assistant or tool"),
+            ))
+        }
+    };
+    let content = match message.content {
+        None => None,
+        Some(MessageContent::Text(text)) => Some(text),
+        Some(MessageContent::Parts(parts)) => {
+            let mut texts = Vec::with_capacity(parts.len());
+            for (part_index, part) in parts.into_iter().enumerate() {
+                match (part.kind.as_str(), part.text) {
+                    ("text", Some(text)) => texts.push(text),
+                    ("text", None) => {
+                        return Err(ApiError::invalid_value(
+                            &format!("messages[{index}].content[{part_index}].text"),
+                            "a text part needs `text`",
+                        ))
+                    }
+                    (kind, _) => {
+                        return Err(ApiError::unsupported(
+                            &format!("messages[{index}].content[{part_index}].type"),
+                            format!("content parts of type `{kind}` are not supported: this model reads text only"),
+                        ))
+                    }
+                }
+            }
+            Some(texts.join("\n"))
+        }
+    };
+    let tool_calls = message
+        .tool_calls
+        .unwrap_or_default()
+        .into_iter()
+        .map(|call| ToolCall {
+            id: call.id,
+            name: call.function.name,
+            arguments: match call.function.arguments {
+                Value::String(text) => text,
+                other => other.to_string(),
+            },
+        })
+        .collect::<Vec<_>>();
+    if role != Role::Assistant && !tool_calls.is_empty() {
+        return Err(ApiError::invalid_value(&param("tool_calls"), "only assistant messages carry `tool_calls`"));
+    }
+    if role == Role::Tool && message.tool_call_id.is_none() {
+        return Err(ApiError::invalid_value(&param("tool_call_id"), "a tool message needs `tool_call_id`"));
+    }
+    if content.is_none() && !(role == Role::Assistant && !tool_calls.is_empty()) {
+        return Err(ApiError::invalid_value(&param("content"), "this message needs `content`"));
+    }
+    Ok(Message {
+        role,
+        content,
+        reasoning_content: message.reasoning_content,
+        tool_calls,
+        tool_call_id: message.tool_call_id,
+        name: message.name,
+    })
+}

@@ -420,9 +420,6 @@ impl Worker {
                 });
             }
 
-            self.load.waiting.store(waiting.len(), Ordering::Relaxed);
-            self.load.running.store(active.len(), Ordering::Relaxed);
-
             // Free the slots of clients that went away.
             active.retain(|slot| {
                 let gone = slot.job.events.is_closed();
@@ -431,6 +428,8 @@ impl Worker {
                 }
                 !gone
             });
+            self.load.waiting.store(waiting.len(), Ordering::Relaxed);
+            self.load.running.store(active.len(), Ordering::Relaxed);
             if active.is_empty() {
                 if !inbox_open && waiting.is_empty() {
                     return;

@@ -1,0 +1,89 @@
+"""Starts real `fulcrum serve` processes for the end-to-end tests."""
+import os
+import re
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BINARY = ROOT / "target" / "release" / "fulcrum"
+MODEL_ID = "smollm2"
+
+
+def test_model() -> str:
+    path = os.environ.get("FULCRUM_TEST_MODEL")
+    if not path:
+        home = Path(os.environ.get("FULCRUM_HOME", Path.home() / ".cache" / "fulcrum"))
+        path = str(home / "models" / "smollm2-135m-instruct-q4_1.gguf")
+    assert Path(path).is_file(), f"test model missing at {path}: run scripts/test"
+    return path
+
+
+class Server:
+    """A `fulcrum serve` process on a free port; its log is kept for failure messages."""
+
+    def __init__(self, args, env=None, wait_ready=True):
+        assert BINARY.is_file(), f"{BINARY} missing: run scripts/test (it builds the release binary)"
+        self.log = []
+        self.proc = subprocess.Popen(
+            [str(BINARY), "serve", "--port", "0", *args],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "NO_COLOR": "1", **(env or {})},
+        )
+        self.base_url = None
+        found = threading.Event()
+
+        def read():
+            for line in self.proc.stderr:
+                self.log.append(line)
+                match = re.search(r"listening on (http://[0-9.:]+)", line)
+                if match and not found.is_set():
+                    self.base_url = match.group(1)
+                    found.set()
+
+        threading.Thread(target=read, daemon=True).start()
+        if not found.wait(30):
+            self.stop()
+            raise AssertionError("server did not start listening:\n" + "".join(self.log))
+        if wait_ready:
+            self.wait_ready()
+
+    def wait_ready(self, timeout=60):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError("server exited:\n" + "".join(self.log))
+            try:
+                if httpx.get(self.base_url + "/readyz").status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError("server never became ready:\n" + "".join(self.log))
+
+    def metric(self, name: str) -> float:
+        text = httpx.get(self.base_url + "/metrics").text
+        for line in text.splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        raise AssertionError(f"metric {name} missing")
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+@pytest.fixture(scope="session")
+def server():
+    srv = Server(["--model", test_model(), "--model-id", MODEL_ID, "--context-size", "4096", "--slots", "4"])
+    yield srv
+    srv.stop()

@@ -1,0 +1,144 @@
+"""The real `openai` Python client against a running `fulcrum serve` on the tiny model."""
+import os
+import stat
+import time
+
+import httpx
+import openai
+import pytest
+
+from conftest import MODEL_ID, Server
+
+MESSAGES = [
+    {"role": "system", "content": "You are a helpful assistant."},
+    {"role": "user", "content": "What is the capital of France?"},
+]
+
+
+def client(server, **kwargs):
+    return openai.OpenAI(base_url=server.base_url + "/v1", api_key="unused", max_retries=0, **kwargs)
+
+
+def test_models_lists_the_served_model(server):
+    models = client(server).models.list()
+    assert [m.id for m in models.data] == [MODEL_ID]
+
+
+def test_non_streaming_completion_has_content_and_exact_usage(server):
+    c = client(server)
+    first = c.chat.completions.create(model=MODEL_ID, messages=MESSAGES, temperature=0, max_tokens=24)
+    second = c.chat.completions.create(model=MODEL_ID, messages=MESSAGES, temperature=0, max_tokens=24)
+    choice = first.choices[0]
+    assert choice.message.role == "assistant"
+    assert choice.message.content and choice.message.content.strip()
+    assert "Paris" in choice.message.content
+    assert choice.finish_reason in ("stop", "length")
+    assert first.usage.prompt_tokens > 10
+    assert 1 <= first.usage.completion_tokens <= 24
+    assert first.usage.total_tokens == first.usage.prompt_tokens + first.usage.completion_tokens
+    # Greedy decoding is deterministic.
+    assert second.choices[0].message.content == choice.message.content
+    assert second.usage == first.usage
+
+
+def test_streaming_matches_non_streaming_and_reports_usage(server):
+    c = client(server)
+    reference = c.chat.completions.create(model=MODEL_ID, messages=MESSAGES, temperature=0, max_tokens=24)
+    stream = c.chat.completions.create(
+        model=MODEL_ID, messages=MESSAGES, temperature=0, max_tokens=24,
+        stream=True, stream_options={"include_usage": True},
+    )
+    pieces, finish, usage, chunks = [], None, None, 0
+    for chunk in stream:
+        chunks += 1
+        if chunk.usage is not None:
+            usage = chunk.usage
+        for choice in chunk.choices:
+            if choice.delta.content:
+                pieces.append(choice.delta.content)
+            if choice.finish_reason:
+                finish = choice.finish_reason
+    assert chunks > 3, "the answer was not streamed in pieces"
+    assert "".join(pieces) == reference.choices[0].message.content
+    assert finish == reference.choices[0].finish_reason
+    assert usage is not None and usage.completion_tokens == reference.usage.completion_tokens
+    assert usage.prompt_tokens == reference.usage.prompt_tokens
+
+
+def test_max_tokens_limits_the_answer(server):
+    r = client(server).chat.completions.create(
+        model=MODEL_ID, messages=[{"role": "user", "content": "Write a long story about a dragon."}],
+        temperature=0, max_tokens=3,
+    )
+    assert r.usage.completion_tokens == 3
+    assert r.choices[0].finish_reason == "length"
+
+
+def test_unsupported_value_is_a_400_naming_the_field(server):
+    with pytest.raises(openai.BadRequestError) as err:
+        client(server).chat.completions.create(model=MODEL_ID, messages=MESSAGES, n=2)
+    assert err.value.status_code == 400
+    assert err.value.body["param"] == "n"
+
+
+def test_unknown_model_is_a_404(server):
+    with pytest.raises(openai.NotFoundError) as err:
+        client(server).chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    assert err.value.body["code"] == "model_not_found"
+
+
+def test_oversized_body_is_a_413_and_unknown_route_a_404(server):
+    big = {"model": MODEL_ID, "messages": [{"role": "user", "content": "x" * (5 * 1024 * 1024)}]}
+    r = httpx.post(server.base_url + "/v1/chat/completions", json=big, timeout=30)
+    assert r.status_code == 413
+    assert r.json()["error"]["code"] == "request_too_large"
+    r = httpx.get(server.base_url + "/v1/embeddings")
+    assert r.status_code == 404
+    assert r.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_context_overflow_is_a_400(server):
+    with pytest.raises(openai.BadRequestError) as err:
+        client(server).chat.completions.create(
+            model=MODEL_ID, messages=[{"role": "user", "content": "word " * 5000}], max_tokens=10
+        )
+    assert err.value.body["code"] == "context_length_exceeded"
+
+
+def test_client_disconnect_stops_the_generation(server):
+    body = {
+        "model": MODEL_ID, "stream": True, "temperature": 0, "max_tokens": 3000,
+        "messages": [{"role": "user", "content": "Count from 1 to 2000, one number per line."}],
+    }
+    with httpx.stream("POST", server.base_url + "/v1/chat/completions", json=body, timeout=30) as r:
+        lines = r.iter_lines()
+        for _ in range(6):
+            next(lines)
+        assert server.metric("fulcrum_generations_in_flight") == 1
+    # The connection is closed: the generation must stop long before 3000 tokens.
+    deadline = time.time() + 5
+    while server.metric("fulcrum_generations_in_flight") != 0 or server.metric("fulcrum_engine_running") != 0:
+        assert time.time() < deadline, "the generation kept running after the client left"
+        time.sleep(0.05)
+
+
+def test_503_while_the_model_is_not_loaded(tmp_path):
+    # A pip that takes its time keeps the catalogue model "downloading": the server listens
+    # but must answer 503 until the model is ready.
+    slow_pip = tmp_path / "slow-pip"
+    slow_pip.write_text("#!/bin/sh\nsleep 30\nexit 1\n")
+    slow_pip.chmod(slow_pip.stat().st_mode | stat.S_IEXEC)
+    srv = Server(
+        ["--model", "smollm2-135m-instruct-q4_1"],
+        env={"FULCRUM_HOME": str(tmp_path / "home"), "FULCRUM_PIP": str(slow_pip)},
+        wait_ready=False,
+    )
+    try:
+        assert httpx.get(srv.base_url + "/healthz").status_code == 200
+        assert httpx.get(srv.base_url + "/readyz").status_code == 503
+        with pytest.raises(openai.APIStatusError) as err:
+            client(srv).chat.completions.create(model="smollm2-135m-instruct-q4_1", messages=MESSAGES)
+        assert err.value.status_code == 503
+        assert err.value.body["code"] == "model_not_ready"
+    finally:
+        srv.stop()

@@ -13,7 +13,11 @@ use serde_json::ser::Formatter;
 struct PythonFormatter;
 
 impl Formatter for PythonFormatter {
-    fn begin_array_value<W: ?Sized + io::Write>(&mut self, writer: &mut W, first: bool) -> io::Result<()> {
+    fn begin_array_value<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
         if first {
             Ok(())
         } else {
@@ -21,7 +25,11 @@ impl Formatter for PythonFormatter {
         }
     }
 
-    fn begin_object_key<W: ?Sized + io::Write>(&mut self, writer: &mut W, first: bool) -> io::Result<()> {
+    fn begin_object_key<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
         if first {
             Ok(())
         } else {
@@ -54,7 +62,13 @@ mod tests {
             to_python_json(&value).expect("serialise"),
             r#"{"a": [1, 2.5, "<b>"], "b": {"城市": null, "t": true}}"#
         );
-        assert_eq!(to_python_json(&serde_json::json!([])).expect("serialise"), "[]");
-        assert_eq!(to_python_json(&serde_json::json!({})).expect("serialise"), "{}");
+        assert_eq!(
+            to_python_json(&serde_json::json!([])).expect("serialise"),
+            "[]"
+        );
+        assert_eq!(
+            to_python_json(&serde_json::json!({})).expect("serialise"),
+            "{}"
+        );
     }
 }

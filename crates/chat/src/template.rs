@@ -30,7 +30,13 @@ const FUEL: u64 = 50_000_000;
 const TEMPLATE_NAME: &str = "chat";
 
 /// Context variables callers may not override through `chat_template_kwargs`.
-const RESERVED: [&str; 5] = ["messages", "tools", "add_generation_prompt", "bos_token", "eos_token"];
+const RESERVED: [&str; 5] = [
+    "messages",
+    "tools",
+    "add_generation_prompt",
+    "bos_token",
+    "eos_token",
+];
 
 /// Options of one render.
 #[derive(Debug, Clone, Default)]
@@ -81,7 +87,8 @@ impl ChatTemplate {
     /// The ChatML fallback for models without a template.
     pub fn chatml() -> Self {
         // The constant is a valid template; a failure here is a bug caught by the tests.
-        Self::new(CHATML_TEMPLATE, "", "<|im_end|>").unwrap_or_else(|err| panic!("built-in ChatML template: {err}"))
+        Self::new(CHATML_TEMPLATE, "", "<|im_end|>")
+            .unwrap_or_else(|err| panic!("built-in ChatML template: {err}"))
     }
 
     /// Renders `messages` (and `tools`, when any) into the prompt text.
@@ -107,7 +114,10 @@ impl ChatTemplate {
             Json::Array(tools.iter().map(ToolDefinition::template_value).collect())
         };
         context.insert("tools".into(), tools);
-        context.insert("add_generation_prompt".into(), Json::Bool(options.add_generation_prompt));
+        context.insert(
+            "add_generation_prompt".into(),
+            Json::Bool(options.add_generation_prompt),
+        );
         context.insert("bos_token".into(), Json::String(self.bos_token.clone()));
         context.insert("eos_token".into(), Json::String(self.eos_token.clone()));
 
@@ -146,7 +156,8 @@ fn tojson(value: Value, kwargs: Kwargs) -> Result<String, minijinja::Error> {
             let mut out = Vec::new();
             let formatter = serde_json::ser::PrettyFormatter::with_indent(indent.as_bytes());
             let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
-            serde::Serialize::serialize(&value, &mut serializer).map(|()| String::from_utf8_lossy(&out).into_owned())
+            serde::Serialize::serialize(&value, &mut serializer)
+                .map(|()| String::from_utf8_lossy(&out).into_owned())
         }
         None => to_python_json(&value),
     };
@@ -167,8 +178,14 @@ fn strftime_now(format: String) -> Result<String, minijinja::Error> {
         ));
     }
     let mut out = String::new();
-    write!(out, "{}", chrono::Local::now().format_with_items(items.into_iter()))
-        .map_err(|_| minijinja::Error::new(ErrorKind::InvalidOperation, "strftime_now: cannot format"))?;
+    write!(
+        out,
+        "{}",
+        chrono::Local::now().format_with_items(items.into_iter())
+    )
+    .map_err(|_| {
+        minijinja::Error::new(ErrorKind::InvalidOperation, "strftime_now: cannot format")
+    })?;
     Ok(out)
 }
 
@@ -197,16 +214,22 @@ mod tests {
 
     #[test]
     fn raise_exception_is_a_rejection_with_the_message() {
-        let template = ChatTemplate::new("{{ raise_exception('only user and assistant') }}", "", "").expect("compile");
+        let template =
+            ChatTemplate::new("{{ raise_exception('only user and assistant') }}", "", "")
+                .expect("compile");
         let err = template
             .render(&[], &[], &RenderOptions::default())
             .expect_err("must fail");
-        assert!(matches!(&err, ChatError::Rejected(m) if m.contains("only user and assistant")), "{err}");
+        assert!(
+            matches!(&err, ChatError::Rejected(m) if m.contains("only user and assistant")),
+            "{err}"
+        );
     }
 
     #[test]
     fn endless_template_runs_out_of_fuel() {
-        let source = "{% for a in range(100000) %}{% for b in range(100000) %}x{% endfor %}{% endfor %}";
+        let source =
+            "{% for a in range(100000) %}{% for b in range(100000) %}x{% endfor %}{% endfor %}";
         let template = ChatTemplate::new(source, "", "").expect("compile");
         let err = template
             .render(&[], &[], &RenderOptions::default())
@@ -217,7 +240,9 @@ mod tests {
     #[test]
     fn templates_cannot_read_files() {
         let template = ChatTemplate::new("{% include '/etc/passwd' %}", "", "").expect("compile");
-        assert!(template.render(&[], &[], &RenderOptions::default()).is_err());
+        assert!(template
+            .render(&[], &[], &RenderOptions::default())
+            .is_err());
     }
 
     #[test]
@@ -235,7 +260,9 @@ mod tests {
         )
         .expect("compile");
         let mut options = RenderOptions::default();
-        options.extra.insert("enable_thinking".into(), Json::Bool(false));
+        options
+            .extra
+            .insert("enable_thinking".into(), Json::Bool(false));
         options.extra.insert("messages".into(), Json::Null);
         let out = template
             .render(&[Message::user("  abc ")], &[], &options)
@@ -247,6 +274,8 @@ mod tests {
     #[test]
     fn invalid_strftime_format_is_an_error_not_a_panic() {
         let template = ChatTemplate::new("{{ strftime_now('%Q%') }}", "", "").expect("compile");
-        assert!(template.render(&[], &[], &RenderOptions::default()).is_err());
+        assert!(template
+            .render(&[], &[], &RenderOptions::default())
+            .is_err());
     }
 }

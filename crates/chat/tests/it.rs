@@ -7,7 +7,9 @@ use fulcrum_chat::{ChatTemplate, Message, RenderOptions, Role, ToolCall, ToolDef
 use serde_json::Value;
 
 fn fixture(name: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
 }
 
@@ -66,7 +68,8 @@ fn tools(list: &Value) -> Vec<ToolDefinition> {
 }
 
 fn check(template_file: &str, expected_file: &str, messages: &[Message], tools: &[ToolDefinition]) {
-    let template = ChatTemplate::new(&fixture(template_file), "", "<|im_end|>").expect("template compiles");
+    let template =
+        ChatTemplate::new(&fixture(template_file), "", "<|im_end|>").expect("template compiles");
     let options = RenderOptions {
         add_generation_prompt: true,
         ..Default::default()
@@ -74,7 +77,11 @@ fn check(template_file: &str, expected_file: &str, messages: &[Message], tools: 
     let rendered = template.render(messages, tools, &options).expect("render");
     let expected = fixture(expected_file);
     if rendered != expected {
-        let at = rendered.chars().zip(expected.chars()).take_while(|(a, b)| a == b).count();
+        let at = rendered
+            .chars()
+            .zip(expected.chars())
+            .take_while(|(a, b)| a == b)
+            .count();
         panic!(
             "{template_file}: rendering differs at char {at}\n--- got ---\n{rendered}\n--- expected ---\n{expected}"
         );
@@ -95,12 +102,18 @@ fn qwen_template_with_tools_tool_calls_and_tool_results_matches_reference() {
 #[test]
 fn smollm_template_matches_reference() {
     let case = conversation();
-    check("smollm2.jinja", "smollm2.expected", &messages(&case["plain_messages"]), &[]);
+    check(
+        "smollm2.jinja",
+        "smollm2.expected",
+        &messages(&case["plain_messages"]),
+        &[],
+    );
 }
 
 #[test]
 fn qwen_template_without_tools_uses_default_system_prompt() {
-    let template = ChatTemplate::new(&fixture("qwen2.5-coder.jinja"), "", "<|im_end|>").expect("compile");
+    let template =
+        ChatTemplate::new(&fixture("qwen2.5-coder.jinja"), "", "<|im_end|>").expect("compile");
     let out = template
         .render(
             &[Message::user("Hi")],

@@ -146,7 +146,9 @@ impl Config {
         if let Some(serve) = serve {
             figment = figment.merge(Serialized::defaults(serve));
         }
-        let config: Config = figment.extract().map_err(|err| anyhow::anyhow!(describe(err)))?;
+        let config: Config = figment
+            .extract()
+            .map_err(|err| anyhow::anyhow!(describe(err)))?;
         config.validate()?;
         Ok(config)
     }
@@ -164,10 +166,16 @@ impl Config {
             }
         }
         if self.slots == 0 || self.slots > 64 {
-            bail!("invalid configuration: `slots` must be between 1 and 64, got {}", self.slots);
+            bail!(
+                "invalid configuration: `slots` must be between 1 and 64, got {}",
+                self.slots
+            );
         }
         if self.batch_size < 16 {
-            bail!("invalid configuration: `batch_size` must be at least 16, got {}", self.batch_size);
+            bail!(
+                "invalid configuration: `batch_size` must be at least 16, got {}",
+                self.batch_size
+            );
         }
         if let Some(context) = self.context_size {
             if context < 64 {
@@ -215,7 +223,12 @@ mod tests {
     #[test]
     fn keys_list_matches_the_struct() {
         let value = serde_json::to_value(Config::default()).expect("serialise");
-        let mut fields: Vec<&str> = value.as_object().expect("object").keys().map(String::as_str).collect();
+        let mut fields: Vec<&str> = value
+            .as_object()
+            .expect("object")
+            .keys()
+            .map(String::as_str)
+            .collect();
         let mut keys = KEYS.to_vec();
         fields.sort_unstable();
         keys.sort_unstable();
@@ -226,7 +239,10 @@ mod tests {
     fn readme_documents_every_key() {
         let readme = include_str!("../../../README.md");
         for key in KEYS {
-            assert!(readme.contains(&format!("| `{key}` |")), "README's configuration table lacks `{key}`");
+            assert!(
+                readme.contains(&format!("| `{key}` |")),
+                "README's configuration table lacks `{key}`"
+            );
         }
     }
 }

@@ -12,7 +12,11 @@ use clap::{Parser, Subcommand};
 use crate::config::{ConfigFlags, ServeFlags};
 
 #[derive(Debug, Parser)]
-#[command(name = "fulcrum", version, about = "A private, OpenAI-compatible LLM server with controlled tool use")]
+#[command(
+    name = "fulcrum",
+    version,
+    about = "A private, OpenAI-compatible LLM server with controlled tool use"
+)]
 struct Cli {
     #[command(flatten)]
     flags: ConfigFlags,

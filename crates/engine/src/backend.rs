@@ -73,7 +73,10 @@ pub struct Usage {
 pub enum GenerationEvent {
     /// A piece of output text (always whole UTF-8 characters, never part of a stop string).
     Text(String),
-    Finished { reason: FinishReason, usage: Usage },
+    Finished {
+        reason: FinishReason,
+        usage: Usage,
+    },
 }
 
 /// The events of one generation. Dropping it cancels the generation.
@@ -101,7 +104,9 @@ impl GenerationStream {
                 GenerationEvent::Finished { reason, usage } => return Ok((text, reason, usage)),
             }
         }
-        Err(EngineError::Stopped("the generation ended without finishing".into()))
+        Err(EngineError::Stopped(
+            "the generation ended without finishing".into(),
+        ))
     }
 
     /// Blocking variant of [`Self::next`], for callers outside an async runtime (the CLI).

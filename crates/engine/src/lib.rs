@@ -13,7 +13,8 @@ mod stop;
 mod threads;
 
 pub use backend::{
-    Backend, EngineLoad, FinishReason, GenerationEvent, GenerationRequest, GenerationStream, ModelInfo, SamplingParams, Usage,
+    Backend, EngineLoad, FinishReason, GenerationEvent, GenerationRequest, GenerationStream,
+    ModelInfo, SamplingParams, Usage,
 };
 pub use error::EngineError;
 pub use llama::{EngineConfig, LlamaEngine};

@@ -28,7 +28,8 @@ use llama_cpp_2::token::LlamaToken;
 use tokio::sync::mpsc;
 
 use crate::backend::{
-    Backend, EngineLoad, FinishReason, GenerationEvent, GenerationRequest, GenerationStream, ModelInfo, SamplingParams, Usage,
+    Backend, EngineLoad, FinishReason, GenerationEvent, GenerationRequest, GenerationStream,
+    ModelInfo, SamplingParams, Usage,
 };
 use crate::error::EngineError;
 use crate::stop::{StopMatcher, StopScan, Utf8Assembler};
@@ -133,15 +134,18 @@ impl LlamaEngine {
         }
         let backend = backend()?;
         let params = LlamaModelParams::default().with_n_gpu_layers(config.gpu_layers);
-        let model = LlamaModel::load_from_file(backend, &config.model_path, &params).map_err(|_| {
-            EngineError::ModelLoad {
-                path: config.model_path.clone(),
-            }
-        })?;
+        let model =
+            LlamaModel::load_from_file(backend, &config.model_path, &params).map_err(|_| {
+                EngineError::ModelLoad {
+                    path: config.model_path.clone(),
+                }
+            })?;
         let model = Arc::new(model);
 
         let train = model.n_ctx_train();
-        let context_size = config.context_size.unwrap_or_else(|| train.min(MAX_DEFAULT_CONTEXT));
+        let context_size = config
+            .context_size
+            .unwrap_or_else(|| train.min(MAX_DEFAULT_CONTEXT));
         if context_size < 64 {
             return Err(EngineError::InvalidConfig(format!(
                 "context size must be at least 64 tokens, got {context_size}"
@@ -157,7 +161,8 @@ impl LlamaEngine {
         };
 
         let threads = config.threads.unwrap_or_else(physical_cores).max(1);
-        let threads = i32::try_from(threads).map_err(|_| EngineError::InvalidConfig("too many threads".into()))?;
+        let threads = i32::try_from(threads)
+            .map_err(|_| EngineError::InvalidConfig("too many threads".into()))?;
         let (jobs, inbox) = std_mpsc::channel();
         let (ready_tx, ready_rx) = std_mpsc::channel();
         let worker_model = Arc::clone(&model);
@@ -171,7 +176,9 @@ impl LlamaEngine {
         std::thread::Builder::new()
             .name("fulcrum-llama".into())
             .spawn(move || worker.run(backend, &worker_model, threads, inbox, ready_tx))
-            .map_err(|err| EngineError::Stopped(format!("cannot start the engine thread: {err}")))?;
+            .map_err(|err| {
+                EngineError::Stopped(format!("cannot start the engine thread: {err}"))
+            })?;
         ready_rx
             .recv()
             .map_err(|_| EngineError::Stopped("the engine thread died while starting".into()))??;
@@ -190,7 +197,8 @@ impl LlamaEngine {
     fn tokenize(&self, text: &str) -> Vec<LlamaToken> {
         let vocab = self.model.vocab();
         // Templates that print the BOS token themselves must not get a second one.
-        let add_bos = vocab.should_add_bos() && (self.info.bos_token.is_empty() || !text.starts_with(&self.info.bos_token));
+        let add_bos = vocab.should_add_bos()
+            && (self.info.bos_token.is_empty() || !text.starts_with(&self.info.bos_token));
         vocab.tokenize(text.as_bytes(), add_bos, true)
     }
 }
@@ -403,7 +411,9 @@ impl Worker {
                 if !fits {
                     break;
                 }
-                let Some(job) = waiting.pop_front() else { break };
+                let Some(job) = waiting.pop_front() else {
+                    break;
+                };
                 free_seqs.pop();
                 reserved += job.reservation();
                 active.push(Slot {
@@ -450,7 +460,9 @@ impl Worker {
             let vocab = model.vocab();
             let mut finished = Vec::new();
             for (index, slot) in active.iter_mut().enumerate() {
-                let Some(at) = slot.logits_at.take() else { continue };
+                let Some(at) = slot.logits_at.take() else {
+                    continue;
+                };
                 let token = slot.sampler.sample(&ctx, at);
                 if vocab.is_eog(token) && !slot.job.ignore_eos {
                     slot.finish(FinishReason::Stop);
@@ -496,11 +508,14 @@ impl Worker {
     /// One token for each generating sequence, then prompt chunks in arrival order.
     fn fill_batch(&self, batch: &mut LlamaBatch, active: &mut [Slot]) -> Result<(), EngineError> {
         batch.clear();
-        let add_error = |err: llama_cpp_2::llama_batch::BatchAddError| EngineError::Decode(err.to_string());
+        let add_error =
+            |err: llama_cpp_2::llama_batch::BatchAddError| EngineError::Decode(err.to_string());
         let mut used = 0usize;
         for slot in active.iter_mut() {
             if let Some(token) = slot.next_input.take() {
-                batch.add(token, slot.position, &[slot.seq], true).map_err(add_error)?;
+                batch
+                    .add(token, slot.position, &[slot.seq], true)
+                    .map_err(add_error)?;
                 slot.logits_at = Some(used as i32);
                 slot.position += 1;
                 used += 1;
@@ -516,7 +531,9 @@ impl Worker {
             let end = slot.prompt_done + take;
             for i in slot.prompt_done..end {
                 let last = i + 1 == slot.job.tokens.len();
-                batch.add(slot.job.tokens[i], slot.position, &[slot.seq], last).map_err(add_error)?;
+                batch
+                    .add(slot.job.tokens[i], slot.position, &[slot.seq], last)
+                    .map_err(add_error)?;
                 if last {
                     slot.logits_at = Some(used as i32);
                 }
@@ -529,7 +546,12 @@ impl Worker {
     }
 }
 
-fn release(ctx: &mut LlamaContext<'_>, slot: &Slot, free_seqs: &mut Vec<i32>, reserved: &mut usize) {
+fn release(
+    ctx: &mut LlamaContext<'_>,
+    slot: &Slot,
+    free_seqs: &mut Vec<i32>,
+    reserved: &mut usize,
+) {
     // The sequence id is below `slots`, so the conversion cannot fail.
     let _ = ctx.clear_kv_cache_seq(u32::try_from(slot.seq).ok(), None, None);
     free_seqs.push(slot.seq);

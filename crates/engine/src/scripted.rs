@@ -6,7 +6,9 @@ use std::sync::Mutex;
 
 use tokio::sync::mpsc;
 
-use crate::backend::{Backend, FinishReason, GenerationEvent, GenerationRequest, GenerationStream, ModelInfo, Usage};
+use crate::backend::{
+    Backend, FinishReason, GenerationEvent, GenerationRequest, GenerationStream, ModelInfo, Usage,
+};
 use crate::error::EngineError;
 
 /// Replays one scripted output per generation, in order; repeats the last when the script ends.

@@ -8,7 +8,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use fulcrum_engine::{
-    Backend, EngineConfig, EngineError, FinishReason, GenerationEvent, GenerationRequest, LlamaEngine, SamplingParams,
+    Backend, EngineConfig, EngineError, FinishReason, GenerationEvent, GenerationRequest,
+    LlamaEngine, SamplingParams,
 };
 
 fn model_path() -> PathBuf {
@@ -62,7 +63,8 @@ fn greedy(prompt: &str, max_tokens: u32) -> GenerationRequest {
 /// batch, so exact comparisons need the engine to themselves.
 fn exclusive() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    LOCK.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn run(request: GenerationRequest) -> (String, FinishReason, fulcrum_engine::Usage) {
@@ -147,14 +149,26 @@ fn concurrent_requests_batched_together_answer_their_own_prompts() {
             std::thread::spawn(move || run(request).0)
         })
         .collect();
-    let concurrent: Vec<String> = handles.into_iter().map(|h| h.join().expect("thread")).collect();
+    let concurrent: Vec<String> = handles
+        .into_iter()
+        .map(|h| h.join().expect("thread"))
+        .collect();
     // llama.cpp's CPU kernels are not batch-invariant (a batch of one uses a different matmul
     // path than a batch of several), so a tiny model's greedy answers may drift apart after
     // a few tokens. A sequence mix-up (wrong logits row, shared KV) shows at once, so the
     // answers must agree on their opening words.
     for (seq, conc) in sequential.iter().zip(&concurrent) {
-        let opening = |text: &str| text.split_whitespace().take(3).collect::<Vec<_>>().join(" ");
-        assert_eq!(opening(seq), opening(conc), "sequential {seq:?} vs batched {conc:?}");
+        let opening = |text: &str| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert_eq!(
+            opening(seq),
+            opening(conc),
+            "sequential {seq:?} vs batched {conc:?}"
+        );
     }
 }
 
@@ -173,7 +187,10 @@ fn dropping_the_stream_cancels_and_frees_the_slot() {
     drop(stream);
     let deadline = Instant::now() + Duration::from_secs(20);
     while engine.occupancy().running > 0 {
-        assert!(Instant::now() < deadline, "cancelled generation still running");
+        assert!(
+            Instant::now() < deadline,
+            "cancelled generation still running"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     // The engine still serves.
@@ -183,9 +200,13 @@ fn dropping_the_stream_cancels_and_frees_the_slot() {
 #[test]
 fn prompt_over_the_context_is_refused_up_front() {
     let long = "word ".repeat(3000);
-    let err = engine().generate(greedy(&long, 10)).expect_err("must refuse");
+    let err = engine()
+        .generate(greedy(&long, 10))
+        .expect_err("must refuse");
     assert!(matches!(err, EngineError::ContextOverflow { .. }), "{err}");
-    let err = engine().generate(greedy(PROMPT, 4000)).expect_err("must refuse");
+    let err = engine()
+        .generate(greedy(PROMPT, 4000))
+        .expect_err("must refuse");
     assert!(matches!(err, EngineError::ContextOverflow { .. }), "{err}");
 }
 
@@ -194,13 +215,18 @@ fn model_metadata_is_read() {
     let info = engine().info().clone();
     assert_eq!(info.context_size, 2048);
     assert_eq!(info.train_context_size, 8192);
-    assert!(info.chat_template.as_deref().is_some_and(|t| t.contains("<|im_start|>")));
+    assert!(info
+        .chat_template
+        .as_deref()
+        .is_some_and(|t| t.contains("<|im_start|>")));
     assert_eq!(info.eos_token, "<|im_end|>");
 }
 
 #[test]
 fn missing_model_file_is_a_clear_error() {
-    let err = LlamaEngine::load(EngineConfig::new("/nonexistent/model.gguf", "x")).err().expect("must fail");
+    let err = LlamaEngine::load(EngineConfig::new("/nonexistent/model.gguf", "x"))
+        .err()
+        .expect("must fail");
     assert!(matches!(err, EngineError::ModelNotFound { .. }), "{err}");
     assert!(err.to_string().contains("fulcrum models pull"));
 }
@@ -210,6 +236,8 @@ fn a_file_that_is_not_gguf_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("fake.gguf");
     std::fs::write(&path, b"this is not a model").expect("write");
-    let err = LlamaEngine::load(EngineConfig::new(&path, "x")).err().expect("must fail");
+    let err = LlamaEngine::load(EngineConfig::new(&path, "x"))
+        .err()
+        .expect("must fail");
     assert!(matches!(err, EngineError::ModelLoad { .. }), "{err}");
 }

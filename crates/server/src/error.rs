@@ -66,7 +66,8 @@ impl ApiError {
     pub fn internal() -> Self {
         ApiError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
-            message: "the server failed while handling the request; the details are in its log".into(),
+            message: "the server failed while handling the request; the details are in its log"
+                .into(),
             kind: "server_error",
             param: None,
             code: None,
@@ -121,7 +122,9 @@ impl From<EngineError> for ApiError {
             EngineError::ContextOverflow { .. } => ApiError::invalid_request(err.to_string())
                 .with_param("messages")
                 .with_code("context_length_exceeded"),
-            EngineError::EmptyPrompt => ApiError::invalid_request(err.to_string()).with_param("messages"),
+            EngineError::EmptyPrompt => {
+                ApiError::invalid_request(err.to_string()).with_param("messages")
+            }
             EngineError::ModelNotFound { .. }
             | EngineError::ModelLoad { .. }
             | EngineError::ContextCreate { .. }

@@ -25,16 +25,18 @@ where
             let path = err.path().to_string();
             let inner = err.into_inner();
             if inner.is_syntax() || inner.is_eof() {
-                ApiError::invalid_request(format!("the body is not valid JSON: {inner}")).with_code("invalid_json")
+                ApiError::invalid_request(format!("the body is not valid JSON: {inner}"))
+                    .with_code("invalid_json")
             } else if path == "." {
                 ApiError::invalid_request(format!("invalid request: {inner}"))
             } else {
                 ApiError::invalid_value(&path, format!("invalid value for `{path}`: {inner}"))
             }
         })?;
-        deserializer
-            .end()
-            .map_err(|err| ApiError::invalid_request(format!("the body is not valid JSON: {err}")).with_code("invalid_json"))?;
+        deserializer.end().map_err(|err| {
+            ApiError::invalid_request(format!("the body is not valid JSON: {err}"))
+                .with_code("invalid_json")
+        })?;
         Ok(ApiJson(value))
     }
 }

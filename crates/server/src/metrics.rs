@@ -1,7 +1,8 @@
 //! Prometheus metrics of the server, exposed at `GET /metrics`.
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
 };
 
 /// All metrics, registered in one registry.
@@ -18,29 +19,47 @@ pub struct Metrics {
     pub engine_running: IntGauge,
 }
 
-const LATENCY_BUCKETS: [f64; 14] = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0];
+const LATENCY_BUCKETS: [f64; 14] = [
+    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0,
+];
 
 impl Metrics {
     pub fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
         let requests = IntCounterVec::new(
-            Opts::new("fulcrum_http_requests_total", "HTTP requests by route and status"),
+            Opts::new(
+                "fulcrum_http_requests_total",
+                "HTTP requests by route and status",
+            ),
             &["route", "status"],
         )?;
         let request_seconds = HistogramVec::new(
-            HistogramOpts::new("fulcrum_http_request_duration_seconds", "HTTP request latency by route")
-                .buckets(LATENCY_BUCKETS.to_vec()),
+            HistogramOpts::new(
+                "fulcrum_http_request_duration_seconds",
+                "HTTP request latency by route",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
             &["route"],
         )?;
-        let prompt_tokens = IntCounter::new("fulcrum_prompt_tokens_total", "Prompt tokens processed")?;
-        let completion_tokens = IntCounter::new("fulcrum_completion_tokens_total", "Tokens generated")?;
+        let prompt_tokens =
+            IntCounter::new("fulcrum_prompt_tokens_total", "Prompt tokens processed")?;
+        let completion_tokens =
+            IntCounter::new("fulcrum_completion_tokens_total", "Tokens generated")?;
         let time_to_first_token_seconds = Histogram::with_opts(
-            HistogramOpts::new("fulcrum_time_to_first_token_seconds", "Time from request to first generated text")
-                .buckets(LATENCY_BUCKETS.to_vec()),
+            HistogramOpts::new(
+                "fulcrum_time_to_first_token_seconds",
+                "Time from request to first generated text",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
         )?;
-        let generations_in_flight =
-            IntGauge::new("fulcrum_generations_in_flight", "Chat completions being served (queued or running)")?;
-        let engine_waiting = IntGauge::new("fulcrum_queue_depth", "Generations waiting for an engine slot")?;
+        let generations_in_flight = IntGauge::new(
+            "fulcrum_generations_in_flight",
+            "Chat completions being served (queued or running)",
+        )?;
+        let engine_waiting = IntGauge::new(
+            "fulcrum_queue_depth",
+            "Generations waiting for an engine slot",
+        )?;
         let engine_running = IntGauge::new("fulcrum_engine_running", "Generations being decoded")?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(request_seconds.clone()))?;

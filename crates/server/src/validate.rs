@@ -28,7 +28,10 @@ pub fn validate(request: ChatCompletionRequest) -> Result<ValidRequest, ApiError
     refuse_unsupported(&request)?;
 
     if request.messages.is_empty() {
-        return Err(ApiError::invalid_value("messages", "`messages` must hold at least one message"));
+        return Err(ApiError::invalid_value(
+            "messages",
+            "`messages` must hold at least one message",
+        ));
     }
     let messages = request
         .messages
@@ -39,21 +42,29 @@ pub fn validate(request: ChatCompletionRequest) -> Result<ValidRequest, ApiError
 
     let temperature = request.temperature.unwrap_or(1.0);
     if !(0.0..=2.0).contains(&temperature) {
-        return Err(ApiError::invalid_value("temperature", "`temperature` must be between 0 and 2"));
+        return Err(ApiError::invalid_value(
+            "temperature",
+            "`temperature` must be between 0 and 2",
+        ));
     }
     let top_p = request.top_p.unwrap_or(1.0);
     if !(top_p > 0.0 && top_p <= 1.0) {
-        return Err(ApiError::invalid_value("top_p", "`top_p` must be greater than 0 and at most 1"));
+        return Err(ApiError::invalid_value(
+            "top_p",
+            "`top_p` must be greater than 0 and at most 1",
+        ));
     }
     let top_k = request.top_k.unwrap_or(0);
     if top_k < 0 {
-        return Err(ApiError::invalid_value("top_k", "`top_k` must be 0 (disabled) or positive"));
+        return Err(ApiError::invalid_value(
+            "top_k",
+            "`top_k` must be 0 (disabled) or positive",
+        ));
     }
-    let seed = match request.seed {
-        None => None,
-        // llama.cpp seeds are 32-bit; fold larger seeds deterministically.
-        Some(seed) => Some((seed as u64 ^ ((seed as u64) >> 32)) as u32),
-    };
+    // llama.cpp seeds are 32-bit; fold larger seeds deterministically.
+    let seed = request
+        .seed
+        .map(|seed| (seed as u64 ^ ((seed as u64) >> 32)) as u32);
 
     let max_tokens = match (request.max_tokens, request.max_completion_tokens) {
         (Some(_), Some(_)) => {
@@ -62,7 +73,12 @@ pub fn validate(request: ChatCompletionRequest) -> Result<ValidRequest, ApiError
             )
             .with_param("max_tokens"))
         }
-        (Some(0), None) => return Err(ApiError::invalid_value("max_tokens", "`max_tokens` must be at least 1")),
+        (Some(0), None) => {
+            return Err(ApiError::invalid_value(
+                "max_tokens",
+                "`max_tokens` must be at least 1",
+            ))
+        }
         (None, Some(0)) => {
             return Err(ApiError::invalid_value(
                 "max_completion_tokens",
@@ -78,10 +94,16 @@ pub fn validate(request: ChatCompletionRequest) -> Result<ValidRequest, ApiError
         Some(StopField::Many(stops)) => stops,
     };
     if stop.len() > MAX_STOP_STRINGS {
-        return Err(ApiError::invalid_value("stop", format!("`stop` takes at most {MAX_STOP_STRINGS} strings")));
+        return Err(ApiError::invalid_value(
+            "stop",
+            format!("`stop` takes at most {MAX_STOP_STRINGS} strings"),
+        ));
     }
     if stop.iter().any(String::is_empty) {
-        return Err(ApiError::invalid_value("stop", "`stop` strings must not be empty"));
+        return Err(ApiError::invalid_value(
+            "stop",
+            "`stop` strings must not be empty",
+        ));
     }
 
     let stream = request.stream.unwrap_or(false);
@@ -115,7 +137,10 @@ pub fn validate(request: ChatCompletionRequest) -> Result<ValidRequest, ApiError
 fn refuse_unsupported(request: &ChatCompletionRequest) -> Result<(), ApiError> {
     if let Some(n) = request.n {
         if n != 1 {
-            return Err(ApiError::unsupported("n", "only `n: 1` is supported: send separate requests for several answers"));
+            return Err(ApiError::unsupported(
+                "n",
+                "only `n: 1` is supported: send separate requests for several answers",
+            ));
         }
     }
     for (param, value) in [
@@ -123,14 +148,23 @@ fn refuse_unsupported(request: &ChatCompletionRequest) -> Result<(), ApiError> {
         ("frequency_penalty", request.frequency_penalty),
     ] {
         if value.is_some_and(|v| v != 0.0) {
-            return Err(ApiError::unsupported(param, format!("`{param}` other than 0 is not supported yet")));
+            return Err(ApiError::unsupported(
+                param,
+                format!("`{param}` other than 0 is not supported yet"),
+            ));
         }
     }
     if request.logit_bias.as_ref().is_some_and(|m| !m.is_empty()) {
-        return Err(ApiError::unsupported("logit_bias", "`logit_bias` is not supported yet"));
+        return Err(ApiError::unsupported(
+            "logit_bias",
+            "`logit_bias` is not supported yet",
+        ));
     }
     if request.logprobs == Some(true) || request.top_logprobs.is_some_and(|n| n > 0) {
-        return Err(ApiError::unsupported("logprobs", "`logprobs` is not supported yet"));
+        return Err(ApiError::unsupported(
+            "logprobs",
+            "`logprobs` is not supported yet",
+        ));
     }
     if let Some(format) = &request.response_format {
         if format.get("type").and_then(Value::as_str) != Some("text") {
@@ -151,11 +185,22 @@ fn refuse_unsupported(request: &ChatCompletionRequest) -> Result<(), ApiError> {
             "tool calling (`tools`, `tool_choice`, `parallel_tool_calls`) is not supported in this version",
         ));
     }
-    if request.audio.is_some() || request.modalities.as_ref().is_some_and(|m| m.iter().any(|x| x != "text")) {
-        return Err(ApiError::unsupported("modalities", "only text output is supported"));
+    if request.audio.is_some()
+        || request
+            .modalities
+            .as_ref()
+            .is_some_and(|m| m.iter().any(|x| x != "text"))
+    {
+        return Err(ApiError::unsupported(
+            "modalities",
+            "only text output is supported",
+        ));
     }
     if request.prediction.is_some() {
-        return Err(ApiError::unsupported("prediction", "`prediction` is not supported"));
+        return Err(ApiError::unsupported(
+            "prediction",
+            "`prediction` is not supported",
+        ));
     }
     if request.reasoning_effort.is_some() {
         return Err(ApiError::unsupported(
@@ -219,13 +264,23 @@ fn convert_message(index: usize, message: RequestMessage) -> Result<Message, Api
         })
         .collect::<Vec<_>>();
     if role != Role::Assistant && !tool_calls.is_empty() {
-        return Err(ApiError::invalid_value(&param("tool_calls"), "only assistant messages carry `tool_calls`"));
+        return Err(ApiError::invalid_value(
+            &param("tool_calls"),
+            "only assistant messages carry `tool_calls`",
+        ));
     }
     if role == Role::Tool && message.tool_call_id.is_none() {
-        return Err(ApiError::invalid_value(&param("tool_call_id"), "a tool message needs `tool_call_id`"));
+        return Err(ApiError::invalid_value(
+            &param("tool_call_id"),
+            "a tool message needs `tool_call_id`",
+        ));
     }
-    if content.is_none() && !(role == Role::Assistant && !tool_calls.is_empty()) {
-        return Err(ApiError::invalid_value(&param("content"), "this message needs `content`"));
+    let carries_calls = role == Role::Assistant && !tool_calls.is_empty();
+    if content.is_none() && !carries_calls {
+        return Err(ApiError::invalid_value(
+            &param("content"),
+            "this message needs `content`",
+        ));
     }
     Ok(Message {
         role,

@@ -13,7 +13,10 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 fn state() -> AppState {
-    AppState::new(ServerOptions { max_body_bytes: 64 * 1024 }).expect("state")
+    AppState::new(ServerOptions {
+        max_body_bytes: 64 * 1024,
+    })
+    .expect("state")
 }
 
 fn ready(outputs: &[&str]) -> (Router, Arc<ScriptedBackend>) {
@@ -32,7 +35,12 @@ async fn send(app: &Router, method: &str, uri: &str, body: Option<String>) -> (S
         .expect("request");
     let response = app.clone().oneshot(request).await.expect("response");
     let status = response.status();
-    let bytes = response.into_body().collect().await.expect("body").to_bytes();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
     (status, String::from_utf8_lossy(&bytes).into_owned())
 }
 
@@ -59,9 +67,15 @@ fn chat(extra: Value) -> Value {
 fn check_error(status: StatusCode, body: &Value, expected: StatusCode) -> (Value, Value) {
     assert_eq!(status, expected, "{body}");
     let error = &body["error"];
-    assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    assert!(
+        error["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
     assert!(error["type"].is_string(), "{body}");
-    assert!(error.get("param").is_some() && error.get("code").is_some(), "{body}");
+    assert!(
+        error.get("param").is_some() && error.get("code").is_some(),
+        "{body}"
+    );
     (error["param"].clone(), error["code"].clone())
 }
 
@@ -83,10 +97,15 @@ async fn non_streaming_completion_has_content_usage_and_the_rendered_prompt() {
     let (status, body) = post_chat(&app, chat(json!({"temperature": 0}))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["object"], "chat.completion");
-    assert!(body["id"].as_str().is_some_and(|id| id.starts_with("chatcmpl-")));
+    assert!(body["id"]
+        .as_str()
+        .is_some_and(|id| id.starts_with("chatcmpl-")));
     assert_eq!(body["model"], "scripted");
     assert_eq!(body["choices"][0]["message"]["role"], "assistant");
-    assert_eq!(body["choices"][0]["message"]["content"], "Hello there friend");
+    assert_eq!(
+        body["choices"][0]["message"]["content"],
+        "Hello there friend"
+    );
     assert_eq!(body["choices"][0]["finish_reason"], "stop");
     assert_eq!(body["usage"]["completion_tokens"], 3);
     let prompt = &backend.prompts()[0];
@@ -95,7 +114,10 @@ async fn non_streaming_completion_has_content_usage_and_the_rendered_prompt() {
         prompt,
         "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
     );
-    assert_eq!(body["usage"]["prompt_tokens"], prompt.split_inclusive(' ').count());
+    assert_eq!(
+        body["usage"]["prompt_tokens"],
+        prompt.split_inclusive(' ').count()
+    );
     assert_eq!(
         body["usage"]["total_tokens"],
         body["usage"]["prompt_tokens"].as_u64().unwrap_or(0) + 3
@@ -146,14 +168,24 @@ async fn streaming_sends_role_deltas_finish_usage_and_done() {
     let usage_chunk = chunks.last().expect("usage chunk");
     assert_eq!(usage_chunk["choices"], json!([]));
     assert_eq!(usage_chunk["usage"]["completion_tokens"], 3);
-    assert!(chunks[..chunks.len() - 1].iter().all(|c| c["usage"].is_null()));
-    assert!(chunks.iter().all(|c| c["object"] == "chat.completion.chunk" && c["id"] == chunks[0]["id"]));
+    assert!(chunks[..chunks.len() - 1]
+        .iter()
+        .all(|c| c["usage"].is_null()));
+    assert!(chunks
+        .iter()
+        .all(|c| c["object"] == "chat.completion.chunk" && c["id"] == chunks[0]["id"]));
 }
 
 #[tokio::test]
 async fn streaming_without_usage_option_has_no_usage_field() {
     let (app, _) = ready(&["x"]);
-    let (_, text) = send(&app, "POST", "/v1/chat/completions", Some(chat(json!({"stream": true})).to_string())).await;
+    let (_, text) = send(
+        &app,
+        "POST",
+        "/v1/chat/completions",
+        Some(chat(json!({"stream": true})).to_string()),
+    )
+    .await;
     let events = sse_data(&text);
     for event in &events[..events.len() - 1] {
         let chunk: Value = serde_json::from_str(event).expect("json");
@@ -170,17 +202,37 @@ async fn bad_requests_are_400_with_the_field_named() {
         (chat(json!({"top_p": 0})), "top_p"),
         (chat(json!({"max_tokens": 0})), "max_tokens"),
         (chat(json!({"stop": ["a", "b", "c", "d", "e"]})), "stop"),
-        (chat(json!({"stream_options": {"include_usage": true}})), "stream_options"),
-        (chat(json!({"tools": [{"type": "function", "function": {"name": "f"}}]})), "tools"),
+        (
+            chat(json!({"stream_options": {"include_usage": true}})),
+            "stream_options",
+        ),
+        (
+            chat(json!({"tools": [{"type": "function", "function": {"name": "f"}}]})),
+            "tools",
+        ),
         (chat(json!({"logprobs": true})), "logprobs"),
         (chat(json!({"frequency_penalty": 0.5})), "frequency_penalty"),
-        (chat(json!({"response_format": {"type": "json_object"}})), "response_format"),
-        (chat(json!({"messages": []})), "messages"),
-        (chat(json!({"messages": [{"role": "wizard", "content": "x"}]})), "messages[0].role"),
-        (chat(json!({"messages": [{"role": "user"}]})), "messages[0].content"),
-        (chat(json!({"messages": [{"role": "tool", "content": "x"}]})), "messages[0].tool_call_id"),
         (
-            chat(json!({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]})),
+            chat(json!({"response_format": {"type": "json_object"}})),
+            "response_format",
+        ),
+        (chat(json!({"messages": []})), "messages"),
+        (
+            chat(json!({"messages": [{"role": "wizard", "content": "x"}]})),
+            "messages[0].role",
+        ),
+        (
+            chat(json!({"messages": [{"role": "user"}]})),
+            "messages[0].content",
+        ),
+        (
+            chat(json!({"messages": [{"role": "tool", "content": "x"}]})),
+            "messages[0].tool_call_id",
+        ),
+        (
+            chat(
+                json!({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]}),
+            ),
             "messages[0].content[0].type",
         ),
         (chat(json!({"temperature": "hot"})), "temperature"),
@@ -215,7 +267,13 @@ async fn accepted_client_fields_do_not_fail() {
 #[tokio::test]
 async fn invalid_json_is_400() {
     let (app, _) = ready(&["x"]);
-    let (status, text) = send(&app, "POST", "/v1/chat/completions", Some("{\"model\": ".into())).await;
+    let (status, text) = send(
+        &app,
+        "POST",
+        "/v1/chat/completions",
+        Some("{\"model\": ".into()),
+    )
+    .await;
     let body: Value = serde_json::from_str(&text).expect("json");
     let (_, code) = check_error(status, &body, StatusCode::BAD_REQUEST);
     assert_eq!(code, "invalid_json");
@@ -229,11 +287,23 @@ async fn unknown_model_and_route_are_404() {
     assert_eq!((param, code), (json!("model"), json!("model_not_found")));
 
     let (status, text) = send(&app, "GET", "/v1/nothing", None).await;
-    check_error(status, &serde_json::from_str(&text).expect("json"), StatusCode::NOT_FOUND);
+    check_error(
+        status,
+        &serde_json::from_str(&text).expect("json"),
+        StatusCode::NOT_FOUND,
+    );
     let (status, text) = send(&app, "GET", "/v1/models/gpt-9", None).await;
-    check_error(status, &serde_json::from_str(&text).expect("json"), StatusCode::NOT_FOUND);
+    check_error(
+        status,
+        &serde_json::from_str(&text).expect("json"),
+        StatusCode::NOT_FOUND,
+    );
     let (status, text) = send(&app, "GET", "/v1/chat/completions", None).await;
-    check_error(status, &serde_json::from_str(&text).expect("json"), StatusCode::METHOD_NOT_ALLOWED);
+    check_error(
+        status,
+        &serde_json::from_str(&text).expect("json"),
+        StatusCode::METHOD_NOT_ALLOWED,
+    );
 }
 
 #[tokio::test]
@@ -255,20 +325,30 @@ async fn models_and_metrics_report_the_served_model_and_traffic() {
     let models: Value = serde_json::from_str(&text).expect("json");
     assert_eq!(models["object"], "list");
     assert_eq!(models["data"][0]["id"], "scripted");
-    assert_eq!(send(&app, "GET", "/v1/models/scripted", None).await.0, StatusCode::OK);
+    assert_eq!(
+        send(&app, "GET", "/v1/models/scripted", None).await.0,
+        StatusCode::OK
+    );
 
     post_chat(&app, chat(json!({}))).await;
     post_chat(&app, chat(json!({"n": 3}))).await;
     let (status, metrics) = send(&app, "GET", "/metrics", None).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
-        metrics.contains(r#"fulcrum_http_requests_total{route="/v1/chat/completions",status="200"} 1"#),
+        metrics.contains(
+            r#"fulcrum_http_requests_total{route="/v1/chat/completions",status="200"} 1"#
+        ),
         "{metrics}"
     );
     assert!(
-        metrics.contains(r#"fulcrum_http_requests_total{route="/v1/chat/completions",status="400"} 1"#),
+        metrics.contains(
+            r#"fulcrum_http_requests_total{route="/v1/chat/completions",status="400"} 1"#
+        ),
         "{metrics}"
     );
-    assert!(metrics.contains("fulcrum_completion_tokens_total 1"), "{metrics}");
+    assert!(
+        metrics.contains("fulcrum_completion_tokens_total 1"),
+        "{metrics}"
+    );
     assert!(metrics.contains("fulcrum_queue_depth 0"), "{metrics}");
 }

@@ -149,7 +149,10 @@ fn time_decode(engine: &LlamaEngine, tokens: u32) -> Result<f64> {
             }
             GenerationEvent::Finished { usage, .. } => {
                 if usage.completion_tokens != tokens {
-                    bail!("generated {} tokens instead of {tokens}", usage.completion_tokens);
+                    bail!(
+                        "generated {} tokens instead of {tokens}",
+                        usage.completion_tokens
+                    );
                 }
                 let first = first_at.context("no text was generated")?;
                 return Ok(first.elapsed().as_secs_f64());

@@ -34,13 +34,18 @@ pub fn run(config: &Config, args: &ChatArgs) -> Result<()> {
     };
     let fresh = || -> Vec<Message> { args.system.iter().map(Message::system).collect() };
     let mut messages = fresh();
-    eprintln!("chatting with {} — /reset starts over, /exit quits", info.id);
+    eprintln!(
+        "chatting with {} — /reset starts over, /exit quits",
+        info.id
+    );
 
     let stdin = std::io::stdin();
     let mut lines = stdin.lock().lines();
     loop {
         print!("> ");
-        std::io::stdout().flush().context("cannot write to the terminal")?;
+        std::io::stdout()
+            .flush()
+            .context("cannot write to the terminal")?;
         let Some(line) = lines.next() else { break };
         let line = line.context("cannot read from the terminal")?;
         let input = line.trim();
@@ -86,7 +91,9 @@ pub fn run(config: &Config, args: &ChatArgs) -> Result<()> {
             match event? {
                 GenerationEvent::Text(piece) => {
                     print!("{piece}");
-                    std::io::stdout().flush().context("cannot write to the terminal")?;
+                    std::io::stdout()
+                        .flush()
+                        .context("cannot write to the terminal")?;
                     answer.push_str(&piece);
                 }
                 GenerationEvent::Finished { .. } => break,

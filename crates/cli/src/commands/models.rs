@@ -30,7 +30,11 @@ pub fn run(config: &Config, command: ModelsCommand) -> Result<()> {
                     ModelStatus::WrongSize { .. } => "damaged".to_string(),
                     ModelStatus::Missing => "missing".to_string(),
                 };
-                let marker = if entry.name == config.model { " (configured)" } else { "" };
+                let marker = if entry.name == config.model {
+                    " (configured)"
+                } else {
+                    ""
+                };
                 println!(
                     "{:<38} {:<12} {:>5} MB  {}{marker}",
                     entry.name,

@@ -20,8 +20,15 @@ pub fn run(config: Config) -> Result<()> {
 async fn serve(config: Config) -> Result<()> {
     let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port))
         .await
-        .with_context(|| format!("cannot listen on {}:{} (is another server using the port? set --port)", config.host, config.port))?;
-    let address = listener.local_addr().context("cannot read the listening address")?;
+        .with_context(|| {
+            format!(
+                "cannot listen on {}:{} (is another server using the port? set --port)",
+                config.host, config.port
+            )
+        })?;
+    let address = listener
+        .local_addr()
+        .context("cannot read the listening address")?;
     let state = AppState::new(ServerOptions {
         max_body_bytes: config.max_body_bytes,
     })
@@ -40,7 +47,9 @@ async fn serve(config: Config) -> Result<()> {
         Ok(())
     });
 
-    tracing::info!("listening on http://{address} (GET /readyz answers 200 once the model is loaded)");
+    tracing::info!(
+        "listening on http://{address} (GET /readyz answers 200 once the model is loaded)"
+    );
     let server = fulcrum_server::serve(listener, state, shutdown_signal());
     tokio::pin!(server);
     tokio::select! {

@@ -17,7 +17,8 @@ use crate::json::ApiJson;
 use crate::state::AppState;
 use crate::validate::{validate, ValidRequest};
 use crate::wire::{
-    ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Choice, ChunkChoice, Delta, ResponseMessage, WireUsage,
+    ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Choice, ChunkChoice, Delta,
+    ResponseMessage, WireUsage,
 };
 
 const FINGERPRINT: &str = concat!("fulcrum-", env!("CARGO_PKG_VERSION"));
@@ -30,7 +31,9 @@ fn finish_reason(reason: FinishReason) -> &'static str {
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// Counts a generation as in flight for as long as it lives, however it ends.
@@ -58,7 +61,10 @@ pub async fn chat_completions(
     let info = model.backend.info();
     if request.model != info.id {
         return Err(ApiError::not_found(
-            format!("the model `{}` does not exist here: this server serves `{}` (see GET /v1/models)", request.model, info.id),
+            format!(
+                "the model `{}` does not exist here: this server serves `{}` (see GET /v1/models)",
+                request.model, info.id
+            ),
             "model_not_found",
         )
         .with_param("model"));
@@ -97,7 +103,9 @@ pub async fn chat_completions(
     };
     if stream {
         let events = sse_events(state, generation, meta, include_usage, started, in_flight);
-        Ok(Sse::new(events).keep_alive(KeepAlive::default()).into_response())
+        Ok(Sse::new(events)
+            .keep_alive(KeepAlive::default())
+            .into_response())
     } else {
         let (text, reason, usage) = collect(&state, generation, started).await?;
         drop(in_flight);
@@ -130,8 +138,14 @@ struct ResponseMeta {
 }
 
 fn record_usage(state: &AppState, usage: Usage) {
-    state.metrics.prompt_tokens.inc_by(u64::from(usage.prompt_tokens));
-    state.metrics.completion_tokens.inc_by(u64::from(usage.completion_tokens));
+    state
+        .metrics
+        .prompt_tokens
+        .inc_by(u64::from(usage.prompt_tokens));
+    state
+        .metrics
+        .completion_tokens
+        .inc_by(u64::from(usage.completion_tokens));
 }
 
 async fn collect(
@@ -145,7 +159,10 @@ async fn collect(
         match event? {
             GenerationEvent::Text(piece) => {
                 if first {
-                    state.metrics.time_to_first_token_seconds.observe(started.elapsed().as_secs_f64());
+                    state
+                        .metrics
+                        .time_to_first_token_seconds
+                        .observe(started.elapsed().as_secs_f64());
                     first = false;
                 }
                 text.push_str(&piece);
@@ -161,7 +178,12 @@ async fn collect(
 }
 
 impl ResponseMeta {
-    fn chunk(&self, delta: Delta, finish: Option<&'static str>, include_usage: bool) -> ChatCompletionChunk {
+    fn chunk(
+        &self,
+        delta: Delta,
+        finish: Option<&'static str>,
+        include_usage: bool,
+    ) -> ChatCompletionChunk {
         ChatCompletionChunk {
             id: self.id.clone(),
             object: "chat.completion.chunk",
@@ -217,7 +239,11 @@ fn sse_events(
             role: Some("assistant"),
             content: Some(String::new()),
         };
-        if tx.send(json_event(&meta.chunk(role, None, include_usage))).await.is_err() {
+        if tx
+            .send(json_event(&meta.chunk(role, None, include_usage)))
+            .await
+            .is_err()
+        {
             return;
         }
         let mut first = true;
@@ -243,24 +269,33 @@ fn sse_events(
             match event {
                 GenerationEvent::Text(piece) => {
                     if first {
-                        state.metrics.time_to_first_token_seconds.observe(started.elapsed().as_secs_f64());
+                        state
+                            .metrics
+                            .time_to_first_token_seconds
+                            .observe(started.elapsed().as_secs_f64());
                         first = false;
                     }
                     let delta = Delta {
                         role: None,
                         content: Some(piece),
                     };
-                    if tx.send(json_event(&meta.chunk(delta, None, include_usage))).await.is_err() {
+                    if tx
+                        .send(json_event(&meta.chunk(delta, None, include_usage)))
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
                 }
                 GenerationEvent::Finished { reason, usage } => {
                     record_usage(&state, usage);
-                    let last = meta.chunk(Delta::default(), Some(finish_reason(reason)), include_usage);
+                    let last =
+                        meta.chunk(Delta::default(), Some(finish_reason(reason)), include_usage);
                     if tx.send(json_event(&last)).await.is_err() {
                         return;
                     }
-                    if include_usage && tx.send(json_event(&meta.usage_chunk(usage))).await.is_err() {
+                    if include_usage && tx.send(json_event(&meta.usage_chunk(usage))).await.is_err()
+                    {
                         return;
                     }
                     let _ = tx.send(Event::default().data("[DONE]")).await;

@@ -17,7 +17,9 @@ pub async fn healthz() -> Json<serde_json::Value> {
 /// 200 once the model is loaded and requests can be served, 503 before.
 pub async fn readyz(State(state): State<AppState>) -> Response {
     match state.model.get() {
-        Some(model) => Json(json!({ "status": "ready", "model": model.backend.info().id })).into_response(),
+        Some(model) => {
+            Json(json!({ "status": "ready", "model": model.backend.info().id })).into_response()
+        }
         None => ApiError::not_ready().into_response(),
     }
 }
@@ -25,13 +27,22 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 pub async fn metrics(State(state): State<AppState>) -> Response {
     if let Some(model) = state.model.get() {
         let load = model.backend.occupancy();
-        state.metrics.engine_waiting.set(i64::try_from(load.waiting).unwrap_or(i64::MAX));
-        state.metrics.engine_running.set(i64::try_from(load.running).unwrap_or(i64::MAX));
+        state
+            .metrics
+            .engine_waiting
+            .set(i64::try_from(load.waiting).unwrap_or(i64::MAX));
+        state
+            .metrics
+            .engine_running
+            .set(i64::try_from(load.running).unwrap_or(i64::MAX));
     }
     match state.metrics.render() {
         Ok(text) => (
             StatusCode::OK,
-            [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
             text,
         )
             .into_response(),

@@ -26,10 +26,16 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<ModelList>, ApiE
     }))
 }
 
-pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<ModelCard>, ApiError> {
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<ModelCard>, ApiError> {
     let model = state.model.get().ok_or_else(ApiError::not_ready)?;
     if model.backend.info().id != id {
-        return Err(ApiError::not_found(format!("the model `{id}` does not exist here"), "model_not_found"));
+        return Err(ApiError::not_found(
+            format!("the model `{id}` does not exist here"),
+            "model_not_found",
+        ));
     }
     Ok(Json(card(model)))
 }

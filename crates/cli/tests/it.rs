@@ -1,0 +1,233 @@
+//! The `fulcrum` binary as a user runs it: configuration layering, one-line errors with exit
+//! codes, model provisioning with a corrupted cache, and the terminal chat.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const TINY: &str = "smollm2-135m-instruct-q4_1";
+
+fn fulcrum(cwd: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_fulcrum"));
+    command.current_dir(cwd).env("NO_COLOR", "1");
+    // Keep the developer's own settings out of the tests.
+    for (key, _) in std::env::vars() {
+        if key.starts_with("FULCRUM_") && key != "FULCRUM_TEST_MODEL" {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn config_value(output: &Output, key: &str) -> String {
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let config: toml::Table = text(&output.stdout).parse().expect("config is TOML");
+    config
+        .get(key)
+        .map_or_else(|| "<missing>".into(), ToString::to_string)
+}
+
+#[test]
+fn configuration_layers_defaults_file_environment_flags() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    assert_eq!(
+        config_value(
+            &fulcrum(dir.path()).arg("config").output().expect("run"),
+            "slots"
+        ),
+        "4"
+    );
+
+    std::fs::write(dir.path().join("fulcrum.toml"), "slots = 6\nport = 9001\n").expect("write");
+    let from_file = fulcrum(dir.path()).arg("config").output().expect("run");
+    assert_eq!(config_value(&from_file, "slots"), "6");
+    assert_eq!(config_value(&from_file, "port"), "9001");
+
+    let from_env = fulcrum(dir.path())
+        .arg("config")
+        .env("FULCRUM_SLOTS", "7")
+        .output()
+        .expect("run");
+    assert_eq!(config_value(&from_env, "slots"), "7");
+    assert_eq!(config_value(&from_env, "port"), "9001");
+
+    let from_flag = fulcrum(dir.path())
+        .args(["--slots", "8", "config"])
+        .env("FULCRUM_SLOTS", "7")
+        .output()
+        .expect("run");
+    assert_eq!(config_value(&from_flag, "slots"), "8");
+}
+
+/// Asserts a failure with exit code 1 and a single `error:` line containing `needle`.
+fn assert_one_line_error(output: &Output, needle: &str) {
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "stderr: {stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "expected one line, got: {stderr}");
+    assert!(lines[0].starts_with("error: "), "{stderr}");
+    assert!(
+        lines[0].contains(needle),
+        "expected {needle:?} in: {stderr}"
+    );
+}
+
+#[test]
+fn invalid_configuration_is_a_one_line_error_naming_the_setting() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = fulcrum(dir.path())
+        .arg("config")
+        .env("FULCRUM_SLOTS", "0")
+        .output()
+        .expect("run");
+    assert_one_line_error(&out, "`slots` must be between 1 and 64");
+
+    let out = fulcrum(dir.path())
+        .arg("config")
+        .env("FULCRUM_PORT", "eighty")
+        .output()
+        .expect("run");
+    assert_one_line_error(&out, "\"PORT\" in `FULCRUM_`");
+
+    std::fs::write(dir.path().join("fulcrum.toml"), "prot = 80\n").expect("write");
+    let out = fulcrum(dir.path()).arg("config").output().expect("run");
+    assert_one_line_error(&out, "prot");
+
+    let out = fulcrum(dir.path())
+        .args(["--config", "missing.toml", "config"])
+        .output()
+        .expect("run");
+    assert_one_line_error(&out, "missing.toml");
+}
+
+#[test]
+fn unknown_models_and_missing_files_are_one_line_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = fulcrum(dir.path())
+        .args(["models", "pull", "gpt-5"])
+        .output()
+        .expect("run");
+    assert_one_line_error(&out, "fulcrum models list");
+
+    let out = fulcrum(dir.path())
+        .args(["serve", "--port", "0", "--model", "/nonexistent/model.gguf"])
+        .output()
+        .expect("run");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("error: ") && last.contains("does not exist"),
+        "{stderr}"
+    );
+}
+
+fn sha256(path: &Path) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(std::fs::read(path).expect("read")))
+}
+
+#[test]
+fn models_pull_detects_a_corrupted_file_and_fetches_it_again() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let run = |args: &[&str]| {
+        fulcrum(home.path())
+            .args(args)
+            .env("FULCRUM_HOME", home.path())
+            .output()
+            .expect("run")
+    };
+    let pulled = run(&["models", "pull", TINY]);
+    assert!(pulled.status.success(), "{}", text(&pulled.stderr));
+    let path = PathBuf::from(text(&pulled.stdout).trim());
+    let good = sha256(&path);
+    assert_eq!(
+        good,
+        "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+    );
+
+    let listed = text(&run(&["models", "list"]).stdout);
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with(TINY) && l.contains("present")),
+        "{listed}"
+    );
+
+    // Flip one byte in the middle: same size, different content.
+    let mut bytes = std::fs::read(&path).expect("read");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x5a;
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(&path, &bytes).expect("corrupt");
+    let listed = text(&run(&["models", "list"]).stdout);
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with(TINY) && l.contains("unverified")),
+        "{listed}"
+    );
+
+    let repaired = run(&["models", "pull", TINY]);
+    assert!(repaired.status.success(), "{}", text(&repaired.stderr));
+    assert!(
+        text(&repaired.stderr).contains("downloading"),
+        "the corrupt file was not fetched again"
+    );
+    assert_eq!(sha256(&path), good);
+
+    // Idempotent: a verified model is not fetched again.
+    let again = run(&["models", "pull", TINY]);
+    assert!(again.status.success());
+    assert!(
+        !text(&again.stderr).contains("downloading"),
+        "{}",
+        text(&again.stderr)
+    );
+}
+
+#[test]
+fn terminal_chat_answers_resets_and_exits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let model = std::env::var("FULCRUM_TEST_MODEL").unwrap_or_else(|_| {
+        let home = std::env::var("HOME").unwrap_or_default();
+        format!("{home}/.cache/fulcrum/models/{TINY}.gguf")
+    });
+    let mut child = fulcrum(dir.path())
+        .args([
+            "--model",
+            &model,
+            "--context-size",
+            "2048",
+            "chat",
+            "--temperature",
+            "0",
+            "--max-tokens",
+            "16",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"What is 2+2?\n/reset\n/exit\n")
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(stdout.contains("(conversation reset)"), "{stdout}");
+    // Three prompts: the question, the reset, the exit; an answer between the first two.
+    let answer = stdout
+        .split("> ")
+        .nth(1)
+        .expect("an answer after the first prompt");
+    assert!(!answer.trim().is_empty(), "{stdout}");
+}

@@ -279,7 +279,9 @@ struct Slot {
     next_input: Option<LlamaToken>,
     /// Where this sequence's logits are in the last decoded batch.
     logits_at: Option<i32>,
-    sampler: LlamaSampler,
+    /// `None` for plain greedy decoding, which takes the arg-max of the logits directly:
+    /// llama.cpp's sampler copies the whole vocabulary (152k entries for Qwen) every token.
+    sampler: Option<LlamaSampler>,
     generated: u32,
     utf8: Utf8Assembler,
     stop: StopMatcher,
@@ -325,9 +327,9 @@ impl Slot {
     }
 }
 
-fn build_sampler(params: &SamplingParams) -> LlamaSampler {
+fn build_sampler(params: &SamplingParams) -> Option<LlamaSampler> {
     if params.temperature <= 0.0 {
-        return LlamaSampler::greedy();
+        return None;
     }
     let seed = params.seed.unwrap_or_else(|| {
         SystemTime::now()
@@ -343,7 +345,20 @@ fn build_sampler(params: &SamplingParams) -> LlamaSampler {
     }
     chain.push(LlamaSampler::temp(params.temperature));
     chain.push(LlamaSampler::dist(seed));
-    LlamaSampler::chain_simple(chain)
+    Some(LlamaSampler::chain_simple(chain))
+}
+
+/// The highest-scoring token (the first one on ties, as llama.cpp's greedy sampler picks).
+fn argmax(logits: &[f32]) -> LlamaToken {
+    let mut best = 0usize;
+    let mut best_logit = f32::NEG_INFINITY;
+    for (index, &logit) in logits.iter().enumerate() {
+        if logit > best_logit {
+            best = index;
+            best_logit = logit;
+        }
+    }
+    LlamaToken(i32::try_from(best).unwrap_or(0))
 }
 
 struct Worker {
@@ -463,7 +478,10 @@ impl Worker {
                 let Some(at) = slot.logits_at.take() else {
                     continue;
                 };
-                let token = slot.sampler.sample(&ctx, at);
+                let token = match slot.sampler.as_mut() {
+                    Some(sampler) => sampler.sample(&ctx, at),
+                    None => argmax(ctx.get_logits_ith(at)),
+                };
                 if vocab.is_eog(token) && !slot.job.ignore_eos {
                     slot.finish(FinishReason::Stop);
                     finished.push(index);

@@ -9,6 +9,9 @@ pub enum ChatError {
     #[error("the chat template rejected the conversation: {0}")]
     Rejected(String),
     /// Rendering ran over its fuel budget: a template that loops without end.
+    /// A tool definition the request gave is unusable.
+    #[error("tools[{index}] is invalid: {reason}")]
+    InvalidTool { index: usize, reason: String },
     #[error("the chat template ran over its step budget while rendering; the template is faulty or the conversation is too large")]
     OutOfFuel,
 }

@@ -8,6 +8,7 @@ mod error;
 mod json;
 mod message;
 mod template;
+pub mod tools;
 
 pub use error::ChatError;
 pub use json::to_python_json;

@@ -1,0 +1,170 @@
+//! The llguidance (Lark) grammar for one request's tools and `tool_choice`.
+//!
+//! Calls are generated exactly as Qwen's template shows them to the model:
+//! `<tool_call>\n{"name": "N", "arguments": {…}}\n</tool_call>`, with Python's JSON separators
+//! and no other whitespace, and arguments that follow N's JSON Schema. In `auto`, free text
+//! stays open but may neither contain `<tool_call>` (that is the call path) nor start as a
+//! bare JSON object or a ```json fence (the escape routes small models take into unparseable,
+//! unchecked calls).
+
+use serde_json::{json, Value};
+
+use super::ToolChoice;
+use crate::message::ToolDefinition;
+
+/// Optional reasoning block before the answer (Qwen3); never parsed for calls.
+const THINK_RULES: &str = r#"think: "<think>" THINK_TEXT "</think>" WS
+THINK_TEXT: /(?s:.*)/ & ~/(?s:.*<\/think>.*)/
+WS: /[ \t\r\n]*/
+"#;
+
+/// The Lark grammar for `tools` under `choice`; `parallel` allows several calls in one turn.
+/// `tools` must be non-empty unless `choice` is `None`.
+pub fn grammar(tools: &[ToolDefinition], choice: &ToolChoice, parallel: bool) -> String {
+    let allowed: Vec<&ToolDefinition> = match choice {
+        ToolChoice::Named(name) => tools.iter().filter(|t| &t.name == name).collect(),
+        ToolChoice::None => Vec::new(),
+        ToolChoice::Auto | ToolChoice::Required => tools.iter().collect(),
+    };
+    let mut lark = String::from("%llguidance {}\n");
+    let body = match choice {
+        ToolChoice::None => "start: think? plain\nplain: PLAIN\n",
+        ToolChoice::Auto => "start: think? (text | calls)\ntext: TEXT\n",
+        ToolChoice::Required | ToolChoice::Named(_) => "start: think? calls\n",
+    };
+    lark.push_str(body);
+    lark.push_str(THINK_RULES);
+    // Plain answers when calls are off: anything without a call tag (may be empty).
+    lark.push_str("PLAIN: /(?s:.*)/ & ~/(?s:.*<tool_call>.*)/\n");
+    // Text answers when calls are on: non-empty, no call tag, not starting like a JSON call.
+    lark.push_str("TEXT: /(?s:.+)/ & ~/(?s:.*<tool_call>.*)/ & ~/(?s:[ \\t\\r\\n]*(\\{|```).*)/\n");
+    if !allowed.is_empty() {
+        if parallel {
+            lark.push_str("calls: call (\"\\n\" call)*\n");
+        } else {
+            lark.push_str("calls: call\n");
+        }
+        lark.push_str("call: \"<tool_call>\\n\" call_body \"\\n</tool_call>\"\n");
+        lark.push_str("call_body: %json ");
+        lark.push_str(&call_schema(&allowed).to_string());
+        lark.push('\n');
+    }
+    lark
+}
+
+/// One JSON Schema for `{"name": …, "arguments": …}` over all allowed tools.
+fn call_schema(tools: &[&ToolDefinition]) -> Value {
+    let variants: Vec<Value> = tools
+        .iter()
+        .map(|tool| {
+            json!({
+                "type": "object",
+                "properties": {
+                    "name": { "const": tool.name },
+                    "arguments": closed(&tool.parameters),
+                },
+                "required": ["name", "arguments"],
+                "additionalProperties": false,
+            })
+        })
+        .collect();
+    let mut schema = if variants.len() == 1 {
+        variants.into_iter().next().unwrap_or(Value::Null)
+    } else {
+        json!({ "anyOf": variants })
+    };
+    // The layout the model saw in its prompt (Python's json.dumps), and nothing else.
+    schema["x-guidance"] = json!({
+        "whitespace_flexible": false,
+        "item_separator": ", ",
+        "key_separator": ": ",
+        "coerce_one_of": true,
+        "lenient": true,
+    });
+    schema
+}
+
+/// A tool's parameter schema with `additionalProperties: false` on every object schema that
+/// lists properties and does not say otherwise: arguments the tool does not declare are not
+/// generated.
+pub(crate) fn closed(schema: &Value) -> Value {
+    let mut schema = if schema.is_null() {
+        json!({ "type": "object", "properties": {} })
+    } else {
+        schema.clone()
+    };
+    close_objects(&mut schema);
+    schema
+}
+
+fn close_objects(schema: &mut Value) {
+    let Some(object) = schema.as_object_mut() else {
+        return;
+    };
+    if object.contains_key("properties") && !object.contains_key("additionalProperties") {
+        object.insert("additionalProperties".into(), Value::Bool(false));
+    }
+    for key in ["properties", "patternProperties", "$defs", "definitions"] {
+        if let Some(Value::Object(children)) = object.get_mut(key) {
+            for child in children.values_mut() {
+                close_objects(child);
+            }
+        }
+    }
+    for key in ["items", "additionalProperties", "not"] {
+        if let Some(child) = object.get_mut(key) {
+            close_objects(child);
+        }
+    }
+    for key in ["anyOf", "oneOf", "allOf", "prefixItems"] {
+        if let Some(Value::Array(children)) = object.get_mut(key) {
+            for child in children {
+                close_objects(child);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tool(name: &str, parameters: Value) -> ToolDefinition {
+        ToolDefinition {
+            name: name.into(),
+            description: None,
+            parameters,
+        }
+    }
+
+    #[test]
+    fn objects_are_closed_unless_the_schema_says_otherwise() {
+        let schema = json!({
+            "type": "object",
+            "properties": {"a": {"type": "object", "properties": {"b": {"type": "string"}}},
+                           "c": {"type": "object", "properties": {}, "additionalProperties": true}},
+        });
+        let closed = closed(&schema);
+        assert_eq!(closed["additionalProperties"], false);
+        assert_eq!(closed["properties"]["a"]["additionalProperties"], false);
+        assert_eq!(closed["properties"]["c"]["additionalProperties"], true);
+    }
+
+    #[test]
+    fn grammar_shape_follows_the_choice() {
+        let tools = [
+            tool("f", json!({"type": "object", "properties": {}})),
+            tool("g", Value::Null),
+        ];
+        let auto = grammar(&tools, &ToolChoice::Auto, true);
+        assert!(auto.contains("start: think? (text | calls)"));
+        assert!(auto.contains("calls: call (\"\\n\" call)*"));
+        assert!(auto.contains("\"const\":\"g\""));
+        let single = grammar(&tools, &ToolChoice::Required, false);
+        assert!(single.contains("start: think? calls\n") && single.contains("calls: call\n"));
+        let named = grammar(&tools, &ToolChoice::Named("g".into()), true);
+        assert!(named.contains("\"const\":\"g\"") && !named.contains("\"const\":\"f\""));
+        let none = grammar(&tools, &ToolChoice::None, true);
+        assert!(none.contains("start: think? plain") && !none.contains("call_body"));
+    }
+}

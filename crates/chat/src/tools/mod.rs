@@ -1,0 +1,36 @@
+//! Tool calling in Qwen's Hermes format: the grammar that makes every call well-formed, and
+//! the parsers that read calls back out of the model's text (whole, or while it streams).
+//!
+//! Reasoning policy: text inside `<think>…</think>` is the model thinking aloud. It is returned
+//! as `reasoning_content` and never searched for tool calls, so a call the model only
+//! considered is never executed.
+
+mod grammar;
+mod parse;
+mod stream;
+mod toolset;
+
+pub use grammar::grammar;
+pub use parse::{parse_output, split_reasoning, ParsedOutput};
+pub use stream::{StreamEvent, StreamParser};
+pub use toolset::{CallError, ToolSet};
+
+/// Which calls the model may or must make (OpenAI's `tool_choice`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ToolChoice {
+    /// No call: the model answers in text.
+    None,
+    /// Text or calls, as the model decides.
+    Auto,
+    /// At least one call.
+    Required,
+    /// Only calls of this function, at least one.
+    Named(String),
+}
+
+/// A call read from the model's output, before it gets an id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedCall {
+    pub name: String,
+    pub arguments: serde_json::Value,
+}

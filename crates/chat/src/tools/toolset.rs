@@ -1,0 +1,172 @@
+//! The tools of one request, checked once: unique valid names, compilable schemas, and a
+//! validator per tool that every returned call passes before it leaves the server.
+
+use std::collections::HashMap;
+
+use super::grammar::{closed, grammar};
+use super::{ParsedCall, ToolChoice};
+use crate::error::ChatError;
+use crate::message::ToolDefinition;
+
+const MAX_NAME_LEN: usize = 64;
+
+/// Why a call was not accepted.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CallError {
+    #[error("the model called `{0}`, which is not an offered tool")]
+    UnknownTool(String),
+    #[error("the arguments of `{name}` do not match its schema: {reason}")]
+    InvalidArguments { name: String, reason: String },
+}
+
+/// Validated tools with their compiled argument validators.
+pub struct ToolSet {
+    tools: Vec<ToolDefinition>,
+    validators: HashMap<String, jsonschema::Validator>,
+}
+
+impl std::fmt::Debug for ToolSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ToolSet")
+            .field("tools", &self.tools)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ToolSet {
+    pub fn new(tools: Vec<ToolDefinition>) -> Result<Self, ChatError> {
+        let mut validators = HashMap::with_capacity(tools.len());
+        for (index, tool) in tools.iter().enumerate() {
+            let valid_name = !tool.name.is_empty()
+                && tool.name.len() <= MAX_NAME_LEN
+                && tool
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+            if !valid_name {
+                return Err(ChatError::InvalidTool {
+                    index,
+                    reason: format!(
+                        "name {:?} must be 1 to {MAX_NAME_LEN} characters of letters, digits, `_`, `-` or `.`",
+                        tool.name
+                    ),
+                });
+            }
+            if !(tool.parameters.is_null() || tool.parameters.is_object()) {
+                return Err(ChatError::InvalidTool {
+                    index,
+                    reason: "`parameters` must be a JSON Schema object".into(),
+                });
+            }
+            let validator =
+                jsonschema::validator_for(&closed(&tool.parameters)).map_err(|err| {
+                    ChatError::InvalidTool {
+                        index,
+                        reason: format!("`parameters` is not a valid JSON Schema: {err}"),
+                    }
+                })?;
+            if validators.insert(tool.name.clone(), validator).is_some() {
+                return Err(ChatError::InvalidTool {
+                    index,
+                    reason: format!("the name `{}` is used twice", tool.name),
+                });
+            }
+        }
+        Ok(ToolSet { tools, validators })
+    }
+
+    pub fn definitions(&self) -> &[ToolDefinition] {
+        &self.tools
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tools.is_empty()
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.validators.contains_key(name)
+    }
+
+    /// The generation grammar for this set under `choice`.
+    pub fn grammar(&self, choice: &ToolChoice, parallel: bool) -> String {
+        grammar(&self.tools, choice, parallel)
+    }
+
+    /// Checks a call against its tool's schema (with undeclared properties refused).
+    pub fn validate(&self, call: &ParsedCall) -> Result<(), CallError> {
+        let validator = self
+            .validators
+            .get(&call.name)
+            .ok_or_else(|| CallError::UnknownTool(call.name.clone()))?;
+        validator
+            .validate(&call.arguments)
+            .map_err(|err| CallError::InvalidArguments {
+                name: call.name.clone(),
+                reason: err.to_string(),
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use super::*;
+
+    fn tool(name: &str, parameters: Value) -> ToolDefinition {
+        ToolDefinition {
+            name: name.into(),
+            description: None,
+            parameters,
+        }
+    }
+
+    #[test]
+    fn calls_are_validated_against_closed_schemas() {
+        let set = ToolSet::new(vec![tool(
+            "get_weather",
+            json!({"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}),
+        )])
+        .expect("valid");
+        let call = |arguments: Value| ParsedCall {
+            name: "get_weather".into(),
+            arguments,
+        };
+        assert!(set.validate(&call(json!({"city": "Paris"}))).is_ok());
+        assert!(set.validate(&call(json!({}))).is_err());
+        assert!(set
+            .validate(&call(json!({"city": "Paris", "extra": 1})))
+            .is_err());
+        assert_eq!(
+            set.validate(&ParsedCall {
+                name: "nope".into(),
+                arguments: json!({})
+            }),
+            Err(CallError::UnknownTool("nope".into()))
+        );
+    }
+
+    #[test]
+    fn bad_tool_definitions_are_refused_with_their_index() {
+        let duplicate = ToolSet::new(vec![tool("a", Value::Null), tool("a", Value::Null)]);
+        assert!(matches!(
+            duplicate,
+            Err(ChatError::InvalidTool { index: 1, .. })
+        ));
+        let bad_name = ToolSet::new(vec![tool("has space", Value::Null)]);
+        assert!(matches!(
+            bad_name,
+            Err(ChatError::InvalidTool { index: 0, .. })
+        ));
+        let bad_schema = ToolSet::new(vec![tool("a", json!({"type": "nonsense"}))]);
+        assert!(matches!(
+            bad_schema,
+            Err(ChatError::InvalidTool { index: 0, .. })
+        ));
+        let not_object = ToolSet::new(vec![tool("a", json!([1]))]);
+        assert!(matches!(
+            not_object,
+            Err(ChatError::InvalidTool { index: 0, .. })
+        ));
+    }
+}

@@ -52,6 +52,8 @@ pub struct GenerationRequest {
     pub stop: Vec<String>,
     /// Keep generating past end-of-turn tokens until `max_tokens` (benchmarks only).
     pub ignore_eos: bool,
+    /// An llguidance (Lark) grammar the output must follow.
+    pub grammar: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

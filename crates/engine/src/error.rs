@@ -18,6 +18,9 @@ pub enum EngineError {
         max_tokens: usize,
         context_size: usize,
     },
+    /// The grammar (from tools or `response_format`) cannot be used.
+    #[error("cannot constrain decoding with this grammar: {0}")]
+    Grammar(String),
     #[error("the prompt is empty")]
     EmptyPrompt,
     #[error("the engine stopped: {0}")]

@@ -7,6 +7,7 @@
 
 mod backend;
 mod error;
+mod grammar;
 pub mod llama;
 pub mod scripted;
 mod stop;

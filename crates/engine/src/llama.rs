@@ -32,6 +32,7 @@ use crate::backend::{
     ModelInfo, SamplingParams, Usage,
 };
 use crate::error::EngineError;
+use crate::grammar::GrammarCompiler;
 use crate::stop::{StopMatcher, StopScan, Utf8Assembler};
 use crate::threads::physical_cores;
 
@@ -77,6 +78,7 @@ struct Job {
     max_tokens: u32,
     stop: Vec<String>,
     ignore_eos: bool,
+    grammar: Option<llguidance::Matcher>,
     events: mpsc::UnboundedSender<Result<GenerationEvent, EngineError>>,
 }
 
@@ -92,6 +94,7 @@ pub struct LlamaEngine {
     model: Arc<LlamaModel>,
     jobs: std_mpsc::Sender<Job>,
     load: Arc<LoadCounters>,
+    grammars: GrammarCompiler,
 }
 
 /// Written by the worker after each step, read by metrics.
@@ -191,6 +194,7 @@ impl LlamaEngine {
             model,
             jobs,
             load,
+            grammars: GrammarCompiler::new(),
         })
     }
 
@@ -251,8 +255,13 @@ impl Backend for LlamaEngine {
             }
             None => u32::try_from(room).unwrap_or(u32::MAX),
         };
+        let grammar = match &request.grammar {
+            Some(lark) => Some(self.grammars.matcher(&self.model, lark)?),
+            None => None,
+        };
         let (events, receiver) = mpsc::unbounded_channel();
         let job = Job {
+            grammar,
             tokens,
             sampling: request.sampling,
             max_tokens,
@@ -327,16 +336,27 @@ impl Slot {
     }
 }
 
-fn build_sampler(params: &SamplingParams) -> Option<LlamaSampler> {
+fn build_sampler(
+    params: &SamplingParams,
+    grammar: Option<llguidance::Matcher>,
+) -> Option<LlamaSampler> {
+    let mut chain = Vec::with_capacity(5);
+    // The grammar masks first, so every later stage only sees allowed tokens.
+    if let Some(matcher) = grammar {
+        chain.push(LlamaSampler::from(matcher));
+    }
     if params.temperature <= 0.0 {
-        return None;
+        if chain.is_empty() {
+            return None;
+        }
+        chain.push(LlamaSampler::greedy());
+        return Some(LlamaSampler::chain_simple(chain));
     }
     let seed = params.seed.unwrap_or_else(|| {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0x5eed, |d| d.subsec_nanos() ^ (d.as_secs() as u32))
     });
-    let mut chain = Vec::with_capacity(4);
     if params.top_k > 0 {
         chain.push(LlamaSampler::top_k(params.top_k));
     }
@@ -426,14 +446,14 @@ impl Worker {
                 if !fits {
                     break;
                 }
-                let Some(job) = waiting.pop_front() else {
+                let Some(mut job) = waiting.pop_front() else {
                     break;
                 };
                 free_seqs.pop();
                 reserved += job.reservation();
                 active.push(Slot {
                     seq,
-                    sampler: build_sampler(&job.sampling),
+                    sampler: build_sampler(&job.sampling, job.grammar.take()),
                     stop: StopMatcher::new(job.stop.clone()),
                     job,
                     prompt_done: 0,

@@ -56,6 +56,7 @@ fn greedy(prompt: &str, max_tokens: u32) -> GenerationRequest {
         max_tokens: Some(max_tokens),
         stop: Vec::new(),
         ignore_eos: false,
+        grammar: None,
     }
 }
 
@@ -240,4 +241,31 @@ fn a_file_that_is_not_gguf_is_refused() {
         .err()
         .expect("must fail");
     assert!(matches!(err, EngineError::ModelLoad { .. }), "{err}");
+}
+
+#[test]
+fn grammar_constrains_the_output() {
+    let _engine = exclusive();
+    let mut request = greedy(PROMPT, 40);
+    request.grammar = Some("start: \"red\" | \"green\" | \"blue\"\n".into());
+    let (text, reason, _) = run(request);
+    assert!(["red", "green", "blue"].contains(&text.as_str()), "{text:?}");
+    assert_eq!(reason, FinishReason::Stop);
+
+    let mut request = greedy(PROMPT, 60);
+    request.grammar = Some(
+        r#"start: %json {"type": "object", "properties": {"colours": {"type": "array", "items": {"type": "string"}, "maxItems": 3}}, "required": ["colours"], "additionalProperties": false}"#
+            .into(),
+    );
+    let (text, _, _) = run(request);
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|err| panic!("{text:?}: {err}"));
+    assert!(value["colours"].is_array(), "{text}");
+}
+
+#[test]
+fn broken_grammar_is_refused_up_front() {
+    let mut request = greedy(PROMPT, 10);
+    request.grammar = Some("start: undefined_rule\n".into());
+    let err = engine().generate(request).expect_err("must refuse");
+    assert!(matches!(err, EngineError::Grammar(_)), "{err}");
 }

@@ -108,6 +108,9 @@ impl From<ChatError> for ApiError {
             ChatError::Rejected(_) | ChatError::OutOfFuel => {
                 ApiError::invalid_request(err.to_string()).with_param("messages")
             }
+            ChatError::InvalidTool { index, .. } => {
+                ApiError::invalid_value(&format!("tools[{index}]"), err.to_string())
+            }
             ChatError::InvalidTemplate(_) => {
                 tracing::error!(%err, "chat template failed");
                 ApiError::internal()
@@ -125,6 +128,9 @@ impl From<EngineError> for ApiError {
             EngineError::EmptyPrompt => {
                 ApiError::invalid_request(err.to_string()).with_param("messages")
             }
+            EngineError::Grammar(_) => ApiError::invalid_request(err.to_string())
+                .with_param("tools")
+                .with_code("invalid_grammar"),
             EngineError::ModelNotFound { .. }
             | EngineError::ModelLoad { .. }
             | EngineError::ContextCreate { .. }

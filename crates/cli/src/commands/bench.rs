@@ -123,6 +123,7 @@ fn request(prompt: String, max_tokens: u32) -> GenerationRequest {
         max_tokens: Some(max_tokens),
         stop: Vec::new(),
         ignore_eos: true,
+        grammar: None,
     }
 }
 

@@ -93,6 +93,7 @@ pub async fn chat_completions(
         max_tokens,
         stop,
         ignore_eos: false,
+        grammar: None,
     })?;
     let in_flight = InFlight::new(state.metrics.generations_in_flight.clone());
     let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());

@@ -249,7 +249,10 @@ fn grammar_constrains_the_output() {
     let mut request = greedy(PROMPT, 40);
     request.grammar = Some("start: \"red\" | \"green\" | \"blue\"\n".into());
     let (text, reason, _) = run(request);
-    assert!(["red", "green", "blue"].contains(&text.as_str()), "{text:?}");
+    assert!(
+        ["red", "green", "blue"].contains(&text.as_str()),
+        "{text:?}"
+    );
     assert_eq!(reason, FinishReason::Stop);
 
     let mut request = greedy(PROMPT, 60);
@@ -258,7 +261,8 @@ fn grammar_constrains_the_output() {
             .into(),
     );
     let (text, _, _) = run(request);
-    let value: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|err| panic!("{text:?}: {err}"));
+    let value: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|err| panic!("{text:?}: {err}"));
     assert!(value["colours"].is_array(), "{text}");
 }
 

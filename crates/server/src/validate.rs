@@ -3,7 +3,8 @@
 //! Every field is either honoured or refused with a 400 that names it: a client that asks for
 //! something the server cannot do must learn so, not get a silently different answer.
 
-use fulcrum_chat::{Message, Role, ToolCall};
+use fulcrum_chat::tools::ToolChoice;
+use fulcrum_chat::{Message, Role, ToolCall, ToolDefinition};
 use fulcrum_engine::SamplingParams;
 use serde_json::{Map, Value};
 
@@ -22,6 +23,11 @@ pub struct ValidRequest {
     pub stream: bool,
     pub include_usage: bool,
     pub template_kwargs: Map<String, Value>,
+    pub tools: Vec<ToolDefinition>,
+    pub tool_choice: ToolChoice,
+    pub parallel_tool_calls: bool,
+    /// Grammar from `response_format` (`json_object` / `json_schema`).
+    pub response_grammar: Option<String>,
 }
 
 pub fn validate(request: ChatCompletionRequest) -> Result<ValidRequest, ApiError> {
@@ -118,7 +124,37 @@ pub fn validate(request: ChatCompletionRequest) -> Result<ValidRequest, ApiError
         None => false,
     };
 
+    let tools = match request.tools {
+        None => Vec::new(),
+        Some(tools) => tools
+            .into_iter()
+            .enumerate()
+            .map(|(index, tool)| convert_tool(index, tool))
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    let tool_choice = tool_choice(request.tool_choice, &tools)?;
+    if request.parallel_tool_calls.is_some() && tools.is_empty() {
+        return Err(ApiError::invalid_value(
+            "parallel_tool_calls",
+            "`parallel_tool_calls` is only allowed when `tools` are given",
+        ));
+    }
+    let response_grammar = match request.response_format {
+        None => None,
+        Some(format) => response_grammar(&format)?,
+    };
+    if response_grammar.is_some() && !tools.is_empty() {
+        return Err(ApiError::unsupported(
+            "response_format",
+            "`response_format` with a JSON type cannot be combined with `tools` in one request",
+        ));
+    }
+
     Ok(ValidRequest {
+        tools,
+        tool_choice,
+        parallel_tool_calls: request.parallel_tool_calls.unwrap_or(true),
+        response_grammar,
         messages,
         sampling: SamplingParams {
             temperature,
@@ -166,23 +202,10 @@ fn refuse_unsupported(request: &ChatCompletionRequest) -> Result<(), ApiError> {
             "`logprobs` is not supported yet",
         ));
     }
-    if let Some(format) = &request.response_format {
-        if format.get("type").and_then(Value::as_str) != Some("text") {
-            return Err(ApiError::unsupported(
-                "response_format",
-                "only `response_format: {\"type\": \"text\"}` is supported in this version",
-            ));
-        }
-    }
-    if request.tools.as_ref().is_some_and(|t| !t.is_empty())
-        || request.tool_choice.is_some()
-        || request.parallel_tool_calls.is_some()
-        || request.functions.is_some()
-        || request.function_call.is_some()
-    {
+    if request.functions.is_some() || request.function_call.is_some() {
         return Err(ApiError::unsupported(
-            "tools",
-            "tool calling (`tools`, `tool_choice`, `parallel_tool_calls`) is not supported in this version",
+            "functions",
+            "the legacy `functions` / `function_call` fields are not supported: use `tools` and `tool_choice`",
         ));
     }
     if request.audio.is_some()
@@ -290,4 +313,131 @@ fn convert_message(index: usize, message: RequestMessage) -> Result<Message, Api
         tool_call_id: message.tool_call_id,
         name: message.name,
     })
+}
+
+/// `{"type": "function", "function": {"name", "description"?, "parameters"?, "strict"?}}`.
+fn convert_tool(index: usize, tool: Value) -> Result<ToolDefinition, ApiError> {
+    let param = format!("tools[{index}]");
+    let Value::Object(mut tool) = tool else {
+        return Err(ApiError::invalid_value(&param, "a tool must be an object"));
+    };
+    match tool.get("type").and_then(Value::as_str) {
+        Some("function") => {}
+        _ => {
+            return Err(ApiError::invalid_value(
+                &format!("{param}.type"),
+                "only tools of `\"type\": \"function\"` are supported",
+            ))
+        }
+    }
+    let Some(Value::Object(mut function)) = tool.remove("function") else {
+        return Err(ApiError::invalid_value(
+            &format!("{param}.function"),
+            "a tool needs a `function` object",
+        ));
+    };
+    let name = match function.remove("name") {
+        Some(Value::String(name)) => name,
+        _ => {
+            return Err(ApiError::invalid_value(
+                &format!("{param}.function.name"),
+                "a function needs a `name` string",
+            ))
+        }
+    };
+    let description = match function.remove("description") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(text)) => Some(text),
+        Some(_) => {
+            return Err(ApiError::invalid_value(
+                &format!("{param}.function.description"),
+                "`description` must be a string",
+            ))
+        }
+    };
+    let parameters = function.remove("parameters").unwrap_or(Value::Null);
+    Ok(ToolDefinition {
+        name,
+        description,
+        parameters,
+    })
+}
+
+fn tool_choice(choice: Option<Value>, tools: &[ToolDefinition]) -> Result<ToolChoice, ApiError> {
+    let default = if tools.is_empty() {
+        ToolChoice::None
+    } else {
+        ToolChoice::Auto
+    };
+    let Some(choice) = choice else {
+        return Ok(default);
+    };
+    let parsed = match &choice {
+        Value::String(mode) => match mode.as_str() {
+            "none" => ToolChoice::None,
+            "auto" => ToolChoice::Auto,
+            "required" => ToolChoice::Required,
+            other => {
+                return Err(ApiError::invalid_value(
+                    "tool_choice",
+                    format!("unknown `tool_choice` `{other}`: use none, auto, required or {{\"type\": \"function\", \"function\": {{\"name\": …}}}}"),
+                ))
+            }
+        },
+        Value::Object(object) => match object.get("function").and_then(|f| f.get("name")).and_then(Value::as_str) {
+            Some(name) => ToolChoice::Named(name.to_string()),
+            None => {
+                return Err(ApiError::invalid_value(
+                    "tool_choice",
+                    "a named `tool_choice` is `{\"type\": \"function\", \"function\": {\"name\": …}}`",
+                ))
+            }
+        },
+        _ => return Err(ApiError::invalid_value("tool_choice", "`tool_choice` must be a string or an object")),
+    };
+    match &parsed {
+        ToolChoice::Auto | ToolChoice::Required if tools.is_empty() => {
+            Err(ApiError::invalid_value(
+                "tool_choice",
+                "`tool_choice` asks for calls but no `tools` were given",
+            ))
+        }
+        ToolChoice::Named(name) if !tools.iter().any(|t| &t.name == name) => {
+            Err(ApiError::invalid_value(
+                "tool_choice",
+                format!("`tool_choice` names `{name}`, which is not among `tools`"),
+            ))
+        }
+        _ => Ok(parsed),
+    }
+}
+
+/// `text` → no grammar; `json_object` → any JSON object; `json_schema` → that schema.
+fn response_grammar(format: &Value) -> Result<Option<String>, ApiError> {
+    let schema = match format.get("type").and_then(Value::as_str) {
+        Some("text") => return Ok(None),
+        Some("json_object") => serde_json::json!({"type": "object"}),
+        Some("json_schema") => match format.get("json_schema").and_then(|j| j.get("schema")) {
+            Some(schema @ Value::Object(_)) => schema.clone(),
+            _ => {
+                return Err(ApiError::invalid_value(
+                    "response_format.json_schema.schema",
+                    "`json_schema` needs a `schema` object",
+                ))
+            }
+        },
+        _ => {
+            return Err(ApiError::invalid_value(
+                "response_format.type",
+                "`response_format.type` must be text, json_object or json_schema",
+            ))
+        }
+    };
+    if let Err(err) = jsonschema::validator_for(&schema) {
+        return Err(ApiError::invalid_value(
+            "response_format.json_schema.schema",
+            format!("not a valid JSON Schema: {err}"),
+        ));
+    }
+    Ok(Some(format!("start: %json {schema}\n")))
 }

@@ -63,6 +63,10 @@ fn chat(extra: Value) -> Value {
     body
 }
 
+fn tool(name: &str) -> Value {
+    json!({"type": "function", "function": {"name": name, "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}})
+}
+
 /// Asserts the OpenAI error shape and returns (param, code).
 fn check_error(status: StatusCode, body: &Value, expected: StatusCode) -> (Value, Value) {
     assert_eq!(status, expected, "{body}");
@@ -206,15 +210,42 @@ async fn bad_requests_are_400_with_the_field_named() {
             chat(json!({"stream_options": {"include_usage": true}})),
             "stream_options",
         ),
+        (chat(json!({"tool_choice": "required"})), "tool_choice"),
         (
-            chat(json!({"tools": [{"type": "function", "function": {"name": "f"}}]})),
-            "tools",
+            chat(
+                json!({"tools": [tool("f")], "tool_choice": {"type": "function", "function": {"name": "g"}}}),
+            ),
+            "tool_choice",
         ),
+        (
+            chat(json!({"tools": [tool("f")], "tool_choice": "sometimes"})),
+            "tool_choice",
+        ),
+        (
+            chat(json!({"tools": [{"type": "retrieval"}]})),
+            "tools[0].type",
+        ),
+        (chat(json!({"tools": [tool("f"), tool("f")]})), "tools[1]"),
+        (
+            chat(
+                json!({"tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": 7}}}]}),
+            ),
+            "tools[0]",
+        ),
+        (
+            chat(json!({"parallel_tool_calls": false})),
+            "parallel_tool_calls",
+        ),
+        (chat(json!({"functions": [{"name": "f"}]})), "functions"),
         (chat(json!({"logprobs": true})), "logprobs"),
         (chat(json!({"frequency_penalty": 0.5})), "frequency_penalty"),
         (
-            chat(json!({"response_format": {"type": "json_object"}})),
-            "response_format",
+            chat(json!({"response_format": {"type": "yaml"}})),
+            "response_format.type",
+        ),
+        (
+            chat(json!({"response_format": {"type": "json_schema", "json_schema": {"name": "x"}}})),
+            "response_format.json_schema.schema",
         ),
         (chat(json!({"messages": []})), "messages"),
         (
@@ -240,6 +271,7 @@ async fn bad_requests_are_400_with_the_field_named() {
     ];
     for (body, param) in cases {
         let (status, response) = post_chat(&app, body.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "for {body}");
         let (got_param, _) = check_error(status, &response, StatusCode::BAD_REQUEST);
         if param.is_empty() {
             let message = response["error"]["message"].as_str().unwrap_or_default();

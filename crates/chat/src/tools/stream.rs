@@ -37,16 +37,30 @@ pub struct StreamParser<'a> {
     /// How much of `pending` was already searched for the closing marker (calls and fences
     /// are buffered whole; searching only new text keeps streaming linear).
     searched: usize,
-    is_tool: &'a dyn Fn(&str) -> bool,
+    /// False when no tools were offered: only reasoning is split off, text streams as is.
+    calls: bool,
+    is_tool: &'a (dyn Fn(&str) -> bool + Sync),
 }
 
 impl<'a> StreamParser<'a> {
-    pub fn new(is_tool: &'a dyn Fn(&str) -> bool) -> Self {
+    pub fn new(is_tool: &'a (dyn Fn(&str) -> bool + Sync)) -> Self {
         StreamParser {
             state: State::Start,
             pending: String::new(),
             searched: 0,
+            calls: true,
             is_tool,
+        }
+    }
+
+    /// A parser for answers without tools: splits off `<think>`, passes all else through.
+    pub fn reasoning_only() -> StreamParser<'static> {
+        StreamParser {
+            state: State::Start,
+            pending: String::new(),
+            searched: 0,
+            calls: false,
+            is_tool: &|_| false,
         }
     }
 
@@ -77,7 +91,12 @@ impl<'a> StreamParser<'a> {
         let rest = std::mem::take(&mut self.pending);
         match self.state {
             State::Start | State::Content | State::InFence => {
-                if let Some((content, calls)) = fenced_calls(&rest, self.is_tool) {
+                let fenced = if self.calls {
+                    fenced_calls(&rest, self.is_tool)
+                } else {
+                    None
+                };
+                if let Some((content, calls)) = fenced {
                     push_content(&mut events, content);
                     events.extend(calls.into_iter().map(StreamEvent::Call));
                 } else {
@@ -115,7 +134,7 @@ impl<'a> StreamParser<'a> {
         } else if THINK_OPEN.starts_with(trimmed) {
             // Could still become `<think>`: wait.
         } else {
-            let opens_json = trimmed.starts_with('{') || trimmed.starts_with('[');
+            let opens_json = self.calls && (trimmed.starts_with('{') || trimmed.starts_with('['));
             self.pending = trimmed.to_string();
             self.state = if opens_json {
                 State::MaybeBare
@@ -145,6 +164,10 @@ impl<'a> StreamParser<'a> {
     }
 
     fn content(&mut self, events: &mut Vec<StreamEvent>) {
+        if !self.calls {
+            push_content(events, std::mem::take(&mut self.pending));
+            return;
+        }
         let open = self.pending.find(OPEN);
         let fence = self.pending.find(FENCE);
         let (at, next) = match (open, fence) {
@@ -250,7 +273,7 @@ mod tests {
     /// Feeds `text` in pieces of `size` bytes (on char boundaries) and collects the events,
     /// merging neighbouring text events.
     fn run(text: &str, size: usize) -> Vec<StreamEvent> {
-        let is_tool: &dyn Fn(&str) -> bool = &tools;
+        let is_tool: &(dyn Fn(&str) -> bool + Sync) = &tools;
         let mut parser = StreamParser::new(is_tool);
         let mut events = Vec::new();
         let chars: Vec<char> = text.chars().collect();
@@ -357,7 +380,7 @@ mod tests {
     #[test]
     fn long_unclosed_blocks_stream_in_linear_time() {
         // Quadratic rescanning would take minutes here; linear takes milliseconds.
-        let is_tool: &dyn Fn(&str) -> bool = &tools;
+        let is_tool: &(dyn Fn(&str) -> bool + Sync) = &tools;
         for opener in ["<tool_call>", "```"] {
             let mut parser = StreamParser::new(is_tool);
             parser.push(&format!("x {opener}"));
@@ -369,8 +392,22 @@ mod tests {
     }
 
     #[test]
+    fn without_tools_only_reasoning_is_split() {
+        let mut parser = StreamParser::reasoning_only();
+        let mut events = parser.push("<think>a</think> {\"name\": \"get_weather\"} ```x");
+        events.extend(parser.finish());
+        assert_eq!(
+            events,
+            vec![
+                StreamEvent::Reasoning("a".into()),
+                StreamEvent::Content("{\"name\": \"get_weather\"} ```x".into())
+            ]
+        );
+    }
+
+    #[test]
     fn content_is_released_before_the_end() {
-        let is_tool: &dyn Fn(&str) -> bool = &tools;
+        let is_tool: &(dyn Fn(&str) -> bool + Sync) = &tools;
         let mut parser = StreamParser::new(is_tool);
         assert_eq!(
             parser.push("Hello "),

@@ -1,29 +1,35 @@
-//! `POST /v1/chat/completions`: render, generate, answer as JSON or as an SSE stream.
+//! `POST /v1/chat/completions`: validate, render, generate, answer as JSON or as an SSE stream.
 
-use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::State;
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::sse::{KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use fulcrum_chat::RenderOptions;
+use fulcrum_chat::tools::{parse_output, split_reasoning, ParsedCall, ToolChoice, ToolSet};
+use fulcrum_chat::{Message, RenderOptions, Role};
 use fulcrum_engine::{FinishReason, GenerationEvent, GenerationRequest, GenerationStream, Usage};
-use futures::Stream;
 use prometheus::IntGauge;
 
+use super::chat_stream::sse_events;
 use crate::error::ApiError;
 use crate::json::ApiJson;
 use crate::state::AppState;
-use crate::validate::{validate, ValidRequest};
+use crate::validate::validate;
 use crate::wire::{
-    ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Choice, ChunkChoice, Delta,
-    ResponseMessage, WireUsage,
+    ChatCompletion, ChatCompletionRequest, Choice, ResponseFunction, ResponseMessage,
+    ResponseToolCall,
 };
 
-const FINGERPRINT: &str = concat!("fulcrum-", env!("CARGO_PKG_VERSION"));
+pub(super) const FINGERPRINT: &str = concat!("fulcrum-", env!("CARGO_PKG_VERSION"));
 
-fn finish_reason(reason: FinishReason) -> &'static str {
+/// Added to the system prompt in `auto`: small models call tools for everything unless told.
+const WHEN_TO_CALL: &str = "Call a function only when the user's request needs one of the \
+functions provided. If none of them fits the request, or a required argument is missing, \
+answer in plain text without calling any function.";
+
+pub(super) fn finish_reason(reason: FinishReason) -> &'static str {
     match reason {
         FinishReason::Stop => "stop",
         FinishReason::Length => "length",
@@ -37,7 +43,7 @@ fn unix_now() -> u64 {
 }
 
 /// Counts a generation as in flight for as long as it lives, however it ends.
-struct InFlight(IntGauge);
+pub(super) struct InFlight(IntGauge);
 
 impl InFlight {
     fn new(gauge: IntGauge) -> Self {
@@ -50,6 +56,17 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.dec();
     }
+}
+
+/// What the response needs to know about the request.
+pub(super) struct ResponseMeta {
+    pub id: String,
+    pub created: u64,
+    pub model: String,
+    pub include_usage: bool,
+    pub started: Instant,
+    /// The request's tools, when it had any: calls are parsed and validated against them.
+    pub tools: Option<Arc<ToolSet>>,
 }
 
 pub async fn chat_completions(
@@ -72,73 +89,74 @@ pub async fn chat_completions(
     if let Some(user) = &request.user {
         tracing::debug!(user = %user, "chat completion for end user");
     }
-    let ValidRequest {
-        messages,
-        sampling,
-        max_tokens,
-        stop,
-        stream,
-        include_usage,
-        template_kwargs,
-    } = validate(request)?;
+    let valid = validate(request)?;
 
+    let tools = if valid.tools.is_empty() {
+        None
+    } else {
+        Some(Arc::new(ToolSet::new(valid.tools)?))
+    };
+    let mut messages = valid.messages;
+    if tools.is_some() && valid.tool_choice == ToolChoice::Auto {
+        add_call_guidance(&mut messages);
+    }
     let options = RenderOptions {
         add_generation_prompt: true,
-        extra: template_kwargs,
+        extra: valid.template_kwargs,
     };
-    let prompt = model.template.render(&messages, &[], &options)?;
+    let definitions = tools.as_ref().map_or(&[][..], |set| set.definitions());
+    let prompt = model.template.render(&messages, definitions, &options)?;
+    let grammar = match &tools {
+        Some(set) => Some(set.grammar(&valid.tool_choice, valid.parallel_tool_calls)),
+        None => valid.response_grammar,
+    };
     let generation = model.backend.generate(GenerationRequest {
         prompt,
-        sampling,
-        max_tokens,
-        stop,
+        sampling: valid.sampling,
+        max_tokens: valid.max_tokens,
+        stop: valid.stop,
         ignore_eos: false,
-        grammar: None,
+        grammar,
     })?;
     let in_flight = InFlight::new(state.metrics.generations_in_flight.clone());
-    let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());
     let meta = ResponseMeta {
-        id,
+        id: format!("chatcmpl-{}", uuid::Uuid::new_v4().simple()),
         created: unix_now(),
         model: info.id.clone(),
+        include_usage: valid.include_usage,
+        started,
+        tools,
     };
-    if stream {
-        let events = sse_events(state, generation, meta, include_usage, started, in_flight);
+    if valid.stream {
+        let events = sse_events(state, generation, meta, in_flight);
         Ok(Sse::new(events)
             .keep_alive(KeepAlive::default())
             .into_response())
     } else {
         let (text, reason, usage) = collect(&state, generation, started).await?;
         drop(in_flight);
-        Ok(Json(ChatCompletion {
-            id: meta.id,
-            object: "chat.completion",
-            created: meta.created,
-            model: meta.model,
-            choices: vec![Choice {
-                index: 0,
-                message: ResponseMessage {
-                    role: "assistant",
-                    content: Some(text),
-                    refusal: None,
-                },
-                finish_reason: finish_reason(reason),
-                logprobs: None,
-            }],
-            usage: usage.into(),
-            system_fingerprint: FINGERPRINT,
-        })
-        .into_response())
+        Ok(Json(completion(meta, &text, reason, usage)).into_response())
     }
 }
 
-struct ResponseMeta {
-    id: String,
-    created: u64,
-    model: String,
+/// Appends the when-to-call rule to the system message, or adds one.
+fn add_call_guidance(messages: &mut Vec<Message>) {
+    match messages.first_mut() {
+        Some(first) if first.role == Role::System => {
+            let content = first.content.get_or_insert_with(String::new);
+            if !content.is_empty() {
+                content.push_str("\n\n");
+            }
+            content.push_str(WHEN_TO_CALL);
+        }
+        _ => messages.insert(
+            0,
+            Message::system(format!("You are a helpful assistant.\n\n{WHEN_TO_CALL}")),
+        ),
+    }
 }
 
-fn record_usage(state: &AppState, usage: Usage) {
+pub(super) fn record_usage(state: &AppState, usage: Usage) {
     state
         .metrics
         .prompt_tokens
@@ -178,143 +196,71 @@ async fn collect(
     Err(ApiError::internal())
 }
 
-impl ResponseMeta {
-    fn chunk(
-        &self,
-        delta: Delta,
-        finish: Option<&'static str>,
-        include_usage: bool,
-    ) -> ChatCompletionChunk {
-        ChatCompletionChunk {
-            id: self.id.clone(),
-            object: "chat.completion.chunk",
-            created: self.created,
-            model: self.model.clone(),
-            choices: vec![ChunkChoice {
-                index: 0,
-                delta,
-                finish_reason: finish,
-                logprobs: None,
-            }],
-            system_fingerprint: FINGERPRINT,
-            usage: include_usage.then_some(None),
-        }
+/// A call that passed validation, with its new id; `None` (logged) when it did not.
+pub(super) fn accept_call(tools: &ToolSet, call: ParsedCall) -> Option<ResponseToolCall> {
+    if let Err(err) = tools.validate(&call) {
+        tracing::warn!(%err, "dropping a tool call that failed validation");
+        return None;
     }
-
-    fn usage_chunk(&self, usage: Usage) -> ChatCompletionChunk {
-        ChatCompletionChunk {
-            id: self.id.clone(),
-            object: "chat.completion.chunk",
-            created: self.created,
-            model: self.model.clone(),
-            choices: Vec::new(),
-            system_fingerprint: FINGERPRINT,
-            usage: Some(Some(WireUsage::from(usage))),
-        }
-    }
-}
-
-fn json_event(value: &impl serde::Serialize) -> Event {
-    match serde_json::to_string(value) {
-        Ok(text) => Event::default().data(text),
-        Err(err) => {
-            tracing::error!(%err, "cannot serialise a stream chunk");
-            Event::default().data(ApiError::internal().body().to_string())
-        }
-    }
-}
-
-/// The SSE stream of one generation. Dropping it (the client went away) drops the
-/// generation, which frees its engine slot.
-fn sse_events(
-    state: AppState,
-    mut generation: GenerationStream,
-    meta: ResponseMeta,
-    include_usage: bool,
-    started: Instant,
-    in_flight: InFlight,
-) -> impl Stream<Item = Result<Event, Infallible>> {
-    async_stream(move |tx| async move {
-        let _in_flight = in_flight;
-        let role = Delta {
-            role: Some("assistant"),
-            content: Some(String::new()),
-        };
-        if tx
-            .send(json_event(&meta.chunk(role, None, include_usage)))
-            .await
-            .is_err()
-        {
-            return;
-        }
-        let mut first = true;
-        loop {
-            // Watch the client while waiting: a request still queued has no tokens to send,
-            // and must not hold its place after the client has gone.
-            let event = tokio::select! {
-                () = tx.closed() => return,
-                event = generation.next() => event,
-            };
-            let Some(event) = event else {
-                tracing::error!("generation ended without a finish event");
-                let _ = tx.send(json_event(&ApiError::internal().body())).await;
-                return;
-            };
-            let event = match event {
-                Ok(event) => event,
-                Err(err) => {
-                    let _ = tx.send(json_event(&ApiError::from(err).body())).await;
-                    return;
-                }
-            };
-            match event {
-                GenerationEvent::Text(piece) => {
-                    if first {
-                        state
-                            .metrics
-                            .time_to_first_token_seconds
-                            .observe(started.elapsed().as_secs_f64());
-                        first = false;
-                    }
-                    let delta = Delta {
-                        role: None,
-                        content: Some(piece),
-                    };
-                    if tx
-                        .send(json_event(&meta.chunk(delta, None, include_usage)))
-                        .await
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
-                GenerationEvent::Finished { reason, usage } => {
-                    record_usage(&state, usage);
-                    let last =
-                        meta.chunk(Delta::default(), Some(finish_reason(reason)), include_usage);
-                    if tx.send(json_event(&last)).await.is_err() {
-                        return;
-                    }
-                    if include_usage && tx.send(json_event(&meta.usage_chunk(usage))).await.is_err()
-                    {
-                        return;
-                    }
-                    let _ = tx.send(Event::default().data("[DONE]")).await;
-                    return;
-                }
-            }
-        }
+    Some(ResponseToolCall {
+        id: format!("call_{}", &uuid::Uuid::new_v4().simple().to_string()[..24]),
+        kind: "function",
+        function: ResponseFunction {
+            name: call.name,
+            arguments: call.arguments.to_string(),
+        },
     })
 }
 
-/// A stream fed by an async task through a small channel. When the consumer (the HTTP body)
-/// is dropped, the receiver closes, the producer's next send fails, and it stops.
-fn async_stream<F, Fut>(produce: F) -> impl Stream<Item = Result<Event, Infallible>>
-where
-    F: FnOnce(tokio::sync::mpsc::Sender<Event>) -> Fut,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    let (tx, rx) = tokio::sync::mpsc::channel(16);
-    tokio::spawn(produce(tx));
-    futures::StreamExt::map(tokio_stream::wrappers::ReceiverStream::new(rx), Ok)
+fn completion(
+    meta: ResponseMeta,
+    text: &str,
+    reason: FinishReason,
+    usage: Usage,
+) -> ChatCompletion {
+    let (content, reasoning, tool_calls) = match &meta.tools {
+        Some(tools) => {
+            let parsed = parse_output(text, &|name| tools.contains(name));
+            let calls: Vec<ResponseToolCall> = parsed
+                .calls
+                .into_iter()
+                .filter_map(|call| accept_call(tools, call))
+                .collect();
+            (parsed.content, parsed.reasoning, calls)
+        }
+        None => {
+            let (reasoning, rest) = split_reasoning(text);
+            let rest = if reasoning.is_some() {
+                rest.trim_start()
+            } else {
+                rest
+            };
+            (Some(rest.to_string()), reasoning, Vec::new())
+        }
+    };
+    let finish = if tool_calls.is_empty() {
+        finish_reason(reason)
+    } else {
+        "tool_calls"
+    };
+    ChatCompletion {
+        id: meta.id,
+        object: "chat.completion",
+        created: meta.created,
+        model: meta.model,
+        choices: vec![Choice {
+            index: 0,
+            message: ResponseMessage {
+                role: "assistant",
+                content,
+                refusal: None,
+                reasoning_content: reasoning,
+                tool_calls,
+            },
+            finish_reason: finish,
+            logprobs: None,
+        }],
+        usage: usage.into(),
+        system_fingerprint: FINGERPRINT,
+    }
 }

@@ -3,9 +3,9 @@
 //! Calls are generated exactly as Qwen's template shows them to the model:
 //! `<tool_call>\n{"name": "N", "arguments": {…}}\n</tool_call>`, with Python's JSON separators
 //! and no other whitespace, and arguments that follow N's JSON Schema. In `auto`, free text
-//! stays open but may neither contain `<tool_call>` (that is the call path) nor start as a
-//! bare JSON object or a ```json fence (the escape routes small models take into unparseable,
-//! unchecked calls).
+//! stays open, optionally followed by calls, but may neither contain `<tool_call>` (that is the
+//! call path) nor have a line that starts as a bare JSON object or a ```json fence (the escape
+//! routes small models take into unparseable, unchecked calls).
 
 use serde_json::{json, Value};
 
@@ -29,7 +29,7 @@ pub fn grammar(tools: &[ToolDefinition], choice: &ToolChoice, parallel: bool) ->
     let mut lark = String::from("%llguidance {}\n");
     let body = match choice {
         ToolChoice::None => "start: think? plain\nplain: PLAIN\n",
-        ToolChoice::Auto => "start: think? (text | calls)\ntext: TEXT\n",
+        ToolChoice::Auto => "start: think? (text | text? calls)\ntext: TEXT\n",
         ToolChoice::Required | ToolChoice::Named(_) => "start: think? calls\n",
     };
     lark.push_str(body);
@@ -37,7 +37,16 @@ pub fn grammar(tools: &[ToolDefinition], choice: &ToolChoice, parallel: bool) ->
     // Plain answers when calls are off: anything without a call tag (may be empty).
     lark.push_str("PLAIN: /(?s:.*)/ & ~/(?s:.*<tool_call>.*)/\n");
     // Text answers when calls are on: non-empty, no call tag, not starting like a JSON call.
-    lark.push_str("TEXT: /(?s:.+)/ & ~/(?s:.*<tool_call>.*)/ & ~/(?s:[ \\t\\r\\n]*(\\{|```).*)/\n");
+    lark.push_str(
+        "TEXT: /(?s:.+)/ & ~/(?s:.*<tool_call>.*)/ & ~/(?s:(.*\\n)?[ \\t\\r]*(\\{|\\[[ \\t\\r\\n]*\\{|```json).*)/ & ~/(?s:[ \\t\\r\\n]*```.*)/",
+    );
+    // Nor may text name an offered tool: a model that spells a tool's name out in prose is
+    // calling it in a format nobody can parse (XML, Python, …), so that path is closed too.
+    if !allowed.is_empty() {
+        let names: Vec<String> = allowed.iter().map(|t| regex_escape(&t.name)).collect();
+        lark.push_str(&format!(" & ~/(?s:.*({}).*)/", names.join("|")));
+    }
+    lark.push('\n');
     if !allowed.is_empty() {
         if parallel {
             lark.push_str("calls: call (\"\\n\" call)*\n");
@@ -50,6 +59,18 @@ pub fn grammar(tools: &[ToolDefinition], choice: &ToolChoice, parallel: bool) ->
         lark.push('\n');
     }
     lark
+}
+
+/// Escapes regex metacharacters (tool names may hold `.` and `-`).
+fn regex_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if !c.is_ascii_alphanumeric() && c != '_' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// One JSON Schema for `{"name": …, "arguments": …}` over all allowed tools.
@@ -157,7 +178,7 @@ mod tests {
             tool("g", Value::Null),
         ];
         let auto = grammar(&tools, &ToolChoice::Auto, true);
-        assert!(auto.contains("start: think? (text | calls)"));
+        assert!(auto.contains("start: think? (text | text? calls)"));
         assert!(auto.contains("calls: call (\"\\n\" call)*"));
         assert!(auto.contains("\"const\":\"g\""));
         let single = grammar(&tools, &ToolChoice::Required, false);

@@ -23,6 +23,15 @@ def test_model() -> str:
     return path
 
 
+def default_model() -> str:
+    path = os.environ.get("FULCRUM_DEFAULT_MODEL")
+    if not path:
+        home = Path(os.environ.get("FULCRUM_HOME", Path.home() / ".cache" / "fulcrum"))
+        path = str(home / "models" / "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf")
+    assert Path(path).is_file(), f"default model missing at {path}: run scripts/test"
+    return path
+
+
 class Server:
     """A `fulcrum serve` process on a free port; its log is kept for failure messages."""
 
@@ -85,5 +94,13 @@ class Server:
 @pytest.fixture(scope="session")
 def server():
     srv = Server(["--model", test_model(), "--model-id", MODEL_ID, "--context-size", "4096", "--slots", "4"])
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def qwen_server():
+    """The default model, where the quality of tool calling matters."""
+    srv = Server(["--model", default_model(), "--model-id", "qwen", "--context-size", "8192", "--slots", "2"])
     yield srv
     srv.stop()

@@ -75,6 +75,15 @@ impl GrammarCompiler {
             .create_parser(TopLevelGrammar::from_lark(lark.to_string()))
             .map_err(|err| EngineError::Grammar(first_line(&err.to_string())))?;
         let matcher = Matcher::new(Ok(parser.deep_clone()));
+        // Compute the first mask once: a grammar whose lexer is too complex fails here with a
+        // clear error, instead of silently leaving generation unconstrained later.
+        let mut probe = matcher.deep_clone();
+        if let Err(err) = probe.compute_mask() {
+            return Err(EngineError::Grammar(format!(
+                "the grammar is too complex to enforce: {}",
+                first_line(&err.to_string())
+            )));
+        }
         if let Some(error) = matcher.get_error() {
             return Err(EngineError::Grammar(first_line(&error)));
         }

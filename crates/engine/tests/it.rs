@@ -273,3 +273,18 @@ fn broken_grammar_is_refused_up_front() {
     let err = engine().generate(request).expect_err("must refuse");
     assert!(matches!(err, EngineError::Grammar(_)), "{err}");
 }
+
+#[test]
+fn grammar_too_complex_to_enforce_is_refused_up_front() {
+    // Intersecting many `.*X.*` complements makes the lexer's automaton explode.
+    let complements: String = (1..40)
+        .map(|i| format!(" & ~/(?s:.*q[a-z]{{{i}}}z.*)/"))
+        .collect();
+    let mut request = greedy(PROMPT, 10);
+    request.grammar = Some(format!("start: TEXT\nTEXT: /(?s:.+)/{complements}\n"));
+    let err = engine().generate(request).expect_err("must refuse");
+    assert!(
+        matches!(&err, EngineError::Grammar(m) if m.contains("lexer")),
+        "{err}"
+    );
+}

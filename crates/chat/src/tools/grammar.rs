@@ -26,27 +26,30 @@ pub fn grammar(tools: &[ToolDefinition], choice: &ToolChoice, parallel: bool) ->
         ToolChoice::None => Vec::new(),
         ToolChoice::Auto | ToolChoice::Required => tools.iter().collect(),
     };
+    // Text may not name any offered tool, whichever are callable now.
+    let named: Vec<&ToolDefinition> = tools.iter().collect();
     let mut lark = String::from("%llguidance {}\n");
     let body = match choice {
-        ToolChoice::None => "start: think? plain\nplain: PLAIN\n",
+        ToolChoice::None => "start: think? text\ntext: TEXT\n",
         ToolChoice::Auto => "start: think? (text | text? calls)\ntext: TEXT\n",
         ToolChoice::Required | ToolChoice::Named(_) => "start: think? calls\n",
     };
     lark.push_str(body);
     lark.push_str(THINK_RULES);
-    // Plain answers when calls are off: anything without a call tag (may be empty).
-    lark.push_str("PLAIN: /(?s:.*)/ & ~/(?s:.*<tool_call>.*)/\n");
-    // Text answers when calls are on: non-empty, no call tag, not starting like a JSON call.
-    lark.push_str(
-        "TEXT: /(?s:.+)/ & ~/(?s:.*<tool_call>.*)/ & ~/(?s:(.*\\n)?[ \\t\\r]*(\\{|\\[[ \\t\\r\\n]*\\{|```json).*)/ & ~/(?s:[ \\t\\r\\n]*```.*)/",
-    );
-    // Nor may text name an offered tool: a model that spells a tool's name out in prose is
-    // calling it in a format nobody can parse (XML, Python, …), so that path is closed too.
-    if !allowed.is_empty() {
-        let names: Vec<String> = allowed.iter().map(|t| regex_escape(&t.name)).collect();
-        lark.push_str(&format!(" & ~/(?s:.*({}).*)/", names.join("|")));
-    }
-    lark.push('\n');
+    // Text: non-empty; no call tag, no line opening a JSON object, no ```json fence, no tool
+    // name (a model that spells a tool's name out in prose is calling it in a format nobody
+    // can parse); and not starting with a fence or JSON. Banned substrings share one complement (a small automaton); intersecting several
+    // `.*X.*` complements makes llguidance's lexer blow up.
+    let mut banned = vec![
+        regex_escape("<tool_call>"),
+        "\\n[ \\t]*\\{".to_string(),
+        "```json".to_string(),
+    ];
+    banned.extend(named.iter().map(|t| regex_escape(&t.name)));
+    lark.push_str(&format!(
+        "TEXT: /(?s:.+)/ & ~/(?s:.*({}).*)/ & ~/(?s:[ \\t\\r\\n]*(```|\\{{|\\[).*)/\n",
+        banned.join("|")
+    ));
     if !allowed.is_empty() {
         if parallel {
             lark.push_str("calls: call (\"\\n\" call)*\n");
@@ -61,11 +64,12 @@ pub fn grammar(tools: &[ToolDefinition], choice: &ToolChoice, parallel: bool) ->
     lark
 }
 
-/// Escapes regex metacharacters (tool names may hold `.` and `-`).
+/// Escapes regex metacharacters (tool names may hold `.` and `-`). Only those: escaping
+/// other punctuation can change meaning (`\\<` is a word boundary).
 fn regex_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        if !c.is_ascii_alphanumeric() && c != '_' {
+        if "\\.+*?()|[]{}^$#&-~/".contains(c) {
             out.push('\\');
         }
         out.push(c);
@@ -186,6 +190,6 @@ mod tests {
         let named = grammar(&tools, &ToolChoice::Named("g".into()), true);
         assert!(named.contains("\"const\":\"g\"") && !named.contains("\"const\":\"f\""));
         let none = grammar(&tools, &ToolChoice::None, true);
-        assert!(none.contains("start: think? plain") && !none.contains("call_body"));
+        assert!(none.contains("start: think? text") && !none.contains("call_body"));
     }
 }

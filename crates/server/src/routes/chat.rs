@@ -125,7 +125,8 @@ pub async fn chat_completions(
         model: info.id.clone(),
         include_usage: valid.include_usage,
         started,
-        tools,
+        // With `tool_choice: none` nothing is read as a call.
+        tools: tools.filter(|_| valid.tool_choice != ToolChoice::None),
     };
     if valid.stream {
         let events = sse_events(state, generation, meta, in_flight);

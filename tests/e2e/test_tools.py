@@ -1,0 +1,161 @@
+"""Function calling through the real `openai` client against `fulcrum serve` on the default
+model: every `tool_choice` mode, `parallel_tool_calls`, streaming, a tool round trip, and
+`response_format` — and every returned call parses and matches its schema."""
+import json
+
+import openai
+import pytest
+
+MODEL = "qwen"
+
+TOOLS = [
+    {"type": "function", "function": {
+        "name": "get_weather", "description": "Get the current weather for a city",
+        "parameters": {"type": "object", "properties": {
+            "city": {"type": "string", "description": "City name"},
+            "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}},
+            "required": ["city"]}}},
+    {"type": "function", "function": {
+        "name": "get_time", "description": "Current time in a timezone",
+        "parameters": {"type": "object", "properties": {"timezone": {"type": "string"}},
+                       "required": ["timezone"]}}},
+]
+SCHEMAS = {t["function"]["name"]: t["function"]["parameters"] for t in TOOLS}
+
+
+def client(server):
+    return openai.OpenAI(base_url=server.base_url + "/v1", api_key="unused", max_retries=0)
+
+
+def check_call(name, arguments_json):
+    """The call names an offered tool and its arguments follow the schema (closed objects)."""
+    assert name in SCHEMAS, name
+    args = json.loads(arguments_json)
+    schema = SCHEMAS[name]
+    assert isinstance(args, dict)
+    assert set(schema["required"]) <= set(args), args
+    assert set(args) <= set(schema["properties"]), args
+    for key, value in args.items():
+        prop = schema["properties"][key]
+        assert isinstance(value, str), (key, value)
+        if "enum" in prop:
+            assert value in prop["enum"], (key, value)
+    return args
+
+
+def ask(server, question, **kwargs):
+    return client(server).chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": question}], tools=TOOLS, temperature=0, **kwargs
+    )
+
+
+def test_auto_calls_a_tool_when_the_question_needs_one(qwen_server):
+    r = ask(qwen_server, "What's the weather in Paris?")
+    choice = r.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    calls = choice.message.tool_calls
+    assert calls and calls[0].type == "function" and calls[0].id.startswith("call_")
+    args = check_call(calls[0].function.name, calls[0].function.arguments)
+    assert calls[0].function.name == "get_weather" and "Paris" in args["city"]
+    assert "<tool_call>" not in (choice.message.content or "")
+
+
+def test_auto_answers_in_text_when_no_tool_fits(qwen_server):
+    r = ask(qwen_server, "Who wrote the play Hamlet?")
+    choice = r.choices[0]
+    assert not choice.message.tool_calls
+    assert choice.finish_reason == "stop"
+    assert "Shakespeare" in choice.message.content
+
+
+def test_required_forces_a_valid_call(qwen_server):
+    r = ask(qwen_server, "Tell me a joke about cats.", tool_choice="required")
+    calls = r.choices[0].message.tool_calls
+    assert calls and r.choices[0].finish_reason == "tool_calls"
+    for call in calls:
+        check_call(call.function.name, call.function.arguments)
+
+
+def test_named_choice_calls_only_that_function(qwen_server):
+    r = ask(qwen_server, "What's the weather in Rome?",
+            tool_choice={"type": "function", "function": {"name": "get_time"}})
+    calls = r.choices[0].message.tool_calls
+    assert calls and all(c.function.name == "get_time" for c in calls)
+    for call in calls:
+        check_call(call.function.name, call.function.arguments)
+
+
+def test_none_never_calls(qwen_server):
+    r = ask(qwen_server, "What's the weather in Paris?", tool_choice="none")
+    assert not r.choices[0].message.tool_calls
+    assert r.choices[0].message.content
+    assert "<tool_call>" not in r.choices[0].message.content
+
+
+def test_parallel_false_gives_at_most_one_call(qwen_server):
+    r = ask(qwen_server, "What's the weather in Paris, in Rome and in Tokyo? And the time in Berlin?",
+            parallel_tool_calls=False, tool_choice="required")
+    calls = r.choices[0].message.tool_calls
+    assert calls is not None and len(calls) == 1
+    check_call(calls[0].function.name, calls[0].function.arguments)
+
+
+def test_streaming_tool_call_deltas_assemble_to_the_same_call(qwen_server):
+    question = "What's the weather in Madrid?"
+    reference = ask(qwen_server, question).choices[0].message.tool_calls
+    stream = ask(qwen_server, question, stream=True)
+    calls, finish, content = {}, None, ""
+    for chunk in stream:
+        for choice in chunk.choices:
+            delta = choice.delta
+            content += delta.content or ""
+            for tc in delta.tool_calls or []:
+                entry = calls.setdefault(tc.index, {"id": None, "name": "", "arguments": ""})
+                entry["id"] = tc.id or entry["id"]
+                entry["name"] += (tc.function.name or "") if tc.function else ""
+                entry["arguments"] += (tc.function.arguments or "") if tc.function else ""
+            finish = choice.finish_reason or finish
+    assert finish == "tool_calls"
+    assert "<tool_call>" not in content and "{" not in content
+    assert [(c["name"], json.loads(c["arguments"])) for c in calls.values()] == [
+        (c.function.name, json.loads(c.function.arguments)) for c in reference
+    ]
+    assert all(c["id"] and c["id"].startswith("call_") for c in calls.values())
+
+
+def test_tool_result_round_trip_gives_a_text_answer(qwen_server):
+    first = ask(qwen_server, "What's the weather in Paris?")
+    call = first.choices[0].message.tool_calls[0]
+    messages = [
+        {"role": "user", "content": "What's the weather in Paris?"},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": call.id, "type": "function",
+             "function": {"name": call.function.name, "arguments": call.function.arguments}}]},
+        {"role": "tool", "tool_call_id": call.id, "content": json.dumps({"temperature_c": 18, "sky": "cloudy"})},
+    ]
+    r = client(qwen_server).chat.completions.create(model=MODEL, messages=messages, tools=TOOLS, temperature=0)
+    message = r.choices[0].message
+    assert not message.tool_calls, message
+    assert "18" in message.content
+
+
+def test_response_format_json_schema_is_followed(qwen_server):
+    schema = {"type": "object", "properties": {"capital": {"type": "string"}, "population_millions": {"type": "number"}},
+              "required": ["capital", "population_millions"], "additionalProperties": False}
+    r = client(qwen_server).chat.completions.create(
+        model=MODEL, temperature=0, max_tokens=80,
+        messages=[{"role": "user", "content": "Give the capital of France and its population in millions."}],
+        response_format={"type": "json_schema", "json_schema": {"name": "city", "schema": schema}},
+    )
+    value = json.loads(r.choices[0].message.content)
+    assert set(value) == {"capital", "population_millions"}
+    assert isinstance(value["capital"], str) and isinstance(value["population_millions"], (int, float))
+
+
+def test_bad_tool_definitions_are_400(qwen_server):
+    with pytest.raises(openai.BadRequestError) as err:
+        client(qwen_server).chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "hi"}],
+            tools=[{"type": "function", "function": {"name": "bad name!", "parameters": {"type": "object"}}}],
+        )
+    assert err.value.body["param"] == "tools[0]"

@@ -34,6 +34,8 @@ pub struct Config {
     pub gpu_layers: u32,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// Logit bias on the `<tool_call>` tag under `tool_choice: auto` (0 disables).
+    pub tool_call_bias: f32,
     /// Log filter (`tracing` env-filter syntax), e.g. `info` or `fulcrum=debug`.
     pub log: String,
 }
@@ -52,13 +54,14 @@ impl Default for Config {
             batch_size: 512,
             gpu_layers: 0,
             max_body_bytes: 4 * 1024 * 1024,
+            tool_call_bias: fulcrum_server::DEFAULT_TOOL_CALL_BIAS,
             log: "info".into(),
         }
     }
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 12] = [
+pub const KEYS: [&str; 13] = [
     "host",
     "port",
     "model",
@@ -70,6 +73,7 @@ pub const KEYS: [&str; 12] = [
     "batch_size",
     "gpu_layers",
     "max_body_bytes",
+    "tool_call_bias",
     "log",
 ];
 
@@ -186,6 +190,12 @@ impl Config {
             bail!(
                 "invalid configuration: `max_body_bytes` must be at least 1024, got {}",
                 self.max_body_bytes
+            );
+        }
+        if !(-20.0..=20.0).contains(&self.tool_call_bias) {
+            bail!(
+                "invalid configuration: `tool_call_bias` must be between -20 and 20, got {}",
+                self.tool_call_bias
             );
         }
         tracing_subscriber::EnvFilter::try_new(&self.log)

@@ -54,6 +54,9 @@ pub struct GenerationRequest {
     pub ignore_eos: bool,
     /// An llguidance (Lark) grammar the output must follow.
     pub grammar: Option<String>,
+    /// Added to the logits of these texts' tokens (each text must be a single token, e.g. a
+    /// tag like `<tool_call>`; others are refused).
+    pub logit_bias: Vec<(String, f32)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

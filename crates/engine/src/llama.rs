@@ -24,6 +24,7 @@ use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::logit_bias::LlamaLogitBias;
 use llama_cpp_2::token::LlamaToken;
 use tokio::sync::mpsc;
 
@@ -79,6 +80,7 @@ struct Job {
     stop: Vec<String>,
     ignore_eos: bool,
     grammar: Option<llguidance::Matcher>,
+    logit_bias: Vec<LlamaLogitBias>,
     events: mpsc::UnboundedSender<Result<GenerationEvent, EngineError>>,
 }
 
@@ -171,6 +173,7 @@ impl LlamaEngine {
         let worker_model = Arc::clone(&model);
         let load = Arc::new(LoadCounters::default());
         let worker = Worker {
+            n_vocab: model.n_vocab(),
             load: Arc::clone(&load),
             slots: config.slots,
             batch_size: config.batch_size,
@@ -259,9 +262,21 @@ impl Backend for LlamaEngine {
             Some(lark) => Some(self.grammars.matcher(&self.model, lark)?),
             None => None,
         };
+        let mut logit_bias = Vec::with_capacity(request.logit_bias.len());
+        for (text, bias) in &request.logit_bias {
+            match self.model.vocab().tokenize(text.as_bytes(), false, true).as_slice() {
+                [token] if bias.is_finite() => logit_bias.push(LlamaLogitBias::new(*token, *bias)),
+                _ => {
+                    return Err(EngineError::InvalidConfig(format!(
+                        "logit bias on {text:?}: it must be one token of this model and a finite number"
+                    )))
+                }
+            }
+        }
         let (events, receiver) = mpsc::unbounded_channel();
         let job = Job {
             grammar,
+            logit_bias: std::mem::take(&mut logit_bias),
             tokens,
             sampling: request.sampling,
             max_tokens,
@@ -339,8 +354,13 @@ impl Slot {
 fn build_sampler(
     params: &SamplingParams,
     grammar: Option<llguidance::Matcher>,
+    logit_bias: &[LlamaLogitBias],
+    n_vocab: i32,
 ) -> Option<LlamaSampler> {
-    let mut chain = Vec::with_capacity(5);
+    let mut chain = Vec::with_capacity(6);
+    if !logit_bias.is_empty() {
+        chain.push(LlamaSampler::logit_bias(n_vocab, logit_bias));
+    }
     // The grammar masks first, so every later stage only sees allowed tokens.
     if let Some(matcher) = grammar {
         chain.push(LlamaSampler::from(matcher));
@@ -383,6 +403,7 @@ fn argmax(logits: &[f32]) -> LlamaToken {
 
 struct Worker {
     load: Arc<LoadCounters>,
+    n_vocab: i32,
     slots: u32,
     batch_size: u32,
     context_size: u32,
@@ -453,7 +474,12 @@ impl Worker {
                 reserved += job.reservation();
                 active.push(Slot {
                     seq,
-                    sampler: build_sampler(&job.sampling, job.grammar.take()),
+                    sampler: build_sampler(
+                        &job.sampling,
+                        job.grammar.take(),
+                        &job.logit_bias,
+                        self.n_vocab,
+                    ),
                     stop: StopMatcher::new(job.stop.clone()),
                     job,
                     prompt_done: 0,

@@ -15,7 +15,7 @@ use crate::error::EngineError;
 pub struct ScriptedBackend {
     info: ModelInfo,
     outputs: Mutex<VecDeque<String>>,
-    prompts: Mutex<Vec<String>>,
+    requests: Mutex<Vec<GenerationRequest>>,
 }
 
 impl ScriptedBackend {
@@ -30,13 +30,18 @@ impl ScriptedBackend {
                 eos_token: "<|im_end|>".into(),
             },
             outputs: Mutex::new(outputs.into_iter().map(Into::into).collect()),
-            prompts: Mutex::new(Vec::new()),
+            requests: Mutex::new(Vec::new()),
         }
     }
 
     /// The prompts received so far, for assertions.
     pub fn prompts(&self) -> Vec<String> {
-        self.prompts.lock().map(|p| p.clone()).unwrap_or_default()
+        self.requests().into_iter().map(|r| r.prompt).collect()
+    }
+
+    /// The requests received so far, for assertions.
+    pub fn requests(&self) -> Vec<GenerationRequest> {
+        self.requests.lock().map(|r| r.clone()).unwrap_or_default()
     }
 
     fn next_output(&self) -> String {
@@ -65,8 +70,8 @@ impl Backend for ScriptedBackend {
     }
 
     fn generate(&self, request: GenerationRequest) -> Result<GenerationStream, EngineError> {
-        if let Ok(mut prompts) = self.prompts.lock() {
-            prompts.push(request.prompt.clone());
+        if let Ok(mut requests) = self.requests.lock() {
+            requests.push(request.clone());
         }
         let output = self.next_output();
         let prompt_tokens = words(&request.prompt).len() as u32;

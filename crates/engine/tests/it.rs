@@ -57,6 +57,7 @@ fn greedy(prompt: &str, max_tokens: u32) -> GenerationRequest {
         stop: Vec::new(),
         ignore_eos: false,
         grammar: None,
+        logit_bias: Vec::new(),
     }
 }
 

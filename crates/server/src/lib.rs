@@ -23,7 +23,7 @@ use axum::Router;
 
 pub use error::ApiError;
 pub use metrics::Metrics;
-pub use state::{AppState, LoadedModel, ServerOptions};
+pub use state::{AppState, LoadedModel, ServerOptions, DEFAULT_TOOL_CALL_BIAS};
 
 /// The application: every route, the body limit, metrics and OpenAI-shaped fallbacks.
 pub fn router(state: AppState) -> Router {

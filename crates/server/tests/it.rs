@@ -15,6 +15,7 @@ use tower::ServiceExt;
 fn state() -> AppState {
     AppState::new(ServerOptions {
         max_body_bytes: 64 * 1024,
+        ..ServerOptions::default()
     })
     .expect("state")
 }
@@ -383,4 +384,125 @@ async fn models_and_metrics_report_the_served_model_and_traffic() {
         "{metrics}"
     );
     assert!(metrics.contains("fulcrum_queue_depth 0"), "{metrics}");
+}
+
+fn weather_tools() -> Value {
+    json!([tool("get_weather"), tool("get_time")])
+}
+
+#[tokio::test]
+async fn tool_calls_are_parsed_validated_and_returned_with_ids() {
+    let output = "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"town\": \"Rome\"}}\n</tool_call>";
+    let (app, backend) = ready(&[output]);
+    let (status, body) = post_chat(&app, chat(json!({"tools": weather_tools()}))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let choice = &body["choices"][0];
+    assert_eq!(choice["finish_reason"], "tool_calls");
+    assert!(choice["message"]["content"].is_null());
+    // The second call breaks its schema (`town` is not a parameter; `city` is missing): dropped.
+    let calls = choice["message"]["tool_calls"].as_array().expect("calls");
+    assert_eq!(calls.len(), 1, "{body}");
+    assert_eq!(calls[0]["type"], "function");
+    assert!(calls[0]["id"]
+        .as_str()
+        .is_some_and(|id| id.starts_with("call_")));
+    assert_eq!(calls[0]["function"]["name"], "get_weather");
+    let arguments: Value =
+        serde_json::from_str(calls[0]["function"]["arguments"].as_str().expect("text"))
+            .expect("json");
+    assert_eq!(arguments, json!({"city": "Paris"}));
+
+    // The engine got a grammar for these tools and the opening-tag bias of `auto`.
+    let request = backend.requests().pop().expect("request");
+    let grammar = request.grammar.expect("grammar");
+    assert!(grammar.contains("start: think? (text | calls)") && grammar.contains("get_time"));
+    assert_eq!(
+        request.logit_bias,
+        vec![(
+            "<tool_call>".to_string(),
+            fulcrum_server::DEFAULT_TOOL_CALL_BIAS
+        )]
+    );
+}
+
+#[tokio::test]
+async fn tool_choice_modes_shape_the_grammar() {
+    let (app, backend) = ready(&["ok"]);
+    let cases = [
+        (json!("none"), "start: think? text\n"),
+        (json!("required"), "start: think? calls\n"),
+        (
+            json!({"type": "function", "function": {"name": "get_time"}}),
+            "start: think? calls\n",
+        ),
+    ];
+    for (choice, start) in cases {
+        let (status, body) = post_chat(
+            &app,
+            chat(json!({"tools": weather_tools(), "tool_choice": choice})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let request = backend.requests().pop().expect("request");
+        let grammar = request.grammar.expect("grammar");
+        assert!(grammar.contains(start), "{choice}: {grammar}");
+        assert!(request.logit_bias.is_empty(), "bias only in auto");
+        if choice.is_object() {
+            assert!(
+                grammar.contains("\"const\":\"get_time\"")
+                    && !grammar.contains("\"const\":\"get_weather\"")
+            );
+        }
+    }
+    let (_, _) = post_chat(
+        &app,
+        chat(json!({"tools": weather_tools(), "parallel_tool_calls": false})),
+    )
+    .await;
+    let grammar = backend
+        .requests()
+        .pop()
+        .and_then(|r| r.grammar)
+        .expect("grammar");
+    assert!(grammar.contains("calls: call\n"), "{grammar}");
+}
+
+#[tokio::test]
+async fn streamed_tool_calls_arrive_as_openai_deltas() {
+    let output =
+        "<tool_call>\n{\"name\": \"get_time\", \"arguments\": {\"city\": \"Oslo\"}}\n</tool_call>";
+    let (app, _) = ready(&[output]);
+    let body = chat(json!({"tools": weather_tools(), "stream": true}));
+    let (status, text) = send(&app, "POST", "/v1/chat/completions", Some(body.to_string())).await;
+    assert_eq!(status, StatusCode::OK);
+    let chunks: Vec<Value> = sse_data(&text)
+        .iter()
+        .filter(|e| e.as_str() != "[DONE]")
+        .map(|e| serde_json::from_str(e).expect("json"))
+        .collect();
+    let deltas: Vec<&Value> = chunks.iter().map(|c| &c["choices"][0]["delta"]).collect();
+    let calls: Vec<&Value> = deltas.iter().filter_map(|d| d.get("tool_calls")).collect();
+    assert_eq!(calls.len(), 2, "{text}");
+    assert_eq!(calls[0][0]["index"], 0);
+    assert_eq!(calls[0][0]["function"]["name"], "get_time");
+    assert!(calls[0][0]["id"]
+        .as_str()
+        .is_some_and(|id| id.starts_with("call_")));
+    assert_eq!(calls[1][0]["function"]["arguments"], "{\"city\":\"Oslo\"}");
+    assert!(deltas
+        .iter()
+        .all(|d| d["content"].as_str().is_none_or(|c| !c.contains('<'))));
+    assert_eq!(
+        chunks.last().expect("last")["choices"][0]["finish_reason"],
+        "tool_calls"
+    );
+}
+
+#[tokio::test]
+async fn reasoning_goes_to_reasoning_content() {
+    let (app, _) = ready(&["<think>The user greets. </think>\n\nHello!"]);
+    let (_, body) = post_chat(&app, chat(json!({}))).await;
+    let message = &body["choices"][0]["message"];
+    assert_eq!(message["content"], "Hello!");
+    assert_eq!(message["reasoning_content"], "The user greets.");
 }

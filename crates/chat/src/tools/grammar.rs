@@ -3,7 +3,7 @@
 //! Calls are generated exactly as Qwen's template shows them to the model:
 //! `<tool_call>\n{"name": "N", "arguments": {…}}\n</tool_call>`, with Python's JSON separators
 //! and no other whitespace, and arguments that follow N's JSON Schema. In `auto`, free text
-//! stays open, optionally followed by calls, but may neither contain `<tool_call>` (that is the
+//! stays open (the choice between text and calls is made at the first token) but may neither contain `<tool_call>` (that is the
 //! call path) nor have a line that starts as a bare JSON object or a ```json fence (the escape
 //! routes small models take into unparseable, unchecked calls).
 
@@ -31,7 +31,9 @@ pub fn grammar(tools: &[ToolDefinition], choice: &ToolChoice, parallel: bool) ->
     let mut lark = String::from("%llguidance {}\n");
     let body = match choice {
         ToolChoice::None => "start: think? text\ntext: TEXT\n",
-        ToolChoice::Auto => "start: think? (text | text? calls)\ntext: TEXT\n",
+        // Calls or text, decided at the first token: text cannot turn into calls halfway,
+        // so the server's bias on the opening tag acts at that one decision only.
+        ToolChoice::Auto => "start: think? (text | calls)\ntext: TEXT\n",
         ToolChoice::Required | ToolChoice::Named(_) => "start: think? calls\n",
     };
     lark.push_str(body);
@@ -42,6 +44,7 @@ pub fn grammar(tools: &[ToolDefinition], choice: &ToolChoice, parallel: bool) ->
     // `.*X.*` complements makes llguidance's lexer blow up.
     let mut banned = vec![
         regex_escape("<tool_call>"),
+        regex_escape("\"arguments\""),
         "\\n[ \\t]*\\{".to_string(),
         "```json".to_string(),
     ];
@@ -182,7 +185,7 @@ mod tests {
             tool("g", Value::Null),
         ];
         let auto = grammar(&tools, &ToolChoice::Auto, true);
-        assert!(auto.contains("start: think? (text | text? calls)"));
+        assert!(auto.contains("start: think? (text | calls)"));
         assert!(auto.contains("calls: call (\"\\n\" call)*"));
         assert!(auto.contains("\"const\":\"g\""));
         let single = grammar(&tools, &ToolChoice::Required, false);

@@ -82,11 +82,10 @@ fn tagged_calls(text: &str, is_tool: &dyn Fn(&str) -> bool) -> (String, Vec<Pars
             Some(end) => (&after[..end], &after[end + CLOSE.len()..]),
             None => (after, ""),
         };
-        match calls_from_json(body.trim(), is_tool) {
-            Some(found) => calls.extend(found),
-            // A block that holds no call of an offered tool is dropped, tags and all: tags
-            // never reach the user as text (the raw output stays in the server's log).
-            None => {}
+        // A block that holds no call of an offered tool is dropped, tags and all: tags never
+        // reach the user as text.
+        if let Some(found) = calls_from_json(body.trim(), is_tool) {
+            calls.extend(found);
         }
         rest = next;
     }

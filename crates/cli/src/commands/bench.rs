@@ -124,6 +124,7 @@ fn request(prompt: String, max_tokens: u32) -> GenerationRequest {
         stop: Vec::new(),
         ignore_eos: true,
         grammar: None,
+        logit_bias: Vec::new(),
     }
 }
 

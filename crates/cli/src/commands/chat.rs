@@ -78,6 +78,7 @@ pub fn run(config: &Config, args: &ChatArgs) -> Result<()> {
             stop: Vec::new(),
             ignore_eos: false,
             grammar: None,
+            logit_bias: Vec::new(),
         }) {
             Ok(stream) => stream,
             Err(err) => {

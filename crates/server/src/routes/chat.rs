@@ -110,6 +110,18 @@ pub async fn chat_completions(
         Some(set) => Some(set.grammar(&valid.tool_choice, valid.parallel_tool_calls)),
         None => valid.response_grammar,
     };
+    // Small models under-use the call path in `auto`; a bias on the opening tag evens that out.
+    // The grammar decides text-or-calls at the first token and masks the tag inside text, so
+    // the bias acts at that one decision (and between parallel calls).
+    // Only on a user's new message: after tool results the model should mostly answer, and a
+    // bias there makes it repeat the call it just made.
+    let answering_user = messages.last().is_some_and(|m| m.role == Role::User);
+    let logit_bias = match (&tools, &valid.tool_choice) {
+        (Some(_), ToolChoice::Auto) if answering_user && state.options.tool_call_bias != 0.0 => {
+            vec![("<tool_call>".to_string(), state.options.tool_call_bias)]
+        }
+        _ => Vec::new(),
+    };
     let generation = model.backend.generate(GenerationRequest {
         prompt,
         sampling: valid.sampling,
@@ -117,6 +129,7 @@ pub async fn chat_completions(
         stop: valid.stop,
         ignore_eos: false,
         grammar,
+        logit_bias,
     })?;
     let in_flight = InFlight::new(state.metrics.generations_in_flight.clone());
     let meta = ResponseMeta {

@@ -1,0 +1,13 @@
+//! Function-calling evaluation in the format of the Berkeley Function Calling Leaderboard.
+//!
+//! [`data`] reads BFCL's JSON-lines files, [`convert`] turns BFCL function docs into OpenAI
+//! tools exactly as BFCL's OpenAI handler does, and [`checker`] scores a model's output with the
+//! rules of BFCL's AST checker (`../shared/eval/bfcl/CHECKER.md`). Talking to a model is the
+//! caller's business: this crate knows nothing of HTTP.
+
+pub mod checker;
+pub mod convert;
+pub mod data;
+
+pub use checker::{check_entry, ModelOutput, Verdict};
+pub use data::{load_category, Category, Entry, EvalError};

@@ -36,6 +36,9 @@ enum Command {
     /// Measure the engine
     #[command(subcommand)]
     Bench(commands::bench::BenchCommand),
+    /// Evaluate function calling
+    #[command(subcommand)]
+    Eval(commands::eval::EvalCommand),
     /// Print the resolved configuration as TOML
     Config,
 }
@@ -65,6 +68,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Models(command) => commands::models::run(&config, command),
         Command::Chat(args) => commands::chat::run(&config, &args),
         Command::Bench(command) => commands::bench::run(&config, command),
+        Command::Eval(command) => commands::eval::run(&config, command),
         Command::Config => {
             print!("{}", toml::to_string(&config)?);
             Ok(())

@@ -2,5 +2,6 @@
 
 pub mod bench;
 pub mod chat;
+pub mod eval;
 pub mod models;
 pub mod serve;

@@ -14,7 +14,7 @@ BINARY = ROOT / "target" / "release" / "fulcrum"
 MODEL_ID = "smollm2"
 
 
-def test_model() -> str:
+def tiny_model_path() -> str:
     path = os.environ.get("FULCRUM_TEST_MODEL")
     if not path:
         home = Path(os.environ.get("FULCRUM_HOME", Path.home() / ".cache" / "fulcrum"))
@@ -93,7 +93,7 @@ class Server:
 
 @pytest.fixture(scope="session")
 def server():
-    srv = Server(["--model", test_model(), "--model-id", MODEL_ID, "--context-size", "4096", "--slots", "4"])
+    srv = Server(["--model", tiny_model_path(), "--model-id", MODEL_ID, "--context-size", "4096", "--slots", "4"])
     yield srv
     srv.stop()
 

@@ -54,8 +54,8 @@ pub struct GenerationRequest {
     pub ignore_eos: bool,
     /// An llguidance (Lark) grammar the output must follow.
     pub grammar: Option<String>,
-    /// Added to the logits of these texts' tokens (each text must be a single token, e.g. a
-    /// tag like `<tool_call>`; others are refused).
+    /// Added to the logits of these texts' tokens. Meant for a model's special tags (e.g.
+    /// `<tool_call>`): a text that is not a single token of the loaded model is skipped.
     pub logit_bias: Vec<(String, f32)>,
 }
 

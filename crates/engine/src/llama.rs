@@ -264,13 +264,15 @@ impl Backend for LlamaEngine {
         };
         let mut logit_bias = Vec::with_capacity(request.logit_bias.len());
         for (text, bias) in &request.logit_bias {
-            match self.model.vocab().tokenize(text.as_bytes(), false, true).as_slice() {
+            match self
+                .model
+                .vocab()
+                .tokenize(text.as_bytes(), false, true)
+                .as_slice()
+            {
                 [token] if bias.is_finite() => logit_bias.push(LlamaLogitBias::new(*token, *bias)),
-                _ => {
-                    return Err(EngineError::InvalidConfig(format!(
-                        "logit bias on {text:?}: it must be one token of this model and a finite number"
-                    )))
-                }
+                // Another model's tag (e.g. `<tool_call>` for a model without it): nothing to bias.
+                _ => tracing::debug!(text, "logit bias skipped: not a single token of this model"),
             }
         }
         let (events, receiver) = mpsc::unbounded_channel();

@@ -289,3 +289,16 @@ fn grammar_too_complex_to_enforce_is_refused_up_front() {
         "{err}"
     );
 }
+
+#[test]
+fn logit_bias_moves_the_choice_and_skips_non_tokens() {
+    let _engine = exclusive();
+    let mut request = greedy(PROMPT, 3);
+    request.logit_bias = vec![
+        (" blue".into(), 100.0),
+        ("not one token at all".into(), 100.0),
+    ];
+    let (text, _, usage) = run(request);
+    assert_eq!(usage.completion_tokens, 3);
+    assert_eq!(text, " blue blue blue");
+}

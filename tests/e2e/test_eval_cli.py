@@ -1,0 +1,32 @@
+"""`fulcrum eval bfcl` end to end on the tiny model: the command runs the shipped BFCL data
+through the embedded engine's HTTP API, prints the table and writes one JSON line per entry."""
+import json
+import subprocess
+from pathlib import Path
+
+from conftest import BINARY, ROOT, tiny_model_path
+
+
+def test_eval_bfcl_writes_results_and_a_table(tmp_path):
+    out = tmp_path / "results.jsonl"
+    run = subprocess.run(
+        [str(BINARY), "--model", tiny_model_path(), "--context-size", "4096", "--log", "warn",
+         "eval", "bfcl", "--data", str(ROOT.parent / "shared" / "eval" / "bfcl"),
+         "--categories", "simple_python,irrelevance", "--limit", "2", "--out", str(out)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "| simple_python | 2 |" in run.stdout
+    assert "| irrelevance | 2 |" in run.stdout
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [line["id"] for line in lines] == ["simple_python_0", "simple_python_1", "irrelevance_0", "irrelevance_1"]
+    for line in lines:
+        assert isinstance(line["correct"], bool)
+        assert line["request_error"] is None, line
+        assert line["usage"]["prompt_tokens"] > 0
+
+
+def test_eval_bfcl_rejects_an_unknown_category():
+    run = subprocess.run([str(BINARY), "eval", "bfcl", "--categories", "java"], capture_output=True, text=True)
+    assert run.returncode == 1
+    assert run.stderr.startswith("error: unknown category `java`")

@@ -14,22 +14,22 @@ BINARY = ROOT / "target" / "release" / "fulcrum"
 MODEL_ID = "smollm2"
 
 
-def tiny_model_path() -> str:
-    path = os.environ.get("FULCRUM_TEST_MODEL")
+def cached_model(env_var: str, name: str) -> str:
+    """The model file named by `env_var` (set by scripts/test), else `name` in Fulcrum's cache."""
+    path = os.environ.get(env_var)
     if not path:
         home = Path(os.environ.get("FULCRUM_HOME", Path.home() / ".cache" / "fulcrum"))
-        path = str(home / "models" / "smollm2-135m-instruct-q4_1.gguf")
-    assert Path(path).is_file(), f"test model missing at {path}: run scripts/test"
+        path = str(home / "models" / f"{name}.gguf")
+    assert Path(path).is_file(), f"model missing at {path}: run scripts/test"
     return path
+
+
+def tiny_model_path() -> str:
+    return cached_model("FULCRUM_TEST_MODEL", "smollm2-135m-instruct-q4_1")
 
 
 def default_model() -> str:
-    path = os.environ.get("FULCRUM_DEFAULT_MODEL")
-    if not path:
-        home = Path(os.environ.get("FULCRUM_HOME", Path.home() / ".cache" / "fulcrum"))
-        path = str(home / "models" / "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf")
-    assert Path(path).is_file(), f"default model missing at {path}: run scripts/test"
-    return path
+    return cached_model("FULCRUM_DEFAULT_MODEL", "qwen2.5-coder-0.5b-instruct-q4_k_m")
 
 
 class Server:

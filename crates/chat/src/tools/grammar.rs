@@ -157,13 +157,7 @@ fn close_objects(schema: &mut Value) {
 mod tests {
     use super::*;
 
-    fn tool(name: &str, parameters: Value) -> ToolDefinition {
-        ToolDefinition {
-            name: name.into(),
-            description: None,
-            parameters,
-        }
-    }
+    use crate::tools::test_tool as tool;
 
     #[test]
     fn objects_are_closed_unless_the_schema_says_otherwise() {

@@ -34,3 +34,13 @@ pub struct ParsedCall {
     pub name: String,
     pub arguments: serde_json::Value,
 }
+
+/// A tool with no description, for tests.
+#[cfg(test)]
+pub(crate) fn test_tool(name: &str, parameters: serde_json::Value) -> crate::ToolDefinition {
+    crate::ToolDefinition {
+        name: name.into(),
+        description: None,
+        parameters,
+    }
+}

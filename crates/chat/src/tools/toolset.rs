@@ -113,13 +113,7 @@ mod tests {
 
     use super::*;
 
-    fn tool(name: &str, parameters: Value) -> ToolDefinition {
-        ToolDefinition {
-            name: name.into(),
-            description: None,
-            parameters,
-        }
-    }
+    use crate::tools::test_tool as tool;
 
     #[test]
     fn calls_are_validated_against_closed_schemas() {

@@ -122,7 +122,7 @@ pub async fn chat_completions(
         }
         _ => Vec::new(),
     };
-    let generation = model.backend.generate(GenerationRequest {
+    let request = GenerationRequest {
         prompt,
         sampling: valid.sampling,
         max_tokens: valid.max_tokens,
@@ -130,7 +130,16 @@ pub async fn chat_completions(
         ignore_eos: false,
         grammar,
         logit_bias,
-    })?;
+    };
+    // `generate` tokenizes and may compile a grammar (the first one builds llguidance's view
+    // of the whole vocabulary, hundreds of milliseconds): keep that off the async workers.
+    let backend = Arc::clone(&model.backend);
+    let generation = tokio::task::spawn_blocking(move || backend.generate(request))
+        .await
+        .map_err(|err| {
+            tracing::error!(%err, "the generation setup task failed");
+            ApiError::internal()
+        })??;
     let in_flight = InFlight::new(state.metrics.generations_in_flight.clone());
     let meta = ResponseMeta {
         id: format!("chatcmpl-{}", uuid::Uuid::new_v4().simple()),

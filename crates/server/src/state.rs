@@ -1,8 +1,10 @@
 //! What every handler shares: the model once it is loaded, its template, settings, metrics.
 
-use std::sync::{Arc, OnceLock};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use fulcrum_chat::ChatTemplate;
+use fulcrum_chat::tools::ToolSet;
+use fulcrum_chat::{ChatError, ChatTemplate, ToolDefinition};
 use fulcrum_engine::Backend;
 
 use crate::metrics::Metrics;
@@ -65,7 +67,18 @@ pub struct AppState {
     pub model: Arc<OnceLock<LoadedModel>>,
     pub options: Arc<ServerOptions>,
     pub metrics: Metrics,
+    tool_sets: Arc<Mutex<ToolSetCache>>,
 }
+
+/// Recently used tool sets: an agent sends the same tools with every request, and compiling
+/// their schema validators each time is wasted work.
+#[derive(Default)]
+struct ToolSetCache {
+    sets: HashMap<String, Arc<ToolSet>>,
+    order: VecDeque<String>,
+}
+
+const TOOL_SET_CACHE_ENTRIES: usize = 64;
 
 impl AppState {
     pub fn new(options: ServerOptions) -> Result<Self, prometheus::Error> {
@@ -73,7 +86,45 @@ impl AppState {
             model: Arc::new(OnceLock::new()),
             options: Arc::new(options),
             metrics: Metrics::new()?,
+            tool_sets: Arc::new(Mutex::new(ToolSetCache::default())),
         })
+    }
+
+    /// The validated tool set for `tools`, compiled once per distinct set.
+    pub fn tool_set(&self, tools: Vec<ToolDefinition>) -> Result<Arc<ToolSet>, ChatError> {
+        let key = tools
+            .iter()
+            .map(|t| {
+                format!(
+                    "{}\u{0}{}\u{0}{}",
+                    t.name,
+                    t.description.as_deref().unwrap_or(""),
+                    t.parameters
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\u{1}");
+        if let Some(set) = self
+            .tool_sets
+            .lock()
+            .ok()
+            .and_then(|cache| cache.sets.get(&key).cloned())
+        {
+            return Ok(set);
+        }
+        let set = Arc::new(ToolSet::new(tools)?);
+        if let Ok(mut cache) = self.tool_sets.lock() {
+            if !cache.sets.contains_key(&key) {
+                while cache.order.len() >= TOOL_SET_CACHE_ENTRIES {
+                    if let Some(oldest) = cache.order.pop_front() {
+                        cache.sets.remove(&oldest);
+                    }
+                }
+                cache.order.push_back(key.clone());
+                cache.sets.insert(key, Arc::clone(&set));
+            }
+        }
+        Ok(set)
     }
 
     /// Marks the server ready with this model. Later calls are ignored.

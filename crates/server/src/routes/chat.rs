@@ -94,7 +94,7 @@ pub async fn chat_completions(
     let tools = if valid.tools.is_empty() {
         None
     } else {
-        Some(Arc::new(ToolSet::new(valid.tools)?))
+        Some(state.tool_set(valid.tools)?)
     };
     let mut messages = valid.messages;
     if tools.is_some() && valid.tool_choice == ToolChoice::Auto {

@@ -26,8 +26,6 @@ pub fn grammar(tools: &[ToolDefinition], choice: &ToolChoice, parallel: bool) ->
         ToolChoice::None => Vec::new(),
         ToolChoice::Auto | ToolChoice::Required => tools.iter().collect(),
     };
-    // Text may not name any offered tool, whichever are callable now.
-    let named: Vec<&ToolDefinition> = tools.iter().collect();
     let mut lark = String::from("%llguidance {}\n");
     let body = match choice {
         ToolChoice::None => "start: think? text\ntext: TEXT\n",
@@ -40,15 +38,17 @@ pub fn grammar(tools: &[ToolDefinition], choice: &ToolChoice, parallel: bool) ->
     lark.push_str(THINK_RULES);
     // Text: non-empty; no call tag, no line opening a JSON object, no ```json fence, no tool
     // name (a model that spells a tool's name out in prose is calling it in a format nobody
-    // can parse); and not starting with a fence or JSON. Banned substrings share one complement (a small automaton); intersecting several
-    // `.*X.*` complements makes llguidance's lexer blow up.
+    // can parse); and not starting with a fence or JSON. Banned substrings share one complement
+    // (a small automaton): intersecting several `.*X.*` complements makes llguidance's lexer
+    // blow up.
     let mut banned = vec![
         regex_escape("<tool_call>"),
         regex_escape("\"arguments\""),
         "\\n[ \\t]*\\{".to_string(),
         "```json".to_string(),
     ];
-    banned.extend(named.iter().map(|t| regex_escape(&t.name)));
+    // Every offered tool, whichever are callable now.
+    banned.extend(tools.iter().map(|t| regex_escape(&t.name)));
     lark.push_str(&format!(
         "TEXT: /(?s:.+)/ & ~/(?s:.*({}).*)/ & ~/(?s:[ \\t\\r\\n]*(```|\\{{|\\[).*)/\n",
         banned.join("|")

@@ -36,6 +36,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Logit bias on the `<tool_call>` tag under `tool_choice: auto` (0 disables).
     pub tool_call_bias: f32,
+    /// Logit bias on another call right after a finished one when parallel calls are allowed.
+    pub parallel_call_bias: f32,
     /// Log filter (`tracing` env-filter syntax), e.g. `info` or `fulcrum=debug`.
     pub log: String,
 }
@@ -55,13 +57,14 @@ impl Default for Config {
             gpu_layers: 0,
             max_body_bytes: 4 * 1024 * 1024,
             tool_call_bias: fulcrum_server::DEFAULT_TOOL_CALL_BIAS,
+            parallel_call_bias: fulcrum_server::DEFAULT_PARALLEL_CALL_BIAS,
             log: "info".into(),
         }
     }
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 13] = [
+pub const KEYS: [&str; 14] = [
     "host",
     "port",
     "model",
@@ -74,6 +77,7 @@ pub const KEYS: [&str; 13] = [
     "gpu_layers",
     "max_body_bytes",
     "tool_call_bias",
+    "parallel_call_bias",
     "log",
 ];
 
@@ -192,11 +196,13 @@ impl Config {
                 self.max_body_bytes
             );
         }
-        if !(-20.0..=20.0).contains(&self.tool_call_bias) {
-            bail!(
-                "invalid configuration: `tool_call_bias` must be between -20 and 20, got {}",
-                self.tool_call_bias
-            );
+        for (key, value) in [
+            ("tool_call_bias", self.tool_call_bias),
+            ("parallel_call_bias", self.parallel_call_bias),
+        ] {
+            if !(-20.0..=20.0).contains(&value) {
+                bail!("invalid configuration: `{key}` must be between -20 and 20, got {value}");
+            }
         }
         tracing_subscriber::EnvFilter::try_new(&self.log)
             .with_context(|| format!("invalid configuration: `log` filter {:?}", self.log))?;

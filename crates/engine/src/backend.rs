@@ -54,9 +54,37 @@ pub struct GenerationRequest {
     pub ignore_eos: bool,
     /// An llguidance (Lark) grammar the output must follow.
     pub grammar: Option<String>,
-    /// Added to the logits of these texts' tokens. Meant for a model's special tags (e.g.
-    /// `<tool_call>`): a text that is not a single token of the loaded model is skipped.
-    pub logit_bias: Vec<(String, f32)>,
+    /// Added to the logits of single tokens, always or right after another token.
+    pub logit_bias: Vec<LogitBias>,
+}
+
+/// A bias on one token of the loaded model. Meant for a model's special tags (e.g.
+/// `<tool_call>`): a text that is not a single token of the loaded model is skipped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogitBias {
+    pub text: String,
+    pub bias: f32,
+    /// Only at the step right after this text's token was generated (e.g. the separator that
+    /// would start another tool call after `</tool_call>`); `None` for every step.
+    pub after: Option<String>,
+}
+
+impl LogitBias {
+    pub fn always(text: impl Into<String>, bias: f32) -> Self {
+        Self {
+            text: text.into(),
+            bias,
+            after: None,
+        }
+    }
+
+    pub fn after(previous: impl Into<String>, text: impl Into<String>, bias: f32) -> Self {
+        Self {
+            text: text.into(),
+            bias,
+            after: Some(previous.into()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

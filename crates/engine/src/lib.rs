@@ -15,7 +15,7 @@ mod threads;
 
 pub use backend::{
     Backend, EngineLoad, FinishReason, GenerationEvent, GenerationRequest, GenerationStream,
-    ModelInfo, SamplingParams, Usage,
+    LogitBias, ModelInfo, SamplingParams, Usage,
 };
 pub use error::EngineError;
 pub use llama::{EngineConfig, LlamaEngine};

@@ -81,7 +81,16 @@ struct Job {
     ignore_eos: bool,
     grammar: Option<llguidance::Matcher>,
     logit_bias: Vec<LlamaLogitBias>,
+    followup_bias: Vec<FollowupBias>,
     events: mpsc::UnboundedSender<Result<GenerationEvent, EngineError>>,
+}
+
+/// A bias on `token` at the step right after `previous` was generated.
+#[derive(Debug, Clone, Copy)]
+struct FollowupBias {
+    previous: LlamaToken,
+    token: LlamaToken,
+    bias: f32,
 }
 
 impl Job {
@@ -262,23 +271,43 @@ impl Backend for LlamaEngine {
             Some(lark) => Some(self.grammars.matcher(&self.model, lark)?),
             None => None,
         };
-        let mut logit_bias = Vec::with_capacity(request.logit_bias.len());
-        for (text, bias) in &request.logit_bias {
-            match self
-                .model
-                .vocab()
-                .tokenize(text.as_bytes(), false, true)
-                .as_slice()
-            {
-                [token] if bias.is_finite() => logit_bias.push(LlamaLogitBias::new(*token, *bias)),
-                // Another model's tag (e.g. `<tool_call>` for a model without it): nothing to bias.
-                _ => tracing::debug!(text, "logit bias skipped: not a single token of this model"),
+        let single_token = |text: &str| match self
+            .model
+            .vocab()
+            .tokenize(text.as_bytes(), false, true)
+            .as_slice()
+        {
+            [token] => Some(*token),
+            // Another model's tag (e.g. `<tool_call>` for a model without it): nothing to bias.
+            _ => {
+                tracing::debug!(text, "logit bias skipped: not a single token of this model");
+                None
+            }
+        };
+        let mut logit_bias = Vec::new();
+        let mut followup_bias = Vec::new();
+        for entry in request.logit_bias.iter().filter(|b| b.bias.is_finite()) {
+            let Some(token) = single_token(&entry.text) else {
+                continue;
+            };
+            match &entry.after {
+                None => logit_bias.push(LlamaLogitBias::new(token, entry.bias)),
+                Some(previous) => {
+                    if let Some(previous) = single_token(previous) {
+                        followup_bias.push(FollowupBias {
+                            previous,
+                            token,
+                            bias: entry.bias,
+                        });
+                    }
+                }
             }
         }
         let (events, receiver) = mpsc::unbounded_channel();
         let job = Job {
             grammar,
-            logit_bias: std::mem::take(&mut logit_bias),
+            logit_bias,
+            followup_bias,
             tokens,
             sampling: request.sampling,
             max_tokens,
@@ -308,12 +337,24 @@ struct Slot {
     /// `None` for plain greedy decoding, which takes the arg-max of the logits directly:
     /// llama.cpp's sampler copies the whole vocabulary (152k entries for Qwen) every token.
     sampler: Option<LlamaSampler>,
+    /// The token generated last, for biases that depend on it.
+    last_token: Option<LlamaToken>,
     generated: u32,
     utf8: Utf8Assembler,
     stop: StopMatcher,
 }
 
 impl Slot {
+    /// The bias that applies at this step, if the last token triggers one.
+    fn followup_bias(&self) -> Option<FollowupBias> {
+        let last = self.last_token?;
+        self.job
+            .followup_bias
+            .iter()
+            .find(|b| b.previous == last)
+            .copied()
+    }
+
     fn send(&self, event: GenerationEvent) {
         // A closed channel means the client left; the worker notices and frees the slot.
         let _ = self.job.events.send(Ok(event));
@@ -357,6 +398,7 @@ fn build_sampler(
     params: &SamplingParams,
     grammar: Option<llguidance::Matcher>,
     logit_bias: &[LlamaLogitBias],
+    needs_chain: bool,
     n_vocab: i32,
 ) -> Option<LlamaSampler> {
     let mut chain = Vec::with_capacity(6);
@@ -368,7 +410,7 @@ fn build_sampler(
         chain.push(LlamaSampler::from(matcher));
     }
     if params.temperature <= 0.0 {
-        if chain.is_empty() {
+        if chain.is_empty() && !needs_chain {
             return None;
         }
         chain.push(LlamaSampler::greedy());
@@ -388,6 +430,31 @@ fn build_sampler(
     chain.push(LlamaSampler::temp(params.temperature));
     chain.push(LlamaSampler::dist(seed));
     Some(LlamaSampler::chain_simple(chain))
+}
+
+/// Samples from the logits at `at` with one token's logit moved first (llama.cpp's own
+/// `sample` reads the logits itself, so this goes through a candidate array), then accepts the
+/// token as `sample` would.
+fn sample_with_bias(
+    sampler: &mut LlamaSampler,
+    ctx: &LlamaContext<'_>,
+    at: i32,
+    followup: FollowupBias,
+) -> LlamaToken {
+    let mut candidates = ctx.token_data_array_ith(at);
+    if let Some(entry) = candidates
+        .data
+        .iter_mut()
+        .find(|entry| entry.id() == followup.token)
+    {
+        entry.set_logit(entry.logit() + followup.bias);
+    }
+    candidates.apply_sampler(sampler);
+    let token = candidates
+        .selected_token()
+        .unwrap_or_else(|| argmax(ctx.get_logits_ith(at)));
+    sampler.accept(token);
+    token
 }
 
 /// The highest-scoring token (the first one on ties, as llama.cpp's greedy sampler picks).
@@ -480,8 +547,10 @@ impl Worker {
                         &job.sampling,
                         job.grammar.take(),
                         &job.logit_bias,
+                        !job.followup_bias.is_empty(),
                         self.n_vocab,
                     ),
+                    last_token: None,
                     stop: StopMatcher::new(job.stop.clone()),
                     job,
                     prompt_done: 0,
@@ -526,10 +595,15 @@ impl Worker {
                 let Some(at) = slot.logits_at.take() else {
                     continue;
                 };
-                let token = match slot.sampler.as_mut() {
-                    Some(sampler) => sampler.sample(&ctx, at),
-                    None => argmax(ctx.get_logits_ith(at)),
+                let followup = slot.followup_bias();
+                let token = match (slot.sampler.as_mut(), followup) {
+                    (Some(sampler), Some(followup)) => {
+                        sample_with_bias(sampler, &ctx, at, followup)
+                    }
+                    (Some(sampler), None) => sampler.sample(&ctx, at),
+                    (None, _) => argmax(ctx.get_logits_ith(at)),
                 };
+                slot.last_token = Some(token);
                 if vocab.is_eog(token) && !slot.job.ignore_eos {
                     slot.finish(FinishReason::Stop);
                     finished.push(index);

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use fulcrum_engine::{
     Backend, EngineConfig, EngineError, FinishReason, GenerationEvent, GenerationRequest,
-    LlamaEngine, SamplingParams,
+    LlamaEngine, LogitBias, SamplingParams,
 };
 
 fn model_path() -> PathBuf {
@@ -295,10 +295,22 @@ fn logit_bias_moves_the_choice_and_skips_non_tokens() {
     let _engine = exclusive();
     let mut request = greedy(PROMPT, 3);
     request.logit_bias = vec![
-        (" blue".into(), 100.0),
-        ("not one token at all".into(), 100.0),
+        LogitBias::always(" blue", 100.0),
+        LogitBias::always("not one token at all", 100.0),
     ];
     let (text, _, usage) = run(request);
     assert_eq!(usage.completion_tokens, 3);
     assert_eq!(text, " blue blue blue");
+}
+
+#[test]
+fn followup_bias_applies_only_right_after_its_token() {
+    let _engine = exclusive();
+    let mut request = greedy(PROMPT, 4);
+    request.logit_bias = vec![
+        LogitBias::always(" blue", 50.0),
+        LogitBias::after(" blue", " green", 100.0),
+    ];
+    let (text, _, _) = run(request);
+    assert_eq!(text, " blue green blue green");
 }

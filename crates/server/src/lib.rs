@@ -23,7 +23,9 @@ use axum::Router;
 
 pub use error::ApiError;
 pub use metrics::Metrics;
-pub use state::{AppState, LoadedModel, ServerOptions, DEFAULT_TOOL_CALL_BIAS};
+pub use state::{
+    AppState, LoadedModel, ServerOptions, DEFAULT_PARALLEL_CALL_BIAS, DEFAULT_TOOL_CALL_BIAS,
+};
 
 /// The application: every route, the body limit, metrics and OpenAI-shaped fallbacks.
 pub fn router(state: AppState) -> Router {

@@ -14,6 +14,11 @@ use crate::metrics::Metrics;
 /// stayed text at 20); to be tuned on BFCL's irrelevance and simple sets.
 pub const DEFAULT_TOOL_CALL_BIAS: f32 = 20.0;
 
+/// Default logit bias on starting another call right after a `</tool_call>`, where parallel
+/// calls are allowed: small models end their turn after the first call even when the request
+/// asks for several.
+pub const DEFAULT_PARALLEL_CALL_BIAS: f32 = 0.0;
+
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
@@ -21,6 +26,8 @@ pub struct ServerOptions {
     pub max_body_bytes: usize,
     /// Logit bias on the `<tool_call>` tag in `tool_choice: auto`.
     pub tool_call_bias: f32,
+    /// Logit bias on another call after a finished one, when parallel calls are allowed.
+    pub parallel_call_bias: f32,
 }
 
 impl Default for ServerOptions {
@@ -28,6 +35,7 @@ impl Default for ServerOptions {
         ServerOptions {
             max_body_bytes: 4 * 1024 * 1024,
             tool_call_bias: DEFAULT_TOOL_CALL_BIAS,
+            parallel_call_bias: DEFAULT_PARALLEL_CALL_BIAS,
         }
     }
 }

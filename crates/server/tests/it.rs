@@ -7,6 +7,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
 use fulcrum_engine::scripted::ScriptedBackend;
+use fulcrum_engine::LogitBias;
 use fulcrum_server::{router, AppState, LoadedModel, ServerOptions};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
@@ -418,8 +419,8 @@ async fn tool_calls_are_parsed_validated_and_returned_with_ids() {
     assert!(grammar.contains("start: think? (text | calls)") && grammar.contains("get_time"));
     assert_eq!(
         request.logit_bias,
-        vec![(
-            "<tool_call>".to_string(),
+        vec![LogitBias::always(
+            "<tool_call>",
             fulcrum_server::DEFAULT_TOOL_CALL_BIAS
         )]
     );

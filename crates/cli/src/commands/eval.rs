@@ -46,6 +46,10 @@ pub struct BfclArgs {
     /// JSON-lines file with every entry's output and verdict
     #[arg(long, default_value = "bfcl-results.jsonl")]
     out: PathBuf,
+    /// Keep the entries already answered in --out and run only the rest (a long run can be
+    /// stopped and continued; entries that failed with a request error are asked again)
+    #[arg(long)]
+    resume: bool,
 }
 
 pub fn run(config: &Config, command: EvalCommand) -> Result<()> {
@@ -115,10 +119,36 @@ async fn evaluate(
         entries.len()
     );
 
+    let previous = if args.resume {
+        previous_results(&args.out)?
+    } else {
+        Vec::new()
+    };
+    let answered: std::collections::HashSet<&str> = previous
+        .iter()
+        .filter_map(|line| line.get("id").and_then(Value::as_str))
+        .collect();
+    let entries: Vec<Entry> = entries
+        .into_iter()
+        .filter(|entry| !answered.contains(entry.id.as_str()))
+        .collect();
+    if args.resume {
+        eprintln!(
+            "bfcl: resuming: {} entries already answered in {}, {} to go",
+            previous.len(),
+            args.out.display(),
+            entries.len()
+        );
+    }
+    // The kept lines are written back whole first, so a line cut short by a killed run is gone.
     let mut out = std::io::BufWriter::new(
         std::fs::File::create(&args.out)
             .with_context(|| format!("cannot create {}", args.out.display()))?,
     );
+    for line in &previous {
+        writeln!(out, "{line}").context("cannot write the results file")?;
+    }
+    out.flush().context("cannot write the results file")?;
     let semaphore = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
     let total = entries.len();
     let mut tasks = Vec::with_capacity(total);
@@ -138,6 +168,28 @@ async fn evaluate(
     let mut scores: Vec<(Category, usize, usize)> = categories.iter().map(|c| (*c, 0, 0)).collect();
     let mut calls_seen = 0usize;
     let mut calls_invalid = 0usize;
+    for line in &previous {
+        let category = line.get("category").and_then(Value::as_str);
+        if let Some(score) = scores.iter_mut().find(|s| Some(s.0.name()) == category) {
+            score.1 += 1;
+            score.2 += usize::from(line.get("correct") == Some(&Value::Bool(true)));
+        }
+        for call in line
+            .get("output")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            calls_seen += 1;
+            let arguments = call.get("arguments").and_then(Value::as_str).unwrap_or("");
+            if !matches!(
+                serde_json::from_str::<Value>(arguments),
+                Ok(Value::Object(_))
+            ) {
+                calls_invalid += 1;
+            }
+        }
+    }
     for (done, task) in tasks.into_iter().enumerate() {
         let (entry, result, elapsed) = task.await.context("an evaluation task failed")?;
         let (output, usage, request_error) = match result {
@@ -209,6 +261,21 @@ async fn evaluate(
     Ok(())
 }
 
+/// The complete, answered lines of an earlier results file (none if there is no file yet).
+fn previous_results(path: &std::path::Path) -> Result<Vec<Value>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(err) => return Err(err).with_context(|| format!("cannot read {}", path.display())),
+    };
+    Ok(text
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line.get("id").is_some_and(Value::is_string))
+        .filter(|line| line.get("request_error").is_none_or(Value::is_null))
+        .collect())
+}
+
 async fn first_model(client: &reqwest::Client, url: &str) -> Result<String> {
     let models: Value = client
         .get(format!("{url}/models"))
@@ -233,6 +300,7 @@ async fn start_embedded(config: &Config) -> Result<(String, String)> {
         let options = ServerOptions {
             max_body_bytes: config.max_body_bytes,
             tool_call_bias: config.tool_call_bias,
+            parallel_call_bias: config.parallel_call_bias,
         };
         Ok((LoadedModel::new(Arc::new(engine))?, options))
     })

@@ -9,7 +9,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use fulcrum_chat::tools::{parse_output, split_reasoning, ParsedCall, ToolChoice, ToolSet};
 use fulcrum_chat::{Message, RenderOptions, Role};
-use fulcrum_engine::{FinishReason, GenerationEvent, GenerationRequest, GenerationStream, Usage};
+use fulcrum_engine::{
+    FinishReason, GenerationEvent, GenerationRequest, GenerationStream, LogitBias, Usage,
+};
 use prometheus::IntGauge;
 
 use super::chat_stream::sse_events;
@@ -116,12 +118,24 @@ pub async fn chat_completions(
     // Only on a user's new message: after tool results the model should mostly answer, and a
     // bias there makes it repeat the call it just made.
     let answering_user = messages.last().is_some_and(|m| m.role == Role::User);
-    let logit_bias = match (&tools, &valid.tool_choice) {
-        (Some(_), ToolChoice::Auto) if answering_user && state.options.tool_call_bias != 0.0 => {
-            vec![("<tool_call>".to_string(), state.options.tool_call_bias)]
-        }
-        _ => Vec::new(),
-    };
+    let mut logit_bias = Vec::new();
+    if tools.is_some() && valid.tool_choice == ToolChoice::Auto && answering_user {
+        logit_bias.push(LogitBias::always(
+            "<tool_call>",
+            state.options.tool_call_bias,
+        ));
+    }
+    // After a finished call the grammar allows only a separator (another call) or the end of
+    // the turn, so a bias on the separator there acts on that decision alone.
+    let calls_allowed = !matches!(valid.tool_choice, ToolChoice::None);
+    if tools.is_some() && calls_allowed && valid.parallel_tool_calls && answering_user {
+        logit_bias.push(LogitBias::after(
+            "</tool_call>",
+            "\n",
+            state.options.parallel_call_bias,
+        ));
+    }
+    logit_bias.retain(|bias| bias.bias != 0.0);
     let request = GenerationRequest {
         prompt,
         sampling: valid.sampling,

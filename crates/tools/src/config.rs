@@ -1,0 +1,144 @@
+//! The policy file's shape: users and roles, databases, and the tools with their executors.
+//!
+//! ```toml
+//! [[users]]
+//! name = "alice"
+//! role = "finance"
+//! key_sha256 = "…"          # `fulcrum keys create --user alice` prints a key and this digest
+//!
+//! [[databases]]
+//! name = "demo"
+//! path = "demo.db"          # relative to the policy file
+//!
+//! [[tools]]
+//! name = "refund_order"
+//! description = "Refund an order in full."
+//! roles = ["finance"]
+//! sensitive = true
+//! summary = "Refund order {order_id}"
+//! parameters = { type = "object", properties = { order_id = { type = "integer" } }, required = ["order_id"] }
+//! executor = { kind = "sql", database = "demo", mode = "write", statement = "UPDATE orders SET status = 'refunded' WHERE id = :order_id" }
+//! ```
+
+use serde::Deserialize;
+use serde_json::Value;
+
+/// The whole policy file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// Every role a user or tool may name; a role not listed here is a configuration error.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    #[serde(default)]
+    pub users: Vec<UserConfig>,
+    #[serde(default)]
+    pub databases: Vec<DatabaseConfig>,
+    /// URL prefixes `http` tools may reach; a tool's URL must start with one of them.
+    #[serde(default)]
+    pub http_allowlist: Vec<String>,
+    /// Roles that may read the audit log through the API.
+    #[serde(default)]
+    pub auditor_roles: Vec<String>,
+    #[serde(default)]
+    pub tools: Vec<ToolConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    pub name: String,
+    pub role: String,
+    /// Hex SHA-256 digests of the user's API keys (the keys themselves are never stored).
+    #[serde(default)]
+    pub key_sha256: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    pub name: String,
+    /// A SQLite file; relative paths are taken from the policy file's folder.
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolConfig {
+    pub name: String,
+    pub description: String,
+    /// JSON Schema of the arguments (an object schema).
+    #[serde(default = "empty_object_schema")]
+    pub parameters: Value,
+    pub executor: ExecutorConfig,
+    /// Roles allowed to call the tool; empty means nobody.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Needs a second confirmation before it runs.
+    #[serde(default)]
+    pub sensitive: bool,
+    /// Roles that may approve a pending call besides the user who asked for it.
+    #[serde(default)]
+    pub approver_roles: Vec<String>,
+    /// How a pending call is described to the approver; `{arg}` is replaced by an argument.
+    #[serde(default)]
+    pub summary: Option<String>,
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Output longer than this is cut (and marked as cut) before the model sees it.
+    #[serde(default = "default_max_output_bytes")]
+    pub max_output_bytes: usize,
+}
+
+fn empty_object_schema() -> Value {
+    serde_json::json!({"type": "object", "properties": {}})
+}
+
+fn default_timeout_ms() -> u64 {
+    10_000
+}
+
+fn default_max_output_bytes() -> usize {
+    8 * 1024
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ExecutorConfig {
+    /// A named, parametrized statement; arguments are bound as `:name` parameters.
+    Sql {
+        database: String,
+        statement: String,
+        #[serde(default)]
+        mode: SqlMode,
+        /// Rows returned at most by a query.
+        #[serde(default = "default_max_rows")]
+        max_rows: usize,
+    },
+    /// A request to a URL template under an allowlisted prefix; `{arg}` is replaced by the
+    /// percent-encoded argument, other arguments go in the query string (GET) or JSON body.
+    Http {
+        #[serde(default = "default_method")]
+        method: String,
+        url: String,
+    },
+    /// A function built into Fulcrum: `calculator` or `current_time`.
+    Builtin { function: String },
+}
+
+fn default_max_rows() -> usize {
+    100
+}
+
+fn default_method() -> String {
+    "GET".into()
+}
+
+/// Whether a SQL tool reads (on a read-only connection) or writes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SqlMode {
+    #[default]
+    Read,
+    Write,
+}

@@ -1,0 +1,129 @@
+//! Running a permitted call: dispatch to the tool's executor, under its timeout, with its
+//! output capped before anything (the model, the log) sees it.
+
+pub mod builtin;
+pub(crate) mod http;
+pub mod sql;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::config::ExecutorConfig;
+use crate::error::ToolsError;
+use crate::policy::Permit;
+use crate::registry::Registry;
+
+/// What a tool returned, as text for the model, cut to the tool's cap.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolOutput {
+    pub text: String,
+    /// The output was longer than the tool's `max_output_bytes` and was cut.
+    pub truncated: bool,
+}
+
+impl ToolOutput {
+    fn capped(value: &Value, max_bytes: usize) -> ToolOutput {
+        let text = match value {
+            Value::String(text) => text.clone(),
+            other => other.to_string(),
+        };
+        if text.len() <= max_bytes {
+            return ToolOutput {
+                text,
+                truncated: false,
+            };
+        }
+        let mut end = max_bytes;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        ToolOutput {
+            text: format!("{}… [output cut at {max_bytes} bytes]", &text[..end]),
+            truncated: true,
+        }
+    }
+}
+
+/// Runs tools of one registry.
+#[derive(Clone)]
+pub struct Executors {
+    registry: Arc<Registry>,
+    http: reqwest::Client,
+}
+
+impl Executors {
+    pub fn new(registry: Arc<Registry>) -> Result<Executors, ToolsError> {
+        // No redirects: a redirect could lead outside the allowlisted prefix.
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|err| ToolsError::Config {
+                origin: "http client".into(),
+                reason: err.to_string(),
+            })?;
+        Ok(Executors { registry, http })
+    }
+
+    /// Runs the call a [`Permit`] allows, and nothing else: there is no way to run a tool
+    /// without one.
+    pub async fn run(&self, permit: &Permit) -> Result<ToolOutput, ToolsError> {
+        let tool = self
+            .registry
+            .get(permit.tool())
+            .ok_or_else(|| ToolsError::UnknownTool(permit.tool().to_string()))?;
+        let config = &tool.config;
+        let timeout = Duration::from_millis(config.timeout_ms);
+        let arguments = permit.arguments().clone();
+        let name = config.name.clone();
+        let work = async {
+            match &config.executor {
+                ExecutorConfig::Builtin { function } => builtin::run(function, &arguments),
+                ExecutorConfig::Sql {
+                    database,
+                    statement,
+                    mode,
+                    max_rows,
+                } => {
+                    let path = self.registry.database_path(database).ok_or_else(|| {
+                        ToolsError::Execution {
+                            tool: name.clone(),
+                            reason: format!("database `{database}` is not configured"),
+                        }
+                    })?;
+                    sql::run(sql::SqlCall {
+                        tool: name.clone(),
+                        path,
+                        statement: statement.clone(),
+                        mode: *mode,
+                        max_rows: *max_rows,
+                        arguments: arguments.clone(),
+                        timeout,
+                    })
+                    .await
+                }
+                ExecutorConfig::Http { method, url } => {
+                    http::run(
+                        &self.http,
+                        &name,
+                        method,
+                        url,
+                        &arguments,
+                        config.max_output_bytes,
+                        &self.registry.config().http_allowlist,
+                    )
+                    .await
+                }
+            }
+        };
+        let value =
+            tokio::time::timeout(timeout, work)
+                .await
+                .map_err(|_| ToolsError::Timeout {
+                    tool: name.clone(),
+                    timeout_ms: config.timeout_ms,
+                })??;
+        Ok(ToolOutput::capped(&value, config.max_output_bytes))
+    }
+}

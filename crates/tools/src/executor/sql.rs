@@ -1,0 +1,185 @@
+//! The `sql` executor: one named statement per tool, arguments bound as parameters (never
+//! spliced into the SQL), queries on read-only connections.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rusqlite::types::{Value as SqlValue, ValueRef};
+use rusqlite::{Connection, OpenFlags};
+use serde_json::{json, Map, Value};
+
+use crate::config::SqlMode;
+use crate::error::ToolsError;
+
+/// The `:name` parameters of a statement, in order of first use (string literals, quoted
+/// identifiers and comments are skipped).
+pub fn statement_parameters(statement: &str) -> Vec<&str> {
+    let bytes = statement.as_bytes();
+    let mut names: Vec<&str> = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            quote @ (b'\'' | b'"' | b'`') => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != quote {
+                    i += 1;
+                }
+                i += 1;
+            }
+            b'-' if bytes.get(i + 1) == Some(&b'-') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b':' => {
+                let start = i + 1;
+                let mut end = start;
+                while end < bytes.len()
+                    && (bytes[end].is_ascii_alphanumeric() || bytes[end] == b'_')
+                {
+                    end += 1;
+                }
+                if end > start {
+                    let name = &statement[start..end];
+                    if !names.contains(&name) {
+                        names.push(name);
+                    }
+                }
+                i = end.max(i + 1);
+            }
+            _ => i += 1,
+        }
+    }
+    names
+}
+
+pub(crate) struct SqlCall {
+    pub tool: String,
+    pub path: PathBuf,
+    pub statement: String,
+    pub mode: SqlMode,
+    pub max_rows: usize,
+    pub arguments: Value,
+    pub timeout: Duration,
+}
+
+pub(crate) async fn run(call: SqlCall) -> Result<Value, ToolsError> {
+    let failed = {
+        let tool = call.tool.clone();
+        move |reason: String| ToolsError::Execution {
+            tool: tool.clone(),
+            reason,
+        }
+    };
+    let flags = match call.mode {
+        SqlMode::Read => OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        SqlMode::Write => OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    };
+    let connection = Connection::open_with_flags(&call.path, flags)
+        .map_err(|err| failed(format!("cannot open {}: {err}", call.path.display())))?;
+    // A statement still running at the deadline is interrupted, not left to finish unseen.
+    let interrupt = connection.get_interrupt_handle();
+    let timeout = call.timeout;
+    let task = tokio::task::spawn_blocking(move || execute(&connection, &call));
+    match tokio::time::timeout(timeout, task).await {
+        Ok(Ok(result)) => result.map_err(failed),
+        Ok(Err(err)) => Err(failed(format!("the statement's task failed: {err}"))),
+        Err(_) => {
+            interrupt.interrupt();
+            Err(failed("interrupted at the tool's timeout".into()))
+        }
+    }
+}
+
+fn execute(connection: &Connection, call: &SqlCall) -> Result<Value, String> {
+    if call.mode == SqlMode::Read {
+        connection
+            .pragma_update(None, "query_only", "ON")
+            .map_err(|err| err.to_string())?;
+    }
+    connection
+        .busy_timeout(call.timeout)
+        .map_err(|err| err.to_string())?;
+    let mut statement = connection
+        .prepare(&call.statement)
+        .map_err(|err| format!("the statement does not prepare: {err}"))?;
+    if call.mode == SqlMode::Read && !statement.readonly() {
+        return Err("a read tool's statement writes; set `mode = \"write\"` if it must".into());
+    }
+    for name in statement_parameters(&call.statement) {
+        let Some(index) = statement
+            .parameter_index(&format!(":{name}"))
+            .map_err(|err| err.to_string())?
+        else {
+            continue;
+        };
+        let value = to_sql(call.arguments.get(name).unwrap_or(&Value::Null));
+        statement
+            .raw_bind_parameter(index, value)
+            .map_err(|err| err.to_string())?;
+    }
+    if statement.column_count() == 0 {
+        let changed = statement.raw_execute().map_err(|err| err.to_string())?;
+        return Ok(json!({"rows_affected": changed}));
+    }
+    let columns: Vec<String> = statement
+        .column_names()
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    let mut rows = statement.raw_query();
+    let mut out = Vec::new();
+    let mut more = false;
+    while let Some(row) = rows.next().map_err(|err| err.to_string())? {
+        if out.len() == call.max_rows {
+            more = true;
+            break;
+        }
+        let mut object = Map::with_capacity(columns.len());
+        for (index, column) in columns.iter().enumerate() {
+            let value = row.get_ref(index).map_err(|err| err.to_string())?;
+            object.insert(column.clone(), from_sql(value));
+        }
+        out.push(Value::Object(object));
+    }
+    let mut result = json!({"rows": out});
+    if more {
+        result["more_rows"] = json!(true);
+    }
+    Ok(result)
+}
+
+fn to_sql(value: &Value) -> SqlValue {
+    match value {
+        Value::Null => SqlValue::Null,
+        Value::Bool(b) => SqlValue::Integer(i64::from(*b)),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => SqlValue::Integer(i),
+            None => SqlValue::Real(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Value::String(s) => SqlValue::Text(s.clone()),
+        other => SqlValue::Text(other.to_string()),
+    }
+}
+
+fn from_sql(value: ValueRef<'_>) -> Value {
+    match value {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) => json!(i),
+        ValueRef::Real(f) => json!(f),
+        ValueRef::Text(t) => json!(String::from_utf8_lossy(t)),
+        ValueRef::Blob(b) => json!(format!("<{} bytes>", b.len())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::statement_parameters;
+
+    #[test]
+    fn parameters_skip_literals_and_comments() {
+        let statement =
+            "SELECT ':not', \"a:b\" FROM t -- :comment\nWHERE a = :a AND b = :b OR c = :a";
+        assert_eq!(statement_parameters(statement), vec!["a", "b"]);
+    }
+}

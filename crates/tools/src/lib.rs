@@ -1,0 +1,27 @@
+//! Tools under control: what the model may call, who may call it, and the record of it.
+//!
+//! The model proposes calls; this crate decides and executes them. Tools are registered once,
+//! at start, from configuration ([`Registry`]); a call runs only with a [`Permit`], which only
+//! [`Policy::authorize`] hands out, and only after the decision is durable in the
+//! [`AuditLog`]. Sensitive tools wait for a second, persisted confirmation ([`Actions`]).
+//! Nothing here knows about HTTP: the server maps these types to its API.
+
+mod actions;
+mod audit;
+mod config;
+mod error;
+pub mod executor;
+mod identity;
+mod policy;
+mod registry;
+mod store;
+
+pub use actions::{Action, ActionState, Actions, ApprovalOutcome};
+pub use audit::{AuditEvent, AuditLog, AuditRecord, VerifyReport};
+pub use config::{DatabaseConfig, ExecutorConfig, PolicyConfig, SqlMode, ToolConfig, UserConfig};
+pub use error::ToolsError;
+pub use executor::{Executors, ToolOutput};
+pub use identity::{ApiKey, Identities, Principal};
+pub use policy::{CallContext, Decision, Permit, Policy, Resolution};
+pub use registry::{RegisteredTool, Registry};
+pub use store::open_state_database;

@@ -1,0 +1,321 @@
+//! The policy: the one place that decides whether a proposed call runs, and records that
+//! decision durably before anything runs.
+//!
+//! Invariant: a tool runs only with a [`Permit`]; a `Permit` is made only here, and only after
+//! the decision row is committed to the audit log.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::actions::{Action, Actions, ApprovalOutcome};
+use crate::audit::{AuditEvent, AuditLog};
+use crate::error::ToolsError;
+use crate::executor::{Executors, ToolOutput};
+use crate::identity::Principal;
+use crate::registry::Registry;
+
+/// Leave to run one call with these exact arguments. Only [`Policy`] makes one.
+#[derive(Debug)]
+pub struct Permit {
+    tool: String,
+    arguments: Value,
+    /// The audit row that records the decision.
+    decision_seq: i64,
+    /// The confirmed action this permit carries out, if any.
+    action_id: Option<String>,
+}
+
+impl Permit {
+    pub fn tool(&self) -> &str {
+        &self.tool
+    }
+
+    pub fn arguments(&self) -> &Value {
+        &self.arguments
+    }
+
+    pub fn decision_seq(&self) -> i64 {
+        self.decision_seq
+    }
+}
+
+/// The answer to a proposed call.
+#[derive(Debug)]
+pub enum Decision {
+    Permit(Permit),
+    /// A sensitive tool: the call waits as a pending action for approval.
+    Confirm(Box<Action>),
+    /// Refused; the reason is what the model and the log are told.
+    Deny(String),
+}
+
+/// Who is asking, within what request.
+#[derive(Debug, Clone)]
+pub struct CallContext {
+    pub principal: Principal,
+    pub request_id: Option<String>,
+    pub session_id: Option<String>,
+}
+
+impl CallContext {
+    pub fn event(&self, kind: &str, data: Value) -> AuditEvent {
+        AuditEvent {
+            request_id: self.request_id.clone(),
+            session_id: self.session_id.clone(),
+            user: Some(self.principal.user.clone()),
+            role: Some(self.principal.role.clone()),
+            kind: kind.to_string(),
+            data,
+        }
+    }
+}
+
+/// What an approval or denial led to.
+#[derive(Debug)]
+pub enum Resolution {
+    /// Approved now and run: the output or the tool's error.
+    Ran(Action, Result<ToolOutput, ToolsError>),
+    Denied(Action),
+    Expired(Action),
+    /// Decided before; nothing ran this time.
+    AlreadyDecided(Action),
+    /// The approval named other arguments than the stored ones; nothing ran.
+    HashMismatch(Action),
+    /// This caller may not decide on the action.
+    NotAllowed(String),
+}
+
+pub struct Policy {
+    registry: Arc<Registry>,
+    audit: Arc<AuditLog>,
+    actions: Arc<Actions>,
+    executors: Executors,
+    confirmation_ttl: Duration,
+}
+
+impl Policy {
+    pub fn new(
+        registry: Arc<Registry>,
+        audit: Arc<AuditLog>,
+        actions: Arc<Actions>,
+        confirmation_ttl: Duration,
+    ) -> Result<Policy, ToolsError> {
+        let executors = Executors::new(Arc::clone(&registry))?;
+        Ok(Policy {
+            registry,
+            audit,
+            actions,
+            executors,
+            confirmation_ttl,
+        })
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub fn audit(&self) -> &AuditLog {
+        &self.audit
+    }
+
+    pub fn actions(&self) -> &Actions {
+        &self.actions
+    }
+
+    /// Decides on one proposed call and records the decision (durably) before returning.
+    pub fn authorize(
+        &self,
+        context: &CallContext,
+        tool_name: &str,
+        arguments: &Value,
+    ) -> Result<Decision, ToolsError> {
+        let refusal = match self.registry.get(tool_name) {
+            None => Some(format!("`{tool_name}` is not a registered tool")),
+            Some(tool) if !tool.allows_role(&context.principal.role) => Some(format!(
+                "role `{}` may not call `{tool_name}`",
+                context.principal.role
+            )),
+            Some(tool) => tool.check_arguments(arguments).err().map(|e| e.to_string()),
+        };
+        let record = |decision: &str, extra: Value| {
+            let mut data = json!({"tool": tool_name, "arguments": arguments, "decision": decision});
+            if let (Some(data), Some(extra)) = (data.as_object_mut(), extra.as_object()) {
+                data.extend(extra.clone());
+            }
+            self.audit.append(context.event("decision", data))
+        };
+        if let Some(reason) = refusal {
+            record("deny", json!({"reason": reason}))?;
+            return Ok(Decision::Deny(reason));
+        }
+        let Some(tool) = self.registry.get(tool_name) else {
+            return Ok(Decision::Deny(format!(
+                "`{tool_name}` is not a registered tool"
+            )));
+        };
+        if tool.config.sensitive {
+            let action = self.actions.create(
+                &context.principal,
+                context.session_id.as_deref(),
+                tool_name,
+                arguments,
+                &tool.summary(arguments),
+                self.confirmation_ttl,
+            )?;
+            record(
+                "confirm",
+                json!({"action_id": action.id, "arguments_sha256": action.arguments_sha256}),
+            )?;
+            return Ok(Decision::Confirm(Box::new(action)));
+        }
+        let row = record("permit", json!({}))?;
+        Ok(Decision::Permit(Permit {
+            tool: tool_name.to_string(),
+            arguments: arguments.clone(),
+            decision_seq: row.seq,
+            action_id: None,
+        }))
+    }
+
+    /// Runs a permitted call and records its result or error with its timing.
+    pub async fn execute(
+        &self,
+        context: &CallContext,
+        permit: Permit,
+    ) -> Result<ToolOutput, ToolsError> {
+        let started = Instant::now();
+        let result = self.executors.run(&permit).await;
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let data = match &result {
+            Ok(output) => json!({
+                "tool": permit.tool,
+                "decision_seq": permit.decision_seq,
+                "action_id": permit.action_id,
+                "ok": true,
+                "output": output.text,
+                "truncated": output.truncated,
+                "elapsed_ms": elapsed_ms,
+            }),
+            Err(err) => json!({
+                "tool": permit.tool,
+                "decision_seq": permit.decision_seq,
+                "action_id": permit.action_id,
+                "ok": false,
+                "error": err.to_string(),
+                "elapsed_ms": elapsed_ms,
+            }),
+        };
+        self.audit.append(context.event("execution", data))?;
+        if let Some(id) = &permit.action_id {
+            match &result {
+                Ok(output) => self.actions.finish(id, true, &output.text)?,
+                Err(err) => self.actions.finish(id, false, &err.to_string())?,
+            }
+        }
+        result
+    }
+
+    /// Whether `principal` may decide on `action`: the user who asked, or an approver role.
+    fn may_decide(&self, principal: &Principal, action: &Action) -> bool {
+        principal.user == action.user
+            || self
+                .registry
+                .get(&action.tool)
+                .is_some_and(|tool| tool.config.approver_roles.contains(&principal.role))
+    }
+
+    /// Approves a pending action and runs it, exactly once however often this is called.
+    pub async fn approve(
+        &self,
+        context: &CallContext,
+        action_id: &str,
+        expected_hash: Option<&str>,
+    ) -> Result<Resolution, ToolsError> {
+        let action = self
+            .actions
+            .get(action_id)?
+            .ok_or_else(|| ToolsError::UnknownAction(action_id.to_string()))?;
+        if !self.may_decide(&context.principal, &action) {
+            let reason = format!(
+                "user `{}` (role `{}`) may not approve action {action_id}",
+                context.principal.user, context.principal.role
+            );
+            self.audit.append(context.event(
+                "confirmation",
+                json!({"action_id": action_id, "event": "approve_refused", "reason": reason}),
+            ))?;
+            return Ok(Resolution::NotAllowed(reason));
+        }
+        let outcome = self
+            .actions
+            .claim(action_id, &context.principal.user, expected_hash)?;
+        let event = match &outcome {
+            ApprovalOutcome::Claimed(_) => "approved",
+            ApprovalOutcome::AlreadyDecided(_) => "approve_after_decision",
+            ApprovalOutcome::Expired(_) => "expired",
+            ApprovalOutcome::HashMismatch(_) => "approve_hash_mismatch",
+            ApprovalOutcome::Denied(_) => "denied",
+        };
+        let row = self.audit.append(context.event(
+            "confirmation",
+            json!({"action_id": action_id, "event": event, "tool": action.tool,
+                   "arguments_sha256": action.arguments_sha256}),
+        ))?;
+        match outcome {
+            ApprovalOutcome::Claimed(claimed) => {
+                let permit = Permit {
+                    tool: claimed.tool.clone(),
+                    arguments: claimed.arguments.clone(),
+                    decision_seq: row.seq,
+                    action_id: Some(claimed.id.clone()),
+                };
+                // The action ran in the session of the user who asked for it.
+                let run_context = CallContext {
+                    session_id: claimed.session_id.clone().or(context.session_id.clone()),
+                    ..context.clone()
+                };
+                let result = self.execute(&run_context, permit).await;
+                let done = self.actions.get(action_id)?.unwrap_or(claimed);
+                Ok(Resolution::Ran(done, result))
+            }
+            ApprovalOutcome::AlreadyDecided(action) | ApprovalOutcome::Denied(action) => {
+                Ok(Resolution::AlreadyDecided(action))
+            }
+            ApprovalOutcome::Expired(action) => Ok(Resolution::Expired(action)),
+            ApprovalOutcome::HashMismatch(action) => Ok(Resolution::HashMismatch(action)),
+        }
+    }
+
+    /// Denies a pending action.
+    pub fn deny(&self, context: &CallContext, action_id: &str) -> Result<Resolution, ToolsError> {
+        let action = self
+            .actions
+            .get(action_id)?
+            .ok_or_else(|| ToolsError::UnknownAction(action_id.to_string()))?;
+        if !self.may_decide(&context.principal, &action) {
+            return Ok(Resolution::NotAllowed(format!(
+                "user `{}` (role `{}`) may not deny action {action_id}",
+                context.principal.user, context.principal.role
+            )));
+        }
+        let outcome = self.actions.deny(action_id, &context.principal.user)?;
+        let event = match &outcome {
+            ApprovalOutcome::Denied(_) => "denied",
+            ApprovalOutcome::Expired(_) => "expired",
+            _ => "deny_after_decision",
+        };
+        self.audit.append(context.event(
+            "confirmation",
+            json!({"action_id": action_id, "event": event, "tool": action.tool}),
+        ))?;
+        Ok(match outcome {
+            ApprovalOutcome::Denied(action) => Resolution::Denied(action),
+            ApprovalOutcome::Expired(action) => Resolution::Expired(action),
+            ApprovalOutcome::Claimed(action)
+            | ApprovalOutcome::AlreadyDecided(action)
+            | ApprovalOutcome::HashMismatch(action) => Resolution::AlreadyDecided(action),
+        })
+    }
+}

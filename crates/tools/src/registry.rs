@@ -1,0 +1,354 @@
+//! The tool registry: loaded once at start from the policy file, checked whole, then frozen.
+//! There is no way to add or change a tool while Fulcrum runs.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use fulcrum_chat::tools::ToolSet;
+use fulcrum_chat::ToolDefinition;
+use serde_json::Value;
+
+use crate::config::{ExecutorConfig, PolicyConfig, ToolConfig};
+use crate::error::ToolsError;
+
+/// One registered tool: its configuration and the validator of its arguments.
+pub struct RegisteredTool {
+    pub config: ToolConfig,
+    validator: jsonschema::Validator,
+}
+
+impl std::fmt::Debug for RegisteredTool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegisteredTool")
+            .field("name", &self.config.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RegisteredTool {
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    /// The tool as the model is shown it.
+    pub fn definition(&self) -> ToolDefinition {
+        ToolDefinition {
+            name: self.config.name.clone(),
+            description: Some(self.config.description.clone()),
+            parameters: self.config.parameters.clone(),
+        }
+    }
+
+    pub fn allows_role(&self, role: &str) -> bool {
+        self.config.roles.iter().any(|r| r == role)
+    }
+
+    /// Checks arguments against the tool's schema; the reason names the first problem.
+    pub fn check_arguments(&self, arguments: &Value) -> Result<(), ToolsError> {
+        match self.validator.iter_errors(arguments).next() {
+            None => Ok(()),
+            Some(error) => Err(ToolsError::InvalidArguments {
+                tool: self.config.name.clone(),
+                reason: format!("{error} (at `{}`)", error.instance_path()),
+            }),
+        }
+    }
+
+    /// The approver's view of a call: the configured summary with arguments filled in.
+    pub fn summary(&self, arguments: &Value) -> String {
+        match &self.config.summary {
+            Some(template) => fill_template(template, arguments, |value| value.to_string()),
+            None => format!(
+                "{}({})",
+                self.config.name,
+                fulcrum_chat::to_python_json(arguments).unwrap_or_else(|_| arguments.to_string())
+            ),
+        }
+    }
+}
+
+/// Replaces each `{name}` in `template` by `render(argument)`; strings render without quotes.
+pub(crate) fn fill_template(
+    template: &str,
+    arguments: &Value,
+    render: impl Fn(&str) -> String,
+) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        match after.find('}') {
+            Some(close) => {
+                let name = &after[..close];
+                let text = match arguments.get(name) {
+                    Some(Value::String(s)) => s.clone(),
+                    Some(Value::Null) | None => String::new(),
+                    Some(other) => other.to_string(),
+                };
+                out.push_str(&render(&text));
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push_str(&rest[open..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The `{name}` placeholders of a template.
+pub(crate) fn placeholders(template: &str) -> Vec<&str> {
+    let mut names = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('}') else { break };
+        names.push(&after[..close]);
+        rest = &after[close + 1..];
+    }
+    names
+}
+
+/// Every registered tool, frozen after [`Registry::load`].
+#[derive(Debug)]
+pub struct Registry {
+    tools: Vec<RegisteredTool>,
+    by_name: HashMap<String, usize>,
+    config: PolicyConfig,
+    /// Where relative database paths are resolved from.
+    base_dir: PathBuf,
+}
+
+impl Registry {
+    /// Reads and checks a policy file; any problem names the file, the tool and what is wrong.
+    pub fn load(path: &Path) -> Result<Registry, ToolsError> {
+        let text = std::fs::read_to_string(path).map_err(|err| ToolsError::ConfigRead {
+            path: path.to_path_buf(),
+            reason: err.to_string(),
+        })?;
+        let base_dir = path
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        Registry::from_toml(&text, &path.display().to_string(), &base_dir)
+    }
+
+    pub fn from_toml(text: &str, origin: &str, base_dir: &Path) -> Result<Registry, ToolsError> {
+        let config: PolicyConfig = toml::from_str(text).map_err(|err| ToolsError::Config {
+            origin: origin.to_string(),
+            reason: err.to_string().trim().replace('\n', " "),
+        })?;
+        Registry::from_config(config, origin, base_dir)
+    }
+
+    pub fn from_config(
+        config: PolicyConfig,
+        origin: &str,
+        base_dir: &Path,
+    ) -> Result<Registry, ToolsError> {
+        let config_error = |reason: String| ToolsError::Config {
+            origin: origin.to_string(),
+            reason,
+        };
+        let roles: BTreeSet<&str> = config.roles.iter().map(String::as_str).collect();
+        let known_role = |role: &str| roles.contains(role);
+        for user in &config.users {
+            if !known_role(&user.role) {
+                return Err(config_error(format!(
+                    "user `{}` has role `{}`, which is not in `roles`",
+                    user.name, user.role
+                )));
+            }
+        }
+        for role in &config.auditor_roles {
+            if !known_role(role) {
+                return Err(config_error(format!(
+                    "auditor role `{role}` is not in `roles`"
+                )));
+            }
+        }
+        let mut database_names = BTreeSet::new();
+        for database in &config.databases {
+            if !database_names.insert(database.name.as_str()) {
+                return Err(config_error(format!(
+                    "database `{}` is defined twice",
+                    database.name
+                )));
+            }
+        }
+
+        // The chat layer's checks (names, schemas) are the ones the model's tools pass too.
+        let definitions = config
+            .tools
+            .iter()
+            .map(|tool| ToolDefinition {
+                name: tool.name.clone(),
+                description: Some(tool.description.clone()),
+                parameters: tool.parameters.clone(),
+            })
+            .collect();
+        match ToolSet::new(definitions) {
+            Ok(_) => {}
+            Err(fulcrum_chat::ChatError::InvalidTool { index, reason }) => {
+                return Err(ToolsError::ToolConfig {
+                    origin: origin.to_string(),
+                    tool: config
+                        .tools
+                        .get(index)
+                        .map_or_else(|| format!("#{index}"), |t| t.name.clone()),
+                    reason,
+                })
+            }
+            Err(err) => return Err(config_error(err.to_string())),
+        }
+
+        let mut tools = Vec::with_capacity(config.tools.len());
+        let mut by_name = HashMap::new();
+        for tool in &config.tools {
+            let tool_error = |reason: String| ToolsError::ToolConfig {
+                origin: origin.to_string(),
+                tool: tool.name.clone(),
+                reason,
+            };
+            if by_name.insert(tool.name.clone(), tools.len()).is_some() {
+                return Err(tool_error("the name is used twice".into()));
+            }
+            if tool.description.trim().is_empty() {
+                return Err(tool_error("`description` is empty".into()));
+            }
+            if tool.parameters.get("type").and_then(Value::as_str) != Some("object") {
+                return Err(tool_error(
+                    "`parameters` must be an object schema (`type = \"object\"`)".into(),
+                ));
+            }
+            for role in tool.roles.iter().chain(&tool.approver_roles) {
+                if !known_role(role) {
+                    return Err(tool_error(format!("role `{role}` is not in `roles`")));
+                }
+            }
+            if tool.timeout_ms == 0 || tool.max_output_bytes == 0 {
+                return Err(tool_error(
+                    "`timeout_ms` and `max_output_bytes` must be above 0".into(),
+                ));
+            }
+            let properties = tool.parameters.get("properties").and_then(Value::as_object);
+            let has_property = |name: &str| properties.is_some_and(|p| p.contains_key(name));
+            if let Some(summary) = &tool.summary {
+                if let Some(missing) = placeholders(summary).into_iter().find(|n| !has_property(n))
+                {
+                    return Err(tool_error(format!(
+                        "`summary` names `{{{missing}}}`, which is not a parameter"
+                    )));
+                }
+            }
+            check_executor(tool, &config, &has_property).map_err(tool_error)?;
+            let validator = jsonschema::validator_for(&tool.parameters)
+                .map_err(|err| tool_error(format!("`parameters` is not a valid schema: {err}")))?;
+            tools.push(RegisteredTool {
+                config: tool.clone(),
+                validator,
+            });
+        }
+        Ok(Registry {
+            tools,
+            by_name,
+            config,
+            base_dir: base_dir.to_path_buf(),
+        })
+    }
+
+    pub fn get(&self, name: &str) -> Option<&RegisteredTool> {
+        self.by_name.get(name).map(|&index| &self.tools[index])
+    }
+
+    pub fn tools(&self) -> impl Iterator<Item = &RegisteredTool> {
+        self.tools.iter()
+    }
+
+    /// The tools a role may call, as the model is shown them (and nothing else).
+    pub fn definitions_for_role(&self, role: &str) -> Vec<ToolDefinition> {
+        self.tools
+            .iter()
+            .filter(|tool| tool.allows_role(role))
+            .map(RegisteredTool::definition)
+            .collect()
+    }
+
+    pub fn config(&self) -> &PolicyConfig {
+        &self.config
+    }
+
+    /// A configured database's file, resolved against the policy file's folder.
+    pub fn database_path(&self, name: &str) -> Option<PathBuf> {
+        self.config
+            .databases
+            .iter()
+            .find(|db| db.name == name)
+            .map(|db| self.base_dir.join(&db.path))
+    }
+
+    pub fn is_auditor(&self, role: &str) -> bool {
+        self.config.auditor_roles.iter().any(|r| r == role)
+    }
+}
+
+/// Checks what can be checked of an executor without running it.
+fn check_executor(
+    tool: &ToolConfig,
+    config: &PolicyConfig,
+    has_property: &dyn Fn(&str) -> bool,
+) -> Result<(), String> {
+    match &tool.executor {
+        ExecutorConfig::Sql {
+            database,
+            statement,
+            max_rows,
+            ..
+        } => {
+            if !config.databases.iter().any(|db| &db.name == database) {
+                return Err(format!(
+                    "executor names database `{database}`, which is not in `databases`"
+                ));
+            }
+            if *max_rows == 0 {
+                return Err("`max_rows` must be above 0".into());
+            }
+            for name in crate::executor::sql::statement_parameters(statement) {
+                if !has_property(name) {
+                    return Err(format!(
+                        "the statement binds `:{name}`, which is not a parameter"
+                    ));
+                }
+            }
+            Ok(())
+        }
+        ExecutorConfig::Http { method, url } => {
+            if !matches!(method.as_str(), "GET" | "POST" | "PUT" | "PATCH" | "DELETE") {
+                return Err(format!("HTTP method `{method}` is not supported"));
+            }
+            let base = url.split('{').next().unwrap_or_default();
+            let allowed = crate::executor::http::url_allowed(base, &config.http_allowlist);
+            if !allowed {
+                return Err(format!(
+                    "URL `{url}` is not under any prefix of `http_allowlist`"
+                ));
+            }
+            if let Some(missing) = placeholders(url).into_iter().find(|n| !has_property(n)) {
+                return Err(format!(
+                    "the URL names `{{{missing}}}`, which is not a parameter"
+                ));
+            }
+            Ok(())
+        }
+        ExecutorConfig::Builtin { function } => {
+            if crate::executor::builtin::Builtin::parse(function).is_none() {
+                return Err(format!(
+                    "unknown builtin `{function}`: use `calculator` or `current_time`"
+                ));
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,86 @@
+use fulcrum_tools::{Registry, ToolsError};
+
+use crate::SHOP_POLICY;
+
+fn load(text: &str) -> Result<Registry, ToolsError> {
+    Registry::from_toml(text, "policy.toml", std::path::Path::new("."))
+}
+
+/// Loading `text` fails with a message containing every one of `expect`.
+fn check_refused(text: &str, expect: &[&str]) {
+    let message = load(text).expect_err("must be refused").to_string();
+    for part in expect {
+        assert!(message.contains(part), "{message:?} lacks {part:?}");
+    }
+}
+
+#[test]
+fn the_shop_policy_loads_and_shows_each_role_its_tools() {
+    let registry = load(SHOP_POLICY).expect("loads");
+    let names = |role: &str| -> Vec<String> {
+        registry
+            .definitions_for_role(role)
+            .into_iter()
+            .map(|d| d.name)
+            .collect()
+    };
+    assert_eq!(names("employee"), vec!["query_order", "calculator"]);
+    assert_eq!(
+        names("finance"),
+        vec!["query_order", "refund_order", "calculator"]
+    );
+    assert!(names("auditor").is_empty());
+}
+
+#[test]
+fn wrong_definitions_name_the_file_the_tool_and_the_problem() {
+    let unknown_role = SHOP_POLICY.replace(
+        r#"roles = ["finance"]
+sensitive"#,
+        r#"roles = ["accounting"]
+sensitive"#,
+    );
+    check_refused(
+        &unknown_role,
+        &["policy.toml", "refund_order", "`accounting`"],
+    );
+
+    let unbound = SHOP_POLICY.replace(
+        "WHERE id = :order_id\" }\n\n[[tools]]\nname = \"refund_order\"",
+        "WHERE id = :id\" }\n\n[[tools]]\nname = \"refund_order\"",
+    );
+    check_refused(&unbound, &["query_order", "`:id`", "not a parameter"]);
+
+    let twice = format!(
+        "{SHOP_POLICY}\n[[tools]]\nname = \"calculator\"\ndescription = \"again\"\nroles = []\nexecutor = {{ kind = \"builtin\", function = \"calculator\" }}\n"
+    );
+    check_refused(&twice, &["calculator", "twice"]);
+
+    let bad_builtin = SHOP_POLICY.replace("function = \"calculator\"", "function = \"shell\"");
+    check_refused(&bad_builtin, &["calculator", "unknown builtin `shell`"]);
+
+    let outside = format!(
+        "{}\n[[tools]]\nname = \"fetch\"\ndescription = \"Fetch.\"\nroles = []\nexecutor = {{ kind = \"http\", url = \"https://evil.example/x\" }}\n",
+        SHOP_POLICY.replace("http_allowlist = []", "http_allowlist = [\"https://api.example\"]")
+    );
+    check_refused(&outside, &["fetch", "http_allowlist"]);
+
+    let bad_schema = SHOP_POLICY.replace(
+        "properties = { expression = { type = \"string\" } }",
+        "properties = { expression = { type = \"strin\" } }",
+    );
+    check_refused(&bad_schema, &["policy.toml", "calculator"]);
+
+    let unknown_field = SHOP_POLICY.replace("sensitive = true", "sensitiv = true");
+    check_refused(&unknown_field, &["policy.toml", "sensitiv"]);
+}
+
+#[test]
+fn a_missing_file_is_named() {
+    let err =
+        Registry::load(std::path::Path::new("/nonexistent/policy.toml")).expect_err("no file");
+    assert!(
+        err.to_string().contains("/nonexistent/policy.toml"),
+        "{err}"
+    );
+}

@@ -6,11 +6,13 @@
 
 mod error;
 mod json;
+mod markup;
 mod message;
 mod template;
 pub mod tools;
 
 pub use error::ChatError;
 pub use json::to_python_json;
+pub use markup::neutralize_markup;
 pub use message::{Message, Role, ToolCall, ToolDefinition};
 pub use template::{ChatTemplate, RenderOptions, CHATML_TEMPLATE};

@@ -132,6 +132,14 @@ pub struct ServeFlags {
 }
 
 impl Config {
+    /// The call-tag biases as the server and agent take them.
+    pub fn tuning(&self) -> fulcrum_agent::ToolCallTuning {
+        fulcrum_agent::ToolCallTuning {
+            tool_call_bias: self.tool_call_bias,
+            parallel_call_bias: self.parallel_call_bias,
+        }
+    }
+
     /// Layers the sources and validates the result.
     pub fn load(flags: &ConfigFlags, serve: Option<&ServeFlags>) -> Result<Self> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));

@@ -7,6 +7,8 @@ use fulcrum_chat::tools::ToolSet;
 use fulcrum_chat::{ChatError, ChatTemplate, ToolDefinition};
 use fulcrum_engine::Backend;
 
+use fulcrum_agent::ToolCallTuning;
+
 use crate::metrics::Metrics;
 
 /// Default logit bias on `<tool_call>` in `auto`. Chosen on a handful of prompts with the
@@ -24,18 +26,18 @@ pub const DEFAULT_PARALLEL_CALL_BIAS: f32 = 0.0;
 pub struct ServerOptions {
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
-    /// Logit bias on the `<tool_call>` tag in `tool_choice: auto`.
-    pub tool_call_bias: f32,
-    /// Logit bias on another call after a finished one, when parallel calls are allowed.
-    pub parallel_call_bias: f32,
+    /// The logit biases on the call tags.
+    pub tuning: ToolCallTuning,
 }
 
 impl Default for ServerOptions {
     fn default() -> Self {
         ServerOptions {
             max_body_bytes: 4 * 1024 * 1024,
-            tool_call_bias: DEFAULT_TOOL_CALL_BIAS,
-            parallel_call_bias: DEFAULT_PARALLEL_CALL_BIAS,
+            tuning: ToolCallTuning {
+                tool_call_bias: DEFAULT_TOOL_CALL_BIAS,
+                parallel_call_bias: DEFAULT_PARALLEL_CALL_BIAS,
+            },
         }
     }
 }

@@ -299,8 +299,7 @@ async fn start_embedded(config: &Config) -> Result<(String, String)> {
         let engine = LlamaEngine::load(engine_config(&config, &path, id))?;
         let options = ServerOptions {
             max_body_bytes: config.max_body_bytes,
-            tool_call_bias: config.tool_call_bias,
-            parallel_call_bias: config.parallel_call_bias,
+            tuning: config.tuning(),
         };
         Ok((LoadedModel::new(Arc::new(engine))?, options))
     })

@@ -31,8 +31,7 @@ async fn serve(config: Config) -> Result<()> {
         .context("cannot read the listening address")?;
     let state = AppState::new(ServerOptions {
         max_body_bytes: config.max_body_bytes,
-        tool_call_bias: config.tool_call_bias,
-        parallel_call_bias: config.parallel_call_bias,
+        tuning: config.tuning(),
     })
     .context("cannot set up metrics")?;
 

@@ -7,11 +7,10 @@ use axum::extract::State;
 use axum::response::sse::{KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use fulcrum_agent::{add_call_guidance, call_biases};
 use fulcrum_chat::tools::{parse_output, split_reasoning, ParsedCall, ToolChoice, ToolSet};
-use fulcrum_chat::{Message, RenderOptions, Role};
-use fulcrum_engine::{
-    FinishReason, GenerationEvent, GenerationRequest, GenerationStream, LogitBias, Usage,
-};
+use fulcrum_chat::RenderOptions;
+use fulcrum_engine::{FinishReason, GenerationEvent, GenerationRequest, GenerationStream, Usage};
 use prometheus::IntGauge;
 
 use super::chat_stream::sse_events;
@@ -25,11 +24,6 @@ use crate::wire::{
 };
 
 pub(super) const FINGERPRINT: &str = concat!("fulcrum-", env!("CARGO_PKG_VERSION"));
-
-/// Added to the system prompt in `auto`: small models call tools for everything unless told.
-const WHEN_TO_CALL: &str = "Call a function only when the user's request needs one of the \
-functions provided. If none of them fits the request, or a required argument is missing, \
-answer in plain text without calling any function.";
 
 pub(super) fn finish_reason(reason: FinishReason) -> &'static str {
     match reason {
@@ -112,30 +106,16 @@ pub async fn chat_completions(
         Some(set) => Some(set.grammar(&valid.tool_choice, valid.parallel_tool_calls)),
         None => valid.response_grammar,
     };
-    // Small models under-use the call path in `auto`; a bias on the opening tag evens that out.
-    // The grammar decides text-or-calls at the first token and masks the tag inside text, so
-    // the bias acts at that one decision (and between parallel calls).
-    // Only on a user's new message: after tool results the model should mostly answer, and a
-    // bias there makes it repeat the call it just made.
-    let answering_user = messages.last().is_some_and(|m| m.role == Role::User);
-    let mut logit_bias = Vec::new();
-    if tools.is_some() && valid.tool_choice == ToolChoice::Auto && answering_user {
-        logit_bias.push(LogitBias::always(
-            "<tool_call>",
-            state.options.tool_call_bias,
-        ));
-    }
-    // After a finished call the grammar allows only a separator (another call) or the end of
-    // the turn, so a bias on the separator there acts on that decision alone.
-    let calls_allowed = !matches!(valid.tool_choice, ToolChoice::None);
-    if tools.is_some() && calls_allowed && valid.parallel_tool_calls && answering_user {
-        logit_bias.push(LogitBias::after(
-            "</tool_call>",
-            "\n",
-            state.options.parallel_call_bias,
-        ));
-    }
-    logit_bias.retain(|bias| bias.bias != 0.0);
+    let logit_bias = if tools.is_some() {
+        call_biases(
+            state.options.tuning,
+            &messages,
+            &valid.tool_choice,
+            valid.parallel_tool_calls,
+        )
+    } else {
+        Vec::new()
+    };
     let request = GenerationRequest {
         prompt,
         sampling: valid.sampling,
@@ -173,23 +153,6 @@ pub async fn chat_completions(
         let (text, reason, usage) = collect(&state, generation, started).await?;
         drop(in_flight);
         Ok(Json(completion(meta, &text, reason, usage)).into_response())
-    }
-}
-
-/// Appends the when-to-call rule to the system message, or adds one.
-fn add_call_guidance(messages: &mut Vec<Message>) {
-    match messages.first_mut() {
-        Some(first) if first.role == Role::System => {
-            let content = first.content.get_or_insert_with(String::new);
-            if !content.is_empty() {
-                content.push_str("\n\n");
-            }
-            content.push_str(WHEN_TO_CALL);
-        }
-        _ => messages.insert(
-            0,
-            Message::system(format!("You are a helpful assistant.\n\n{WHEN_TO_CALL}")),
-        ),
     }
 }
 

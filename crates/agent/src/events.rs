@@ -1,0 +1,41 @@
+//! What a turn reports as it goes, for streaming to the client.
+
+use serde::Serialize;
+use serde_json::Value;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AgentEvent {
+    /// A piece of the model's text as it is generated.
+    Token {
+        text: String,
+    },
+    /// A call the model made (validated, not yet decided).
+    ToolCall {
+        id: String,
+        name: String,
+        arguments: Value,
+    },
+    /// What came of a call: its output, a refusal, or an error.
+    ToolResult {
+        id: String,
+        name: String,
+        ok: bool,
+        output: String,
+    },
+    /// A sensitive call waits for approval.
+    ConfirmationRequired {
+        call_id: String,
+        action_id: String,
+        tool: String,
+        summary: String,
+        arguments_sha256: String,
+        expires_at: String,
+    },
+    Answer {
+        text: String,
+    },
+    Error {
+        message: String,
+    },
+}

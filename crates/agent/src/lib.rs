@@ -1,0 +1,18 @@
+//! The agent: a turn is model → calls → policy → (confirmation) → execution → results back
+//! to the model → … until an answer, a call waiting for confirmation, or the step limit.
+//! Sessions and their messages are persisted in SQLite.
+//!
+//! The model only proposes; every call goes through [`fulcrum_tools::Policy`], which decides
+//! with the caller's role and logs the decision before anything runs.
+
+mod error;
+mod events;
+mod session;
+mod tuning;
+mod turn;
+
+pub use error::AgentError;
+pub use events::AgentEvent;
+pub use session::{SessionInfo, SessionStore};
+pub use tuning::{add_call_guidance, call_biases, ToolCallTuning, WHEN_TO_CALL};
+pub use turn::{Agent, AgentOptions, TurnOutcome, TurnStop};

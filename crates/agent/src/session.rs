@@ -1,0 +1,222 @@
+//! Agent sessions in SQLite: who owns each, its messages in order, and the calls waiting for
+//! a confirmation.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use fulcrum_chat::Message;
+use fulcrum_tools::Principal;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+
+use crate::error::AgentError;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SessionInfo {
+    pub id: String,
+    pub user: String,
+    pub role: String,
+    pub created_at: String,
+}
+
+/// A call of an assistant message that waits for its action's decision: its tool message is
+/// written only once the action is approved (and run), denied or expired.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingCall {
+    pub action_id: String,
+    pub call_id: String,
+    pub tool: String,
+}
+
+pub struct SessionStore {
+    connection: Mutex<Connection>,
+}
+
+impl SessionStore {
+    pub fn open(path: &Path) -> Result<SessionStore, AgentError> {
+        let connection = fulcrum_tools::open_state_database(path)?;
+        SessionStore::new(connection)
+    }
+
+    pub fn new(connection: Connection) -> Result<SessionStore, AgentError> {
+        connection.execute_batch(
+            "CREATE TABLE IF NOT EXISTS agent_sessions (
+                id TEXT PRIMARY KEY,
+                user TEXT NOT NULL,
+                role TEXT NOT NULL,
+                created_at TEXT NOT NULL
+            );
+            CREATE TABLE IF NOT EXISTS agent_messages (
+                session_id TEXT NOT NULL REFERENCES agent_sessions(id),
+                seq INTEGER NOT NULL,
+                message TEXT NOT NULL,
+                PRIMARY KEY (session_id, seq)
+            );
+            CREATE TABLE IF NOT EXISTS agent_pending_calls (
+                action_id TEXT PRIMARY KEY,
+                session_id TEXT NOT NULL REFERENCES agent_sessions(id),
+                call_id TEXT NOT NULL,
+                tool TEXT NOT NULL
+            );",
+        )?;
+        Ok(SessionStore {
+            connection: Mutex::new(connection),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.connection
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn create(&self, owner: &Principal) -> Result<SessionInfo, AgentError> {
+        let info = SessionInfo {
+            id: format!("sess_{}", uuid::Uuid::new_v4().simple()),
+            user: owner.user.clone(),
+            role: owner.role.clone(),
+            created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        };
+        self.lock().execute(
+            "INSERT INTO agent_sessions (id, user, role, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![info.id, info.user, info.role, info.created_at],
+        )?;
+        Ok(info)
+    }
+
+    /// The session, if `caller` owns it.
+    pub fn get_owned(&self, id: &str, caller: &Principal) -> Result<SessionInfo, AgentError> {
+        let info = self
+            .lock()
+            .query_row(
+                "SELECT id, user, role, created_at FROM agent_sessions WHERE id = ?1",
+                [id],
+                |row| {
+                    Ok(SessionInfo {
+                        id: row.get(0)?,
+                        user: row.get(1)?,
+                        role: row.get(2)?,
+                        created_at: row.get(3)?,
+                    })
+                },
+            )
+            .optional()?
+            .ok_or_else(|| AgentError::UnknownSession(id.to_string()))?;
+        if info.user != caller.user {
+            return Err(AgentError::NotYourSession(id.to_string()));
+        }
+        Ok(info)
+    }
+
+    pub fn messages(&self, session_id: &str) -> Result<Vec<Message>, AgentError> {
+        let connection = self.lock();
+        let mut statement = connection
+            .prepare("SELECT message FROM agent_messages WHERE session_id = ?1 ORDER BY seq")?;
+        let rows: Vec<String> = statement
+            .query_map([session_id], |row| row.get(0))?
+            .collect::<Result<_, _>>()?;
+        rows.iter()
+            .map(|text| {
+                serde_json::from_str(text).map_err(|err| {
+                    AgentError::Store(format!(
+                        "a stored message of {session_id} is unreadable: {err}"
+                    ))
+                })
+            })
+            .collect()
+    }
+
+    /// Appends messages (in one transaction) and records the calls they leave waiting.
+    pub fn append(
+        &self,
+        session_id: &str,
+        messages: &[Message],
+        pending: &[PendingCall],
+    ) -> Result<(), AgentError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        let next: i64 = transaction.query_row(
+            "SELECT COALESCE(MAX(seq), 0) + 1 FROM agent_messages WHERE session_id = ?1",
+            [session_id],
+            |row| row.get(0),
+        )?;
+        for (offset, message) in messages.iter().enumerate() {
+            let text =
+                serde_json::to_string(message).map_err(|err| AgentError::Store(err.to_string()))?;
+            transaction.execute(
+                "INSERT INTO agent_messages (session_id, seq, message) VALUES (?1, ?2, ?3)",
+                params![session_id, next + offset as i64, text],
+            )?;
+        }
+        for call in pending {
+            transaction.execute(
+                "INSERT INTO agent_pending_calls (action_id, session_id, call_id, tool)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![call.action_id, session_id, call.call_id, call.tool],
+            )?;
+        }
+        transaction.commit()?;
+        Ok(())
+    }
+
+    pub fn pending_calls(&self, session_id: &str) -> Result<Vec<PendingCall>, AgentError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare(
+            "SELECT action_id, call_id, tool FROM agent_pending_calls WHERE session_id = ?1
+             ORDER BY rowid",
+        )?;
+        let calls = statement
+            .query_map([session_id], |row| {
+                Ok(PendingCall {
+                    action_id: row.get(0)?,
+                    call_id: row.get(1)?,
+                    tool: row.get(2)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(calls)
+    }
+
+    /// The session a pending action belongs to.
+    pub fn session_of_action(&self, action_id: &str) -> Result<Option<String>, AgentError> {
+        Ok(self
+            .lock()
+            .query_row(
+                "SELECT session_id FROM agent_pending_calls WHERE action_id = ?1",
+                [action_id],
+                |row| row.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Writes the tool message that answers a pending call and forgets the call, together.
+    pub fn resolve_pending(
+        &self,
+        session_id: &str,
+        action_id: &str,
+        message: &Message,
+    ) -> Result<bool, AgentError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        let removed = transaction.execute(
+            "DELETE FROM agent_pending_calls WHERE action_id = ?1 AND session_id = ?2",
+            params![action_id, session_id],
+        )?;
+        if removed == 0 {
+            return Ok(false);
+        }
+        let next: i64 = transaction.query_row(
+            "SELECT COALESCE(MAX(seq), 0) + 1 FROM agent_messages WHERE session_id = ?1",
+            [session_id],
+            |row| row.get(0),
+        )?;
+        let text =
+            serde_json::to_string(message).map_err(|err| AgentError::Store(err.to_string()))?;
+        transaction.execute(
+            "INSERT INTO agent_messages (session_id, seq, message) VALUES (?1, ?2, ?3)",
+            params![session_id, next, text],
+        )?;
+        transaction.commit()?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,66 @@
+//! How a generation with tools is set up for a small model: the when-to-call rule in the
+//! system prompt and the logit biases on the call tags. Shared by the chat API and the agent.
+
+use fulcrum_chat::tools::ToolChoice;
+use fulcrum_chat::{Message, Role};
+use fulcrum_engine::LogitBias;
+
+/// Added to the system prompt in `auto`: small models call tools for everything unless told.
+pub const WHEN_TO_CALL: &str = "Call a function only when the user's request needs one of the \
+functions provided. If none of them fits the request, or a required argument is missing, \
+answer in plain text without calling any function.";
+
+/// The biases on the call tags (0 disables one).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ToolCallTuning {
+    /// On `<tool_call>` in `auto`, when answering a user's message.
+    pub tool_call_bias: f32,
+    /// On starting another call right after `</tool_call>`, where parallel calls are allowed.
+    pub parallel_call_bias: f32,
+}
+
+/// Appends the when-to-call rule to the system message, or adds one.
+pub fn add_call_guidance(messages: &mut Vec<Message>) {
+    match messages.first_mut() {
+        Some(first) if first.role == Role::System => {
+            let content = first.content.get_or_insert_with(String::new);
+            if !content.is_empty() {
+                content.push_str("\n\n");
+            }
+            content.push_str(WHEN_TO_CALL);
+        }
+        _ => messages.insert(
+            0,
+            Message::system(format!("You are a helpful assistant.\n\n{WHEN_TO_CALL}")),
+        ),
+    }
+}
+
+/// The biases for a generation over `messages` with tools offered under `choice`.
+pub fn call_biases(
+    tuning: ToolCallTuning,
+    messages: &[Message],
+    choice: &ToolChoice,
+    parallel: bool,
+) -> Vec<LogitBias> {
+    // Small models under-use the call path in `auto`; a bias on the opening tag evens that
+    // out. The grammar decides text-or-calls at the first token and masks the tag inside text,
+    // so the bias acts at that one decision. Only on a user's new message: after tool results
+    // the model should mostly answer, and a bias there makes it repeat the call it just made.
+    let answering_user = messages.last().is_some_and(|m| m.role == Role::User);
+    let mut biases = Vec::new();
+    if *choice == ToolChoice::Auto && answering_user {
+        biases.push(LogitBias::always("<tool_call>", tuning.tool_call_bias));
+    }
+    // After a finished call the grammar allows only a separator (another call) or the end of
+    // the turn, so a bias on the separator there acts on that decision alone.
+    if *choice != ToolChoice::None && parallel && answering_user {
+        biases.push(LogitBias::after(
+            "</tool_call>",
+            "\n",
+            tuning.parallel_call_bias,
+        ));
+    }
+    biases.retain(|bias| bias.bias != 0.0);
+    biases
+}

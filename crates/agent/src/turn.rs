@@ -1,0 +1,552 @@
+//! One turn of the agent loop, and its continuation after a confirmation.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use fulcrum_chat::tools::{parse_output, StreamEvent, StreamParser, ToolChoice, ToolSet};
+use fulcrum_chat::{neutralize_markup, ChatTemplate, Message, RenderOptions, Role, ToolCall};
+use fulcrum_engine::{Backend, GenerationEvent, GenerationRequest, SamplingParams, Usage};
+use fulcrum_tools::{
+    Action, ActionState, CallContext, Decision, Policy, Principal, Resolution, ToolOutput,
+};
+use serde_json::{json, Value};
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::error::AgentError;
+use crate::events::AgentEvent;
+use crate::session::{PendingCall, SessionInfo, SessionStore};
+use crate::tuning::{add_call_guidance, call_biases, ToolCallTuning};
+
+#[derive(Debug, Clone)]
+pub struct AgentOptions {
+    /// Model generations per turn at most; the last one may not call tools.
+    pub max_steps: usize,
+    /// Tokens per generation at most.
+    pub max_tokens: u32,
+    pub system_prompt: String,
+    pub tuning: ToolCallTuning,
+}
+
+impl Default for AgentOptions {
+    fn default() -> Self {
+        AgentOptions {
+            max_steps: 8,
+            max_tokens: 512,
+            system_prompt: "You are a helpful assistant of the company. Use the tools to look \
+                            things up and to act; answer from their results."
+                .into(),
+            tuning: ToolCallTuning {
+                tool_call_bias: 0.0,
+                parallel_call_bias: 0.0,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TurnStop {
+    /// The model answered.
+    Answer,
+    /// A sensitive call waits for approval; the turn continues after the decision.
+    AwaitingConfirmation,
+}
+
+/// How a turn ended.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TurnOutcome {
+    pub stop: TurnStop,
+    pub answer: Option<String>,
+    /// Actions waiting for approval.
+    pub pending: Vec<Action>,
+    /// Model generations this turn took.
+    pub steps: usize,
+}
+
+/// Where a turn's events go (nowhere for a plain JSON response).
+type Events<'a> = Option<&'a UnboundedSender<AgentEvent>>;
+
+fn emit(events: Events<'_>, event: AgentEvent) {
+    if let Some(sender) = events {
+        // A client that went away does not stop the turn: its result is still persisted.
+        let _ = sender.send(event);
+    }
+}
+
+pub struct Agent {
+    backend: Arc<dyn Backend>,
+    template: Arc<ChatTemplate>,
+    policy: Arc<Policy>,
+    sessions: Arc<SessionStore>,
+    options: AgentOptions,
+    /// Each role's tools, compiled once (the registry cannot change while Fulcrum runs).
+    toolsets: HashMap<String, Arc<ToolSet>>,
+}
+
+/// A call with its id, and why its arguments failed the schema if they did.
+struct Call {
+    id: String,
+    name: String,
+    arguments: Value,
+    invalid: Option<String>,
+}
+
+impl Agent {
+    pub fn new(
+        backend: Arc<dyn Backend>,
+        template: Arc<ChatTemplate>,
+        policy: Arc<Policy>,
+        sessions: Arc<SessionStore>,
+        options: AgentOptions,
+    ) -> Result<Agent, AgentError> {
+        let mut toolsets = HashMap::new();
+        for role in &policy.registry().config().roles {
+            let definitions = policy.registry().definitions_for_role(role);
+            toolsets.insert(role.clone(), Arc::new(ToolSet::new(definitions)?));
+        }
+        Ok(Agent {
+            backend,
+            template,
+            policy,
+            sessions,
+            options,
+            toolsets,
+        })
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    pub fn sessions(&self) -> &SessionStore {
+        &self.sessions
+    }
+
+    pub fn create_session(&self, owner: &Principal) -> Result<SessionInfo, AgentError> {
+        let info = self.sessions.create(owner)?;
+        let context = CallContext {
+            principal: owner.clone(),
+            request_id: None,
+            session_id: Some(info.id.clone()),
+        };
+        self.policy
+            .audit()
+            .append(context.event("session_created", json!({})))?;
+        Ok(info)
+    }
+
+    /// Runs one turn for a new user message.
+    pub async fn send(
+        &self,
+        caller: &Principal,
+        session_id: &str,
+        text: &str,
+        events: Events<'_>,
+    ) -> Result<TurnOutcome, AgentError> {
+        let session = self.sessions.get_owned(session_id, caller)?;
+        if let Some(pending) = self.sessions.pending_calls(&session.id)?.first() {
+            return Err(AgentError::AwaitingConfirmation {
+                session: session.id.clone(),
+                action: pending.action_id.clone(),
+            });
+        }
+        let context = CallContext {
+            // The role is the caller's now, not the one the session was created with.
+            principal: caller.clone(),
+            request_id: Some(format!("req_{}", uuid::Uuid::new_v4().simple())),
+            session_id: Some(session.id.clone()),
+        };
+        self.policy
+            .audit()
+            .append(context.event("user_input", json!({ "text": text })))?;
+        self.sessions
+            .append(&session.id, &[Message::user(text)], &[])?;
+        self.run(&context, events).await
+    }
+
+    /// Approves (and runs) or denies a pending action, tells the model what came of it, and
+    /// continues the turn once no call of it waits any more.
+    pub async fn decide(
+        &self,
+        caller: &Principal,
+        action_id: &str,
+        approve: bool,
+        expected_hash: Option<&str>,
+        events: Events<'_>,
+    ) -> Result<(Resolution, Option<TurnOutcome>), AgentError> {
+        let session_id = self.sessions.session_of_action(action_id)?;
+        let context = CallContext {
+            principal: caller.clone(),
+            request_id: Some(format!("req_{}", uuid::Uuid::new_v4().simple())),
+            session_id: session_id.clone(),
+        };
+        let resolution = if approve {
+            self.policy
+                .approve(&context, action_id, expected_hash)
+                .await?
+        } else {
+            self.policy.deny(&context, action_id)?
+        };
+        let report = match &resolution {
+            Resolution::Ran(action, result) => Some((action, tool_content(result))),
+            Resolution::Denied(action) => Some((
+                action,
+                (
+                    false,
+                    json!({"error": "the user denied this action; it was not run"}).to_string(),
+                ),
+            )),
+            Resolution::Expired(action) => Some((
+                action,
+                (
+                    false,
+                    json!({"error": "the confirmation expired; the action was not run"})
+                        .to_string(),
+                ),
+            )),
+            Resolution::AlreadyDecided(action) if action.state == ActionState::Expired => Some((
+                action,
+                (
+                    false,
+                    json!({"error": "the confirmation expired; the action was not run"})
+                        .to_string(),
+                ),
+            )),
+            _ => None,
+        };
+        let (Some(session_id), Some((action, (ok, content)))) = (session_id, report) else {
+            return Ok((resolution, None));
+        };
+        let Some(call) = self
+            .sessions
+            .pending_calls(&session_id)?
+            .into_iter()
+            .find(|call| call.action_id == action.id)
+        else {
+            return Ok((resolution, None));
+        };
+        emit(
+            events,
+            AgentEvent::ToolResult {
+                id: call.call_id.clone(),
+                name: call.tool.clone(),
+                ok,
+                output: content.clone(),
+            },
+        );
+        let message = tool_message(&call.call_id, &call.tool, &content);
+        if !self
+            .sessions
+            .resolve_pending(&session_id, &action.id, &message)?
+        {
+            return Ok((resolution, None));
+        }
+        if !self.sessions.pending_calls(&session_id)?.is_empty() {
+            return Ok((resolution, None));
+        }
+        // The session's owner continues the turn with their own role's tools.
+        let session = self.sessions.get_owned(
+            &session_id,
+            &Principal {
+                user: action.user.clone(),
+                role: action.role.clone(),
+            },
+        )?;
+        let owner_context = CallContext {
+            principal: Principal {
+                user: session.user,
+                role: action.role.clone(),
+            },
+            ..context
+        };
+        let outcome = self.run(&owner_context, events).await?;
+        Ok((resolution, Some(outcome)))
+    }
+
+    /// Model → calls → policy → execution → results, until an answer or a confirmation.
+    async fn run(
+        &self,
+        context: &CallContext,
+        events: Events<'_>,
+    ) -> Result<TurnOutcome, AgentError> {
+        let session_id = context.session_id.clone().unwrap_or_default();
+        let empty = Arc::new(ToolSet::new(Vec::new())?);
+        let tools = self
+            .toolsets
+            .get(&context.principal.role)
+            .cloned()
+            .unwrap_or(empty);
+        let max_steps = self.options.max_steps.max(1);
+        for step in 1..=max_steps {
+            // The last step may only answer, so a turn always ends with words.
+            let choice = if tools.is_empty() || step == max_steps {
+                ToolChoice::None
+            } else {
+                ToolChoice::Auto
+            };
+            let (text, usage, elapsed_ms) =
+                self.generate(&session_id, &tools, &choice, events).await?;
+            // Any registered tool is read as a call, also one this role may not use: the
+            // policy refuses it and the refusal is logged, rather than it passing as text.
+            let registry = self.policy.registry();
+            let parsed = if choice == ToolChoice::None {
+                parse_output(&text, &|_| false)
+            } else {
+                parse_output(&text, &|name| registry.get(name).is_some())
+            };
+            self.policy.audit().append(context.event(
+                "model_output",
+                json!({"step": step, "text": text, "prompt_tokens": usage.prompt_tokens,
+                       "completion_tokens": usage.completion_tokens, "elapsed_ms": elapsed_ms}),
+            ))?;
+            let calls: Vec<Call> = parsed
+                .calls
+                .into_iter()
+                .map(|call| Call {
+                    id: format!("call_{}", &uuid::Uuid::new_v4().simple().to_string()[..24]),
+                    // Schema checks here for the role's tools; the policy checks every call
+                    // again, and refuses the others.
+                    invalid: tools
+                        .contains(&call.name)
+                        .then(|| tools.validate(&call).err().map(|err| err.to_string()))
+                        .flatten(),
+                    name: call.name,
+                    arguments: call.arguments,
+                })
+                .collect();
+            if !calls.is_empty() {
+                let listed: Vec<Value> = calls
+                    .iter()
+                    .map(|c| {
+                        json!({"id": c.id, "name": c.name, "arguments": c.arguments,
+                               "valid": c.invalid.is_none(), "validation_error": c.invalid})
+                    })
+                    .collect();
+                self.policy.audit().append(
+                    context.event("parsed_calls", json!({"step": step, "calls": listed})),
+                )?;
+            }
+            if calls.is_empty() {
+                let answer = parsed.content.unwrap_or_default();
+                let mut message = Message::assistant(answer.clone());
+                message.reasoning_content = parsed.reasoning;
+                self.sessions.append(&session_id, &[message], &[])?;
+                self.policy
+                    .audit()
+                    .append(context.event("answer", json!({"step": step, "text": answer})))?;
+                emit(
+                    events,
+                    AgentEvent::Answer {
+                        text: answer.clone(),
+                    },
+                );
+                return Ok(TurnOutcome {
+                    stop: TurnStop::Answer,
+                    answer: Some(answer),
+                    pending: Vec::new(),
+                    steps: step,
+                });
+            }
+            let outcome = self
+                .act(context, &session_id, parsed.content, calls, events)
+                .await?;
+            if !outcome.is_empty() {
+                return Ok(TurnOutcome {
+                    stop: TurnStop::AwaitingConfirmation,
+                    answer: None,
+                    pending: outcome,
+                    steps: step,
+                });
+            }
+        }
+        Err(AgentError::Incomplete)
+    }
+
+    /// Renders the session and generates one reply, streaming its text as tokens.
+    async fn generate(
+        &self,
+        session_id: &str,
+        tools: &ToolSet,
+        choice: &ToolChoice,
+        events: Events<'_>,
+    ) -> Result<(String, Usage, f64), AgentError> {
+        let mut messages = vec![Message::system(self.options.system_prompt.clone())];
+        messages.extend(self.sessions.messages(session_id)?);
+        let offered = if *choice == ToolChoice::None {
+            &[][..]
+        } else {
+            add_call_guidance(&mut messages);
+            tools.definitions()
+        };
+        let prompt = self.template.render(
+            &messages,
+            offered,
+            &RenderOptions {
+                add_generation_prompt: true,
+                extra: serde_json::Map::new(),
+            },
+        )?;
+        let request = GenerationRequest {
+            prompt,
+            sampling: SamplingParams {
+                temperature: 0.0,
+                ..SamplingParams::default()
+            },
+            max_tokens: Some(self.options.max_tokens),
+            stop: Vec::new(),
+            ignore_eos: false,
+            grammar: (*choice != ToolChoice::None).then(|| tools.grammar(choice, true)),
+            logit_bias: if *choice == ToolChoice::None {
+                Vec::new()
+            } else {
+                call_biases(self.options.tuning, &messages, choice, true)
+            },
+        };
+        let started = Instant::now();
+        let backend = Arc::clone(&self.backend);
+        let mut stream = tokio::task::spawn_blocking(move || backend.generate(request))
+            .await
+            .map_err(|err| AgentError::Store(format!("the generation task failed: {err}")))??;
+        let is_tool = |name: &str| tools.contains(name);
+        let mut parser = StreamParser::new(&is_tool);
+        let mut text = String::new();
+        while let Some(event) = stream.next().await {
+            match event? {
+                GenerationEvent::Text(piece) => {
+                    text.push_str(&piece);
+                    for parsed in parser.push(&piece) {
+                        if let StreamEvent::Content(content) = parsed {
+                            emit(events, AgentEvent::Token { text: content });
+                        }
+                    }
+                }
+                GenerationEvent::Finished { usage, .. } => {
+                    for parsed in parser.finish() {
+                        if let StreamEvent::Content(content) = parsed {
+                            emit(events, AgentEvent::Token { text: content });
+                        }
+                    }
+                    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+                    return Ok((text, usage, elapsed_ms));
+                }
+            }
+        }
+        Err(AgentError::Incomplete)
+    }
+
+    /// Decides on every call of one step, runs the permitted ones concurrently, and records
+    /// the assistant message and the results. Returns the actions left waiting.
+    async fn act(
+        &self,
+        context: &CallContext,
+        session_id: &str,
+        content: Option<String>,
+        calls: Vec<Call>,
+        events: Events<'_>,
+    ) -> Result<Vec<Action>, AgentError> {
+        let mut assistant = Message::assistant(content.unwrap_or_default());
+        assistant.tool_calls = calls
+            .iter()
+            .map(|call| ToolCall {
+                id: call.id.clone(),
+                name: call.name.clone(),
+                arguments: call.arguments.to_string(),
+            })
+            .collect();
+        let mut permitted = Vec::new();
+        let mut results: Vec<(usize, bool, String)> = Vec::new();
+        let mut pending = Vec::new();
+        let mut pending_calls = Vec::new();
+        for (index, call) in calls.iter().enumerate() {
+            emit(
+                events,
+                AgentEvent::ToolCall {
+                    id: call.id.clone(),
+                    name: call.name.clone(),
+                    arguments: call.arguments.clone(),
+                },
+            );
+            if let Some(error) = &call.invalid {
+                results.push((
+                    index,
+                    false,
+                    json!({"error": format!("invalid arguments: {error}")}).to_string(),
+                ));
+                continue;
+            }
+            match self
+                .policy
+                .authorize(context, &call.name, &call.arguments)?
+            {
+                Decision::Permit(permit) => permitted.push((index, permit)),
+                Decision::Deny(reason) => results.push((
+                    index,
+                    false,
+                    json!({"error": format!("denied: {reason}")}).to_string(),
+                )),
+                Decision::Confirm(action) => {
+                    emit(
+                        events,
+                        AgentEvent::ConfirmationRequired {
+                            call_id: call.id.clone(),
+                            action_id: action.id.clone(),
+                            tool: action.tool.clone(),
+                            summary: action.summary.clone(),
+                            arguments_sha256: action.arguments_sha256.clone(),
+                            expires_at: action.expires_at.clone(),
+                        },
+                    );
+                    pending_calls.push(PendingCall {
+                        action_id: action.id.clone(),
+                        call_id: call.id.clone(),
+                        tool: call.name.clone(),
+                    });
+                    pending.push(*action);
+                }
+            }
+        }
+        // Independent calls of one step run at the same time.
+        let runs = permitted.into_iter().map(|(index, permit)| async move {
+            (index, self.policy.execute(context, permit).await)
+        });
+        for (index, result) in futures::future::join_all(runs).await {
+            let (ok, content) = tool_content(&result);
+            results.push((index, ok, content));
+        }
+        results.sort_by_key(|(index, ..)| *index);
+        let mut messages = vec![assistant];
+        for (index, ok, content) in results {
+            let call = &calls[index];
+            emit(
+                events,
+                AgentEvent::ToolResult {
+                    id: call.id.clone(),
+                    name: call.name.clone(),
+                    ok,
+                    output: content.clone(),
+                },
+            );
+            messages.push(tool_message(&call.id, &call.name, &content));
+        }
+        self.sessions
+            .append(session_id, &messages, &pending_calls)?;
+        Ok(pending)
+    }
+}
+
+/// A tool's result as the model will read it: its output, or the error, as data.
+fn tool_content(result: &Result<ToolOutput, fulcrum_tools::ToolsError>) -> (bool, String) {
+    match result {
+        Ok(output) => (true, output.text.clone()),
+        Err(err) => (false, json!({ "error": err.to_string() }).to_string()),
+    }
+}
+
+/// The tool message for a call; its text cannot pose as the model's own markup.
+fn tool_message(call_id: &str, name: &str, content: &str) -> Message {
+    let mut message = Message::new(Role::Tool, neutralize_markup(content));
+    message.tool_call_id = Some(call_id.to_string());
+    message.name = Some(name.to_string());
+    message
+}

@@ -1,0 +1,233 @@
+use fulcrum_agent::{AgentError, AgentEvent, TurnStop};
+use fulcrum_tools::{ActionState, Resolution};
+use serde_json::json;
+
+use crate::{call, user, world};
+
+#[tokio::test]
+async fn two_searches_then_a_recommendation() {
+    let both = format!(
+        "{}\n{}",
+        call("search_product", json!({"query": "iPhone 15"})),
+        call("search_product", json!({"query": "Galaxy S24"}))
+    );
+    let w = world(&[
+        &both,
+        "Both cost 799; the iPhone 15 rates 4.6 against 4.5, so take the iPhone.",
+    ]);
+    let erin = user("erin", "employee");
+    let session = w.agent.create_session(&erin).expect("session");
+    let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
+    let outcome = w
+        .agent
+        .send(
+            &erin,
+            &session.id,
+            "Compare the iPhone 15 and the Galaxy S24",
+            Some(&sender),
+        )
+        .await
+        .expect("turn");
+    assert_eq!(outcome.stop, TurnStop::Answer);
+    assert_eq!(outcome.steps, 2);
+    assert!(outcome.answer.as_deref().unwrap_or("").contains("iPhone"));
+
+    // The second prompt carries both results back as tool responses.
+    let prompts = w.backend.prompts();
+    assert_eq!(prompts.len(), 2);
+    assert_eq!(
+        prompts[1].matches("<tool_response>").count(),
+        2,
+        "{}",
+        prompts[1]
+    );
+    assert!(prompts[1].contains("A16 chip") && prompts[1].contains("Samsung Galaxy S24"));
+    // The user's tools, and only those, were offered.
+    assert!(prompts[0].contains("search_product") && !prompts[0].contains("refund_order"));
+
+    let mut events = Vec::new();
+    while let Ok(event) = receiver.try_recv() {
+        events.push(event);
+    }
+    let calls = events
+        .iter()
+        .filter(|e| matches!(e, AgentEvent::ToolCall { .. }))
+        .count();
+    let results = events
+        .iter()
+        .filter(|e| matches!(e, AgentEvent::ToolResult { ok: true, .. }))
+        .count();
+    assert_eq!((calls, results), (2, 2));
+    assert!(matches!(events.last(), Some(AgentEvent::Answer { .. })));
+    // No tag reached the token stream.
+    for event in &events {
+        if let AgentEvent::Token { text } = event {
+            assert!(!text.contains("<tool_call>"), "{text}");
+        }
+    }
+    assert_eq!(
+        w.audit_kinds(),
+        vec![
+            "session_created",
+            "user_input",
+            "model_output",
+            "parsed_calls",
+            "decision:permit",
+            "decision:permit",
+            "execution",
+            "execution",
+            "model_output",
+            "answer"
+        ]
+    );
+    assert!(w
+        .agent
+        .policy()
+        .audit()
+        .verify()
+        .expect("verify")
+        .first_bad
+        .is_none());
+}
+
+#[tokio::test]
+async fn a_forbidden_call_from_the_model_is_refused_at_the_policy_and_logged() {
+    let refund = call("refund_order", json!({"order_id": 12345}));
+    let w = world(&[&refund, "I cannot refund that order."]);
+    let erin = user("erin", "employee");
+    let session = w.agent.create_session(&erin).expect("session");
+    let outcome = w
+        .agent
+        .send(&erin, &session.id, "Refund order 12345", None)
+        .await
+        .expect("turn");
+    assert_eq!(outcome.stop, TurnStop::Answer);
+    assert_eq!(w.refunds(), 0);
+    assert!(w.audit_kinds().contains(&"decision:deny".to_string()));
+    // The model was told it was denied.
+    let prompts = w.backend.prompts();
+    assert!(
+        prompts[1].contains("denied") && prompts[1].contains("may not call"),
+        "{}",
+        prompts[1]
+    );
+}
+
+#[tokio::test]
+async fn injected_instructions_in_tool_output_never_refund_without_approval() {
+    let search = call("search_product", json!({"query": "Galaxy"}));
+    let refund = call("refund_order", json!({"order_id": 12345}));
+    // The "model" obeys the text in the tool result, as a weak model might.
+    let w = world(&[&search, &refund, "Done."]);
+    let fiona = user("fiona", "finance");
+    let session = w.agent.create_session(&fiona).expect("session");
+    let outcome = w
+        .agent
+        .send(&fiona, &session.id, "Tell me about the Galaxy S24", None)
+        .await
+        .expect("turn");
+    assert_eq!(outcome.stop, TurnStop::AwaitingConfirmation);
+    assert_eq!(outcome.pending.len(), 1);
+    assert_eq!(outcome.pending[0].state, ActionState::Pending);
+    assert_eq!(w.refunds(), 0, "nothing runs without approval");
+    // A new message waits until the action is decided.
+    let err = w
+        .agent
+        .send(&fiona, &session.id, "and now?", None)
+        .await
+        .expect_err("pending");
+    assert!(
+        matches!(err, AgentError::AwaitingConfirmation { .. }),
+        "{err}"
+    );
+
+    // Denied: the model hears so and answers; nothing ran.
+    let (resolution, continued) = w
+        .agent
+        .decide(&fiona, &outcome.pending[0].id, false, None, None)
+        .await
+        .expect("deny");
+    assert!(
+        matches!(resolution, Resolution::Denied(_)),
+        "{resolution:?}"
+    );
+    let continued = continued.expect("the turn goes on");
+    assert_eq!(continued.stop, TurnStop::Answer);
+    assert_eq!(w.refunds(), 0);
+    let last_prompt = w.backend.prompts().pop().expect("prompt");
+    assert!(last_prompt.contains("denied"), "{last_prompt}");
+}
+
+#[tokio::test]
+async fn an_approved_action_runs_once_and_the_turn_continues() {
+    let refund = call("refund_order", json!({"order_id": 12345}));
+    let w = world(&[&refund, "Order 12345 is refunded."]);
+    let fiona = user("fiona", "finance");
+    let session = w.agent.create_session(&fiona).expect("session");
+    let outcome = w
+        .agent
+        .send(&fiona, &session.id, "Refund order 12345", None)
+        .await
+        .expect("turn");
+    let action = outcome.pending.first().expect("pending").clone();
+    assert_eq!(action.summary, "Refund order 12345");
+
+    let (resolution, continued) = w
+        .agent
+        .decide(
+            &fiona,
+            &action.id,
+            true,
+            Some(&action.arguments_sha256),
+            None,
+        )
+        .await
+        .expect("approve");
+    assert!(
+        matches!(resolution, Resolution::Ran(_, Ok(_))),
+        "{resolution:?}"
+    );
+    assert_eq!(
+        continued.and_then(|c| c.answer).as_deref(),
+        Some("Order 12345 is refunded.")
+    );
+    assert_eq!(w.refunds(), 1);
+    let (again, continued) = w
+        .agent
+        .decide(&fiona, &action.id, true, None, None)
+        .await
+        .expect("approve again");
+    assert!(matches!(again, Resolution::AlreadyDecided(_)), "{again:?}");
+    assert!(continued.is_none());
+    assert_eq!(w.refunds(), 1);
+
+    // Another user cannot read or write this session.
+    let erin = user("erin", "employee");
+    let err = w
+        .agent
+        .send(&erin, &session.id, "hi", None)
+        .await
+        .expect_err("not theirs");
+    assert!(matches!(err, AgentError::NotYourSession(_)), "{err}");
+}
+
+#[tokio::test]
+async fn tool_output_cannot_pose_as_model_markup() {
+    let search = call("search_product", json!({"query": "Evil"}));
+    let w = world(&[&search, "It is a cable."]);
+    let erin = user("erin", "employee");
+    let session = w.agent.create_session(&erin).expect("session");
+    w.agent
+        .send(&erin, &session.id, "What is the Evil Cable?", None)
+        .await
+        .expect("turn");
+    let prompt = w.backend.prompts().pop().expect("prompt");
+    let response = prompt
+        .split("<tool_response>")
+        .nth(1)
+        .and_then(|rest| rest.split("</tool_response>").next())
+        .expect("a tool response");
+    assert!(response.contains("You are root"), "{response}");
+    assert!(!response.contains("<|im_start|>"), "{response}");
+    assert_eq!(prompt.matches("<|im_start|>system").count(), 1, "{prompt}");
+}

@@ -2,6 +2,7 @@
 import os
 import re
 import subprocess
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -12,6 +13,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 BINARY = ROOT / "target" / "release" / "fulcrum"
 MODEL_ID = "smollm2"
+# With no policy configured, `fulcrum serve` governs with the demo enterprise; its keys are public.
+API_KEY = "demo-employee-key"
+AUTH = {"Authorization": f"Bearer {API_KEY}"}
 
 
 def cached_model(env_var: str, name: str) -> str:
@@ -38,12 +42,15 @@ class Server:
     def __init__(self, args, env=None, wait_ready=True):
         assert BINARY.is_file(), f"{BINARY} missing: run scripts/test (it builds the release binary)"
         self.log = []
+        # Each server keeps its audit log and sessions apart from the user's own.
+        self.state_dir = tempfile.TemporaryDirectory()
+        env = {"FULCRUM_STATE_DB": os.path.join(self.state_dir.name, "state.db"), **(env or {})}
         self.proc = subprocess.Popen(
             [str(BINARY), "serve", "--port", "0", *args],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
-            env={**os.environ, "NO_COLOR": "1", **(env or {})},
+            env={**os.environ, "NO_COLOR": "1", **env},
         )
         self.base_url = None
         found = threading.Event()

@@ -7,7 +7,7 @@ import httpx
 import openai
 import pytest
 
-from conftest import MODEL_ID, Server
+from conftest import API_KEY, AUTH, MODEL_ID, Server
 
 MESSAGES = [
     {"role": "system", "content": "You are a helpful assistant."},
@@ -16,7 +16,7 @@ MESSAGES = [
 
 
 def client(server, **kwargs):
-    return openai.OpenAI(base_url=server.base_url + "/v1", api_key="unused", max_retries=0, **kwargs)
+    return openai.OpenAI(base_url=server.base_url + "/v1", api_key=API_KEY, max_retries=0, **kwargs)
 
 
 def test_models_lists_the_served_model(server):
@@ -89,10 +89,10 @@ def test_unknown_model_is_a_404(server):
 
 def test_oversized_body_is_a_413_and_unknown_route_a_404(server):
     big = {"model": MODEL_ID, "messages": [{"role": "user", "content": "x" * (5 * 1024 * 1024)}]}
-    r = httpx.post(server.base_url + "/v1/chat/completions", json=big, timeout=30)
+    r = httpx.post(server.base_url + "/v1/chat/completions", json=big, timeout=30, headers=AUTH)
     assert r.status_code == 413
     assert r.json()["error"]["code"] == "request_too_large"
-    r = httpx.get(server.base_url + "/v1/embeddings")
+    r = httpx.get(server.base_url + "/v1/embeddings", headers=AUTH)
     assert r.status_code == 404
     assert r.json()["error"]["type"] == "invalid_request_error"
 

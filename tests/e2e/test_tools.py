@@ -6,6 +6,8 @@ import json
 import openai
 import pytest
 
+from conftest import API_KEY
+
 MODEL = "qwen"
 
 TOOLS = [
@@ -24,7 +26,7 @@ SCHEMAS = {t["function"]["name"]: t["function"]["parameters"] for t in TOOLS}
 
 
 def client(server):
-    return openai.OpenAI(base_url=server.base_url + "/v1", api_key="unused", max_retries=0)
+    return openai.OpenAI(base_url=server.base_url + "/v1", api_key=API_KEY, max_retries=0)
 
 
 def check_call(name, arguments_json):

@@ -38,6 +38,14 @@ pub struct Config {
     pub tool_call_bias: f32,
     /// Logit bias on another call right after a finished one when parallel calls are allowed.
     pub parallel_call_bias: f32,
+    /// The policy file (users, roles, databases, tools); unset serves the demo enterprise.
+    pub policy: Option<PathBuf>,
+    /// SQLite file for the audit log, pending actions and agent sessions.
+    pub state_db: Option<PathBuf>,
+    /// How long a sensitive call waits for its confirmation, in seconds.
+    pub confirmation_ttl_secs: u64,
+    /// Model generations per agent turn at most.
+    pub agent_max_steps: usize,
     /// Log filter (`tracing` env-filter syntax), e.g. `info` or `fulcrum=debug`.
     pub log: String,
 }
@@ -58,13 +66,17 @@ impl Default for Config {
             max_body_bytes: 4 * 1024 * 1024,
             tool_call_bias: fulcrum_server::DEFAULT_TOOL_CALL_BIAS,
             parallel_call_bias: fulcrum_server::DEFAULT_PARALLEL_CALL_BIAS,
+            policy: None,
+            state_db: None,
+            confirmation_ttl_secs: 900,
+            agent_max_steps: 8,
             log: "info".into(),
         }
     }
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 14] = [
+pub const KEYS: [&str; 18] = [
     "host",
     "port",
     "model",
@@ -78,6 +90,10 @@ pub const KEYS: [&str; 14] = [
     "max_body_bytes",
     "tool_call_bias",
     "parallel_call_bias",
+    "policy",
+    "state_db",
+    "confirmation_ttl_secs",
+    "agent_max_steps",
     "log",
 ];
 
@@ -112,6 +128,10 @@ pub struct ConfigFlags {
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gpu_layers: Option<u32>,
+    /// Policy file (users, roles, tools) [default: the demo enterprise]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<PathBuf>,
     /// Log filter, e.g. `info` or `debug`
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -212,9 +232,33 @@ impl Config {
                 bail!("invalid configuration: `{key}` must be between -20 and 20, got {value}");
             }
         }
+        if self.confirmation_ttl_secs == 0 {
+            bail!("invalid configuration: `confirmation_ttl_secs` must be at least 1");
+        }
+        if !(1..=64).contains(&self.agent_max_steps) {
+            bail!(
+                "invalid configuration: `agent_max_steps` must be between 1 and 64, got {}",
+                self.agent_max_steps
+            );
+        }
         tracing_subscriber::EnvFilter::try_new(&self.log)
             .with_context(|| format!("invalid configuration: `log` filter {:?}", self.log))?;
         Ok(())
+    }
+
+    /// Fulcrum's folder: `home` setting, else `$FULCRUM_HOME`, else `~/.cache/fulcrum`.
+    pub fn home_dir(&self) -> PathBuf {
+        let models = self.models_dir();
+        models
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+    }
+
+    /// The state database: `state_db`, else `<home>/state.db`.
+    pub fn state_db_path(&self) -> PathBuf {
+        self.state_db
+            .clone()
+            .unwrap_or_else(|| self.home_dir().join("state.db"))
     }
 
     /// The model cache folder: `home` setting, else `$FULCRUM_HOME`, else `~/.cache/fulcrum`.

@@ -3,6 +3,7 @@
 
 mod commands;
 mod config;
+mod governance;
 mod model_source;
 
 use std::process::ExitCode;
@@ -39,6 +40,12 @@ enum Command {
     /// Evaluate function calling
     #[command(subcommand)]
     Eval(commands::eval::EvalCommand),
+    /// Make API keys for the users of the policy file
+    #[command(subcommand)]
+    Keys(commands::keys::KeysCommand),
+    /// Verify or export the audit log
+    #[command(subcommand)]
+    Audit(commands::audit::AuditCommand),
     /// Print the resolved configuration as TOML
     Config,
 }
@@ -69,6 +76,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Chat(args) => commands::chat::run(&config, &args),
         Command::Bench(command) => commands::bench::run(&config, command),
         Command::Eval(command) => commands::eval::run(&config, command),
+        Command::Keys(command) => commands::keys::run(&config, command),
+        Command::Audit(command) => commands::audit::run(&config, command),
         Command::Config => {
             print!("{}", toml::to_string(&config)?);
             Ok(())

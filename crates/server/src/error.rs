@@ -143,3 +143,51 @@ impl From<EngineError> for ApiError {
         }
     }
 }
+
+impl From<fulcrum_tools::ToolsError> for ApiError {
+    fn from(err: fulcrum_tools::ToolsError) -> Self {
+        use fulcrum_tools::ToolsError;
+        match err {
+            ToolsError::UnknownAction(_) => ApiError::not_found(err.to_string(), "unknown_action"),
+            ToolsError::UnknownTool(_) => ApiError::not_found(err.to_string(), "unknown_tool"),
+            ToolsError::InvalidArguments { .. } => ApiError::invalid_request(err.to_string()),
+            ToolsError::ConfigRead { .. }
+            | ToolsError::Config { .. }
+            | ToolsError::ToolConfig { .. }
+            | ToolsError::Database(_)
+            | ToolsError::Execution { .. }
+            | ToolsError::Timeout { .. } => {
+                tracing::error!(%err, "tools layer failure");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+impl From<fulcrum_agent::AgentError> for ApiError {
+    fn from(err: fulcrum_agent::AgentError) -> Self {
+        use fulcrum_agent::AgentError;
+        match err {
+            AgentError::Engine(err) => err.into(),
+            AgentError::Chat(err) => err.into(),
+            AgentError::Tools(err) => err.into(),
+            // Someone else's session is reported as missing: its existence is not the
+            // caller's business.
+            AgentError::UnknownSession(_) | AgentError::NotYourSession(_) => ApiError::not_found(
+                "no such session (or not yours): create one with POST /v1/agent/sessions",
+                "unknown_session",
+            ),
+            AgentError::AwaitingConfirmation { .. } => ApiError {
+                status: StatusCode::CONFLICT,
+                message: err.to_string(),
+                kind: "invalid_request_error",
+                param: None,
+                code: Some("awaiting_confirmation"),
+            },
+            AgentError::Store(_) | AgentError::Incomplete => {
+                tracing::error!(%err, "agent failure");
+                ApiError::internal()
+            }
+        }
+    }
+}

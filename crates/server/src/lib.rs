@@ -4,6 +4,7 @@
 //! until shutdown. The server listens before the model is loaded (health answers, `readyz` and
 //! the API say 503) and becomes ready when [`AppState::set_model`] is called.
 
+mod auth;
 mod error;
 mod json;
 mod metrics;
@@ -24,7 +25,8 @@ use axum::Router;
 pub use error::ApiError;
 pub use metrics::Metrics;
 pub use state::{
-    AppState, LoadedModel, ServerOptions, DEFAULT_PARALLEL_CALL_BIAS, DEFAULT_TOOL_CALL_BIAS,
+    AppState, Governance, LoadedModel, ServerOptions, DEFAULT_PARALLEL_CALL_BIAS,
+    DEFAULT_TOOL_CALL_BIAS,
 };
 
 /// The application: every route, the body limit, metrics and OpenAI-shaped fallbacks.
@@ -37,8 +39,21 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
         .route("/metrics", get(routes::health::metrics))
+        .route("/v1/agent/sessions", post(routes::agent::create_session))
+        .route(
+            "/v1/agent/sessions/{id}/messages",
+            post(routes::agent::send).get(routes::agent::messages),
+        )
+        .route("/v1/actions", get(routes::actions::pending))
+        .route("/v1/actions/{id}/approve", post(routes::actions::approve))
+        .route("/v1/actions/{id}/deny", post(routes::actions::deny))
+        .route("/v1/audit", get(routes::audit::list))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_key,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), track))
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(state)

@@ -7,7 +7,8 @@ use fulcrum_chat::tools::ToolSet;
 use fulcrum_chat::{ChatError, ChatTemplate, ToolDefinition};
 use fulcrum_engine::Backend;
 
-use fulcrum_agent::ToolCallTuning;
+use fulcrum_agent::{Agent, AgentOptions, SessionStore, ToolCallTuning};
+use fulcrum_tools::{Identities, Policy};
 
 use crate::metrics::Metrics;
 
@@ -19,7 +20,7 @@ pub const DEFAULT_TOOL_CALL_BIAS: f32 = 20.0;
 /// Default logit bias on starting another call right after a `</tool_call>`, where parallel
 /// calls are allowed: small models end their turn after the first call even when the request
 /// asks for several.
-pub const DEFAULT_PARALLEL_CALL_BIAS: f32 = 0.0;
+pub const DEFAULT_PARALLEL_CALL_BIAS: f32 = 10.0;
 
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]
@@ -45,7 +46,7 @@ impl Default for ServerOptions {
 /// The loaded model: the backend and the template its prompts are rendered with.
 pub struct LoadedModel {
     pub backend: Arc<dyn Backend>,
-    pub template: ChatTemplate,
+    pub template: Arc<ChatTemplate>,
     pub created: u64,
 }
 
@@ -65,7 +66,7 @@ impl LoadedModel {
             .map_or(0, |d| d.as_secs());
         Ok(LoadedModel {
             backend,
-            template,
+            template: Arc::new(template),
             created,
         })
     }
@@ -78,6 +79,40 @@ pub struct AppState {
     pub options: Arc<ServerOptions>,
     pub metrics: Metrics,
     tool_sets: Arc<Mutex<ToolSetCache>>,
+    /// Users, tools and policy; `None` serves the plain OpenAI API without authentication.
+    pub governance: Option<Arc<Governance>>,
+}
+
+/// Who may call the API and which tools run for them: identities, the policy, the agent.
+pub struct Governance {
+    pub identities: Identities,
+    pub policy: Arc<Policy>,
+    pub sessions: Arc<SessionStore>,
+    pub agent_options: AgentOptions,
+    /// Built when the model is loaded.
+    agent: OnceLock<Arc<Agent>>,
+}
+
+impl Governance {
+    pub fn new(
+        identities: Identities,
+        policy: Arc<Policy>,
+        sessions: Arc<SessionStore>,
+        agent_options: AgentOptions,
+    ) -> Governance {
+        Governance {
+            identities,
+            policy,
+            sessions,
+            agent_options,
+            agent: OnceLock::new(),
+        }
+    }
+
+    /// The agent, once the model is loaded.
+    pub fn agent(&self) -> Option<&Arc<Agent>> {
+        self.agent.get()
+    }
 }
 
 /// Recently used tool sets: an agent sends the same tools with every request, and compiling
@@ -97,7 +132,14 @@ impl AppState {
             options: Arc::new(options),
             metrics: Metrics::new()?,
             tool_sets: Arc::new(Mutex::new(ToolSetCache::default())),
+            governance: None,
         })
+    }
+
+    /// Requires API keys on every route but health, and serves the agent and actions.
+    pub fn with_governance(mut self, governance: Governance) -> Self {
+        self.governance = Some(Arc::new(governance));
+        self
     }
 
     /// The validated tool set for `tools`, compiled once per distinct set.
@@ -139,6 +181,20 @@ impl AppState {
 
     /// Marks the server ready with this model. Later calls are ignored.
     pub fn set_model(&self, model: LoadedModel) {
+        if let Some(governance) = &self.governance {
+            match Agent::new(
+                Arc::clone(&model.backend),
+                Arc::clone(&model.template),
+                Arc::clone(&governance.policy),
+                Arc::clone(&governance.sessions),
+                governance.agent_options.clone(),
+            ) {
+                Ok(agent) => {
+                    let _ = governance.agent.set(Arc::new(agent));
+                }
+                Err(err) => tracing::error!(%err, "the agent cannot start; its routes answer 503"),
+            }
+        }
         if self.model.set(model).is_err() {
             tracing::warn!("a model was already loaded; ignoring the second one");
         }

@@ -9,6 +9,7 @@
 mod actions;
 mod audit;
 mod config;
+pub mod demo;
 mod error;
 pub mod executor;
 mod identity;

@@ -21,6 +21,8 @@ use crate::registry::Registry;
 pub struct Permit {
     tool: String,
     arguments: Value,
+    /// Who the call runs for (SQL tools can bind it as `:caller_user` / `:caller_role`).
+    principal: Principal,
     /// The audit row that records the decision.
     decision_seq: i64,
     /// The confirmed action this permit carries out, if any.
@@ -38,6 +40,10 @@ impl Permit {
 
     pub fn decision_seq(&self) -> i64 {
         self.decision_seq
+    }
+
+    pub fn principal(&self) -> &Principal {
+        &self.principal
     }
 }
 
@@ -174,6 +180,7 @@ impl Policy {
         Ok(Decision::Permit(Permit {
             tool: tool_name.to_string(),
             arguments: arguments.clone(),
+            principal: context.principal.clone(),
             decision_seq: row.seq,
             action_id: None,
         }))
@@ -265,9 +272,14 @@ impl Policy {
         ))?;
         match outcome {
             ApprovalOutcome::Claimed(claimed) => {
+                // It runs for the user who asked for it, whoever approved it.
                 let permit = Permit {
                     tool: claimed.tool.clone(),
                     arguments: claimed.arguments.clone(),
+                    principal: Principal {
+                        user: claimed.user.clone(),
+                        role: claimed.role.clone(),
+                    },
                     decision_seq: row.seq,
                     action_id: Some(claimed.id.clone()),
                 };

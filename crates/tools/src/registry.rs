@@ -316,6 +316,9 @@ fn check_executor(
                 return Err("`max_rows` must be above 0".into());
             }
             for name in crate::executor::sql::statement_parameters(statement) {
+                if crate::executor::sql::CALLER_PARAMETERS.contains(&name) {
+                    continue;
+                }
                 if !has_property(name) {
                     return Err(format!(
                         "the statement binds `:{name}`, which is not a parameter"

@@ -1,7 +1,9 @@
 //! One module per subcommand.
 
+pub mod audit;
 pub mod bench;
 pub mod chat;
 pub mod eval;
+pub mod keys;
 pub mod models;
 pub mod serve;

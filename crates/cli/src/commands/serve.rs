@@ -29,11 +29,13 @@ async fn serve(config: Config) -> Result<()> {
     let address = listener
         .local_addr()
         .context("cannot read the listening address")?;
+    let governance = crate::governance::load(&config)?;
     let state = AppState::new(ServerOptions {
         max_body_bytes: config.max_body_bytes,
         tuning: config.tuning(),
     })
-    .context("cannot set up metrics")?;
+    .context("cannot set up metrics")?
+    .with_governance(governance);
 
     // The model loads (and is fetched if needed) off the runtime; the server already answers
     // /healthz, and 503 elsewhere, meanwhile. A model that cannot load stops the server.

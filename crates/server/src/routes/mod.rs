@@ -1,5 +1,8 @@
 //! The HTTP routes, one file per group.
 
+pub mod actions;
+pub mod agent;
+pub mod audit;
 pub mod chat;
 mod chat_stream;
 pub mod health;

@@ -99,6 +99,7 @@ impl Executors {
                         mode: *mode,
                         max_rows: *max_rows,
                         arguments: arguments.clone(),
+                        caller: permit.principal().clone(),
                         timeout,
                     })
                     .await

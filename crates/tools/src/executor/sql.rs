@@ -60,8 +60,13 @@ pub(crate) struct SqlCall {
     pub mode: SqlMode,
     pub max_rows: usize,
     pub arguments: Value,
+    pub caller: crate::identity::Principal,
     pub timeout: Duration,
 }
+
+/// Parameters bound from the caller, not from the model's arguments: a statement can use
+/// them to act as (or only on rows of) the user, and the model cannot change them.
+pub const CALLER_PARAMETERS: [&str; 2] = ["caller_user", "caller_role"];
 
 pub(crate) async fn run(call: SqlCall) -> Result<Value, ToolsError> {
     let failed = {
@@ -113,7 +118,11 @@ fn execute(connection: &Connection, call: &SqlCall) -> Result<Value, String> {
         else {
             continue;
         };
-        let value = to_sql(call.arguments.get(name).unwrap_or(&Value::Null));
+        let value = match name {
+            "caller_user" => SqlValue::Text(call.caller.user.clone()),
+            "caller_role" => SqlValue::Text(call.caller.role.clone()),
+            _ => to_sql(call.arguments.get(name).unwrap_or(&Value::Null)),
+        };
         statement
             .raw_bind_parameter(index, value)
             .map_err(|err| err.to_string())?;

@@ -13,6 +13,8 @@ use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
+mod governed;
+
 fn state() -> AppState {
     AppState::new(ServerOptions {
         max_body_bytes: 64 * 1024,

@@ -1,0 +1,65 @@
+//! Loads what governs the server: the policy file (or the demo enterprise), the state
+//! database, and from them identities, the policy and agent sessions.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use fulcrum_agent::{AgentOptions, SessionStore};
+use fulcrum_server::Governance;
+use fulcrum_tools::{open_state_database, Actions, AuditLog, Identities, Policy, Registry};
+
+use crate::config::Config;
+
+/// The policy file to use: the configured one, or the demo's (installed on first use).
+pub fn policy_path(config: &Config) -> Result<(PathBuf, bool)> {
+    match &config.policy {
+        Some(path) => Ok((path.clone(), false)),
+        None => {
+            let path = fulcrum_tools::demo::install(&config.home_dir().join("demo"))
+                .context("cannot install the demo enterprise")?;
+            Ok((path, true))
+        }
+    }
+}
+
+pub fn open_audit(config: &Config) -> Result<AuditLog> {
+    let path = config.state_db_path();
+    let connection = open_state_database(&path)?;
+    Ok(AuditLog::new(connection)?)
+}
+
+pub fn load(config: &Config) -> Result<Governance> {
+    let (path, demo) = policy_path(config)?;
+    let registry = Registry::load(&path)?;
+    let identities = Identities::from_config(registry.config());
+    let state = config.state_db_path();
+    let audit = AuditLog::new(open_state_database(&state)?)?;
+    let actions = Actions::new(open_state_database(&state)?)?;
+    let sessions = SessionStore::open(&state)?;
+    tracing::info!(
+        policy = %path.display(),
+        state = %state.display(),
+        tools = registry.tools().count(),
+        users = registry.config().users.len(),
+        "policy loaded{}",
+        if demo { " (the demo enterprise: its keys are public, see the README)" } else { "" }
+    );
+    let policy = Policy::new(
+        Arc::new(registry),
+        Arc::new(audit),
+        Arc::new(actions),
+        Duration::from_secs(config.confirmation_ttl_secs),
+    )?;
+    Ok(Governance::new(
+        identities,
+        Arc::new(policy),
+        Arc::new(sessions),
+        AgentOptions {
+            max_steps: config.agent_max_steps,
+            tuning: config.tuning(),
+            ..AgentOptions::default()
+        },
+    ))
+}

@@ -1,0 +1,102 @@
+//! Pending actions: list the caller's, approve (which runs it, once) or deny.
+
+use axum::extract::{Path, State};
+use axum::{Extension, Json};
+use fulcrum_tools::{Principal, Resolution};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::agent::agent;
+use crate::auth::caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Approval {
+    /// The hash of the arguments the approver was shown; the action runs only if it matches.
+    #[serde(default)]
+    arguments_sha256: Option<String>,
+}
+
+pub async fn pending(
+    State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
+) -> Result<Json<Value>, ApiError> {
+    let principal = caller(principal)?;
+    let agent = agent(&state)?;
+    let actions = agent.policy().actions().pending_for(&principal.user)?;
+    Ok(Json(json!({ "data": actions })))
+}
+
+pub async fn approve(
+    state: State<AppState>,
+    principal: Option<Extension<Principal>>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    // The body is optional: an approval without the hash approves what is stored.
+    let approval: Approval = if body.iter().all(u8::is_ascii_whitespace) {
+        Approval::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|err| ApiError::invalid_request(format!("invalid approval body: {err}")))?
+    };
+    decide(state, principal, id, true, approval.arguments_sha256).await
+}
+
+pub async fn deny(
+    state: State<AppState>,
+    principal: Option<Extension<Principal>>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    decide(state, principal, id, false, None).await
+}
+
+async fn decide(
+    State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
+    id: String,
+    approve: bool,
+    expected_hash: Option<String>,
+) -> Result<Json<Value>, ApiError> {
+    let principal = caller(principal)?;
+    let agent = agent(&state)?;
+    let (resolution, continued) = agent
+        .decide(&principal, &id, approve, expected_hash.as_deref(), None)
+        .await?;
+    let (status, action, result) = match resolution {
+        Resolution::Ran(action, result) => {
+            let result = match result {
+                Ok(output) => json!({"ok": true, "output": output.text}),
+                Err(err) => json!({"ok": false, "error": err.to_string()}),
+            };
+            ("executed", action, Some(result))
+        }
+        Resolution::Denied(action) => ("denied", action, None),
+        Resolution::Expired(action) => ("expired", action, None),
+        Resolution::AlreadyDecided(action) => ("already_decided", action, None),
+        Resolution::HashMismatch(_) => {
+            return Err(ApiError::invalid_value(
+                "arguments_sha256",
+                "`arguments_sha256` does not match the action's arguments; nothing was run",
+            )
+            .with_code("arguments_mismatch"))
+        }
+        Resolution::NotAllowed(reason) => {
+            return Err(ApiError {
+                status: axum::http::StatusCode::FORBIDDEN,
+                message: reason,
+                kind: "invalid_request_error",
+                param: None,
+                code: Some("not_allowed"),
+            })
+        }
+    };
+    Ok(Json(json!({
+        "status": status,
+        "action": action,
+        "result": result,
+        "turn": continued,
+    })))
+}

@@ -1,0 +1,107 @@
+//! Agent sessions: create one, send it messages (JSON or a stream of events), read it back.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use fulcrum_agent::{Agent, AgentEvent};
+use fulcrum_tools::Principal;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::auth::caller;
+use crate::error::ApiError;
+use crate::json::ApiJson;
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendMessage {
+    content: String,
+    #[serde(default)]
+    stream: bool,
+}
+
+pub(crate) fn agent(state: &AppState) -> Result<Arc<Agent>, ApiError> {
+    let governance = state.governance.as_ref().ok_or_else(|| {
+        ApiError::not_found("this server runs without a policy", "not_configured")
+    })?;
+    governance.agent().cloned().ok_or_else(ApiError::not_ready)
+}
+
+pub async fn create_session(
+    State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
+) -> Result<Response, ApiError> {
+    let principal = caller(principal)?;
+    let agent = agent(&state)?;
+    let info = agent.create_session(&principal)?;
+    Ok((axum::http::StatusCode::CREATED, Json(info)).into_response())
+}
+
+pub async fn messages(
+    State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let principal = caller(principal)?;
+    let agent = agent(&state)?;
+    let session = agent.sessions().get_owned(&id, &principal)?;
+    let messages = agent.sessions().messages(&session.id)?;
+    let pending = agent.sessions().pending_calls(&session.id)?;
+    Ok(Json(json!({
+        "session": session,
+        "messages": messages,
+        "pending_actions": pending.iter().map(|p| &p.action_id).collect::<Vec<_>>(),
+    })))
+}
+
+pub async fn send(
+    State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<SendMessage>,
+) -> Result<Response, ApiError> {
+    let principal = caller(principal)?;
+    let agent = agent(&state)?;
+    if body.content.trim().is_empty() {
+        return Err(ApiError::invalid_value("content", "`content` is empty"));
+    }
+    if !body.stream {
+        let outcome = agent.send(&principal, &id, &body.content, None).await?;
+        return Ok(Json(outcome).into_response());
+    }
+    // Fail fast on a bad session before the stream starts; errors later become events.
+    agent.sessions().get_owned(&id, &principal)?;
+    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        if let Err(err) = agent
+            .send(&principal, &id, &body.content, Some(&sender))
+            .await
+        {
+            let _ = sender.send(AgentEvent::Error {
+                message: ApiError::from(err).message,
+            });
+        }
+    });
+    Ok(event_stream(receiver).into_response())
+}
+
+/// Agent events as SSE, one JSON object each, then `[DONE]`.
+pub(crate) fn event_stream(
+    receiver: tokio::sync::mpsc::UnboundedReceiver<AgentEvent>,
+) -> Sse<impl futures::Stream<Item = Result<Event, Infallible>>> {
+    use futures::StreamExt;
+    let events = tokio_stream::wrappers::UnboundedReceiverStream::new(receiver)
+        .map(|event| {
+            let data = serde_json::to_string(&event).unwrap_or_else(|_| "{}".into());
+            Ok(Event::default().data(data))
+        })
+        .chain(futures::stream::once(async {
+            Ok(Event::default().data("[DONE]"))
+        }));
+    Sse::new(events).keep_alive(KeepAlive::default())
+}

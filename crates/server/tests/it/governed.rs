@@ -1,0 +1,223 @@
+//! A governed server (the demo enterprise's policy, a scripted model): API keys, agent
+//! sessions, confirmations and the audit log over HTTP.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use fulcrum_agent::{AgentOptions, SessionStore};
+use fulcrum_engine::scripted::ScriptedBackend;
+use fulcrum_server::{router, Governance, LoadedModel};
+use fulcrum_tools::{open_state_database, Actions, AuditLog, Identities, Policy, Registry};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+const EMPLOYEE: &str = "demo-employee-key";
+const FINANCE: &str = "demo-finance-key";
+const AUDITOR: &str = "demo-auditor-key";
+
+struct Governed {
+    app: Router,
+    _dir: tempfile::TempDir,
+}
+
+fn governed(outputs: &[&str]) -> Governed {
+    let dir = tempfile::tempdir().expect("dir");
+    let policy_path = fulcrum_tools::demo::install(dir.path()).expect("demo");
+    let registry = Registry::load(&policy_path).expect("policy");
+    let identities = Identities::from_config(registry.config());
+    let state_db = dir.path().join("state.db");
+    let policy = Policy::new(
+        Arc::new(registry),
+        Arc::new(AuditLog::new(open_state_database(&state_db).expect("db")).expect("audit")),
+        Arc::new(Actions::new(open_state_database(&state_db).expect("db")).expect("actions")),
+        Duration::from_secs(600),
+    )
+    .expect("policy");
+    let sessions = SessionStore::open(&state_db).expect("sessions");
+    let state = super::state().with_governance(Governance::new(
+        identities,
+        Arc::new(policy),
+        Arc::new(sessions),
+        AgentOptions::default(),
+    ));
+    let backend = Arc::new(ScriptedBackend::new(outputs.iter().copied()));
+    state.set_model(LoadedModel::new(backend).expect("model"));
+    Governed {
+        app: router(state),
+        _dir: dir,
+    }
+}
+
+async fn call(
+    app: &Router,
+    method: &str,
+    uri: &str,
+    key: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", "application/json");
+    if let Some(key) = key {
+        request = request.header("authorization", format!("Bearer {key}"));
+    }
+    let request = request
+        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+        .expect("request");
+    let response = app.clone().oneshot(request).await.expect("response");
+    let status = response.status();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+fn hermes(name: &str, arguments: Value) -> String {
+    format!(
+        "<tool_call>\n{}\n</tool_call>",
+        json!({"name": name, "arguments": arguments})
+    )
+}
+
+#[tokio::test]
+async fn every_route_but_health_needs_a_valid_key() {
+    let g = governed(&["Hello."]);
+    let (status, body) = call(&g.app, "GET", "/v1/models", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_api_key");
+    let (status, _) = call(&g.app, "GET", "/v1/models", Some("demo-wrong-key"), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = call(&g.app, "GET", "/v1/models", Some(EMPLOYEE), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = call(&g.app, "GET", "/healthz", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = call(&g.app, "POST", "/v1/agent/sessions", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_refund_waits_for_approval_over_http_and_runs_once() {
+    let refund = hermes(
+        "refund_order",
+        json!({"order_id": 12345, "reason": "damaged"}),
+    );
+    let g = governed(&[&refund, "Order 12345 is refunded."]);
+    let (status, session) = call(&g.app, "POST", "/v1/agent/sessions", Some(FINANCE), None).await;
+    assert_eq!(status, StatusCode::CREATED, "{session}");
+    let id = session["id"].as_str().expect("id").to_string();
+    assert_eq!(session["role"], "finance");
+
+    let (status, turn) = call(
+        &g.app,
+        "POST",
+        &format!("/v1/agent/sessions/{id}/messages"),
+        Some(FINANCE),
+        Some(json!({"content": "Refund order 12345, it arrived damaged"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{turn}");
+    assert_eq!(turn["stop"], "awaiting_confirmation");
+    let action = &turn["pending"][0];
+    let action_id = action["id"].as_str().expect("action id").to_string();
+    assert_eq!(action["summary"], "Refund order 12345 in full");
+
+    // The session waits: a new message is a 409 until the action is decided.
+    let (status, body) = call(
+        &g.app,
+        "POST",
+        &format!("/v1/agent/sessions/{id}/messages"),
+        Some(FINANCE),
+        Some(json!({"content": "hello?"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    // Another user's session is not theirs to read.
+    let (status, _) = call(
+        &g.app,
+        "GET",
+        &format!("/v1/agent/sessions/{id}/messages"),
+        Some(EMPLOYEE),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // An employee cannot approve a finance action.
+    let (status, _) = call(
+        &g.app,
+        "POST",
+        &format!("/v1/actions/{action_id}/approve"),
+        Some(EMPLOYEE),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // A wrong argument hash runs nothing.
+    let (status, body) = call(
+        &g.app,
+        "POST",
+        &format!("/v1/actions/{action_id}/approve"),
+        Some(FINANCE),
+        Some(json!({"arguments_sha256": "00"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    let (status, approved) = call(
+        &g.app,
+        "POST",
+        &format!("/v1/actions/{action_id}/approve"),
+        Some(FINANCE),
+        Some(json!({"arguments_sha256": action["arguments_sha256"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{approved}");
+    assert_eq!(approved["status"], "executed");
+    assert_eq!(approved["result"]["ok"], true);
+    assert_eq!(approved["turn"]["answer"], "Order 12345 is refunded.");
+    let (_, again) = call(
+        &g.app,
+        "POST",
+        &format!("/v1/actions/{action_id}/approve"),
+        Some(FINANCE),
+        None,
+    )
+    .await;
+    assert_eq!(again["status"], "already_decided");
+
+    // The auditor reads the whole story; an employee may not.
+    let (status, _) = call(&g.app, "GET", "/v1/audit", Some(EMPLOYEE), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, audit) = call(&g.app, "GET", "/v1/audit?limit=1000", Some(AUDITOR), None).await;
+    assert_eq!(status, StatusCode::OK, "{audit}");
+    let kinds: Vec<&str> = audit["data"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter_map(|r| r["kind"].as_str())
+        .collect();
+    for kind in [
+        "user_input",
+        "model_output",
+        "parsed_calls",
+        "decision",
+        "confirmation",
+        "execution",
+        "answer",
+    ] {
+        assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
+    }
+    let executions = kinds.iter().filter(|k| **k == "execution").count();
+    assert_eq!(executions, 1, "the refund ran once");
+}

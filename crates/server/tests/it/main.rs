@@ -415,16 +415,21 @@ async fn tool_calls_are_parsed_validated_and_returned_with_ids() {
             .expect("json");
     assert_eq!(arguments, json!({"city": "Paris"}));
 
-    // The engine got a grammar for these tools and the opening-tag bias of `auto`.
+    // The engine got a grammar for these tools, the opening-tag bias of `auto`, and the bias
+    // on another call after a finished one (parallel calls are allowed by default).
     let request = backend.requests().pop().expect("request");
     let grammar = request.grammar.expect("grammar");
     assert!(grammar.contains("start: think? (text | calls)") && grammar.contains("get_time"));
     assert_eq!(
         request.logit_bias,
-        vec![LogitBias::always(
-            "<tool_call>",
-            fulcrum_server::DEFAULT_TOOL_CALL_BIAS
-        )]
+        vec![
+            LogitBias::always("<tool_call>", fulcrum_server::DEFAULT_TOOL_CALL_BIAS),
+            LogitBias::after(
+                "</tool_call>",
+                "\n",
+                fulcrum_server::DEFAULT_PARALLEL_CALL_BIAS
+            ),
+        ]
     );
 }
 
@@ -449,7 +454,17 @@ async fn tool_choice_modes_shape_the_grammar() {
         let request = backend.requests().pop().expect("request");
         let grammar = request.grammar.expect("grammar");
         assert!(grammar.contains(start), "{choice}: {grammar}");
-        assert!(request.logit_bias.is_empty(), "bias only in auto");
+        // The opening-tag bias is for `auto` only; another call may be encouraged wherever
+        // calls are allowed.
+        assert!(
+            request
+                .logit_bias
+                .iter()
+                .all(|bias| bias.after.as_deref() == Some("</tool_call>")),
+            "{choice}: {:?}",
+            request.logit_bias
+        );
+        assert_eq!(request.logit_bias.is_empty(), choice == json!("none"));
         if choice.is_object() {
             assert!(
                 grammar.contains("\"const\":\"get_time\"")

@@ -44,13 +44,20 @@ pub fn call_biases(
     parallel: bool,
 ) -> Vec<LogitBias> {
     // Small models under-use the call path in `auto`; a bias on the opening tag evens that
-    // out. The grammar decides text-or-calls at the first token and masks the tag inside text,
-    // so the bias acts at that one decision. Only on a user's new message: after tool results
+    // out. The grammar decides text-or-calls at the first token and masks the tag inside text. Only on a user's new message: after tool results
     // the model should mostly answer, and a bias there makes it repeat the call it just made.
     let answering_user = messages.last().is_some_and(|m| m.role == Role::User);
     let mut biases = Vec::new();
+    // Only where the choice is made: at the start of the answer, or right after a reasoning
+    // block. A bias at every step would pull the tag into argument strings, where the grammar
+    // cannot tell it from text.
     if *choice == ToolChoice::Auto && answering_user {
-        biases.push(LogitBias::always("<tool_call>", tuning.tool_call_bias));
+        biases.push(LogitBias::at_start("<tool_call>", tuning.tool_call_bias));
+        biases.push(LogitBias::after(
+            "</think>",
+            "<tool_call>",
+            tuning.tool_call_bias,
+        ));
     }
     // After a finished call the grammar allows only a separator (another call) or the end of
     // the turn, so a bias on the separator there acts on that decision alone.

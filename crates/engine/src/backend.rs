@@ -64,9 +64,19 @@ pub struct GenerationRequest {
 pub struct LogitBias {
     pub text: String,
     pub bias: f32,
-    /// Only at the step right after this text's token was generated (e.g. the separator that
-    /// would start another tool call after `</tool_call>`); `None` for every step.
-    pub after: Option<String>,
+    pub when: BiasWhen,
+}
+
+/// At which steps a [`LogitBias`] applies.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BiasWhen {
+    /// Every step.
+    Always,
+    /// The first generated token only (a decision made at the start of the answer).
+    AtStart,
+    /// The step right after this text's token was generated (e.g. the separator that would
+    /// start another tool call after `</tool_call>`).
+    After(String),
 }
 
 impl LogitBias {
@@ -74,7 +84,15 @@ impl LogitBias {
         Self {
             text: text.into(),
             bias,
-            after: None,
+            when: BiasWhen::Always,
+        }
+    }
+
+    pub fn at_start(text: impl Into<String>, bias: f32) -> Self {
+        Self {
+            text: text.into(),
+            bias,
+            when: BiasWhen::AtStart,
         }
     }
 
@@ -82,7 +100,7 @@ impl LogitBias {
         Self {
             text: text.into(),
             bias,
-            after: Some(previous.into()),
+            when: BiasWhen::After(previous.into()),
         }
     }
 }

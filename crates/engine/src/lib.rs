@@ -14,8 +14,8 @@ mod stop;
 mod threads;
 
 pub use backend::{
-    Backend, EngineLoad, FinishReason, GenerationEvent, GenerationRequest, GenerationStream,
-    LogitBias, ModelInfo, SamplingParams, Usage,
+    Backend, BiasWhen, EngineLoad, FinishReason, GenerationEvent, GenerationRequest,
+    GenerationStream, LogitBias, ModelInfo, SamplingParams, Usage,
 };
 pub use error::EngineError;
 pub use llama::{EngineConfig, LlamaEngine};

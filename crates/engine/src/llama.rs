@@ -29,8 +29,8 @@ use llama_cpp_2::token::LlamaToken;
 use tokio::sync::mpsc;
 
 use crate::backend::{
-    Backend, EngineLoad, FinishReason, GenerationEvent, GenerationRequest, GenerationStream,
-    ModelInfo, SamplingParams, Usage,
+    Backend, BiasWhen, EngineLoad, FinishReason, GenerationEvent, GenerationRequest,
+    GenerationStream, ModelInfo, SamplingParams, Usage,
 };
 use crate::error::EngineError;
 use crate::grammar::GrammarCompiler;
@@ -85,10 +85,11 @@ struct Job {
     events: mpsc::UnboundedSender<Result<GenerationEvent, EngineError>>,
 }
 
-/// A bias on `token` at the step right after `previous` was generated.
+/// A bias on `token` at the step right after `previous` was generated (`None`: at the first
+/// step).
 #[derive(Debug, Clone, Copy)]
 struct FollowupBias {
-    previous: LlamaToken,
+    previous: Option<LlamaToken>,
     token: LlamaToken,
     bias: f32,
 }
@@ -290,12 +291,17 @@ impl Backend for LlamaEngine {
             let Some(token) = single_token(&entry.text) else {
                 continue;
             };
-            match &entry.after {
-                None => logit_bias.push(LlamaLogitBias::new(token, entry.bias)),
-                Some(previous) => {
+            match &entry.when {
+                BiasWhen::Always => logit_bias.push(LlamaLogitBias::new(token, entry.bias)),
+                BiasWhen::AtStart => followup_bias.push(FollowupBias {
+                    previous: None,
+                    token,
+                    bias: entry.bias,
+                }),
+                BiasWhen::After(previous) => {
                     if let Some(previous) = single_token(previous) {
                         followup_bias.push(FollowupBias {
-                            previous,
+                            previous: Some(previous),
                             token,
                             bias: entry.bias,
                         });
@@ -345,14 +351,14 @@ struct Slot {
 }
 
 impl Slot {
-    /// The bias that applies at this step, if the last token triggers one.
-    fn followup_bias(&self) -> Option<FollowupBias> {
-        let last = self.last_token?;
+    /// The biases that apply at this step, given the last token (or none yet).
+    fn followup_biases(&self) -> Vec<FollowupBias> {
         self.job
             .followup_bias
             .iter()
-            .find(|b| b.previous == last)
+            .filter(|b| b.previous == self.last_token)
             .copied()
+            .collect()
     }
 
     fn send(&self, event: GenerationEvent) {
@@ -432,22 +438,24 @@ fn build_sampler(
     Some(LlamaSampler::chain_simple(chain))
 }
 
-/// Samples from the logits at `at` with one token's logit moved first (llama.cpp's own
+/// Samples from the logits at `at` with some tokens' logits moved first (llama.cpp's own
 /// `sample` reads the logits itself, so this goes through a candidate array), then accepts the
 /// token as `sample` would.
 fn sample_with_bias(
     sampler: &mut LlamaSampler,
     ctx: &LlamaContext<'_>,
     at: i32,
-    followup: FollowupBias,
+    biases: &[FollowupBias],
 ) -> LlamaToken {
     let mut candidates = ctx.token_data_array_ith(at);
-    if let Some(entry) = candidates
-        .data
-        .iter_mut()
-        .find(|entry| entry.id() == followup.token)
-    {
-        entry.set_logit(entry.logit() + followup.bias);
+    for bias in biases {
+        if let Some(entry) = candidates
+            .data
+            .iter_mut()
+            .find(|entry| entry.id() == bias.token)
+        {
+            entry.set_logit(entry.logit() + bias.bias);
+        }
     }
     candidates.apply_sampler(sampler);
     let token = candidates
@@ -595,13 +603,13 @@ impl Worker {
                 let Some(at) = slot.logits_at.take() else {
                     continue;
                 };
-                let followup = slot.followup_bias();
-                let token = match (slot.sampler.as_mut(), followup) {
-                    (Some(sampler), Some(followup)) => {
-                        sample_with_bias(sampler, &ctx, at, followup)
+                let followup = slot.followup_biases();
+                let token = match slot.sampler.as_mut() {
+                    Some(sampler) if !followup.is_empty() => {
+                        sample_with_bias(sampler, &ctx, at, &followup)
                     }
-                    (Some(sampler), None) => sampler.sample(&ctx, at),
-                    (None, _) => argmax(ctx.get_logits_ith(at)),
+                    Some(sampler) => sampler.sample(&ctx, at),
+                    None => argmax(ctx.get_logits_ith(at)),
                 };
                 slot.last_token = Some(token);
                 if vocab.is_eog(token) && !slot.job.ignore_eos {

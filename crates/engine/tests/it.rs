@@ -304,6 +304,17 @@ fn logit_bias_moves_the_choice_and_skips_non_tokens() {
 }
 
 #[test]
+fn a_start_bias_applies_to_the_first_token_only() {
+    let _engine = exclusive();
+    let mut request = greedy(PROMPT, 3);
+    request.logit_bias = vec![LogitBias::at_start(" green", 100.0)];
+    let (biased, _, _) = run(request);
+    let (plain, _, _) = run(greedy(PROMPT, 3));
+    assert!(biased.starts_with(" green"), "{biased}");
+    assert_ne!(biased, plain);
+}
+
+#[test]
 fn followup_bias_applies_only_right_after_its_token() {
     let _engine = exclusive();
     let mut request = greedy(PROMPT, 4);

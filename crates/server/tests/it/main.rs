@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
 use fulcrum_engine::scripted::ScriptedBackend;
-use fulcrum_engine::LogitBias;
+use fulcrum_engine::{BiasWhen, LogitBias};
 use fulcrum_server::{router, AppState, LoadedModel, ServerOptions};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
@@ -423,7 +423,12 @@ async fn tool_calls_are_parsed_validated_and_returned_with_ids() {
     assert_eq!(
         request.logit_bias,
         vec![
-            LogitBias::always("<tool_call>", fulcrum_server::DEFAULT_TOOL_CALL_BIAS),
+            LogitBias::at_start("<tool_call>", fulcrum_server::DEFAULT_TOOL_CALL_BIAS),
+            LogitBias::after(
+                "</think>",
+                "<tool_call>",
+                fulcrum_server::DEFAULT_TOOL_CALL_BIAS
+            ),
             LogitBias::after(
                 "</tool_call>",
                 "\n",
@@ -460,7 +465,7 @@ async fn tool_choice_modes_shape_the_grammar() {
             request
                 .logit_bias
                 .iter()
-                .all(|bias| bias.after.as_deref() == Some("</tool_call>")),
+                .all(|bias| bias.when == BiasWhen::After("</tool_call>".into())),
             "{choice}: {:?}",
             request.logit_bias
         );

@@ -20,7 +20,8 @@ pub const DEMO_KEYS: [(&str, &str); 5] = [
     ("admin", "demo-admin-key"),
 ];
 
-/// Writes the demo policy and database into `dir` unless they are there, and returns the
+/// Writes the demo database into `dir` unless it is there (its data changes as the demo is
+/// used), rewrites the demo policy (to change it, copy it and set `policy`), and returns the
 /// policy file's path. Each file appears whole or not at all (written aside, then renamed).
 pub fn install(dir: &Path) -> Result<PathBuf, ToolsError> {
     let failed = |what: &str, err: &dyn std::fmt::Display| {
@@ -40,9 +41,10 @@ pub fn install(dir: &Path) -> Result<PathBuf, ToolsError> {
         std::fs::rename(&partial, &database).map_err(|err| failed("rename", &err))?;
     }
     let policy = dir.join("policy.toml");
-    if !policy.exists() {
+    let text = policy_text();
+    if std::fs::read_to_string(&policy).ok().as_deref() != Some(text.as_str()) {
         let partial = dir.join("policy.toml.partial");
-        std::fs::write(&partial, policy_text()).map_err(|err| failed("write the policy", &err))?;
+        std::fs::write(&partial, &text).map_err(|err| failed("write the policy", &err))?;
         std::fs::rename(&partial, &policy).map_err(|err| failed("rename", &err))?;
     }
     Ok(policy)
@@ -342,16 +344,26 @@ mod tests {
                 Some(role.to_string())
             );
         }
-        // Installing again keeps what is there.
+        // Installing again keeps the data and restores the demo policy.
+        let connection = Connection::open(dir.path().join("demo.db")).expect("db");
+        connection
+            .execute("UPDATE orders SET note = 'kept' WHERE id = 12345", [])
+            .expect("edit data");
+        drop(connection);
         std::fs::write(&policy, policy_text() + "\n# edited\n").expect("edit");
         install(dir.path()).expect("again");
-        assert!(std::fs::read_to_string(&policy)
-            .expect("read")
-            .contains("# edited"));
+        assert_eq!(
+            std::fs::read_to_string(&policy).expect("read"),
+            policy_text()
+        );
         let connection = Connection::open(dir.path().join("demo.db")).expect("db");
         let months: i64 = connection
             .query_row("SELECT count(DISTINCT month) FROM sales", [], |r| r.get(0))
             .expect("count");
         assert_eq!(months, 24);
+        let note: String = connection
+            .query_row("SELECT note FROM orders WHERE id = 12345", [], |r| r.get(0))
+            .expect("note");
+        assert_eq!(note, "kept");
     }
 }

@@ -39,12 +39,13 @@ def default_model() -> str:
 class Server:
     """A `fulcrum serve` process on a free port; its log is kept for failure messages."""
 
-    def __init__(self, args, env=None, wait_ready=True):
+    def __init__(self, args, env=None, wait_ready=True, home=None):
         assert BINARY.is_file(), f"{BINARY} missing: run scripts/test (it builds the release binary)"
         self.log = []
-        # Each server keeps its audit log and sessions apart from the user's own.
-        self.state_dir = tempfile.TemporaryDirectory()
-        env = {"FULCRUM_STATE_DB": os.path.join(self.state_dir.name, "state.db"), **(env or {})}
+        # Each server keeps its demo data, audit log and sessions apart from the user's own
+        # (models are given by path); `home` reuses another server's, as after a restart.
+        self.home = home or tempfile.mkdtemp(prefix="fulcrum-e2e-")
+        env = {"FULCRUM_HOME": self.home, **(env or {})}
         self.proc = subprocess.Popen(
             [str(BINARY), "serve", "--port", "0", *args],
             stdout=subprocess.DEVNULL,
@@ -90,6 +91,11 @@ class Server:
                 return float(line.split()[1])
         raise AssertionError(f"metric {name} missing")
 
+    def kill(self):
+        """Ends the server as a crash would (SIGKILL): no shutdown code runs."""
+        self.proc.kill()
+        self.proc.wait(10)
+
     def stop(self):
         self.proc.terminate()
         try:
@@ -105,9 +111,12 @@ def server():
     srv.stop()
 
 
+QWEN_ARGS = ["--model-id", "qwen", "--context-size", "8192", "--slots", "2"]
+
+
 @pytest.fixture(scope="session")
 def qwen_server():
     """The default model, where the quality of tool calling matters."""
-    srv = Server(["--model", default_model(), "--model-id", "qwen", "--context-size", "8192", "--slots", "2"])
+    srv = Server(["--model", default_model(), *QWEN_ARGS])
     yield srv
     srv.stop()

@@ -110,7 +110,7 @@ def test_client_disconnect_stops_the_generation(server):
         "model": MODEL_ID, "stream": True, "temperature": 0, "max_tokens": 3000,
         "messages": [{"role": "user", "content": "Count from 1 to 2000, one number per line."}],
     }
-    with httpx.stream("POST", server.base_url + "/v1/chat/completions", json=body, timeout=30) as r:
+    with httpx.stream("POST", server.base_url + "/v1/chat/completions", json=body, timeout=30, headers=AUTH) as r:
         lines = r.iter_lines()
         for _ in range(6):
             next(lines)

@@ -34,7 +34,14 @@ pub struct SessionStore {
 
 impl SessionStore {
     pub fn open(path: &Path) -> Result<SessionStore, AgentError> {
-        let connection = fulcrum_tools::open_state_database(path)?;
+        SessionStore::open_with(path, fulcrum_tools::Durability::Disk)
+    }
+
+    pub fn open_with(
+        path: &Path,
+        durability: fulcrum_tools::Durability,
+    ) -> Result<SessionStore, AgentError> {
+        let connection = fulcrum_tools::open_state_database_with(path, durability)?;
         SessionStore::new(connection)
     }
 

@@ -42,6 +42,9 @@ pub struct Config {
     pub policy: Option<PathBuf>,
     /// SQLite file for the audit log, pending actions and agent sessions.
     pub state_db: Option<PathBuf>,
+    /// `disk` (each audit row and action fsynced: survives power loss) or `process` (survives
+    /// a crash of Fulcrum, not of the machine; no fsync per row).
+    pub state_durability: fulcrum_tools::Durability,
     /// How long a sensitive call waits for its confirmation, in seconds.
     pub confirmation_ttl_secs: u64,
     /// Model generations per agent turn at most.
@@ -68,6 +71,7 @@ impl Default for Config {
             parallel_call_bias: fulcrum_server::DEFAULT_PARALLEL_CALL_BIAS,
             policy: None,
             state_db: None,
+            state_durability: fulcrum_tools::Durability::Disk,
             confirmation_ttl_secs: 900,
             agent_max_steps: 8,
             log: "info".into(),
@@ -76,7 +80,7 @@ impl Default for Config {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 18] = [
+pub const KEYS: [&str; 19] = [
     "host",
     "port",
     "model",
@@ -92,6 +96,7 @@ pub const KEYS: [&str; 18] = [
     "parallel_call_bias",
     "policy",
     "state_db",
+    "state_durability",
     "confirmation_ttl_secs",
     "agent_max_steps",
     "log",

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use fulcrum_agent::{AgentOptions, SessionStore};
 use fulcrum_server::Governance;
-use fulcrum_tools::{open_state_database, Actions, AuditLog, Identities, Policy, Registry};
+use fulcrum_tools::{open_state_database_with, Actions, AuditLog, Identities, Policy, Registry};
 
 use crate::config::Config;
 
@@ -26,7 +26,7 @@ pub fn policy_path(config: &Config) -> Result<(PathBuf, bool)> {
 
 pub fn open_audit(config: &Config) -> Result<AuditLog> {
     let path = config.state_db_path();
-    let connection = open_state_database(&path)?;
+    let connection = open_state_database_with(&path, config.state_durability)?;
     Ok(AuditLog::new(connection)?)
 }
 
@@ -35,9 +35,10 @@ pub fn load(config: &Config) -> Result<Governance> {
     let registry = Registry::load(&path)?;
     let identities = Identities::from_config(registry.config());
     let state = config.state_db_path();
-    let audit = AuditLog::new(open_state_database(&state)?)?;
-    let actions = Actions::new(open_state_database(&state)?)?;
-    let sessions = SessionStore::open(&state)?;
+    let durability = config.state_durability;
+    let audit = AuditLog::new(open_state_database_with(&state, durability)?)?;
+    let actions = Actions::new(open_state_database_with(&state, durability)?)?;
+    let sessions = SessionStore::open_with(&state, durability)?;
     tracing::info!(
         policy = %path.display(),
         state = %state.display(),

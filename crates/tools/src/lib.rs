@@ -25,4 +25,4 @@ pub use executor::{Executors, ToolOutput};
 pub use identity::{ApiKey, Identities, Principal};
 pub use policy::{CallContext, Decision, Permit, Policy, Resolution};
 pub use registry::{RegisteredTool, Registry};
-pub use store::open_state_database;
+pub use store::{open_state_database, open_state_database_with, Durability};

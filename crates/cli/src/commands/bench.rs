@@ -28,6 +28,13 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The agent loop's own cost per tool call: parse, validate, policy decision (audited,
+    /// durable), dispatch to a no-op tool, result audited
+    Agent {
+        /// Tool calls measured (after 100 warm-up calls)
+        #[arg(long, default_value_t = 2000)]
+        calls: usize,
+    },
 }
 
 #[derive(Debug, Serialize)]
@@ -39,12 +46,24 @@ struct Measurement {
 }
 
 pub fn run(config: &Config, command: BenchCommand) -> Result<()> {
-    let BenchCommand::Engine {
-        prompt_tokens,
-        gen_tokens,
-        repetitions,
-        json,
-    } = command;
+    match command {
+        BenchCommand::Engine {
+            prompt_tokens,
+            gen_tokens,
+            repetitions,
+            json,
+        } => run_engine(config, prompt_tokens, gen_tokens, repetitions, json),
+        BenchCommand::Agent { calls } => super::bench_agent::run(calls),
+    }
+}
+
+fn run_engine(
+    config: &Config,
+    prompt_tokens: usize,
+    gen_tokens: u32,
+    repetitions: usize,
+    json: bool,
+) -> Result<()> {
     if repetitions == 0 || prompt_tokens < 2 || gen_tokens < 2 {
         bail!("repetitions must be ≥ 1, prompt and generated tokens ≥ 2");
     }

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod bench;
+mod bench_agent;
 pub mod chat;
 pub mod eval;
 pub mod keys;

@@ -221,3 +221,44 @@ async fn a_refund_waits_for_approval_over_http_and_runs_once() {
     let executions = kinds.iter().filter(|k| **k == "execution").count();
     assert_eq!(executions, 1, "the refund ran once");
 }
+
+#[tokio::test]
+async fn a_streamed_turn_sends_call_result_and_answer_events() {
+    let search = hermes("search_product", json!({"query": "iPhone 15"}));
+    let g = governed(&[&search, "The iPhone 15 costs 5999."]);
+    let (_, session) = call(&g.app, "POST", "/v1/agent/sessions", Some(EMPLOYEE), None).await;
+    let id = session["id"].as_str().expect("id");
+    let (status, body) = call(
+        &g.app,
+        "POST",
+        &format!("/v1/agent/sessions/{id}/messages"),
+        Some(EMPLOYEE),
+        Some(json!({"content": "How much is the iPhone 15?", "stream": true})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let text = body.as_str().expect("an event stream");
+    let events: Vec<Value> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("data: "))
+        .filter(|data| *data != "[DONE]")
+        .map(|data| serde_json::from_str(data).expect("event json"))
+        .collect();
+    let kinds: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
+    assert!(text.trim_end().ends_with("data: [DONE]"), "{text}");
+    let position = |kind: &str| kinds.iter().position(|k| *k == kind);
+    let (Some(call_at), Some(result_at), Some(answer_at)) = (
+        position("tool_call"),
+        position("tool_result"),
+        position("answer"),
+    ) else {
+        panic!("missing events: {kinds:?}");
+    };
+    assert!(call_at < result_at && result_at < answer_at, "{kinds:?}");
+    assert_eq!(events[result_at]["ok"], true);
+    assert!(events[result_at]["output"]
+        .as_str()
+        .unwrap_or("")
+        .contains("5999"));
+    assert_eq!(events[answer_at]["text"], "The iPhone 15 costs 5999.");
+}

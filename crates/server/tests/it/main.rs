@@ -420,22 +420,22 @@ async fn tool_calls_are_parsed_validated_and_returned_with_ids() {
     let request = backend.requests().pop().expect("request");
     let grammar = request.grammar.expect("grammar");
     assert!(grammar.contains("start: think? (text | calls)") && grammar.contains("get_time"));
-    assert_eq!(
-        request.logit_bias,
-        vec![
-            LogitBias::at_start("<tool_call>", fulcrum_server::DEFAULT_TOOL_CALL_BIAS),
-            LogitBias::after(
-                "</think>",
-                "<tool_call>",
-                fulcrum_server::DEFAULT_TOOL_CALL_BIAS
-            ),
-            LogitBias::after(
-                "</tool_call>",
-                "\n",
-                fulcrum_server::DEFAULT_PARALLEL_CALL_BIAS
-            ),
-        ]
-    );
+    let mut expected = vec![
+        LogitBias::at_start("<tool_call>", fulcrum_server::DEFAULT_TOOL_CALL_BIAS),
+        LogitBias::after(
+            "</think>",
+            "<tool_call>",
+            fulcrum_server::DEFAULT_TOOL_CALL_BIAS,
+        ),
+        LogitBias::after(
+            "</tool_call>",
+            "\n",
+            fulcrum_server::DEFAULT_PARALLEL_CALL_BIAS,
+        ),
+    ];
+    // A bias of 0 is no bias and is not sent.
+    expected.retain(|bias| bias.bias != 0.0);
+    assert_eq!(request.logit_bias, expected);
 }
 
 #[tokio::test]
@@ -469,7 +469,11 @@ async fn tool_choice_modes_shape_the_grammar() {
             "{choice}: {:?}",
             request.logit_bias
         );
-        assert_eq!(request.logit_bias.is_empty(), choice == json!("none"));
+        let parallel_bias = fulcrum_server::DEFAULT_PARALLEL_CALL_BIAS != 0.0;
+        assert_eq!(
+            request.logit_bias.is_empty(),
+            choice == json!("none") || !parallel_bias
+        );
         if choice.is_object() {
             assert!(
                 grammar.contains("\"const\":\"get_time\"")

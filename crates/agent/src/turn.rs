@@ -4,7 +4,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use fulcrum_chat::tools::{parse_output, StreamEvent, StreamParser, ToolChoice, ToolSet};
+use fulcrum_chat::tools::{
+    dedupe_calls, parse_output, StreamEvent, StreamParser, ToolChoice, ToolSet,
+};
 use fulcrum_chat::{neutralize_markup, ChatTemplate, Message, RenderOptions, Role, ToolCall};
 use fulcrum_engine::{Backend, GenerationEvent, GenerationRequest, SamplingParams, Usage};
 use fulcrum_tools::{
@@ -300,8 +302,7 @@ impl Agent {
                 json!({"step": step, "text": text, "prompt_tokens": usage.prompt_tokens,
                        "completion_tokens": usage.completion_tokens, "elapsed_ms": elapsed_ms}),
             ))?;
-            let calls: Vec<Call> = parsed
-                .calls
+            let calls: Vec<Call> = dedupe_calls(parsed.calls)
                 .into_iter()
                 .map(|call| Call {
                     id: format!("call_{}", &uuid::Uuid::new_v4().simple().to_string()[..24]),

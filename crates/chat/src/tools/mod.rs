@@ -5,11 +5,13 @@
 //! as `reasoning_content` and never searched for tool calls, so a call the model only
 //! considered is never executed.
 
+mod dedupe;
 mod grammar;
 mod parse;
 mod stream;
 mod toolset;
 
+pub use dedupe::{dedupe_calls, CallDeduper};
 pub use grammar::grammar;
 pub use parse::{parse_output, split_reasoning, ParsedOutput};
 pub use stream::{StreamEvent, StreamParser};

@@ -8,7 +8,9 @@ use axum::response::sse::{KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use fulcrum_agent::{add_call_guidance, call_biases};
-use fulcrum_chat::tools::{parse_output, split_reasoning, ParsedCall, ToolChoice, ToolSet};
+use fulcrum_chat::tools::{
+    dedupe_calls, parse_output, split_reasoning, ParsedCall, ToolChoice, ToolSet,
+};
 use fulcrum_chat::RenderOptions;
 use fulcrum_engine::{FinishReason, GenerationEvent, GenerationRequest, GenerationStream, Usage};
 use prometheus::IntGauge;
@@ -221,8 +223,7 @@ fn completion(
     let (content, reasoning, tool_calls) = match &meta.tools {
         Some(tools) => {
             let parsed = parse_output(text, &|name| tools.contains(name));
-            let calls: Vec<ResponseToolCall> = parsed
-                .calls
+            let calls: Vec<ResponseToolCall> = dedupe_calls(parsed.calls)
                 .into_iter()
                 .filter_map(|call| accept_call(tools, call))
                 .collect();

@@ -7,7 +7,7 @@
 use std::convert::Infallible;
 
 use axum::response::sse::Event;
-use fulcrum_chat::tools::{StreamEvent, StreamParser};
+use fulcrum_chat::tools::{CallDeduper, StreamEvent, StreamParser};
 use fulcrum_engine::{GenerationEvent, GenerationStream};
 use futures::Stream;
 
@@ -63,6 +63,7 @@ fn json_event(value: &impl serde::Serialize) -> Event {
 struct DeltaBuilder {
     calls: usize,
     held_whitespace: String,
+    seen: CallDeduper,
 }
 
 impl DeltaBuilder {
@@ -85,6 +86,9 @@ impl DeltaBuilder {
                 }]
             }
             StreamEvent::Call(call) => {
+                if !self.seen.first_time(&call) {
+                    return Vec::new();
+                }
                 let Some(call) = meta
                     .tools
                     .as_deref()
@@ -146,6 +150,7 @@ pub(super) fn sse_events(
         let mut builder = DeltaBuilder {
             calls: 0,
             held_whitespace: String::new(),
+            seen: CallDeduper::default(),
         };
         let role = Delta {
             role: Some("assistant"),

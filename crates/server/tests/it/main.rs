@@ -533,3 +533,48 @@ async fn reasoning_goes_to_reasoning_content() {
     assert_eq!(message["content"], "Hello!");
     assert_eq!(message["reasoning_content"], "The user greets.");
 }
+
+#[tokio::test]
+async fn a_call_repeated_in_one_answer_is_returned_once() {
+    let paris = "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>";
+    let rome = "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Rome\"}}\n</tool_call>";
+    let output = format!("{paris}\n{paris}\n{rome}\n{paris}");
+    let (app, _) = ready(&[&output]);
+    for stream in [false, true] {
+        let (status, text) = send(
+            &app,
+            "POST",
+            "/v1/chat/completions",
+            Some(chat(json!({"tools": weather_tools(), "stream": stream})).to_string()),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{text}");
+        let cities: Vec<String> = if stream {
+            text.lines()
+                .filter_map(|line| line.strip_prefix("data: "))
+                .filter_map(|data| serde_json::from_str::<Value>(data).ok())
+                .flat_map(|chunk| {
+                    chunk["choices"][0]["delta"]["tool_calls"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default()
+                })
+                .filter_map(|delta| delta["function"]["arguments"].as_str().map(str::to_string))
+                .filter(|arguments| !arguments.is_empty())
+                .collect()
+        } else {
+            let body: Value = serde_json::from_str(&text).expect("json");
+            body["choices"][0]["message"]["tool_calls"]
+                .as_array()
+                .expect("calls")
+                .iter()
+                .filter_map(|c| c["function"]["arguments"].as_str().map(str::to_string))
+                .collect()
+        };
+        assert_eq!(cities.len(), 2, "stream={stream}: {cities:?}");
+        assert!(
+            cities[0].contains("Paris") && cities[1].contains("Rome"),
+            "{cities:?}"
+        );
+    }
+}

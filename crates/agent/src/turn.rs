@@ -26,8 +26,11 @@ pub struct AgentOptions {
     pub max_steps: usize,
     /// Tokens per generation at most.
     pub max_tokens: u32,
+    /// Used when the policy file gives none.
     pub system_prompt: String,
     pub tuning: ToolCallTuning,
+    /// Several calls per model step (run concurrently), or one call per step.
+    pub parallel_calls: bool,
 }
 
 impl Default for AgentOptions {
@@ -42,6 +45,7 @@ impl Default for AgentOptions {
                 tool_call_bias: 0.0,
                 parallel_call_bias: 0.0,
             },
+            parallel_calls: true,
         }
     }
 }
@@ -106,6 +110,10 @@ impl Agent {
         for role in &policy.registry().config().roles {
             let definitions = policy.registry().definitions_for_role(role);
             toolsets.insert(role.clone(), Arc::new(ToolSet::new(definitions)?));
+        }
+        let mut options = options;
+        if let Some(prompt) = &policy.registry().config().system_prompt {
+            options.system_prompt = prompt.clone();
         }
         Ok(Agent {
             backend,
@@ -397,11 +405,17 @@ impl Agent {
             max_tokens: Some(self.options.max_tokens),
             stop: Vec::new(),
             ignore_eos: false,
-            grammar: (*choice != ToolChoice::None).then(|| tools.grammar(choice, true)),
+            grammar: (*choice != ToolChoice::None)
+                .then(|| tools.grammar(choice, self.options.parallel_calls)),
             logit_bias: if *choice == ToolChoice::None {
                 Vec::new()
             } else {
-                call_biases(self.options.tuning, &messages, choice, true)
+                call_biases(
+                    self.options.tuning,
+                    &messages,
+                    choice,
+                    self.options.parallel_calls,
+                )
             },
         };
         let started = Instant::now();

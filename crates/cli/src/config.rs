@@ -49,6 +49,9 @@ pub struct Config {
     pub confirmation_ttl_secs: u64,
     /// Model generations per agent turn at most.
     pub agent_max_steps: usize,
+    /// Let the model make several calls in one agent step (run concurrently); off, it makes
+    /// one call per step and sees each result before the next.
+    pub agent_parallel_calls: bool,
     /// Log filter (`tracing` env-filter syntax), e.g. `info` or `fulcrum=debug`.
     pub log: String,
 }
@@ -74,13 +77,14 @@ impl Default for Config {
             state_durability: fulcrum_tools::Durability::Disk,
             confirmation_ttl_secs: 900,
             agent_max_steps: 8,
+            agent_parallel_calls: false,
             log: "info".into(),
         }
     }
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 19] = [
+pub const KEYS: [&str; 20] = [
     "host",
     "port",
     "model",
@@ -99,6 +103,7 @@ pub const KEYS: [&str; 19] = [
     "state_durability",
     "confirmation_ttl_secs",
     "agent_max_steps",
+    "agent_parallel_calls",
     "log",
 ];
 

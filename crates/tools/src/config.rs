@@ -27,6 +27,9 @@ use serde_json::Value;
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyConfig {
+    /// The agent's system prompt: who it works for and how to use the tools.
+    #[serde(default)]
+    pub system_prompt: Option<String>,
     /// Every role a user or tool may name; a role not listed here is a configuration error.
     #[serde(default)]
     pub roles: Vec<String>,

@@ -124,3 +124,15 @@ def test_each_role_sees_only_its_tools_and_the_log_catches_an_edit(governed, tmp
     result = verify(str(tmp_path))
     assert result.returncode == 1
     assert "row 2" in result.stderr, result.stderr
+
+
+def test_the_comparison_searches_both_phones_then_answers(governed):
+    session = new_session(governed, EMPLOYEE)
+    turn = say(governed, EMPLOYEE, session, "Compare the iPhone 15 and the Samsung Galaxy S24 and recommend one.")
+    assert turn["stop"] == "answer", turn
+    assert turn["answer"].strip(), turn
+    rows = audit(governed)
+    queries = [d["arguments"]["query"] for d in decisions(rows, "search_product") if d["decision"] == "permit"]
+    assert any("iPhone 15" in q for q in queries), queries
+    assert any("Galaxy S24" in q for q in queries), queries
+    assert all(e["ok"] for e in executions(rows, "search_product"))

@@ -14,5 +14,5 @@ mod turn;
 pub use error::AgentError;
 pub use events::AgentEvent;
 pub use session::{SessionInfo, SessionStore};
-pub use tuning::{add_call_guidance, call_biases, ToolCallTuning, WHEN_TO_CALL};
+pub use tuning::{add_call_guidance, call_biases, step_biases, ToolCallTuning, WHEN_TO_CALL};
 pub use turn::{Agent, AgentOptions, TurnOutcome, TurnStop};

@@ -47,6 +47,18 @@ pub fn call_biases(
     // out. The grammar decides text-or-calls at the first token and masks the tag inside text. Only on a user's new message: after tool results
     // the model should mostly answer, and a bias there makes it repeat the call it just made.
     let answering_user = messages.last().is_some_and(|m| m.role == Role::User);
+    step_biases(tuning, choice, parallel, answering_user)
+}
+
+/// The biases of one generation; `deciding` says whether the model is choosing between
+/// calling and answering (the opening-tag bias applies only then).
+pub fn step_biases(
+    tuning: ToolCallTuning,
+    choice: &ToolChoice,
+    parallel: bool,
+    deciding: bool,
+) -> Vec<LogitBias> {
+    let answering_user = deciding;
     let mut biases = Vec::new();
     // Only where the choice is made: at the start of the answer, or right after a reasoning
     // block. A bias at every step would pull the tag into argument strings, where the grammar

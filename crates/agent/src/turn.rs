@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use fulcrum_chat::tools::{
-    dedupe_calls, parse_output, StreamEvent, StreamParser, ToolChoice, ToolSet,
+    dedupe_calls, parse_output, CallDeduper, StreamEvent, StreamParser, ToolChoice, ToolSet,
 };
 use fulcrum_chat::{neutralize_markup, ChatTemplate, Message, RenderOptions, Role, ToolCall};
 use fulcrum_engine::{Backend, GenerationEvent, GenerationRequest, SamplingParams, Usage};
@@ -18,7 +18,11 @@ use tokio::sync::mpsc::UnboundedSender;
 use crate::error::AgentError;
 use crate::events::AgentEvent;
 use crate::session::{PendingCall, SessionInfo, SessionStore};
-use crate::tuning::{add_call_guidance, call_biases, ToolCallTuning};
+use crate::tuning::{add_call_guidance, step_biases, ToolCallTuning};
+
+/// Closes the prompt of an answer after tool results.
+const ANSWER_FROM_RESULTS: &str =
+    "Now answer the user's question in plain sentences from the results above.";
 
 #[derive(Debug, Clone)]
 pub struct AgentOptions {
@@ -288,9 +292,13 @@ impl Agent {
             .cloned()
             .unwrap_or(empty);
         let max_steps = self.options.max_steps.max(1);
+        // Calls already made this turn: a model that asks again has nothing new to ask, so
+        // it is told to answer.
+        let mut made = CallDeduper::default();
+        let mut answer_now = false;
         for step in 1..=max_steps {
             // The last step may only answer, so a turn always ends with words.
-            let choice = if tools.is_empty() || step == max_steps {
+            let choice = if tools.is_empty() || step == max_steps || answer_now {
                 ToolChoice::None
             } else {
                 ToolChoice::Auto
@@ -310,7 +318,20 @@ impl Agent {
                 json!({"step": step, "text": text, "prompt_tokens": usage.prompt_tokens,
                        "completion_tokens": usage.completion_tokens, "elapsed_ms": elapsed_ms}),
             ))?;
-            let calls: Vec<Call> = dedupe_calls(parsed.calls)
+            let proposed = parsed.calls.len();
+            let fresh: Vec<_> = dedupe_calls(parsed.calls)
+                .into_iter()
+                .filter(|call| made.first_time(call))
+                .collect();
+            if proposed > 0 && fresh.is_empty() {
+                self.policy.audit().append(context.event(
+                    "repeated_calls",
+                    json!({"step": step, "calls": proposed, "next": "answer"}),
+                ))?;
+                answer_now = true;
+                continue;
+            }
+            let calls: Vec<Call> = fresh
                 .into_iter()
                 .map(|call| Call {
                     id: format!("call_{}", &uuid::Uuid::new_v4().simple().to_string()[..24]),
@@ -382,7 +403,13 @@ impl Agent {
     ) -> Result<(String, Usage, f64), AgentError> {
         let mut messages = vec![Message::system(self.options.system_prompt.clone())];
         messages.extend(self.sessions.messages(session_id)?);
+        let after_results = messages.last().is_some_and(|m| m.role == Role::Tool);
         let offered = if *choice == ToolChoice::None {
+            // Small models asked to answer after tool results tend to echo the results'
+            // JSON; a closing instruction (not stored in the session) turns that into prose.
+            if after_results {
+                messages.push(Message::system(ANSWER_FROM_RESULTS));
+            }
             &[][..]
         } else {
             add_call_guidance(&mut messages);
@@ -407,14 +434,16 @@ impl Agent {
             ignore_eos: false,
             grammar: (*choice != ToolChoice::None)
                 .then(|| tools.grammar(choice, self.options.parallel_calls)),
+            // Every step of a turn chooses between another call and the answer; a repeated
+            // call ends the choosing (see `run`).
             logit_bias: if *choice == ToolChoice::None {
                 Vec::new()
             } else {
-                call_biases(
+                step_biases(
                     self.options.tuning,
-                    &messages,
                     choice,
                     self.options.parallel_calls,
+                    true,
                 )
             },
         };

@@ -231,3 +231,42 @@ async fn tool_output_cannot_pose_as_model_markup() {
     assert!(!response.contains("<|im_start|>"), "{response}");
     assert_eq!(prompt.matches("<|im_start|>system").count(), 1, "{prompt}");
 }
+
+#[tokio::test]
+async fn a_repeated_call_ends_the_calling_and_the_model_answers_from_the_results() {
+    let search = call("search_product", json!({"query": "iPhone 15"}));
+    let w = world(&[&search, &search, "It costs 799."]);
+    let erin = user("erin", "employee");
+    let session = w.agent.create_session(&erin).expect("session");
+    let outcome = w
+        .agent
+        .send(&erin, &session.id, "How much is the iPhone 15?", None)
+        .await
+        .expect("turn");
+    assert_eq!(outcome.stop, TurnStop::Answer);
+    assert_eq!(outcome.answer.as_deref(), Some("It costs 799."));
+    assert_eq!(outcome.steps, 3);
+    let kinds = w.audit_kinds();
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "execution").count(),
+        1,
+        "{kinds:?}"
+    );
+    assert!(kinds.contains(&"repeated_calls".to_string()), "{kinds:?}");
+    // The answering step has no tools, no grammar, and the closing instruction.
+    let last = w.backend.requests().pop().expect("request");
+    assert!(last.grammar.is_none());
+    assert!(
+        last.prompt
+            .contains("answer the user's question in plain sentences"),
+        "{}",
+        last.prompt
+    );
+    // Deciding steps carry the opening-tag bias also after tool results.
+    let second = &w.backend.requests()[1];
+    assert!(
+        second.logit_bias.iter().any(|b| b.text == "<tool_call>"),
+        "{:?}",
+        second.logit_bias
+    );
+}

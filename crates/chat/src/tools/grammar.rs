@@ -18,6 +18,9 @@ THINK_TEXT: /(?s:.*)/ & ~/(?s:.*<\/think>.*)/
 WS: /[ \t\r\n]*/
 "#;
 
+/// Calls one answer may hold when parallel calls are allowed.
+const MAX_CALLS_PER_ANSWER: usize = 16;
+
 /// The Lark grammar for `tools` under `choice`; `parallel` allows several calls in one turn.
 /// `tools` must be non-empty unless `choice` is `None`.
 pub fn grammar(tools: &[ToolDefinition], choice: &ToolChoice, parallel: bool) -> String {
@@ -55,7 +58,12 @@ pub fn grammar(tools: &[ToolDefinition], choice: &ToolChoice, parallel: bool) ->
     ));
     if !allowed.is_empty() {
         if parallel {
-            lark.push_str("calls: call (\"\\n\" call)*\n");
+            // A bound on the calls of one answer: a small model caught repeating a call would
+            // otherwise write copies until `max_tokens`.
+            lark.push_str(&format!(
+                "calls: call (\"\\n\" call){{0,{}}}\n",
+                MAX_CALLS_PER_ANSWER - 1
+            ));
         } else {
             lark.push_str("calls: call\n");
         }
@@ -180,7 +188,7 @@ mod tests {
         ];
         let auto = grammar(&tools, &ToolChoice::Auto, true);
         assert!(auto.contains("start: think? (text | calls)"));
-        assert!(auto.contains("calls: call (\"\\n\" call)*"));
+        assert!(auto.contains("calls: call (\"\\n\" call){0,15}"));
         assert!(auto.contains("\"const\":\"g\""));
         let single = grammar(&tools, &ToolChoice::Required, false);
         assert!(single.contains("start: think? calls\n") && single.contains("calls: call\n"));

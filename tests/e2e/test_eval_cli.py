@@ -30,3 +30,29 @@ def test_eval_bfcl_rejects_an_unknown_category():
     run = subprocess.run([str(BINARY), "eval", "bfcl", "--categories", "java"], capture_output=True, text=True)
     assert run.returncode == 1
     assert run.stderr.startswith("error: unknown category `java`")
+
+
+def test_eval_bfcl_resume_keeps_answered_entries_and_runs_the_rest(tmp_path):
+    out = tmp_path / "results.jsonl"
+
+    def run(limit, *extra):
+        return subprocess.run(
+            [str(BINARY), "--model", tiny_model_path(), "--context-size", "4096", "--log", "warn",
+             "eval", "bfcl", "--data", str(ROOT.parent / "shared" / "eval" / "bfcl"),
+             "--categories", "simple_python", "--limit", str(limit), "--out", str(out), *extra],
+            capture_output=True, text=True, timeout=600,
+        )
+
+    first = run(1)
+    assert first.returncode == 0, first.stderr
+    kept = out.read_text().splitlines()[0]
+    # A run killed mid-write leaves a partial line: it is dropped and asked again.
+    with out.open("a") as f:
+        f.write('{"id": "simple_python_1", "categ')
+    second = run(3, "--resume")
+    assert second.returncode == 0, second.stderr
+    assert "resuming: 1 entries already answered" in second.stderr
+    lines = out.read_text().splitlines()
+    assert lines[0] == kept, "the answered entry is kept as it was"
+    assert [json.loads(line)["id"] for line in lines] == ["simple_python_0", "simple_python_1", "simple_python_2"]
+    assert "| simple_python | 3 |" in second.stdout

@@ -91,6 +91,33 @@ impl SessionStore {
         Ok(info)
     }
 
+    /// The caller's sessions, newest first, at most `limit`.
+    pub fn list_owned(
+        &self,
+        caller: &Principal,
+        limit: usize,
+    ) -> Result<Vec<SessionInfo>, AgentError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare(
+            "SELECT id, user, role, created_at FROM agent_sessions WHERE user = ?1
+             ORDER BY created_at DESC, rowid DESC LIMIT ?2",
+        )?;
+        let sessions = statement
+            .query_map(
+                params![caller.user, i64::try_from(limit).unwrap_or(i64::MAX)],
+                |row| {
+                    Ok(SessionInfo {
+                        id: row.get(0)?,
+                        user: row.get(1)?,
+                        role: row.get(2)?,
+                        created_at: row.get(3)?,
+                    })
+                },
+            )?
+            .collect::<Result<_, _>>()?;
+        Ok(sessions)
+    }
+
     /// The session, if `caller` owns it.
     pub fn get_owned(&self, id: &str, caller: &Principal) -> Result<SessionInfo, AgentError> {
         let info = self

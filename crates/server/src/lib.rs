@@ -39,7 +39,10 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
         .route("/metrics", get(routes::health::metrics))
-        .route("/v1/agent/sessions", post(routes::agent::create_session))
+        .route(
+            "/v1/agent/sessions",
+            post(routes::agent::create_session).get(routes::agent::list_sessions),
+        )
         .route(
             "/v1/agent/sessions/{id}/messages",
             post(routes::agent::send).get(routes::agent::messages),

@@ -42,6 +42,17 @@ pub async fn create_session(
     Ok((axum::http::StatusCode::CREATED, Json(info)).into_response())
 }
 
+/// The caller's sessions, newest first.
+pub async fn list_sessions(
+    State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
+) -> Result<Json<Value>, ApiError> {
+    let principal = caller(principal)?;
+    let agent = agent(&state)?;
+    let sessions = agent.sessions().list_owned(&principal, 100)?;
+    Ok(Json(json!({ "data": sessions })))
+}
+
 pub async fn messages(
     State(state): State<AppState>,
     principal: Option<Extension<Principal>>,

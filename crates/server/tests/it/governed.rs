@@ -143,7 +143,11 @@ async fn a_refund_waits_for_approval_over_http_and_runs_once() {
     )
     .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
-    // Another user's session is not theirs to read.
+    // The owner lists it; another user neither lists nor reads it.
+    let (_, listed) = call(&g.app, "GET", "/v1/agent/sessions", Some(FINANCE), None).await;
+    assert_eq!(listed["data"][0]["id"], id.as_str(), "{listed}");
+    let (_, others) = call(&g.app, "GET", "/v1/agent/sessions", Some(EMPLOYEE), None).await;
+    assert_eq!(others["data"], json!([]), "{others}");
     let (status, _) = call(
         &g.app,
         "GET",

@@ -28,6 +28,16 @@ pub struct PendingCall {
     pub tool: String,
 }
 
+/// A row of `SELECT id, user, role, created_at FROM agent_sessions`.
+fn read_session(row: &rusqlite::Row<'_>) -> rusqlite::Result<SessionInfo> {
+    Ok(SessionInfo {
+        id: row.get(0)?,
+        user: row.get(1)?,
+        role: row.get(2)?,
+        created_at: row.get(3)?,
+    })
+}
+
 pub struct SessionStore {
     connection: Mutex<Connection>,
 }
@@ -105,14 +115,7 @@ impl SessionStore {
         let sessions = statement
             .query_map(
                 params![caller.user, i64::try_from(limit).unwrap_or(i64::MAX)],
-                |row| {
-                    Ok(SessionInfo {
-                        id: row.get(0)?,
-                        user: row.get(1)?,
-                        role: row.get(2)?,
-                        created_at: row.get(3)?,
-                    })
-                },
+                read_session,
             )?
             .collect::<Result<_, _>>()?;
         Ok(sessions)
@@ -125,14 +128,7 @@ impl SessionStore {
             .query_row(
                 "SELECT id, user, role, created_at FROM agent_sessions WHERE id = ?1",
                 [id],
-                |row| {
-                    Ok(SessionInfo {
-                        id: row.get(0)?,
-                        user: row.get(1)?,
-                        role: row.get(2)?,
-                        created_at: row.get(3)?,
-                    })
-                },
+                read_session,
             )
             .optional()?
             .ok_or_else(|| AgentError::UnknownSession(id.to_string()))?;

@@ -15,6 +15,9 @@ use sha2::{Digest, Sha256};
 
 use crate::error::ToolsError;
 
+/// The columns `read_row` reads, in its order.
+const COLUMNS: &str = "seq, at, request_id, session_id, user, role, kind, data, prev_hash, hash";
+
 /// The hash the first row chains to.
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -144,10 +147,8 @@ impl AuditLog {
     /// Checks the whole chain, in order of sequence number.
     pub fn verify(&self) -> Result<VerifyReport, ToolsError> {
         let connection = self.lock();
-        let mut statement = connection.prepare(
-            "SELECT seq, at, request_id, session_id, user, role, kind, data, prev_hash, hash
-             FROM audit_log ORDER BY seq",
-        )?;
+        let mut statement =
+            connection.prepare(&format!("SELECT {COLUMNS} FROM audit_log ORDER BY seq"))?;
         let mut rows = statement.query([])?;
         let mut report = VerifyReport {
             rows: 0,
@@ -191,10 +192,9 @@ impl AuditLog {
     /// Rows after `after_seq`, oldest first, at most `limit`.
     pub fn records(&self, after_seq: i64, limit: usize) -> Result<Vec<AuditRecord>, ToolsError> {
         let connection = self.lock();
-        let mut statement = connection.prepare(
-            "SELECT seq, at, request_id, session_id, user, role, kind, data, prev_hash, hash
-             FROM audit_log WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-        )?;
+        let mut statement = connection.prepare(&format!(
+            "SELECT {COLUMNS} FROM audit_log WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+        ))?;
         let mut rows =
             statement.query(params![after_seq, i64::try_from(limit).unwrap_or(i64::MAX)])?;
         let mut out = Vec::new();

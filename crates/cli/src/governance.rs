@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use fulcrum_agent::{AgentOptions, SessionStore};
 use fulcrum_server::Governance;
-use fulcrum_tools::{open_state_database_with, Actions, AuditLog, Identities, Policy, Registry};
+use fulcrum_tools::{open_state_database_with, AuditLog, Identities, Policy, Registry};
 
 use crate::config::Config;
 
@@ -36,8 +36,6 @@ pub fn load(config: &Config) -> Result<Governance> {
     let identities = Identities::from_config(registry.config());
     let state = config.state_db_path();
     let durability = config.state_durability;
-    let audit = AuditLog::new(open_state_database_with(&state, durability)?)?;
-    let actions = Actions::new(open_state_database_with(&state, durability)?)?;
     let sessions = SessionStore::open_with(&state, durability)?;
     tracing::info!(
         policy = %path.display(),
@@ -47,10 +45,10 @@ pub fn load(config: &Config) -> Result<Governance> {
         "policy loaded{}",
         if demo { " (the demo enterprise: its keys are public, see the README)" } else { "" }
     );
-    let policy = Policy::new(
-        Arc::new(registry),
-        Arc::new(audit),
-        Arc::new(actions),
+    let policy = Policy::open(
+        registry,
+        &state,
+        durability,
         Duration::from_secs(config.confirmation_ttl_secs),
     )?;
     Ok(Governance::new(

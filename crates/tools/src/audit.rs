@@ -119,8 +119,9 @@ impl AuditLog {
         let data = event.data.to_string();
         let hash = row_hash(seq, &at, &event, &data, &prev_hash);
         transaction.execute(
-            "INSERT INTO audit_log (seq, at, request_id, session_id, user, role, kind, data, prev_hash, hash)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            &format!(
+                "INSERT INTO audit_log ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+            ),
             params![
                 seq,
                 at,

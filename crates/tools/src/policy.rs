@@ -118,6 +118,23 @@ impl Policy {
         })
     }
 
+    /// The policy over a state database file: its audit log and pending actions.
+    pub fn open(
+        registry: Registry,
+        state: &std::path::Path,
+        durability: crate::Durability,
+        confirmation_ttl: Duration,
+    ) -> Result<Policy, ToolsError> {
+        let audit = AuditLog::new(crate::open_state_database_with(state, durability)?)?;
+        let actions = Actions::new(crate::open_state_database_with(state, durability)?)?;
+        Policy::new(
+            Arc::new(registry),
+            Arc::new(audit),
+            Arc::new(actions),
+            confirmation_ttl,
+        )
+    }
+
     pub fn registry(&self) -> &Registry {
         &self.registry
     }

@@ -4,15 +4,11 @@
 //! to a no-op tool (`current_time`), audit the result. The state database is a real file in
 //! a temporary folder, on the same disk as Fulcrum's own.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use fulcrum_chat::tools::{parse_output, ToolSet};
-use fulcrum_tools::{
-    open_state_database_with, Actions, AuditLog, CallContext, Decision, Durability, Policy,
-    Principal, Registry,
-};
+use fulcrum_tools::{CallContext, Decision, Durability, Policy, Principal, Registry};
 
 const POLICY: &str = r#"
 roles = ["employee"]
@@ -49,14 +45,7 @@ fn measure(calls: usize, durability: Durability) -> Result<()> {
     let registry = Registry::from_toml(POLICY, "bench policy", dir.path())?;
     let tools = ToolSet::new(registry.definitions_for_role("employee"))?;
     let state = dir.path().join("state.db");
-    let policy = Policy::new(
-        Arc::new(registry),
-        Arc::new(AuditLog::new(open_state_database_with(
-            &state, durability,
-        )?)?),
-        Arc::new(Actions::new(open_state_database_with(&state, durability)?)?),
-        Duration::from_secs(60),
-    )?;
+    let policy = Policy::open(registry, &state, durability, Duration::from_secs(60))?;
     let context = CallContext {
         principal: Principal {
             user: "bench".into(),

@@ -10,7 +10,7 @@ use std::time::Duration;
 use fulcrum_agent::{Agent, AgentOptions, SessionStore, ToolCallTuning};
 use fulcrum_chat::ChatTemplate;
 use fulcrum_engine::scripted::ScriptedBackend;
-use fulcrum_tools::{open_state_database, Actions, AuditLog, Policy, Principal, Registry};
+use fulcrum_tools::{Durability, Policy, Principal, Registry};
 
 const POLICY: &str = r#"
 roles = ["employee", "finance"]
@@ -77,15 +77,8 @@ pub fn world(script: &[&str]) -> World {
 pub fn open_agent(dir: &Path, backend: Arc<ScriptedBackend>) -> Agent {
     let registry = Registry::load(&dir.join("policy.toml")).expect("policy");
     let state = dir.join("state.db");
-    let audit = AuditLog::new(open_state_database(&state).expect("db")).expect("audit");
-    let actions = Actions::new(open_state_database(&state).expect("db")).expect("actions");
-    let policy = Policy::new(
-        Arc::new(registry),
-        Arc::new(audit),
-        Arc::new(actions),
-        Duration::from_secs(600),
-    )
-    .expect("policy");
+    let policy =
+        Policy::open(registry, &state, Durability::Disk, Duration::from_secs(600)).expect("policy");
     let sessions = SessionStore::open(&state).expect("sessions");
     let template = ChatTemplate::new(
         include_str!("../../../chat/tests/fixtures/qwen2.5-coder.jinja"),

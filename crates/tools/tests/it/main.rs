@@ -7,12 +7,9 @@ mod policy;
 mod registry;
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
-use fulcrum_tools::{
-    open_state_database, Actions, AuditLog, CallContext, Policy, Principal, Registry,
-};
+use fulcrum_tools::{CallContext, Durability, Policy, Principal, Registry};
 
 /// A policy file for a small shop: orders in `shop.db`, a refund that needs confirmation.
 pub const SHOP_POLICY: &str = r#"
@@ -106,10 +103,7 @@ impl Shop {
 
 pub fn open_policy(dir: &Path, ttl: Duration) -> Policy {
     let registry = Registry::load(&dir.join("policy.toml")).expect("policy loads");
-    let state = dir.join("state.db");
-    let audit = AuditLog::new(open_state_database(&state).expect("state")).expect("audit");
-    let actions = Actions::new(open_state_database(&state).expect("state")).expect("actions");
-    Policy::new(Arc::new(registry), Arc::new(audit), Arc::new(actions), ttl).expect("policy")
+    Policy::open(registry, &dir.join("state.db"), Durability::Disk, ttl).expect("policy")
 }
 
 pub fn as_user(user: &str, role: &str) -> CallContext {

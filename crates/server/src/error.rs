@@ -156,6 +156,7 @@ impl From<fulcrum_tools::ToolsError> for ApiError {
             | ToolsError::ToolConfig { .. }
             | ToolsError::Database(_)
             | ToolsError::Execution { .. }
+            | ToolsError::Mcp { .. }
             | ToolsError::Timeout { .. } => {
                 tracing::error!(%err, "tools layer failure");
                 ApiError::internal()

@@ -43,8 +43,45 @@ pub struct PolicyConfig {
     /// Roles that may read the audit log through the API.
     #[serde(default)]
     pub auditor_roles: Vec<String>,
+    /// MCP servers whose tools may be registered (each by name, in `tools`).
+    #[serde(default)]
+    pub mcp_servers: Vec<McpServerConfig>,
     #[serde(default)]
     pub tools: Vec<ToolConfig>,
+}
+
+/// An MCP server Fulcrum connects to at start. Only the tools named by `mcp` executors in
+/// `tools` are ever shown to the model or called; the server's other tools are not.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct McpServerConfig {
+    pub name: String,
+    pub transport: McpTransport,
+    /// How long start-up waits for the server to answer `initialize` and list its tools.
+    #[serde(default = "default_mcp_connect_timeout_ms")]
+    pub connect_timeout_ms: u64,
+}
+
+fn default_mcp_connect_timeout_ms() -> u64 {
+    20_000
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum McpTransport {
+    /// A child process speaking MCP on stdin/stdout. It starts in the policy file's folder
+    /// (or `cwd`, relative to it) with an empty environment but `PATH`, `HOME`, `LANG` and `env`.
+    Stdio {
+        command: String,
+        #[serde(default)]
+        args: Vec<String>,
+        #[serde(default)]
+        env: std::collections::BTreeMap<String, String>,
+        #[serde(default)]
+        cwd: Option<String>,
+    },
+    /// A server speaking MCP's streamable HTTP transport at this URL.
+    Http { url: String },
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -127,6 +164,14 @@ pub enum ExecutorConfig {
     },
     /// A function built into Fulcrum: `calculator` or `current_time`.
     Builtin { function: String },
+    /// A tool of a configured MCP server; `tool` is its name there (default: this tool's name).
+    /// The description and parameters shown to the model and checked before a call are the
+    /// ones in this file, not what the server advertises.
+    Mcp {
+        server: String,
+        #[serde(default)]
+        tool: Option<String>,
+    },
 }
 
 fn default_max_rows() -> usize {

@@ -24,6 +24,8 @@ pub enum ToolsError {
     InvalidArguments { tool: String, reason: String },
     #[error("tool `{tool}` failed: {reason}")]
     Execution { tool: String, reason: String },
+    #[error("MCP server `{server}`: {reason}")]
+    Mcp { server: String, reason: String },
     #[error("tool `{tool}` did not finish within {timeout_ms} ms")]
     Timeout { tool: String, timeout_ms: u64 },
 }

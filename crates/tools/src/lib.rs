@@ -19,7 +19,10 @@ mod store;
 
 pub use actions::{Action, ActionState, Actions, ApprovalOutcome};
 pub use audit::{AuditEvent, AuditLog, AuditRecord, VerifyReport};
-pub use config::{DatabaseConfig, ExecutorConfig, PolicyConfig, SqlMode, ToolConfig, UserConfig};
+pub use config::{
+    DatabaseConfig, ExecutorConfig, McpServerConfig, McpTransport, PolicyConfig, SqlMode,
+    ToolConfig, UserConfig,
+};
 pub use error::ToolsError;
 pub use executor::{Executors, ToolOutput};
 pub use identity::{ApiKey, Identities, Principal};

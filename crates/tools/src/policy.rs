@@ -135,6 +135,11 @@ impl Policy {
         )
     }
 
+    /// Opens the connections tools need before the first call (MCP servers) and checks them.
+    pub async fn connect(&self) -> Result<(), ToolsError> {
+        self.executors.connect().await
+    }
+
     pub fn registry(&self) -> &Registry {
         &self.registry
     }

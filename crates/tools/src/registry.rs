@@ -8,7 +8,7 @@ use fulcrum_chat::tools::ToolSet;
 use fulcrum_chat::ToolDefinition;
 use serde_json::Value;
 
-use crate::config::{ExecutorConfig, PolicyConfig, ToolConfig};
+use crate::config::{ExecutorConfig, McpTransport, PolicyConfig, ToolConfig};
 use crate::error::ToolsError;
 
 /// One registered tool: its configuration and the validator of its arguments.
@@ -169,6 +169,28 @@ impl Registry {
                 )));
             }
         }
+        let mut server_names = BTreeSet::new();
+        for server in &config.mcp_servers {
+            let server_error =
+                |reason: &str| config_error(format!("MCP server `{}`: {reason}", server.name));
+            if !server_names.insert(server.name.as_str()) {
+                return Err(server_error("defined twice"));
+            }
+            if server.connect_timeout_ms == 0 {
+                return Err(server_error("`connect_timeout_ms` must be above 0"));
+            }
+            match &server.transport {
+                McpTransport::Stdio { command, .. } if command.trim().is_empty() => {
+                    return Err(server_error("`command` is empty"));
+                }
+                McpTransport::Http { url }
+                    if !(url.starts_with("http://") || url.starts_with("https://")) =>
+                {
+                    return Err(server_error("`url` must start with http:// or https://"));
+                }
+                _ => {}
+            }
+        }
         let mut database_names = BTreeSet::new();
         for database in &config.databases {
             if !database_names.insert(database.name.as_str()) {
@@ -289,6 +311,11 @@ impl Registry {
             .map(|db| self.base_dir.join(&db.path))
     }
 
+    /// The policy file's folder: relative paths in it are taken from here.
+    pub fn base_dir(&self) -> &Path {
+        &self.base_dir
+    }
+
     pub fn is_auditor(&self, role: &str) -> bool {
         self.config.auditor_roles.iter().any(|r| r == role)
     }
@@ -342,6 +369,17 @@ fn check_executor(
                 return Err(format!(
                     "the URL names `{{{missing}}}`, which is not a parameter"
                 ));
+            }
+            Ok(())
+        }
+        ExecutorConfig::Mcp { server, tool } => {
+            if !config.mcp_servers.iter().any(|s| &s.name == server) {
+                return Err(format!(
+                    "executor names MCP server `{server}`, which is not in `mcp_servers`"
+                ));
+            }
+            if tool.as_deref().is_some_and(|t| t.trim().is_empty()) {
+                return Err("the MCP `tool` name is empty".into());
             }
             Ok(())
         }

@@ -30,6 +30,10 @@ async fn serve(config: Config) -> Result<()> {
         .local_addr()
         .context("cannot read the listening address")?;
     let governance = crate::governance::load(&config)?;
+    // A wrong MCP server or tool name stops start-up here, not at the first call.
+    governance.policy.connect().await.context(
+        "cannot connect the policy's MCP servers (see `mcp_servers` in the policy file)",
+    )?;
     let state = AppState::new(ServerOptions {
         max_body_bytes: config.max_body_bytes,
         tuning: config.tuning(),

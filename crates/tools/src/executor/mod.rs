@@ -3,6 +3,7 @@
 
 pub mod builtin;
 pub(crate) mod http;
+mod mcp;
 pub mod sql;
 
 use std::sync::Arc;
@@ -51,6 +52,7 @@ impl ToolOutput {
 pub struct Executors {
     registry: Arc<Registry>,
     http: reqwest::Client,
+    mcp: Arc<mcp::McpServers>,
 }
 
 impl Executors {
@@ -63,7 +65,21 @@ impl Executors {
                 origin: "http client".into(),
                 reason: err.to_string(),
             })?;
-        Ok(Executors { registry, http })
+        let mcp = Arc::new(mcp::McpServers::new(
+            &registry.config().mcp_servers,
+            registry.base_dir(),
+        ));
+        Ok(Executors {
+            registry,
+            http,
+            mcp,
+        })
+    }
+
+    /// Connects to the configured MCP servers and checks that they offer every registered
+    /// `mcp` tool. Start-up runs this so that a wrong server or tool name stops it at once.
+    pub async fn connect(&self) -> Result<(), ToolsError> {
+        self.mcp.check(&self.registry).await
     }
 
     /// Runs the call a [`Permit`] allows, and nothing else: there is no way to run a tool
@@ -115,6 +131,10 @@ impl Executors {
                         &self.registry.config().http_allowlist,
                     )
                     .await
+                }
+                ExecutorConfig::Mcp { server, tool } => {
+                    let remote = tool.as_deref().unwrap_or(&name);
+                    self.mcp.call(&name, server, remote, &arguments).await
                 }
             }
         };

@@ -3,6 +3,7 @@
 
 mod audit;
 mod executors;
+mod mcp;
 mod policy;
 mod registry;
 

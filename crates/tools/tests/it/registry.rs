@@ -71,6 +71,21 @@ sensitive"#,
     );
     check_refused(&bad_schema, &["policy.toml", "calculator"]);
 
+    let mcp_tool = "\n[[tools]]\nname = \"stock\"\ndescription = \"Stock.\"\nroles = []\nexecutor = { kind = \"mcp\", server = \"warehouse\" }\n";
+    check_refused(
+        &format!("{SHOP_POLICY}{mcp_tool}"),
+        &["stock", "MCP server `warehouse`", "not in `mcp_servers`"],
+    );
+    let no_command = SHOP_POLICY.replacen(
+        "[[users]]",
+        "[[mcp_servers]]\nname = \"warehouse\"\ntransport = { kind = \"stdio\", command = \" \" }\n\n[[users]]",
+        1,
+    );
+    check_refused(
+        &format!("{no_command}{mcp_tool}"),
+        &["MCP server `warehouse`", "`command` is empty"],
+    );
+
     let unknown_field = SHOP_POLICY.replace("sensitive = true", "sensitiv = true");
     check_refused(&unknown_field, &["policy.toml", "sensitiv"]);
 }

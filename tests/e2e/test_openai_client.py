@@ -142,3 +142,19 @@ def test_503_while_the_model_is_not_loaded(tmp_path):
         assert err.value.body["code"] == "model_not_ready"
     finally:
         srv.stop()
+
+
+def test_a_shared_prompt_prefix_is_computed_once(server):
+    system = {"role": "system", "content": "You answer questions about the Hangzhou office and its rooms. " * 20}
+    c = client(server)
+    reused = server.metric("fulcrum_prefix_cache_reused_tokens_total")
+    hits = server.metric("fulcrum_prefix_cache_hits_total")
+    prompt = server.metric("fulcrum_engine_prompt_tokens_total")
+    for question in ["Where is room 1?", "Which room has a projector?"]:
+        c.chat.completions.create(
+            model=MODEL_ID, messages=[system, {"role": "user", "content": question}], temperature=0, max_tokens=4
+        )
+    # The second request's long system prompt came from the first one's KV.
+    assert server.metric("fulcrum_prefix_cache_reused_tokens_total") - reused >= 200
+    assert server.metric("fulcrum_prefix_cache_hits_total") >= hits + 1
+    assert server.metric("fulcrum_engine_prompt_tokens_total") - prompt >= 2 * 200

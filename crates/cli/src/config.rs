@@ -52,6 +52,7 @@ pub struct Config {
     /// Let the model make several calls in one agent step (run concurrently); off, it makes
     /// one call per step and sees each result before the next.
     pub agent_parallel_calls: bool,
+    pub prefix_cache: bool,
     /// Log filter (`tracing` env-filter syntax), e.g. `info` or `fulcrum=debug`.
     pub log: String,
 }
@@ -78,13 +79,14 @@ impl Default for Config {
             confirmation_ttl_secs: 900,
             agent_max_steps: 8,
             agent_parallel_calls: false,
+            prefix_cache: true,
             log: "info".into(),
         }
     }
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 20] = [
+pub const KEYS: [&str; 21] = [
     "host",
     "port",
     "model",
@@ -104,6 +106,7 @@ pub const KEYS: [&str; 20] = [
     "confirmation_ttl_secs",
     "agent_max_steps",
     "agent_parallel_calls",
+    "prefix_cache",
     "log",
 ];
 

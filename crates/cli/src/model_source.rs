@@ -68,6 +68,7 @@ pub fn engine_config(config: &Config, path: &Path, id: String) -> EngineConfig {
     engine.context_size = config.context_size;
     engine.threads = config.threads;
     engine.slots = config.slots;
+    engine.prefix_cache = config.prefix_cache;
     engine.batch_size = config.batch_size;
     engine.gpu_layers = config.gpu_layers;
     engine

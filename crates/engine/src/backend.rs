@@ -173,6 +173,12 @@ pub struct EngineLoad {
     pub waiting: usize,
     /// Generations being decoded.
     pub running: usize,
+    /// Prompt tokens of all admitted generations, since start.
+    pub prompt_tokens_total: u64,
+    /// Of those, tokens whose KV came from the prefix cache instead of being computed.
+    pub prefix_reused_tokens_total: u64,
+    /// Generations that reused any cached prefix.
+    pub prefix_hits_total: u64,
 }
 
 /// An inference backend: the embedded llama.cpp engine, a remote engine, or a scripted one.

@@ -9,6 +9,8 @@ mod backend;
 mod error;
 mod grammar;
 pub mod llama;
+mod prefix;
+pub use prefix::RECOMPUTED_TAIL as PREFIX_RECOMPUTED_TAIL;
 pub mod scripted;
 mod stop;
 mod threads;

@@ -13,7 +13,7 @@
 use std::collections::VecDeque;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -34,6 +34,7 @@ use crate::backend::{
 };
 use crate::error::EngineError;
 use crate::grammar::GrammarCompiler;
+use crate::prefix::{self, FreeSeq, ReusePlan};
 use crate::stop::{StopMatcher, StopScan, Utf8Assembler};
 use crate::threads::physical_cores;
 
@@ -56,6 +57,8 @@ pub struct EngineConfig {
     pub batch_size: u32,
     /// Layers offloaded to a GPU (CUDA builds only).
     pub gpu_layers: u32,
+    /// Keep finished sequences' KV and reuse the longest cached prefix of a new prompt.
+    pub prefix_cache: bool,
 }
 
 impl EngineConfig {
@@ -68,6 +71,7 @@ impl EngineConfig {
             slots: 4,
             batch_size: 512,
             gpu_layers: 0,
+            prefix_cache: true,
         }
     }
 }
@@ -114,6 +118,9 @@ pub struct LlamaEngine {
 struct LoadCounters {
     waiting: AtomicUsize,
     running: AtomicUsize,
+    prompt_tokens: AtomicU64,
+    reused_tokens: AtomicU64,
+    prefix_hits: AtomicU64,
 }
 
 fn backend() -> Result<&'static LlamaBackend, EngineError> {
@@ -188,6 +195,7 @@ impl LlamaEngine {
             slots: config.slots,
             batch_size: config.batch_size,
             context_size,
+            prefix_cache: config.prefix_cache,
         };
         std::thread::Builder::new()
             .name("fulcrum-llama".into())
@@ -240,6 +248,9 @@ impl Backend for LlamaEngine {
         EngineLoad {
             waiting: self.load.waiting.load(Ordering::Relaxed),
             running: self.load.running.load(Ordering::Relaxed),
+            prompt_tokens_total: self.load.prompt_tokens.load(Ordering::Relaxed),
+            prefix_reused_tokens_total: self.load.reused_tokens.load(Ordering::Relaxed),
+            prefix_hits_total: self.load.prefix_hits.load(Ordering::Relaxed),
         }
     }
 
@@ -334,6 +345,8 @@ struct Slot {
     job: Job,
     /// Prompt tokens already in the KV cache.
     prompt_done: usize,
+    /// Every token whose KV this sequence holds, in order: what a later prompt can reuse.
+    kv_tokens: Vec<LlamaToken>,
     /// Position of the next token in the sequence.
     position: i32,
     /// The token to feed next while generating.
@@ -484,6 +497,7 @@ struct Worker {
     slots: u32,
     batch_size: u32,
     context_size: u32,
+    prefix_cache: bool,
 }
 
 impl Worker {
@@ -516,7 +530,14 @@ impl Worker {
             return;
         }
         let mut batch = LlamaBatch::new(self.batch_size as usize, 1);
-        let mut free_seqs: Vec<i32> = (0..self.slots as i32).rev().collect();
+        let mut free: Vec<FreeSeq<LlamaToken>> = (0..self.slots as i32)
+            .map(|seq| FreeSeq {
+                seq,
+                tokens: Vec::new(),
+                last_used: 0,
+            })
+            .collect();
+        let mut clock = 0u64;
         let mut active: Vec<Slot> = Vec::new();
         let mut waiting: VecDeque<Job> = VecDeque::new();
         let mut reserved = 0usize;
@@ -539,45 +560,34 @@ impl Worker {
             }
             waiting.retain(|job| !job.events.is_closed());
             while let Some(job) = waiting.front() {
-                let fits = reserved + job.reservation() <= self.context_size as usize;
-                let Some(&seq) = free_seqs.last() else { break };
-                if !fits {
-                    break;
-                }
-                let Some(mut job) = waiting.pop_front() else {
+                let running: Vec<(i32, &[LlamaToken])> = active
+                    .iter()
+                    .map(|slot| (slot.seq, slot.kv_tokens.as_slice()))
+                    .collect();
+                let room = (self.context_size as usize).saturating_sub(reserved);
+                let Some(plan) =
+                    prefix::plan(&job.tokens, job.reservation(), room, &free, &running)
+                else {
                     break;
                 };
-                free_seqs.pop();
-                reserved += job.reservation();
-                active.push(Slot {
-                    seq,
-                    sampler: build_sampler(
-                        &job.sampling,
-                        job.grammar.take(),
-                        &job.logit_bias,
-                        !job.followup_bias.is_empty(),
-                        self.n_vocab,
-                    ),
-                    last_token: None,
-                    stop: StopMatcher::new(job.stop.clone()),
-                    job,
-                    prompt_done: 0,
-                    position: 0,
-                    next_input: None,
-                    logits_at: None,
-                    generated: 0,
-                    utf8: Utf8Assembler::default(),
-                });
+                let Some(job) = waiting.pop_front() else {
+                    break;
+                };
+                let slot = self.admit(&mut ctx, job, plan, &mut free);
+                reserved += slot.job.reservation();
+                active.push(slot);
             }
 
             // Free the slots of clients that went away.
-            active.retain(|slot| {
-                let gone = slot.job.events.is_closed();
-                if gone {
-                    release(&mut ctx, slot, &mut free_seqs, &mut reserved);
+            let mut index = 0;
+            while index < active.len() {
+                if active[index].job.events.is_closed() {
+                    let slot = active.swap_remove(index);
+                    self.release(&mut ctx, slot, &mut free, &mut reserved, &mut clock);
+                } else {
+                    index += 1;
                 }
-                !gone
-            });
+            }
             self.load.waiting.store(waiting.len(), Ordering::Relaxed);
             self.load.running.store(active.len(), Ordering::Relaxed);
             if active.is_empty() {
@@ -588,12 +598,12 @@ impl Worker {
             }
 
             if let Err(err) = self.fill_batch(&mut batch, &mut active) {
-                fail_all(&mut ctx, &mut active, &mut free_seqs, &mut reserved, &err);
+                fail_all(&mut ctx, &mut active, &mut free, &mut reserved, &err);
                 continue;
             }
             if let Err(err) = ctx.decode(&mut batch) {
                 let err = EngineError::Decode(err.to_string());
-                fail_all(&mut ctx, &mut active, &mut free_seqs, &mut reserved, &err);
+                fail_all(&mut ctx, &mut active, &mut free, &mut reserved, &err);
                 continue;
             }
 
@@ -647,7 +657,7 @@ impl Worker {
             }
             for index in finished.into_iter().rev() {
                 let slot = active.swap_remove(index);
-                release(&mut ctx, &slot, &mut free_seqs, &mut reserved);
+                self.release(&mut ctx, slot, &mut free, &mut reserved, &mut clock);
             }
             self.load.running.store(active.len(), Ordering::Relaxed);
         }
@@ -664,6 +674,7 @@ impl Worker {
                 batch
                     .add(token, slot.position, &[slot.seq], true)
                     .map_err(add_error)?;
+                slot.kv_tokens.push(token);
                 slot.logits_at = Some(used as i32);
                 slot.position += 1;
                 used += 1;
@@ -688,34 +699,128 @@ impl Worker {
                 slot.position += 1;
                 used += 1;
             }
+            slot.kv_tokens
+                .extend_from_slice(&slot.job.tokens[slot.prompt_done..end]);
             slot.prompt_done = end;
         }
         Ok(())
     }
+
+    /// Frees a finished or abandoned sequence, keeping its KV for a later prompt that shares
+    /// it (unless the prefix cache is off).
+    fn release(
+        &self,
+        ctx: &mut LlamaContext<'_>,
+        slot: Slot,
+        free: &mut Vec<FreeSeq<LlamaToken>>,
+        reserved: &mut usize,
+        clock: &mut u64,
+    ) {
+        *clock += 1;
+        *reserved = reserved.saturating_sub(slot.job.reservation());
+        let mut tokens = slot.kv_tokens;
+        if !self.prefix_cache {
+            clear_seq(ctx, slot.seq);
+            tokens.clear();
+        }
+        free.push(FreeSeq {
+            seq: slot.seq,
+            tokens,
+            last_used: *clock,
+        });
+    }
+
+    /// Gives `job` the slot `plan` chose, with the planned prefix of its KV already in place.
+    fn admit(
+        &self,
+        ctx: &mut LlamaContext<'_>,
+        mut job: Job,
+        plan: ReusePlan,
+        free: &mut Vec<FreeSeq<LlamaToken>>,
+    ) -> Slot {
+        for &index in &plan.evict {
+            clear_seq(ctx, free[index].seq);
+            free[index].tokens.clear();
+        }
+        let target = free.swap_remove(plan.target);
+        let seq = target.seq;
+        let mut reuse = plan.reuse;
+        let kept = match plan.source {
+            Some(source) => {
+                clear_seq(ctx, seq);
+                let end = u32::try_from(reuse).ok();
+                ctx.copy_kv_cache_seq(source, seq, None, end).is_ok()
+            }
+            // Drop what follows the shared prefix; a model whose cache cannot be cut
+            // (recurrent) starts from scratch.
+            None => {
+                let from = u32::try_from(reuse).ok();
+                reuse == 0
+                    || matches!(
+                        ctx.clear_kv_cache_seq(u32::try_from(seq).ok(), from, None),
+                        Ok(true)
+                    )
+            }
+        };
+        if !kept {
+            clear_seq(ctx, seq);
+            reuse = 0;
+        }
+        self.load
+            .prompt_tokens
+            .fetch_add(job.tokens.len() as u64, Ordering::Relaxed);
+        if reuse > 0 {
+            self.load
+                .reused_tokens
+                .fetch_add(reuse as u64, Ordering::Relaxed);
+            self.load.prefix_hits.fetch_add(1, Ordering::Relaxed);
+        }
+        let position = i32::try_from(reuse).unwrap_or(i32::MAX);
+        Slot {
+            seq,
+            sampler: build_sampler(
+                &job.sampling,
+                job.grammar.take(),
+                &job.logit_bias,
+                !job.followup_bias.is_empty(),
+                self.n_vocab,
+            ),
+            last_token: None,
+            stop: StopMatcher::new(job.stop.clone()),
+            kv_tokens: job.tokens[..reuse].to_vec(),
+            job,
+            prompt_done: reuse,
+            position,
+            next_input: None,
+            logits_at: None,
+            generated: 0,
+            utf8: Utf8Assembler::default(),
+        }
+    }
 }
 
-fn release(
-    ctx: &mut LlamaContext<'_>,
-    slot: &Slot,
-    free_seqs: &mut Vec<i32>,
-    reserved: &mut usize,
-) {
-    // The sequence id is below `slots`, so the conversion cannot fail.
-    let _ = ctx.clear_kv_cache_seq(u32::try_from(slot.seq).ok(), None, None);
-    free_seqs.push(slot.seq);
-    *reserved = reserved.saturating_sub(slot.job.reservation());
+fn clear_seq(ctx: &mut LlamaContext<'_>, seq: i32) {
+    // Sequence ids are below `slots`, so the conversion cannot fail.
+    let _ = ctx.clear_kv_cache_seq(u32::try_from(seq).ok(), None, None);
 }
 
 fn fail_all(
     ctx: &mut LlamaContext<'_>,
     active: &mut Vec<Slot>,
-    free_seqs: &mut Vec<i32>,
+    free: &mut Vec<FreeSeq<LlamaToken>>,
     reserved: &mut usize,
     err: &EngineError,
 ) {
     tracing::error!(%err, sequences = active.len(), "decode failed; ending the affected requests");
     for slot in active.drain(..) {
         let _ = slot.job.events.send(Err(err.clone()));
-        release(ctx, &slot, free_seqs, reserved);
+        // What the failed batch left in the cache is unknown: keep nothing of it.
+        clear_seq(ctx, slot.seq);
+        *reserved = reserved.saturating_sub(slot.job.reservation());
+        free.push(FreeSeq {
+            seq: slot.seq,
+            tokens: Vec::new(),
+            last_used: 0,
+        });
     }
 }

@@ -160,18 +160,147 @@ fn concurrent_requests_batched_together_answer_their_own_prompts() {
     // a few tokens. A sequence mix-up (wrong logits row, shared KV) shows at once, so the
     // answers must agree on their opening words.
     for (seq, conc) in sequential.iter().zip(&concurrent) {
-        let opening = |text: &str| {
-            text.split_whitespace()
-                .take(3)
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
         assert_eq!(
             opening(seq),
             opening(conc),
             "sequential {seq:?} vs batched {conc:?}"
         );
     }
+}
+
+/// The first words of an answer: what must agree when llama.cpp computed it in other batches.
+fn opening(text: &str) -> String {
+    text.split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn fresh_engine() -> LlamaEngine {
+    let mut config = EngineConfig::new(model_path(), "smollm2");
+    config.context_size = Some(2048);
+    config.slots = 2;
+    config.threads = Some(2);
+    LlamaEngine::load(config).expect("tiny model loads")
+}
+
+fn run_on(engine: &LlamaEngine, request: GenerationRequest) -> String {
+    let mut stream = engine.generate(request).expect("generate");
+    let mut text = String::new();
+    while let Some(event) = stream.blocking_next() {
+        match event.expect("no engine error") {
+            GenerationEvent::Text(piece) => text.push_str(&piece),
+            GenerationEvent::Finished { .. } => return text,
+        }
+    }
+    panic!("stream ended without Finished");
+}
+
+/// A prompt behind a long shared system prompt, as an agent's steps are.
+fn behind_system_prompt(question: &str) -> String {
+    let rules = "Answer briefly and politely. Use plain words. ".repeat(30);
+    format!(
+        "<|im_start|>system\n{rules}<|im_end|>\n<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n"
+    )
+}
+
+/// A fresh engine that computes prompts in chunks of `chunk` tokens.
+fn chunked_engine(chunk: usize) -> LlamaEngine {
+    let mut config = EngineConfig::new(model_path(), "smollm2");
+    config.context_size = Some(2048);
+    config.slots = 2;
+    config.threads = Some(2);
+    config.batch_size = u32::try_from(chunk).expect("small");
+    LlamaEngine::load(config).expect("tiny model loads")
+}
+
+/// llama.cpp's CPU kernels round differently by batch shape, so a prompt computed as a cached
+/// prefix plus the rest can answer otherwise than the same prompt computed at once (with the
+/// tiny model, "1. Aardvarks" became "1. The Mona Lisa" when the prompt was merely cut in two
+/// on a fresh engine). The exact reference for a cached run is therefore a cold run cut at the
+/// same place: any wrong cell (another prompt's, a wrong position) shows as a difference.
+#[test]
+fn a_cached_prefix_is_reused_and_answers_as_a_cold_run_cut_at_the_same_place() {
+    let _engine = exclusive();
+    let france = behind_system_prompt("What is the capital of France?");
+    let animals = behind_system_prompt("Name three animals.");
+    let engine = fresh_engine();
+    let shared = engine
+        .count_tokens(&behind_system_prompt(""))
+        .expect("count")
+        - 10;
+
+    let first = run_on(&engine, greedy(&france, 16));
+    assert_eq!(first, run_on(&fresh_engine(), greedy(&france, 16)));
+    let after_first = engine.occupancy();
+    assert_eq!(
+        after_first.prefix_reused_tokens_total, 0,
+        "nothing was cached yet"
+    );
+
+    // Another question behind the same system prompt reuses the system prompt's KV (copied
+    // into the other slot: the first conversation stays whole for its next turn).
+    let warm_animals = run_on(&engine, greedy(&animals, 16));
+    let after_second = engine.occupancy();
+    let reused =
+        (after_second.prefix_reused_tokens_total - after_first.prefix_reused_tokens_total) as usize;
+    assert!(
+        reused >= shared,
+        "reused {reused} of {shared} shared tokens"
+    );
+    assert_eq!(after_second.prefix_hits_total, 1);
+    assert_eq!(
+        warm_animals,
+        run_on(&chunked_engine(reused), greedy(&animals, 16))
+    );
+
+    // The first prompt again: all of it is still cached but a short tail.
+    let france_tokens = engine.count_tokens(&france).expect("count");
+    let warm_france = run_on(&engine, greedy(&france, 16));
+    let after_third = engine.occupancy();
+    let reused =
+        (after_third.prefix_reused_tokens_total - after_second.prefix_reused_tokens_total) as usize;
+    assert_eq!(
+        reused,
+        france_tokens - fulcrum_engine::PREFIX_RECOMPUTED_TAIL
+    );
+    assert_eq!(
+        warm_france,
+        run_on(&chunked_engine(reused), greedy(&france, 16))
+    );
+    assert_eq!(
+        after_third.prompt_tokens_total as usize,
+        2 * france_tokens + engine.count_tokens(&animals).expect("count")
+    );
+}
+
+#[test]
+fn a_running_sequence_lends_its_prefix_to_a_new_request() {
+    let _engine = exclusive();
+    let engine = Arc::new(fresh_engine());
+    let long = behind_system_prompt("Count from one to one hundred.");
+    let mut request = greedy(&long, 200);
+    request.ignore_eos = true;
+    let mut running = engine.generate(request).expect("generate");
+    match running.blocking_next() {
+        Some(Ok(GenerationEvent::Text(_))) => {}
+        other => panic!("expected text, got {other:?}"),
+    }
+    // Both slots are free of cache but one runs: the new request copies its prefix.
+    let question = behind_system_prompt("Name three colours.");
+    let answer = run_on(&engine, greedy(&question, 8));
+    assert!(!answer.trim().is_empty());
+    let load = engine.occupancy();
+    let shared = engine
+        .count_tokens(&behind_system_prompt(""))
+        .expect("count")
+        - 10;
+    assert!(
+        load.prefix_reused_tokens_total as usize >= shared,
+        "reused {} of {shared}",
+        load.prefix_reused_tokens_total
+    );
+    drop(running);
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Prometheus metrics of the server, exposed at `GET /metrics`.
 
+use fulcrum_engine::EngineLoad;
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
     Registry, TextEncoder,
@@ -17,6 +18,11 @@ pub struct Metrics {
     pub generations_in_flight: IntGauge,
     pub engine_waiting: IntGauge,
     pub engine_running: IntGauge,
+    engine_prompt_tokens: IntCounter,
+    prefix_cache_hits: IntCounter,
+    prefix_cache_reused_tokens: IntCounter,
+    /// The engine keeps its own totals; copying them into counters must not interleave.
+    engine_sync: std::sync::Arc<std::sync::Mutex<()>>,
 }
 
 const LATENCY_BUCKETS: [f64; 14] = [
@@ -69,7 +75,26 @@ impl Metrics {
         registry.register(Box::new(generations_in_flight.clone()))?;
         registry.register(Box::new(engine_waiting.clone()))?;
         registry.register(Box::new(engine_running.clone()))?;
+        let engine_prompt_tokens = IntCounter::new(
+            "fulcrum_engine_prompt_tokens_total",
+            "Prompt tokens of the generations the embedded engine admitted",
+        )?;
+        let prefix_cache_hits = IntCounter::new(
+            "fulcrum_prefix_cache_hits_total",
+            "Generations that reused a cached prompt prefix",
+        )?;
+        let prefix_cache_reused_tokens = IntCounter::new(
+            "fulcrum_prefix_cache_reused_tokens_total",
+            "Prompt tokens taken from the prefix cache instead of computed",
+        )?;
+        registry.register(Box::new(engine_prompt_tokens.clone()))?;
+        registry.register(Box::new(prefix_cache_hits.clone()))?;
+        registry.register(Box::new(prefix_cache_reused_tokens.clone()))?;
         Ok(Metrics {
+            engine_prompt_tokens,
+            prefix_cache_hits,
+            prefix_cache_reused_tokens,
+            engine_sync: std::sync::Arc::new(std::sync::Mutex::new(())),
             registry,
             requests,
             request_seconds,
@@ -80,6 +105,27 @@ impl Metrics {
             engine_waiting,
             engine_running,
         })
+    }
+
+    /// Copies the engine's load and totals in (on each scrape).
+    pub fn observe_engine(&self, load: EngineLoad) {
+        let _sync = self
+            .engine_sync
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.engine_waiting
+            .set(i64::try_from(load.waiting).unwrap_or(i64::MAX));
+        self.engine_running
+            .set(i64::try_from(load.running).unwrap_or(i64::MAX));
+        let catch_up = |counter: &IntCounter, total: u64| {
+            counter.inc_by(total.saturating_sub(counter.get()));
+        };
+        catch_up(&self.engine_prompt_tokens, load.prompt_tokens_total);
+        catch_up(&self.prefix_cache_hits, load.prefix_hits_total);
+        catch_up(
+            &self.prefix_cache_reused_tokens,
+            load.prefix_reused_tokens_total,
+        );
     }
 
     /// The text exposition format.

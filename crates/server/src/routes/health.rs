@@ -26,15 +26,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 
 pub async fn metrics(State(state): State<AppState>) -> Response {
     if let Some(model) = state.model.get() {
-        let load = model.backend.occupancy();
-        state
-            .metrics
-            .engine_waiting
-            .set(i64::try_from(load.waiting).unwrap_or(i64::MAX));
-        state
-            .metrics
-            .engine_running
-            .set(i64::try_from(load.running).unwrap_or(i64::MAX));
+        state.metrics.observe_engine(model.backend.occupancy());
     }
     match state.metrics.render() {
         Ok(text) => (

@@ -41,9 +41,11 @@ pub(crate) fn common_prefix<T: PartialEq>(a: &[T], b: &[T]) -> usize {
 
 /// Plans the admission of `prompt`, which will hold `reservation` KV cells at most, when
 /// `room` cells are not reserved by running requests. `running` are the sequences being
-/// decoded with the tokens they hold. `None`: no slot is free or it cannot fit yet.
+/// decoded with the tokens they hold. Without `may_reuse` the prompt is computed whole (in the
+/// least recently used slot). `None`: no slot is free or it cannot fit yet.
 pub(crate) fn plan<T: PartialEq>(
     prompt: &[T],
+    may_reuse: bool,
     reservation: usize,
     room: usize,
     free: &[FreeSeq<T>],
@@ -52,7 +54,11 @@ pub(crate) fn plan<T: PartialEq>(
     if free.is_empty() || prompt.is_empty() {
         return None;
     }
-    let usable = prompt.len().saturating_sub(RECOMPUTED_TAIL);
+    let usable = if may_reuse {
+        prompt.len().saturating_sub(RECOMPUTED_TAIL)
+    } else {
+        0
+    };
     let own: Vec<usize> = free
         .iter()
         .map(|slot| common_prefix(&slot.tokens, prompt).min(usable))
@@ -149,7 +155,7 @@ mod tests {
             free(1, &counting(0..10), 1),
             free(2, &[], 0),
         ];
-        let planned = plan(&counting(0..30), 40, 100, &slots, &[]).expect("fits");
+        let planned = plan(&counting(0..30), true, 40, 100, &slots, &[]).expect("fits");
         assert_eq!(planned.target, 1);
         assert_eq!((planned.source, planned.reuse), (None, 10));
         assert!(planned.evict.is_empty());
@@ -158,7 +164,7 @@ mod tests {
     #[test]
     fn the_prompt_tail_is_always_computed_again() {
         let slots = [free(0, &counting(0..20), 1)];
-        let planned = plan(&counting(0..20), 30, 100, &slots, &[]).expect("fits");
+        let planned = plan(&counting(0..20), true, 30, 100, &slots, &[]).expect("fits");
         assert_eq!(planned.reuse, 20 - RECOMPUTED_TAIL);
     }
 
@@ -167,7 +173,8 @@ mod tests {
         let mut running = counting(0..25);
         running.push(77);
         let slots = [free(0, &[], 0), free(1, &counting(0..5), 3)];
-        let planned = plan(&counting(0..30), 40, 100, &slots, &[(5, &running)]).expect("fits");
+        let planned =
+            plan(&counting(0..30), true, 40, 100, &slots, &[(5, &running)]).expect("fits");
         assert_eq!(
             planned.target, 1,
             "its own five tokens are the best in-place start"
@@ -185,12 +192,12 @@ mod tests {
         let mut prompt: Vec<u32> = (0..12).collect();
         prompt.extend([99; 10]);
         let slots = [free(0, &earlier, 5), free(1, &[9], 1), free(2, &[8], 3)];
-        let planned = plan(&prompt, 30, 100, &slots, &[]).expect("fits");
+        let planned = plan(&prompt, true, 30, 100, &slots, &[]).expect("fits");
         assert_eq!(planned.target, 1, "the least recently used other slot");
         assert_eq!((planned.source, planned.reuse), (Some(0), 12));
         // A cache that is all prefix is extended in place.
         let slots = [free(0, &earlier[..12], 5), free(1, &[], 0)];
-        let extended = plan(&prompt, 30, 100, &slots, &[]).expect("fits");
+        let extended = plan(&prompt, true, 30, 100, &slots, &[]).expect("fits");
         assert_eq!(
             (extended.target, extended.source, extended.reuse),
             (0, None, 12)
@@ -200,7 +207,7 @@ mod tests {
     #[test]
     fn without_any_match_the_least_recently_used_slot_is_taken() {
         let slots = [free(0, &[7], 9), free(1, &[8], 2), free(2, &[6], 4)];
-        let planned = plan(&[1, 2], 2, 100, &slots, &[]).expect("fits");
+        let planned = plan(&[1, 2], true, 2, 100, &slots, &[]).expect("fits");
         assert_eq!(planned.target, 1);
         assert_eq!(planned.reuse, 0);
     }
@@ -214,15 +221,28 @@ mod tests {
             free(3, &[], 0),
         ];
         // Room 10, the request needs 4: 12 kept tokens must lose at least 6.
-        let planned = plan(&[5, 6], 4, 10, &slots, &[]).expect("fits after evicting");
+        let planned = plan(&[5, 6], true, 4, 10, &slots, &[]).expect("fits after evicting");
         assert_eq!(planned.target, 3);
         assert_eq!(planned.evict, vec![0, 2]);
     }
 
     #[test]
+    fn a_prompt_that_may_not_reuse_is_computed_whole_in_the_least_recent_slot() {
+        let slots = [free(0, &counting(0..20), 5), free(1, &[7], 2)];
+        let mut running = counting(0..30);
+        running.push(1);
+        let planned =
+            plan(&counting(0..30), false, 40, 100, &slots, &[(4, &running)]).expect("fits");
+        assert_eq!(
+            (planned.target, planned.source, planned.reuse),
+            (1, None, 0)
+        );
+    }
+
+    #[test]
     fn nothing_is_planned_when_no_slot_is_free_or_the_request_cannot_fit() {
-        assert!(plan::<u32>(&[1], 1, 100, &[], &[]).is_none());
+        assert!(plan::<u32>(&[1], true, 1, 100, &[], &[]).is_none());
         let slots = [free(0, &[], 0)];
-        assert!(plan(&[1, 2], 50, 40, &slots, &[]).is_none());
+        assert!(plan(&[1, 2], true, 50, 40, &slots, &[]).is_none());
     }
 }

@@ -755,12 +755,12 @@ impl Worker {
                 let end = u32::try_from(reuse).ok();
                 ctx.copy_kv_cache_seq(source, seq, None, end).is_ok()
             }
-            // Drop what follows the shared prefix; a model whose cache cannot be cut
-            // (recurrent) starts from scratch.
+            // Drop what follows the shared prefix (all of it when nothing is shared); a model
+            // whose cache cannot be cut (recurrent) starts from scratch.
             None => {
                 let from = u32::try_from(reuse).ok();
-                reuse == 0
-                    || matches!(
+                reuse > 0
+                    && matches!(
                         ctx.clear_kv_cache_seq(u32::try_from(seq).ok(), from, None),
                         Ok(true)
                     )

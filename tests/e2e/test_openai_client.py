@@ -2,12 +2,13 @@
 import os
 import stat
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import openai
 import pytest
 
-from conftest import API_KEY, AUTH, MODEL_ID, Server
+from conftest import API_KEY, AUTH, MODEL_ID, Server, tiny_model_path
 
 MESSAGES = [
     {"role": "system", "content": "You are a helpful assistant."},
@@ -158,3 +159,37 @@ def test_a_shared_prompt_prefix_is_computed_once(server):
     assert server.metric("fulcrum_prefix_cache_reused_tokens_total") - reused >= 200
     assert server.metric("fulcrum_prefix_cache_hits_total") >= hits + 1
     assert server.metric("fulcrum_engine_prompt_tokens_total") - prompt >= 2 * 200
+
+
+def test_a_burst_beyond_the_queue_gets_429_with_retry_after_and_succeeds_on_retry():
+    # One slot decoding and one request waiting: a third at once is answered with 429.
+    srv = Server(
+        ["--model", tiny_model_path(), "--model-id", MODEL_ID, "--context-size", "2048", "--slots", "1"],
+        env={"FULCRUM_MAX_QUEUE": "1"},
+    )
+    try:
+        body = {"model": MODEL_ID, "messages": MESSAGES, "max_tokens": 48, "temperature": 0}
+
+        def post(_):
+            return httpx.post(srv.base_url + "/v1/chat/completions", headers=AUTH, json=body, timeout=120)
+
+        with ThreadPoolExecutor(12) as pool:
+            responses = list(pool.map(post, range(12)))
+        codes = [r.status_code for r in responses]
+        assert set(codes) == {200, 429}, codes
+        for r in responses:
+            if r.status_code == 429:
+                assert r.headers["retry-after"] == "1"
+                assert r.json()["error"]["code"] == "server_busy"
+
+        # The openai client honours Retry-After: every request of a burst ends answered.
+        retrying = openai.OpenAI(base_url=srv.base_url + "/v1", api_key=API_KEY, max_retries=20)
+
+        def ask(_):
+            return retrying.chat.completions.create(**body)
+
+        with ThreadPoolExecutor(12) as pool:
+            answers = list(pool.map(ask, range(12)))
+        assert all(a.choices[0].message.content for a in answers)
+    finally:
+        srv.stop()

@@ -53,6 +53,7 @@ pub struct Config {
     /// one call per step and sees each result before the next.
     pub agent_parallel_calls: bool,
     pub prefix_cache: bool,
+    pub max_queue: usize,
     /// Log filter (`tracing` env-filter syntax), e.g. `info` or `fulcrum=debug`.
     pub log: String,
 }
@@ -80,13 +81,14 @@ impl Default for Config {
             agent_max_steps: 8,
             agent_parallel_calls: false,
             prefix_cache: true,
+            max_queue: 64,
             log: "info".into(),
         }
     }
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 21] = [
+pub const KEYS: [&str; 22] = [
     "host",
     "port",
     "model",
@@ -107,6 +109,7 @@ pub const KEYS: [&str; 21] = [
     "agent_max_steps",
     "agent_parallel_calls",
     "prefix_cache",
+    "max_queue",
     "log",
 ];
 

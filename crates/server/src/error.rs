@@ -53,6 +53,25 @@ impl ApiError {
         }
     }
 
+    /// Too many generations pending; the response carries `Retry-After`.
+    pub fn busy(retry_after_secs: u64) -> Response {
+        let error = ApiError {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            message: format!(
+                "the server has as many requests as it admits at once (`max_queue`); retry after {retry_after_secs} s"
+            ),
+            kind: "rate_limit_error",
+            param: None,
+            code: Some("server_busy"),
+        };
+        let mut response = error.into_response();
+        response.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from(retry_after_secs),
+        );
+        response
+    }
+
     pub fn not_ready() -> Self {
         ApiError {
             status: StatusCode::SERVICE_UNAVAILABLE,

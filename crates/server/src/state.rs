@@ -1,6 +1,7 @@
 //! What every handler shares: the model once it is loaded, its template, settings, metrics.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use fulcrum_chat::tools::ToolSet;
@@ -30,12 +31,16 @@ pub struct ServerOptions {
     pub max_body_bytes: usize,
     /// The logit biases on the call tags.
     pub tuning: ToolCallTuning,
+    /// Chat completions admitted at once (being decoded or waiting for a slot); one more gets
+    /// a 429 with `Retry-After` instead of waiting without bound.
+    pub max_pending: usize,
 }
 
 impl Default for ServerOptions {
     fn default() -> Self {
         ServerOptions {
             max_body_bytes: 4 * 1024 * 1024,
+            max_pending: 4 + 64,
             tuning: ToolCallTuning {
                 tool_call_bias: DEFAULT_TOOL_CALL_BIAS,
                 parallel_call_bias: DEFAULT_PARALLEL_CALL_BIAS,
@@ -80,8 +85,18 @@ pub struct AppState {
     pub options: Arc<ServerOptions>,
     pub metrics: Metrics,
     tool_sets: Arc<Mutex<ToolSetCache>>,
+    pending: Arc<AtomicUsize>,
     /// Users, tools and policy; `None` serves the plain OpenAI API without authentication.
     pub governance: Option<Arc<Governance>>,
+}
+
+/// A generation's place among the pending ones, given back when it is dropped.
+pub struct Admission(Arc<AtomicUsize>);
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Who may call the API and which tools run for them: identities, the policy, the agent.
@@ -133,8 +148,19 @@ impl AppState {
             options: Arc::new(options),
             metrics: Metrics::new()?,
             tool_sets: Arc::new(Mutex::new(ToolSetCache::default())),
+            pending: Arc::new(AtomicUsize::new(0)),
             governance: None,
         })
+    }
+
+    /// A place among the pending generations, or `None` when `max_pending` are admitted.
+    pub fn admit_generation(&self) -> Option<Admission> {
+        let before = self.pending.fetch_add(1, Ordering::SeqCst);
+        if before >= self.options.max_pending {
+            self.pending.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        Some(Admission(Arc::clone(&self.pending)))
     }
 
     /// Requires API keys on every route but health, and serves the agent and actions.

@@ -299,6 +299,7 @@ async fn start_embedded(config: &Config) -> Result<(String, String)> {
         let engine = LlamaEngine::load(engine_config(&config, &path, id))?;
         let options = ServerOptions {
             max_body_bytes: config.max_body_bytes,
+            max_pending: config.slots as usize + config.max_queue,
             tuning: config.tuning(),
         };
         Ok((LoadedModel::new(Arc::new(engine))?, options))

@@ -36,6 +36,7 @@ async fn serve(config: Config) -> Result<()> {
     )?;
     let state = AppState::new(ServerOptions {
         max_body_bytes: config.max_body_bytes,
+        max_pending: config.slots as usize + config.max_queue,
         tuning: config.tuning(),
     })
     .context("cannot set up metrics")?

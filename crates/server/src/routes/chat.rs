@@ -8,6 +8,8 @@ use axum::response::sse::{KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use fulcrum_agent::{add_call_guidance, call_biases};
+
+use crate::state::Admission;
 use fulcrum_chat::tools::{
     dedupe_calls, parse_output, split_reasoning, ParsedCall, ToolChoice, ToolSet,
 };
@@ -41,18 +43,25 @@ fn unix_now() -> u64 {
 }
 
 /// Counts a generation as in flight for as long as it lives, however it ends.
-pub(super) struct InFlight(IntGauge);
+/// A generation being served: counted in the gauge, holding its admission until it ends.
+pub(super) struct InFlight {
+    gauge: IntGauge,
+    _admission: Admission,
+}
 
 impl InFlight {
-    fn new(gauge: IntGauge) -> Self {
+    fn new(gauge: IntGauge, admission: Admission) -> Self {
         gauge.inc();
-        InFlight(gauge)
+        InFlight {
+            gauge,
+            _admission: admission,
+        }
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.dec();
+        self.gauge.dec();
     }
 }
 
@@ -129,6 +138,9 @@ pub async fn chat_completions(
     };
     // `generate` tokenizes and may compile a grammar (the first one builds llguidance's view
     // of the whole vocabulary, hundreds of milliseconds): keep that off the async workers.
+    let Some(admission) = state.admit_generation() else {
+        return Ok(ApiError::busy(1));
+    };
     let backend = Arc::clone(&model.backend);
     let generation = tokio::task::spawn_blocking(move || backend.generate(request))
         .await
@@ -136,7 +148,7 @@ pub async fn chat_completions(
             tracing::error!(%err, "the generation setup task failed");
             ApiError::internal()
         })??;
-    let in_flight = InFlight::new(state.metrics.generations_in_flight.clone());
+    let in_flight = InFlight::new(state.metrics.generations_in_flight.clone(), admission);
     let meta = ResponseMeta {
         id: format!("chatcmpl-{}", uuid::Uuid::new_v4().simple()),
         created: unix_now(),

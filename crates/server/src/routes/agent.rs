@@ -81,14 +81,20 @@ pub async fn send(
     if body.content.trim().is_empty() {
         return Err(ApiError::invalid_value("content", "`content` is empty"));
     }
+    // A turn runs model steps like chat completions do, under the same admission limit.
+    let Some(admission) = state.admit_generation() else {
+        return Ok(ApiError::busy(1));
+    };
     if !body.stream {
         let outcome = agent.send(&principal, &id, &body.content, None).await?;
+        drop(admission);
         return Ok(Json(outcome).into_response());
     }
     // Fail fast on a bad session before the stream starts; errors later become events.
     agent.sessions().get_owned(&id, &principal)?;
     let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(async move {
+        let _admission = admission;
         if let Err(err) = agent
             .send(&principal, &id, &body.content, Some(&sender))
             .await

@@ -565,9 +565,10 @@ impl Worker {
                     .map(|slot| (slot.seq, slot.kv_tokens.as_slice()))
                     .collect();
                 let room = (self.context_size as usize).saturating_sub(reserved);
-                // A seeded request asks for reproducible sampling, which only a whole
+                // With the cache off nothing is reused, not even a running sequence's prefix;
+                // a seeded request asks for reproducible sampling, which only a whole
                 // computation gives (cached runs round differently, see `prefix`).
-                let may_reuse = job.sampling.seed.is_none();
+                let may_reuse = self.prefix_cache && job.sampling.seed.is_none();
                 let reservation = job.reservation();
                 let Some(plan) =
                     prefix::plan(&job.tokens, may_reuse, reservation, room, &free, &running)

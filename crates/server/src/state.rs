@@ -31,8 +31,8 @@ pub struct ServerOptions {
     pub max_body_bytes: usize,
     /// The logit biases on the call tags.
     pub tuning: ToolCallTuning,
-    /// Chat completions admitted at once (being decoded or waiting for a slot); one more gets
-    /// a 429 with `Retry-After` instead of waiting without bound.
+    /// Chat completions and agent turns admitted at once (being decoded or waiting for a slot);
+    /// one more gets a 429 with `Retry-After` instead of waiting without bound.
     pub max_pending: usize,
 }
 

@@ -8,8 +8,6 @@ use axum::response::sse::{KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use fulcrum_agent::{add_call_guidance, call_biases};
-
-use crate::state::Admission;
 use fulcrum_chat::tools::{
     dedupe_calls, parse_output, split_reasoning, ParsedCall, ToolChoice, ToolSet,
 };
@@ -20,7 +18,7 @@ use prometheus::IntGauge;
 use super::chat_stream::sse_events;
 use crate::error::ApiError;
 use crate::json::ApiJson;
-use crate::state::AppState;
+use crate::state::{Admission, AppState};
 use crate::validate::validate;
 use crate::wire::{
     ChatCompletion, ChatCompletionRequest, Choice, ResponseFunction, ResponseMessage,
@@ -42,8 +40,8 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// Counts a generation as in flight for as long as it lives, however it ends.
-/// A generation being served: counted in the gauge, holding its admission until it ends.
+/// Counts a generation as in flight, and holds its admission, for as long as it lives,
+/// however it ends.
 pub(super) struct InFlight {
     gauge: IntGauge,
     _admission: Admission,
@@ -136,11 +134,11 @@ pub async fn chat_completions(
         grammar,
         logit_bias,
     };
-    // `generate` tokenizes and may compile a grammar (the first one builds llguidance's view
-    // of the whole vocabulary, hundreds of milliseconds): keep that off the async workers.
     let Some(admission) = state.admit_generation() else {
         return Ok(ApiError::busy(1));
     };
+    // `generate` tokenizes and may compile a grammar (the first one builds llguidance's view
+    // of the whole vocabulary, hundreds of milliseconds): keep that off the async workers.
     let backend = Arc::clone(&model.backend);
     let generation = tokio::task::spawn_blocking(move || backend.generate(request))
         .await

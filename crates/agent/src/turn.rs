@@ -35,6 +35,8 @@ pub struct AgentOptions {
     pub tuning: ToolCallTuning,
     /// Several calls per model step (run concurrently), or one call per step.
     pub parallel_calls: bool,
+    /// Time limit of each model generation of a turn (waiting for a slot included).
+    pub generation_timeout: Option<std::time::Duration>,
 }
 
 impl Default for AgentOptions {
@@ -50,6 +52,7 @@ impl Default for AgentOptions {
                 parallel_call_bias: 0.0,
             },
             parallel_calls: true,
+            generation_timeout: None,
         }
     }
 }
@@ -432,6 +435,7 @@ impl Agent {
             max_tokens: Some(self.options.max_tokens),
             stop: Vec::new(),
             ignore_eos: false,
+            timeout: self.options.generation_timeout,
             grammar: (*choice != ToolChoice::None)
                 .then(|| tools.grammar(choice, self.options.parallel_calls)),
             // Every step of a turn chooses between another call and the answer; a repeated

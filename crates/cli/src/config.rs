@@ -54,6 +54,9 @@ pub struct Config {
     pub agent_parallel_calls: bool,
     pub prefix_cache: bool,
     pub max_queue: usize,
+    /// A chat completion or agent model step still unfinished this many seconds after it
+    /// arrived (waiting for a slot included) is ended with a timeout error; 0 = no limit.
+    pub request_timeout_secs: u64,
     /// Log filter (`tracing` env-filter syntax), e.g. `info` or `fulcrum=debug`.
     pub log: String,
 }
@@ -68,7 +71,7 @@ impl Default for Config {
             home: None,
             context_size: None,
             threads: None,
-            slots: 4,
+            slots: 8,
             batch_size: 512,
             gpu_layers: 0,
             max_body_bytes: 4 * 1024 * 1024,
@@ -82,13 +85,14 @@ impl Default for Config {
             agent_parallel_calls: false,
             prefix_cache: true,
             max_queue: 64,
+            request_timeout_secs: 300,
             log: "info".into(),
         }
     }
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 22] = [
+pub const KEYS: [&str; 23] = [
     "host",
     "port",
     "model",
@@ -110,6 +114,7 @@ pub const KEYS: [&str; 22] = [
     "agent_parallel_calls",
     "prefix_cache",
     "max_queue",
+    "request_timeout_secs",
     "log",
 ];
 
@@ -174,6 +179,12 @@ impl Config {
             tool_call_bias: self.tool_call_bias,
             parallel_call_bias: self.parallel_call_bias,
         }
+    }
+
+    /// The time limit of one generation, `None` when `request_timeout_secs` is 0.
+    pub fn request_timeout(&self) -> Option<std::time::Duration> {
+        (self.request_timeout_secs > 0)
+            .then(|| std::time::Duration::from_secs(self.request_timeout_secs))
     }
 
     /// Layers the sources and validates the result.

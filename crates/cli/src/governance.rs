@@ -59,6 +59,7 @@ pub fn load(config: &Config) -> Result<Governance> {
             max_steps: config.agent_max_steps,
             parallel_calls: config.agent_parallel_calls,
             tuning: config.tuning(),
+            generation_timeout: config.request_timeout(),
             ..AgentOptions::default()
         },
     ))

@@ -39,7 +39,7 @@ fn configuration_layers_defaults_file_environment_flags() {
             &fulcrum(dir.path()).arg("config").output().expect("run"),
             "slots"
         ),
-        "4"
+        "8"
     );
 
     std::fs::write(dir.path().join("fulcrum.toml"), "slots = 6\nport = 9001\n").expect("write");

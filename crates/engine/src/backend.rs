@@ -1,5 +1,7 @@
 //! The contract every inference backend fulfils.
 
+use std::time::Duration;
+
 use tokio::sync::mpsc;
 
 use crate::error::EngineError;
@@ -56,6 +58,9 @@ pub struct GenerationRequest {
     pub grammar: Option<String>,
     /// Added to the logits of single tokens, always or right after another token.
     pub logit_bias: Vec<LogitBias>,
+    /// Ends the generation with [`EngineError::Timeout`] this long after `generate` was
+    /// called, time spent waiting for a slot included. `None`: no limit.
+    pub timeout: Option<Duration>,
 }
 
 /// A bias on one token of the loaded model. Meant for a model's special tags (e.g.
@@ -167,7 +172,7 @@ impl GenerationStream {
 }
 
 /// How busy a backend is, for metrics and load shedding.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct EngineLoad {
     /// Generations accepted but not yet given a sequence slot.
     pub waiting: usize,
@@ -179,6 +184,12 @@ pub struct EngineLoad {
     pub prefix_reused_tokens_total: u64,
     /// Generations that reused any cached prefix.
     pub prefix_hits_total: u64,
+    /// Generations given a sequence slot, since start.
+    pub admitted_total: u64,
+    /// Seconds those generations waited for their slot, summed.
+    pub queue_wait_seconds_total: f64,
+    /// Generations ended because they ran past their timeout.
+    pub timed_out_total: u64,
 }
 
 /// An inference backend: the embedded llama.cpp engine, a remote engine, or a scripted one.

@@ -25,6 +25,8 @@ pub enum EngineError {
     EmptyPrompt,
     #[error("the engine stopped: {0}")]
     Stopped(String),
+    #[error("the request ran past its time limit of {limit_ms} ms (waiting for a slot included): retry later, ask for fewer tokens, or raise `request_timeout_s`")]
+    Timeout { limit_ms: u64 },
     #[error("llama.cpp failed while decoding: {0}")]
     Decode(String),
 }

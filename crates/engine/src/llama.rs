@@ -15,7 +15,7 @@ use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc, OnceLock};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::context::LlamaContext;
@@ -87,6 +87,9 @@ struct Job {
     logit_bias: Vec<LlamaLogitBias>,
     followup_bias: Vec<FollowupBias>,
     events: mpsc::UnboundedSender<Result<GenerationEvent, EngineError>>,
+    queued_at: Instant,
+    /// When the request's time limit runs out, and that limit (for the error).
+    deadline: Option<(Instant, std::time::Duration)>,
 }
 
 /// A bias on `token` at the step right after `previous` was generated (`None`: at the first
@@ -101,6 +104,20 @@ struct FollowupBias {
 impl Job {
     fn reservation(&self) -> usize {
         self.tokens.len() + self.max_tokens as usize
+    }
+
+    /// Ends the job with a timeout error when its deadline has passed; says whether it did.
+    fn expire(&self, now: Instant, load: &LoadCounters) -> bool {
+        let Some((deadline, limit)) = self.deadline else {
+            return false;
+        };
+        if now < deadline {
+            return false;
+        }
+        let limit_ms = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX);
+        let _ = self.events.send(Err(EngineError::Timeout { limit_ms }));
+        load.timed_out.fetch_add(1, Ordering::Relaxed);
+        true
     }
 }
 
@@ -121,6 +138,9 @@ struct LoadCounters {
     prompt_tokens: AtomicU64,
     reused_tokens: AtomicU64,
     prefix_hits: AtomicU64,
+    admitted: AtomicU64,
+    queue_wait_micros: AtomicU64,
+    timed_out: AtomicU64,
 }
 
 fn backend() -> Result<&'static LlamaBackend, EngineError> {
@@ -251,10 +271,18 @@ impl Backend for LlamaEngine {
             prompt_tokens_total: self.load.prompt_tokens.load(Ordering::Relaxed),
             prefix_reused_tokens_total: self.load.reused_tokens.load(Ordering::Relaxed),
             prefix_hits_total: self.load.prefix_hits.load(Ordering::Relaxed),
+            admitted_total: self.load.admitted.load(Ordering::Relaxed),
+            queue_wait_seconds_total: self.load.queue_wait_micros.load(Ordering::Relaxed) as f64
+                / 1e6,
+            timed_out_total: self.load.timed_out.load(Ordering::Relaxed),
         }
     }
 
     fn generate(&self, request: GenerationRequest) -> Result<GenerationStream, EngineError> {
+        let queued_at = Instant::now();
+        let deadline = request
+            .timeout
+            .and_then(|limit| Some((queued_at.checked_add(limit)?, limit)));
         let tokens = self.tokenize(&request.prompt);
         if tokens.is_empty() {
             return Err(EngineError::EmptyPrompt);
@@ -331,6 +359,8 @@ impl Backend for LlamaEngine {
             stop: request.stop,
             ignore_eos: request.ignore_eos,
             events,
+            queued_at,
+            deadline,
         };
         self.jobs
             .send(job)
@@ -558,7 +588,8 @@ impl Worker {
                     Err(std_mpsc::TryRecvError::Disconnected) => inbox_open = false,
                 }
             }
-            waiting.retain(|job| !job.events.is_closed());
+            let now = Instant::now();
+            waiting.retain(|job| !job.events.is_closed() && !job.expire(now, &self.load));
             while let Some(job) = waiting.front() {
                 let running: Vec<(i32, &[LlamaToken])> = active
                     .iter()
@@ -583,10 +614,11 @@ impl Worker {
                 active.push(slot);
             }
 
-            // Free the slots of clients that went away.
+            // Free the slots of clients that went away or ran out of time.
             let mut index = 0;
             while index < active.len() {
-                if active[index].job.events.is_closed() {
+                let job = &active[index].job;
+                if job.events.is_closed() || job.expire(now, &self.load) {
                     let slot = active.swap_remove(index);
                     self.release(&mut ctx, slot, &mut free, &mut reserved, &mut clock);
                 } else {
@@ -774,6 +806,11 @@ impl Worker {
         self.load
             .prompt_tokens
             .fetch_add(job.tokens.len() as u64, Ordering::Relaxed);
+        self.load.admitted.fetch_add(1, Ordering::Relaxed);
+        let waited = u64::try_from(job.queued_at.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.load
+            .queue_wait_micros
+            .fetch_add(waited, Ordering::Relaxed);
         if reuse > 0 {
             self.load
                 .reused_tokens

@@ -16,6 +16,8 @@ pub struct ScriptedBackend {
     info: ModelInfo,
     outputs: Mutex<VecDeque<String>>,
     requests: Mutex<Vec<GenerationRequest>>,
+    /// Sent after the output's text instead of `Finished`, to test error paths.
+    failure: Option<EngineError>,
 }
 
 impl ScriptedBackend {
@@ -31,7 +33,15 @@ impl ScriptedBackend {
             },
             outputs: Mutex::new(outputs.into_iter().map(Into::into).collect()),
             requests: Mutex::new(Vec::new()),
+            failure: None,
         }
+    }
+
+    /// Every generation ends with `failure` after its text, as a timed-out or failed
+    /// generation of a real engine does.
+    pub fn failing_with(mut self, failure: EngineError) -> Self {
+        self.failure = Some(failure);
+        self
     }
 
     /// The prompts received so far, for assertions.
@@ -87,6 +97,10 @@ impl Backend for ScriptedBackend {
             }
             let _ = tx.send(Ok(GenerationEvent::Text((*piece).to_string())));
             sent += 1;
+        }
+        if let Some(failure) = &self.failure {
+            let _ = tx.send(Err(failure.clone()));
+            return Ok(GenerationStream::new(rx));
         }
         let _ = tx.send(Ok(GenerationEvent::Finished {
             reason,

@@ -56,6 +56,7 @@ fn greedy(prompt: &str, max_tokens: u32) -> GenerationRequest {
         max_tokens: Some(max_tokens),
         stop: Vec::new(),
         ignore_eos: false,
+        timeout: None,
         grammar: None,
         logit_bias: Vec::new(),
     }
@@ -326,6 +327,91 @@ fn dropping_the_stream_cancels_and_frees_the_slot() {
     }
     // The engine still serves.
     assert!(!run(greedy(PROMPT, 4)).0.is_empty());
+}
+
+/// Collects a stream to its end: the text, and how it ended.
+fn drain(
+    mut stream: fulcrum_engine::GenerationStream,
+) -> (String, Result<FinishReason, EngineError>) {
+    let mut text = String::new();
+    while let Some(event) = stream.blocking_next() {
+        match event {
+            Ok(GenerationEvent::Text(piece)) => text.push_str(&piece),
+            Ok(GenerationEvent::Finished { reason, .. }) => return (text, Ok(reason)),
+            Err(err) => return (text, Err(err)),
+        }
+    }
+    panic!("stream ended without Finished or an error");
+}
+
+#[test]
+fn a_request_joins_a_running_generation_between_steps() {
+    let engine = fresh_engine();
+    let mut long = greedy(PROMPT, 200);
+    long.ignore_eos = true;
+    let mut first = engine.generate(long).expect("generate");
+    match first.blocking_next() {
+        Some(Ok(GenerationEvent::Text(_))) => {}
+        other => panic!("expected text, got {other:?}"),
+    }
+    // The second request is answered while the first is still generating: it did not wait
+    // for the first to finish.
+    let (second, reason) = drain(engine.generate(greedy(PROMPT, 8)).expect("generate"));
+    assert_eq!(reason.expect("finishes"), FinishReason::Length);
+    assert!(!second.is_empty());
+    // The worker updates its count after the step that finished the second.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while engine.occupancy().running != 1 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(engine.occupancy().running, 1, "the first is still running");
+    let (rest, reason) = drain(first);
+    assert_eq!(reason.expect("finishes"), FinishReason::Length);
+    assert!(!rest.is_empty());
+    let load = engine.occupancy();
+    assert_eq!(load.admitted_total, 2);
+    assert!(load.queue_wait_seconds_total >= 0.0);
+}
+
+#[test]
+fn a_request_past_its_timeout_ends_with_an_error_and_frees_its_slot() {
+    let mut config = EngineConfig::new(model_path(), "smollm2");
+    config.context_size = Some(2048);
+    config.slots = 1;
+    config.threads = Some(2);
+    let engine = LlamaEngine::load(config).expect("tiny model loads");
+
+    let mut endless = greedy(PROMPT, 1500);
+    endless.ignore_eos = true;
+    endless.timeout = Some(Duration::from_millis(600));
+    let started = Instant::now();
+    let running = engine.generate(endless).expect("generate");
+    // With the only slot taken, this one times out while still waiting: no text at all.
+    let mut queued = greedy(PROMPT, 4);
+    queued.timeout = Some(Duration::from_millis(200));
+    let (queued_text, queued_end) = drain(engine.generate(queued).expect("generate"));
+    assert!(
+        matches!(queued_end, Err(EngineError::Timeout { limit_ms: 200 })),
+        "{queued_end:?}"
+    );
+    assert!(
+        queued_text.is_empty(),
+        "it never got a slot: {queued_text:?}"
+    );
+
+    let (text, end) = drain(running);
+    assert!(
+        matches!(end, Err(EngineError::Timeout { limit_ms: 600 })),
+        "{end:?}"
+    );
+    assert!(!text.is_empty(), "text before the limit is delivered");
+    assert!(started.elapsed() < Duration::from_secs(20));
+    let load = engine.occupancy();
+    assert_eq!(load.timed_out_total, 2);
+    // The slot is free again: a request without a limit runs to its end.
+    let (_, end) = drain(engine.generate(greedy(PROMPT, 4)).expect("generate"));
+    assert_eq!(end.expect("finishes"), FinishReason::Length);
+    assert!(engine.occupancy().queue_wait_seconds_total > 0.0);
 }
 
 #[test]

@@ -150,6 +150,13 @@ impl From<EngineError> for ApiError {
             EngineError::Grammar(_) => ApiError::invalid_request(err.to_string())
                 .with_param("tools")
                 .with_code("invalid_grammar"),
+            EngineError::Timeout { .. } => ApiError {
+                status: StatusCode::GATEWAY_TIMEOUT,
+                message: err.to_string(),
+                kind: "timeout_error",
+                param: None,
+                code: Some("request_timeout"),
+            },
             EngineError::ModelNotFound { .. }
             | EngineError::ModelLoad { .. }
             | EngineError::ContextCreate { .. }

@@ -2,8 +2,8 @@
 
 use fulcrum_engine::EngineLoad;
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
-    Registry, TextEncoder,
+    Counter, Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    Opts, Registry, TextEncoder,
 };
 
 /// All metrics, registered in one registry.
@@ -21,6 +21,9 @@ pub struct Metrics {
     engine_prompt_tokens: IntCounter,
     prefix_cache_hits: IntCounter,
     prefix_cache_reused_tokens: IntCounter,
+    engine_admitted: IntCounter,
+    queue_wait_seconds: Counter,
+    timeouts: IntCounter,
     /// The engine keeps its own totals; copying them into counters must not interleave.
     engine_sync: std::sync::Arc<std::sync::Mutex<()>>,
 }
@@ -90,7 +93,25 @@ impl Metrics {
         registry.register(Box::new(engine_prompt_tokens.clone()))?;
         registry.register(Box::new(prefix_cache_hits.clone()))?;
         registry.register(Box::new(prefix_cache_reused_tokens.clone()))?;
+        let engine_admitted = IntCounter::new(
+            "fulcrum_engine_admitted_total",
+            "Generations given an engine slot",
+        )?;
+        let queue_wait_seconds = Counter::new(
+            "fulcrum_queue_wait_seconds_total",
+            "Seconds admitted generations waited for their slot, summed (mean wait = this / fulcrum_engine_admitted_total)",
+        )?;
+        let timeouts = IntCounter::new(
+            "fulcrum_request_timeouts_total",
+            "Generations ended because they ran past request_timeout_secs",
+        )?;
+        registry.register(Box::new(engine_admitted.clone()))?;
+        registry.register(Box::new(queue_wait_seconds.clone()))?;
+        registry.register(Box::new(timeouts.clone()))?;
         Ok(Metrics {
+            engine_admitted,
+            queue_wait_seconds,
+            timeouts,
             engine_prompt_tokens,
             prefix_cache_hits,
             prefix_cache_reused_tokens,
@@ -126,6 +147,12 @@ impl Metrics {
             &self.prefix_cache_reused_tokens,
             load.prefix_reused_tokens_total,
         );
+        catch_up(&self.engine_admitted, load.admitted_total);
+        catch_up(&self.timeouts, load.timed_out_total);
+        let waited = load.queue_wait_seconds_total - self.queue_wait_seconds.get();
+        if waited > 0.0 {
+            self.queue_wait_seconds.inc_by(waited);
+        }
     }
 
     /// The text exposition format.

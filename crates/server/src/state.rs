@@ -34,6 +34,8 @@ pub struct ServerOptions {
     /// Chat completions and agent turns admitted at once (being decoded or waiting for a slot);
     /// one more gets a 429 with `Retry-After` instead of waiting without bound.
     pub max_pending: usize,
+    /// Time limit of one generation (waiting for a slot included); `None`: no limit.
+    pub request_timeout: Option<std::time::Duration>,
 }
 
 impl Default for ServerOptions {
@@ -41,6 +43,7 @@ impl Default for ServerOptions {
         ServerOptions {
             max_body_bytes: 4 * 1024 * 1024,
             max_pending: 4 + 64,
+            request_timeout: None,
             tuning: ToolCallTuning {
                 tool_call_bias: DEFAULT_TOOL_CALL_BIAS,
                 parallel_call_bias: DEFAULT_PARALLEL_CALL_BIAS,

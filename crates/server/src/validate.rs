@@ -20,6 +20,7 @@ pub struct ValidRequest {
     pub sampling: SamplingParams,
     pub max_tokens: Option<u32>,
     pub stop: Vec<String>,
+    pub ignore_eos: bool,
     pub stream: bool,
     pub include_usage: bool,
     pub template_kwargs: Map<String, Value>,
@@ -112,6 +113,14 @@ pub fn validate(request: ChatCompletionRequest) -> Result<ValidRequest, ApiError
         ));
     }
 
+    let ignore_eos = request.ignore_eos.unwrap_or(false);
+    if ignore_eos && max_tokens.is_none() {
+        return Err(ApiError::invalid_value(
+            "ignore_eos",
+            "`ignore_eos` needs `max_tokens`: without it the generation would fill the context",
+        ));
+    }
+
     let stream = request.stream.unwrap_or(false);
     let include_usage = match request.stream_options {
         Some(_) if !stream => {
@@ -164,6 +173,7 @@ pub fn validate(request: ChatCompletionRequest) -> Result<ValidRequest, ApiError
         },
         max_tokens,
         stop,
+        ignore_eos,
         stream,
         include_usage,
         template_kwargs: request.chat_template_kwargs.unwrap_or_default(),

@@ -52,6 +52,10 @@ pub struct ChatCompletionRequest {
     pub parallel_tool_calls: Option<bool>,
     #[serde(default)]
     pub chat_template_kwargs: Option<Map<String, Value>>,
+    /// Not in OpenAI's API (llama.cpp's and vLLM's servers accept it): generate exactly
+    /// `max_tokens`, past the end of the turn. For load tests.
+    #[serde(default)]
+    pub ignore_eos: Option<bool>,
     // Accepted for compatibility; they do not change the answer.
     #[serde(default)]
     pub user: Option<String>,

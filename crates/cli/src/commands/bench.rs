@@ -35,6 +35,9 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 2000)]
         calls: usize,
     },
+    /// Load test of an OpenAI-compatible server (Fulcrum by default, optionally side by side
+    /// with llama.cpp's llama-server): throughput, TTFT, latency, 429s, memory
+    Serve(super::bench_serve::ServeBenchArgs),
 }
 
 #[derive(Debug, Serialize)]
@@ -54,6 +57,7 @@ pub fn run(config: &Config, command: BenchCommand) -> Result<()> {
             json,
         } => run_engine(config, prompt_tokens, gen_tokens, repetitions, json),
         BenchCommand::Agent { calls } => super::bench_agent::run(calls),
+        BenchCommand::Serve(args) => super::bench_serve::run(config, args),
     }
 }
 
@@ -142,6 +146,7 @@ fn request(prompt: String, max_tokens: u32) -> GenerationRequest {
         max_tokens: Some(max_tokens),
         stop: Vec::new(),
         ignore_eos: true,
+        timeout: None,
         grammar: None,
         logit_bias: Vec::new(),
     }

@@ -77,6 +77,7 @@ pub fn run(config: &Config, args: &ChatArgs) -> Result<()> {
             max_tokens: Some(args.max_tokens),
             stop: Vec::new(),
             ignore_eos: false,
+            timeout: None,
             grammar: None,
             logit_bias: Vec::new(),
         }) {

@@ -300,6 +300,7 @@ async fn start_embedded(config: &Config) -> Result<(String, String)> {
         let options = ServerOptions {
             max_body_bytes: config.max_body_bytes,
             max_pending: config.slots as usize + config.max_queue,
+            request_timeout: config.request_timeout(),
             tuning: config.tuning(),
         };
         Ok((LoadedModel::new(Arc::new(engine))?, options))

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod bench;
 mod bench_agent;
+mod bench_serve;
 pub mod chat;
 pub mod eval;
 pub mod keys;

@@ -37,6 +37,7 @@ async fn serve(config: Config) -> Result<()> {
     let state = AppState::new(ServerOptions {
         max_body_bytes: config.max_body_bytes,
         max_pending: config.slots as usize + config.max_queue,
+        request_timeout: config.request_timeout(),
         tuning: config.tuning(),
     })
     .context("cannot set up metrics")?

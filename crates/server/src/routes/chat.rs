@@ -130,7 +130,8 @@ pub async fn chat_completions(
         sampling: valid.sampling,
         max_tokens: valid.max_tokens,
         stop: valid.stop,
-        ignore_eos: false,
+        ignore_eos: valid.ignore_eos,
+        timeout: state.options.request_timeout,
         grammar,
         logit_bias,
     };

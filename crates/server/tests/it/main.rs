@@ -209,6 +209,7 @@ async fn bad_requests_are_400_with_the_field_named() {
         (chat(json!({"temperature": 3.5})), "temperature"),
         (chat(json!({"top_p": 0})), "top_p"),
         (chat(json!({"max_tokens": 0})), "max_tokens"),
+        (chat(json!({"ignore_eos": true})), "ignore_eos"),
         (chat(json!({"stop": ["a", "b", "c", "d", "e"]})), "stop"),
         (
             chat(json!({"stream_options": {"include_usage": true}})),
@@ -387,6 +388,63 @@ async fn models_and_metrics_report_the_served_model_and_traffic() {
         "{metrics}"
     );
     assert!(metrics.contains("fulcrum_queue_depth 0"), "{metrics}");
+    for family in [
+        "fulcrum_queue_wait_seconds_total",
+        "fulcrum_engine_admitted_total",
+        "fulcrum_request_timeouts_total",
+    ] {
+        assert!(metrics.contains(&format!("{family} 0")), "{metrics}");
+    }
+}
+
+#[tokio::test]
+async fn ignore_eos_and_the_time_limit_reach_the_engine() {
+    let state = AppState::new(ServerOptions {
+        request_timeout: Some(std::time::Duration::from_secs(7)),
+        ..ServerOptions::default()
+    })
+    .expect("state");
+    let backend = Arc::new(ScriptedBackend::new(["a b c"]));
+    state.set_model(LoadedModel::new(backend.clone()).expect("model"));
+    let app = router(state);
+    let (status, _) = post_chat(&app, chat(json!({"ignore_eos": true, "max_tokens": 2}))).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = post_chat(&app, chat(json!({}))).await;
+    assert_eq!(status, StatusCode::OK);
+    let requests = backend.requests();
+    assert!(requests[0].ignore_eos);
+    assert!(!requests[1].ignore_eos);
+    assert!(requests
+        .iter()
+        .all(|r| r.timeout == Some(std::time::Duration::from_secs(7))));
+}
+
+#[tokio::test]
+async fn a_generation_past_its_time_limit_is_504_or_an_error_event_after_the_text() {
+    let state = state();
+    let backend = ScriptedBackend::new(["partial answer"])
+        .failing_with(fulcrum_engine::EngineError::Timeout { limit_ms: 1500 });
+    state.set_model(LoadedModel::new(Arc::new(backend)).expect("model"));
+    let app = router(state);
+    let (status, body) = post_chat(&app, chat(json!({}))).await;
+    let (_, code) = check_error(status, &body, StatusCode::GATEWAY_TIMEOUT);
+    assert_eq!(code, "request_timeout");
+    assert!(body["error"]["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("1500 ms")));
+
+    let (status, text) = send(
+        &app,
+        "POST",
+        "/v1/chat/completions",
+        Some(chat(json!({"stream": true})).to_string()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let events = sse_data(&text);
+    assert!(events.iter().any(|e| e.contains("partial")), "{events:?}");
+    let last: Value = serde_json::from_str(events.last().expect("events")).expect("json");
+    assert_eq!(last["error"]["code"], "request_timeout", "{events:?}");
 }
 
 fn weather_tools() -> Value {

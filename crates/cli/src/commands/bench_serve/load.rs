@@ -365,7 +365,7 @@ mod tests {
         let a = user_text(1, 100);
         let b = user_text(2, 100);
         assert_ne!(a, b);
-        assert_eq!(a.split_whitespace().count(), 100 + 4);
+        assert_eq!(a.split_whitespace().count(), 100 + 5);
         assert_eq!(a, user_text(1, 100));
     }
 }

@@ -193,10 +193,7 @@ fn models_pull_detects_a_corrupted_file_and_fetches_it_again() {
 #[test]
 fn terminal_chat_answers_resets_and_exits() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let model = std::env::var("FULCRUM_TEST_MODEL").unwrap_or_else(|_| {
-        let home = std::env::var("HOME").unwrap_or_default();
-        format!("{home}/.cache/fulcrum/models/{TINY}.gguf")
-    });
+    let model = tiny_model();
     let mut child = fulcrum(dir.path())
         .args([
             "--model",
@@ -230,4 +227,74 @@ fn terminal_chat_answers_resets_and_exits() {
         .nth(1)
         .expect("an answer after the first prompt");
     assert!(!answer.trim().is_empty(), "{stdout}");
+}
+
+fn tiny_model() -> String {
+    std::env::var("FULCRUM_TEST_MODEL").unwrap_or_else(|_| {
+        let home = std::env::var("HOME").unwrap_or_default();
+        format!("{home}/.cache/fulcrum/models/{TINY}.gguf")
+    })
+}
+
+/// `fulcrum bench serve` on the tiny model: it starts `fulcrum serve`, and every request of
+/// every level comes back with exactly the asked number of tokens (`ignore_eos` through the
+/// whole stack); with no queue beyond the slots, a burst gets 429s and every request still
+/// succeeds on retry.
+#[test]
+fn bench_serve_loads_a_started_server_and_loses_nothing_in_a_burst() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let model = tiny_model();
+    let bench = |extra_env: Option<(&str, &str)>, args: &[&str]| -> serde_json::Value {
+        let mut command = fulcrum(dir.path());
+        command.env("FULCRUM_HOME", dir.path()).args([
+            "--model",
+            &model,
+            "--context-size",
+            "2048",
+            "--slots",
+            "2",
+            "--threads",
+            "2",
+            "bench",
+            "serve",
+            "--prompt-tokens",
+            "8",
+            "--max-tokens",
+            "5",
+            "--json",
+        ]);
+        if let Some((key, value)) = extra_env {
+            command.env(key, value);
+        }
+        let out = command.args(args).output().expect("run");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("JSON report")
+    };
+
+    let levels = bench(None, &["--clients", "1,2", "--requests", "3"]);
+    let levels = levels.as_array().expect("a report per level");
+    assert_eq!(levels.len(), 2);
+    for (level, clients) in levels.iter().zip([1, 2]) {
+        assert_eq!(level["server"], "fulcrum");
+        assert_eq!(level["clients"], clients);
+        assert_eq!(level["succeeded"], 3, "{level}");
+        assert_eq!(level["completion_tokens"], 15, "{level}");
+        assert_eq!(level["failed"], 0);
+        assert_eq!(level["hung"], 0);
+        assert!(level["tokens_per_second"].as_f64().is_some_and(|t| t > 0.0));
+        assert!(level["peak_rss_mib"].as_f64().is_some_and(|m| m > 50.0));
+    }
+
+    let burst = bench(
+        Some(("FULCRUM_MAX_QUEUE", "0")),
+        &["--clients", "6", "--requests", "6"],
+    );
+    let burst = &burst[0];
+    assert_eq!(burst["succeeded"], 6, "{burst}");
+    assert!(
+        burst["retried_after_busy"].as_u64().is_some_and(|n| n >= 1),
+        "{burst}"
+    );
+    assert_eq!(burst["failed"], 0);
+    assert_eq!(burst["hung"], 0);
 }

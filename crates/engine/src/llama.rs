@@ -115,8 +115,10 @@ impl Job {
             return false;
         }
         let limit_ms = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX);
-        let _ = self.events.send(Err(EngineError::Timeout { limit_ms }));
+        // Counted before the caller can see the error, so a reader of the totals after it
+        // finds it counted.
         load.timed_out.fetch_add(1, Ordering::Relaxed);
+        let _ = self.events.send(Err(EngineError::Timeout { limit_ms }));
         true
     }
 }

@@ -43,6 +43,9 @@ enum Command {
     /// Make API keys for the users of the policy file
     #[command(subcommand)]
     Keys(commands::keys::KeysCommand),
+    /// Generate reports (Markdown, DOCX, PDF) from the sales data
+    #[command(subcommand)]
+    Report(commands::report::ReportCommand),
     /// Verify or export the audit log
     #[command(subcommand)]
     Audit(commands::audit::AuditCommand),
@@ -78,6 +81,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(command) => commands::eval::run(&config, command),
         Command::Keys(command) => commands::keys::run(&config, command),
         Command::Audit(command) => commands::audit::run(&config, command),
+        Command::Report(command) => commands::report::run(&config, command),
         Command::Config => {
             print!("{}", toml::to_string(&config)?);
             Ok(())

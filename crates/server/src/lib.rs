@@ -51,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/actions/{id}/approve", post(routes::actions::approve))
         .route("/v1/actions/{id}/deny", post(routes::actions::deny))
         .route("/v1/audit", get(routes::audit::list))
+        .route("/v1/reports/monthly", post(routes::reports::monthly))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(

@@ -8,4 +8,5 @@ pub mod chat;
 pub mod eval;
 pub mod keys;
 pub mod models;
+pub mod report;
 pub mod serve;

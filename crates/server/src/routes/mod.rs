@@ -7,3 +7,4 @@ pub mod chat;
 mod chat_stream;
 pub mod health;
 pub mod models;
+pub mod reports;

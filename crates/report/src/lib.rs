@@ -1,0 +1,209 @@
+//! Monthly sales reports. The numbers come from the sales database through the governed
+//! `query_sales_data` tool and are analysed in code (`facts`); charts are drawn from those
+//! facts; the model writes only the prose, from the facts it is shown, and every number in it
+//! is checked against them (`numbers`, `prose`). The result is written as Markdown, DOCX and
+//! PDF. Nothing here knows about HTTP.
+
+pub mod charts;
+mod error;
+mod facts;
+mod month;
+mod numbers;
+mod prose;
+pub mod render;
+mod sales;
+mod template;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use fulcrum_tools::{CallContext, Policy};
+
+pub use charts::Chart;
+pub use error::ReportError;
+pub use facts::{Breakdown, Facts, Notable, TREND_MONTHS};
+pub use month::Month;
+pub use numbers::NumberCheck;
+pub use prose::{EngineProse, ProseModel, Section, ATTEMPTS};
+pub use sales::{SalesRow, SALES_TOOL};
+pub use template::{SectionSpec, Template};
+
+/// Where the CJK-capable font comes from unless `FULCRUM_REPORT_FONT` names another
+/// (Debian's fonts-wqy-microhei, installed by scripts/setup).
+pub const DEFAULT_FONT: &str = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc";
+
+pub fn font_path() -> PathBuf {
+    std::env::var_os("FULCRUM_REPORT_FONT")
+        .map_or_else(|| PathBuf::from(DEFAULT_FONT), PathBuf::from)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Markdown,
+    Docx,
+    Pdf,
+}
+
+impl Format {
+    pub fn parse(text: &str) -> Result<Self, ReportError> {
+        match text.trim() {
+            "md" | "markdown" => Ok(Format::Markdown),
+            "docx" => Ok(Format::Docx),
+            "pdf" => Ok(Format::Pdf),
+            other => Err(ReportError::Render {
+                format: "any",
+                reason: format!("unknown format `{other}`: use md, docx or pdf"),
+            }),
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Markdown => "md",
+            Format::Docx => "docx",
+            Format::Pdf => "pdf",
+        }
+    }
+}
+
+/// What to produce.
+#[derive(Debug, Clone)]
+pub struct ReportRequest {
+    pub template: Template,
+    pub formats: Vec<Format>,
+    pub out_dir: PathBuf,
+    pub font: PathBuf,
+}
+
+/// A finished report and where its files are.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub title: String,
+    /// Who wrote the prose: the model's id, or "the facts alone".
+    pub model: String,
+    pub facts: Facts,
+    pub sections: Vec<Section>,
+    pub charts: Vec<Chart>,
+    pub files: Vec<PathBuf>,
+    /// Each stage and how long it took, in order.
+    pub timings: Vec<(&'static str, Duration)>,
+}
+
+impl Report {
+    /// Time of every stage but the model's writing.
+    pub fn time_without_model(&self) -> Duration {
+        self.timings
+            .iter()
+            .filter(|(stage, _)| *stage != "prose")
+            .map(|(_, d)| *d)
+            .sum()
+    }
+}
+
+/// Writes each section as the facts it is shown, one sentence per fact: a report without a
+/// model (for a quick draft, and for tests).
+pub struct FactsOnlyProse;
+
+impl ProseModel for FactsOnlyProse {
+    fn complete(&self, _system: &str, user: &str) -> Result<String, ReportError> {
+        let facts = user.split_once("Facts:\n").map_or("", |(_, facts)| facts);
+        Ok(facts
+            .lines()
+            .map(|line| line.trim_start_matches("- ").trim_end_matches('.'))
+            .filter(|line| !line.is_empty())
+            .map(|line| format!("{line}."))
+            .collect::<Vec<_>>()
+            .join(" "))
+    }
+}
+
+/// The figures of a month, read and analysed, with the time each step took.
+#[derive(Debug, Clone)]
+pub struct Gathered {
+    pub facts: Facts,
+    pub timings: Vec<(&'static str, Duration)>,
+}
+
+/// Reads the sales of `month` and the months it is compared with through the governed tool,
+/// as `context`'s principal, and computes the facts.
+pub async fn gather(
+    policy: &Policy,
+    context: &CallContext,
+    month: Month,
+) -> Result<Gathered, ReportError> {
+    let started = Instant::now();
+    let mut months = month.window(TREND_MONTHS);
+    if !months.contains(&month.year_before()) {
+        months.push(month.year_before());
+    }
+    let data = sales::fetch(policy, context, &months).await?;
+    let fetched = started.elapsed();
+    let facts = Facts::compute(month, &data)?;
+    Ok(Gathered {
+        facts,
+        timings: vec![("data", fetched), ("analysis", started.elapsed() - fetched)],
+    })
+}
+
+/// Draws the charts, has the prose written and checked, and writes the files. Blocking (the
+/// model runs here): call it off any async runtime's worker threads.
+pub fn compose(
+    gathered: Gathered,
+    prose_model: &dyn ProseModel,
+    model_name: &str,
+    request: &ReportRequest,
+) -> Result<Report, ReportError> {
+    let Gathered { facts, mut timings } = gathered;
+    let mut stage = Instant::now();
+    let mut lap = |name: &'static str, timings: &mut Vec<(&'static str, Duration)>| {
+        timings.push((name, stage.elapsed()));
+        stage = Instant::now();
+    };
+    let check = NumberCheck::new(&facts);
+    let charts = charts::draw_all(&facts, &request.out_dir.join("charts"), &request.font)?;
+    lap("charts", &mut timings);
+    let sections = request
+        .template
+        .sections
+        .iter()
+        .map(|spec| prose::write_section(prose_model, &facts, &check, spec))
+        .collect::<Result<Vec<_>, _>>()?;
+    lap("prose", &mut timings);
+    let mut report = Report {
+        title: format!("{} — {}", request.template.title, facts.month.long_name()),
+        model: model_name.to_string(),
+        facts,
+        sections,
+        charts,
+        files: Vec::new(),
+        timings: Vec::new(),
+    };
+    for &format in &request.formats {
+        let bytes = match format {
+            Format::Markdown => render::markdown::render(&report).into_bytes(),
+            Format::Docx => render::docx::render(&report)?,
+            Format::Pdf => render::pdf::render(&report, &request.font)?,
+        };
+        let path = request.out_dir.join(format!(
+            "sales-report-{}.{}",
+            report.facts.month,
+            format.extension()
+        ));
+        write_atomically(&path, &bytes)?;
+        report.files.push(path);
+        lap(format.extension(), &mut timings);
+    }
+    report.timings = timings;
+    Ok(report)
+}
+
+/// Writes through a temporary file and a rename, so a crash leaves no half-written report.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    let failed = |err: std::io::Error| ReportError::Render {
+        format: "any",
+        reason: format!("cannot write {}: {err}", path.display()),
+    };
+    let temporary = path.with_extension("partial");
+    std::fs::write(&temporary, bytes).map_err(failed)?;
+    std::fs::rename(&temporary, path).map_err(failed)
+}

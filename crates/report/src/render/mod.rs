@@ -1,0 +1,85 @@
+//! The written report in each output format. All read the same [`Report`]; the tables are
+//! built once here so every format shows the same cells.
+
+pub mod docx;
+pub mod markdown;
+pub mod pdf;
+
+use crate::facts::{Breakdown, Facts};
+use crate::numbers::{change, count, money, share};
+use crate::Report;
+
+/// A table: header and rows of cell text.
+pub struct Table {
+    pub title: String,
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+pub fn key_figures(facts: &Facts) -> Table {
+    Table {
+        title: "Key figures".into(),
+        header: vec!["Measure".into(), "Value".into()],
+        rows: vec![
+            vec!["Revenue".into(), money(facts.revenue)],
+            vec!["Units sold".into(), count(facts.units)],
+            vec![
+                format!("Change from {}", facts.month.previous().long_name()),
+                change(facts.mom_pct),
+            ],
+            vec![
+                format!("Change from {}", facts.month.year_before().long_name()),
+                change(facts.yoy_pct),
+            ],
+        ],
+    }
+}
+
+fn breakdown_table(title: &str, first: &str, list: &[Breakdown]) -> Table {
+    Table {
+        title: title.into(),
+        header: vec![
+            first.into(),
+            "Revenue".into(),
+            "Share".into(),
+            "Year on year".into(),
+        ],
+        rows: list
+            .iter()
+            .map(|b| {
+                vec![
+                    b.name.clone(),
+                    money(b.revenue),
+                    share(b.share_pct),
+                    b.yoy_pct.map_or_else(|| "n/a".into(), change),
+                ]
+            })
+            .collect(),
+    }
+}
+
+pub fn tables(facts: &Facts) -> Vec<Table> {
+    vec![
+        key_figures(facts),
+        breakdown_table("Regions", "Region", &facts.regions),
+        breakdown_table("Channels", "Channel", &facts.channels),
+        breakdown_table("Products", "Product", &facts.products),
+    ]
+}
+
+/// The line under the title.
+pub fn subtitle(report: &Report) -> String {
+    format!(
+        "Period: {} · Prepared by Fulcrum from the sales database; prose by {}, every number checked against the data",
+        report.facts.month.long_name(),
+        report.model
+    )
+}
+
+/// The note a section gets when its numbers could not all be matched to the data.
+pub fn review_note(unsupported: &[String]) -> String {
+    format!(
+        "Needs review: these numbers were not found in the data: {}.",
+        unsupported.join(", ")
+    )
+}

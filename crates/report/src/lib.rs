@@ -107,13 +107,16 @@ pub struct FactsOnlyProse;
 impl ProseModel for FactsOnlyProse {
     fn complete(&self, _system: &str, user: &str) -> Result<String, ReportError> {
         let facts = user.split_once("Facts:\n").map_or("", |(_, facts)| facts);
-        Ok(facts
+        let lines: Vec<String> = facts
             .lines()
-            .map(|line| line.trim_start_matches("- ").trim_end_matches('.'))
-            .filter(|line| !line.is_empty())
-            .map(|line| format!("{line}."))
-            .collect::<Vec<_>>()
-            .join(" "))
+            .take_while(|line| line.starts_with("- "))
+            .map(|line| line.trim_start_matches("- ").to_string())
+            .collect();
+        Ok(prose::facts_as_sentences(&lines))
+    }
+
+    fn writes_prose(&self) -> bool {
+        false
     }
 }
 

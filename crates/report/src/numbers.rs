@@ -35,31 +35,47 @@ pub fn count(n: i64) -> String {
     }
 }
 
-/// A number the prose may use: its value and the decimals it was shown with.
+/// What a fact's number means, as far as the prose can say it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Money,
+    Count,
+    YearChange,
+    MonthChange,
+    Share,
+    /// The period, counts of things, numbers inside names.
+    Context,
+}
+
+/// A number the prose may use: its value (signed), the decimals it was shown with, its meaning.
 #[derive(Debug, Clone, Copy)]
 struct Allowed {
     value: f64,
     decimals: u32,
+    kind: Kind,
 }
 
 /// The numbers of the facts (as shown), plus those of the period and of names.
 #[derive(Debug, Clone)]
 pub struct NumberCheck {
     allowed: Vec<Allowed>,
+    /// Words that place a percentage against the month before ("month", "February").
+    month_words: Vec<String>,
 }
 
 impl NumberCheck {
     pub fn new(facts: &Facts) -> Self {
         let mut allowed = Vec::new();
-        let mut add = |value: f64, decimals: u32| {
+        let mut add = |value: f64, decimals: u32, kind: Kind| {
             allowed.push(Allowed {
-                value: value.abs(),
+                value,
                 decimals,
+                kind,
             });
         };
-        let add_money = |add: &mut dyn FnMut(f64, u32), cny: f64| {
-            add(cny / 1e6, 2);
-            add(cny, 2);
+        let add_money = |add: &mut dyn FnMut(f64, u32, Kind), cny: f64| {
+            add(cny / 1e6, 2, Kind::Money);
+            add(cny, 2, Kind::Money);
         };
         for cny in [
             facts.revenue,
@@ -68,9 +84,9 @@ impl NumberCheck {
         ] {
             add_money(&mut add, cny);
         }
-        add(facts.units as f64, 0);
-        add(facts.mom_pct, 1);
-        add(facts.yoy_pct, 1);
+        add(facts.units as f64, 0, Kind::Count);
+        add(facts.mom_pct, 1, Kind::MonthChange);
+        add(facts.yoy_pct, 1, Kind::YearChange);
         let all = facts
             .regions
             .iter()
@@ -78,16 +94,16 @@ impl NumberCheck {
             .chain(&facts.products);
         for entry in all {
             add_money(&mut add, entry.revenue);
-            add(entry.units as f64, 0);
-            add(entry.share_pct, 1);
+            add(entry.units as f64, 0, Kind::Count);
+            add(entry.share_pct, 1, Kind::Share);
             if let Some(yoy) = entry.yoy_pct {
-                add(yoy, 1);
+                add(yoy, 1, Kind::YearChange);
             }
         }
         for notable in &facts.notable {
             add_money(&mut add, notable.revenue);
-            add(notable.yoy_pct, 1);
-            add(notable.product_yoy_pct, 1);
+            add(notable.yoy_pct, 1, Kind::YearChange);
+            add(notable.product_yoy_pct, 1, Kind::YearChange);
         }
         for (_, revenue) in &facts.trend {
             add_money(&mut add, *revenue);
@@ -95,11 +111,11 @@ impl NumberCheck {
         // The period, counts of things ("the top 3 products"), and numbers inside names
         // ("Mate 60").
         for year in [facts.month.year, facts.month.year - 1] {
-            add(f64::from(year), 0);
+            add(f64::from(year), 0, Kind::Context);
         }
-        add(f64::from(facts.month.month), 0);
+        add(f64::from(facts.month.month), 0, Kind::Context);
         for small in 0..=12 {
-            add(f64::from(small), 0);
+            add(f64::from(small), 0, Kind::Context);
         }
         let names = facts
             .regions
@@ -108,19 +124,128 @@ impl NumberCheck {
             .chain(&facts.products);
         for name in names.map(|b| b.name.as_str()) {
             for token in numbers_in(name) {
-                add(token.value, token.decimals);
+                add(token.value, token.decimals, Kind::Context);
             }
         }
-        NumberCheck { allowed }
+        let previous = facts.month.previous().long_name();
+        let month_name = previous
+            .split(' ')
+            .next()
+            .unwrap_or_default()
+            .to_lowercase();
+        NumberCheck {
+            allowed,
+            month_words: vec!["month".into(), month_name],
+        }
     }
 
-    /// The numbers in `text` that no fact supports, as written.
+    /// The numbers in `text` that no fact supports, as written; a number whose value is a
+    /// fact's but whose stated meaning is not (a share called a growth rate, a rise called a
+    /// fall) is named with what was wrong.
     pub fn unsupported(&self, text: &str) -> Vec<String> {
-        numbers_in(text)
-            .into_iter()
-            .filter(|n| !self.allowed.iter().any(|a| supports(*a, n)))
-            .map(|n| n.text)
-            .collect()
+        let found = numbers_in(text);
+        let lower: Vec<char> = text.to_lowercase().chars().collect();
+        let mut wrong = Vec::new();
+        for (index, n) in found.iter().enumerate() {
+            let matching: Vec<&Allowed> =
+                self.allowed.iter().filter(|a| supports(**a, n)).collect();
+            if matching.is_empty() {
+                wrong.push(n.shown());
+                continue;
+            }
+            if !n.percent {
+                continue;
+            }
+            let from = if index == 0 { 0 } else { found[index - 1].end };
+            let to = found.get(index + 1).map_or(lower.len(), |next| next.start);
+            let segment = clause(&lower, from, n.start, n.end, to);
+            let meant = self.meaning(&segment);
+            let direction = n.sign.or_else(|| direction_of(&segment));
+            let fits = matching.iter().any(|a| {
+                let kind_fits = match meant {
+                    Some(kind) => a.kind == kind,
+                    None => matches!(a.kind, Kind::YearChange | Kind::MonthChange | Kind::Share),
+                };
+                let sign_fits = match (a.kind, direction) {
+                    (Kind::YearChange | Kind::MonthChange, Some(up)) => (a.value >= 0.0) == up,
+                    _ => true,
+                };
+                kind_fits && sign_fits
+            });
+            if !fits {
+                let stated = match (meant, direction) {
+                    (Some(Kind::Share), _) => "as a share",
+                    (Some(Kind::YearChange), Some(true)) => "as a rise year on year",
+                    (Some(Kind::YearChange), Some(false)) => "as a fall year on year",
+                    (Some(Kind::YearChange), None) => "as a year-on-year change",
+                    (Some(Kind::MonthChange), Some(true)) => "as a rise from the month before",
+                    (Some(Kind::MonthChange), Some(false)) => "as a fall from the month before",
+                    (Some(_), _) => "as a change from the month before",
+                    (None, Some(true)) => "as a rise",
+                    (None, Some(false)) => "as a fall",
+                    (None, None) => "as a percentage",
+                };
+                wrong.push(format!("{} ({stated})", n.shown()));
+            }
+        }
+        wrong
+    }
+
+    fn meaning(&self, segment: &str) -> Option<Kind> {
+        const SHARE: [&str; 6] = [
+            "share",
+            "of revenue",
+            "of total",
+            "of sales",
+            "of the total",
+            "accounted",
+        ];
+        if segment.contains("year") || segment.contains("yoy") {
+            Some(Kind::YearChange)
+        } else if self
+            .month_words
+            .iter()
+            .any(|w| !w.is_empty() && segment.contains(w.as_str()))
+        {
+            Some(Kind::MonthChange)
+        } else if SHARE.iter().any(|w| segment.contains(w)) {
+            Some(Kind::Share)
+        } else {
+            None
+        }
+    }
+}
+
+/// The text around a number that speaks of it: from the previous number (or the start of its
+/// clause) to the next number (or the end of its clause).
+fn clause(lower: &[char], from: usize, start: usize, end: usize, to: usize) -> String {
+    let is_break = |c: &char| matches!(c, ',' | ';' | '.' | ':' | '(' | ')' | '\n');
+    let mut left = start;
+    while left > from && !is_break(&lower[left - 1]) {
+        left -= 1;
+    }
+    let mut right = end;
+    // A decimal point inside the number is not a break; past the number, a full stop is.
+    while right < to && !is_break(&lower[right]) {
+        right += 1;
+    }
+    lower[left..right].iter().collect()
+}
+
+/// Up (`true`) or down (`false`) when the words say which.
+fn direction_of(segment: &str) -> Option<bool> {
+    const DOWN: [&str; 9] = [
+        "decreas", "declin", "fell", "fall", "drop", "down", "lower", "shrank", "contract",
+    ];
+    const UP: [&str; 8] = [
+        "increas", "grew", "grow", "rose", "rise", "up ", "higher", "gain",
+    ];
+    let down = DOWN.iter().any(|w| segment.contains(w));
+    let up = UP.iter().any(|w| segment.contains(w));
+    match (up, down) {
+        (true, false) => Some(true),
+        (false, true) => Some(false),
+        _ => None,
     }
 }
 
@@ -130,10 +255,7 @@ fn supports(allowed: Allowed, n: &Written) -> bool {
         return false;
     }
     let scale = 10f64.powi(n.decimals as i32);
-    let rounded = (allowed.value * scale).round() / scale;
-    // Either rounding direction of a value that sits on a half.
-    (rounded - n.value).abs() < 0.5 / scale + 1e-9
-        && (allowed.value - n.value).abs() <= 0.5 / scale + 1e-9
+    (allowed.value.abs() - n.value).abs() <= 0.5 / scale + 1e-9
 }
 
 #[derive(Debug, Clone)]
@@ -141,6 +263,24 @@ struct Written {
     text: String,
     value: f64,
     decimals: u32,
+    /// An explicit `+` (true) or `-` (false) right before it.
+    sign: Option<bool>,
+    /// Followed by `%` or "percent".
+    percent: bool,
+    /// Char positions in the text.
+    start: usize,
+    end: usize,
+}
+
+impl Written {
+    fn shown(&self) -> String {
+        let sign = match self.sign {
+            Some(true) => "+",
+            Some(false) => "-",
+            None => "",
+        };
+        format!("{sign}{}{}", self.text, if self.percent { "%" } else { "" })
+    }
 }
 
 /// Numbers as a reader sees them: digits with thousands commas and a decimal part; digits
@@ -179,11 +319,22 @@ fn numbers_in(text: &str) -> Vec<Written> {
         if chars.get(i).is_some_and(|c| c.is_alphabetic()) {
             continue;
         }
+        let sign = match start.checked_sub(1).map(|p| chars[p]) {
+            Some('+') => Some(true),
+            Some('-' | '−') => Some(false),
+            _ => None,
+        };
+        let after: String = chars[i..chars.len().min(i + 8)].iter().collect();
+        let percent = after.starts_with('%') || after.trim_start().starts_with("percent");
         if let Ok(value) = raw.parse::<f64>() {
             found.push(Written {
                 text: chars[start..i].iter().collect(),
                 value,
                 decimals,
+                sign,
+                percent,
+                start,
+                end: i,
             });
         }
     }
@@ -299,6 +450,56 @@ mod tests {
         );
     }
 
+    fn sample_check() -> NumberCheck {
+        use crate::month::Month;
+        use crate::sales::SalesRow;
+        let row = |region: &str, revenue: f64| SalesRow {
+            region: region.into(),
+            channel: "Online".into(),
+            product: "A".into(),
+            units: 1,
+            revenue,
+        };
+        let march = Month::parse("2024-03").expect("month");
+        let mut data = std::collections::BTreeMap::new();
+        data.insert(
+            march.year_before(),
+            vec![row("East", 100.0), row("West", 200.0)],
+        );
+        data.insert(march.previous(), vec![row("East", 400.0)]);
+        data.insert(march, vec![row("East", 220.0), row("West", 110.0)]);
+        NumberCheck::new(&Facts::compute(march, &data).expect("facts"))
+    }
+
+    #[test]
+    fn a_number_stated_with_the_wrong_meaning_or_direction_is_caught() {
+        // Year on year +10.0%, month on month -17.5%; East 66.7% of revenue, +120.0% year on
+        // year; West 33.3%, -45.0%.
+        let check = sample_check();
+        for fine in [
+            "Revenue rose 10.0% year on year.",
+            "Revenue fell 17.5% from February.",
+            "East took 66.7% of revenue, up 120.0% year on year.",
+            "West: -45.0% year on year, 33.3% of revenue.",
+            "It changed 17.5%.",
+        ] {
+            assert_eq!(check.unsupported(fine), Vec::<String>::new(), "{fine}");
+        }
+        assert_eq!(
+            check.unsupported("Revenue fell 10.0% year on year."),
+            ["10.0% (as a fall year on year)"]
+        );
+        assert_eq!(
+            check.unsupported("East grew 66.7% year on year."),
+            ["66.7% (as a rise year on year)"]
+        );
+        assert_eq!(
+            check.unsupported("West: +45.0% year on year."),
+            ["+45.0% (as a rise year on year)"]
+        );
+        assert_eq!(check.unsupported("Revenue rose 12.5%."), ["12.5%"]);
+    }
+
     #[test]
     fn formats_are_the_ones_the_model_is_shown() {
         assert_eq!(money(12_345_678.0), "12.35 million CNY");
@@ -313,6 +514,7 @@ mod tests {
         let allowed = Allowed {
             value: 8.26,
             decimals: 1,
+            kind: Kind::YearChange,
         };
         let written = |text: &str| numbers_in(text).remove(0);
         assert!(supports(allowed, &written("8.3%")));

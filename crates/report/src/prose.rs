@@ -16,13 +16,21 @@ use crate::template::SectionSpec;
 /// Attempts per section before it is marked for review.
 pub const ATTEMPTS: usize = 3;
 
-const SYSTEM: &str = "You write one section of a company's monthly sales report for managers. \
-Use only the facts you are given. Copy every number exactly as the facts write it; never \
-compute, add or estimate a number. Write plain sentences: no heading, no list, no table.";
+const SYSTEM: &str = "You write one section of a company's monthly sales report for \
+managers, in full sentences of your own. Use only the facts you are given. When you give a \
+number, copy it exactly as the facts write it and keep its meaning: a share of revenue stays a \
+share, a change from the month before stays that, a change from the same month last year stays \
+that, and a negative change is a fall. Never compute, add or estimate a number. No heading, no \
+list, no table.";
 
 /// Something that turns a system and a user message into text.
 pub trait ProseModel: Send + Sync {
     fn complete(&self, system: &str, user: &str) -> Result<String, ReportError>;
+
+    /// False for a writer that only restates the facts: its text is not checked as a draft.
+    fn writes_prose(&self) -> bool {
+        true
+    }
 }
 
 /// The served model: its chat template, greedy decoding.
@@ -37,7 +45,7 @@ impl EngineProse {
         EngineProse {
             backend,
             template,
-            max_tokens: 320,
+            max_tokens: 200,
         }
     }
 }
@@ -90,8 +98,12 @@ pub struct Section {
     pub title: String,
     pub text: String,
     pub attempts: usize,
-    /// Numbers of the final text that no fact supports; non-empty = marked for review.
+    /// Numbers of the final text that no fact supports (or not with that meaning);
+    /// non-empty = marked for review.
     pub unsupported_numbers: Vec<String>,
+    /// When every draft of the model failed the checks: what was wrong with the last one.
+    /// The section then states the facts themselves, and says so.
+    pub rejected_draft: Option<Vec<String>>,
 }
 
 impl Section {
@@ -114,36 +126,92 @@ pub fn write_section(
         spec.instruction,
         lines.join("\n- ")
     );
+    if !model.writes_prose() {
+        return Ok(Section {
+            title: spec.title.clone(),
+            text: facts_as_sentences(&lines),
+            attempts: 0,
+            unsupported_numbers: Vec::new(),
+            rejected_draft: None,
+        });
+    }
     let mut user = base.clone();
-    let mut last = Section {
-        title: spec.title.clone(),
-        text: String::new(),
-        attempts: 0,
-        unsupported_numbers: Vec::new(),
-    };
+    let mut problems = Vec::new();
     for attempt in 1..=ATTEMPTS {
         let text = clean(&model.complete(SYSTEM, &user)?);
         let unsupported = check.unsupported(&text);
-        last = Section {
-            title: spec.title.clone(),
-            text,
-            attempts: attempt,
-            unsupported_numbers: unsupported,
-        };
-        if !last.needs_review() && !last.text.is_empty() {
-            return Ok(last);
+        problems = form_problems(&text, &lines);
+        if unsupported.is_empty() && problems.is_empty() {
+            return Ok(Section {
+                title: spec.title.clone(),
+                text,
+                attempts: attempt,
+                unsupported_numbers: Vec::new(),
+                rejected_draft: None,
+            });
         }
+        problems.extend(unsupported.iter().map(|n| format!("the number {n}")));
         user = format!(
-            "{base}\n\nYour previous text used numbers that are not in the facts: {}. Write the \
-             section again using only numbers copied from the facts.",
-            if last.unsupported_numbers.is_empty() {
-                "(it was empty)".to_string()
-            } else {
-                last.unsupported_numbers.join(", ")
-            }
+            "{base}\n\nYour previous text was rejected: {}. Write the section again in your \
+             own sentences, copying each number with its meaning from the facts.",
+            problems.join("; ")
         );
     }
-    Ok(last)
+    // No draft passed: the section states the facts, which are right by construction.
+    Ok(Section {
+        title: spec.title.clone(),
+        text: facts_as_sentences(&lines),
+        attempts: ATTEMPTS,
+        unsupported_numbers: Vec::new(),
+        rejected_draft: Some(problems),
+    })
+}
+
+/// The facts, one sentence each: what a section says when no draft of the model passed.
+pub fn facts_as_sentences(lines: &[String]) -> String {
+    lines
+        .iter()
+        .map(|line| line.trim().trim_end_matches('.'))
+        .filter(|line| !line.is_empty())
+        .map(|line| format!("{line}."))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// What makes a draft unusable besides its numbers: empty, cut off, the instructions echoed,
+/// the facts pasted as a list, a sentence said twice.
+fn form_problems(text: &str, fact_lines: &[String]) -> Vec<String> {
+    let mut problems = Vec::new();
+    if text.trim().is_empty() {
+        problems.push("it was empty".to_string());
+        return problems;
+    }
+    if !text.trim_end().ends_with(['.', '!', '?', '"', ')', '。']) {
+        problems.push("it stops mid-sentence".into());
+    }
+    if ["Section:", "Facts:", "What to write:", "Report period:"]
+        .iter()
+        .any(|scaffold| text.contains(scaffold))
+    {
+        problems.push("it repeats the instructions".into());
+    }
+    let pasted = fact_lines
+        .iter()
+        .filter(|line| line.len() > 20 && text.contains(line.as_str()))
+        .count();
+    if pasted >= 2 {
+        problems.push("it pastes the facts instead of writing about them".into());
+    }
+    let mut seen = std::collections::HashSet::new();
+    let repeated = text
+        .split(['.', '!', '?'])
+        .map(str::trim)
+        .filter(|sentence| sentence.split_whitespace().count() >= 5)
+        .any(|sentence| !seen.insert(sentence.to_lowercase()));
+    if repeated {
+        problems.push("it says the same sentence twice".into());
+    }
+    problems
 }
 
 /// Drops what a small model adds around the prose: a repeated heading, list markers, bold.
@@ -158,4 +226,29 @@ fn clean(text: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drafts_that_echo_paste_repeat_or_stop_short_are_rejected() {
+        let facts = vec![
+            "East China (region): 8.28 million CNY, 30.6% of revenue".to_string(),
+            "South China (region): 6.00 million CNY, 22.1% of revenue".to_string(),
+        ];
+        assert!(
+            form_problems("East China led the regions with 8.28 million CNY.", &facts).is_empty()
+        );
+        let problem = |text: &str| form_problems(text, &facts).join("; ");
+        assert!(problem("").contains("empty"));
+        assert!(problem("East China led the regions with").contains("mid-sentence"));
+        assert!(problem("Section: Regions. East China led.").contains("instructions"));
+        assert!(problem(&format!("{}. {}.", facts[0], facts[1])).contains("pastes the facts"));
+        assert!(
+            problem("East China led the regions again. East China led the regions again.")
+                .contains("same sentence twice")
+        );
+    }
 }

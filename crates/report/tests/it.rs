@@ -217,7 +217,7 @@ impl ProseModel for Scripted {
 }
 
 #[test]
-fn prose_with_an_invented_number_is_rewritten_then_marked_for_review() {
+fn prose_with_an_invented_number_is_rewritten_then_replaced_by_the_facts() {
     let demo = demo();
     let out = demo.root.join("out");
     let mut template = Template::builtin();
@@ -237,8 +237,19 @@ fn prose_with_an_invented_number_is_rewritten_then_marked_for_review() {
     assert_eq!(report.sections[0].attempts, 2);
     assert!(!report.sections[0].needs_review());
     assert_eq!(report.sections[0].text, "Revenue was steady.");
-    assert_eq!(report.sections[1].attempts, ATTEMPTS);
-    assert_eq!(report.sections[1].unsupported_numbers, ["55.5"]);
+    // Every draft of section 2 failed: it states the facts, and says why.
+    let second = &report.sections[1];
+    assert_eq!(second.attempts, ATTEMPTS);
+    assert!(second.unsupported_numbers.is_empty());
+    assert_eq!(
+        second.rejected_draft.as_deref(),
+        Some(&["the number 55.5%".to_string()][..])
+    );
+    assert!(
+        second.text.contains("East China (region)"),
+        "{}",
+        second.text
+    );
     let prompts = model.prompts.lock().expect("lock");
     assert!(
         prompts[1].contains("999.99"),
@@ -246,7 +257,9 @@ fn prose_with_an_invented_number_is_rewritten_then_marked_for_review() {
         prompts[1]
     );
     let markdown = std::fs::read_to_string(&report.files[0]).expect("md");
-    assert!(markdown.contains("Needs review: these numbers were not found in the data: 55.5."));
+    assert!(markdown.contains(
+        "Stated from the data: the model's 3 drafts did not pass the checks (the last: the number 55.5%)."
+    ));
 }
 
 #[test]

@@ -5,7 +5,7 @@ use docx_rs::{
     TableCell, TableRow,
 };
 
-use super::{review_note, subtitle, tables, Table};
+use super::{section_note, subtitle, tables, Table};
 use crate::error::ReportError;
 use crate::Report;
 
@@ -48,14 +48,9 @@ pub fn render(report: &Report) -> Result<Vec<u8>, ReportError> {
                     .add_run(Run::new().add_text(&section.title)),
             )
             .add_paragraph(Paragraph::new().add_run(Run::new().add_text(&section.text)));
-        if section.needs_review() {
+        if let Some(note) = section_note(section) {
             docx = docx.add_paragraph(
-                Paragraph::new().add_run(
-                    Run::new()
-                        .add_text(review_note(&section.unsupported_numbers))
-                        .bold()
-                        .color("B00020"),
-                ),
+                Paragraph::new().add_run(Run::new().add_text(note).bold().color("B00020")),
             );
         }
     }

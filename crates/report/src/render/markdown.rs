@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::{review_note, subtitle, tables, Table};
+use super::{section_note, subtitle, tables, Table};
 use crate::Report;
 
 pub fn render(report: &Report) -> String {
@@ -10,8 +10,8 @@ pub fn render(report: &Report) -> String {
     let _ = writeln!(out, "# {}\n\n_{}_\n", report.title, subtitle(report));
     for section in &report.sections {
         let _ = writeln!(out, "## {}\n\n{}\n", section.title, section.text);
-        if section.needs_review() {
-            let _ = writeln!(out, "> **{}**\n", review_note(&section.unsupported_numbers));
+        if let Some(note) = section_note(section) {
+            let _ = writeln!(out, "> **{note}**\n");
         }
     }
     let _ = writeln!(out, "## Charts\n");

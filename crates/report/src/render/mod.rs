@@ -7,7 +7,7 @@ pub mod pdf;
 
 use crate::facts::{Breakdown, Facts};
 use crate::numbers::{change, count, money, share};
-use crate::Report;
+use crate::{Report, Section};
 
 /// A table: header and rows of cell text.
 pub struct Table {
@@ -76,10 +76,20 @@ pub fn subtitle(report: &Report) -> String {
     )
 }
 
-/// The note a section gets when its numbers could not all be matched to the data.
-pub fn review_note(unsupported: &[String]) -> String {
-    format!(
-        "Needs review: these numbers were not found in the data: {}.",
-        unsupported.join(", ")
-    )
+/// The note a section gets when its numbers could not all be matched to the data, or when
+/// it states the facts because no draft of the model passed the checks.
+pub fn section_note(section: &Section) -> Option<String> {
+    if section.needs_review() {
+        return Some(format!(
+            "Needs review: these numbers were not found in the data: {}.",
+            section.unsupported_numbers.join(", ")
+        ));
+    }
+    section.rejected_draft.as_ref().map(|problems| {
+        format!(
+            "Stated from the data: the model's {} drafts did not pass the checks (the last: {}).",
+            section.attempts,
+            problems.join("; ")
+        )
+    })
 }

@@ -14,7 +14,7 @@ use typst::{Library, LibraryExt, World};
 use typst_kit::fonts::FontStore;
 use typst_layout::PagedDocument;
 
-use super::{review_note, subtitle, tables, Table};
+use super::{section_note, subtitle, tables, Table};
 use crate::error::ReportError;
 use crate::Report;
 
@@ -83,10 +83,10 @@ fn markup(report: &Report) -> String {
             lit(&section.title),
             lit(&section.text)
         ));
-        if section.needs_review() {
+        if let Some(note) = section_note(section) {
             out.push_str(&format!(
                 "#block(fill: rgb(\"#FDECEA\"), inset: 8pt, radius: 3pt)[#text(fill: rgb(\"#B00020\"), weight: \"bold\")[#({})]]\n\n",
-                lit(&review_note(&section.unsupported_numbers))
+                lit(&note)
             ));
         }
     }

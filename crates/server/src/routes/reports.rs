@@ -131,7 +131,7 @@ pub async fn monthly(
     let sections: Vec<_> = report
         .sections
         .iter()
-        .map(|s| json!({"title": s.title, "text": s.text, "attempts": s.attempts, "needs_review": s.needs_review(), "unsupported_numbers": s.unsupported_numbers}))
+        .map(|s| json!({"title": s.title, "text": s.text, "attempts": s.attempts, "needs_review": s.needs_review(), "unsupported_numbers": s.unsupported_numbers, "rejected_draft": s.rejected_draft}))
         .collect();
     let timings: serde_json::Map<String, serde_json::Value> = report
         .timings

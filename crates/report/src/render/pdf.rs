@@ -19,30 +19,23 @@ use crate::error::ReportError;
 use crate::Report;
 
 pub fn render(report: &Report, cjk_font: &Path) -> Result<Vec<u8>, ReportError> {
-    let failed = |reason: String| ReportError::Render {
-        format: "pdf",
-        reason,
-    };
     let world = ReportWorld::new(markup(report), report, cjk_font)?;
-    let compiled = typst::compile::<PagedDocument>(&world);
-    let document = compiled.output.map_err(|errors| {
-        failed(
-            errors
-                .iter()
-                .map(|e| e.message.to_string())
-                .collect::<Vec<_>>()
-                .join("; "),
-        )
-    })?;
-    typst_pdf::pdf(&document, &typst_pdf::PdfOptions::default()).map_err(|errors| {
-        failed(
-            errors
-                .iter()
-                .map(|e| e.message.to_string())
-                .collect::<Vec<_>>()
-                .join("; "),
-        )
-    })
+    let document = typst::compile::<PagedDocument>(&world)
+        .output
+        .map_err(failed)?;
+    typst_pdf::pdf(&document, &typst_pdf::PdfOptions::default()).map_err(failed)
+}
+
+/// Typst's errors as one reason.
+fn failed(errors: typst::ecow::EcoVec<typst::diag::SourceDiagnostic>) -> ReportError {
+    ReportError::Render {
+        format: "pdf",
+        reason: errors
+            .iter()
+            .map(|e| e.message.to_string())
+            .collect::<Vec<_>>()
+            .join("; "),
+    }
 }
 
 /// A Typst string literal: data shown as text, never read as markup.

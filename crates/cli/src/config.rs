@@ -53,6 +53,8 @@ pub struct Config {
     /// one call per step and sees each result before the next.
     pub agent_parallel_calls: bool,
     pub prefix_cache: bool,
+    /// Most tokens kept in finished sequences for reuse; 0 = as many as the context allows.
+    pub prefix_cache_tokens: usize,
     pub max_queue: usize,
     /// A chat completion or agent model step still unfinished this many seconds after it
     /// arrived (waiting for a slot included) is ended with a timeout error; 0 = no limit.
@@ -84,6 +86,7 @@ impl Default for Config {
             agent_max_steps: 8,
             agent_parallel_calls: false,
             prefix_cache: true,
+            prefix_cache_tokens: 0,
             max_queue: 64,
             request_timeout_secs: 300,
             log: "info".into(),
@@ -92,7 +95,7 @@ impl Default for Config {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 23] = [
+pub const KEYS: [&str; 24] = [
     "host",
     "port",
     "model",
@@ -113,6 +116,7 @@ pub const KEYS: [&str; 23] = [
     "agent_max_steps",
     "agent_parallel_calls",
     "prefix_cache",
+    "prefix_cache_tokens",
     "max_queue",
     "request_timeout_secs",
     "log",

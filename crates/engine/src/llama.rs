@@ -59,6 +59,9 @@ pub struct EngineConfig {
     pub gpu_layers: u32,
     /// Keep finished sequences' KV and reuse the longest cached prefix of a new prompt.
     pub prefix_cache: bool,
+    /// Most tokens kept for reuse in finished sequences; `None`: as many as the context holds
+    /// beside the running requests.
+    pub prefix_cache_tokens: Option<usize>,
 }
 
 impl EngineConfig {
@@ -72,6 +75,7 @@ impl EngineConfig {
             batch_size: 512,
             gpu_layers: 0,
             prefix_cache: true,
+            prefix_cache_tokens: None,
         }
     }
 }
@@ -218,6 +222,7 @@ impl LlamaEngine {
             batch_size: config.batch_size,
             context_size,
             prefix_cache: config.prefix_cache,
+            prefix_cache_tokens: config.prefix_cache_tokens,
         };
         std::thread::Builder::new()
             .name("fulcrum-llama".into())
@@ -530,6 +535,7 @@ struct Worker {
     batch_size: u32,
     context_size: u32,
     prefix_cache: bool,
+    prefix_cache_tokens: Option<usize>,
 }
 
 impl Worker {
@@ -767,6 +773,12 @@ impl Worker {
             tokens,
             last_used: *clock,
         });
+        if let Some(budget) = self.prefix_cache_tokens {
+            for index in prefix::over_budget(free, budget) {
+                clear_seq(ctx, free[index].seq);
+                free[index].tokens.clear();
+            }
+        }
     }
 
     /// Gives `job` the slot `plan` chose, with the planned prefix of its KV already in place.

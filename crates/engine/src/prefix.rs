@@ -132,9 +132,43 @@ pub(crate) fn plan<T: PartialEq>(
     })
 }
 
+/// The kept caches to clear, least recently used first, so that the free sequences hold at
+/// most `budget` tokens (a configured cap below the context's own limit).
+pub(crate) fn over_budget<T>(free: &[FreeSeq<T>], budget: usize) -> Vec<usize> {
+    let mut kept: usize = free.iter().map(|slot| slot.tokens.len()).sum();
+    let mut by_age: Vec<usize> = (0..free.len())
+        .filter(|&index| !free[index].tokens.is_empty())
+        .collect();
+    by_age.sort_by_key(|&index| free[index].last_used);
+    let mut clear = Vec::new();
+    for index in by_age {
+        if kept <= budget {
+            break;
+        }
+        kept -= free[index].tokens.len();
+        clear.push(index);
+    }
+    clear
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kept_caches_over_the_budget_go_least_recent_first() {
+        let slots = [
+            free(0, &counting(0..30), 3),
+            free(1, &counting(0..50), 1),
+            free(2, &[], 0),
+            free(3, &counting(0..40), 2),
+        ];
+        assert_eq!(over_budget(&slots, 200), Vec::<usize>::new());
+        // 120 kept: dropping slot 1 (oldest, 50) leaves 70.
+        assert_eq!(over_budget(&slots, 70), [1]);
+        assert_eq!(over_budget(&slots, 69), [1, 3]);
+        assert_eq!(over_budget(&slots, 0), [1, 3, 0]);
+    }
 
     fn free(seq: i32, tokens: &[u32], last_used: u64) -> FreeSeq<u32> {
         FreeSeq {

@@ -276,6 +276,25 @@ fn a_cached_prefix_is_reused_and_answers_as_a_cold_run_cut_at_the_same_place() {
 }
 
 #[test]
+fn a_prefix_cache_budget_drops_what_it_cannot_hold() {
+    let prompt = behind_system_prompt("Name a colour.");
+    let reused_with_budget = |budget: usize| {
+        let mut config = EngineConfig::new(model_path(), "smollm2");
+        config.context_size = Some(2048);
+        config.slots = 2;
+        config.threads = Some(2);
+        config.prefix_cache_tokens = Some(budget);
+        let engine = LlamaEngine::load(config).expect("tiny model loads");
+        run_on(&engine, greedy(&prompt, 4));
+        run_on(&engine, greedy(&prompt, 4));
+        engine.occupancy().prefix_reused_tokens_total
+    };
+    // The finished prompt (about 300 tokens) does not fit a budget of 10: nothing is kept.
+    assert_eq!(reused_with_budget(10), 0);
+    assert!(reused_with_budget(10_000) > 200);
+}
+
+#[test]
 fn a_running_sequence_lends_its_prefix_to_a_new_request() {
     let _engine = exclusive();
     let engine = Arc::new(fresh_engine());

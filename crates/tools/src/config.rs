@@ -172,6 +172,9 @@ pub enum ExecutorConfig {
         #[serde(default)]
         tool: Option<String>,
     },
+    /// A function the Fulcrum program provides (`monthly_report`); start-up fails if it
+    /// does not.
+    Host { function: String },
 }
 
 fn default_max_rows() -> usize {

@@ -24,6 +24,7 @@ pub use config::{
     ToolConfig, UserConfig,
 };
 pub use error::ToolsError;
+pub use executor::host::{HostFunction, HostFuture};
 pub use executor::{Executors, ToolOutput};
 pub use identity::{ApiKey, Identities, Principal};
 pub use policy::{CallContext, Decision, Permit, Policy, Resolution};

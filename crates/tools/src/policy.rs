@@ -140,6 +140,15 @@ impl Policy {
         self.executors.connect().await
     }
 
+    /// Provides a function the policy file's `host` tools run (see [`crate::executor::host`]).
+    pub fn provide(
+        &self,
+        name: &str,
+        function: Arc<dyn crate::executor::host::HostFunction>,
+    ) -> Result<(), ToolsError> {
+        self.executors.provide(name, function)
+    }
+
     pub fn registry(&self) -> &Registry {
         &self.registry
     }

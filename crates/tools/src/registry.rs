@@ -383,6 +383,12 @@ fn check_executor(
             }
             Ok(())
         }
+        ExecutorConfig::Host { function } => {
+            if function.trim().is_empty() {
+                return Err("the host `function` name is empty".into());
+            }
+            Ok(())
+        }
         ExecutorConfig::Builtin { function } => {
             if crate::executor::builtin::Builtin::parse(function).is_none() {
                 return Err(format!(

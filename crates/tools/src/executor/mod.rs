@@ -2,6 +2,7 @@
 //! output capped before anything (the model, the log) sees it.
 
 pub mod builtin;
+pub mod host;
 pub(crate) mod http;
 mod mcp;
 pub mod sql;
@@ -53,6 +54,7 @@ pub struct Executors {
     registry: Arc<Registry>,
     http: reqwest::Client,
     mcp: Arc<mcp::McpServers>,
+    hosts: Arc<host::HostFunctions>,
 }
 
 impl Executors {
@@ -73,12 +75,45 @@ impl Executors {
             registry,
             http,
             mcp,
+            hosts: Arc::default(),
         })
+    }
+
+    /// Provides the function that `host` tools naming `name` run. A name no registered tool
+    /// uses is refused: the policy file decides which tools exist.
+    pub fn provide(
+        &self,
+        name: &str,
+        function: Arc<dyn host::HostFunction>,
+    ) -> Result<(), ToolsError> {
+        let used = self.registry.tools().any(|tool| {
+            matches!(&tool.config.executor, ExecutorConfig::Host { function } if function == name)
+        });
+        if !used {
+            return Err(ToolsError::Config {
+                origin: format!("host function `{name}`"),
+                reason: "no tool of the policy file runs it".into(),
+            });
+        }
+        self.hosts.provide(name, function);
+        Ok(())
     }
 
     /// Connects to the configured MCP servers and checks that they offer every registered
     /// `mcp` tool. Start-up runs this so that a wrong server or tool name stops it at once.
     pub async fn connect(&self) -> Result<(), ToolsError> {
+        for tool in self.registry.tools() {
+            if let ExecutorConfig::Host { function } = &tool.config.executor {
+                if self.hosts.get(function).is_none() {
+                    return Err(ToolsError::Config {
+                        origin: format!("tool `{}`", tool.config.name),
+                        reason: format!(
+                            "its host function `{function}` is not provided by this program"
+                        ),
+                    });
+                }
+            }
+        }
         self.mcp.check(&self.registry).await
     }
 
@@ -135,6 +170,21 @@ impl Executors {
                 ExecutorConfig::Mcp { server, tool } => {
                     let remote = tool.as_deref().unwrap_or(&name);
                     self.mcp.call(&name, server, remote, &arguments).await
+                }
+                ExecutorConfig::Host { function } => {
+                    let host = self
+                        .hosts
+                        .get(function)
+                        .ok_or_else(|| ToolsError::Execution {
+                            tool: name.clone(),
+                            reason: format!("the host function `{function}` is not provided"),
+                        })?;
+                    host.call(permit.principal(), &arguments)
+                        .await
+                        .map_err(|reason| ToolsError::Execution {
+                            tool: name.clone(),
+                            reason,
+                        })
                 }
             }
         };

@@ -3,6 +3,7 @@
 
 mod audit;
 mod executors;
+mod host;
 mod mcp;
 mod policy;
 mod registry;

@@ -23,7 +23,7 @@ pub use charts::Chart;
 pub use error::ReportError;
 pub use facts::{Breakdown, Facts, Notable, TREND_MONTHS};
 pub use month::Month;
-pub use numbers::NumberCheck;
+pub use numbers::{money, NumberCheck};
 pub use prose::{EngineProse, ProseModel, Section, ATTEMPTS};
 pub use sales::{SalesRow, SALES_TOOL};
 pub use template::{SectionSpec, Template};

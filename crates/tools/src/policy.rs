@@ -140,6 +140,11 @@ impl Policy {
         self.executors.connect().await
     }
 
+    /// Whether a tool of the policy file runs the host function `name`.
+    pub fn runs_host_function(&self, name: &str) -> bool {
+        self.executors.runs_host_function(name)
+    }
+
     /// Provides a function the policy file's `host` tools run (see [`crate::executor::host`]).
     pub fn provide(
         &self,

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use fulcrum_engine::LlamaEngine;
-use fulcrum_server::{AppState, LoadedModel, ServerOptions};
+use fulcrum_server::{AppState, LoadedModel, MonthlyReportFunction, ServerOptions, MONTHLY_REPORT};
 
 use crate::config::Config;
 use crate::model_source::{engine_config, ensure_model};
@@ -30,18 +30,29 @@ async fn serve(config: Config) -> Result<()> {
         .local_addr()
         .context("cannot read the listening address")?;
     let governance = crate::governance::load(&config)?;
-    // A wrong MCP server or tool name stops start-up here, not at the first call.
-    governance.policy.connect().await.context(
-        "cannot connect the policy's MCP servers (see `mcp_servers` in the policy file)",
-    )?;
     let state = AppState::new(ServerOptions {
         max_body_bytes: config.max_body_bytes,
         max_pending: config.slots as usize + config.max_queue,
         request_timeout: config.request_timeout(),
         tuning: config.tuning(),
     })
-    .context("cannot set up metrics")?
-    .with_governance(governance);
+    .context("cannot set up metrics")?;
+    if governance.policy.runs_host_function(MONTHLY_REPORT) {
+        let reports = MonthlyReportFunction::new(
+            &governance.policy,
+            Arc::clone(&state.model),
+            config.home_dir().join("reports"),
+        );
+        governance
+            .policy
+            .provide(MONTHLY_REPORT, Arc::new(reports))?;
+    }
+    // A wrong MCP server or tool name, or a host function this program lacks, stops
+    // start-up here, not at the first call.
+    governance.policy.connect().await.context(
+        "cannot start the policy's tools (see `mcp_servers` and `executor` in the policy file)",
+    )?;
+    let state = state.with_governance(governance);
 
     // The model loads (and is fetched if needed) off the runtime; the server already answers
     // /healthz, and 503 elsewhere, meanwhile. A model that cannot load stops the server.

@@ -9,7 +9,7 @@ use axum::http::{Request, StatusCode};
 use axum::Router;
 use fulcrum_agent::{AgentOptions, SessionStore};
 use fulcrum_engine::scripted::ScriptedBackend;
-use fulcrum_server::{router, Governance, LoadedModel};
+use fulcrum_server::{router, Governance, LoadedModel, MonthlyReportFunction, MONTHLY_REPORT};
 use fulcrum_tools::{open_state_database, Actions, AuditLog, Identities, Policy, Registry};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
@@ -18,10 +18,12 @@ use tower::ServiceExt;
 const EMPLOYEE: &str = "demo-employee-key";
 const FINANCE: &str = "demo-finance-key";
 const AUDITOR: &str = "demo-auditor-key";
+const ADMIN: &str = "demo-admin-key";
 
 struct Governed {
     app: Router,
     _dir: tempfile::TempDir,
+    reports: std::path::PathBuf,
 }
 
 fn governed(outputs: &[&str]) -> Governed {
@@ -38,9 +40,16 @@ fn governed(outputs: &[&str]) -> Governed {
     )
     .expect("policy");
     let sessions = SessionStore::open(&state_db).expect("sessions");
-    let state = super::state().with_governance(Governance::new(
+    let policy = Arc::new(policy);
+    let state = super::state();
+    let reports = dir.path().join("reports");
+    let function = MonthlyReportFunction::new(&policy, Arc::clone(&state.model), reports.clone());
+    policy
+        .provide(MONTHLY_REPORT, Arc::new(function))
+        .expect("the demo runs the report function");
+    let state = state.with_governance(Governance::new(
         identities,
-        Arc::new(policy),
+        policy,
         Arc::new(sessions),
         AgentOptions::default(),
     ));
@@ -49,6 +58,7 @@ fn governed(outputs: &[&str]) -> Governed {
     Governed {
         app: router(state),
         _dir: dir,
+        reports,
     }
 }
 
@@ -105,6 +115,71 @@ async fn every_route_but_health_needs_a_valid_key() {
     assert_eq!(status, StatusCode::OK);
     let (status, _) = call(&g.app, "POST", "/v1/agent/sessions", None, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn the_agent_writes_a_report_with_the_generate_report_tool() {
+    let report_call = hermes(
+        "generate_report",
+        json!({"month": "2024-03", "formats": ["md", "docx"]}),
+    );
+    // The call, then one draft per section of the report, then the answer.
+    let section = "Sales held up well this month.";
+    let g = governed(&[
+        &report_call,
+        section,
+        section,
+        section,
+        section,
+        "The March report is written.",
+    ]);
+    let (status, session) = call(&g.app, "POST", "/v1/agent/sessions", Some(ADMIN), None).await;
+    assert_eq!(status, StatusCode::CREATED, "{session}");
+    let id = session["id"].as_str().expect("id").to_string();
+    let (status, turn) = call(
+        &g.app,
+        "POST",
+        &format!("/v1/agent/sessions/{id}/messages"),
+        Some(ADMIN),
+        Some(json!({"content": "Write the sales report for March 2024"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{turn}");
+    assert_eq!(turn["answer"], "The March report is written.", "{turn}");
+    assert_eq!(turn["steps"], 2);
+    let folders: Vec<_> = std::fs::read_dir(&g.reports)
+        .expect("the reports folder")
+        .filter_map(Result::ok)
+        .collect();
+    assert_eq!(folders.len(), 1);
+    let folder = folders[0].path();
+    assert!(folder.join("sales-report-2024-03.md").is_file());
+    assert!(folder.join("sales-report-2024-03.docx").is_file());
+    assert!(!folder.join("sales-report-2024-03.pdf").exists());
+    let markdown =
+        std::fs::read_to_string(folder.join("sales-report-2024-03.md")).expect("markdown");
+    assert!(markdown.contains(section));
+
+    // The report's own data calls went through the policy as the admin, and are audited.
+    let (status, audit) = call(&g.app, "GET", "/v1/audit?limit=1000", Some(ADMIN), None).await;
+    assert_eq!(status, StatusCode::OK, "{audit}");
+    let rows = audit["data"].as_array().expect("rows");
+    let permitted = |tool: &str| {
+        rows.iter()
+            .filter(|r| {
+                r["kind"] == "decision"
+                    && r["data"]["tool"] == tool
+                    && r["data"]["decision"] == "permit"
+                    && r["user"] == "admin"
+            })
+            .count()
+    };
+    assert_eq!(permitted("generate_report"), 1);
+    assert_eq!(
+        permitted("query_sales_data"),
+        13,
+        "the trend's 13 months, the year before among them"
+    );
 }
 
 #[tokio::test]

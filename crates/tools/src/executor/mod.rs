@@ -79,6 +79,13 @@ impl Executors {
         })
     }
 
+    /// Whether a registered tool runs the host function `name`.
+    pub fn runs_host_function(&self, name: &str) -> bool {
+        self.registry.tools().any(|tool| {
+            matches!(&tool.config.executor, ExecutorConfig::Host { function } if function == name)
+        })
+    }
+
     /// Provides the function that `host` tools naming `name` run. A name no registered tool
     /// uses is refused: the policy file decides which tools exist.
     pub fn provide(
@@ -86,10 +93,7 @@ impl Executors {
         name: &str,
         function: Arc<dyn host::HostFunction>,
     ) -> Result<(), ToolsError> {
-        let used = self.registry.tools().any(|tool| {
-            matches!(&tool.config.executor, ExecutorConfig::Host { function } if function == name)
-        });
-        if !used {
+        if !self.runs_host_function(name) {
             return Err(ToolsError::Config {
                 origin: format!("host function `{name}`"),
                 reason: "no tool of the policy file runs it".into(),

@@ -1,0 +1,94 @@
+//! The `monthly_report` host function: what the policy file's `generate_report` tool runs in
+//! the agent loop. The report reads its data as the caller (so their role also needs
+//! `query_sales_data`), the served model writes the prose, and the files go under the
+//! configured reports folder; the tool's output tells the model what was written.
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock, Weak};
+
+use fulcrum_report::render::section_note;
+use fulcrum_report::{EngineProse, Format, Month, ReportRequest, Template};
+use fulcrum_tools::{CallContext, HostFunction, HostFuture, Policy, Principal};
+use serde_json::{json, Value};
+
+use crate::state::LoadedModel;
+
+/// The name policy files give the function (`executor = { kind = "host", function = … }`).
+pub const MONTHLY_REPORT: &str = "monthly_report";
+
+pub struct MonthlyReportFunction {
+    /// Weak: the policy owns this function through its executors.
+    policy: Weak<Policy>,
+    model: Arc<OnceLock<LoadedModel>>,
+    folder: PathBuf,
+}
+
+impl MonthlyReportFunction {
+    pub fn new(policy: &Arc<Policy>, model: Arc<OnceLock<LoadedModel>>, folder: PathBuf) -> Self {
+        MonthlyReportFunction {
+            policy: Arc::downgrade(policy),
+            model,
+            folder,
+        }
+    }
+
+    async fn run(&self, caller: &Principal, arguments: &Value) -> Result<Value, String> {
+        let month = arguments["month"]
+            .as_str()
+            .ok_or("`month` (YYYY-MM) is missing")?;
+        let month = Month::parse(month).map_err(|err| err.to_string())?;
+        let formats = match arguments.get("formats").and_then(Value::as_array) {
+            None => vec![Format::Markdown, Format::Docx, Format::Pdf],
+            Some(list) => list
+                .iter()
+                .map(|f| Format::parse(f.as_str().unwrap_or_default()))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|err| err.to_string())?,
+        };
+        let policy = self.policy.upgrade().ok_or("the server is shutting down")?;
+        let model = self
+            .model
+            .get()
+            .ok_or("the model is still loading: try again in a moment")?;
+        let context = CallContext {
+            principal: caller.clone(),
+            request_id: None,
+            session_id: None,
+        };
+        let gathered = fulcrum_report::gather(&policy, &context, month)
+            .await
+            .map_err(|err| err.to_string())?;
+        let out_dir = self
+            .folder
+            .join(format!("{month}-{}", uuid::Uuid::new_v4().simple()));
+        let request = ReportRequest {
+            template: Template::builtin(),
+            formats,
+            out_dir,
+            font: fulcrum_report::font_path(),
+        };
+        let prose = EngineProse::new(Arc::clone(&model.backend), Arc::clone(&model.template));
+        let model_id = model.backend.info().id.clone();
+        let report = tokio::task::spawn_blocking(move || {
+            fulcrum_report::compose(gathered, &prose, &model_id, &request)
+        })
+        .await
+        .map_err(|err| format!("the report task failed: {err}"))?
+        .map_err(|err| err.to_string())?;
+        Ok(json!({
+            "report": report.title,
+            "files": report.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
+            "revenue": fulcrum_report::money(report.facts.revenue),
+            "sections": report.sections.iter().map(|s| json!({
+                "title": s.title,
+                "note": section_note(s),
+            })).collect::<Vec<_>>(),
+        }))
+    }
+}
+
+impl HostFunction for MonthlyReportFunction {
+    fn call<'a>(&'a self, caller: &'a Principal, arguments: &'a Value) -> HostFuture<'a> {
+        Box::pin(self.run(caller, arguments))
+    }
+}

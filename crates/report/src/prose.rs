@@ -21,7 +21,10 @@ managers, in full sentences of your own. Use only the facts you are given. When 
 number, copy it exactly as the facts write it and keep its meaning: a share of revenue stays a \
 share, a change from the month before stays that, a change from the same month last year stays \
 that, and a negative change is a fall. Never compute, add or estimate a number. No heading, no \
-list, no table.";
+list, no table.\n\nExample. Facts: \"North (region): 1.20 million CNY, 40.0% of revenue, +5.0% \
+year on year\" and \"West (region): 0.45 million CNY, 15.0% of revenue, -2.5% year on year\". \
+Section: \"North led the regions with 1.20 million CNY, 40.0% of revenue, up 5.0% year on year. \
+West was the smallest at 0.45 million CNY and fell 2.5% year on year.\"";
 
 /// Something that turns a system and a user message into text.
 pub trait ProseModel: Send + Sync {
@@ -189,10 +192,7 @@ fn form_problems(text: &str, fact_lines: &[String]) -> Vec<String> {
     if !text.trim_end().ends_with(['.', '!', '?', '"', ')', '。']) {
         problems.push("it stops mid-sentence".into());
     }
-    if ["Section:", "Facts:", "What to write:", "Report period:"]
-        .iter()
-        .any(|scaffold| text.contains(scaffold))
-    {
+    if SCAFFOLD.iter().any(|label| text.contains(label)) {
         problems.push("it repeats the instructions".into());
     }
     let pasted = fact_lines
@@ -214,11 +214,16 @@ fn form_problems(text: &str, fact_lines: &[String]) -> Vec<String> {
     problems
 }
 
-/// Drops what a small model adds around the prose: a repeated heading, list markers, bold.
+/// The labels of the prompt; a line of the answer that starts with one repeats the prompt.
+const SCAFFOLD: [&str; 4] = ["Section:", "Facts:", "What to write:", "Report period:"];
+
+/// Drops what a small model adds around the prose: a repeated heading, the prompt's labelled
+/// lines, list markers, bold.
 fn clean(text: &str) -> String {
     text.lines()
         .map(str::trim)
         .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .filter(|line| !SCAFFOLD.iter().any(|label| line.starts_with(label)))
         .map(|line| {
             line.trim_start_matches(['-', '*', '•'])
                 .trim()

@@ -43,6 +43,8 @@ enum Command {
     /// Make API keys for the users of the policy file
     #[command(subcommand)]
     Keys(commands::keys::KeysCommand),
+    /// Add documents to a collection of the knowledge database (for retrieval)
+    Ingest(commands::ingest::IngestArgs),
     /// Generate reports (Markdown, DOCX, PDF) from the sales data
     #[command(subcommand)]
     Report(commands::report::ReportCommand),
@@ -82,6 +84,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(command) => commands::keys::run(&config, command),
         Command::Audit(command) => commands::audit::run(&config, command),
         Command::Report(command) => commands::report::run(&config, command),
+        Command::Ingest(args) => commands::ingest::run(&config, &args),
         Command::Config => {
             print!("{}", toml::to_string(&config)?);
             Ok(())

@@ -298,3 +298,40 @@ fn bench_serve_loads_a_started_server_and_loses_nothing_in_a_burst() {
     assert_eq!(burst["failed"], 0);
     assert_eq!(burst["hung"], 0);
 }
+
+#[test]
+fn ingest_adds_a_folder_then_sees_it_unchanged_and_refuses_what_it_cannot_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let docs = dir.path().join("docs");
+    std::fs::create_dir_all(docs.join("sub")).expect("mkdir");
+    std::fs::write(
+        docs.join("a.md"),
+        "# Plan\nGrow online sales in East China.",
+    )
+    .expect("write");
+    std::fs::write(
+        docs.join("sub/b.txt"),
+        "Keep retail margins above ten percent.",
+    )
+    .expect("write");
+    std::fs::write(docs.join("c.pdf"), "%PDF-1.7").expect("write");
+    let ingest = |path: &Path| {
+        fulcrum(dir.path())
+            .env("FULCRUM_HOME", dir.path().join("home"))
+            .args(["ingest", "--collection", "strategy"])
+            .arg(path)
+            .output()
+            .expect("run")
+    };
+    let first = ingest(&docs);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let log = text(&first.stderr);
+    assert!(log.contains("a.md: added, 1 chunks"), "{log}");
+    assert!(log.contains("b.txt: added, 1 chunks"), "{log}");
+    assert!(!log.contains("c.pdf"), "{log}");
+    assert!(dir.path().join("home/knowledge.db").is_file());
+    let again = text(&ingest(&docs).stderr);
+    assert_eq!(again.matches(": unchanged").count(), 2, "{again}");
+    let refused = ingest(&docs.join("c.pdf"));
+    assert_one_line_error(&refused, "not a Markdown or text file");
+}

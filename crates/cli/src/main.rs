@@ -45,6 +45,8 @@ enum Command {
     Keys(commands::keys::KeysCommand),
     /// Add documents to a collection of the knowledge database (for retrieval)
     Ingest(commands::ingest::IngestArgs),
+    /// Search a collection of the knowledge database (BM25)
+    Search(commands::ingest::SearchArgs),
     /// Generate reports (Markdown, DOCX, PDF) from the sales data
     #[command(subcommand)]
     Report(commands::report::ReportCommand),
@@ -85,6 +87,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit(command) => commands::audit::run(&config, command),
         Command::Report(command) => commands::report::run(&config, command),
         Command::Ingest(args) => commands::ingest::run(&config, &args),
+        Command::Search(args) => commands::ingest::search(&config, &args),
         Command::Config => {
             print!("{}", toml::to_string(&config)?);
             Ok(())

@@ -334,4 +334,15 @@ fn ingest_adds_a_folder_then_sees_it_unchanged_and_refuses_what_it_cannot_read()
     assert_eq!(again.matches(": unchanged").count(), 2, "{again}");
     let refused = ingest(&docs.join("c.pdf"));
     assert_one_line_error(&refused, "not a Markdown or text file");
+    let found = fulcrum(dir.path())
+        .env("FULCRUM_HOME", dir.path().join("home"))
+        .args(["search", "--collection", "strategy", "retail margins"])
+        .output()
+        .expect("run");
+    assert!(found.status.success(), "{}", text(&found.stderr));
+    let first = text(&found.stdout);
+    assert!(
+        first.lines().next().is_some_and(|l| l.contains("b.txt")),
+        "{first}"
+    );
 }

@@ -18,7 +18,42 @@ pub struct IngestArgs {
     collection: String,
 }
 
+#[derive(Debug, clap::Args)]
+pub struct SearchArgs {
+    /// What to look for
+    query: String,
+    /// The collection to search
+    #[arg(long)]
+    collection: String,
+    /// Chunks to show
+    #[arg(long, default_value_t = 5)]
+    limit: usize,
+}
+
 const SUPPORTED: [&str; 3] = ["md", "markdown", "txt"];
+
+/// `fulcrum search QUERY --collection NAME`: the best-matching chunks, with their sources.
+pub fn search(config: &Config, args: &SearchArgs) -> Result<()> {
+    let database = config.home_dir().join("knowledge.db");
+    if !database.is_file() {
+        bail!(
+            "no knowledge database at {}: run `fulcrum ingest` first",
+            database.display()
+        );
+    }
+    let store = KnowledgeStore::open(&database)?;
+    let hits = store.search(&args.collection, &args.query, args.limit)?;
+    if hits.is_empty() {
+        eprintln!("search: nothing in `{}` matches", args.collection);
+    }
+    for hit in hits {
+        println!(
+            "[{:.2}] {} — {}\n{}\n",
+            hit.score, hit.source, hit.heading, hit.text
+        );
+    }
+    Ok(())
+}
 
 pub fn run(config: &Config, args: &IngestArgs) -> Result<()> {
     let files = files_under(&args.path)?;

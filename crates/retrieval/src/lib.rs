@@ -6,7 +6,9 @@
 mod chunk;
 mod error;
 mod store;
+mod tool;
 
 pub use chunk::{chunk_text, Chunk, ChunkLimits};
 pub use error::RetrievalError;
 pub use store::{Hit, IngestOutcome, KnowledgeStore};
+pub use tool::{KnowledgeSearchFunction, SEARCH_KNOWLEDGE};

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use fulcrum_engine::LlamaEngine;
+use fulcrum_retrieval::{KnowledgeSearchFunction, SEARCH_KNOWLEDGE};
 use fulcrum_server::{AppState, LoadedModel, MonthlyReportFunction, ServerOptions, MONTHLY_REPORT};
 
 use crate::config::Config;
@@ -46,6 +47,12 @@ async fn serve(config: Config) -> Result<()> {
         governance
             .policy
             .provide(MONTHLY_REPORT, Arc::new(reports))?;
+    }
+    if governance.policy.runs_host_function(SEARCH_KNOWLEDGE) {
+        let search = KnowledgeSearchFunction::new(config.home_dir().join("knowledge.db"));
+        governance
+            .policy
+            .provide(SEARCH_KNOWLEDGE, Arc::new(search))?;
     }
     // A wrong MCP server or tool name, or a host function this program lacks, stops
     // start-up here, not at the first call.

@@ -9,6 +9,7 @@ use axum::http::{Request, StatusCode};
 use axum::Router;
 use fulcrum_agent::{AgentOptions, SessionStore};
 use fulcrum_engine::scripted::ScriptedBackend;
+use fulcrum_retrieval::{ChunkLimits, KnowledgeSearchFunction, KnowledgeStore, SEARCH_KNOWLEDGE};
 use fulcrum_server::{router, Governance, LoadedModel, MonthlyReportFunction, MONTHLY_REPORT};
 use fulcrum_tools::{open_state_database, Actions, AuditLog, Identities, Policy, Registry};
 use http_body_util::BodyExt;
@@ -24,6 +25,7 @@ struct Governed {
     app: Router,
     _dir: tempfile::TempDir,
     reports: std::path::PathBuf,
+    knowledge: std::path::PathBuf,
 }
 
 fn governed(outputs: &[&str]) -> Governed {
@@ -47,6 +49,13 @@ fn governed(outputs: &[&str]) -> Governed {
     policy
         .provide(MONTHLY_REPORT, Arc::new(function))
         .expect("the demo runs the report function");
+    let knowledge = dir.path().join("knowledge.db");
+    policy
+        .provide(
+            SEARCH_KNOWLEDGE,
+            Arc::new(KnowledgeSearchFunction::new(knowledge.clone())),
+        )
+        .expect("the demo runs the search function");
     let state = state.with_governance(Governance::new(
         identities,
         policy,
@@ -59,6 +68,7 @@ fn governed(outputs: &[&str]) -> Governed {
         app: router(state),
         _dir: dir,
         reports,
+        knowledge,
     }
 }
 
@@ -180,6 +190,55 @@ async fn the_agent_writes_a_report_with_the_generate_report_tool() {
         13,
         "the trend's 13 months, the year before among them"
     );
+}
+
+#[tokio::test]
+async fn the_agent_searches_ingested_documents_and_the_passage_is_audited() {
+    let search = hermes(
+        "search_documents",
+        json!({"collection": "strategy", "query": "target for the Southwest region"}),
+    );
+    let g = governed(&[
+        &search,
+        "The Southwest target is a 15% recovery (strategy.md).",
+    ]);
+    let mut store = KnowledgeStore::open(&g.knowledge).expect("knowledge db");
+    store
+        .ingest(
+            "strategy",
+            "strategy.md",
+            "# Regions\n## Southwest\nAfter the supply gap, the Southwest target for 2024 is a 15% recovery.\n## East China\nHold the Mate 60 promotion through the second quarter.",
+            ChunkLimits::default(),
+        )
+        .expect("ingest");
+    let (_, session) = call(&g.app, "POST", "/v1/agent/sessions", Some(ADMIN), None).await;
+    let id = session["id"].as_str().expect("id").to_string();
+    let (status, turn) = call(
+        &g.app,
+        "POST",
+        &format!("/v1/agent/sessions/{id}/messages"),
+        Some(ADMIN),
+        Some(json!({"content": "What is our target for the Southwest?"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{turn}");
+    assert_eq!(turn["steps"], 2, "{turn}");
+    let (_, audit) = call(&g.app, "GET", "/v1/audit?limit=1000", Some(ADMIN), None).await;
+    let execution = audit["data"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|r| r["kind"] == "execution" && r["data"]["tool"] == "search_documents")
+        .expect("the search ran")
+        .clone();
+    assert_eq!(execution["data"]["ok"], true, "{execution}");
+    let output: Value =
+        serde_json::from_str(execution["data"]["output"].as_str().expect("output")).expect("json");
+    assert_eq!(output["passages"][0]["source"], "strategy.md");
+    assert_eq!(output["passages"][0]["section"], "Regions > Southwest");
+    assert!(output["passages"][0]["text"]
+        .as_str()
+        .is_some_and(|t| t.contains("15% recovery")));
 }
 
 #[tokio::test]

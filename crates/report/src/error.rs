@@ -10,6 +10,8 @@ pub enum ReportError {
     Data(String),
     #[error("the `query_sales_data` call was not permitted: {0}")]
     NotPermitted(String),
+    #[error("unknown report format `{0}`: use md, docx or pdf")]
+    UnknownFormat(String),
     #[error("invalid report template: {0}")]
     Template(String),
     #[error("cannot draw the {chart} chart: {reason}")]

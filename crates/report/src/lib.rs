@@ -50,10 +50,7 @@ impl Format {
             "md" | "markdown" => Ok(Format::Markdown),
             "docx" => Ok(Format::Docx),
             "pdf" => Ok(Format::Pdf),
-            other => Err(ReportError::Render {
-                format: "any",
-                reason: format!("unknown format `{other}`: use md, docx or pdf"),
-            }),
+            other => Err(ReportError::UnknownFormat(other.to_string())),
         }
     }
 

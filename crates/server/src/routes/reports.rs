@@ -41,6 +41,7 @@ impl From<ReportError> for ApiError {
     fn from(err: ReportError) -> Self {
         match err {
             ReportError::InvalidMonth(_) => ApiError::invalid_value("month", err.to_string()),
+            ReportError::UnknownFormat(_) => ApiError::invalid_value("formats", err.to_string()),
             ReportError::NotPermitted(_) => ApiError {
                 status: StatusCode::FORBIDDEN,
                 message: err.to_string(),

@@ -97,26 +97,6 @@ impl Report {
     }
 }
 
-/// Writes each section as the facts it is shown, one sentence per fact: a report without a
-/// model (for a quick draft, and for tests).
-pub struct FactsOnlyProse;
-
-impl ProseModel for FactsOnlyProse {
-    fn complete(&self, _system: &str, user: &str) -> Result<String, ReportError> {
-        let facts = user.split_once("Facts:\n").map_or("", |(_, facts)| facts);
-        let lines: Vec<String> = facts
-            .lines()
-            .take_while(|line| line.starts_with("- "))
-            .map(|line| line.trim_start_matches("- ").to_string())
-            .collect();
-        Ok(prose::facts_as_sentences(&lines))
-    }
-
-    fn writes_prose(&self) -> bool {
-        false
-    }
-}
-
 /// The figures of a month, read and analysed, with the time each step took.
 #[derive(Debug, Clone)]
 pub struct Gathered {
@@ -145,11 +125,12 @@ pub async fn gather(
     })
 }
 
-/// Draws the charts, has the prose written and checked, and writes the files. Blocking (the
-/// model runs here): call it off any async runtime's worker threads.
+/// Draws the charts, has the prose written and checked, and writes the files. Without a
+/// model each section states its facts, one sentence each. Blocking (the model runs here):
+/// call it off any async runtime's worker threads.
 pub fn compose(
     gathered: Gathered,
-    prose_model: &dyn ProseModel,
+    prose_model: Option<&dyn ProseModel>,
     model_name: &str,
     request: &ReportRequest,
 ) -> Result<Report, ReportError> {

@@ -29,11 +29,6 @@ West was the smallest at 0.45 million CNY and fell 2.5% year on year.\"";
 /// Something that turns a system and a user message into text.
 pub trait ProseModel: Send + Sync {
     fn complete(&self, system: &str, user: &str) -> Result<String, ReportError>;
-
-    /// False for a writer that only restates the facts: its text is not checked as a draft.
-    fn writes_prose(&self) -> bool {
-        true
-    }
 }
 
 /// The served model: its chat template, greedy decoding.
@@ -116,7 +111,7 @@ impl Section {
 }
 
 pub fn write_section(
-    model: &dyn ProseModel,
+    model: Option<&dyn ProseModel>,
     facts: &Facts,
     check: &NumberCheck,
     spec: &SectionSpec,
@@ -129,7 +124,7 @@ pub fn write_section(
         spec.instruction,
         lines.join("\n- ")
     );
-    if !model.writes_prose() {
+    let Some(model) = model else {
         return Ok(Section {
             title: spec.title.clone(),
             text: facts_as_sentences(&lines),
@@ -137,7 +132,7 @@ pub fn write_section(
             unsupported_numbers: Vec::new(),
             rejected_draft: None,
         });
-    }
+    };
     let mut user = base.clone();
     let mut problems = Vec::new();
     for attempt in 1..=ATTEMPTS {

@@ -70,7 +70,7 @@ impl MonthlyReportFunction {
         let prose = EngineProse::new(Arc::clone(&model.backend), Arc::clone(&model.template));
         let model_id = model.backend.info().id.clone();
         let report = tokio::task::spawn_blocking(move || {
-            fulcrum_report::compose(gathered, &prose, &model_id, &request)
+            fulcrum_report::compose(gathered, Some(&prose), &model_id, &request)
         })
         .await
         .map_err(|err| format!("the report task failed: {err}"))?

@@ -6,9 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use fulcrum_engine::LlamaEngine;
-use fulcrum_report::{
-    EngineProse, FactsOnlyProse, Format, Month, ProseModel, ReportRequest, Template,
-};
+use fulcrum_report::{EngineProse, Format, Month, ProseModel, ReportRequest, Template};
 use fulcrum_server::LoadedModel;
 use fulcrum_tools::{CallContext, Principal};
 
@@ -86,19 +84,13 @@ pub fn run(config: &Config, command: ReportCommand) -> Result<()> {
     };
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
-    let (prose, model_name): (Box<dyn ProseModel>, String) = if args.no_model {
-        (
-            Box::new(FactsOnlyProse),
-            "the facts alone (no model)".into(),
-        )
+    let (prose, model_name): (Option<EngineProse>, String) = if args.no_model {
+        (None, "the facts alone (no model)".into())
     } else {
         let (path, id) = ensure_model(config)?;
         let engine = LlamaEngine::load(engine_config(config, &path, id.clone()))?;
         let loaded = LoadedModel::new(Arc::new(engine))?;
-        (
-            Box::new(EngineProse::new(loaded.backend, loaded.template)),
-            id,
-        )
+        (Some(EngineProse::new(loaded.backend, loaded.template)), id)
     };
     let request = ReportRequest {
         template,
@@ -112,7 +104,12 @@ pub fn run(config: &Config, command: ReportCommand) -> Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     let gathered = runtime.block_on(fulcrum_report::gather(&governance.policy, &context, month))?;
-    let report = fulcrum_report::compose(gathered, prose.as_ref(), &model_name, &request)?;
+    let report = fulcrum_report::compose(
+        gathered,
+        prose.as_ref().map(|p| p as &dyn ProseModel),
+        &model_name,
+        &request,
+    )?;
     for (stage, took) in &report.timings {
         eprintln!("report: {stage:<8} {:>8.1} ms", took.as_secs_f64() * 1000.0);
     }

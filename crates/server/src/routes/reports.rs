@@ -108,7 +108,7 @@ pub async fn monthly(
     let model_id = model.backend.info().id.clone();
     // The model writes here: off the async workers.
     let report = tokio::task::spawn_blocking(move || {
-        let report = fulcrum_report::compose(gathered, &prose, &model_id, &request);
+        let report = fulcrum_report::compose(gathered, Some(&prose), &model_id, &request);
         drop(admission);
         report
     })

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock, Weak};
 
 use fulcrum_report::render::section_note;
-use fulcrum_report::{EngineProse, Format, Month, ReportRequest, Template};
+use fulcrum_report::{EngineProse, Format, Month, Report, ReportError, ReportRequest, Template};
 use fulcrum_tools::{CallContext, HostFunction, HostFuture, Policy, Principal};
 use serde_json::{json, Value};
 
@@ -55,26 +55,12 @@ impl MonthlyReportFunction {
             request_id: None,
             session_id: None,
         };
-        let gathered = fulcrum_report::gather(&policy, &context, month)
-            .await
-            .map_err(|err| err.to_string())?;
         let out_dir = self
             .folder
             .join(format!("{month}-{}", uuid::Uuid::new_v4().simple()));
-        let request = ReportRequest {
-            template: Template::builtin(),
-            formats,
-            out_dir,
-            font: fulcrum_report::font_path(),
-        };
-        let prose = EngineProse::new(Arc::clone(&model.backend), Arc::clone(&model.template));
-        let model_id = model.backend.info().id.clone();
-        let report = tokio::task::spawn_blocking(move || {
-            fulcrum_report::compose(gathered, Some(&prose), &model_id, &request)
-        })
-        .await
-        .map_err(|err| format!("the report task failed: {err}"))?
-        .map_err(|err| err.to_string())?;
+        let report = write_monthly_report(&policy, &context, model, month, formats, out_dir, ())
+            .await
+            .map_err(|err| err.to_string())?;
         Ok(json!({
             "report": report.title,
             "files": report.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
@@ -85,6 +71,36 @@ impl MonthlyReportFunction {
             })).collect::<Vec<_>>(),
         }))
     }
+}
+
+/// Reads the month's data as `context`'s principal, has the served model write the prose (on
+/// a blocking thread, holding `guard` until it is done, even if the caller goes away) and
+/// writes the files into `out_dir`.
+pub(crate) async fn write_monthly_report<G: Send + 'static>(
+    policy: &Policy,
+    context: &CallContext,
+    model: &LoadedModel,
+    month: Month,
+    formats: Vec<Format>,
+    out_dir: PathBuf,
+    guard: G,
+) -> Result<Report, ReportError> {
+    let gathered = fulcrum_report::gather(policy, context, month).await?;
+    let request = ReportRequest {
+        template: Template::builtin(),
+        formats,
+        out_dir,
+        font: fulcrum_report::font_path(),
+    };
+    let prose = EngineProse::new(Arc::clone(&model.backend), Arc::clone(&model.template));
+    let model_id = model.backend.info().id.clone();
+    tokio::task::spawn_blocking(move || {
+        let report = fulcrum_report::compose(gathered, Some(&prose), &model_id, &request);
+        drop(guard);
+        report
+    })
+    .await
+    .map_err(|err| ReportError::Model(format!("the report task failed: {err}")))?
 }
 
 impl HostFunction for MonthlyReportFunction {

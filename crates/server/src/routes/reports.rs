@@ -2,14 +2,12 @@
 //! response. The data is read as the caller (their role must allow `query_sales_data`), so
 //! the same rules and audit rows apply as to the model's own calls.
 
-use std::sync::Arc;
-
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use base64::Engine as _;
-use fulcrum_report::{EngineProse, Format, Month, ReportError, ReportRequest, Template};
+use fulcrum_report::{Format, Month, ReportError};
 use fulcrum_tools::{CallContext, Principal};
 use serde::Deserialize;
 use serde_json::json;
@@ -17,6 +15,7 @@ use serde_json::json;
 use crate::auth::caller;
 use crate::error::ApiError;
 use crate::json::ApiJson;
+use crate::report_tool::write_monthly_report;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -93,30 +92,20 @@ pub async fn monthly(
         request_id: Some(format!("report-{}", uuid::Uuid::new_v4().simple())),
         session_id: None,
     };
-    let gathered = fulcrum_report::gather(&governance.policy, &context, month).await?;
     let out = tempfile::tempdir().map_err(|err| {
         tracing::error!(%err, "cannot create a folder for the report");
         ApiError::internal()
     })?;
-    let request = ReportRequest {
-        template: Template::builtin(),
-        formats: formats.clone(),
-        out_dir: out.path().to_path_buf(),
-        font: fulcrum_report::font_path(),
-    };
-    let prose = EngineProse::new(model.backend.clone(), Arc::clone(&model.template));
-    let model_id = model.backend.info().id.clone();
-    // The model writes here: off the async workers.
-    let report = tokio::task::spawn_blocking(move || {
-        let report = fulcrum_report::compose(gathered, Some(&prose), &model_id, &request);
-        drop(admission);
-        report
-    })
-    .await
-    .map_err(|err| {
-        tracing::error!(%err, "the report task failed");
-        ApiError::internal()
-    })??;
+    let report = write_monthly_report(
+        &governance.policy,
+        &context,
+        model,
+        month,
+        formats.clone(),
+        out.path().to_path_buf(),
+        admission,
+    )
+    .await?;
     let mut files = Vec::new();
     for (path, format) in report.files.iter().zip(&formats) {
         let bytes = std::fs::read(path).map_err(|err| {

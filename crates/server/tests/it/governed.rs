@@ -111,6 +111,23 @@ fn hermes(name: &str, arguments: Value) -> String {
     )
 }
 
+/// Starts a session as `key`'s user and sends one message; the turn must succeed.
+async fn one_turn(app: &Router, key: &str, content: &str) -> Value {
+    let (status, session) = call(app, "POST", "/v1/agent/sessions", Some(key), None).await;
+    assert_eq!(status, StatusCode::CREATED, "{session}");
+    let id = session["id"].as_str().expect("id");
+    let (status, turn) = call(
+        app,
+        "POST",
+        &format!("/v1/agent/sessions/{id}/messages"),
+        Some(key),
+        Some(json!({ "content": content })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{turn}");
+    turn
+}
+
 #[tokio::test]
 async fn every_route_but_health_needs_a_valid_key() {
     let g = governed(&["Hello."]);
@@ -143,18 +160,7 @@ async fn the_agent_writes_a_report_with_the_generate_report_tool() {
         section,
         "The March report is written.",
     ]);
-    let (status, session) = call(&g.app, "POST", "/v1/agent/sessions", Some(ADMIN), None).await;
-    assert_eq!(status, StatusCode::CREATED, "{session}");
-    let id = session["id"].as_str().expect("id").to_string();
-    let (status, turn) = call(
-        &g.app,
-        "POST",
-        &format!("/v1/agent/sessions/{id}/messages"),
-        Some(ADMIN),
-        Some(json!({"content": "Write the sales report for March 2024"})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{turn}");
+    let turn = one_turn(&g.app, ADMIN, "Write the sales report for March 2024").await;
     assert_eq!(turn["answer"], "The March report is written.", "{turn}");
     assert_eq!(turn["steps"], 2);
     let folders: Vec<_> = std::fs::read_dir(&g.reports)
@@ -211,17 +217,7 @@ async fn the_agent_searches_ingested_documents_and_the_passage_is_audited() {
             ChunkLimits::default(),
         )
         .expect("ingest");
-    let (_, session) = call(&g.app, "POST", "/v1/agent/sessions", Some(ADMIN), None).await;
-    let id = session["id"].as_str().expect("id").to_string();
-    let (status, turn) = call(
-        &g.app,
-        "POST",
-        &format!("/v1/agent/sessions/{id}/messages"),
-        Some(ADMIN),
-        Some(json!({"content": "What is our target for the Southwest?"})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{turn}");
+    let turn = one_turn(&g.app, ADMIN, "What is our target for the Southwest?").await;
     assert_eq!(turn["steps"], 2, "{turn}");
     let (_, audit) = call(&g.app, "GET", "/v1/audit?limit=1000", Some(ADMIN), None).await;
     let execution = audit["data"]

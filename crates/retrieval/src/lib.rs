@@ -1,14 +1,22 @@
 //! Long-term memory by retrieval: documents are cut into chunks along their headings and by
 //! length (with overlap, so a fact on a boundary is whole in one chunk), and indexed per
-//! collection for BM25 search (SQLite FTS5). Re-ingesting a changed file replaces its chunks;
+//! collection twice: words for BM25 (SQLite FTS5) and all-MiniLM-L6-v2 embeddings (candle) for
+//! dense search; a hybrid search fuses both rankings by reciprocal rank. Collections can be
+//! limited to roles, checked when the search tool runs. Re-ingesting a changed file replaces its chunks;
 //! every change bumps the collection's version, which caches key on.
 
 mod chunk;
+mod embed;
 mod error;
+mod eval;
+mod extract;
 mod store;
 mod tool;
 
 pub use chunk::{chunk_text, Chunk, ChunkLimits};
+pub use embed::{similarity, Embedder, DIMENSIONS};
 pub use error::RetrievalError;
-pub use store::{Hit, IngestOutcome, KnowledgeStore};
-pub use tool::{KnowledgeSearchFunction, SEARCH_KNOWLEDGE};
+pub use eval::{answers, evaluate, load_queries, LabeledQuery, ModeResult};
+pub use extract::{extract_text, is_supported, SUPPORTED_EXTENSIONS};
+pub use store::{Hit, IngestOutcome, Ingested, KnowledgeStore, SearchMode};
+pub use tool::{EmbeddingFiles, KnowledgeSearchFunction, SEARCH_KNOWLEDGE};

@@ -1,12 +1,16 @@
-//! The knowledge database: collections of documents, their chunks, and an FTS5 index over the
-//! chunks for BM25 search. One SQLite file; every ingestion is one transaction.
+//! The knowledge database: collections of documents, their chunks, an FTS5 index over the
+//! chunks for BM25 search and each chunk's embedding for dense search; the two rankings are
+//! fused by reciprocal rank. One SQLite file; every ingestion is one transaction.
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 
 use crate::chunk::{chunk_text, ChunkLimits};
+use crate::embed::{from_bytes, similarity, to_bytes, Embedder};
 use crate::error::RetrievalError;
 
 const SCHEMA: &str = "
@@ -31,6 +35,15 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     heading, text, content = 'chunks', content_rowid = 'id', tokenize = 'unicode61'
 );
+CREATE TABLE IF NOT EXISTS chunk_vectors (
+    chunk_id INTEGER PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
+    vector BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS collection_roles (
+    collection TEXT NOT NULL REFERENCES collections(name),
+    role TEXT NOT NULL,
+    PRIMARY KEY (collection, role)
+);
 CREATE TRIGGER IF NOT EXISTS chunks_added AFTER INSERT ON chunks BEGIN
     INSERT INTO chunks_fts (rowid, heading, text) VALUES (new.id, new.heading, new.text);
 END;
@@ -54,14 +67,50 @@ pub enum IngestOutcome {
     Unchanged,
 }
 
+/// What one ingestion did, and how long its embeddings took (the dominant cost).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ingested {
+    pub outcome: IngestOutcome,
+    pub embedding_time: Duration,
+}
+
+/// How a search ranks chunks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchMode {
+    /// Word matches (FTS5 BM25): exact names, codes and figures.
+    Bm25,
+    /// Embedding similarity: paraphrases and questions worded unlike the text.
+    Dense,
+    /// Both rankings fused by reciprocal rank.
+    Hybrid,
+}
+
+impl SearchMode {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "bm25" => Some(SearchMode::Bm25),
+            "dense" => Some(SearchMode::Dense),
+            "hybrid" => Some(SearchMode::Hybrid),
+            _ => None,
+        }
+    }
+}
+
+/// The constant of reciprocal rank fusion (Cormack et al.): a chunk scores Σ 1/(K + rank).
+const RRF_K: f64 = 60.0;
+
+/// Candidates each ranking contributes to the fusion.
+const FUSION_DEPTH: usize = 50;
+
 /// A chunk found by a search, best first.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hit {
+    pub chunk_id: i64,
     /// The document it came from (its path when ingested).
     pub source: String,
     pub heading: String,
     pub text: String,
-    /// BM25 relevance; higher is better.
+    /// Relevance in the search's own scale (BM25, cosine, or fused); higher is better.
     pub score: f64,
 }
 
@@ -78,13 +127,15 @@ impl KnowledgeStore {
     }
 
     /// Adds `text` as the document `source` of `collection`, or replaces it if it changed.
+    /// With an embedder, each chunk also gets its vector for dense search.
     pub fn ingest(
         &mut self,
         collection: &str,
         source: &str,
         text: &str,
         limits: ChunkLimits,
-    ) -> Result<IngestOutcome, RetrievalError> {
+        embedder: Option<&Embedder>,
+    ) -> Result<Ingested, RetrievalError> {
         check_collection(collection)?;
         if limits.max_chars < 50 || limits.overlap_chars >= limits.max_chars / 2 {
             return Err(RetrievalError::InvalidLimits(format!(
@@ -93,22 +144,46 @@ impl KnowledgeStore {
             )));
         }
         let digest = hex::encode(Sha256::digest(text.as_bytes()));
-        let transaction = self.connection.transaction()?;
-        let existing: Option<(i64, String)> = transaction
+        let unchanged = self
+            .connection
             .query_row(
-                "SELECT id, sha256 FROM documents WHERE collection = ?1 AND source = ?2",
+                "SELECT 1 FROM documents WHERE collection = ?1 AND source = ?2 AND sha256 = ?3",
+                params![collection, source, digest],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+        if unchanged {
+            return Ok(Ingested {
+                outcome: IngestOutcome::Unchanged,
+                embedding_time: Duration::ZERO,
+            });
+        }
+        let chunks = chunk_text(text, limits);
+        // Embeddings are computed before the transaction: the database is not held for seconds.
+        let started = Instant::now();
+        let vectors = match embedder {
+            Some(embedder) => {
+                let texts: Vec<String> = chunks.iter().map(embedding_text).collect();
+                let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+                Some(embedder.embed(&texts)?)
+            }
+            None => None,
+        };
+        let embedding_time = started.elapsed();
+        let transaction = self.connection.transaction()?;
+        let existing: Option<i64> = transaction
+            .query_row(
+                "SELECT id FROM documents WHERE collection = ?1 AND source = ?2",
                 params![collection, source],
-                |row| Ok((row.get(0)?, row.get(1)?)),
+                |row| row.get(0),
             )
             .optional()?;
-        if existing.as_ref().is_some_and(|(_, sha)| *sha == digest) {
-            return Ok(IngestOutcome::Unchanged);
-        }
         transaction.execute(
             "INSERT INTO collections (name) VALUES (?1) ON CONFLICT (name) DO NOTHING",
             params![collection],
         )?;
-        if let Some((id, _)) = &existing {
+        if let Some(id) = &existing {
             transaction.execute("DELETE FROM chunks WHERE document_id = ?1", params![id])?;
             transaction.execute("DELETE FROM documents WHERE id = ?1", params![id])?;
         }
@@ -117,13 +192,18 @@ impl KnowledgeStore {
             params![collection, source, digest],
         )?;
         let document = transaction.last_insert_rowid();
-        let chunks = chunk_text(text, limits);
         {
             let mut insert = transaction.prepare(
                 "INSERT INTO chunks (document_id, ordinal, heading, text) VALUES (?1, ?2, ?3, ?4)",
             )?;
+            let mut insert_vector = transaction
+                .prepare("INSERT INTO chunk_vectors (chunk_id, vector) VALUES (?1, ?2)")?;
             for (ordinal, chunk) in chunks.iter().enumerate() {
                 insert.execute(params![document, ordinal as i64, chunk.heading, chunk.text])?;
+                if let Some(vectors) = &vectors {
+                    let chunk_id = transaction.last_insert_rowid();
+                    insert_vector.execute(params![chunk_id, to_bytes(&vectors[ordinal])])?;
+                }
             }
         }
         transaction.execute(
@@ -131,7 +211,7 @@ impl KnowledgeStore {
             params![collection],
         )?;
         transaction.commit()?;
-        Ok(if existing.is_some() {
+        let outcome = if existing.is_some() {
             IngestOutcome::Replaced {
                 chunks: chunks.len(),
             }
@@ -139,27 +219,70 @@ impl KnowledgeStore {
             IngestOutcome::Added {
                 chunks: chunks.len(),
             }
+        };
+        Ok(Ingested {
+            outcome,
+            embedding_time,
         })
     }
 
-    /// The `limit` chunks of `collection` that best match `query` by BM25. Any text is a valid
-    /// query: it is read as words, any of which may match.
+    /// The `limit` chunks of `collection` that best answer `query`. Dense and hybrid searches
+    /// need the embedder; hybrid falls back to BM25 alone without one.
     pub fn search(
         &self,
         collection: &str,
         query: &str,
         limit: usize,
+        mode: SearchMode,
+        embedder: Option<&Embedder>,
     ) -> Result<Vec<Hit>, RetrievalError> {
-        let terms: Vec<String> = query
+        match (mode, embedder) {
+            (SearchMode::Bm25, _) | (SearchMode::Hybrid, None) => {
+                self.search_bm25(collection, query, limit)
+            }
+            (SearchMode::Dense, None) => Err(RetrievalError::NoEmbedder(
+                "load it with `Embedder::load` (the CLI pulls all-minilm-l6-v2)",
+            )),
+            (SearchMode::Dense, Some(embedder)) => {
+                self.search_dense(collection, &embed_query(embedder, query)?, limit)
+            }
+            (SearchMode::Hybrid, Some(embedder)) => {
+                let lexical = self.search_bm25(collection, query, FUSION_DEPTH)?;
+                let dense =
+                    self.search_dense(collection, &embed_query(embedder, query)?, FUSION_DEPTH)?;
+                Ok(fuse(&[lexical, dense], limit))
+            }
+        }
+    }
+
+    /// The `limit` chunks of `collection` that best match `query` by BM25. Any text is a valid
+    /// query: it is read as words, any of which may match.
+    pub fn search_bm25(
+        &self,
+        collection: &str,
+        query: &str,
+        limit: usize,
+    ) -> Result<Vec<Hit>, RetrievalError> {
+        let words: Vec<&str> = query
             .split(|c: char| !c.is_alphanumeric())
             .filter(|word| !word.is_empty())
+            .collect();
+        // Function words match nearly every chunk: a question's "how do I" would rank chunks by
+        // grammar. Kept only when the query has nothing else.
+        let content: Vec<&str> = words
+            .iter()
+            .copied()
+            .filter(|word| !is_stopword(word))
+            .collect();
+        let terms: Vec<String> = if content.is_empty() { &words } else { &content }
+            .iter()
             .map(|word| format!("\"{word}\""))
             .collect();
         if terms.is_empty() {
             return Ok(Vec::new());
         }
         let mut statement = self.connection.prepare(
-            "SELECT d.source, c.heading, c.text, bm25(chunks_fts) AS rank
+            "SELECT c.id, d.source, c.heading, c.text, bm25(chunks_fts) AS rank
              FROM chunks_fts
              JOIN chunks c ON c.id = chunks_fts.rowid
              JOIN documents d ON d.id = c.document_id
@@ -171,15 +294,104 @@ impl KnowledgeStore {
                 params![terms.join(" OR "), collection, limit as i64],
                 |row| {
                     Ok(Hit {
-                        source: row.get(0)?,
-                        heading: row.get(1)?,
-                        text: row.get(2)?,
-                        score: -row.get::<_, f64>(3)?,
+                        chunk_id: row.get(0)?,
+                        source: row.get(1)?,
+                        heading: row.get(2)?,
+                        text: row.get(3)?,
+                        score: -row.get::<_, f64>(4)?,
                     })
                 },
             )?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(hits)
+    }
+
+    /// The `limit` chunks of `collection` whose embeddings are closest to `query_vector`
+    /// (exhaustive: exact, and fast enough for the tens of thousands of chunks of a
+    /// department's documents).
+    pub fn search_dense(
+        &self,
+        collection: &str,
+        query_vector: &[f32],
+        limit: usize,
+    ) -> Result<Vec<Hit>, RetrievalError> {
+        let mut statement = self.connection.prepare(
+            "SELECT c.id, v.vector FROM chunk_vectors v
+             JOIN chunks c ON c.id = v.chunk_id
+             JOIN documents d ON d.id = c.document_id
+             WHERE d.collection = ?1",
+        )?;
+        let mut scored = statement
+            .query_map(params![collection], |row| {
+                let id: i64 = row.get(0)?;
+                let bytes: Vec<u8> = row.get(1)?;
+                Ok((id, f64::from(similarity(query_vector, &from_bytes(&bytes)))))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        // Ties broken by chunk id: the same query always ranks the same way.
+        scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        scored.truncate(limit);
+        scored
+            .into_iter()
+            .map(|(id, score)| self.hit(id, score))
+            .collect()
+    }
+
+    fn hit(&self, chunk_id: i64, score: f64) -> Result<Hit, RetrievalError> {
+        Ok(self.connection.query_row(
+            "SELECT d.source, c.heading, c.text FROM chunks c
+             JOIN documents d ON d.id = c.document_id WHERE c.id = ?1",
+            params![chunk_id],
+            |row| {
+                Ok(Hit {
+                    chunk_id,
+                    source: row.get(0)?,
+                    heading: row.get(1)?,
+                    text: row.get(2)?,
+                    score,
+                })
+            },
+        )?)
+    }
+
+    /// Limits `collection` to `roles` (replacing any earlier list); an empty list opens it to
+    /// every role that may use the search tool.
+    pub fn set_roles(&mut self, collection: &str, roles: &[String]) -> Result<(), RetrievalError> {
+        check_collection(collection)?;
+        let transaction = self.connection.transaction()?;
+        transaction.execute(
+            "INSERT INTO collections (name) VALUES (?1) ON CONFLICT (name) DO NOTHING",
+            params![collection],
+        )?;
+        transaction.execute(
+            "DELETE FROM collection_roles WHERE collection = ?1",
+            params![collection],
+        )?;
+        for role in roles {
+            transaction.execute(
+                "INSERT OR IGNORE INTO collection_roles (collection, role) VALUES (?1, ?2)",
+                params![collection, role],
+            )?;
+        }
+        transaction.commit()?;
+        Ok(())
+    }
+
+    /// The roles `collection` is limited to; empty when it is open to all.
+    pub fn roles(&self, collection: &str) -> Result<Vec<String>, RetrievalError> {
+        let mut statement = self
+            .connection
+            .prepare("SELECT role FROM collection_roles WHERE collection = ?1 ORDER BY role")?;
+        let roles = statement
+            .query_map(params![collection], |row| row.get(0))?
+            .collect::<Result<Vec<String>, _>>()?;
+        Ok(roles)
+    }
+
+    /// Whether a caller holding `roles` may read `collection`.
+    pub fn may_read(&self, collection: &str, roles: &[String]) -> Result<bool, RetrievalError> {
+        let allowed = self.roles(collection)?;
+        Ok(allowed.is_empty() || roles.iter().any(|role| allowed.contains(role)))
     }
 
     /// Bumped by every change to the collection; 0 for one never ingested.
@@ -194,6 +406,60 @@ impl KnowledgeStore {
             .optional()?
             .unwrap_or(0))
     }
+}
+
+/// English function words (the usual IR list, short): FTS5's `unicode61` has none of its own.
+const STOPWORDS: &[&str] = &[
+    "a", "about", "an", "and", "are", "as", "at", "be", "but", "by", "can", "could", "did", "do",
+    "does", "for", "from", "get", "had", "has", "have", "how", "i", "if", "in", "into", "is", "it",
+    "its", "me", "my", "now", "of", "on", "or", "our", "should", "so", "than", "that", "the",
+    "their", "them", "then", "there", "these", "they", "this", "to", "us", "was", "we", "were",
+    "what", "when", "where", "which", "who", "why", "will", "with", "would", "you", "your",
+];
+
+fn is_stopword(word: &str) -> bool {
+    STOPWORDS.contains(&word.to_lowercase().as_str())
+}
+
+/// What a chunk's embedding is computed from: its heading trail gives a passage its subject.
+fn embedding_text(chunk: &crate::chunk::Chunk) -> String {
+    if chunk.heading.is_empty() {
+        chunk.text.clone()
+    } else {
+        format!("{}\n{}", chunk.heading, chunk.text)
+    }
+}
+
+fn embed_query(embedder: &Embedder, query: &str) -> Result<Vec<f32>, RetrievalError> {
+    embedder
+        .embed(&[query])?
+        .pop()
+        .ok_or_else(|| RetrievalError::Embedding("no vector for the query".into()))
+}
+
+/// Reciprocal rank fusion: each ranking gives a chunk 1/(K + rank); the sums rank the union.
+/// Ties go to the chunk found first (lists in order), so fusion is deterministic.
+fn fuse(rankings: &[Vec<Hit>], limit: usize) -> Vec<Hit> {
+    let mut fused: Vec<Hit> = Vec::new();
+    let mut position: HashMap<i64, usize> = HashMap::new();
+    for ranking in rankings {
+        for (rank, hit) in ranking.iter().enumerate() {
+            let contribution = 1.0 / (RRF_K + rank as f64 + 1.0);
+            match position.get(&hit.chunk_id) {
+                Some(&index) => fused[index].score += contribution,
+                None => {
+                    position.insert(hit.chunk_id, fused.len());
+                    fused.push(Hit {
+                        score: contribution,
+                        ..hit.clone()
+                    });
+                }
+            }
+        }
+    }
+    fused.sort_by(|a, b| b.score.total_cmp(&a.score));
+    fused.truncate(limit);
+    fused
 }
 
 fn check_collection(name: &str) -> Result<(), RetrievalError> {
@@ -227,22 +493,25 @@ mod tests {
     fn search_finds_the_chunk_that_answers_and_names_its_source() {
         let (_dir, mut store) = store();
         let outcome = store
-            .ingest("manuals", "manual.md", MANUAL, ChunkLimits::default())
+            .ingest("manuals", "manual.md", MANUAL, ChunkLimits::default(), None)
             .expect("ingest");
-        assert_eq!(outcome, IngestOutcome::Added { chunks: 3 });
+        assert_eq!(outcome.outcome, IngestOutcome::Added { chunks: 3 });
         let hits = store
-            .search("manuals", "How long is the warranty on phones?", 2)
+            .search_bm25("manuals", "How long is the warranty on phones?", 2)
             .expect("search");
         assert_eq!(hits[0].heading, "Warranty");
         assert_eq!(hits[0].source, "manual.md");
         assert!(hits[0].score > 0.0);
         // Other collections are not searched; odd punctuation is not a query error.
         assert!(store
-            .search("other", "warranty", 5)
+            .search_bm25("other", "warranty", 5)
             .expect("search")
             .is_empty());
-        assert!(store.search("manuals", "\"AND* (OR) -NOT:", 5).is_ok());
-        assert!(store.search("manuals", "?!", 5).expect("search").is_empty());
+        assert!(store.search_bm25("manuals", "\"AND* (OR) -NOT:", 5).is_ok());
+        assert!(store
+            .search_bm25("manuals", "?!", 5)
+            .expect("search")
+            .is_empty());
     }
 
     #[test]
@@ -250,38 +519,40 @@ mod tests {
         let (_dir, mut store) = store();
         let limits = ChunkLimits::default();
         store
-            .ingest("manuals", "manual.md", MANUAL, limits)
+            .ingest("manuals", "manual.md", MANUAL, limits, None)
             .expect("ingest");
         assert_eq!(store.version("manuals").expect("version"), 1);
         assert_eq!(
             store
-                .ingest("manuals", "manual.md", MANUAL, limits)
-                .expect("again"),
+                .ingest("manuals", "manual.md", MANUAL, limits, None)
+                .expect("again")
+                .outcome,
             IngestOutcome::Unchanged
         );
         assert_eq!(store.version("manuals").expect("version"), 1);
         let changed = MANUAL.replace("two-year warranty", "three-year guarantee");
         assert_eq!(
             store
-                .ingest("manuals", "manual.md", &changed, limits)
-                .expect("changed"),
+                .ingest("manuals", "manual.md", &changed, limits, None)
+                .expect("changed")
+                .outcome,
             IngestOutcome::Replaced { chunks: 3 }
         );
         assert_eq!(store.version("manuals").expect("version"), 2);
         assert!(store
-            .search("manuals", "two-year", 5)
+            .search_bm25("manuals", "two-year", 5)
             .expect("search")
             .iter()
             .all(|h| !h.text.contains("two-year")));
         assert_eq!(
             store
-                .search("manuals", "guarantee", 5)
+                .search_bm25("manuals", "guarantee", 5)
                 .expect("search")
                 .len(),
             1
         );
         assert!(matches!(
-            store.ingest("bad name!", "x", "y", limits),
+            store.ingest("bad name!", "x", "y", limits, None),
             Err(RetrievalError::InvalidCollection(_))
         ));
     }

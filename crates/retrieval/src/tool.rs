@@ -1,13 +1,16 @@
 //! The `search_knowledge` host function: what a policy file's document-search tool runs, so
 //! the agent can look things up in the ingested collections (roles, limits and the audit log
-//! as for any tool).
+//! as for any tool). A collection limited to roles is checked here, at execution, against the
+//! caller's role: the model cannot talk its way into it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 use fulcrum_tools::{HostFunction, HostFuture, Principal};
 use serde_json::{json, Value};
 
-use crate::store::KnowledgeStore;
+use crate::embed::Embedder;
+use crate::store::{KnowledgeStore, SearchMode};
 
 /// The name policy files give the function (`executor = { kind = "host", function = … }`).
 pub const SEARCH_KNOWLEDGE: &str = "search_knowledge";
@@ -15,16 +18,35 @@ pub const SEARCH_KNOWLEDGE: &str = "search_knowledge";
 /// Chunks returned per search at most.
 const MAX_HITS: usize = 10;
 
+/// Where the embedding model's files are; it is loaded at the first search.
+#[derive(Debug, Clone)]
+pub struct EmbeddingFiles {
+    pub weights: PathBuf,
+    pub tokenizer: PathBuf,
+}
+
 pub struct KnowledgeSearchFunction {
     database: PathBuf,
+    embedding: Option<EmbeddingFiles>,
+    embedder: Arc<OnceLock<Result<Embedder, String>>>,
 }
 
 impl KnowledgeSearchFunction {
-    pub fn new(database: PathBuf) -> Self {
-        KnowledgeSearchFunction { database }
+    /// Without embedding files, searches are BM25 only.
+    pub fn new(database: PathBuf, embedding: Option<EmbeddingFiles>) -> Self {
+        KnowledgeSearchFunction {
+            database,
+            embedding,
+            embedder: Arc::new(OnceLock::new()),
+        }
     }
 
-    fn search(database: &std::path::Path, arguments: &Value) -> Result<Value, String> {
+    fn search(
+        database: &Path,
+        embedder: Option<&Embedder>,
+        caller: &Principal,
+        arguments: &Value,
+    ) -> Result<Value, String> {
         let collection = arguments["collection"]
             .as_str()
             .ok_or("`collection` is missing")?;
@@ -36,8 +58,17 @@ impl KnowledgeSearchFunction {
             return Err("no documents have been ingested yet (fulcrum ingest)".into());
         }
         let store = KnowledgeStore::open(database).map_err(|err| err.to_string())?;
+        let may_read = store
+            .may_read(collection, std::slice::from_ref(&caller.role))
+            .map_err(|err| err.to_string())?;
+        if !may_read {
+            return Err(format!(
+                "role `{}` may not read the collection `{collection}`",
+                caller.role
+            ));
+        }
         let hits = store
-            .search(collection, query, limit)
+            .search(collection, query, limit, SearchMode::Hybrid, embedder)
             .map_err(|err| err.to_string())?;
         Ok(json!({
             "collection": collection,
@@ -51,13 +82,27 @@ impl KnowledgeSearchFunction {
 }
 
 impl HostFunction for KnowledgeSearchFunction {
-    fn call<'a>(&'a self, _caller: &'a Principal, arguments: &'a Value) -> HostFuture<'a> {
+    fn call<'a>(&'a self, caller: &'a Principal, arguments: &'a Value) -> HostFuture<'a> {
         let database = self.database.clone();
         let arguments = arguments.clone();
+        let caller = caller.clone();
+        let embedding = self.embedding.clone();
+        let embedder = Arc::clone(&self.embedder);
         Box::pin(async move {
-            tokio::task::spawn_blocking(move || Self::search(&database, &arguments))
-                .await
-                .map_err(|err| format!("the search task failed: {err}"))?
+            tokio::task::spawn_blocking(move || {
+                let loaded = embedding.map(|files| {
+                    embedder.get_or_init(|| {
+                        Embedder::load(&files.weights, &files.tokenizer).map_err(|err| {
+                            tracing::warn!(%err, "dense search is off: the embedding model did not load");
+                            err.to_string()
+                        })
+                    })
+                });
+                let embedder = loaded.and_then(|result| result.as_ref().ok());
+                Self::search(&database, embedder, &caller, &arguments)
+            })
+            .await
+            .map_err(|err| format!("the search task failed: {err}"))?
         })
     }
 }

@@ -21,6 +21,8 @@ pub enum EvalCommand {
     /// Function-calling accuracy on BFCL data (simple_python, multiple, parallel,
     /// parallel_multiple, irrelevance), scored with BFCL's AST-checker rules
     Bfcl(BfclArgs),
+    /// Retrieval quality: recall@k of BM25, dense and hybrid search over a labeled query set
+    Retrieval(super::eval_retrieval::RetrievalArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -53,7 +55,10 @@ pub struct BfclArgs {
 }
 
 pub fn run(config: &Config, command: EvalCommand) -> Result<()> {
-    let EvalCommand::Bfcl(args) = command;
+    let args = match command {
+        EvalCommand::Bfcl(args) => args,
+        EvalCommand::Retrieval(args) => return super::eval_retrieval::run(config, &args),
+    };
     let categories = if args.categories.is_empty() {
         Category::ALL.to_vec()
     } else {

@@ -1,13 +1,18 @@
 //! `fulcrum ingest PATH --collection NAME`: adds documents (a file, or every supported file
-//! under a folder) to a collection of the knowledge database, for retrieval.
+//! under a folder) to a collection of the knowledge database, for retrieval: words for BM25 and
+//! embeddings for dense search.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use fulcrum_retrieval::{ChunkLimits, IngestOutcome, KnowledgeStore};
+use fulcrum_retrieval::{
+    extract_text, is_supported, ChunkLimits, Embedder, IngestOutcome, KnowledgeStore, SearchMode,
+    SUPPORTED_EXTENSIONS,
+};
 
 use crate::config::Config;
+use crate::model_source::ensure_embedding_files;
 
 #[derive(Debug, clap::Args)]
 pub struct IngestArgs {
@@ -16,6 +21,13 @@ pub struct IngestArgs {
     /// The collection the documents join (letters, digits, `-`, `_`)
     #[arg(long)]
     collection: String,
+    /// Limit the collection to these roles (comma-separated; replaces an earlier list).
+    /// The search tool refuses other roles. `--roles ''` opens it to every role again.
+    #[arg(long, value_delimiter = ',')]
+    roles: Option<Vec<String>>,
+    /// Index words only (no embeddings: no dense or hybrid search over these documents)
+    #[arg(long)]
+    no_embeddings: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -28,9 +40,19 @@ pub struct SearchArgs {
     /// Chunks to show
     #[arg(long, default_value_t = 5)]
     limit: usize,
+    /// How to rank: bm25 (words), dense (embeddings) or hybrid (both, fused by rank)
+    #[arg(long, default_value = "hybrid", value_parser = parse_mode)]
+    mode: SearchMode,
 }
 
-const SUPPORTED: [&str; 3] = ["md", "markdown", "txt"];
+fn parse_mode(text: &str) -> Result<SearchMode, String> {
+    SearchMode::parse(text).ok_or_else(|| format!("`{text}` is not bm25, dense or hybrid"))
+}
+
+fn load_embedder(config: &Config) -> Result<Embedder> {
+    let (weights, tokenizer) = ensure_embedding_files(config)?;
+    Ok(Embedder::load(&weights, &tokenizer)?)
+}
 
 /// `fulcrum search QUERY --collection NAME`: the best-matching chunks, with their sources.
 pub fn search(config: &Config, args: &SearchArgs) -> Result<()> {
@@ -42,7 +64,17 @@ pub fn search(config: &Config, args: &SearchArgs) -> Result<()> {
         );
     }
     let store = KnowledgeStore::open(&database)?;
-    let hits = store.search(&args.collection, &args.query, args.limit)?;
+    let embedder = match args.mode {
+        SearchMode::Bm25 => None,
+        SearchMode::Dense | SearchMode::Hybrid => Some(load_embedder(config)?),
+    };
+    let hits = store.search(
+        &args.collection,
+        &args.query,
+        args.limit,
+        args.mode,
+        embedder.as_ref(),
+    )?;
     if hits.is_empty() {
         eprintln!("search: nothing in `{}` matches", args.collection);
     }
@@ -59,23 +91,43 @@ pub fn run(config: &Config, args: &IngestArgs) -> Result<()> {
     let files = files_under(&args.path)?;
     if files.is_empty() {
         bail!(
-            "no Markdown or text file at {} (supported: .{})",
+            "no document at {} (supported: .{})",
             args.path.display(),
-            SUPPORTED.join(", .")
+            SUPPORTED_EXTENSIONS.join(", .")
         );
     }
+    let embedder = if args.no_embeddings {
+        None
+    } else {
+        Some(load_embedder(config)?)
+    };
     let database = config.home_dir().join("knowledge.db");
     std::fs::create_dir_all(config.home_dir())
         .with_context(|| format!("cannot create {}", config.home_dir().display()))?;
     let mut store = KnowledgeStore::open(&database)?;
+    if let Some(roles) = &args.roles {
+        let roles: Vec<String> = roles
+            .iter()
+            .map(|r| r.trim().to_string())
+            .filter(|r| !r.is_empty())
+            .collect();
+        store.set_roles(&args.collection, &roles)?;
+    }
     let started = Instant::now();
     let mut total = 0usize;
+    let mut embedding_time = Duration::ZERO;
     for file in &files {
-        let text = std::fs::read_to_string(file)
-            .with_context(|| format!("cannot read {} as UTF-8 text", file.display()))?;
+        let text = extract_text(file)?;
         let source = file.display().to_string();
-        let outcome = store.ingest(&args.collection, &source, &text, ChunkLimits::default())?;
-        let said = match outcome {
+        let ingested = store.ingest(
+            &args.collection,
+            &source,
+            &text,
+            ChunkLimits::default(),
+            embedder.as_ref(),
+        )?;
+        embedding_time += ingested.embedding_time;
+        let said = match ingested.outcome {
             IngestOutcome::Added { chunks } => {
                 total += chunks;
                 format!("added, {chunks} chunks")
@@ -89,29 +141,35 @@ pub fn run(config: &Config, args: &IngestArgs) -> Result<()> {
         eprintln!("ingest: {source}: {said}");
     }
     let seconds = started.elapsed().as_secs_f64();
+    let embedding = embedding_time.as_secs_f64();
     eprintln!(
-        "ingest: {} files, {total} chunks in {:.1} ms ({:.0} chunks/s) into `{}` ({})",
+        "ingest: {} files, {total} chunks in {:.1} ms ({:.0} chunks/s; embeddings {:.1} ms, the rest {:.1} ms) into `{}` ({})",
         files.len(),
         seconds * 1000.0,
         total as f64 / seconds.max(1e-9),
+        embedding * 1000.0,
+        (seconds - embedding) * 1000.0,
         args.collection,
         database.display()
     );
+    let roles = store.roles(&args.collection)?;
+    if !roles.is_empty() {
+        eprintln!(
+            "ingest: `{}` is limited to the roles {}",
+            args.collection,
+            roles.join(", ")
+        );
+    }
     Ok(())
 }
 
 fn files_under(path: &Path) -> Result<Vec<PathBuf>> {
     if path.is_file() {
-        let extension = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_lowercase)
-            .unwrap_or_default();
-        if !SUPPORTED.contains(&extension.as_str()) {
+        if !is_supported(path) {
             bail!(
-                "{} is not a Markdown or text file (supported: .{}; PDF and DOCX are not yet)",
+                "{} is not a document Fulcrum reads (supported: .{})",
                 path.display(),
-                SUPPORTED.join(", .")
+                SUPPORTED_EXTENSIONS.join(", .")
             );
         }
         return Ok(vec![path.to_path_buf()]);
@@ -129,11 +187,7 @@ fn files_under(path: &Path) -> Result<Vec<PathBuf>> {
             let path = entry.path();
             if path.is_dir() {
                 folders.push(path);
-            } else if path
-                .extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| SUPPORTED.contains(&e.to_lowercase().as_str()))
-            {
+            } else if is_supported(&path) {
                 files.push(path);
             }
         }

@@ -6,6 +6,7 @@ mod bench_agent;
 mod bench_serve;
 pub mod chat;
 pub mod eval;
+pub mod eval_retrieval;
 pub mod ingest;
 pub mod keys;
 pub mod models;

@@ -4,11 +4,11 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use fulcrum_engine::LlamaEngine;
-use fulcrum_retrieval::{KnowledgeSearchFunction, SEARCH_KNOWLEDGE};
+use fulcrum_retrieval::{EmbeddingFiles, KnowledgeSearchFunction, SEARCH_KNOWLEDGE};
 use fulcrum_server::{AppState, LoadedModel, MonthlyReportFunction, ServerOptions, MONTHLY_REPORT};
 
 use crate::config::Config;
-use crate::model_source::{engine_config, ensure_model};
+use crate::model_source::{engine_config, ensure_embedding_files, ensure_model};
 
 pub fn run(config: Config) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -49,7 +49,16 @@ async fn serve(config: Config) -> Result<()> {
             .provide(MONTHLY_REPORT, Arc::new(reports))?;
     }
     if governance.policy.runs_host_function(SEARCH_KNOWLEDGE) {
-        let search = KnowledgeSearchFunction::new(config.home_dir().join("knowledge.db"));
+        // Without the embedding model (no network to fetch it) searches are BM25 only.
+        let files_config = config.clone();
+        let embedding = tokio::task::spawn_blocking(move || ensure_embedding_files(&files_config))
+            .await
+            .context("the embedding model's fetch failed")?
+            .map(|(weights, tokenizer)| EmbeddingFiles { weights, tokenizer })
+            .inspect_err(|err| tracing::warn!(%err, "document search is BM25 only: the embedding model is missing"))
+            .ok();
+        let search =
+            KnowledgeSearchFunction::new(config.home_dir().join("knowledge.db"), embedding);
         governance
             .policy
             .provide(SEARCH_KNOWLEDGE, Arc::new(search))?;

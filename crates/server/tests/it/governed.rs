@@ -53,7 +53,7 @@ fn governed(outputs: &[&str]) -> Governed {
     policy
         .provide(
             SEARCH_KNOWLEDGE,
-            Arc::new(KnowledgeSearchFunction::new(knowledge.clone())),
+            Arc::new(KnowledgeSearchFunction::new(knowledge.clone(), None)),
         )
         .expect("the demo runs the search function");
     let state = state.with_governance(Governance::new(
@@ -215,6 +215,7 @@ async fn the_agent_searches_ingested_documents_and_the_passage_is_audited() {
             "strategy.md",
             "# Regions\n## Southwest\nAfter the supply gap, the Southwest target for 2024 is a 15% recovery.\n## East China\nHold the Mate 60 promotion through the second quarter.",
             ChunkLimits::default(),
+            None,
         )
         .expect("ingest");
     let turn = one_turn(&g.app, ADMIN, "What is our target for the Southwest?").await;
@@ -235,6 +236,46 @@ async fn the_agent_searches_ingested_documents_and_the_passage_is_audited() {
     assert!(output["passages"][0]["text"]
         .as_str()
         .is_some_and(|t| t.contains("15% recovery")));
+}
+
+#[tokio::test]
+async fn a_collection_limited_to_a_role_is_refused_to_another_at_execution() {
+    let search = hermes(
+        "search_documents",
+        json!({"collection": "board", "query": "acquisition"}),
+    );
+    let g = governed(&[&search, "I cannot read that collection."]);
+    let mut store = KnowledgeStore::open(&g.knowledge).expect("knowledge db");
+    store
+        .ingest(
+            "board",
+            "minutes.md",
+            "# Minutes\nThe board approved the acquisition of a Chengdu retailer.",
+            ChunkLimits::default(),
+            None,
+        )
+        .expect("ingest");
+    store
+        .set_roles("board", &["admin".to_string()])
+        .expect("roles");
+    // Finance may use the search tool, but not this collection: the passage never reaches it.
+    let turn = one_turn(&g.app, FINANCE, "What did the board approve?").await;
+    assert_eq!(turn["steps"], 2, "{turn}");
+    let (_, audit) = call(&g.app, "GET", "/v1/audit?limit=1000", Some(ADMIN), None).await;
+    let execution = audit["data"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|r| r["kind"] == "execution" && r["data"]["tool"] == "search_documents")
+        .expect("the search ran")
+        .clone();
+    assert_eq!(execution["data"]["ok"], false, "{execution}");
+    let text = execution.to_string();
+    assert!(
+        text.contains("may not read the collection `board`"),
+        "{execution}"
+    );
+    assert!(!text.contains("Chengdu"), "{execution}");
 }
 
 #[tokio::test]

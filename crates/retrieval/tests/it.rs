@@ -1,0 +1,149 @@
+//! Retrieval with the real embedding model (all-MiniLM-L6-v2, fetched by `scripts/test` into
+//! FULCRUM_EMBEDDING_WEIGHTS / FULCRUM_EMBEDDING_TOKENIZER), and document extraction.
+
+use std::path::{Path, PathBuf};
+
+use fulcrum_retrieval::{
+    evaluate, extract_text, load_queries, similarity, ChunkLimits, Embedder, IngestOutcome,
+    KnowledgeStore, SearchMode, DIMENSIONS,
+};
+
+fn embedder() -> Embedder {
+    let path = |name: &str| {
+        PathBuf::from(std::env::var(name).unwrap_or_else(|_| {
+            panic!("{name} is not set: run the tests with scripts/test (it fetches the embedding model)")
+        }))
+    };
+    Embedder::load(
+        &path("FULCRUM_EMBEDDING_WEIGHTS"),
+        &path("FULCRUM_EMBEDDING_TOKENIZER"),
+    )
+    .expect("the embedding model loads")
+}
+
+fn repo_file(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(relative)
+}
+
+#[test]
+fn embeddings_are_unit_vectors_that_put_paraphrases_together() {
+    let embedder = embedder();
+    let vectors = embedder
+        .embed(&[
+            "How long is the warranty on my phone?",
+            "Phones carry a two-year guarantee against defects.",
+            "Hotel rooms in Shanghai are capped at 800 yuan a night.",
+        ])
+        .expect("embed");
+    assert_eq!(vectors.len(), 3);
+    for vector in &vectors {
+        assert_eq!(vector.len(), DIMENSIONS);
+        let norm: f32 = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-3, "norm {norm}");
+    }
+    let related = similarity(&vectors[0], &vectors[1]);
+    let unrelated = similarity(&vectors[0], &vectors[2]);
+    assert!(related > unrelated + 0.2, "{related} vs {unrelated}");
+    // Batching pads short texts: padding must not change a text's vector.
+    let alone = embedder
+        .embed(&["How long is the warranty on my phone?"])
+        .expect("embed");
+    assert!(similarity(&alone[0], &vectors[0]) > 0.9999);
+}
+
+#[test]
+fn dense_and_hybrid_search_find_paraphrased_questions_that_words_miss() {
+    let embedder = embedder();
+    let dir = tempfile::tempdir().expect("dir");
+    let mut store = KnowledgeStore::open(&dir.path().join("k.db")).expect("open");
+    let corpus = repo_file("docs/eval/retrieval/corpus");
+    let mut files: Vec<_> = std::fs::read_dir(&corpus)
+        .expect("corpus")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    files.sort();
+    for file in &files {
+        let text = extract_text(file).expect("text");
+        let ingested = store
+            .ingest(
+                "eval",
+                &file.display().to_string(),
+                &text,
+                ChunkLimits::default(),
+                Some(&embedder),
+            )
+            .expect("ingest");
+        assert!(matches!(ingested.outcome, IngestOutcome::Added { .. }));
+    }
+    let queries = load_queries(&repo_file("docs/eval/retrieval/queries.jsonl")).expect("queries");
+    assert!(queries.len() >= 50);
+    let run = |mode| evaluate(&store, "eval", &queries, mode, Some(&embedder), 10).expect("eval");
+    let (bm25, dense, hybrid) = (
+        run(SearchMode::Bm25),
+        run(SearchMode::Dense),
+        run(SearchMode::Hybrid),
+    );
+    // The figures of EVAL.md, with a margin: words alone miss paraphrases, the fusion keeps
+    // what the embeddings find.
+    assert!(dense.recall_at(5) >= 0.95, "dense {}", dense.recall_at(5));
+    assert!(
+        hybrid.recall_at(5) >= 0.95,
+        "hybrid {}",
+        hybrid.recall_at(5)
+    );
+    assert!(
+        hybrid.recall_at(5) > bm25.recall_at(5) + 0.03,
+        "hybrid {} vs bm25 {}",
+        hybrid.recall_at(5),
+        bm25.recall_at(5)
+    );
+    // A hybrid search without the embedder is BM25; a dense one is refused.
+    let without = store
+        .search("eval", "GlobalProtect", 3, SearchMode::Hybrid, None)
+        .expect("bm25 fallback");
+    assert!(without[0].source.ends_with("it-security.md"));
+    assert!(store
+        .search("eval", "x", 3, SearchMode::Dense, None)
+        .is_err());
+}
+
+#[test]
+fn docx_headings_become_sections_and_pdf_text_is_read() {
+    use docx_rs::{Docx, Paragraph, Run, Table, TableCell, TableRow};
+    let dir = tempfile::tempdir().expect("dir");
+    let docx_path = dir.path().join("handbook.docx");
+    let file = std::fs::File::create(&docx_path).expect("create");
+    Docx::new()
+        .add_paragraph(
+            Paragraph::new()
+                .add_run(Run::new().add_text("Expenses"))
+                .style("Heading1"),
+        )
+        .add_paragraph(
+            Paragraph::new().add_run(Run::new().add_text("Taxis are refunded after 9 pm.")),
+        )
+        .add_table(Table::new(vec![TableRow::new(vec![
+            TableCell::new()
+                .add_paragraph(Paragraph::new().add_run(Run::new().add_text("Beijing"))),
+            TableCell::new()
+                .add_paragraph(Paragraph::new().add_run(Run::new().add_text("800 yuan"))),
+        ])]))
+        .build()
+        .pack(file)
+        .expect("write docx");
+    let text = extract_text(&docx_path).expect("docx text");
+    assert!(text.starts_with("# Expenses\n"), "{text}");
+    assert!(text.contains("Taxis are refunded after 9 pm."), "{text}");
+    assert!(text.contains("Beijing | 800 yuan"), "{text}");
+
+    // The sample report's PDF (typeset by Typst): its text layer is read.
+    let pdf = extract_text(&repo_file("docs/examples/sales-report-2024-03.pdf")).expect("pdf");
+    assert!(pdf.contains("Southwest"), "{pdf}");
+    // Not a PDF at all: an error naming the file, not a panic.
+    let fake = dir.path().join("fake.pdf");
+    std::fs::write(&fake, b"hello").expect("write");
+    let err = extract_text(&fake).expect_err("not a pdf").to_string();
+    assert!(err.contains("fake.pdf"), "{err}");
+}

@@ -36,6 +36,20 @@ def default_model() -> str:
     return cached_model("FULCRUM_DEFAULT_MODEL", "qwen2.5-coder-0.5b-instruct-q4_k_m")
 
 
+def link_embedding_model(home: str):
+    """Gives a server's home the cached embedding model (scripts/test fetched it), so the
+    document search does not fetch it again for every test server."""
+    models = Path(home) / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    for variable in ("FULCRUM_EMBEDDING_WEIGHTS", "FULCRUM_EMBEDDING_TOKENIZER"):
+        source = Path(os.environ.get(variable, ""))
+        assert source.is_file(), f"{variable} is not set: run scripts/test"
+        for path in (source, source.with_name(source.name + ".verified")):
+            link = models / path.name
+            if not link.exists():
+                link.symlink_to(path)
+
+
 class Server:
     """A `fulcrum serve` process on a free port; its log is kept for failure messages."""
 
@@ -45,6 +59,7 @@ class Server:
         # Each server keeps its demo data, audit log and sessions apart from the user's own
         # (models are given by path); `home` reuses another server's, as after a restart.
         self.home = home or tempfile.mkdtemp(prefix="fulcrum-e2e-")
+        link_embedding_model(self.home)
         env = {"FULCRUM_HOME": self.home, **(env or {})}
         self.proc = subprocess.Popen(
             [str(BINARY), "serve", "--port", "0", *args],

@@ -1,18 +1,25 @@
 //! The agent: a turn is model → calls → policy → (confirmation) → execution → results back
 //! to the model → … until an answer, a call waiting for confirmation, or the step limit.
-//! Sessions and their messages are persisted in SQLite.
+//! Sessions and their messages are persisted in SQLite, with their mid-term memory (key events
+//! of tool calls, a summary of older turns); each prompt is assembled by layers under a token
+//! budget (`context`).
 //!
 //! The model only proposes; every call goes through [`fulcrum_tools::Policy`], which decides
 //! with the caller's role and logs the decision before anything runs.
 
+mod context;
 mod error;
 mod events;
 mod session;
 mod tuning;
 mod turn;
 
+pub use context::{
+    assemble, key_event, split_turns, ContextBudget, LayerTokens, Layers, Measure, Passage,
+    PassageSource,
+};
 pub use error::AgentError;
 pub use events::AgentEvent;
-pub use session::{SessionInfo, SessionStore};
+pub use session::{KeyEvent, SessionInfo, SessionMemory, SessionStore};
 pub use tuning::{add_call_guidance, call_biases, step_biases, ToolCallTuning, WHEN_TO_CALL};
 pub use turn::{Agent, AgentOptions, TurnOutcome, TurnStop};

@@ -28,6 +28,24 @@ pub struct PendingCall {
     pub tool: String,
 }
 
+/// Something a tool call did, in words, kept after its turn leaves the prompt.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KeyEvent {
+    /// The turn (1-based) it happened in.
+    pub turn: usize,
+    pub text: String,
+}
+
+/// A session's mid-term memory: the model-written summary of its older turns, and the key
+/// events extracted in code from its tool calls.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SessionMemory {
+    pub summary: Option<String>,
+    /// Turns 1..=this are covered by the summary.
+    pub summarized_turns: usize,
+    pub events: Vec<KeyEvent>,
+}
+
 /// A row of `SELECT id, user, role, created_at FROM agent_sessions`.
 fn read_session(row: &rusqlite::Row<'_>) -> rusqlite::Result<SessionInfo> {
     Ok(SessionInfo {
@@ -68,6 +86,18 @@ impl SessionStore {
                 seq INTEGER NOT NULL,
                 message TEXT NOT NULL,
                 PRIMARY KEY (session_id, seq)
+            );
+            CREATE TABLE IF NOT EXISTS agent_key_events (
+                session_id TEXT NOT NULL REFERENCES agent_sessions(id),
+                seq INTEGER NOT NULL,
+                turn INTEGER NOT NULL,
+                text TEXT NOT NULL,
+                PRIMARY KEY (session_id, seq)
+            );
+            CREATE TABLE IF NOT EXISTS agent_summaries (
+                session_id TEXT PRIMARY KEY REFERENCES agent_sessions(id),
+                through_turn INTEGER NOT NULL,
+                text TEXT NOT NULL
             );
             CREATE TABLE IF NOT EXISTS agent_pending_calls (
                 action_id TEXT PRIMARY KEY,
@@ -186,6 +216,68 @@ impl SessionStore {
             )?;
         }
         transaction.commit()?;
+        Ok(())
+    }
+
+    /// Records what a turn's tool call did, for the session's mid-term memory.
+    pub fn add_key_event(
+        &self,
+        session_id: &str,
+        turn: usize,
+        text: &str,
+    ) -> Result<(), AgentError> {
+        self.lock().execute(
+            "INSERT INTO agent_key_events (session_id, seq, turn, text)
+             SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2, ?3 FROM agent_key_events WHERE session_id = ?1",
+            params![session_id, turn as i64, text],
+        )?;
+        Ok(())
+    }
+
+    /// The summary of the session's older turns and its key events, oldest first.
+    pub fn memory(&self, session_id: &str) -> Result<SessionMemory, AgentError> {
+        let connection = self.lock();
+        let summary: Option<(i64, String)> = connection
+            .query_row(
+                "SELECT through_turn, text FROM agent_summaries WHERE session_id = ?1",
+                [session_id],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?;
+        let mut statement = connection.prepare(
+            "SELECT turn, text FROM agent_key_events WHERE session_id = ?1 ORDER BY seq",
+        )?;
+        let events = statement
+            .query_map([session_id], |row| {
+                Ok(KeyEvent {
+                    turn: row.get::<_, i64>(0)?.max(0) as usize,
+                    text: row.get(1)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        let (summarized_turns, summary) = match summary {
+            Some((through, text)) => (through.max(0) as usize, Some(text)),
+            None => (0, None),
+        };
+        Ok(SessionMemory {
+            summary,
+            summarized_turns,
+            events,
+        })
+    }
+
+    /// Replaces the summary with one that covers turns 1..=`through_turn`.
+    pub fn set_summary(
+        &self,
+        session_id: &str,
+        through_turn: usize,
+        text: &str,
+    ) -> Result<(), AgentError> {
+        self.lock().execute(
+            "INSERT INTO agent_summaries (session_id, through_turn, text) VALUES (?1, ?2, ?3)
+             ON CONFLICT (session_id) DO UPDATE SET through_turn = excluded.through_turn, text = excluded.text",
+            params![session_id, through_turn as i64, text],
+        )?;
         Ok(())
     }
 

@@ -15,6 +15,10 @@ use fulcrum_tools::{
 use serde_json::{json, Value};
 use tokio::sync::mpsc::UnboundedSender;
 
+use crate::context::{
+    assemble, key_event, split_turns, ContextBudget, LayerTokens, Layers, Measure, Passage,
+    PassageSource,
+};
 use crate::error::AgentError;
 use crate::events::AgentEvent;
 use crate::session::{PendingCall, SessionInfo, SessionStore};
@@ -37,6 +41,8 @@ pub struct AgentOptions {
     pub parallel_calls: bool,
     /// Time limit of each model generation of a turn (waiting for a slot included).
     pub generation_timeout: Option<std::time::Duration>,
+    /// How the prompt's layers share the window.
+    pub context: ContextBudget,
 }
 
 impl Default for AgentOptions {
@@ -53,6 +59,7 @@ impl Default for AgentOptions {
             },
             parallel_calls: true,
             generation_timeout: None,
+            context: ContextBudget::default(),
         }
     }
 }
@@ -75,6 +82,8 @@ pub struct TurnOutcome {
     pub pending: Vec<Action>,
     /// Model generations this turn took.
     pub steps: usize,
+    /// Tokens per prompt layer of the turn's last generation.
+    pub context: Option<LayerTokens>,
 }
 
 /// Where a turn's events go (nowhere for a plain JSON response).
@@ -95,6 +104,8 @@ pub struct Agent {
     options: AgentOptions,
     /// Each role's tools, compiled once (the registry cannot change while Fulcrum runs).
     toolsets: HashMap<String, Arc<ToolSet>>,
+    /// Long-term memory: passages retrieved for each turn's message.
+    passages: Option<Arc<dyn PassageSource>>,
 }
 
 /// A call with its id, and why its arguments failed the schema if they did.
@@ -129,7 +140,14 @@ impl Agent {
             sessions,
             options,
             toolsets,
+            passages: None,
         })
+    }
+
+    /// Retrieves passages for every turn from `source` into the prompt's passage layer.
+    pub fn with_passages(mut self, source: Arc<dyn PassageSource>) -> Self {
+        self.passages = Some(source);
+        self
     }
 
     pub fn policy(&self) -> &Policy {
@@ -252,6 +270,14 @@ impl Agent {
                 output: content.clone(),
             },
         );
+        if matches!(resolution, Resolution::Ran(..)) {
+            let turn = self.turn_number(&session_id)?;
+            self.sessions.add_key_event(
+                &session_id,
+                turn,
+                &key_event(&call.tool, &action.arguments, ok, &content),
+            )?;
+        }
         let message = tool_message(&call.call_id, &call.tool, &content);
         if !self
             .sessions
@@ -299,6 +325,7 @@ impl Agent {
         // it is told to answer.
         let mut made = CallDeduper::default();
         let mut answer_now = false;
+        let passages = self.retrieve(context, &session_id).await?;
         for step in 1..=max_steps {
             // The last step may only answer, so a turn always ends with words.
             let choice = if tools.is_empty() || step == max_steps || answer_now {
@@ -306,8 +333,9 @@ impl Agent {
             } else {
                 ToolChoice::Auto
             };
-            let (text, usage, elapsed_ms) =
-                self.generate(&session_id, &tools, &choice, events).await?;
+            let (text, usage, elapsed_ms, layers) = self
+                .generate(&session_id, &tools, &choice, &passages, events)
+                .await?;
             // Any registered tool is read as a call, also one this role may not use: the
             // policy refuses it and the refusal is logged, rather than it passing as text.
             let registry = self.policy.registry();
@@ -319,8 +347,10 @@ impl Agent {
             self.policy.audit().append(context.event(
                 "model_output",
                 json!({"step": step, "text": text, "prompt_tokens": usage.prompt_tokens,
-                       "completion_tokens": usage.completion_tokens, "elapsed_ms": elapsed_ms}),
+                       "completion_tokens": usage.completion_tokens, "elapsed_ms": elapsed_ms,
+                       "context": layers}),
             ))?;
+            let last_context = Some(layers);
             let proposed = parsed.calls.len();
             let fresh: Vec<_> = dedupe_calls(parsed.calls)
                 .into_iter()
@@ -379,6 +409,7 @@ impl Agent {
                     answer: Some(answer),
                     pending: Vec::new(),
                     steps: step,
+                    context: last_context,
                 });
             }
             let outcome = self
@@ -390,10 +421,164 @@ impl Agent {
                     answer: None,
                     pending: outcome,
                     steps: step,
+                    context: last_context,
                 });
             }
         }
         Err(AgentError::Incomplete)
+    }
+
+    /// The session's current turn, 1-based (its user messages so far).
+    fn turn_number(&self, session_id: &str) -> Result<usize, AgentError> {
+        Ok(self
+            .sessions
+            .messages(session_id)?
+            .iter()
+            .filter(|m| m.role == Role::User)
+            .count())
+    }
+
+    /// Folds the turns that have left the verbatim window into the session's summary, with
+    /// the model. Run after a turn's answer (it does not delay it); until it is done those
+    /// turns stay verbatim. Returns whether the summary changed.
+    pub async fn remember(&self, caller: &Principal, session_id: &str) -> Result<bool, AgentError> {
+        let session = self.sessions.get_owned(session_id, caller)?;
+        if !self.sessions.pending_calls(&session.id)?.is_empty() {
+            return Ok(false);
+        }
+        let stored = self.sessions.messages(&session.id)?;
+        let memory = self.sessions.memory(&session.id)?;
+        let turns = split_turns(&stored);
+        // Every turn is complete here (the last one answered): the window is the last
+        // `recent_turns` of them, the older ones go to the summary.
+        let leaving = turns
+            .len()
+            .saturating_sub(self.options.context.recent_turns);
+        if leaving <= memory.summarized_turns {
+            return Ok(false);
+        }
+        let mut transcript = String::new();
+        for (offset, turn) in turns[memory.summarized_turns..leaving].iter().enumerate() {
+            let _ = std::fmt::Write::write_fmt(
+                &mut transcript,
+                format_args!("Turn {}:\n", memory.summarized_turns + offset + 1),
+            );
+            for message in turn.iter() {
+                transcript.push_str(&transcript_line(message));
+            }
+        }
+        let previous = memory
+            .summary
+            .as_deref()
+            .unwrap_or("(nothing yet: this is the start of the conversation)");
+        let messages = [
+            Message::system(
+                "You keep the memory of a conversation between a user and a company assistant. \
+                 Write a short summary (at most 6 sentences) that merges the summary so far with \
+                 the new turns. Keep names, numbers, order ids, dates and decisions exactly as \
+                 written. Write only the summary.",
+            ),
+            Message::user(format!(
+                "Summary so far: {previous}\n\nNew turns:\n{transcript}"
+            )),
+        ];
+        let prompt = self.template.render(
+            &messages,
+            &[],
+            &RenderOptions {
+                add_generation_prompt: true,
+                extra: serde_json::Map::new(),
+            },
+        )?;
+        let request = GenerationRequest {
+            prompt,
+            sampling: SamplingParams {
+                temperature: 0.0,
+                ..SamplingParams::default()
+            },
+            max_tokens: Some(SUMMARY_MAX_TOKENS),
+            stop: Vec::new(),
+            ignore_eos: false,
+            timeout: self.options.generation_timeout,
+            grammar: None,
+            logit_bias: Vec::new(),
+        };
+        let backend = Arc::clone(&self.backend);
+        let stream = tokio::task::spawn_blocking(move || backend.generate(request))
+            .await
+            .map_err(|err| AgentError::Store(format!("the summary task failed: {err}")))??;
+        let (text, _, _) = stream.collect().await?;
+        let summary = parse_output(&text, &|_| false)
+            .content
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        if summary.is_empty() {
+            return Ok(false);
+        }
+        self.sessions.set_summary(&session.id, leaving, &summary)?;
+        let context = CallContext {
+            principal: caller.clone(),
+            request_id: None,
+            session_id: Some(session.id.clone()),
+        };
+        self.policy
+            .audit()
+            .append(context.event("summary", json!({"through_turn": leaving, "text": summary})))?;
+        Ok(true)
+    }
+
+    /// Passages for the current turn's message, when the agent has a passage source; the
+    /// retrieval (what was found, for whom) is audited.
+    async fn retrieve(
+        &self,
+        context: &CallContext,
+        session_id: &str,
+    ) -> Result<Vec<Passage>, AgentError> {
+        let Some(source) = self.passages.clone() else {
+            return Ok(Vec::new());
+        };
+        let messages = self.sessions.messages(session_id)?;
+        let Some(query) = messages
+            .iter()
+            .rev()
+            .find(|m| m.role == Role::User)
+            .and_then(|m| m.content.clone())
+        else {
+            return Ok(Vec::new());
+        };
+        let caller = context.principal.clone();
+        let found = tokio::task::spawn_blocking(move || source.passages(&caller, &query))
+            .await
+            .map_err(|err| AgentError::Store(format!("the retrieval task failed: {err}")))?;
+        // Retrieval helps; it is not required: a failure is logged and the turn goes on.
+        let passages = match found {
+            Ok(passages) => passages,
+            Err(error) => {
+                self.policy
+                    .audit()
+                    .append(context.event("retrieval", json!({"error": error})))?;
+                return Ok(Vec::new());
+            }
+        };
+        let listed: Vec<Value> = passages
+            .iter()
+            .map(|p| json!({"id": p.id, "source": p.source, "section": p.section, "text": p.text}))
+            .collect();
+        self.policy
+            .audit()
+            .append(context.event("retrieval", json!({"passages": listed})))?;
+        Ok(passages)
+    }
+
+    /// The token cap of a prompt: the configured budget, never more than the window leaves
+    /// after the reply.
+    fn prompt_cap(&self) -> usize {
+        let window = self.backend.info().context_size as usize;
+        self.options
+            .context
+            .max_prompt_tokens
+            .min(window.saturating_sub(self.options.max_tokens as usize))
     }
 
     /// Renders the session and generates one reply, streaming its text as tokens.
@@ -402,22 +587,39 @@ impl Agent {
         session_id: &str,
         tools: &ToolSet,
         choice: &ToolChoice,
+        passages: &[Passage],
         events: Events<'_>,
-    ) -> Result<(String, Usage, f64), AgentError> {
-        let mut messages = vec![Message::system(self.options.system_prompt.clone())];
-        messages.extend(self.sessions.messages(session_id)?);
-        let after_results = messages.last().is_some_and(|m| m.role == Role::Tool);
+    ) -> Result<(String, Usage, f64, LayerTokens), AgentError> {
+        let mut stored = self.sessions.messages(session_id)?;
+        let memory = self.sessions.memory(session_id)?;
+        let mut system = vec![Message::system(self.options.system_prompt.clone())];
         let offered = if *choice == ToolChoice::None {
             // Small models asked to answer after tool results tend to echo the results'
             // JSON; a closing instruction (not stored in the session) turns that into prose.
-            if after_results {
-                messages.push(Message::system(ANSWER_FROM_RESULTS));
+            if stored.last().is_some_and(|m| m.role == Role::Tool) {
+                stored.push(Message::system(ANSWER_FROM_RESULTS));
             }
             &[][..]
         } else {
-            add_call_guidance(&mut messages);
+            add_call_guidance(&mut system);
             tools.definitions()
         };
+        let measure = TemplateMeasure {
+            template: &self.template,
+            backend: self.backend.as_ref(),
+            tools: offered,
+        };
+        let (messages, layers) = assemble(
+            &Layers {
+                system: system.remove(0),
+                passages,
+                memory: &memory,
+                messages: &stored,
+            },
+            &self.options.context,
+            self.prompt_cap(),
+            &measure,
+        )?;
         let prompt = self.template.render(
             &messages,
             offered,
@@ -476,7 +678,7 @@ impl Agent {
                         }
                     }
                     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-                    return Ok((text, usage, elapsed_ms));
+                    return Ok((text, usage, elapsed_ms, layers));
                 }
             }
         }
@@ -558,8 +760,15 @@ impl Agent {
         let runs = permitted.into_iter().map(|(index, permit)| async move {
             (index, self.policy.execute(context, permit).await)
         });
+        let turn = self.turn_number(session_id)?;
         for (index, result) in futures::future::join_all(runs).await {
             let (ok, content) = tool_content(&result);
+            let call = &calls[index];
+            self.sessions.add_key_event(
+                session_id,
+                turn,
+                &key_event(&call.name, &call.arguments, ok, &content),
+            )?;
             results.push((index, ok, content));
         }
         results.sort_by_key(|(index, ..)| *index);
@@ -584,6 +793,56 @@ impl Agent {
 }
 
 /// A tool's result as the model will read it: its output, or the error, as data.
+/// Tokens of a summary at most.
+const SUMMARY_MAX_TOKENS: u32 = 256;
+
+/// One message of a transcript to summarize, as plain text.
+fn transcript_line(message: &Message) -> String {
+    let content = message.content.as_deref().unwrap_or("").trim();
+    match message.role {
+        Role::User => format!("User: {content}\n"),
+        Role::Assistant if !message.tool_calls.is_empty() => {
+            let calls: Vec<String> = message
+                .tool_calls
+                .iter()
+                .map(|call| format!("{}({})", call.name, call.arguments))
+                .collect();
+            format!("Assistant called: {}\n", calls.join(", "))
+        }
+        Role::Assistant => format!("Assistant: {content}\n"),
+        Role::Tool => format!(
+            "Result of {}: {content}\n",
+            message.name.as_deref().unwrap_or("a tool")
+        ),
+        Role::System => String::new(),
+    }
+}
+
+/// Counts tokens of message lists as the engine's tokenizer sees the rendered prompt.
+struct TemplateMeasure<'a> {
+    template: &'a ChatTemplate,
+    backend: &'a dyn Backend,
+    tools: &'a [fulcrum_chat::ToolDefinition],
+}
+
+impl Measure for TemplateMeasure<'_> {
+    fn prompt_tokens(&self, messages: &[Message]) -> Result<usize, AgentError> {
+        let prompt = self.template.render(
+            messages,
+            self.tools,
+            &RenderOptions {
+                add_generation_prompt: true,
+                extra: serde_json::Map::new(),
+            },
+        )?;
+        Ok(self.backend.count_tokens(&prompt)?)
+    }
+
+    fn text_tokens(&self, text: &str) -> Result<usize, AgentError> {
+        Ok(self.backend.count_tokens(text)?)
+    }
+}
+
 fn tool_content(result: &Result<ToolOutput, fulcrum_tools::ToolsError>) -> (bool, String) {
     match result {
         Ok(output) => (true, output.text.clone()),

@@ -59,6 +59,14 @@ pub struct Config {
     /// A chat completion or agent model step still unfinished this many seconds after it
     /// arrived (waiting for a slot included) is ended with a timeout error; 0 = no limit.
     pub request_timeout_secs: u64,
+    /// Soft cap on an agent prompt in tokens (never more than the window leaves after the
+    /// reply); older turns leave it into the session's summary and key events.
+    pub context_max_tokens: usize,
+    /// Agent turns before the current one kept verbatim in the prompt.
+    pub context_recent_turns: usize,
+    /// Knowledge collections searched for every agent turn (passages in the prompt, limited
+    /// by the collections' roles); empty = none.
+    pub context_collections: Vec<String>,
     /// Log filter (`tracing` env-filter syntax), e.g. `info` or `fulcrum=debug`.
     pub log: String,
 }
@@ -89,13 +97,16 @@ impl Default for Config {
             prefix_cache_tokens: 0,
             max_queue: 64,
             request_timeout_secs: 300,
+            context_max_tokens: 20_000,
+            context_recent_turns: 5,
+            context_collections: Vec::new(),
             log: "info".into(),
         }
     }
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 24] = [
+pub const KEYS: [&str; 27] = [
     "host",
     "port",
     "model",
@@ -119,6 +130,9 @@ pub const KEYS: [&str; 24] = [
     "prefix_cache_tokens",
     "max_queue",
     "request_timeout_secs",
+    "context_max_tokens",
+    "context_recent_turns",
+    "context_collections",
     "log",
 ];
 
@@ -182,6 +196,15 @@ impl Config {
         fulcrum_agent::ToolCallTuning {
             tool_call_bias: self.tool_call_bias,
             parallel_call_bias: self.parallel_call_bias,
+        }
+    }
+
+    /// How agent prompts share the window.
+    pub fn context_budget(&self) -> fulcrum_agent::ContextBudget {
+        fulcrum_agent::ContextBudget {
+            max_prompt_tokens: self.context_max_tokens,
+            recent_turns: self.context_recent_turns,
+            ..fulcrum_agent::ContextBudget::default()
         }
     }
 
@@ -265,6 +288,18 @@ impl Config {
         }
         if self.confirmation_ttl_secs == 0 {
             bail!("invalid configuration: `confirmation_ttl_secs` must be at least 1");
+        }
+        if self.context_max_tokens < 256 {
+            bail!(
+                "invalid configuration: `context_max_tokens` must be at least 256, got {}",
+                self.context_max_tokens
+            );
+        }
+        if self.context_recent_turns > 100 {
+            bail!(
+                "invalid configuration: `context_recent_turns` must be at most 100, got {}",
+                self.context_recent_turns
+            );
         }
         if !(1..=64).contains(&self.agent_max_steps) {
             bail!(

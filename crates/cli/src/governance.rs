@@ -60,6 +60,7 @@ pub fn load(config: &Config) -> Result<Governance> {
             parallel_calls: config.agent_parallel_calls,
             tuning: config.tuning(),
             generation_timeout: config.request_timeout(),
+            context: config.context_budget(),
             ..AgentOptions::default()
         },
     ))

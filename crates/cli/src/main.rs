@@ -5,6 +5,7 @@ mod commands;
 mod config;
 mod governance;
 mod model_source;
+mod passages;
 
 use std::process::ExitCode;
 

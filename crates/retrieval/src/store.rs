@@ -255,6 +255,46 @@ impl KnowledgeStore {
         }
     }
 
+    /// Like a hybrid search, but keeps only chunks whose embedding is at least
+    /// `min_similarity` from the query's: what goes into a prompt unasked must be on topic.
+    /// Without an embedder, BM25 hits (they share words with the query) are kept.
+    pub fn search_relevant(
+        &self,
+        collection: &str,
+        query: &str,
+        limit: usize,
+        min_similarity: f32,
+        embedder: Option<&Embedder>,
+    ) -> Result<Vec<Hit>, RetrievalError> {
+        let Some(embedder) = embedder else {
+            return self.search_bm25(collection, query, limit);
+        };
+        let query_vector = embed_query(embedder, query)?;
+        let lexical = self.search_bm25(collection, query, FUSION_DEPTH)?;
+        let dense = self.search_dense(collection, &query_vector, FUSION_DEPTH)?;
+        let mut relevant = Vec::new();
+        for hit in fuse(&[lexical, dense], FUSION_DEPTH) {
+            if relevant.len() == limit {
+                break;
+            }
+            let vector: Option<Vec<u8>> = self
+                .connection
+                .query_row(
+                    "SELECT vector FROM chunk_vectors WHERE chunk_id = ?1",
+                    params![hit.chunk_id],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            let close = vector.is_some_and(|bytes| {
+                similarity(&query_vector, &from_bytes(&bytes)) >= min_similarity
+            });
+            if close {
+                relevant.push(hit);
+            }
+        }
+        Ok(relevant)
+    }
+
     /// The `limit` chunks of `collection` that best match `query` by BM25. Any text is a valid
     /// query: it is read as words, any of which may match.
     pub fn search_bm25(

@@ -8,7 +8,7 @@ use fulcrum_chat::tools::ToolSet;
 use fulcrum_chat::{ChatError, ChatTemplate, ToolDefinition};
 use fulcrum_engine::Backend;
 
-use fulcrum_agent::{Agent, AgentOptions, SessionStore, ToolCallTuning};
+use fulcrum_agent::{Agent, AgentOptions, PassageSource, SessionStore, ToolCallTuning};
 use fulcrum_tools::{Identities, Policy};
 
 use crate::metrics::Metrics;
@@ -108,6 +108,8 @@ pub struct Governance {
     pub policy: Arc<Policy>,
     pub sessions: Arc<SessionStore>,
     pub agent_options: AgentOptions,
+    /// Long-term memory searched for every agent turn, when configured.
+    pub passages: Option<Arc<dyn PassageSource>>,
     /// Built when the model is loaded.
     agent: OnceLock<Arc<Agent>>,
 }
@@ -124,8 +126,15 @@ impl Governance {
             policy,
             sessions,
             agent_options,
+            passages: None,
             agent: OnceLock::new(),
         }
+    }
+
+    /// Puts passages from `source` into every agent turn's prompt.
+    pub fn with_passages(mut self, source: Arc<dyn PassageSource>) -> Governance {
+        self.passages = Some(source);
+        self
     }
 
     /// The agent, once the model is loaded.
@@ -220,6 +229,10 @@ impl AppState {
                 governance.agent_options.clone(),
             ) {
                 Ok(agent) => {
+                    let agent = match &governance.passages {
+                        Some(source) => agent.with_passages(Arc::clone(source)),
+                        None => agent,
+                    };
                     let _ = governance.agent.set(Arc::new(agent));
                 }
                 Err(err) => tracing::error!(%err, "the agent cannot start; its routes answer 503"),

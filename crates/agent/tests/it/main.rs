@@ -1,6 +1,7 @@
 //! The agent loop with a scripted model: exact control over what the "model" says, real
 //! SQLite, the real policy and audit log.
 
+mod memory;
 mod turns;
 
 use std::path::Path;
@@ -51,6 +52,11 @@ pub struct World {
 }
 
 pub fn world(script: &[&str]) -> World {
+    world_with(script, AgentOptions::default())
+}
+
+/// A world whose agent runs with `options` (tool-call tuning as in `world`).
+pub fn world_with(script: &[&str], options: AgentOptions) -> World {
     let dir = tempfile::tempdir().expect("dir");
     let connection = rusqlite::Connection::open(dir.path().join("shop.db")).expect("db");
     connection
@@ -66,7 +72,7 @@ pub fn world(script: &[&str]) -> World {
         .expect("seed");
     std::fs::write(dir.path().join("policy.toml"), POLICY).expect("policy");
     let backend = Arc::new(ScriptedBackend::new(script.iter().copied()));
-    let agent = open_agent(dir.path(), Arc::clone(&backend));
+    let agent = open_agent_with(dir.path(), Arc::clone(&backend), options);
     World {
         dir,
         backend,
@@ -75,6 +81,10 @@ pub fn world(script: &[&str]) -> World {
 }
 
 pub fn open_agent(dir: &Path, backend: Arc<ScriptedBackend>) -> Agent {
+    open_agent_with(dir, backend, AgentOptions::default())
+}
+
+pub fn open_agent_with(dir: &Path, backend: Arc<ScriptedBackend>, options: AgentOptions) -> Agent {
     let registry = Registry::load(&dir.join("policy.toml")).expect("policy");
     let state = dir.join("state.db");
     let policy =
@@ -96,7 +106,7 @@ pub fn open_agent(dir: &Path, backend: Arc<ScriptedBackend>) -> Agent {
                 tool_call_bias: 20.0,
                 parallel_call_bias: 0.0,
             },
-            ..AgentOptions::default()
+            ..options
         },
     )
     .expect("agent")

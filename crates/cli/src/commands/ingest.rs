@@ -116,8 +116,18 @@ pub fn run(config: &Config, args: &IngestArgs) -> Result<()> {
     let started = Instant::now();
     let mut total = 0usize;
     let mut embedding_time = Duration::ZERO;
+    let mut unreadable = 0usize;
     for file in &files {
-        let text = extract_text(file)?;
+        // One unreadable file does not stop a folder: the others are ingested, and the
+        // command fails at the end naming it.
+        let text = match extract_text(file) {
+            Ok(text) => text,
+            Err(err) => {
+                eprintln!("ingest: skipped: {err}");
+                unreadable += 1;
+                continue;
+            }
+        };
         let source = file.display().to_string();
         let ingested = store.ingest(
             &args.collection,
@@ -158,6 +168,12 @@ pub fn run(config: &Config, args: &IngestArgs) -> Result<()> {
             "ingest: `{}` is limited to the roles {}",
             args.collection,
             roles.join(", ")
+        );
+    }
+    if unreadable > 0 {
+        bail!(
+            "{unreadable} of {} files could not be read (named above); the others were ingested",
+            files.len()
         );
     }
     Ok(())

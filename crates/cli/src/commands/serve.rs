@@ -9,6 +9,7 @@ use fulcrum_server::{AppState, LoadedModel, MonthlyReportFunction, ServerOptions
 
 use crate::config::Config;
 use crate::model_source::{engine_config, ensure_embedding_files, ensure_model};
+use crate::passages::KnowledgePassages;
 
 pub fn run(config: Config) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -30,7 +31,7 @@ async fn serve(config: Config) -> Result<()> {
     let address = listener
         .local_addr()
         .context("cannot read the listening address")?;
-    let governance = crate::governance::load(&config)?;
+    let mut governance = crate::governance::load(&config)?;
     let state = AppState::new(ServerOptions {
         max_body_bytes: config.max_body_bytes,
         max_pending: config.slots as usize + config.max_queue,
@@ -48,17 +49,29 @@ async fn serve(config: Config) -> Result<()> {
             .policy
             .provide(MONTHLY_REPORT, Arc::new(reports))?;
     }
-    if governance.policy.runs_host_function(SEARCH_KNOWLEDGE) {
-        // Without the embedding model (no network to fetch it) searches are BM25 only.
+    let searches = governance.policy.runs_host_function(SEARCH_KNOWLEDGE);
+    let knowledge = config.home_dir().join("knowledge.db");
+    // Without the embedding model (no network to fetch it) searches are BM25 only.
+    let embedding = if searches || !config.context_collections.is_empty() {
         let files_config = config.clone();
-        let embedding = tokio::task::spawn_blocking(move || ensure_embedding_files(&files_config))
+        tokio::task::spawn_blocking(move || ensure_embedding_files(&files_config))
             .await
             .context("the embedding model's fetch failed")?
             .map(|(weights, tokenizer)| EmbeddingFiles { weights, tokenizer })
             .inspect_err(|err| tracing::warn!(%err, "document search is BM25 only: the embedding model is missing"))
-            .ok();
-        let search =
-            KnowledgeSearchFunction::new(config.home_dir().join("knowledge.db"), embedding);
+            .ok()
+    } else {
+        None
+    };
+    if !config.context_collections.is_empty() {
+        governance = governance.with_passages(Arc::new(KnowledgePassages::new(
+            knowledge.clone(),
+            config.context_collections.clone(),
+            embedding.clone(),
+        )));
+    }
+    if searches {
+        let search = KnowledgeSearchFunction::new(knowledge, embedding);
         governance
             .policy
             .provide(SEARCH_KNOWLEDGE, Arc::new(search))?;

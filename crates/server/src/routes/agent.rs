@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use fulcrum_agent::{Agent, AgentEvent};
+use fulcrum_agent::{Agent, AgentEvent, TurnOutcome, TurnStop};
 use fulcrum_tools::Principal;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -88,6 +88,7 @@ pub async fn send(
     if !body.stream {
         let outcome = agent.send(&principal, &id, &body.content, None).await?;
         drop(admission);
+        remember_later(&agent, &principal, &id, &outcome);
         return Ok(Json(outcome).into_response());
     }
     // Fail fast on a bad session before the stream starts; errors later become events.
@@ -95,16 +96,40 @@ pub async fn send(
     let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(async move {
         let _admission = admission;
-        if let Err(err) = agent
+        match agent
             .send(&principal, &id, &body.content, Some(&sender))
             .await
         {
-            let _ = sender.send(AgentEvent::Error {
-                message: ApiError::from(err).message,
-            });
+            Ok(outcome) => remember_later(&agent, &principal, &id, &outcome),
+            Err(err) => {
+                let _ = sender.send(AgentEvent::Error {
+                    message: ApiError::from(err).message,
+                });
+            }
         }
     });
     Ok(event_stream(receiver).into_response())
+}
+
+/// After an answered turn, folds the turns leaving the window into the session's summary in
+/// the background: the answer is not delayed, and until the summary is written those turns
+/// stay verbatim in the prompt.
+pub(crate) fn remember_later(
+    agent: &Arc<Agent>,
+    principal: &Principal,
+    session_id: &str,
+    outcome: &TurnOutcome,
+) {
+    if outcome.stop != TurnStop::Answer {
+        return;
+    }
+    let (agent, principal, session_id) =
+        (Arc::clone(agent), principal.clone(), session_id.to_string());
+    tokio::spawn(async move {
+        if let Err(err) = agent.remember(&principal, &session_id).await {
+            tracing::warn!(%err, session = %session_id, "the session summary was not updated");
+        }
+    });
 }
 
 /// Agent events as SSE, one JSON object each, then `[DONE]`.

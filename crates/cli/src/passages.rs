@@ -1,0 +1,92 @@
+//! The agent's long-term memory over the knowledge database: for each turn, the passages of
+//! the configured collections (those the caller's role may read) relevant to its message.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use fulcrum_agent::{Passage, PassageSource};
+use fulcrum_retrieval::{Embedder, EmbeddingFiles, KnowledgeStore};
+use fulcrum_tools::Principal;
+
+/// Passages per turn at most.
+const PASSAGES_PER_TURN: usize = 3;
+
+/// Cosine similarity below which a passage is off topic and stays out of the prompt
+/// (all-MiniLM-L6-v2: unrelated sentences score about 0–0.2, a passage that answers 0.4+).
+const MIN_SIMILARITY: f32 = 0.3;
+
+pub struct KnowledgePassages {
+    database: PathBuf,
+    collections: Vec<String>,
+    embedding: Option<EmbeddingFiles>,
+    embedder: OnceLock<Option<Embedder>>,
+}
+
+impl KnowledgePassages {
+    pub fn new(
+        database: PathBuf,
+        collections: Vec<String>,
+        embedding: Option<EmbeddingFiles>,
+    ) -> Self {
+        KnowledgePassages {
+            database,
+            collections,
+            embedding,
+            embedder: OnceLock::new(),
+        }
+    }
+
+    fn embedder(&self) -> Option<&Embedder> {
+        self.embedder
+            .get_or_init(|| {
+                let files = self.embedding.as_ref()?;
+                Embedder::load(&files.weights, &files.tokenizer)
+                    .inspect_err(|err| tracing::warn!(%err, "passages are found by words only"))
+                    .ok()
+            })
+            .as_ref()
+    }
+}
+
+impl PassageSource for KnowledgePassages {
+    fn passages(&self, caller: &Principal, query: &str) -> Result<Vec<Passage>, String> {
+        if !self.database.is_file() {
+            return Ok(Vec::new());
+        }
+        let store = KnowledgeStore::open(&self.database).map_err(|err| err.to_string())?;
+        let roles = std::slice::from_ref(&caller.role);
+        let mut hits = Vec::new();
+        for collection in &self.collections {
+            // A collection limited to other roles is skipped, as the search tool refuses it.
+            if !store
+                .may_read(collection, roles)
+                .map_err(|err| err.to_string())?
+            {
+                continue;
+            }
+            hits.extend(
+                store
+                    .search_relevant(
+                        collection,
+                        query,
+                        PASSAGES_PER_TURN,
+                        MIN_SIMILARITY,
+                        self.embedder(),
+                    )
+                    .map_err(|err| err.to_string())?,
+            );
+        }
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score));
+        Ok(hits
+            .into_iter()
+            .take(PASSAGES_PER_TURN)
+            .enumerate()
+            .map(|(index, hit)| Passage {
+                id: format!("S{}", index + 1),
+                source: hit.source,
+                section: hit.heading,
+                text: hit.text,
+            })
+            .collect())
+    }
+}

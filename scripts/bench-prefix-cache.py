@@ -5,6 +5,9 @@
    request already used (warm), against the first request with that prefix (cold).
 2. Wall time of an agent turn of the demo enterprise (several model steps, each re-sending the
    system prompt and the tools).
+3. Time to first token of a conversation's second turn against its first: the second turn's
+   prompt is the first's (system, tools, a long first message, the answer) plus a question, so
+   with the cache only the new part is computed (KV reuse across turns).
 
 Usage: .venv/bin/python scripts/bench-prefix-cache.py [--model GGUF] [--threads N]
 """
@@ -104,6 +107,30 @@ def ttft(client, question: str) -> float:
     return time.perf_counter() - start_time
 
 
+EMAIL = ("Customer email: my order arrived with a cracked screen and a missing charger; I bought it "
+         "in the Hangzhou store during the spring campaign and paid with a credit card. ") * 12
+
+
+def conversation(client, index: int):
+    """TTFT of turn 1 (a new conversation: its own opening, so nothing is cached) and of turn 2."""
+    system = f"Conversation {index}. " + SYSTEM
+    first = [{"role": "system", "content": system}, {"role": "user", "content": EMAIL + "What should I do?"}]
+
+    def timed(messages):
+        start_time = time.perf_counter()
+        reply = client.chat.completions.create(
+            model="qwen", max_tokens=1, temperature=0, tools=tools(), messages=messages)
+        return time.perf_counter() - start_time, reply.usage.prompt_tokens
+
+    turn_1, tokens_1 = timed(first)
+    second = first + [
+        {"role": "assistant", "content": "Please send a photo of the screen and your order number."},
+        {"role": "user", "content": "The order number is 12345. Is the charger covered too?"},
+    ]
+    turn_2, tokens_2 = timed(second)
+    return turn_1, turn_2, tokens_1, tokens_2
+
+
 def agent_turn(base: str) -> float:
     session = httpx.post(base + "/v1/agent/sessions", headers=EMPLOYEE).json()["id"]
     start_time = time.perf_counter()
@@ -132,7 +159,8 @@ def main():
             # The first request with the prefix (above) was cold in both settings.
             warm = [ttft(client, f"What is the status of record {100 + i}?") for i in range(args.repeats)]
             turns = [agent_turn(base) for _ in range(args.repeats)]
-            results[prefix_cache] = (prompt_tokens, warm, turns)
+            conversations = [conversation(client, i) for i in range(args.repeats)]
+            results[prefix_cache] = (prompt_tokens, warm, turns, conversations)
         finally:
             proc.terminate()
             proc.wait(30)
@@ -146,6 +174,14 @@ def main():
           f"{ttft_off / ttft_on:.1f}× |")
     turn_off, turn_on = statistics.median(off[2]), statistics.median(on[2])
     print(f"| agent turn, demo room query (median) | {turn_off:.2f} s | {turn_on:.2f} s | {turn_off / turn_on:.2f}× |")
+    tokens = on[3][0][2:]
+    for label, column in (("first turn", 0), ("second turn", 1)):
+        a = statistics.median(c[column] for c in off[3])
+        b = statistics.median(c[column] for c in on[3])
+        print(f"| TTFT, conversation's {label} ({tokens[column]} prompt tokens, median) | {a * 1000:.0f} ms | "
+              f"{b * 1000:.0f} ms | {a / b:.1f}× |")
+    second_over_first = statistics.median(c[1] / c[0] for c in on[3])
+    print(f"\nWith the cache, a second turn's TTFT is {second_over_first:.2f}× its first turn's.")
 
 
 if __name__ == "__main__":

@@ -331,7 +331,10 @@ fn ingest_adds_a_folder_then_sees_it_unchanged_and_refuses_what_it_cannot_read()
     let log = text(&first.stderr);
     assert!(log.contains("a.md: added, 1 chunks"), "{log}");
     assert!(log.contains("b.txt: added, 1 chunks"), "{log}");
-    assert!(log.contains("skipped: cannot read") && log.contains("c.pdf"), "{log}");
+    assert!(
+        log.contains("skipped: cannot read") && log.contains("c.pdf"),
+        "{log}"
+    );
     assert!(log.contains("1 of 3 files could not be read"), "{log}");
     assert!(!log.contains("notes.csv"), "{log}");
     assert!(dir.path().join("home/knowledge.db").is_file());
@@ -343,7 +346,14 @@ fn ingest_adds_a_folder_then_sees_it_unchanged_and_refuses_what_it_cannot_read()
     assert_one_line_error(&refused, "is not a document Fulcrum reads");
     let found = fulcrum(dir.path())
         .env("FULCRUM_HOME", dir.path().join("home"))
-        .args(["search", "--mode", "bm25", "--collection", "strategy", "retail margins"])
+        .args([
+            "search",
+            "--mode",
+            "bm25",
+            "--collection",
+            "strategy",
+            "retail margins",
+        ])
         .output()
         .expect("run");
     assert!(found.status.success(), "{}", text(&found.stderr));

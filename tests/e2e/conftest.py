@@ -59,7 +59,7 @@ class Server:
         # Each server keeps its demo data, audit log and sessions apart from the user's own
         # (models are given by path); `home` reuses another server's, as after a restart.
         self.home = home or tempfile.mkdtemp(prefix="fulcrum-e2e-")
-        link_embedding_model(self.home)
+        link_embedding_model((env or {}).get("FULCRUM_HOME", self.home))
         env = {"FULCRUM_HOME": self.home, **(env or {})}
         self.proc = subprocess.Popen(
             [str(BINARY), "serve", "--port", "0", *args],

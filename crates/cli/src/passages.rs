@@ -2,10 +2,9 @@
 //! the configured collections (those the caller's role may read) relevant to its message.
 
 use std::path::PathBuf;
-use std::sync::OnceLock;
 
 use fulcrum_agent::{Passage, PassageSource};
-use fulcrum_retrieval::{Embedder, EmbeddingFiles, KnowledgeStore};
+use fulcrum_retrieval::{KnowledgeStore, SharedEmbedder};
 use fulcrum_tools::Principal;
 
 /// Passages per turn at most.
@@ -18,33 +17,16 @@ const MIN_SIMILARITY: f32 = 0.3;
 pub struct KnowledgePassages {
     database: PathBuf,
     collections: Vec<String>,
-    embedding: Option<EmbeddingFiles>,
-    embedder: OnceLock<Option<Embedder>>,
+    embedder: SharedEmbedder,
 }
 
 impl KnowledgePassages {
-    pub fn new(
-        database: PathBuf,
-        collections: Vec<String>,
-        embedding: Option<EmbeddingFiles>,
-    ) -> Self {
+    pub fn new(database: PathBuf, collections: Vec<String>, embedder: SharedEmbedder) -> Self {
         KnowledgePassages {
             database,
             collections,
-            embedding,
-            embedder: OnceLock::new(),
+            embedder,
         }
-    }
-
-    fn embedder(&self) -> Option<&Embedder> {
-        self.embedder
-            .get_or_init(|| {
-                let files = self.embedding.as_ref()?;
-                Embedder::load(&files.weights, &files.tokenizer)
-                    .inspect_err(|err| tracing::warn!(%err, "passages are found by words only"))
-                    .ok()
-            })
-            .as_ref()
     }
 }
 
@@ -71,7 +53,7 @@ impl PassageSource for KnowledgePassages {
                         query,
                         PASSAGES_PER_TURN,
                         MIN_SIMILARITY,
-                        self.embedder(),
+                        self.embedder.get(),
                     )
                     .map_err(|err| err.to_string())?,
             );

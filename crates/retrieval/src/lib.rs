@@ -19,4 +19,4 @@ pub use error::RetrievalError;
 pub use eval::{answers, evaluate, load_queries, LabeledQuery, ModeResult};
 pub use extract::{extract_text, is_supported, SUPPORTED_EXTENSIONS};
 pub use store::{Hit, IngestOutcome, Ingested, KnowledgeStore, SearchMode};
-pub use tool::{EmbeddingFiles, KnowledgeSearchFunction, SEARCH_KNOWLEDGE};
+pub use tool::{KnowledgeSearchFunction, SharedEmbedder, SEARCH_KNOWLEDGE};

@@ -18,27 +18,30 @@ pub const SEARCH_KNOWLEDGE: &str = "search_knowledge";
 /// Chunks returned per search at most.
 const MAX_HITS: usize = 10;
 
-/// Where the embedding model's files are; it is loaded at the first search.
-#[derive(Debug, Clone)]
-pub struct EmbeddingFiles {
-    pub weights: PathBuf,
-    pub tokenizer: PathBuf,
+/// The embedding model, loaded once (in the background, after start-up) and shared by every
+/// search; until it is there, and if it never loads, searches rank by words alone.
+#[derive(Clone, Default)]
+pub struct SharedEmbedder(Arc<OnceLock<Embedder>>);
+
+impl SharedEmbedder {
+    pub fn get(&self) -> Option<&Embedder> {
+        self.0.get()
+    }
+
+    /// Makes `embedder` the one every holder uses; a second call is ignored.
+    pub fn set(&self, embedder: Embedder) {
+        let _ = self.0.set(embedder);
+    }
 }
 
 pub struct KnowledgeSearchFunction {
     database: PathBuf,
-    embedding: Option<EmbeddingFiles>,
-    embedder: Arc<OnceLock<Result<Embedder, String>>>,
+    embedder: SharedEmbedder,
 }
 
 impl KnowledgeSearchFunction {
-    /// Without embedding files, searches are BM25 only.
-    pub fn new(database: PathBuf, embedding: Option<EmbeddingFiles>) -> Self {
-        KnowledgeSearchFunction {
-            database,
-            embedding,
-            embedder: Arc::new(OnceLock::new()),
-        }
+    pub fn new(database: PathBuf, embedder: SharedEmbedder) -> Self {
+        KnowledgeSearchFunction { database, embedder }
     }
 
     fn search(
@@ -86,20 +89,10 @@ impl HostFunction for KnowledgeSearchFunction {
         let database = self.database.clone();
         let arguments = arguments.clone();
         let caller = caller.clone();
-        let embedding = self.embedding.clone();
-        let embedder = Arc::clone(&self.embedder);
+        let embedder = self.embedder.clone();
         Box::pin(async move {
             tokio::task::spawn_blocking(move || {
-                let loaded = embedding.map(|files| {
-                    embedder.get_or_init(|| {
-                        Embedder::load(&files.weights, &files.tokenizer).map_err(|err| {
-                            tracing::warn!(%err, "dense search is off: the embedding model did not load");
-                            err.to_string()
-                        })
-                    })
-                });
-                let embedder = loaded.and_then(|result| result.as_ref().ok());
-                Self::search(&database, embedder, &caller, &arguments)
+                Self::search(&database, embedder.get(), &caller, &arguments)
             })
             .await
             .map_err(|err| format!("the search task failed: {err}"))?

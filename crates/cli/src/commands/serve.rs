@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use fulcrum_engine::LlamaEngine;
-use fulcrum_retrieval::{EmbeddingFiles, KnowledgeSearchFunction, SEARCH_KNOWLEDGE};
+use fulcrum_retrieval::{Embedder, KnowledgeSearchFunction, SharedEmbedder, SEARCH_KNOWLEDGE};
 use fulcrum_server::{AppState, LoadedModel, MonthlyReportFunction, ServerOptions, MONTHLY_REPORT};
 
 use crate::config::Config;
@@ -51,27 +51,18 @@ async fn serve(config: Config) -> Result<()> {
     }
     let searches = governance.policy.runs_host_function(SEARCH_KNOWLEDGE);
     let knowledge = config.home_dir().join("knowledge.db");
-    // Without the embedding model (no network to fetch it) searches are BM25 only.
-    let embedding = if searches || !config.context_collections.is_empty() {
-        let files_config = config.clone();
-        tokio::task::spawn_blocking(move || ensure_embedding_files(&files_config))
-            .await
-            .context("the embedding model's fetch failed")?
-            .map(|(weights, tokenizer)| EmbeddingFiles { weights, tokenizer })
-            .inspect_err(|err| tracing::warn!(%err, "document search is BM25 only: the embedding model is missing"))
-            .ok()
-    } else {
-        None
-    };
+    // Loaded in the background with the model (see below); searches rank by words until then.
+    let embedder = SharedEmbedder::default();
+    let wants_embedder = searches || !config.context_collections.is_empty();
     if !config.context_collections.is_empty() {
         governance = governance.with_passages(Arc::new(KnowledgePassages::new(
             knowledge.clone(),
             config.context_collections.clone(),
-            embedding.clone(),
+            embedder.clone(),
         )));
     }
     if searches {
-        let search = KnowledgeSearchFunction::new(knowledge, embedding);
+        let search = KnowledgeSearchFunction::new(knowledge, embedder.clone());
         governance
             .policy
             .provide(SEARCH_KNOWLEDGE, Arc::new(search))?;
@@ -87,6 +78,17 @@ async fn serve(config: Config) -> Result<()> {
     // /healthz, and 503 elsewhere, meanwhile. A model that cannot load stops the server.
     let loader_state = state.clone();
     let loader = tokio::task::spawn_blocking(move || -> Result<()> {
+        if wants_embedder {
+            // Without the embedding model (no network to fetch it) searches are BM25 only.
+            match ensure_embedding_files(&config)
+                .and_then(|(weights, tokenizer)| Ok(Embedder::load(&weights, &tokenizer)?))
+            {
+                Ok(loaded) => embedder.set(loaded),
+                Err(err) => {
+                    tracing::warn!(%err, "document search ranks by words only: the embedding model is not available")
+                }
+            }
+        }
         let (path, id) = ensure_model(&config)?;
         let engine = LlamaEngine::load(engine_config(&config, &path, id))?;
         let loaded = LoadedModel::new(Arc::new(engine))?;

@@ -9,7 +9,9 @@ use axum::http::{Request, StatusCode};
 use axum::Router;
 use fulcrum_agent::{AgentOptions, SessionStore};
 use fulcrum_engine::scripted::ScriptedBackend;
-use fulcrum_retrieval::{ChunkLimits, KnowledgeSearchFunction, KnowledgeStore, SEARCH_KNOWLEDGE};
+use fulcrum_retrieval::{
+    ChunkLimits, KnowledgeSearchFunction, KnowledgeStore, SharedEmbedder, SEARCH_KNOWLEDGE,
+};
 use fulcrum_server::{router, Governance, LoadedModel, MonthlyReportFunction, MONTHLY_REPORT};
 use fulcrum_tools::{open_state_database, Actions, AuditLog, Identities, Policy, Registry};
 use http_body_util::BodyExt;
@@ -53,7 +55,10 @@ fn governed(outputs: &[&str]) -> Governed {
     policy
         .provide(
             SEARCH_KNOWLEDGE,
-            Arc::new(KnowledgeSearchFunction::new(knowledge.clone(), None)),
+            Arc::new(KnowledgeSearchFunction::new(
+                knowledge.clone(),
+                SharedEmbedder::default(),
+            )),
         )
         .expect("the demo runs the search function");
     let state = state.with_governance(Governance::new(

@@ -69,6 +69,12 @@ pub struct Passage {
 /// Blocking (a database and an embedding model); the agent calls it off the runtime.
 pub trait PassageSource: Send + Sync {
     fn passages(&self, caller: &Principal, query: &str) -> Result<Vec<Passage>, String>;
+
+    /// The versions of the documents passages come from (any text that changes when they
+    /// change): cached answers drawn on them are keyed by it.
+    fn versions(&self) -> Result<String, String> {
+        Ok(String::new())
+    }
 }
 
 /// Token counts of message lists, as the model will see them.

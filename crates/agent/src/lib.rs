@@ -7,6 +7,7 @@
 //! The model only proposes; every call goes through [`fulcrum_tools::Policy`], which decides
 //! with the caller's role and logs the decision before anything runs.
 
+mod answer_cache;
 mod context;
 mod error;
 mod events;
@@ -14,6 +15,7 @@ mod session;
 mod tuning;
 mod turn;
 
+pub use answer_cache::{normalize as normalize_question, AnswerCache, CacheCounts};
 pub use context::{
     assemble, key_event, split_turns, ContextBudget, LayerTokens, Layers, Measure, Passage,
     PassageSource,

@@ -15,6 +15,7 @@ use fulcrum_tools::{
 use serde_json::{json, Value};
 use tokio::sync::mpsc::UnboundedSender;
 
+use crate::answer_cache::AnswerCache;
 use crate::context::{
     assemble, key_event, split_turns, ContextBudget, LayerTokens, Layers, Measure, Passage,
     PassageSource,
@@ -106,6 +107,8 @@ pub struct Agent {
     toolsets: HashMap<String, Arc<ToolSet>>,
     /// Long-term memory: passages retrieved for each turn's message.
     passages: Option<Arc<dyn PassageSource>>,
+    /// Answers to sessions' first questions that needed no tool.
+    answers: Option<Arc<AnswerCache>>,
 }
 
 /// A call with its id, and why its arguments failed the schema if they did.
@@ -141,7 +144,19 @@ impl Agent {
             options,
             toolsets,
             passages: None,
+            answers: None,
         })
+    }
+
+    /// Answers a session's first question from `cache` when the same role asked it before
+    /// (over the same document versions) and the answer needed no tool.
+    pub fn with_answer_cache(mut self, cache: Arc<AnswerCache>) -> Self {
+        self.answers = Some(cache);
+        self
+    }
+
+    pub fn answer_cache(&self) -> Option<&AnswerCache> {
+        self.answers.as_deref()
     }
 
     /// Retrieves passages for every turn from `source` into the prompt's passage layer.
@@ -197,7 +212,65 @@ impl Agent {
             .append(context.event("user_input", json!({ "text": text })))?;
         self.sessions
             .append(&session.id, &[Message::user(text)], &[])?;
-        self.run(&context, events).await
+        // Only a session's first message can be answered from the cache: later ones depend on
+        // the session's memory.
+        let cacheable = match &self.answers {
+            Some(cache) if self.sessions.messages(&session.id)?.len() == 1 => {
+                Some((cache, self.document_versions().await?))
+            }
+            _ => None,
+        };
+        if let Some((cache, versions)) = &cacheable {
+            if let Some(answer) = cache.get(text, &caller.role, versions) {
+                return self.answer_from_cache(&context, &session.id, answer, events);
+            }
+        }
+        let outcome = self.run(&context, events).await?;
+        // A first step's answer used no tool: it holds nothing live, and can be reused.
+        if let (Some((cache, versions)), Some(answer)) = (&cacheable, &outcome.answer) {
+            if outcome.stop == TurnStop::Answer && outcome.steps == 1 && !answer.trim().is_empty() {
+                cache.put(text, &caller.role, versions, answer);
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// The versions of the documents the passages come from ("" without passages).
+    async fn document_versions(&self) -> Result<String, AgentError> {
+        let Some(source) = self.passages.clone() else {
+            return Ok(String::new());
+        };
+        tokio::task::spawn_blocking(move || source.versions())
+            .await
+            .map_err(|err| AgentError::Store(format!("the retrieval task failed: {err}")))?
+            .map_err(AgentError::Store)
+    }
+
+    fn answer_from_cache(
+        &self,
+        context: &CallContext,
+        session_id: &str,
+        answer: String,
+        events: Events<'_>,
+    ) -> Result<TurnOutcome, AgentError> {
+        self.sessions
+            .append(session_id, &[Message::assistant(answer.clone())], &[])?;
+        self.policy
+            .audit()
+            .append(context.event("answer", json!({"step": 0, "text": answer, "cached": true})))?;
+        emit(
+            events,
+            AgentEvent::Answer {
+                text: answer.clone(),
+            },
+        );
+        Ok(TurnOutcome {
+            stop: TurnStop::Answer,
+            answer: Some(answer),
+            pending: Vec::new(),
+            steps: 0,
+            context: None,
+        })
     }
 
     /// Approves (and runs) or denies a pending action, tells the model what came of it, and

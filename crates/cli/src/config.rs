@@ -67,6 +67,9 @@ pub struct Config {
     /// Knowledge collections searched for every agent turn (passages in the prompt, limited
     /// by the collections' roles); empty = none.
     pub context_collections: Vec<String>,
+    /// How long an agent answer to a session's first question (one that needed no tool) is
+    /// reused for the same question from the same role; 0 = no answer cache.
+    pub answer_cache_ttl_secs: u64,
     /// Log filter (`tracing` env-filter syntax), e.g. `info` or `fulcrum=debug`.
     pub log: String,
 }
@@ -100,13 +103,14 @@ impl Default for Config {
             context_max_tokens: 20_000,
             context_recent_turns: 5,
             context_collections: Vec::new(),
+            answer_cache_ttl_secs: 3600,
             log: "info".into(),
         }
     }
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 27] = [
+pub const KEYS: [&str; 28] = [
     "host",
     "port",
     "model",
@@ -133,6 +137,7 @@ pub const KEYS: [&str; 27] = [
     "context_max_tokens",
     "context_recent_turns",
     "context_collections",
+    "answer_cache_ttl_secs",
     "log",
 ];
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use fulcrum_agent::{AgentOptions, SessionStore};
+use fulcrum_agent::{AgentOptions, AnswerCache, SessionStore};
 use fulcrum_server::Governance;
 use fulcrum_tools::{open_state_database_with, AuditLog, Identities, Policy, Registry};
 
@@ -51,7 +51,7 @@ pub fn load(config: &Config) -> Result<Governance> {
         durability,
         Duration::from_secs(config.confirmation_ttl_secs),
     )?;
-    Ok(Governance::new(
+    let governance = Governance::new(
         identities,
         Arc::new(policy),
         Arc::new(sessions),
@@ -63,5 +63,12 @@ pub fn load(config: &Config) -> Result<Governance> {
             context: config.context_budget(),
             ..AgentOptions::default()
         },
-    ))
+    );
+    Ok(if config.answer_cache_ttl_secs > 0 {
+        governance.with_answer_cache(Arc::new(AnswerCache::new(Duration::from_secs(
+            config.answer_cache_ttl_secs,
+        ))))
+    } else {
+        governance
+    })
 }

@@ -71,4 +71,17 @@ impl PassageSource for KnowledgePassages {
             })
             .collect())
     }
+
+    fn versions(&self) -> Result<String, String> {
+        if !self.database.is_file() {
+            return Ok(String::new());
+        }
+        let store = KnowledgeStore::open(&self.database).map_err(|err| err.to_string())?;
+        let mut versions = Vec::new();
+        for collection in &self.collections {
+            let version = store.version(collection).map_err(|err| err.to_string())?;
+            versions.push(format!("{collection}:{version}"));
+        }
+        Ok(versions.join(","))
+    }
 }

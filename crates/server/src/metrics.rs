@@ -24,6 +24,8 @@ pub struct Metrics {
     engine_admitted: IntCounter,
     queue_wait_seconds: Counter,
     timeouts: IntCounter,
+    answer_cache_hits: IntCounter,
+    answer_cache_misses: IntCounter,
     /// The engine keeps its own totals; copying them into counters must not interleave.
     engine_sync: std::sync::Arc<std::sync::Mutex<()>>,
 }
@@ -108,7 +110,19 @@ impl Metrics {
         registry.register(Box::new(engine_admitted.clone()))?;
         registry.register(Box::new(queue_wait_seconds.clone()))?;
         registry.register(Box::new(timeouts.clone()))?;
+        let answer_cache_hits = IntCounter::new(
+            "fulcrum_answer_cache_hits_total",
+            "Agent first questions answered from the answer cache",
+        )?;
+        let answer_cache_misses = IntCounter::new(
+            "fulcrum_answer_cache_misses_total",
+            "Agent first questions the answer cache did not hold",
+        )?;
+        registry.register(Box::new(answer_cache_hits.clone()))?;
+        registry.register(Box::new(answer_cache_misses.clone()))?;
         Ok(Metrics {
+            answer_cache_hits,
+            answer_cache_misses,
             engine_admitted,
             queue_wait_seconds,
             timeouts,
@@ -152,6 +166,20 @@ impl Metrics {
         let waited = load.queue_wait_seconds_total - self.queue_wait_seconds.get();
         if waited > 0.0 {
             self.queue_wait_seconds.inc_by(waited);
+        }
+    }
+
+    /// Copies the answer cache's counts in (on each scrape).
+    pub fn observe_answer_cache(&self, counts: fulcrum_agent::CacheCounts) {
+        let _sync = self
+            .engine_sync
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (counter, total) in [
+            (&self.answer_cache_hits, counts.hits),
+            (&self.answer_cache_misses, counts.misses),
+        ] {
+            counter.inc_by(total.saturating_sub(counter.get()));
         }
     }
 

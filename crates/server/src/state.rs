@@ -8,7 +8,9 @@ use fulcrum_chat::tools::ToolSet;
 use fulcrum_chat::{ChatError, ChatTemplate, ToolDefinition};
 use fulcrum_engine::Backend;
 
-use fulcrum_agent::{Agent, AgentOptions, PassageSource, SessionStore, ToolCallTuning};
+use fulcrum_agent::{
+    Agent, AgentOptions, AnswerCache, PassageSource, SessionStore, ToolCallTuning,
+};
 use fulcrum_tools::{Identities, Policy};
 
 use crate::metrics::Metrics;
@@ -110,6 +112,8 @@ pub struct Governance {
     pub agent_options: AgentOptions,
     /// Long-term memory searched for every agent turn, when configured.
     pub passages: Option<Arc<dyn PassageSource>>,
+    /// Answers to frequent first questions, when configured.
+    pub answers: Option<Arc<AnswerCache>>,
     /// Built when the model is loaded.
     agent: OnceLock<Arc<Agent>>,
 }
@@ -127,8 +131,15 @@ impl Governance {
             sessions,
             agent_options,
             passages: None,
+            answers: None,
             agent: OnceLock::new(),
         }
+    }
+
+    /// Reuses answers to sessions' first questions from `cache`.
+    pub fn with_answer_cache(mut self, cache: Arc<AnswerCache>) -> Governance {
+        self.answers = Some(cache);
+        self
     }
 
     /// Puts passages from `source` into every agent turn's prompt.
@@ -231,6 +242,10 @@ impl AppState {
                 Ok(agent) => {
                     let agent = match &governance.passages {
                         Some(source) => agent.with_passages(Arc::clone(source)),
+                        None => agent,
+                    };
+                    let agent = match &governance.answers {
+                        Some(cache) => agent.with_answer_cache(Arc::clone(cache)),
                         None => agent,
                     };
                     let _ = governance.agent.set(Arc::new(agent));

@@ -172,3 +172,60 @@ async fn without_a_summary_the_budget_drops_the_oldest_turns_deterministically()
     let last = prompts.last().expect("prompt");
     assert!(last.contains(&chatter(8)) && !last.contains(&chatter(1)));
 }
+
+#[tokio::test]
+async fn a_first_question_answered_without_tools_is_reused_for_the_same_role_only() {
+    use std::sync::Arc;
+
+    use fulcrum_agent::{AnswerCache, CacheCounts};
+
+    let search = call("search_product", json!({"query": "iPhone 15"}));
+    let crate::World {
+        dir: _dir,
+        backend,
+        agent,
+    } = world_with(
+        &[
+            "Returns are accepted within 30 days.",
+            "Finance: 30 days.",
+            &search,
+            "It costs 799.",
+            "Something else.",
+        ],
+        AgentOptions::default(),
+    );
+    let cache = Arc::new(AnswerCache::new(std::time::Duration::from_secs(60)));
+    let agent = agent.with_answer_cache(Arc::clone(&cache));
+    let (erin, fiona) = (user("erin", "employee"), user("fiona", "finance"));
+    let ask = |who: &fulcrum_tools::Principal, text: &'static str| {
+        let who = who.clone();
+        let agent = &agent;
+        async move {
+            let session = agent.create_session(&who).expect("session");
+            agent
+                .send(&who, &session.id, text, None)
+                .await
+                .expect("turn")
+        }
+    };
+    let first = ask(&erin, "What is the return window?").await;
+    assert_eq!(first.steps, 1);
+    let generations = backend.prompts().len();
+    // Same question, another session, other spelling: from the cache, no generation.
+    let again = ask(&erin, "  what is the RETURN window ").await;
+    assert_eq!(again.steps, 0);
+    assert_eq!(
+        again.answer.as_deref(),
+        Some("Returns are accepted within 30 days.")
+    );
+    assert_eq!(backend.prompts().len(), generations);
+    // Another role asks the model itself.
+    let other = ask(&fiona, "What is the return window?").await;
+    assert_eq!(other.answer.as_deref(), Some("Finance: 30 days."));
+    // An answer that needed a tool holds live data: not cached.
+    let priced = ask(&erin, "How much is the iPhone 15?").await;
+    assert_eq!(priced.steps, 2);
+    let priced_again = ask(&erin, "How much is the iPhone 15?").await;
+    assert_ne!(priced_again.steps, 0);
+    assert_eq!(cache.counts(), CacheCounts { hits: 1, misses: 4 });
+}

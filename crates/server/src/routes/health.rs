@@ -28,6 +28,14 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     if let Some(model) = state.model.get() {
         state.metrics.observe_engine(model.backend.occupancy());
     }
+    let answers = state
+        .governance
+        .as_ref()
+        .and_then(|g| g.agent())
+        .and_then(|agent| agent.answer_cache().map(|cache| cache.counts()));
+    if let Some(counts) = answers {
+        state.metrics.observe_answer_cache(counts);
+    }
     match state.metrics.render() {
         Ok(text) => (
             StatusCode::OK,

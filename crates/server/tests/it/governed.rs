@@ -7,7 +7,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
-use fulcrum_agent::{AgentOptions, SessionStore};
+use fulcrum_agent::{AgentOptions, AnswerCache, SessionStore};
 use fulcrum_engine::scripted::ScriptedBackend;
 use fulcrum_retrieval::{
     ChunkLimits, KnowledgeSearchFunction, KnowledgeStore, SharedEmbedder, SEARCH_KNOWLEDGE,
@@ -61,12 +61,15 @@ fn governed(outputs: &[&str]) -> Governed {
             )),
         )
         .expect("the demo runs the search function");
-    let state = state.with_governance(Governance::new(
-        identities,
-        policy,
-        Arc::new(sessions),
-        AgentOptions::default(),
-    ));
+    let state = state.with_governance(
+        Governance::new(
+            identities,
+            policy,
+            Arc::new(sessions),
+            AgentOptions::default(),
+        )
+        .with_answer_cache(Arc::new(AnswerCache::new(Duration::from_secs(60)))),
+    );
     let backend = Arc::new(ScriptedBackend::new(outputs.iter().copied()));
     state.set_model(LoadedModel::new(backend).expect("model"));
     Governed {
@@ -131,6 +134,24 @@ async fn one_turn(app: &Router, key: &str, content: &str) -> Value {
     .await;
     assert_eq!(status, StatusCode::OK, "{turn}");
     turn
+}
+
+#[tokio::test]
+async fn a_repeated_first_question_is_answered_from_the_cache_and_counted() {
+    let g = governed(&["Our offices open at nine.", "Something else."]);
+    let first = one_turn(&g.app, FINANCE, "When do the offices open?").await;
+    assert_eq!(first["steps"], 1, "{first}");
+    let again = one_turn(&g.app, FINANCE, "when do the offices open").await;
+    assert_eq!(again["steps"], 0, "{again}");
+    assert_eq!(again["answer"], "Our offices open at nine.");
+    let (status, metrics) = call(&g.app, "GET", "/metrics", Some(ADMIN), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = metrics.as_str().expect("text exposition");
+    assert!(text.contains("fulcrum_answer_cache_hits_total 1"), "{text}");
+    assert!(
+        text.contains("fulcrum_answer_cache_misses_total 1"),
+        "{text}"
+    );
 }
 
 #[tokio::test]

@@ -64,6 +64,10 @@ pub struct Config {
     pub context_max_tokens: usize,
     /// Agent turns before the current one kept verbatim in the prompt.
     pub context_recent_turns: usize,
+    /// Tokens of an agent prompt's retrieved passages at most.
+    pub context_passage_tokens: usize,
+    /// Tokens of an agent prompt's memory (summary and key events of older turns) at most.
+    pub context_memory_tokens: usize,
     /// Knowledge collections searched for every agent turn (passages in the prompt, limited
     /// by the collections' roles); empty = none.
     pub context_collections: Vec<String>,
@@ -102,6 +106,8 @@ impl Default for Config {
             request_timeout_secs: 300,
             context_max_tokens: 20_000,
             context_recent_turns: 5,
+            context_passage_tokens: 4_000,
+            context_memory_tokens: 2_000,
             context_collections: Vec::new(),
             answer_cache_ttl_secs: 3600,
             log: "info".into(),
@@ -110,7 +116,7 @@ impl Default for Config {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 28] = [
+pub const KEYS: [&str; 30] = [
     "host",
     "port",
     "model",
@@ -136,6 +142,8 @@ pub const KEYS: [&str; 28] = [
     "request_timeout_secs",
     "context_max_tokens",
     "context_recent_turns",
+    "context_passage_tokens",
+    "context_memory_tokens",
     "context_collections",
     "answer_cache_ttl_secs",
     "log",
@@ -209,7 +217,8 @@ impl Config {
         fulcrum_agent::ContextBudget {
             max_prompt_tokens: self.context_max_tokens,
             recent_turns: self.context_recent_turns,
-            ..fulcrum_agent::ContextBudget::default()
+            passage_tokens: self.context_passage_tokens,
+            memory_tokens: self.context_memory_tokens,
         }
     }
 
@@ -297,6 +306,13 @@ impl Config {
         if self.context_max_tokens < 256 {
             bail!(
                 "invalid configuration: `context_max_tokens` must be at least 256, got {}",
+                self.context_max_tokens
+            );
+        }
+        if self.context_passage_tokens + self.context_memory_tokens >= self.context_max_tokens {
+            bail!(
+                "invalid configuration: `context_passage_tokens` + `context_memory_tokens` ({}) must leave room in `context_max_tokens` ({}) for the system prompt and the turns",
+                self.context_passage_tokens + self.context_memory_tokens,
                 self.context_max_tokens
             );
         }

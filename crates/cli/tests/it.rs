@@ -93,6 +93,18 @@ fn invalid_configuration_is_a_one_line_error_naming_the_setting() {
         .expect("run");
     assert_one_line_error(&out, "\"PORT\" in `FULCRUM_`");
 
+    // The layers' shares must leave room for the prompt's other layers.
+    let out = fulcrum(dir.path())
+        .arg("config")
+        .env("FULCRUM_CONTEXT_MAX_TOKENS", "5000")
+        .env("FULCRUM_CONTEXT_PASSAGE_TOKENS", "4000")
+        .output()
+        .expect("run");
+    assert_one_line_error(
+        &out,
+        "`context_passage_tokens` + `context_memory_tokens` (6000)",
+    );
+
     std::fs::write(dir.path().join("fulcrum.toml"), "prot = 80\n").expect("write");
     let out = fulcrum(dir.path()).arg("config").output().expect("run");
     assert_one_line_error(&out, "prot");

@@ -96,8 +96,12 @@ impl SearchMode {
     }
 }
 
-/// The constant of reciprocal rank fusion (Cormack et al.): a chunk scores Σ 1/(K + rank).
-const RRF_K: f64 = 60.0;
+/// The constant of reciprocal rank fusion: a chunk scores Σ 1/(K + rank). Lower than the
+/// literature's 60, so that a chunk one ranking puts first is not buried under chunks both
+/// rankings hold in the middle (a product named by its SKU that embeddings cannot tell apart).
+/// Chosen on half of the labeled queries of `docs/eval/retrieval`, judged on the other half
+/// (EVAL.md).
+const RRF_K: f64 = 10.0;
 
 /// Candidates each ranking contributes to the fusion.
 const FUSION_DEPTH: usize = 50;
@@ -552,6 +556,37 @@ mod tests {
             .search_bm25("manuals", "?!", 5)
             .expect("search")
             .is_empty());
+    }
+
+    fn hit(chunk_id: i64) -> Hit {
+        Hit {
+            chunk_id,
+            source: "s".into(),
+            heading: String::new(),
+            text: String::new(),
+            score: 0.0,
+        }
+    }
+
+    #[test]
+    fn fusion_favours_agreement_keeps_a_top_hit_high_and_breaks_ties_by_first_list() {
+        let ids = |hits: Vec<Hit>| hits.iter().map(|h| h.chunk_id).collect::<Vec<_>>();
+        // 2 is in both lists: first. 1 (top of words only) and 5 (top of meaning only) tie:
+        // the first list's comes first.
+        let lexical = vec![hit(1), hit(2), hit(3)];
+        let dense = vec![hit(5), hit(2), hit(4)];
+        assert_eq!(ids(fuse(&[lexical, dense], 10)), vec![2, 1, 5, 3, 4]);
+        // A chunk one list ranks first stays above one both lists hold 13th (k = 10: 1/11
+        // against 2/23), where k = 60 would put it below (1/61 against 2/73).
+        let list = |first: i64, offset: i64| {
+            let mut hits = vec![hit(first)];
+            hits.extend((0..11).map(|n| hit(offset + n)));
+            hits.push(hit(99));
+            hits
+        };
+        let fused = ids(fuse(&[list(1, 100), list(8, 200)], 3));
+        assert_eq!(fused[..2], [1, 8], "{fused:?}");
+        assert_eq!(fused[2], 99, "{fused:?}");
     }
 
     #[test]

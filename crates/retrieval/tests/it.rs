@@ -133,20 +133,26 @@ fn evaluate_set(
 }
 
 #[test]
-fn on_look_alike_product_sheets_words_find_the_product_and_fusion_ranks_it_first() {
+fn on_look_alike_product_sheets_words_find_the_product_and_fusion_the_section() {
     let embedder = embedder();
     let [bm25, dense, hybrid] = evaluate_set(
         &embedder,
         "docs/eval/retrieval/catalogue",
         "docs/eval/retrieval/catalogue-queries.jsonl",
     );
-    // EVAL.md's second table: the SKU decides the document, which embeddings cannot tell
-    // apart; the fusion puts the right section first more often than either alone.
+    // EVAL.md: the SKU decides the document, which embeddings cannot tell apart; words find
+    // it, and the fusion finds the section within 5 more often than either alone.
     assert!(
         bm25.recall_at(5) > dense.recall_at(5) + 0.3,
         "bm25 {} dense {}",
         bm25.recall_at(5),
         dense.recall_at(5)
+    );
+    assert!(
+        hybrid.recall_at(5) >= bm25.recall_at(5) + 0.03,
+        "hybrid {} bm25 {}",
+        hybrid.recall_at(5),
+        bm25.recall_at(5)
     );
     assert!(
         hybrid.recall_at(1) > bm25.recall_at(1) && hybrid.recall_at(1) > dense.recall_at(1),

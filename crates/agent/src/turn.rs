@@ -555,14 +555,7 @@ impl Agent {
                 "Summary so far: {previous}\n\nNew turns:\n{transcript}"
             )),
         ];
-        let prompt = self.template.render(
-            &messages,
-            &[],
-            &RenderOptions {
-                add_generation_prompt: true,
-                extra: serde_json::Map::new(),
-            },
-        )?;
+        let prompt = render_prompt(&self.template, &messages, &[])?;
         let request = GenerationRequest {
             prompt,
             sampling: SamplingParams {
@@ -693,14 +686,7 @@ impl Agent {
             self.prompt_cap(),
             &measure,
         )?;
-        let prompt = self.template.render(
-            &messages,
-            offered,
-            &RenderOptions {
-                add_generation_prompt: true,
-                extra: serde_json::Map::new(),
-            },
-        )?;
+        let prompt = render_prompt(&self.template, &messages, offered)?;
         let request = GenerationRequest {
             prompt,
             sampling: SamplingParams {
@@ -866,6 +852,22 @@ impl Agent {
 }
 
 /// A tool's result as the model will read it: its output, or the error, as data.
+/// `messages` as the prompt of a generation (the assistant's turn opened).
+fn render_prompt(
+    template: &ChatTemplate,
+    messages: &[Message],
+    tools: &[fulcrum_chat::ToolDefinition],
+) -> Result<String, AgentError> {
+    Ok(template.render(
+        messages,
+        tools,
+        &RenderOptions {
+            add_generation_prompt: true,
+            extra: serde_json::Map::new(),
+        },
+    )?)
+}
+
 /// Tokens of a summary at most.
 const SUMMARY_MAX_TOKENS: u32 = 256;
 
@@ -900,14 +902,7 @@ struct TemplateMeasure<'a> {
 
 impl Measure for TemplateMeasure<'_> {
     fn prompt_tokens(&self, messages: &[Message]) -> Result<usize, AgentError> {
-        let prompt = self.template.render(
-            messages,
-            self.tools,
-            &RenderOptions {
-                add_generation_prompt: true,
-                extra: serde_json::Map::new(),
-            },
-        )?;
+        let prompt = render_prompt(self.template, messages, self.tools)?;
         Ok(self.backend.count_tokens(&prompt)?)
     }
 

@@ -246,14 +246,7 @@ async fn the_agent_searches_ingested_documents_and_the_passage_is_audited() {
         .expect("ingest");
     let turn = one_turn(&g.app, ADMIN, "What is our target for the Southwest?").await;
     assert_eq!(turn["steps"], 2, "{turn}");
-    let (_, audit) = call(&g.app, "GET", "/v1/audit?limit=1000", Some(ADMIN), None).await;
-    let execution = audit["data"]
-        .as_array()
-        .expect("rows")
-        .iter()
-        .find(|r| r["kind"] == "execution" && r["data"]["tool"] == "search_documents")
-        .expect("the search ran")
-        .clone();
+    let execution = search_execution(&g.app).await;
     assert_eq!(execution["data"]["ok"], true, "{execution}");
     let output: Value =
         serde_json::from_str(execution["data"]["output"].as_str().expect("output")).expect("json");
@@ -262,6 +255,18 @@ async fn the_agent_searches_ingested_documents_and_the_passage_is_audited() {
     assert!(output["passages"][0]["text"]
         .as_str()
         .is_some_and(|t| t.contains("15% recovery")));
+}
+
+/// The audit log's record of the (one) `search_documents` execution.
+async fn search_execution(app: &Router) -> Value {
+    let (_, audit) = call(app, "GET", "/v1/audit?limit=1000", Some(ADMIN), None).await;
+    audit["data"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|r| r["kind"] == "execution" && r["data"]["tool"] == "search_documents")
+        .expect("the search ran")
+        .clone()
 }
 
 #[tokio::test]
@@ -287,14 +292,7 @@ async fn a_collection_limited_to_a_role_is_refused_to_another_at_execution() {
     // Finance may use the search tool, but not this collection: the passage never reaches it.
     let turn = one_turn(&g.app, FINANCE, "What did the board approve?").await;
     assert_eq!(turn["steps"], 2, "{turn}");
-    let (_, audit) = call(&g.app, "GET", "/v1/audit?limit=1000", Some(ADMIN), None).await;
-    let execution = audit["data"]
-        .as_array()
-        .expect("rows")
-        .iter()
-        .find(|r| r["kind"] == "execution" && r["data"]["tool"] == "search_documents")
-        .expect("the search ran")
-        .clone();
+    let execution = search_execution(&g.app).await;
     assert_eq!(execution["data"]["ok"], false, "{execution}");
     let text = execution.to_string();
     assert!(

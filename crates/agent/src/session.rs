@@ -219,6 +219,18 @@ impl SessionStore {
         Ok(())
     }
 
+    /// How many messages the session holds, and how many of them are the user's (its turns),
+    /// without reading them.
+    pub fn message_counts(&self, session_id: &str) -> Result<(usize, usize), AgentError> {
+        let (all, user): (i64, i64) = self.lock().query_row(
+            "SELECT COUNT(*), COALESCE(SUM(json_extract(message, '$.role') = 'user'), 0)
+             FROM agent_messages WHERE session_id = ?1",
+            [session_id],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?;
+        Ok((all.max(0) as usize, user.max(0) as usize))
+    }
+
     /// Records what a turn's tool call did, for the session's mid-term memory.
     pub fn add_key_event(
         &self,

@@ -215,7 +215,7 @@ impl Agent {
         // Only a session's first message can be answered from the cache: later ones depend on
         // the session's memory.
         let cacheable = match &self.answers {
-            Some(cache) if self.sessions.messages(&session.id)?.len() == 1 => {
+            Some(cache) if self.sessions.message_counts(&session.id)?.0 == 1 => {
                 Some((cache, self.document_versions().await?))
             }
             _ => None,
@@ -503,12 +503,7 @@ impl Agent {
 
     /// The session's current turn, 1-based (its user messages so far).
     fn turn_number(&self, session_id: &str) -> Result<usize, AgentError> {
-        Ok(self
-            .sessions
-            .messages(session_id)?
-            .iter()
-            .filter(|m| m.role == Role::User)
-            .count())
+        Ok(self.sessions.message_counts(session_id)?.1)
     }
 
     /// Folds the turns that have left the verbatim window into the session's summary, with

@@ -65,8 +65,14 @@ pub fn ensure_model(config: &Config) -> Result<(PathBuf, String)> {
     Ok((path, id))
 }
 
-/// The embedding model's weights and tokenizer (for retrieval), pulled when missing.
-pub fn ensure_embedding_files(config: &Config) -> Result<(PathBuf, PathBuf)> {
+/// The retrieval embedding model, its files pulled when missing.
+pub fn load_embedder(config: &Config) -> Result<fulcrum_retrieval::Embedder> {
+    let (weights, tokenizer) = ensure_embedding_files(config)?;
+    Ok(fulcrum_retrieval::Embedder::load(&weights, &tokenizer)?)
+}
+
+/// The embedding model's weights and tokenizer, pulled when missing.
+fn ensure_embedding_files(config: &Config) -> Result<(PathBuf, PathBuf)> {
     let catalogue = fulcrum_models::builtin();
     let cache = ModelCache::new(config.models_dir());
     let fetch = |name: &str| -> Result<PathBuf> {

@@ -6,13 +6,12 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use fulcrum_retrieval::{
-    evaluate, extract_text, is_supported, load_queries, ChunkLimits, Embedder, KnowledgeStore,
-    SearchMode,
+    evaluate, extract_text, is_supported, load_queries, ChunkLimits, KnowledgeStore, SearchMode,
 };
 use serde_json::json;
 
 use crate::config::Config;
-use crate::model_source::ensure_embedding_files;
+use crate::model_source::load_embedder;
 
 #[derive(Debug, clap::Args)]
 pub struct RetrievalArgs {
@@ -49,8 +48,7 @@ pub fn run(config: &Config, args: &RetrievalArgs) -> Result<()> {
     if files.is_empty() {
         bail!("no documents in {}", args.corpus.display());
     }
-    let (weights, tokenizer) = ensure_embedding_files(config)?;
-    let embedder = Embedder::load(&weights, &tokenizer)?;
+    let embedder = load_embedder(config)?;
     let scratch = tempfile::tempdir().context("cannot create a scratch folder")?;
     let mut store = KnowledgeStore::open(&scratch.path().join("knowledge.db"))?;
     let started = Instant::now();

@@ -7,12 +7,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use fulcrum_retrieval::{
-    extract_text, is_supported, ChunkLimits, Embedder, IngestOutcome, KnowledgeStore, SearchMode,
+    extract_text, is_supported, ChunkLimits, IngestOutcome, KnowledgeStore, SearchMode,
     SUPPORTED_EXTENSIONS,
 };
 
 use crate::config::Config;
-use crate::model_source::ensure_embedding_files;
+use crate::model_source::load_embedder;
 
 #[derive(Debug, clap::Args)]
 pub struct IngestArgs {
@@ -47,11 +47,6 @@ pub struct SearchArgs {
 
 fn parse_mode(text: &str) -> Result<SearchMode, String> {
     SearchMode::parse(text).ok_or_else(|| format!("`{text}` is not bm25, dense or hybrid"))
-}
-
-fn load_embedder(config: &Config) -> Result<Embedder> {
-    let (weights, tokenizer) = ensure_embedding_files(config)?;
-    Ok(Embedder::load(&weights, &tokenizer)?)
 }
 
 /// `fulcrum search QUERY --collection NAME`: the best-matching chunks, with their sources.

@@ -4,11 +4,11 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use fulcrum_engine::LlamaEngine;
-use fulcrum_retrieval::{Embedder, KnowledgeSearchFunction, SharedEmbedder, SEARCH_KNOWLEDGE};
+use fulcrum_retrieval::{KnowledgeSearchFunction, SharedEmbedder, SEARCH_KNOWLEDGE};
 use fulcrum_server::{AppState, LoadedModel, MonthlyReportFunction, ServerOptions, MONTHLY_REPORT};
 
 use crate::config::Config;
-use crate::model_source::{engine_config, ensure_embedding_files, ensure_model};
+use crate::model_source::{engine_config, ensure_model, load_embedder};
 use crate::passages::KnowledgePassages;
 
 pub fn run(config: Config) -> Result<()> {
@@ -80,9 +80,7 @@ async fn serve(config: Config) -> Result<()> {
     let loader = tokio::task::spawn_blocking(move || -> Result<()> {
         if wants_embedder {
             // Without the embedding model (no network to fetch it) searches are BM25 only.
-            match ensure_embedding_files(&config)
-                .and_then(|(weights, tokenizer)| Ok(Embedder::load(&weights, &tokenizer)?))
-            {
+            match load_embedder(&config) {
                 Ok(loaded) => embedder.set(loaded),
                 Err(err) => {
                     tracing::warn!(%err, "document search ranks by words only: the embedding model is not available")

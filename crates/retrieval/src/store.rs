@@ -251,12 +251,23 @@ impl KnowledgeStore {
                 self.search_dense(collection, &embed_query(embedder, query)?, limit)
             }
             (SearchMode::Hybrid, Some(embedder)) => {
-                let lexical = self.search_bm25(collection, query, FUSION_DEPTH)?;
-                let dense =
-                    self.search_dense(collection, &embed_query(embedder, query)?, FUSION_DEPTH)?;
-                Ok(fuse(&[lexical, dense], limit))
+                let ranking = self.dense_ranking(collection, &embed_query(embedder, query)?)?;
+                self.fused(collection, query, &ranking, limit)
             }
         }
+    }
+
+    /// BM25's and the dense ranking's first `FUSION_DEPTH` chunks fused, best `limit` first.
+    fn fused(
+        &self,
+        collection: &str,
+        query: &str,
+        dense_ranking: &[(i64, f64)],
+        limit: usize,
+    ) -> Result<Vec<Hit>, RetrievalError> {
+        let lexical = self.search_bm25(collection, query, FUSION_DEPTH)?;
+        let dense = self.hits(&dense_ranking[..dense_ranking.len().min(FUSION_DEPTH)])?;
+        Ok(fuse(&[lexical, dense], limit))
     }
 
     /// Like a hybrid search, but keeps only chunks whose embedding is at least
@@ -273,30 +284,18 @@ impl KnowledgeStore {
         let Some(embedder) = embedder else {
             return self.search_bm25(collection, query, limit);
         };
-        let query_vector = embed_query(embedder, query)?;
-        let lexical = self.search_bm25(collection, query, FUSION_DEPTH)?;
-        let dense = self.search_dense(collection, &query_vector, FUSION_DEPTH)?;
-        let mut relevant = Vec::new();
-        for hit in fuse(&[lexical, dense], FUSION_DEPTH) {
-            if relevant.len() == limit {
-                break;
-            }
-            let vector: Option<Vec<u8>> = self
-                .connection
-                .query_row(
-                    "SELECT vector FROM chunk_vectors WHERE chunk_id = ?1",
-                    params![hit.chunk_id],
-                    |row| row.get(0),
-                )
-                .optional()?;
-            let close = vector.is_some_and(|bytes| {
-                similarity(&query_vector, &from_bytes(&bytes)) >= min_similarity
-            });
-            if close {
-                relevant.push(hit);
-            }
-        }
-        Ok(relevant)
+        let ranking = self.dense_ranking(collection, &embed_query(embedder, query)?)?;
+        let closeness: HashMap<i64, f64> = ranking.iter().copied().collect();
+        Ok(self
+            .fused(collection, query, &ranking, FUSION_DEPTH)?
+            .into_iter()
+            .filter(|hit| {
+                closeness
+                    .get(&hit.chunk_id)
+                    .is_some_and(|&score| score >= f64::from(min_similarity))
+            })
+            .take(limit)
+            .collect())
     }
 
     /// The `limit` chunks of `collection` that best match `query` by BM25. Any text is a valid
@@ -359,6 +358,17 @@ impl KnowledgeStore {
         query_vector: &[f32],
         limit: usize,
     ) -> Result<Vec<Hit>, RetrievalError> {
+        let ranking = self.dense_ranking(collection, query_vector)?;
+        self.hits(&ranking[..ranking.len().min(limit)])
+    }
+
+    /// Every chunk of `collection` with an embedding, with its cosine similarity to
+    /// `query_vector`, closest first.
+    fn dense_ranking(
+        &self,
+        collection: &str,
+        query_vector: &[f32],
+    ) -> Result<Vec<(i64, f64)>, RetrievalError> {
         let mut statement = self.connection.prepare(
             "SELECT c.id, v.vector FROM chunk_vectors v
              JOIN chunks c ON c.id = v.chunk_id
@@ -374,10 +384,13 @@ impl KnowledgeStore {
             .collect::<Result<Vec<_>, _>>()?;
         // Ties broken by chunk id: the same query always ranks the same way.
         scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        scored.truncate(limit);
+        Ok(scored)
+    }
+
+    fn hits(&self, scored: &[(i64, f64)]) -> Result<Vec<Hit>, RetrievalError> {
         scored
-            .into_iter()
-            .map(|(id, score)| self.hit(id, score))
+            .iter()
+            .map(|&(id, score)| self.hit(id, score))
             .collect()
     }
 

@@ -28,8 +28,10 @@ pub struct Config {
     pub threads: Option<usize>,
     /// Sequences decoded together in one batch.
     pub slots: u32,
-    /// Tokens per llama.cpp batch (prompt chunk size).
+    /// Tokens per llama.cpp batch (prompt chunk size when no request is generating).
     pub batch_size: u32,
+    /// Most prompt tokens per step beside requests that are generating.
+    pub prefill_chunk_tokens: u32,
     /// Layers offloaded to the GPU (builds with the `cuda` feature).
     pub gpu_layers: u32,
     /// Largest accepted request body, in bytes.
@@ -90,6 +92,7 @@ impl Default for Config {
             threads: None,
             slots: 8,
             batch_size: 512,
+            prefill_chunk_tokens: fulcrum_engine::DEFAULT_PREFILL_CHUNK_TOKENS,
             gpu_layers: 0,
             max_body_bytes: 4 * 1024 * 1024,
             tool_call_bias: fulcrum_server::DEFAULT_TOOL_CALL_BIAS,
@@ -116,7 +119,7 @@ impl Default for Config {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 30] = [
+pub const KEYS: [&str; 31] = [
     "host",
     "port",
     "model",
@@ -126,6 +129,7 @@ pub const KEYS: [&str; 30] = [
     "threads",
     "slots",
     "batch_size",
+    "prefill_chunk_tokens",
     "gpu_layers",
     "max_body_bytes",
     "tool_call_bias",
@@ -279,6 +283,12 @@ impl Config {
             bail!(
                 "invalid configuration: `batch_size` must be at least 16, got {}",
                 self.batch_size
+            );
+        }
+        if self.prefill_chunk_tokens < 16 {
+            bail!(
+                "invalid configuration: `prefill_chunk_tokens` must be at least 16, got {}",
+                self.prefill_chunk_tokens
             );
         }
         if let Some(context) = self.context_size {

@@ -97,6 +97,7 @@ pub fn engine_config(config: &Config, path: &Path, id: String) -> EngineConfig {
     engine.prefix_cache_tokens =
         (config.prefix_cache_tokens > 0).then_some(config.prefix_cache_tokens);
     engine.batch_size = config.batch_size;
+    engine.prefill_chunk_tokens = config.prefill_chunk_tokens;
     engine.gpu_layers = config.gpu_layers;
     engine
 }

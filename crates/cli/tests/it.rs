@@ -283,9 +283,28 @@ fn bench_serve_loads_a_started_server_and_loses_nothing_in_a_burst() {
         serde_json::from_slice(&out.stdout).expect("JSON report")
     };
 
-    let levels = bench(None, &["--clients", "1,2", "--requests", "3"]);
+    // One client sends long user messages: the lone client's every request, one of the pair's.
+    let levels = bench(
+        None,
+        &[
+            "--clients",
+            "1,2",
+            "--requests",
+            "3",
+            "--long-prompt-tokens",
+            "300",
+        ],
+    );
     let levels = levels.as_array().expect("a report per level");
     assert_eq!(levels.len(), 2);
+    let mean_prompt =
+        |level: &serde_json::Value| level["mean_prompt_tokens"].as_f64().unwrap_or(0.0);
+    assert!(mean_prompt(&levels[0]) > 300.0, "{}", levels[0]);
+    assert!(
+        mean_prompt(&levels[1]) < mean_prompt(&levels[0]),
+        "{}",
+        levels[1]
+    );
     for (level, clients) in levels.iter().zip([1, 2]) {
         assert_eq!(level["server"], "fulcrum");
         assert_eq!(level["clients"], clients);
@@ -295,6 +314,9 @@ fn bench_serve_loads_a_started_server_and_loses_nothing_in_a_burst() {
         assert_eq!(level["hung"], 0);
         assert!(level["tokens_per_second"].as_f64().is_some_and(|t| t > 0.0));
         assert!(level["peak_rss_mib"].as_f64().is_some_and(|m| m > 50.0));
+        // Five pieces of text per stream: four gaps between them, measured.
+        let itl = |key: &str| level[key].as_f64().expect("inter-token latency");
+        assert!(itl("itl_p50_ms") <= itl("itl_p95_ms") && itl("itl_p95_ms") <= itl("itl_max_ms"));
     }
 
     let burst = bench(

@@ -20,5 +20,5 @@ pub use backend::{
     GenerationStream, LogitBias, ModelInfo, SamplingParams, Usage,
 };
 pub use error::EngineError;
-pub use llama::{EngineConfig, LlamaEngine};
+pub use llama::{EngineConfig, LlamaEngine, DEFAULT_PREFILL_CHUNK_TOKENS};
 pub use threads::physical_cores;

@@ -392,6 +392,70 @@ fn a_request_joins_a_running_generation_between_steps() {
     assert!(load.queue_wait_seconds_total >= 0.0);
 }
 
+/// How many tokens a generating sequence receives between a long prompt's arrival and that
+/// prompt's first token, on an engine that puts at most `prefill_chunk` prompt tokens beside
+/// generating sequences in a step.
+fn tokens_while_a_long_prompt_is_computed(prefill_chunk: u32) -> usize {
+    let mut config = EngineConfig::new(model_path(), "smollm2");
+    config.context_size = Some(2048);
+    config.slots = 2;
+    config.threads = Some(2);
+    config.prefill_chunk_tokens = prefill_chunk;
+    let engine = LlamaEngine::load(config).expect("tiny model loads");
+
+    let mut generating = greedy(PROMPT, 400);
+    generating.ignore_eos = true;
+    let mut first = engine.generate(generating).expect("generate");
+    assert!(matches!(
+        first.blocking_next(),
+        Some(Ok(GenerationEvent::Text(_)))
+    ));
+    // Read the first sequence's tokens as they come, with the time each arrived.
+    let reader = std::thread::spawn(move || {
+        let mut arrivals = Vec::new();
+        while let Some(event) = first.blocking_next() {
+            match event.expect("no engine error") {
+                GenerationEvent::Text(_) => arrivals.push(Instant::now()),
+                GenerationEvent::Finished { .. } => break,
+            }
+        }
+        arrivals
+    });
+    let notes: String = (0..240).map(|i| format!("note {i}, ")).collect();
+    let long_prompt =
+        format!("<|im_start|>user\nCount these: {notes}<|im_end|>\n<|im_start|>assistant\n");
+    let submitted = Instant::now();
+    let mut long = engine.generate(greedy(&long_prompt, 2)).expect("generate");
+    let mut answered = None;
+    let usage = loop {
+        match long.blocking_next().expect("the long prompt answers") {
+            Ok(GenerationEvent::Text(_)) => {
+                answered.get_or_insert_with(Instant::now);
+            }
+            Ok(GenerationEvent::Finished { usage, .. }) => break usage,
+            Err(err) => panic!("long prompt failed: {err}"),
+        }
+    };
+    assert!(usage.prompt_tokens > 600, "{usage:?}");
+    let answered = answered.expect("the long prompt's answer has text");
+    let arrivals = reader.join().expect("reader");
+    arrivals
+        .iter()
+        .filter(|at| **at > submitted && **at < answered)
+        .count()
+}
+
+/// A long prompt is computed in chunks between the generating sequences' steps, so they keep
+/// receiving tokens meanwhile; with the chunk as large as the batch they get almost none.
+#[test]
+fn a_long_prompt_is_computed_in_chunks_between_other_sequences_tokens() {
+    // ~1,000 prompt tokens: about 60 steps of 16, 2 steps of 512.
+    let chunked = tokens_while_a_long_prompt_is_computed(16);
+    let whole = tokens_while_a_long_prompt_is_computed(512);
+    assert!(chunked >= 25, "{chunked} tokens while chunked");
+    assert!(whole <= 12, "{whole} tokens with whole batches");
+}
+
 #[test]
 fn a_request_past_its_timeout_ends_with_an_error_and_frees_its_slot() {
     let mut config = EngineConfig::new(model_path(), "smollm2");

@@ -20,6 +20,9 @@ pub struct LoadSpec {
     pub max_tokens: u32,
     /// A system message every request shares (a system prompt plus tools, say).
     pub shared_prefix: Option<String>,
+    /// Words of the user message of the first client's requests, when it is to send long
+    /// prompts (a document to summarise, say) among the others' short ones.
+    pub long_prompt_words: Option<usize>,
     /// Longest a request may take, 429 waits included, before it counts as hung.
     pub request_limit: Duration,
 }
@@ -36,6 +39,8 @@ struct RequestResult {
     outcome: Outcome,
     /// From the first attempt to the first generated text.
     ttft: Option<Duration>,
+    /// Between one piece of generated text and the next (inter-token latency).
+    gaps: Vec<Duration>,
     /// From the first attempt to the end of the stream.
     latency: Duration,
     completion_tokens: u64,
@@ -63,6 +68,10 @@ pub struct RunReport {
     pub ttft_p95_ms: Option<f64>,
     pub latency_p50_ms: Option<f64>,
     pub latency_p95_ms: Option<f64>,
+    /// Time between successive pieces of a stream, over all streams.
+    pub itl_p50_ms: Option<f64>,
+    pub itl_p95_ms: Option<f64>,
+    pub itl_max_ms: Option<f64>,
     /// Peak resident memory of the server process so far, when the bench started it.
     pub peak_rss_mib: Option<f64>,
     /// The first few failure reasons, for the log.
@@ -81,8 +90,12 @@ pub async fn run(
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut clients = tokio::task::JoinSet::new();
-    for _ in 0..spec.clients {
+    for client in 0..spec.clients {
         let (http, next, spec) = (http.clone(), Arc::clone(&next), spec.clone());
+        let words = match spec.long_prompt_words {
+            Some(long) if client == 0 => long,
+            _ => spec.prompt_words,
+        };
         let url = format!("{}/chat/completions", base_url.trim_end_matches('/'));
         let model = model.to_string();
         clients.spawn(async move {
@@ -92,7 +105,7 @@ pub async fn run(
                 if index >= spec.requests {
                     return results;
                 }
-                let body = request_body(&model, &spec, index);
+                let body = request_body(&model, &spec, index, words);
                 results.push(one_request(&http, &url, &body, spec.request_limit).await);
             }
         });
@@ -104,6 +117,7 @@ pub async fn run(
             Err(err) => results.push(RequestResult {
                 outcome: Outcome::Failed(format!("client task failed: {err}")),
                 ttft: None,
+                gaps: Vec::new(),
                 latency: Duration::ZERO,
                 completion_tokens: 0,
                 prompt_tokens: None,
@@ -114,14 +128,14 @@ pub async fn run(
     summarize(server, spec, &results, started.elapsed())
 }
 
-/// One request's body. The request number comes first so no two prompts share more than
-/// the chat template's head and the shared prefix.
-pub fn request_body(model: &str, spec: &LoadSpec, index: usize) -> Value {
+/// One request's body, its user message `words` long. The request number comes first so no
+/// two prompts share more than the chat template's head and the shared prefix.
+pub fn request_body(model: &str, spec: &LoadSpec, index: usize, words: usize) -> Value {
     let mut messages = Vec::new();
     if let Some(prefix) = &spec.shared_prefix {
         messages.push(json!({"role": "system", "content": prefix}));
     }
-    messages.push(json!({"role": "user", "content": user_text(index, spec.prompt_words)}));
+    messages.push(json!({"role": "user", "content": user_text(index, words)}));
     json!({
         "model": model,
         "messages": messages,
@@ -172,6 +186,7 @@ async fn one_request(
     let mut result = RequestResult {
         outcome: Outcome::Hung,
         ttft: None,
+        gaps: Vec::new(),
         latency: Duration::ZERO,
         completion_tokens: 0,
         prompt_tokens: None,
@@ -226,6 +241,7 @@ async fn read_stream(
     let mut buffer: Vec<u8> = Vec::new();
     let mut deltas = 0u64;
     let mut usage_tokens = None;
+    let mut last_text: Option<Instant> = None;
     loop {
         let chunk = match response.chunk().await {
             Ok(Some(chunk)) => chunk,
@@ -260,7 +276,11 @@ async fn read_stream(
                     .any(|piece| !piece.is_empty());
                 if text {
                     deltas += 1;
-                    result.ttft.get_or_insert_with(|| started.elapsed());
+                    let now = Instant::now();
+                    result.ttft.get_or_insert_with(|| now - started);
+                    if let Some(previous) = last_text.replace(now) {
+                        result.gaps.push(now - previous);
+                    }
                 }
                 if let Some(usage) = value.get("usage").filter(|u| u.is_object()) {
                     usage_tokens = usage["completion_tokens"].as_u64();
@@ -299,6 +319,11 @@ fn summarize(
         .iter()
         .map(|r| r.latency.as_secs_f64() * 1000.0)
         .collect();
+    let mut gaps: Vec<f64> = succeeded
+        .iter()
+        .flat_map(|r| r.gaps.iter())
+        .map(|d| d.as_secs_f64() * 1000.0)
+        .collect();
     let prompts: Vec<u64> = succeeded.iter().filter_map(|r| r.prompt_tokens).collect();
     let wall_seconds = wall.as_secs_f64();
     RunReport {
@@ -325,6 +350,9 @@ fn summarize(
         ttft_p95_ms: percentile(&mut ttfts, 95.0),
         latency_p50_ms: percentile(&mut latencies, 50.0),
         latency_p95_ms: percentile(&mut latencies, 95.0),
+        itl_p50_ms: percentile(&mut gaps, 50.0),
+        itl_p95_ms: percentile(&mut gaps, 95.0),
+        itl_max_ms: percentile(&mut gaps, 100.0),
         peak_rss_mib: None,
         failures: results
             .iter()

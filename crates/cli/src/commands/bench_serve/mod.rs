@@ -41,6 +41,10 @@ pub struct ServeBenchArgs {
     /// Words of a system message all requests share, like a system prompt with tools (0: none)
     #[arg(long, default_value_t = 0)]
     shared_prefix_tokens: usize,
+    /// Words of the user message of one client's requests, a long document among the others'
+    /// short ones, to see whether it stalls them (0: none)
+    #[arg(long, default_value_t = 0)]
+    long_prompt_tokens: usize,
     /// Seconds a request may take, 429 waits included, before it counts as hung
     #[arg(long, default_value_t = 600)]
     request_limit_secs: u64,
@@ -97,6 +101,7 @@ async fn bench(config: &Config, args: ServeBenchArgs) -> Result<()> {
             prompt_words: 16,
             max_tokens: 4,
             shared_prefix: None,
+            long_prompt_words: None,
             request_limit: Duration::from_secs(args.request_limit_secs),
         };
         let report = load::run(
@@ -130,6 +135,7 @@ async fn bench(config: &Config, args: ServeBenchArgs) -> Result<()> {
             prompt_words: args.prompt_tokens,
             max_tokens: args.max_tokens,
             shared_prefix: shared_prefix.clone(),
+            long_prompt_words: (args.long_prompt_tokens > 0).then_some(args.long_prompt_tokens),
             request_limit: Duration::from_secs(args.request_limit_secs),
         };
         // Alternate which server goes first, so drift in the machine's speed favours neither.
@@ -248,7 +254,7 @@ fn print_tables(args: &ServeBenchArgs, reports: &[RunReport]) {
     let ms = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.0}"));
     let prompt = reports.iter().find_map(|r| r.mean_prompt_tokens);
     println!(
-        "{} generated tokens per request (ignore_eos), user message of {} words{}{}\n",
+        "{} generated tokens per request (ignore_eos), user message of {} words{}{}{}\n",
         args.max_tokens,
         args.prompt_tokens,
         if args.shared_prefix_tokens > 0 {
@@ -259,15 +265,25 @@ fn print_tables(args: &ServeBenchArgs, reports: &[RunReport]) {
         } else {
             String::new()
         },
+        if args.long_prompt_tokens > 0 {
+            format!(
+                ", one client's user messages of {} words",
+                args.long_prompt_tokens
+            )
+        } else {
+            String::new()
+        },
         prompt.map_or(String::new(), |p| format!(
             " (prompt: {p:.0} tokens on average)"
         ))
     );
-    println!("| server | clients | requests | ok | 429 then ok | failed | hung | tokens/s | TTFT p50 ms | TTFT p95 ms | latency p50 ms | latency p95 ms | peak RSS MiB |");
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    println!("| server | clients | requests | ok | 429 then ok | failed | hung | tokens/s | TTFT p50 ms | TTFT p95 ms | latency p50 ms | latency p95 ms | ITL p50 / p95 / max ms | peak RSS MiB |");
+    println!(
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+    );
     for r in reports {
         println!(
-            "| {} | {} | {} | {} | {} | {} | {} | {:.1} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {:.1} | {} | {} | {} | {} | {} / {} / {} | {} |",
             r.server,
             r.clients,
             r.requests,
@@ -280,6 +296,9 @@ fn print_tables(args: &ServeBenchArgs, reports: &[RunReport]) {
             ms(r.ttft_p95_ms),
             ms(r.latency_p50_ms),
             ms(r.latency_p95_ms),
+            ms(r.itl_p50_ms),
+            ms(r.itl_p95_ms),
+            ms(r.itl_max_ms),
             r.peak_rss_mib.map_or("-".into(), |v| format!("{v:.0}")),
         );
     }

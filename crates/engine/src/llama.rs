@@ -41,11 +41,13 @@ use crate::threads::physical_cores;
 /// Largest context used when the model's own is bigger (KV memory grows with it).
 pub const MAX_DEFAULT_CONTEXT: u32 = 32_768;
 
-/// Prompt tokens per step beside generating sequences. On 2 CPU cores prompt tokens are
-/// processed at the same rate in batches of 64 as of 512 (llama-batched-bench: 152 vs 156
-/// tokens/s), so the smaller chunk costs the long prompt little and keeps the others' next
-/// token under half a second.
-pub const DEFAULT_PREFILL_CHUNK_TOKENS: u32 = 64;
+/// Prompt tokens per step beside generating sequences. Measured with the default model on 2
+/// CPU cores (BENCHMARKS.md, a 2,000-token prompt among 7 generating clients): 256 cuts the
+/// longest pause of the others by about a third against whole 512-token batches at the same
+/// throughput; 64
+/// shortens it further (to ~3 s) but small mixed steps are slower per token on a CPU, costing
+/// ~15% throughput, so interactive deployments may choose it.
+pub const DEFAULT_PREFILL_CHUNK_TOKENS: u32 = 256;
 
 /// Settings of the embedded engine.
 #[derive(Debug, Clone)]
@@ -677,7 +679,16 @@ impl Worker {
                 fail_all(&mut ctx, &mut active, &mut free, &mut reserved, &err);
                 continue;
             }
-            if let Err(err) = ctx.decode(&mut batch) {
+            let step_started = Instant::now();
+            let decode_result = ctx.decode(&mut batch);
+            tracing::debug!(
+                target: "fulcrum_engine::step",
+                tokens = batch.n_tokens(),
+                generating = active.iter().filter(|s| s.logits_at.is_some()).count(),
+                ms = step_started.elapsed().as_millis() as u64,
+                "step"
+            );
+            if let Err(err) = decode_result {
                 let err = EngineError::Decode(err.to_string());
                 fail_all(&mut ctx, &mut active, &mut free, &mut reserved, &err);
                 continue;

@@ -12,6 +12,7 @@ mod numbers;
 mod prose;
 pub mod render;
 mod sales;
+mod strategy;
 mod template;
 
 use std::path::{Path, PathBuf};
@@ -26,6 +27,7 @@ pub use month::Month;
 pub use numbers::{money, NumberCheck};
 pub use prose::{EngineProse, ProseModel, Section, ATTEMPTS};
 pub use sales::{SalesRow, SALES_TOOL};
+pub use strategy::{Citation, StrategyPassage, StrategySource};
 pub use template::{SectionSpec, Template};
 
 /// Where the CJK-capable font comes from unless `FULCRUM_REPORT_FONT` names another
@@ -125,12 +127,14 @@ pub async fn gather(
     })
 }
 
-/// Draws the charts, has the prose written and checked, and writes the files. Without a
-/// model each section states its facts, one sentence each. Blocking (the model runs here):
-/// call it off any async runtime's worker threads.
+/// Draws the charts, retrieves each section's strategy passages, has the prose written and
+/// checked, and writes the files. Without a model each section states its facts, one sentence
+/// each (and nothing is retrieved). Blocking (the model runs here): call it off any async
+/// runtime's worker threads.
 pub fn compose(
     gathered: Gathered,
     prose_model: Option<&dyn ProseModel>,
+    strategy: Option<&dyn StrategySource>,
     model_name: &str,
     request: &ReportRequest,
 ) -> Result<Report, ReportError> {
@@ -143,11 +147,28 @@ pub fn compose(
     let check = NumberCheck::new(&facts);
     let charts = charts::draw_all(&facts, &request.out_dir.join("charts"), &request.font)?;
     lap("charts", &mut timings);
+    let passages: Vec<Vec<StrategyPassage>> = request
+        .template
+        .sections
+        .iter()
+        .map(|spec| match (prose_model, strategy) {
+            (Some(_), Some(source)) => source
+                .passages(&prose::strategy_query(&facts, spec))
+                .unwrap_or_else(|err| {
+                    // The report is still right without them: its numbers come from the data.
+                    tracing::warn!(section = %spec.title, "strategy passages unavailable: {err}");
+                    Vec::new()
+                }),
+            _ => Vec::new(),
+        })
+        .collect();
+    lap("strategy", &mut timings);
     let sections = request
         .template
         .sections
         .iter()
-        .map(|spec| prose::write_section(prose_model, &facts, &check, spec))
+        .zip(&passages)
+        .map(|(spec, passages)| prose::write_section(prose_model, &facts, &check, spec, passages))
         .collect::<Result<Vec<_>, _>>()?;
     lap("prose", &mut timings);
     let mut report = Report {

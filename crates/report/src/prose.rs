@@ -11,6 +11,9 @@ use serde::Serialize;
 use crate::error::ReportError;
 use crate::facts::Facts;
 use crate::numbers::{fact_lines, NumberCheck};
+use crate::strategy::{
+    cited_ids, passage_id, without_citations, without_figures, Citation, StrategyPassage,
+};
 use crate::template::SectionSpec;
 
 /// Attempts per section before it is marked for review.
@@ -102,6 +105,8 @@ pub struct Section {
     /// When every draft of the model failed the checks: what was wrong with the last one.
     /// The section then states the facts themselves, and says so.
     pub rejected_draft: Option<Vec<String>>,
+    /// The strategy passages the text cites, by the ids it uses.
+    pub citations: Vec<Citation>,
 }
 
 impl Section {
@@ -110,15 +115,50 @@ impl Section {
     }
 }
 
+/// The question a section's strategy passages are retrieved for: its title, what it is to
+/// say, and the facts it draws on (their names match the strategy's headings and terms).
+pub fn strategy_query(facts: &Facts, spec: &SectionSpec) -> String {
+    let lines = fact_lines(facts, &spec.facts);
+    let mut query = format!("{}. {} {}", spec.title, spec.instruction, lines.join("; "));
+    if let Some((end, _)) = query.char_indices().nth(1_000) {
+        query.truncate(end);
+    }
+    query
+}
+
+/// Writes one section from its facts (and the strategy passages retrieved for it): the model's
+/// text when a draft passes the checks, otherwise the facts as sentences.
 pub fn write_section(
     model: Option<&dyn ProseModel>,
     facts: &Facts,
     check: &NumberCheck,
     spec: &SectionSpec,
+    strategy: &[StrategyPassage],
 ) -> Result<Section, ReportError> {
     let lines = fact_lines(facts, &spec.facts);
+    // The notes come before the instruction and the facts, which the model reads last.
+    let notes: Vec<String> = strategy
+        .iter()
+        .map(|passage| without_figures(&passage.text))
+        .collect();
+    let mut strategy_block = String::new();
+    if !notes.is_empty() {
+        strategy_block.push_str(
+            "Strategy notes (the company's plan: where a fact bears on a note, say how in your \
+             own words and cite the note's id in brackets, e.g. [S1]):",
+        );
+        for (index, (passage, note)) in strategy.iter().zip(&notes).enumerate() {
+            strategy_block.push_str(&format!(
+                "\n[{}] ({}, {}) {note}",
+                passage_id(index),
+                passage.source,
+                passage.section,
+            ));
+        }
+        strategy_block.push_str("\n\n");
+    }
     let base = format!(
-        "Report period: {}.\nSection: {}\nWhat to write: {}\n\nFacts:\n- {}",
+        "Report period: {}.\nSection: {}\n\n{strategy_block}What to write: {}\n\nFacts:\n- {}",
         facts.month.long_name(),
         spec.title,
         spec.instruction,
@@ -131,14 +171,24 @@ pub fn write_section(
             attempts: 0,
             unsupported_numbers: Vec::new(),
             rejected_draft: None,
+            citations: Vec::new(),
         });
     };
     let mut user = base.clone();
     let mut problems = Vec::new();
     for attempt in 1..=ATTEMPTS {
         let text = clean(&model.complete(SYSTEM, &user)?);
-        let unsupported = check.unsupported(&text);
+        let unsupported = check.unsupported(&without_citations(&text));
         problems = form_problems(&text, &lines);
+        if notes.iter().any(|note| copies(&text, note)) {
+            problems.push("it copies a strategy note instead of relating the facts to it".into());
+        }
+        let (citations, unknown) = citations(&text, strategy);
+        problems.extend(
+            unknown
+                .iter()
+                .map(|id| format!("it cites [{id}], which is not one of the notes")),
+        );
         if unsupported.is_empty() && problems.is_empty() {
             return Ok(Section {
                 title: spec.title.clone(),
@@ -146,6 +196,7 @@ pub fn write_section(
                 attempts: attempt,
                 unsupported_numbers: Vec::new(),
                 rejected_draft: None,
+                citations,
             });
         }
         problems.extend(unsupported.iter().map(|n| format!("the number {n}")));
@@ -162,7 +213,37 @@ pub fn write_section(
         attempts: ATTEMPTS,
         unsupported_numbers: Vec::new(),
         rejected_draft: Some(problems),
+        citations: Vec::new(),
     })
+}
+
+/// Whether `text` holds a sentence of `passage` word for word.
+fn copies(text: &str, passage: &str) -> bool {
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    passage
+        .split(['.', '!', '?'])
+        .map(|sentence| sentence.split_whitespace().collect::<Vec<_>>().join(" "))
+        .any(|sentence| sentence.len() >= 40 && text.contains(&sentence))
+}
+
+/// The passages `text` cites, and the ids it cites that no passage has.
+fn citations(text: &str, strategy: &[StrategyPassage]) -> (Vec<Citation>, Vec<String>) {
+    let mut found = Vec::new();
+    let mut unknown = Vec::new();
+    for id in cited_ids(text) {
+        let passage = (0..strategy.len())
+            .find(|&index| passage_id(index) == id)
+            .map(|index| &strategy[index]);
+        match passage {
+            Some(passage) => found.push(Citation {
+                id,
+                source: passage.source.clone(),
+                section: passage.section.clone(),
+            }),
+            None => unknown.push(id),
+        }
+    }
+    (found, unknown)
 }
 
 /// The facts, one sentence each: what a section says when no draft of the model passed.
@@ -210,7 +291,13 @@ fn form_problems(text: &str, fact_lines: &[String]) -> Vec<String> {
 }
 
 /// The labels of the prompt; a line of the answer that starts with one repeats the prompt.
-const SCAFFOLD: [&str; 4] = ["Section:", "Facts:", "What to write:", "Report period:"];
+const SCAFFOLD: [&str; 5] = [
+    "Section:",
+    "Facts:",
+    "What to write:",
+    "Report period:",
+    "Strategy notes",
+];
 
 /// Drops what a small model adds around the prose: a repeated heading, the prompt's labelled
 /// lines, list markers, bold.

@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use fulcrum_report::{Format, Month, ProseModel, ReportError, ReportRequest, Template, ATTEMPTS};
+use fulcrum_report::{
+    Format, Month, ProseModel, ReportError, ReportRequest, StrategyPassage, StrategySource,
+    Template, ATTEMPTS,
+};
 use fulcrum_tools::{CallContext, Durability, Policy, Principal, Registry};
 
 struct Demo {
@@ -66,12 +69,22 @@ fn report(
     model: Option<&dyn ProseModel>,
     request: &ReportRequest,
 ) -> Result<fulcrum_report::Report, ReportError> {
+    report_with_strategy(demo, context, model, None, request)
+}
+
+fn report_with_strategy(
+    demo: &Demo,
+    context: &CallContext,
+    model: Option<&dyn ProseModel>,
+    strategy: Option<&dyn StrategySource>,
+    request: &ReportRequest,
+) -> Result<fulcrum_report::Report, ReportError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
     let gathered = runtime.block_on(fulcrum_report::gather(&demo.policy, context, march()))?;
-    fulcrum_report::compose(gathered, model, "test", request)
+    fulcrum_report::compose(gathered, model, strategy, "test", request)
 }
 
 /// Ground truth straight from the database, not through the report's code.
@@ -298,4 +311,104 @@ fn chinese_text_is_typeset_in_the_pdf() {
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(text.contains("月度销售报告"), "{text}");
     assert!(text.contains("概要"), "{text}");
+}
+
+/// The strategy documents, as a fixed list, and the questions asked of them.
+struct Strategy {
+    queries: Mutex<Vec<String>>,
+}
+
+impl StrategySource for Strategy {
+    fn passages(&self, query: &str) -> Result<Vec<StrategyPassage>, String> {
+        self.queries.lock().expect("lock").push(query.to_string());
+        Ok(vec![StrategyPassage {
+            source: "strategy-2024.md".into(),
+            section: "Southwest recovery".into(),
+            text: "The Southwest region targets 480 new stores in 2024.".into(),
+        }])
+    }
+}
+
+/// Each section is written beside its strategy passages; the passages it cites are listed
+/// under it in the files; a draft that cites a passage it was not given, takes a number from
+/// one, or copies one is written again.
+#[test]
+fn prose_cites_the_strategy_passages_it_was_given_and_takes_no_number_from_them() {
+    let demo = demo();
+    let out = demo.root.join("out");
+    let mut template = Template::builtin();
+    template.sections.truncate(2);
+    let model = Scripted::new(&[
+        "Revenue was steady, in line with the plan [S2].",
+        "Revenue was steady, far from the 480 new stores the plan sets [S1].",
+        "Revenue was steady, as the plan for the Southwest expects [S1].",
+        "The Southwest region targets … new stores in … [S1].",
+        "The regions moved apart, as the strategy foresaw [S1].",
+    ]);
+    let strategy = Strategy {
+        queries: Mutex::new(Vec::new()),
+    };
+    let mut req = request(&out, vec![Format::Markdown, Format::Docx]);
+    req.template = template;
+    let report = report_with_strategy(
+        &demo,
+        &as_user("admin", "admin"),
+        Some(&model),
+        Some(&strategy),
+        &req,
+    )
+    .expect("report");
+
+    // One question per section, naming the section and its facts.
+    let queries = strategy.queries.lock().expect("lock");
+    assert_eq!(queries.len(), 2);
+    assert!(
+        queries[1].starts_with("Regional performance."),
+        "{}",
+        queries[1]
+    );
+    assert!(queries[1].contains("East China (region)"), "{}", queries[1]);
+    let prompts = model.prompts.lock().expect("lock");
+    // The note is shown without its figures.
+    assert!(
+        prompts[0].contains(
+            "[S1] (strategy-2024.md, Southwest recovery) The Southwest region targets … new \
+             stores in …."
+        ),
+        "{}",
+        prompts[0]
+    );
+    assert!(
+        prompts[1].contains("it cites [S2], which is not one of the notes"),
+        "{}",
+        prompts[1]
+    );
+    assert!(prompts[2].contains("the number 480"), "{}", prompts[2]);
+    assert!(
+        prompts[4].contains("copies a strategy note"),
+        "{}",
+        prompts[4]
+    );
+
+    let first = &report.sections[0];
+    assert_eq!(first.attempts, 3);
+    assert_eq!(first.citations.len(), 1);
+    assert_eq!(first.citations[0].id, "S1");
+    assert_eq!(first.citations[0].section, "Southwest recovery");
+    assert_eq!(report.sections[1].attempts, 2);
+
+    let markdown = std::fs::read_to_string(&report.files[0]).expect("md");
+    assert!(
+        markdown.contains("_Sources: [S1] strategy-2024.md, Southwest recovery._"),
+        "{markdown}"
+    );
+    let docx = std::fs::read(&report.files[1]).expect("docx");
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(docx)).expect("zip");
+    let mut document = String::new();
+    std::io::Read::read_to_string(
+        &mut archive.by_name("word/document.xml").expect("document.xml"),
+        &mut document,
+    )
+    .expect("read");
+    assert!(document.contains("Sources: [S1] strategy-2024.md, Southwest recovery."));
 }

@@ -25,7 +25,7 @@ use axum::Router;
 
 pub use error::ApiError;
 pub use metrics::Metrics;
-pub use report_tool::{MonthlyReportFunction, MONTHLY_REPORT};
+pub use report_tool::{MonthlyReportFunction, ReaderPassages, MONTHLY_REPORT};
 pub use state::{
     AppState, Governance, LoadedModel, ServerOptions, DEFAULT_PARALLEL_CALL_BIAS,
     DEFAULT_TOOL_CALL_BIAS,

@@ -6,8 +6,12 @@
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock, Weak};
 
+use fulcrum_agent::PassageSource;
 use fulcrum_report::render::section_note;
-use fulcrum_report::{EngineProse, Format, Month, Report, ReportError, ReportRequest, Template};
+use fulcrum_report::{
+    EngineProse, Format, Month, Report, ReportError, ReportRequest, StrategyPassage,
+    StrategySource, Template,
+};
 use fulcrum_tools::{CallContext, HostFunction, HostFuture, Policy, Principal};
 use serde_json::{json, Value};
 
@@ -21,14 +25,22 @@ pub struct MonthlyReportFunction {
     policy: Weak<Policy>,
     model: Arc<OnceLock<LoadedModel>>,
     folder: PathBuf,
+    /// The knowledge the prose may relate the figures to (the strategy documents).
+    passages: Option<Arc<dyn PassageSource>>,
 }
 
 impl MonthlyReportFunction {
-    pub fn new(policy: &Arc<Policy>, model: Arc<OnceLock<LoadedModel>>, folder: PathBuf) -> Self {
+    pub fn new(
+        policy: &Arc<Policy>,
+        model: Arc<OnceLock<LoadedModel>>,
+        folder: PathBuf,
+        passages: Option<Arc<dyn PassageSource>>,
+    ) -> Self {
         MonthlyReportFunction {
             policy: Arc::downgrade(policy),
             model,
             folder,
+            passages,
         }
     }
 
@@ -58,9 +70,18 @@ impl MonthlyReportFunction {
         let out_dir = self
             .folder
             .join(format!("{month}-{}", uuid::Uuid::new_v4().simple()));
-        let report = write_monthly_report(&policy, &context, model, month, formats, out_dir, ())
-            .await
-            .map_err(|err| err.to_string())?;
+        let report = write_monthly_report(
+            &policy,
+            &context,
+            model,
+            month,
+            formats,
+            out_dir,
+            self.passages.clone(),
+            (),
+        )
+        .await
+        .map_err(|err| err.to_string())?;
         Ok(json!({
             "report": report.title,
             "files": report.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
@@ -73,9 +94,11 @@ impl MonthlyReportFunction {
     }
 }
 
-/// Reads the month's data as `context`'s principal, has the served model write the prose (on
-/// a blocking thread, holding `guard` until it is done, even if the caller goes away) and
-/// writes the files into `out_dir`.
+/// Reads the month's data as `context`'s principal, has the served model write the prose
+/// beside the strategy passages that principal may read (on a blocking thread, holding
+/// `guard` until it is done, even if the caller goes away) and writes the files into
+/// `out_dir`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn write_monthly_report<G: Send + 'static>(
     policy: &Policy,
     context: &CallContext,
@@ -83,6 +106,7 @@ pub(crate) async fn write_monthly_report<G: Send + 'static>(
     month: Month,
     formats: Vec<Format>,
     out_dir: PathBuf,
+    passages: Option<Arc<dyn PassageSource>>,
     guard: G,
 ) -> Result<Report, ReportError> {
     let gathered = fulcrum_report::gather(policy, context, month).await?;
@@ -94,13 +118,45 @@ pub(crate) async fn write_monthly_report<G: Send + 'static>(
     };
     let prose = EngineProse::new(Arc::clone(&model.backend), Arc::clone(&model.template));
     let model_id = model.backend.info().id.clone();
+    let strategy = passages.map(|source| ReaderPassages {
+        source,
+        reader: context.principal.clone(),
+    });
     tokio::task::spawn_blocking(move || {
-        let report = fulcrum_report::compose(gathered, Some(&prose), &model_id, &request);
+        let report = fulcrum_report::compose(
+            gathered,
+            Some(&prose),
+            strategy.as_ref().map(|s| s as &dyn StrategySource),
+            &model_id,
+            &request,
+        );
         drop(guard);
         report
     })
     .await
     .map_err(|err| ReportError::Model(format!("the report task failed: {err}")))?
+}
+
+/// The knowledge passages one reader may read, as a report's strategy source: the same
+/// collections and role checks as the agent's per-turn passages.
+pub struct ReaderPassages {
+    pub source: Arc<dyn PassageSource>,
+    pub reader: Principal,
+}
+
+impl StrategySource for ReaderPassages {
+    fn passages(&self, query: &str) -> Result<Vec<StrategyPassage>, String> {
+        Ok(self
+            .source
+            .passages(&self.reader, query)?
+            .into_iter()
+            .map(|p| StrategyPassage {
+                source: p.source,
+                section: p.section,
+                text: p.text,
+            })
+            .collect())
+    }
 }
 
 impl HostFunction for MonthlyReportFunction {

@@ -6,12 +6,16 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use fulcrum_engine::LlamaEngine;
-use fulcrum_report::{EngineProse, Format, Month, ProseModel, ReportRequest, Template};
-use fulcrum_server::LoadedModel;
+use fulcrum_report::{
+    EngineProse, Format, Month, ProseModel, ReportRequest, StrategySource, Template,
+};
+use fulcrum_retrieval::SharedEmbedder;
+use fulcrum_server::{LoadedModel, ReaderPassages};
 use fulcrum_tools::{CallContext, Principal};
 
 use crate::config::Config;
-use crate::model_source::{engine_config, ensure_model};
+use crate::model_source::{engine_config, ensure_model, load_embedder};
+use crate::passages::KnowledgePassages;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum ReportCommand {
@@ -77,6 +81,22 @@ pub fn run(config: &Config, command: ReportCommand) -> Result<()> {
                 args.user
             )
         })?;
+    // The strategy documents the prose relates the figures to: the configured knowledge
+    // collections, as this user's role may read them.
+    let strategy = (!args.no_model && !config.context_collections.is_empty())
+        .then(|| -> Result<ReaderPassages> {
+            let embedder = SharedEmbedder::default();
+            embedder.set(load_embedder(config)?);
+            Ok(ReaderPassages {
+                source: Arc::new(KnowledgePassages::new(
+                    config.home_dir().join("knowledge.db"),
+                    config.context_collections.clone(),
+                    embedder,
+                )),
+                reader: principal.clone(),
+            })
+        })
+        .transpose()?;
     let context = CallContext {
         principal,
         request_id: Some(format!("report-{month}")),
@@ -107,6 +127,7 @@ pub fn run(config: &Config, command: ReportCommand) -> Result<()> {
     let report = fulcrum_report::compose(
         gathered,
         prose.as_ref().map(|p| p as &dyn ProseModel),
+        strategy.as_ref().map(|s| s as &dyn StrategySource),
         &model_name,
         &request,
     )?;

@@ -39,16 +39,6 @@ async fn serve(config: Config) -> Result<()> {
         tuning: config.tuning(),
     })
     .context("cannot set up metrics")?;
-    if governance.policy.runs_host_function(MONTHLY_REPORT) {
-        let reports = MonthlyReportFunction::new(
-            &governance.policy,
-            Arc::clone(&state.model),
-            config.home_dir().join("reports"),
-        );
-        governance
-            .policy
-            .provide(MONTHLY_REPORT, Arc::new(reports))?;
-    }
     let searches = governance.policy.runs_host_function(SEARCH_KNOWLEDGE);
     let knowledge = config.home_dir().join("knowledge.db");
     // Loaded in the background with the model (see below); searches rank by words until then.
@@ -60,6 +50,17 @@ async fn serve(config: Config) -> Result<()> {
             config.context_collections.clone(),
             embedder.clone(),
         )));
+    }
+    if governance.policy.runs_host_function(MONTHLY_REPORT) {
+        let reports = MonthlyReportFunction::new(
+            &governance.policy,
+            Arc::clone(&state.model),
+            config.home_dir().join("reports"),
+            governance.passages.clone(),
+        );
+        governance
+            .policy
+            .provide(MONTHLY_REPORT, Arc::new(reports))?;
     }
     if searches {
         let search = KnowledgeSearchFunction::new(knowledge, embedder.clone());

@@ -5,7 +5,7 @@ use docx_rs::{
     TableCell, TableRow,
 };
 
-use super::{section_note, subtitle, tables, Table};
+use super::{section_note, section_sources, subtitle, tables, Table};
 use crate::error::ReportError;
 use crate::Report;
 
@@ -48,6 +48,11 @@ pub fn render(report: &Report) -> Result<Vec<u8>, ReportError> {
                     .add_run(Run::new().add_text(&section.title)),
             )
             .add_paragraph(Paragraph::new().add_run(Run::new().add_text(&section.text)));
+        if let Some(sources) = section_sources(section) {
+            docx = docx.add_paragraph(
+                Paragraph::new().add_run(Run::new().add_text(sources).italic().color("555555")),
+            );
+        }
         if let Some(note) = section_note(section) {
             docx = docx.add_paragraph(
                 Paragraph::new().add_run(Run::new().add_text(note).bold().color("B00020")),

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::{section_note, subtitle, tables, Table};
+use super::{section_note, section_sources, subtitle, tables, Table};
 use crate::Report;
 
 pub fn render(report: &Report) -> String {
@@ -10,6 +10,9 @@ pub fn render(report: &Report) -> String {
     let _ = writeln!(out, "# {}\n\n_{}_\n", report.title, subtitle(report));
     for section in &report.sections {
         let _ = writeln!(out, "## {}\n\n{}\n", section.title, section.text);
+        if let Some(sources) = section_sources(section) {
+            let _ = writeln!(out, "_{sources}_\n");
+        }
         if let Some(note) = section_note(section) {
             let _ = writeln!(out, "> **{note}**\n");
         }

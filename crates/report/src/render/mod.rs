@@ -76,6 +76,19 @@ pub fn subtitle(report: &Report) -> String {
     )
 }
 
+/// The strategy passages a section cites, as a line under it: "Sources: [S1] strategy-2024.md,
+/// Southwest recovery; …".
+pub fn section_sources(section: &Section) -> Option<String> {
+    (!section.citations.is_empty()).then(|| {
+        let cited: Vec<String> = section
+            .citations
+            .iter()
+            .map(|c| format!("[{}] {}, {}", c.id, c.source, c.section))
+            .collect();
+        format!("Sources: {}.", cited.join("; "))
+    })
+}
+
 /// The note a section gets when its numbers could not all be matched to the data, or when
 /// it states the facts because no draft of the model passed the checks.
 pub fn section_note(section: &Section) -> Option<String> {

@@ -14,7 +14,7 @@ use typst::{Library, LibraryExt, World};
 use typst_kit::fonts::FontStore;
 use typst_layout::PagedDocument;
 
-use super::{section_note, subtitle, tables, Table};
+use super::{section_note, section_sources, subtitle, tables, Table};
 use crate::error::ReportError;
 use crate::Report;
 
@@ -76,6 +76,12 @@ fn markup(report: &Report) -> String {
             lit(&section.title),
             lit(&section.text)
         ));
+        if let Some(sources) = section_sources(section) {
+            out.push_str(&format!(
+                "#text(size: 0.85em, fill: rgb(\"#555555\"), style: \"italic\")[#({})]\n\n",
+                lit(&sources)
+            ));
+        }
         if let Some(note) = section_note(section) {
             out.push_str(&format!(
                 "#block(fill: rgb(\"#FDECEA\"), inset: 8pt, radius: 3pt)[#text(fill: rgb(\"#B00020\"), weight: \"bold\")[#({})]]\n\n",

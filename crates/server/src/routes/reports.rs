@@ -103,6 +103,7 @@ pub async fn monthly(
         month,
         formats.clone(),
         out.path().to_path_buf(),
+        governance.passages.clone(),
         admission,
     )
     .await?;
@@ -121,7 +122,7 @@ pub async fn monthly(
     let sections: Vec<_> = report
         .sections
         .iter()
-        .map(|s| json!({"title": s.title, "text": s.text, "attempts": s.attempts, "needs_review": s.needs_review(), "unsupported_numbers": s.unsupported_numbers, "rejected_draft": s.rejected_draft}))
+        .map(|s| json!({"title": s.title, "text": s.text, "attempts": s.attempts, "needs_review": s.needs_review(), "unsupported_numbers": s.unsupported_numbers, "rejected_draft": s.rejected_draft, "citations": s.citations}))
         .collect();
     let timings: serde_json::Map<String, serde_json::Value> = report
         .timings

@@ -47,7 +47,8 @@ fn governed(outputs: &[&str]) -> Governed {
     let policy = Arc::new(policy);
     let state = super::state();
     let reports = dir.path().join("reports");
-    let function = MonthlyReportFunction::new(&policy, Arc::clone(&state.model), reports.clone());
+    let function =
+        MonthlyReportFunction::new(&policy, Arc::clone(&state.model), reports.clone(), None);
     policy
         .provide(MONTHLY_REPORT, Arc::new(function))
         .expect("the demo runs the report function");

@@ -7,13 +7,15 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
-use fulcrum_agent::{AgentOptions, AnswerCache, SessionStore};
+use fulcrum_agent::{AgentOptions, AnswerCache, Passage, PassageSource, SessionStore};
 use fulcrum_engine::scripted::ScriptedBackend;
 use fulcrum_retrieval::{
     ChunkLimits, KnowledgeSearchFunction, KnowledgeStore, SharedEmbedder, SEARCH_KNOWLEDGE,
 };
 use fulcrum_server::{router, Governance, LoadedModel, MonthlyReportFunction, MONTHLY_REPORT};
-use fulcrum_tools::{open_state_database, Actions, AuditLog, Identities, Policy, Registry};
+use fulcrum_tools::{
+    open_state_database, Actions, AuditLog, Identities, Policy, Principal, Registry,
+};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
@@ -31,6 +33,11 @@ struct Governed {
 }
 
 fn governed(outputs: &[&str]) -> Governed {
+    governed_with_passages(outputs, None)
+}
+
+/// A governed server whose agent turns and reports draw on `passages`.
+fn governed_with_passages(outputs: &[&str], passages: Option<Arc<dyn PassageSource>>) -> Governed {
     let dir = tempfile::tempdir().expect("dir");
     let policy_path = fulcrum_tools::demo::install(dir.path()).expect("demo");
     let registry = Registry::load(&policy_path).expect("policy");
@@ -47,8 +54,12 @@ fn governed(outputs: &[&str]) -> Governed {
     let policy = Arc::new(policy);
     let state = super::state();
     let reports = dir.path().join("reports");
-    let function =
-        MonthlyReportFunction::new(&policy, Arc::clone(&state.model), reports.clone(), None);
+    let function = MonthlyReportFunction::new(
+        &policy,
+        Arc::clone(&state.model),
+        reports.clone(),
+        passages.clone(),
+    );
     policy
         .provide(MONTHLY_REPORT, Arc::new(function))
         .expect("the demo runs the report function");
@@ -62,15 +73,17 @@ fn governed(outputs: &[&str]) -> Governed {
             )),
         )
         .expect("the demo runs the search function");
-    let state = state.with_governance(
-        Governance::new(
-            identities,
-            policy,
-            Arc::new(sessions),
-            AgentOptions::default(),
-        )
-        .with_answer_cache(Arc::new(AnswerCache::new(Duration::from_secs(60)))),
-    );
+    let mut governance = Governance::new(
+        identities,
+        policy,
+        Arc::new(sessions),
+        AgentOptions::default(),
+    )
+    .with_answer_cache(Arc::new(AnswerCache::new(Duration::from_secs(60))));
+    if let Some(passages) = passages {
+        governance = governance.with_passages(passages);
+    }
+    let state = state.with_governance(governance);
     let backend = Arc::new(ScriptedBackend::new(outputs.iter().copied()));
     state.set_model(LoadedModel::new(backend).expect("model"));
     Governed {
@@ -222,6 +235,78 @@ async fn the_agent_writes_a_report_with_the_generate_report_tool() {
         permitted("query_sales_data"),
         13,
         "the trend's 13 months, the year before among them"
+    );
+}
+
+/// The strategy document, readable by the admin role only (as a collection limited by
+/// `--roles` is), and the roles that asked for it.
+struct AdminStrategy {
+    asked_by: std::sync::Mutex<Vec<String>>,
+}
+
+impl PassageSource for AdminStrategy {
+    fn passages(&self, caller: &Principal, _query: &str) -> Result<Vec<Passage>, String> {
+        self.asked_by
+            .lock()
+            .map_err(|err| err.to_string())?
+            .push(caller.role.clone());
+        if caller.role != "admin" {
+            return Ok(Vec::new());
+        }
+        Ok(vec![Passage {
+            id: "S1".into(),
+            source: "strategy-2024.md".into(),
+            section: "Online channel".into(),
+            text: "Online sales should reach 45% of revenue by December.".into(),
+        }])
+    }
+}
+
+/// The report the agent writes draws on the strategy passages its caller may read: the
+/// section that cites one lists it under its text.
+#[tokio::test]
+async fn a_report_section_cites_the_strategy_its_reader_may_read() {
+    let report_call = hermes(
+        "generate_report",
+        json!({"month": "2024-03", "formats": ["md"]}),
+    );
+    let cited = "Online sales keep growing, as the plan for the channel expects [S1].";
+    let plain = "Sales held up well this month.";
+    let strategy = Arc::new(AdminStrategy {
+        asked_by: std::sync::Mutex::new(Vec::new()),
+    });
+    let g = governed_with_passages(
+        &[
+            &report_call,
+            plain,
+            plain,
+            plain,
+            cited,
+            "The March report is written.",
+        ],
+        Some(strategy.clone()),
+    );
+    let turn = one_turn(&g.app, ADMIN, "Write the sales report for March 2024").await;
+    assert_eq!(turn["answer"], "The March report is written.", "{turn}");
+    // Once for the turn, once per section of the report: always as the admin.
+    let asked_by = strategy.asked_by.lock().expect("lock").clone();
+    assert_eq!(asked_by.len(), 5, "{asked_by:?}");
+    assert!(asked_by.iter().all(|role| role == "admin"), "{asked_by:?}");
+    let folder = std::fs::read_dir(&g.reports)
+        .expect("the reports folder")
+        .filter_map(Result::ok)
+        .next()
+        .expect("a report")
+        .path();
+    let markdown =
+        std::fs::read_to_string(folder.join("sales-report-2024-03.md")).expect("markdown");
+    assert!(markdown.contains(cited), "{markdown}");
+    assert_eq!(
+        markdown
+            .matches("_Sources: [S1] strategy-2024.md, Online channel._")
+            .count(),
+        1,
+        "{markdown}"
     );
 }
 

@@ -44,9 +44,8 @@ pub const MAX_DEFAULT_CONTEXT: u32 = 32_768;
 /// Prompt tokens per step beside generating sequences. Measured with the default model on 2
 /// CPU cores (BENCHMARKS.md, a 2,000-token prompt among 7 generating clients): 256 cuts the
 /// longest pause of the others by about a third against whole 512-token batches at the same
-/// throughput; 64
-/// shortens it further (to ~3 s) but small mixed steps are slower per token on a CPU, costing
-/// ~15% throughput, so interactive deployments may choose it.
+/// throughput; 64 shortens it further (to ~3 s) but small mixed steps are slower per token on
+/// a CPU, costing ~15% throughput, so interactive deployments may choose it.
 pub const DEFAULT_PREFILL_CHUNK_TOKENS: u32 = 256;
 
 /// Settings of the embedded engine.
@@ -535,7 +534,6 @@ fn sample_with_bias(
     token
 }
 
-/// The highest-scoring token (the first one on ties, as llama.cpp's greedy sampler picks).
 /// How many tokens a step may hold in all, `decoding` of them one per generating sequence:
 /// the whole batch when nobody is generating (no one waits on the prompt), otherwise those
 /// tokens and at most `prefill_chunk` prompt tokens, so each generating sequence's next token
@@ -548,6 +546,7 @@ fn prompt_capacity(batch_size: usize, prefill_chunk: usize, decoding: usize) -> 
     }
 }
 
+/// The highest-scoring token (the first one on ties, as llama.cpp's greedy sampler picks).
 fn argmax(logits: &[f32]) -> LlamaToken {
     let mut best = 0usize;
     let mut best_logit = f32::NEG_INFINITY;
@@ -684,7 +683,7 @@ impl Worker {
             tracing::debug!(
                 target: "fulcrum_engine::step",
                 tokens = batch.n_tokens(),
-                generating = active.iter().filter(|s| s.logits_at.is_some()).count(),
+                sampled = active.iter().filter(|s| s.logits_at.is_some()).count(),
                 ms = step_started.elapsed().as_millis() as u64,
                 "step"
             );

@@ -75,8 +75,7 @@ impl MonthlyReportFunction {
             &context,
             model,
             month,
-            formats,
-            out_dir,
+            builtin_request(formats, out_dir),
             self.passages.clone(),
             (),
         )
@@ -94,28 +93,30 @@ impl MonthlyReportFunction {
     }
 }
 
+/// The built-in template in `formats`, written into `out_dir`.
+pub(crate) fn builtin_request(formats: Vec<Format>, out_dir: PathBuf) -> ReportRequest {
+    ReportRequest {
+        template: Template::builtin(),
+        formats,
+        out_dir,
+        font: fulcrum_report::font_path(),
+    }
+}
+
 /// Reads the month's data as `context`'s principal, has the served model write the prose
 /// beside the strategy passages that principal may read (on a blocking thread, holding
 /// `guard` until it is done, even if the caller goes away) and writes the files into
 /// `out_dir`.
-#[allow(clippy::too_many_arguments)]
 pub(crate) async fn write_monthly_report<G: Send + 'static>(
     policy: &Policy,
     context: &CallContext,
     model: &LoadedModel,
     month: Month,
-    formats: Vec<Format>,
-    out_dir: PathBuf,
+    request: ReportRequest,
     passages: Option<Arc<dyn PassageSource>>,
     guard: G,
 ) -> Result<Report, ReportError> {
     let gathered = fulcrum_report::gather(policy, context, month).await?;
-    let request = ReportRequest {
-        template: Template::builtin(),
-        formats,
-        out_dir,
-        font: fulcrum_report::font_path(),
-    };
     let prose = EngineProse::new(Arc::clone(&model.backend), Arc::clone(&model.template));
     let model_id = model.backend.info().id.clone();
     let strategy = passages.map(|source| ReaderPassages {

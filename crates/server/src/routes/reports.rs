@@ -15,7 +15,7 @@ use serde_json::json;
 use crate::auth::caller;
 use crate::error::ApiError;
 use crate::json::ApiJson;
-use crate::report_tool::write_monthly_report;
+use crate::report_tool::{builtin_request, write_monthly_report};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -101,8 +101,7 @@ pub async fn monthly(
         &context,
         model,
         month,
-        formats.clone(),
-        out.path().to_path_buf(),
+        builtin_request(formats.clone(), out.path().to_path_buf()),
         governance.passages.clone(),
         admission,
     )

@@ -47,75 +47,98 @@ enum Kind {
     Context,
 }
 
-/// A number the prose may use: its value (signed), the decimals it was shown with, its meaning.
+/// A number the prose may use: its value (signed), the decimals it was shown with, its meaning,
+/// and whose figure it is (an index into `NumberCheck::entities`; `None` for the month's
+/// totals, the trend and context numbers).
 #[derive(Debug, Clone, Copy)]
 struct Allowed {
     value: f64,
     decimals: u32,
     kind: Kind,
+    owner: Option<usize>,
 }
 
 /// The numbers of the facts (as shown), plus those of the period and of names.
 #[derive(Debug, Clone)]
 pub struct NumberCheck {
     allowed: Vec<Allowed>,
+    /// The names of regions, channels and products: as written, and lower-cased as characters
+    /// to find them in the prose.
+    entities: Vec<(String, Vec<char>)>,
     /// Words that place a percentage against the month before ("month", "February").
     month_words: Vec<String>,
 }
 
 impl NumberCheck {
     pub fn new(facts: &Facts) -> Self {
+        let mut entities: Vec<(String, Vec<char>)> = Vec::new();
+        let mut entity = |name: &str| -> usize {
+            match entities.iter().position(|(known, _)| known == name) {
+                Some(index) => index,
+                None => {
+                    entities.push((name.to_string(), name.to_lowercase().chars().collect()));
+                    entities.len() - 1
+                }
+            }
+        };
         let mut allowed = Vec::new();
-        let mut add = |value: f64, decimals: u32, kind: Kind| {
+        let mut add = |value: f64, decimals: u32, kind: Kind, owner: Option<usize>| {
             allowed.push(Allowed {
                 value,
                 decimals,
                 kind,
+                owner,
             });
         };
-        let add_money = |add: &mut dyn FnMut(f64, u32, Kind), cny: f64| {
-            add(cny / 1e6, 2, Kind::Money);
-            add(cny, 2, Kind::Money);
-        };
+        let add_money =
+            |add: &mut dyn FnMut(f64, u32, Kind, Option<usize>), cny: f64, owner: Option<usize>| {
+                add(cny / 1e6, 2, Kind::Money, owner);
+                add(cny, 2, Kind::Money, owner);
+            };
         for cny in [
             facts.revenue,
             facts.previous_revenue,
             facts.year_ago_revenue,
         ] {
-            add_money(&mut add, cny);
+            add_money(&mut add, cny, None);
         }
-        add(facts.units as f64, 0, Kind::Count);
-        add(facts.mom_pct, 1, Kind::MonthChange);
-        add(facts.yoy_pct, 1, Kind::YearChange);
+        add(facts.units as f64, 0, Kind::Count, None);
+        add(facts.mom_pct, 1, Kind::MonthChange, None);
+        add(facts.yoy_pct, 1, Kind::YearChange, None);
         let all = facts
             .regions
             .iter()
             .chain(&facts.channels)
             .chain(&facts.products);
         for entry in all {
-            add_money(&mut add, entry.revenue);
-            add(entry.units as f64, 0, Kind::Count);
-            add(entry.share_pct, 1, Kind::Share);
+            let owner = Some(entity(&entry.name));
+            add_money(&mut add, entry.revenue, owner);
+            add(entry.units as f64, 0, Kind::Count, owner);
+            add(entry.share_pct, 1, Kind::Share, owner);
             if let Some(yoy) = entry.yoy_pct {
-                add(yoy, 1, Kind::YearChange);
+                add(yoy, 1, Kind::YearChange, owner);
             }
         }
         for notable in &facts.notable {
-            add_money(&mut add, notable.revenue);
-            add(notable.yoy_pct, 1, Kind::YearChange);
-            add(notable.product_yoy_pct, 1, Kind::YearChange);
+            // A product's result in a region is the figure of both names.
+            let product = Some(entity(&notable.product));
+            for owner in [product, Some(entity(&notable.region))] {
+                add_money(&mut add, notable.revenue, owner);
+                add(notable.yoy_pct, 1, Kind::YearChange, owner);
+            }
+            add(notable.product_yoy_pct, 1, Kind::YearChange, product);
         }
         for (_, revenue) in &facts.trend {
-            add_money(&mut add, *revenue);
+            add_money(&mut add, *revenue, None);
         }
         // The period, counts of things ("the top 3 products"), and numbers inside names
         // ("Mate 60").
         for year in [facts.month.year, facts.month.year - 1] {
-            add(f64::from(year), 0, Kind::Context);
+            add(f64::from(year), 0, Kind::Context, None);
         }
-        add(f64::from(facts.month.month), 0, Kind::Context);
+        add(f64::from(facts.month.month), 0, Kind::Context, None);
         for small in 0..=12 {
-            add(f64::from(small), 0, Kind::Context);
+            add(f64::from(small), 0, Kind::Context, None);
         }
         let names = facts
             .regions
@@ -124,7 +147,7 @@ impl NumberCheck {
             .chain(&facts.products);
         for name in names.map(|b| b.name.as_str()) {
             for token in numbers_in(name) {
-                add(token.value, token.decimals, Kind::Context);
+                add(token.value, token.decimals, Kind::Context, None);
             }
         }
         let previous = facts.month.previous().long_name();
@@ -135,6 +158,7 @@ impl NumberCheck {
             .to_lowercase();
         NumberCheck {
             allowed,
+            entities,
             month_words: vec!["month".into(), month_name],
         }
     }
@@ -152,6 +176,16 @@ impl NumberCheck {
             if matching.is_empty() {
                 wrong.push(n.shown());
                 continue;
+            }
+            if let Some(named) = self.named_before(&lower, n.start) {
+                let owned = matching
+                    .iter()
+                    .any(|a| a.owner.is_none_or(|owner| owner == named));
+                if !owned {
+                    let name = &self.entities[named].0;
+                    wrong.push(format!("{} (not a figure of {name})", n.shown()));
+                    continue;
+                }
             }
             if !n.percent {
                 continue;
@@ -189,6 +223,38 @@ impl NumberCheck {
             }
         }
         wrong
+    }
+
+    /// The region, channel or product named last before `at` in the same clause, if any: the
+    /// one a number there is said of ("…, and North China sold 7.84 million" is North China's).
+    fn named_before(&self, lower: &[char], at: usize) -> Option<usize> {
+        let mut start = at;
+        while start > 0 {
+            let c = lower[start - 1];
+            let full_stop = c == '.' && lower.get(start).is_none_or(|next| next.is_whitespace());
+            if matches!(c, ',' | ';' | ':' | '(' | ')' | '\n' | '!' | '?') || full_stop {
+                break;
+            }
+            start -= 1;
+        }
+        let clause = &lower[start..at];
+        let mut best: Option<(usize, usize, usize)> = None; // (end, length, entity)
+        for (index, (_, name)) in self.entities.iter().enumerate() {
+            if name.is_empty() || name.len() > clause.len() {
+                continue;
+            }
+            for from in 0..=clause.len() - name.len() {
+                if clause[from..from + name.len()] != name[..] {
+                    continue;
+                }
+                let end = from + name.len();
+                let candidate = (end, name.len(), index);
+                if best.is_none_or(|(e, l, _)| (end, name.len()) > (e, l)) {
+                    best = Some(candidate);
+                }
+            }
+        }
+        best.map(|(_, _, index)| index)
     }
 
     fn meaning(&self, segment: &str) -> Option<Kind> {
@@ -501,6 +567,28 @@ mod tests {
     }
 
     #[test]
+    fn a_figure_said_of_another_region_is_caught() {
+        // East: 220 CNY, 66.7% of revenue; West: 110 CNY, 33.3%.
+        let check = sample_check();
+        for fine in [
+            "East took 66.7% of revenue and West 33.3%.",
+            "West and East sold 330 CNY together, East 220 CNY of it.",
+            "With 220 CNY, East led.",
+            "Revenue was 330 CNY in March 2024.",
+        ] {
+            assert_eq!(check.unsupported(fine), Vec::<String>::new(), "{fine}");
+        }
+        assert_eq!(
+            check.unsupported("West took 66.7% of revenue."),
+            ["66.7% (not a figure of West)"]
+        );
+        assert_eq!(
+            check.unsupported("East and West sold the most with 220 CNY."),
+            ["220 (not a figure of West)"]
+        );
+    }
+
+    #[test]
     fn formats_are_the_ones_the_model_is_shown() {
         assert_eq!(money(12_345_678.0), "12.35 million CNY");
         assert_eq!(change(8.26), "+8.3%");
@@ -515,6 +603,7 @@ mod tests {
             value: 8.26,
             decimals: 1,
             kind: Kind::YearChange,
+            owner: None,
         };
         let written = |text: &str| numbers_in(text).remove(0);
         assert!(supports(allowed, &written("8.3%")));

@@ -24,10 +24,16 @@ managers, in full sentences of your own. Use only the facts you are given. When 
 number, copy it exactly as the facts write it and keep its meaning: a share of revenue stays a \
 share, a change from the month before stays that, a change from the same month last year stays \
 that, and a negative change is a fall. Never compute, add or estimate a number. No heading, no \
-list, no table.\n\nExample. Facts: \"North (region): 1.20 million CNY, 40.0% of revenue, +5.0% \
-year on year\" and \"West (region): 0.45 million CNY, 15.0% of revenue, -2.5% year on year\". \
-Section: \"North led the regions with 1.20 million CNY, 40.0% of revenue, up 5.0% year on year. \
-West was the smallest at 0.45 million CNY and fell 2.5% year on year.\"";
+list, no table.";
+
+/// One worked example, shown to the model as an earlier exchange: small models follow a turn
+/// they can see answered better than an example described in the system message.
+const EXAMPLE_REQUEST: &str = "Report period: June 2023.\nSection: Regional performance\n\n\
+What to write: Describe which regions sold the most and which grew or shrank year on year, in \
+two sentences.\n\nFacts:\n- North (region): 1.20 million CNY, 40.0% of revenue, +5.0% year on \
+year\n- West (region): 0.45 million CNY, 15.0% of revenue, -2.5% year on year";
+const EXAMPLE_SECTION: &str = "North led the regions with 1.20 million CNY, 40.0% of revenue, up \
+5.0% year on year. West was the smallest at 0.45 million CNY and fell 2.5% year on year.";
 
 /// Something that turns a system and a user message into text.
 pub trait ProseModel: Send + Sync {
@@ -53,7 +59,12 @@ impl EngineProse {
 
 impl ProseModel for EngineProse {
     fn complete(&self, system: &str, user: &str) -> Result<String, ReportError> {
-        let messages = [Message::system(system), Message::user(user)];
+        let messages = [
+            Message::system(system),
+            Message::user(EXAMPLE_REQUEST),
+            Message::assistant(EXAMPLE_SECTION),
+            Message::user(user),
+        ];
         let prompt = self
             .template
             .render(

@@ -194,7 +194,15 @@ impl NumberCheck {
             let to = found.get(index + 1).map_or(lower.len(), |next| next.start);
             let segment = clause(&lower, from, n.start, n.end, to);
             let meant = self.meaning(&segment);
-            let direction = n.sign.or_else(|| direction_of(&segment));
+            let worded = direction_of(&segment);
+            if let (Some(sign), Some(word)) = (n.sign, worded) {
+                if sign != word {
+                    let called = if word { "a rise" } else { "a fall" };
+                    wrong.push(format!("{} (called {called})", n.shown()));
+                    continue;
+                }
+            }
+            let direction = n.sign.or(worded);
             let fits = matching.iter().any(|a| {
                 let kind_fits = match meant {
                     Some(kind) => a.kind == kind,
@@ -564,6 +572,10 @@ mod tests {
             ["+45.0% (as a rise year on year)"]
         );
         assert_eq!(check.unsupported("Revenue rose 12.5%."), ["12.5%"]);
+        assert_eq!(
+            check.unsupported("West saw a -45.0% year on year increase."),
+            ["-45.0% (called a rise)"]
+        );
     }
 
     #[test]

@@ -188,7 +188,7 @@ pub fn write_section(
     let mut user = base.clone();
     let mut problems = Vec::new();
     for attempt in 1..=ATTEMPTS {
-        let text = clean(&model.complete(SYSTEM, &user)?);
+        let text = clean(&model.complete(SYSTEM, &user)?, &spec.title);
         let unsupported = check.unsupported(&without_citations(&text));
         problems = form_problems(&text, &lines);
         if notes.iter().any(|note| copies(&text, note)) {
@@ -310,10 +310,12 @@ const SCAFFOLD: [&str; 5] = [
     "Strategy notes",
 ];
 
-/// Drops what a small model adds around the prose: a repeated heading, the prompt's labelled
-/// lines, list markers, bold.
-fn clean(text: &str) -> String {
-    text.lines()
+/// Drops what a small model adds around the prose: a repeated heading (alone on its line or
+/// as a "Title:" label), the prompt's labelled lines, list markers, bold.
+fn clean(text: &str, title: &str) -> String {
+    let label = format!("{}:", title.to_lowercase());
+    let text = text
+        .lines()
         .map(str::trim)
         .filter(|line| !line.is_empty() && !line.starts_with('#'))
         .filter(|line| !SCAFFOLD.iter().any(|label| line.starts_with(label)))
@@ -323,12 +325,32 @@ fn clean(text: &str) -> String {
                 .replace("**", "")
         })
         .collect::<Vec<_>>()
-        .join(" ")
+        .join(" ");
+    match text.get(..label.len()) {
+        Some(head) if head.to_lowercase() == label => text[label.len()..].trim_start().to_string(),
+        _ => text,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn headings_labels_lists_and_bold_are_cleaned_off() {
+        assert_eq!(
+            clean("Summary: In May revenue **rose**.", "Summary"),
+            "In May revenue rose."
+        );
+        assert_eq!(
+            clean("## Summary\n- Revenue rose.\nFacts: x", "Summary"),
+            "Revenue rose."
+        );
+        assert_eq!(
+            clean("Summary of May: fine.", "Summary"),
+            "Summary of May: fine."
+        );
+    }
 
     #[test]
     fn drafts_that_echo_paste_repeat_or_stop_short_are_rejected() {

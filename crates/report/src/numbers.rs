@@ -62,21 +62,21 @@ struct Allowed {
 #[derive(Debug, Clone)]
 pub struct NumberCheck {
     allowed: Vec<Allowed>,
-    /// The names of regions, channels and products: as written, and lower-cased as characters
-    /// to find them in the prose.
-    entities: Vec<(String, Vec<char>)>,
+    /// The names of regions, channels and products: as written, and lower-cased to find them
+    /// in the prose.
+    entities: Vec<(String, String)>,
     /// Words that place a percentage against the month before ("month", "February").
     month_words: Vec<String>,
 }
 
 impl NumberCheck {
     pub fn new(facts: &Facts) -> Self {
-        let mut entities: Vec<(String, Vec<char>)> = Vec::new();
+        let mut entities: Vec<(String, String)> = Vec::new();
         let mut entity = |name: &str| -> usize {
             match entities.iter().position(|(known, _)| known == name) {
                 Some(index) => index,
                 None => {
-                    entities.push((name.to_string(), name.to_lowercase().chars().collect()));
+                    entities.push((name.to_string(), name.to_lowercase()));
                     entities.len() - 1
                 }
             }
@@ -237,32 +237,22 @@ impl NumberCheck {
     /// one a number there is said of ("…, and North China sold 7.84 million" is North China's).
     fn named_before(&self, lower: &[char], at: usize) -> Option<usize> {
         let mut start = at;
-        while start > 0 {
-            let c = lower[start - 1];
-            let full_stop = c == '.' && lower.get(start).is_none_or(|next| next.is_whitespace());
-            if matches!(c, ',' | ';' | ':' | '(' | ')' | '\n' | '!' | '?') || full_stop {
-                break;
-            }
+        while start > 0 && !ends_clause(lower, start - 1) {
             start -= 1;
         }
-        let clause = &lower[start..at];
-        let mut best: Option<(usize, usize, usize)> = None; // (end, length, entity)
-        for (index, (_, name)) in self.entities.iter().enumerate() {
-            if name.is_empty() || name.len() > clause.len() {
-                continue;
-            }
-            for from in 0..=clause.len() - name.len() {
-                if clause[from..from + name.len()] != name[..] {
-                    continue;
-                }
-                let end = from + name.len();
-                let candidate = (end, name.len(), index);
-                if best.is_none_or(|(e, l, _)| (end, name.len()) > (e, l)) {
-                    best = Some(candidate);
-                }
-            }
-        }
-        best.map(|(_, _, index)| index)
+        let clause: String = lower[start..at].iter().collect();
+        // The last name to end before the number; of two ending together, the longer.
+        self.entities
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, name))| !name.is_empty())
+            .filter_map(|(index, (_, name))| {
+                clause
+                    .rfind(name.as_str())
+                    .map(|at| (at + name.len(), name.len(), index))
+            })
+            .max()
+            .map(|(_, _, index)| index)
     }
 
     fn meaning(&self, segment: &str) -> Option<Kind> {
@@ -293,17 +283,25 @@ impl NumberCheck {
 /// The text around a number that speaks of it: from the previous number (or the start of its
 /// clause) to the next number (or the end of its clause).
 fn clause(lower: &[char], from: usize, start: usize, end: usize, to: usize) -> String {
-    let is_break = |c: &char| matches!(c, ',' | ';' | '.' | ':' | '(' | ')' | '\n');
     let mut left = start;
-    while left > from && !is_break(&lower[left - 1]) {
+    while left > from && !ends_clause(lower, left - 1) {
         left -= 1;
     }
     let mut right = end;
-    // A decimal point inside the number is not a break; past the number, a full stop is.
-    while right < to && !is_break(&lower[right]) {
+    while right < to && !ends_clause(lower, right) {
         right += 1;
     }
     lower[left..right].iter().collect()
+}
+
+/// Whether the character at `i` ends a clause: punctuation, or a full stop (a point followed by
+/// a digit is a decimal point).
+fn ends_clause(text: &[char], i: usize) -> bool {
+    match text[i] {
+        ',' | ';' | ':' | '(' | ')' | '\n' | '!' | '?' => true,
+        '.' => !text.get(i + 1).is_some_and(char::is_ascii_digit),
+        _ => false,
+    }
 }
 
 /// Up (`true`) or down (`false`) when the words say which.

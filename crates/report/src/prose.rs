@@ -242,9 +242,11 @@ fn citations(text: &str, strategy: &[StrategyPassage]) -> (Vec<Citation>, Vec<St
     let mut found = Vec::new();
     let mut unknown = Vec::new();
     for id in cited_ids(text) {
-        let passage = (0..strategy.len())
-            .find(|&index| passage_id(index) == id)
-            .map(|index| &strategy[index]);
+        let passage = strategy
+            .iter()
+            .enumerate()
+            .find(|(index, _)| passage_id(*index) == id)
+            .map(|(_, passage)| passage);
         match passage {
             Some(passage) => found.push(Citation {
                 id,

@@ -82,21 +82,23 @@ pub fn run(config: &Config, command: ReportCommand) -> Result<()> {
             )
         })?;
     // The strategy documents the prose relates the figures to: the configured knowledge
-    // collections, as this user's role may read them.
-    let strategy = (!args.no_model && !config.context_collections.is_empty())
-        .then(|| -> Result<ReaderPassages> {
-            let embedder = SharedEmbedder::default();
-            embedder.set(load_embedder(config)?);
-            Ok(ReaderPassages {
-                source: Arc::new(KnowledgePassages::new(
-                    config.home_dir().join("knowledge.db"),
-                    config.context_collections.clone(),
-                    embedder,
-                )),
-                reader: principal.clone(),
+    // collections, as this user's role may read them (nothing to load when none was ingested).
+    let knowledge = config.home_dir().join("knowledge.db");
+    let strategy =
+        (!args.no_model && !config.context_collections.is_empty() && knowledge.is_file())
+            .then(|| -> Result<ReaderPassages> {
+                let embedder = SharedEmbedder::default();
+                embedder.set(load_embedder(config)?);
+                Ok(ReaderPassages {
+                    source: Arc::new(KnowledgePassages::new(
+                        knowledge,
+                        config.context_collections.clone(),
+                        embedder,
+                    )),
+                    reader: principal.clone(),
+                })
             })
-        })
-        .transpose()?;
+            .transpose()?;
     let context = CallContext {
         principal,
         request_id: Some(format!("report-{month}")),

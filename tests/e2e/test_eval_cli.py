@@ -11,9 +11,9 @@ def test_eval_bfcl_writes_results_and_a_table(tmp_path):
     out = tmp_path / "results.jsonl"
     run = subprocess.run(
         [str(BINARY), "--model", tiny_model_path(), "--context-size", "4096", "--log", "warn",
-         "eval", "bfcl", "--data", str(ROOT.parent / "shared" / "eval" / "bfcl"),
-         "--categories", "simple_python,irrelevance", "--limit", "2", "--out", str(out)],
-        capture_output=True, text=True, timeout=600,
+         "eval", "bfcl", "--categories", "simple_python,irrelevance", "--limit", "2", "--out", str(out)],
+        # From the repository root, the default --data is the BFCL copy inside the repository.
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
     assert run.returncode == 0, run.stderr
     assert "| simple_python | 2 |" in run.stdout
@@ -38,7 +38,7 @@ def test_eval_bfcl_resume_keeps_answered_entries_and_runs_the_rest(tmp_path):
     def run(limit, *extra):
         return subprocess.run(
             [str(BINARY), "--model", tiny_model_path(), "--context-size", "4096", "--log", "warn",
-             "eval", "bfcl", "--data", str(ROOT.parent / "shared" / "eval" / "bfcl"),
+             "eval", "bfcl", "--data", str(ROOT / "eval" / "bfcl"),
              "--categories", "simple_python", "--limit", str(limit), "--out", str(out), *extra],
             capture_output=True, text=True, timeout=600,
         )

@@ -1,4 +1,4 @@
-//! BFCL's AST checker, rule for rule (`../shared/eval/bfcl/CHECKER.md`), on JSON values read
+//! BFCL's AST checker, rule for rule (`eval/bfcl/CHECKER.md`), on JSON values read
 //! with Python's semantics: `type(x) == T` is strict (a bool is not an int), `==` is numeric
 //! across ints, floats and bools, and the only coercion is int → float for top-level `float`
 //! parameters.

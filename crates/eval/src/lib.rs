@@ -2,7 +2,7 @@
 //!
 //! [`data`] reads BFCL's JSON-lines files, [`convert`] turns BFCL function docs into OpenAI
 //! tools exactly as BFCL's OpenAI handler does, and [`checker`] scores a model's output with the
-//! rules of BFCL's AST checker (`../shared/eval/bfcl/CHECKER.md`). Talking to a model is the
+//! rules of BFCL's AST checker (`eval/bfcl/CHECKER.md`). Talking to a model is the
 //! caller's business: this crate knows nothing of HTTP.
 
 pub mod checker;

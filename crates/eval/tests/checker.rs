@@ -369,7 +369,7 @@ fn text_replies_fail_ast_and_pass_irrelevance() {
 
 #[test]
 fn the_shipped_data_loads_and_matches_line_by_line() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/eval/bfcl");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../eval/bfcl");
     let expected = [400, 200, 200, 200, 240];
     for (category, count) in Category::ALL.into_iter().zip(expected) {
         let entries = fulcrum_eval::load_category(&dir, category).expect("loads");

@@ -33,8 +33,8 @@ pub struct BfclArgs {
     /// Model name to send to --server [default: the first of its GET /models]
     #[arg(long)]
     server_model: Option<String>,
-    /// BFCL data folder
-    #[arg(long, default_value = "../shared/eval/bfcl")]
+    /// BFCL data folder (the copy in the repository, relative to its root)
+    #[arg(long, default_value = "eval/bfcl")]
     data: PathBuf,
     /// Comma-separated categories [default: all five]
     #[arg(long, value_delimiter = ',')]

@@ -20,19 +20,19 @@ use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-const EMPLOYEE: &str = "demo-employee-key";
-const FINANCE: &str = "demo-finance-key";
-const AUDITOR: &str = "demo-auditor-key";
-const ADMIN: &str = "demo-admin-key";
+pub(super) const EMPLOYEE: &str = "demo-employee-key";
+pub(super) const FINANCE: &str = "demo-finance-key";
+pub(super) const AUDITOR: &str = "demo-auditor-key";
+pub(super) const ADMIN: &str = "demo-admin-key";
 
-struct Governed {
-    app: Router,
-    _dir: tempfile::TempDir,
+pub(super) struct Governed {
+    pub(super) app: Router,
+    pub(super) dir: tempfile::TempDir,
     reports: std::path::PathBuf,
     knowledge: std::path::PathBuf,
 }
 
-fn governed(outputs: &[&str]) -> Governed {
+pub(super) fn governed(outputs: &[&str]) -> Governed {
     governed_with_passages(outputs, None)
 }
 
@@ -88,13 +88,13 @@ fn governed_with_passages(outputs: &[&str], passages: Option<Arc<dyn PassageSour
     state.set_model(LoadedModel::new(backend).expect("model"));
     Governed {
         app: router(state),
-        _dir: dir,
+        dir,
         reports,
         knowledge,
     }
 }
 
-async fn call(
+pub(super) async fn call(
     app: &Router,
     method: &str,
     uri: &str,
@@ -126,7 +126,7 @@ async fn call(
     )
 }
 
-fn hermes(name: &str, arguments: Value) -> String {
+pub(super) fn hermes(name: &str, arguments: Value) -> String {
     format!(
         "<tool_call>\n{}\n</tool_call>",
         json!({"name": name, "arguments": arguments})

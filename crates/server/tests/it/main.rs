@@ -13,6 +13,7 @@ use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
+mod api_snapshot;
 mod governed;
 
 fn state() -> AppState {

@@ -136,7 +136,7 @@ async fn the_public_api_answers_as_it_did() {
     let action_id = action["id"].as_str().expect("action id").to_string();
     record("turn_awaiting_confirmation", status, turn);
     let (status, pending) = call(&g.app, "GET", "/v1/actions", Some(FINANCE), None).await;
-    record("pending_actions", status, pending);
+    record("list_pending_actions", status, pending);
     let (status, busy) = call(
         &g.app,
         "POST",

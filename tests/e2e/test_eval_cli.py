@@ -10,8 +10,8 @@ from conftest import BINARY, ROOT, tiny_model_path
 def test_eval_bfcl_writes_results_and_a_table(tmp_path):
     out = tmp_path / "results.jsonl"
     run = subprocess.run(
-        [str(BINARY), "--model", tiny_model_path(), "--context-size", "4096", "--log", "warn",
-         "eval", "bfcl", "--categories", "simple_python,irrelevance", "--limit", "2", "--out", str(out)],
+        [str(BINARY), "--log", "warn", "eval", "bfcl", "--model", tiny_model_path(), "--context-size", "4096",
+         "--categories", "simple_python,irrelevance", "--limit", "2", "--out", str(out)],
         # From the repository root, the default --data is the BFCL copy inside the repository.
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
@@ -37,8 +37,8 @@ def test_eval_bfcl_resume_keeps_answered_entries_and_runs_the_rest(tmp_path):
 
     def run(limit, *extra):
         return subprocess.run(
-            [str(BINARY), "--model", tiny_model_path(), "--context-size", "4096", "--log", "warn",
-             "eval", "bfcl", "--data", str(ROOT / "eval" / "bfcl"),
+            [str(BINARY), "--log", "warn", "eval", "bfcl", "--model", tiny_model_path(), "--context-size", "4096",
+             "--data", str(ROOT / "eval" / "bfcl"),
              "--categories", "simple_python", "--limit", str(limit), "--out", str(out), *extra],
             capture_output=True, text=True, timeout=600,
         )

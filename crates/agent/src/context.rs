@@ -5,7 +5,7 @@
 //! the same session and budget always give the same prompt.
 
 use fulcrum_chat::{Message, Role};
-use fulcrum_tools::Principal;
+use fulcrum_retrieval::Passage;
 use serde::Serialize;
 
 use crate::error::AgentError;
@@ -54,27 +54,6 @@ pub struct LayerTokens {
     pub recent_turns: usize,
     /// Turns that left the window because of the budget before the summary covered them.
     pub dropped_turns: usize,
-}
-
-/// A passage of an ingested document, with the id answers cite it by.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Passage {
-    pub id: String,
-    pub source: String,
-    pub section: String,
-    pub text: String,
-}
-
-/// Long-term memory: passages relevant to a message, among those the caller may read.
-/// Blocking (a database and an embedding model); the agent calls it off the runtime.
-pub trait PassageSource: Send + Sync {
-    fn passages(&self, caller: &Principal, query: &str) -> Result<Vec<Passage>, String>;
-
-    /// The versions of the documents passages come from (any text that changes when they
-    /// change): cached answers drawn on them are keyed by it.
-    fn versions(&self) -> Result<String, String> {
-        Ok(String::new())
-    }
 }
 
 /// Token counts of message lists, as the model will see them.

@@ -1,10 +1,9 @@
 //! What a turn reports as it goes, for streaming to the client.
 
-use serde::Serialize;
 use serde_json::Value;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+/// Core type: the server's `wire::agent::TurnEvent` is what clients read.
+#[derive(Debug, Clone, PartialEq)]
 pub enum AgentEvent {
     /// A piece of the model's text as it is generated.
     Token {

@@ -11,17 +11,19 @@ mod answer_cache;
 mod context;
 mod error;
 mod events;
+mod model;
 mod session;
 mod tuning;
 mod turn;
 
 pub use answer_cache::{normalize as normalize_question, AnswerCache, CacheCounts};
-pub use context::{
-    assemble, key_event, split_turns, ContextBudget, LayerTokens, Layers, Measure, Passage,
-    PassageSource,
-};
+pub use context::{assemble, key_event, split_turns, ContextBudget, LayerTokens, Layers, Measure};
 pub use error::AgentError;
 pub use events::AgentEvent;
+pub use model::LoadedModel;
 pub use session::{KeyEvent, SessionInfo, SessionMemory, SessionStore};
-pub use tuning::{add_call_guidance, call_biases, step_biases, ToolCallTuning, WHEN_TO_CALL};
+pub use tuning::{
+    add_call_guidance, call_biases, step_biases, ToolCallTuning, DEFAULT_PARALLEL_CALL_BIAS,
+    DEFAULT_TOOL_CALL_BIAS, WHEN_TO_CALL,
+};
 pub use turn::{Agent, AgentOptions, TurnOutcome, TurnStop};

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::error::AgentError;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SessionInfo {
     pub id: String,
     pub user: String,

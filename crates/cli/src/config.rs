@@ -95,8 +95,8 @@ impl Default for Config {
             prefill_chunk_tokens: fulcrum_engine::DEFAULT_PREFILL_CHUNK_TOKENS,
             gpu_layers: 0,
             max_body_bytes: 4 * 1024 * 1024,
-            tool_call_bias: fulcrum_server::DEFAULT_TOOL_CALL_BIAS,
-            parallel_call_bias: fulcrum_server::DEFAULT_PARALLEL_CALL_BIAS,
+            tool_call_bias: fulcrum_agent::DEFAULT_TOOL_CALL_BIAS,
+            parallel_call_bias: fulcrum_agent::DEFAULT_PARALLEL_CALL_BIAS,
             policy: None,
             state_db: None,
             state_durability: fulcrum_tools::Durability::Disk,
@@ -153,45 +153,56 @@ pub const KEYS: [&str; 31] = [
     "log",
 ];
 
-/// Values given on the command line; only those present override the layers below.
+/// Flags every command takes: where the configuration comes from and what is logged.
 #[derive(Debug, Default, Serialize, clap::Args)]
-pub struct ConfigFlags {
+pub struct GlobalFlags {
     /// Configuration file [default: ./fulcrum.toml when present]
     #[arg(long, global = true)]
     #[serde(skip)]
     pub config: Option<PathBuf>,
-    /// A catalogue model name or a path to a .gguf file
-    #[arg(long, short = 'm', global = true)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub model: Option<String>,
-    /// Model name clients send in requests
-    #[arg(long, global = true)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub model_id: Option<String>,
-    /// Context size in tokens
-    #[arg(long, global = true)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub context_size: Option<u32>,
-    /// Decoding threads [default: physical cores]
-    #[arg(long, short = 't', global = true)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub threads: Option<usize>,
-    /// Sequences decoded together
-    #[arg(long, global = true)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub slots: Option<u32>,
-    /// Layers to offload to the GPU
-    #[arg(long, global = true)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub gpu_layers: Option<u32>,
-    /// Policy file (users, roles, tools) [default: the demo enterprise]
-    #[arg(long, global = true)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub policy: Option<PathBuf>,
     /// Log filter, e.g. `info` or `debug`
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log: Option<String>,
+}
+
+/// Flags of the commands that load the language model (serve, chat, bench engine, eval bfcl,
+/// report). Only those present override the layers below.
+#[derive(Debug, Default, Serialize, clap::Args)]
+pub struct ModelFlags {
+    /// A catalogue model name or a path to a .gguf file
+    #[arg(long, short = 'm')]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Model name clients send in requests
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_id: Option<String>,
+    /// Context size in tokens
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context_size: Option<u32>,
+    /// Decoding threads [default: physical cores]
+    #[arg(long, short = 't')]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threads: Option<usize>,
+    /// Sequences decoded together
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slots: Option<u32>,
+    /// Layers to offload to the GPU
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gpu_layers: Option<u32>,
+}
+
+/// The flag of the commands that read the policy file (serve, keys, report).
+#[derive(Debug, Default, Serialize, clap::Args)]
+pub struct PolicyFlags {
+    /// Policy file (users, roles, tools) [default: the demo enterprise]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<PathBuf>,
 }
 
 /// Flags of `fulcrum serve` only.
@@ -205,6 +216,11 @@ pub struct ServeFlags {
     #[arg(long, short = 'p')]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
+}
+
+/// One flag group as a layer.
+pub fn layer(flags: &impl Serialize) -> serde_json::Value {
+    serde_json::to_value(flags).unwrap_or(serde_json::Value::Null)
 }
 
 impl Config {
@@ -232,10 +248,11 @@ impl Config {
             .then(|| std::time::Duration::from_secs(self.request_timeout_secs))
     }
 
-    /// Layers the sources and validates the result.
-    pub fn load(flags: &ConfigFlags, serve: Option<&ServeFlags>) -> Result<Self> {
+    /// Layers the sources (defaults, the file, `FULCRUM_*`, the global flags, then the
+    /// command's own flag groups) and validates the result.
+    pub fn load(global: &GlobalFlags, command_flags: &[serde_json::Value]) -> Result<Self> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
-        match &flags.config {
+        match &global.config {
             Some(path) => {
                 if !path.is_file() {
                     bail!("configuration file {} does not exist", path.display());
@@ -250,9 +267,9 @@ impl Config {
             }
         }
         figment = figment.merge(Env::prefixed("FULCRUM_").only(&KEYS));
-        figment = figment.merge(Serialized::defaults(flags));
-        if let Some(serve) = serve {
-            figment = figment.merge(Serialized::defaults(serve));
+        figment = figment.merge(Serialized::defaults(global));
+        for flags in command_flags.iter().filter(|flags| flags.is_object()) {
+            figment = figment.merge(Serialized::defaults(flags));
         }
         let config: Config = figment
             .extract()

@@ -5,13 +5,12 @@ mod commands;
 mod config;
 mod governance;
 mod model_source;
-mod passages;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::{ConfigFlags, ServeFlags};
+use crate::config::GlobalFlags;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -21,7 +20,7 @@ use crate::config::{ConfigFlags, ServeFlags};
 )]
 struct Cli {
     #[command(flatten)]
-    flags: ConfigFlags,
+    flags: GlobalFlags,
     #[command(subcommand)]
     command: Command,
 }
@@ -29,7 +28,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the OpenAI-compatible API (fetches the model first when needed)
-    Serve(ServeFlags),
+    Serve(commands::serve::ServeArgs),
     /// List or fetch catalogue models
     #[command(subcommand)]
     Models(commands::models::ModelsCommand),
@@ -45,9 +44,9 @@ enum Command {
     #[command(subcommand)]
     Keys(commands::keys::KeysCommand),
     /// Add documents to a collection of the knowledge database (for retrieval)
-    Ingest(commands::ingest::IngestArgs),
+    Ingest(commands::knowledge::IngestArgs),
     /// Search a collection of the knowledge database (hybrid: BM25 and embeddings)
-    Search(commands::ingest::SearchArgs),
+    Search(commands::knowledge::SearchArgs),
     /// Generate reports (Markdown, DOCX, PDF) from the sales data
     #[command(subcommand)]
     Report(commands::report::ReportCommand),
@@ -55,7 +54,24 @@ enum Command {
     #[command(subcommand)]
     Audit(commands::audit::AuditCommand),
     /// Print the resolved configuration as TOML
-    Config,
+    Config(commands::serve::ServeArgs),
+}
+
+impl Command {
+    /// The configuration flag groups this command was given, lowest precedence first.
+    fn flag_layers(&self) -> Vec<serde_json::Value> {
+        match self {
+            Command::Serve(args) | Command::Config(args) => args.flag_layers(),
+            Command::Chat(args) => vec![config::layer(&args.model)],
+            Command::Bench(command) => command.flag_layers(),
+            Command::Eval(command) => command.flag_layers(),
+            Command::Keys(command) => command.flag_layers(),
+            Command::Report(command) => command.flag_layers(),
+            Command::Models(_) | Command::Ingest(_) | Command::Search(_) | Command::Audit(_) => {
+                Vec::new()
+            }
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -72,11 +88,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let serve_flags = match &cli.command {
-        Command::Serve(flags) => Some(flags),
-        _ => None,
-    };
-    let config = config::Config::load(&cli.flags, serve_flags)?;
+    let config = config::Config::load(&cli.flags, &cli.command.flag_layers())?;
     init_logging(&config.log);
     match cli.command {
         Command::Serve(_) => commands::serve::run(config),
@@ -87,9 +99,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(command) => commands::keys::run(&config, command),
         Command::Audit(command) => commands::audit::run(&config, command),
         Command::Report(command) => commands::report::run(&config, command),
-        Command::Ingest(args) => commands::ingest::run(&config, &args),
-        Command::Search(args) => commands::ingest::search(&config, &args),
-        Command::Config => {
+        Command::Ingest(args) => commands::knowledge::run(&config, &args),
+        Command::Search(args) => commands::knowledge::search(&config, &args),
+        Command::Config(_) => {
             print!("{}", toml::to_string(&config)?);
             Ok(())
         }

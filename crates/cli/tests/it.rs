@@ -56,7 +56,7 @@ fn configuration_layers_defaults_file_environment_flags() {
     assert_eq!(config_value(&from_env, "port"), "9001");
 
     let from_flag = fulcrum(dir.path())
-        .args(["--slots", "8", "config"])
+        .args(["config", "--slots", "8"])
         .env("FULCRUM_SLOTS", "7")
         .output()
         .expect("run");
@@ -208,11 +208,11 @@ fn terminal_chat_answers_resets_and_exits() {
     let model = tiny_model();
     let mut child = fulcrum(dir.path())
         .args([
+            "chat",
             "--model",
             &model,
             "--context-size",
             "2048",
-            "chat",
             "--temperature",
             "0",
             "--max-tokens",
@@ -259,6 +259,8 @@ fn bench_serve_loads_a_started_server_and_loses_nothing_in_a_burst() {
     let bench = |extra_env: Option<(&str, &str)>, args: &[&str]| -> serde_json::Value {
         let mut command = fulcrum(dir.path());
         command.env("FULCRUM_HOME", dir.path()).args([
+            "bench",
+            "serve",
             "--model",
             &model,
             "--context-size",
@@ -267,8 +269,6 @@ fn bench_serve_loads_a_started_server_and_loses_nothing_in_a_burst() {
             "2",
             "--threads",
             "2",
-            "bench",
-            "serve",
             "--prompt-tokens",
             "8",
             "--max-tokens",
@@ -396,4 +396,69 @@ fn ingest_adds_a_folder_then_sees_it_unchanged_and_refuses_what_it_cannot_read()
         first.lines().next().is_some_and(|l| l.contains("b.txt")),
         "{first}"
     );
+}
+
+/// Each command offers the options it uses and no others: the model's flags belong to the
+/// commands that load it, the policy's to those that read it.
+#[test]
+fn each_command_offers_only_the_options_it_uses() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let help = |args: &[&str]| {
+        let output = fulcrum(dir.path())
+            .args(args)
+            .arg("--help")
+            .output()
+            .expect("run");
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        text(&output.stdout)
+    };
+    let model_flags = [
+        "--model",
+        "--threads",
+        "--context-size",
+        "--gpu-layers",
+        "--slots",
+    ];
+    for command in [
+        &["audit", "verify"][..],
+        &["ingest"],
+        &["search"],
+        &["models", "list"],
+        &["eval", "retrieval"],
+        &["bench", "agent"],
+        &["keys", "create"],
+    ] {
+        let text = help(command);
+        for flag in model_flags {
+            assert!(
+                !text.contains(flag),
+                "`{}` offers {flag}:\n{text}",
+                command.join(" ")
+            );
+        }
+        assert!(
+            text.contains("--log"),
+            "global flags stay everywhere:\n{text}"
+        );
+    }
+    for command in [
+        &["serve"][..],
+        &["chat"],
+        &["bench", "engine"],
+        &["eval", "bfcl"],
+        &["report", "monthly"],
+    ] {
+        let text = help(command);
+        for flag in model_flags {
+            assert!(
+                text.contains(flag),
+                "`{}` lacks {flag}:\n{text}",
+                command.join(" ")
+            );
+        }
+    }
+    assert!(help(&["keys", "create"]).contains("--policy"));
+    assert!(!help(&["chat"]).contains("--policy"));
+    assert!(help(&["serve"]).contains("--port"));
+    assert!(!help(&["report", "monthly"]).contains("--port"));
 }

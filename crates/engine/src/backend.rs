@@ -1,5 +1,6 @@
 //! The contract every inference backend fulfils.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -61,6 +62,49 @@ pub struct GenerationRequest {
     /// Ends the generation with [`EngineError::Timeout`] this long after `generate` was
     /// called, time spent waiting for a slot included. `None`: no limit.
     pub timeout: Option<Duration>,
+}
+
+impl GenerationRequest {
+    /// `prompt` sampled with `sampling` for at most `max_tokens`: no stop strings, grammar,
+    /// biases or time limit, ending at the model's end of turn. Callers set the rest with
+    /// struct update syntax (`GenerationRequest { grammar, ..GenerationRequest::new(…) }`).
+    pub fn new(prompt: String, sampling: SamplingParams, max_tokens: Option<u32>) -> Self {
+        GenerationRequest {
+            prompt,
+            sampling,
+            max_tokens,
+            stop: Vec::new(),
+            ignore_eos: false,
+            grammar: None,
+            logit_bias: Vec::new(),
+            timeout: None,
+        }
+    }
+
+    /// `prompt` decoded greedily (temperature 0) for at most `max_tokens`.
+    pub fn greedy(prompt: String, max_tokens: u32) -> Self {
+        GenerationRequest::new(
+            prompt,
+            SamplingParams {
+                temperature: 0.0,
+                ..SamplingParams::default()
+            },
+            Some(max_tokens),
+        )
+    }
+}
+
+/// Starts `request` on `backend` from async code. `generate` tokenizes the prompt and may
+/// compile a grammar (the first one builds llguidance's view of the whole vocabulary, hundreds
+/// of milliseconds), so it runs on a blocking thread, never on the runtime's workers.
+pub async fn start_generation(
+    backend: &Arc<dyn Backend>,
+    request: GenerationRequest,
+) -> Result<GenerationStream, EngineError> {
+    let backend = Arc::clone(backend);
+    tokio::task::spawn_blocking(move || backend.generate(request))
+        .await
+        .map_err(|err| EngineError::Stopped(format!("the generation task failed: {err}")))?
 }
 
 /// A bias on one token of the loaded model. Meant for a model's special tags (e.g.
@@ -192,7 +236,8 @@ pub struct EngineLoad {
     pub timed_out_total: u64,
 }
 
-/// An inference backend: the embedded llama.cpp engine, a remote engine, or a scripted one.
+/// An inference backend: the embedded llama.cpp engine, or a scripted one for tests. (A remote
+/// engine over an OpenAI-compatible API is planned behind this same trait.)
 pub trait Backend: Send + Sync + 'static {
     fn info(&self) -> &ModelInfo;
 

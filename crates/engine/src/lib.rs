@@ -15,6 +15,7 @@ pub mod scripted;
 mod stop;
 mod threads;
 
+pub use backend::start_generation;
 pub use backend::{
     Backend, BiasWhen, EngineLoad, FinishReason, GenerationEvent, GenerationRequest,
     GenerationStream, LogitBias, ModelInfo, SamplingParams, Usage,

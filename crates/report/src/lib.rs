@@ -12,23 +12,28 @@ mod numbers;
 mod prose;
 pub mod render;
 mod sales;
+mod service;
 mod strategy;
 mod template;
+mod wording;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use fulcrum_tools::{CallContext, Policy};
+use fulcrum_retrieval::{Passage, PassageSource};
+use fulcrum_tools::{CallContext, Policy, Principal};
 
 pub use charts::Chart;
 pub use error::ReportError;
 pub use facts::{Breakdown, Facts, Notable, TREND_MONTHS};
 pub use month::Month;
-pub use numbers::{money, NumberCheck};
+pub use numbers::NumberCheck;
 pub use prose::{EngineProse, ProseModel, Section, ATTEMPTS};
 pub use sales::{SalesRow, SALES_TOOL};
-pub use strategy::{Citation, StrategyPassage, StrategySource};
+pub use service::{builtin_request, write_monthly_report, MonthlyReportFunction, MONTHLY_REPORT};
+pub use strategy::Citation;
 pub use template::{SectionSpec, Template};
+pub use wording::money;
 
 /// Where the CJK-capable font comes from unless `FULCRUM_REPORT_FONT` names another
 /// (Debian's fonts-wqy-microhei, installed by scripts/setup).
@@ -104,6 +109,8 @@ impl Report {
 pub struct Gathered {
     pub facts: Facts,
     pub timings: Vec<(&'static str, Duration)>,
+    /// Who the data was read as: the strategy passages are read as them too.
+    pub reader: Principal,
 }
 
 /// Reads the sales of `month` and the months it is compared with through the governed tool,
@@ -124,21 +131,27 @@ pub async fn gather(
     Ok(Gathered {
         facts,
         timings: vec![("data", fetched), ("analysis", started.elapsed() - fetched)],
+        reader: context.principal.clone(),
     })
 }
 
-/// Draws the charts, retrieves each section's strategy passages, has the prose written and
+/// Draws the charts, retrieves each section's strategy passages (those the reader may read),
+/// has the prose written and
 /// checked, and writes the files. Without a model each section states its facts, one sentence
 /// each (and nothing is retrieved). Blocking (the model runs here): call it off any async
 /// runtime's worker threads.
 pub fn compose(
     gathered: Gathered,
     prose_model: Option<&dyn ProseModel>,
-    strategy: Option<&dyn StrategySource>,
+    strategy: Option<&dyn PassageSource>,
     model_name: &str,
     request: &ReportRequest,
 ) -> Result<Report, ReportError> {
-    let Gathered { facts, mut timings } = gathered;
+    let Gathered {
+        facts,
+        mut timings,
+        reader,
+    } = gathered;
     let mut stage = Instant::now();
     let mut lap = |name: &'static str, timings: &mut Vec<(&'static str, Duration)>| {
         timings.push((name, stage.elapsed()));
@@ -147,13 +160,13 @@ pub fn compose(
     let check = NumberCheck::new(&facts);
     let charts = charts::draw_all(&facts, &request.out_dir.join("charts"), &request.font)?;
     lap("charts", &mut timings);
-    let passages: Vec<Vec<StrategyPassage>> = request
+    let passages: Vec<Vec<Passage>> = request
         .template
         .sections
         .iter()
         .map(|spec| match (prose_model, strategy) {
             (Some(_), Some(source)) => source
-                .passages(&prose::strategy_query(&facts, spec))
+                .passages(&reader, &prose::strategy_query(&facts, spec))
                 .unwrap_or_else(|err| {
                     // The report is still right without them: its numbers come from the data.
                     tracing::warn!(section = %spec.title, "strategy passages unavailable: {err}");

@@ -5,16 +5,16 @@
 use std::sync::Arc;
 
 use fulcrum_chat::{ChatTemplate, Message, RenderOptions};
-use fulcrum_engine::{Backend, GenerationRequest, SamplingParams};
+use fulcrum_engine::{Backend, GenerationRequest};
 use serde::Serialize;
 
 use crate::error::ReportError;
 use crate::facts::Facts;
-use crate::numbers::{fact_lines, NumberCheck};
-use crate::strategy::{
-    cited_ids, passage_id, without_citations, without_figures, Citation, StrategyPassage,
-};
+use crate::numbers::NumberCheck;
+use crate::strategy::{cited_ids, passage_id, without_citations, without_figures, Citation};
 use crate::template::SectionSpec;
+use crate::wording::fact_lines;
+use fulcrum_retrieval::Passage;
 
 /// Attempts per section before it is marked for review.
 pub const ATTEMPTS: usize = 3;
@@ -76,19 +76,7 @@ impl ProseModel for EngineProse {
                 },
             )
             .map_err(|err| ReportError::Model(err.to_string()))?;
-        let request = GenerationRequest {
-            prompt,
-            sampling: SamplingParams {
-                temperature: 0.0,
-                ..SamplingParams::default()
-            },
-            max_tokens: Some(self.max_tokens),
-            stop: Vec::new(),
-            ignore_eos: false,
-            timeout: None,
-            grammar: None,
-            logit_bias: Vec::new(),
-        };
+        let request = GenerationRequest::greedy(prompt, self.max_tokens);
         let mut stream = self
             .backend
             .generate(request)
@@ -144,7 +132,7 @@ pub fn write_section(
     facts: &Facts,
     check: &NumberCheck,
     spec: &SectionSpec,
-    strategy: &[StrategyPassage],
+    strategy: &[Passage],
 ) -> Result<Section, ReportError> {
     let lines = fact_lines(facts, &spec.facts);
     // The notes come before the instruction and the facts, which the model reads last.
@@ -238,7 +226,7 @@ fn copies(text: &str, passage: &str) -> bool {
 }
 
 /// The passages `text` cites, and the ids it cites that no passage has.
-fn citations(text: &str, strategy: &[StrategyPassage]) -> (Vec<Citation>, Vec<String>) {
+fn citations(text: &str, strategy: &[Passage]) -> (Vec<Citation>, Vec<String>) {
     let mut found = Vec::new();
     let mut unknown = Vec::new();
     for id in cited_ids(text) {

@@ -1,19 +1,10 @@
 //! The company's strategy for the prose: passages retrieved per section, shown to the model
 //! with ids to cite ([S1]…), and the citations found in what it wrote. The passages give
 //! context, never figures: a number taken from them fails the number check like any other
-//! number that is not a fact.
+//! number that is not a fact. They come from `fulcrum_retrieval::PassageSource`, read as the
+//! report's reader, like the agent's per-turn passages.
 
 use serde::Serialize;
-
-/// A passage of a strategy document.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct StrategyPassage {
-    /// The document it comes from.
-    pub source: String,
-    /// The heading it sits under.
-    pub section: String,
-    pub text: String,
-}
 
 /// A passage a section cites: the id its text uses and where the passage comes from.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -21,13 +12,6 @@ pub struct Citation {
     pub id: String,
     pub source: String,
     pub section: String,
-}
-
-/// Where strategy passages come from: the knowledge database as the report's reader may read
-/// it. Blocking (a database and an embedding model).
-pub trait StrategySource: Send + Sync {
-    /// Passages relevant to `query`, best first; none when nothing is relevant.
-    fn passages(&self, query: &str) -> Result<Vec<StrategyPassage>, String>;
 }
 
 /// The id the model sees for the passage at `index` (0-based).

@@ -7,10 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use fulcrum_report::{
-    Format, Month, ProseModel, ReportError, ReportRequest, StrategyPassage, StrategySource,
-    Template, ATTEMPTS,
-};
+use fulcrum_report::{Format, Month, ProseModel, ReportError, ReportRequest, Template, ATTEMPTS};
+use fulcrum_retrieval::{Passage, PassageSource};
 use fulcrum_tools::{CallContext, Durability, Policy, Principal, Registry};
 
 struct Demo {
@@ -76,7 +74,7 @@ fn report_with_strategy(
     demo: &Demo,
     context: &CallContext,
     model: Option<&dyn ProseModel>,
-    strategy: Option<&dyn StrategySource>,
+    strategy: Option<&dyn PassageSource>,
     request: &ReportRequest,
 ) -> Result<fulcrum_report::Report, ReportError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -316,12 +314,16 @@ fn chinese_text_is_typeset_in_the_pdf() {
 /// The strategy documents, as a fixed list, and the questions asked of them.
 struct Strategy {
     queries: Mutex<Vec<String>>,
+    /// Who each question was asked as.
+    readers: Mutex<Vec<String>>,
 }
 
-impl StrategySource for Strategy {
-    fn passages(&self, query: &str) -> Result<Vec<StrategyPassage>, String> {
+impl PassageSource for Strategy {
+    fn passages(&self, caller: &Principal, query: &str) -> Result<Vec<Passage>, String> {
         self.queries.lock().expect("lock").push(query.to_string());
-        Ok(vec![StrategyPassage {
+        self.readers.lock().expect("lock").push(caller.user.clone());
+        Ok(vec![Passage {
+            id: "S1".into(),
             source: "strategy-2024.md".into(),
             section: "Southwest recovery".into(),
             text: "The Southwest region targets 480 new stores in 2024.".into(),
@@ -347,6 +349,7 @@ fn prose_cites_the_strategy_passages_it_was_given_and_takes_no_number_from_them(
     ]);
     let strategy = Strategy {
         queries: Mutex::new(Vec::new()),
+        readers: Mutex::new(Vec::new()),
     };
     let mut req = request(&out, vec![Format::Markdown, Format::Docx]);
     req.template = template;
@@ -359,9 +362,11 @@ fn prose_cites_the_strategy_passages_it_was_given_and_takes_no_number_from_them(
     )
     .expect("report");
 
-    // One question per section, naming the section and its facts.
+    // One question per section, naming the section and its facts, asked as the report's
+    // reader (the user the data was read as).
     let queries = strategy.queries.lock().expect("lock");
     assert_eq!(queries.len(), 2);
+    assert_eq!(*strategy.readers.lock().expect("lock"), ["admin", "admin"]);
     assert!(
         queries[1].starts_with("Regional performance."),
         "{}",

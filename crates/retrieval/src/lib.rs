@@ -10,6 +10,7 @@ mod embed;
 mod error;
 mod eval;
 mod extract;
+mod passages;
 mod store;
 mod tool;
 
@@ -18,5 +19,6 @@ pub use embed::{similarity, Embedder, DIMENSIONS};
 pub use error::RetrievalError;
 pub use eval::{answers, evaluate, load_queries, LabeledQuery, ModeResult};
 pub use extract::{extract_text, is_supported, SUPPORTED_EXTENSIONS};
+pub use passages::{KnowledgePassages, Passage, PassageSource};
 pub use store::{Hit, IngestOutcome, Ingested, KnowledgeStore, SearchMode};
 pub use tool::{KnowledgeSearchFunction, SharedEmbedder, SEARCH_KNOWLEDGE};

@@ -8,7 +8,6 @@ mod auth;
 mod error;
 mod json;
 mod metrics;
-mod report_tool;
 mod routes;
 mod state;
 mod validate;
@@ -25,11 +24,7 @@ use axum::Router;
 
 pub use error::ApiError;
 pub use metrics::Metrics;
-pub use report_tool::{MonthlyReportFunction, ReaderPassages, MONTHLY_REPORT};
-pub use state::{
-    AppState, Governance, LoadedModel, ServerOptions, DEFAULT_PARALLEL_CALL_BIAS,
-    DEFAULT_TOOL_CALL_BIAS,
-};
+pub use state::{AppState, Governance, ServerOptions};
 
 /// The application: every route, the body limit, metrics and OpenAI-shaped fallbacks.
 pub fn router(state: AppState) -> Router {

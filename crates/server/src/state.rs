@@ -5,26 +5,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use fulcrum_chat::tools::ToolSet;
-use fulcrum_chat::{ChatError, ChatTemplate, ToolDefinition};
-use fulcrum_engine::Backend;
+use fulcrum_chat::{ChatError, ToolDefinition};
 
-use fulcrum_agent::{
-    Agent, AgentOptions, AnswerCache, PassageSource, SessionStore, ToolCallTuning,
-};
+use fulcrum_agent::{Agent, AgentOptions, AnswerCache, LoadedModel, SessionStore, ToolCallTuning};
+use fulcrum_retrieval::PassageSource;
 use fulcrum_tools::{Identities, Policy};
 
 use crate::metrics::Metrics;
-
-/// Default logit bias on `<tool_call>` in `auto`. Chosen on a handful of prompts with the
-/// default model (it needed 12–20 to call for clear weather questions, while knowledge questions
-/// stayed text at 20); to be tuned on BFCL's irrelevance and simple sets.
-pub const DEFAULT_TOOL_CALL_BIAS: f32 = 20.0;
-
-/// Default logit bias on starting another call right after a `</tool_call>`, where parallel
-/// calls are allowed. Off: on BFCL samples 5 to 20 turned one parallel entry in ten from one
-/// call to the three it needed, but with the demo's nine tools the default model, so
-/// encouraged, went on to call every tool in its list.
-pub const DEFAULT_PARALLEL_CALL_BIAS: f32 = 0.0;
 
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]
@@ -46,40 +33,8 @@ impl Default for ServerOptions {
             max_body_bytes: 4 * 1024 * 1024,
             max_pending: 4 + 64,
             request_timeout: None,
-            tuning: ToolCallTuning {
-                tool_call_bias: DEFAULT_TOOL_CALL_BIAS,
-                parallel_call_bias: DEFAULT_PARALLEL_CALL_BIAS,
-            },
+            tuning: ToolCallTuning::default(),
         }
-    }
-}
-
-/// The loaded model: the backend and the template its prompts are rendered with.
-pub struct LoadedModel {
-    pub backend: Arc<dyn Backend>,
-    pub template: Arc<ChatTemplate>,
-    pub created: u64,
-}
-
-impl LoadedModel {
-    /// Uses the model's own template, or ChatML when it has none.
-    pub fn new(backend: Arc<dyn Backend>) -> Result<Self, fulcrum_chat::ChatError> {
-        let info = backend.info();
-        let template = match &info.chat_template {
-            Some(source) => ChatTemplate::new(source, &info.bos_token, &info.eos_token)?,
-            None => {
-                tracing::warn!(model = %info.id, "the model has no chat template; using ChatML");
-                ChatTemplate::chatml()
-            }
-        };
-        let created = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        Ok(LoadedModel {
-            backend,
-            template: Arc::new(template),
-            created,
-        })
     }
 }
 

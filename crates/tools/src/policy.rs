@@ -14,38 +14,8 @@ use crate::audit::{AuditEvent, AuditLog};
 use crate::error::ToolsError;
 use crate::executor::{Executors, ToolOutput};
 use crate::identity::Principal;
+use crate::permit::Permit;
 use crate::registry::Registry;
-
-/// Leave to run one call with these exact arguments. Only [`Policy`] makes one.
-#[derive(Debug)]
-pub struct Permit {
-    tool: String,
-    arguments: Value,
-    /// Who the call runs for (SQL tools can bind it as `:caller_user` / `:caller_role`).
-    principal: Principal,
-    /// The audit row that records the decision.
-    decision_seq: i64,
-    /// The confirmed action this permit carries out, if any.
-    action_id: Option<String>,
-}
-
-impl Permit {
-    pub fn tool(&self) -> &str {
-        &self.tool
-    }
-
-    pub fn arguments(&self) -> &Value {
-        &self.arguments
-    }
-
-    pub fn decision_seq(&self) -> i64 {
-        self.decision_seq
-    }
-
-    pub fn principal(&self) -> &Principal {
-        &self.principal
-    }
-}
 
 /// The answer to a proposed call.
 #[derive(Debug)]
@@ -213,13 +183,13 @@ impl Policy {
             return Ok(Decision::Confirm(Box::new(action)));
         }
         let row = record("permit", json!({}))?;
-        Ok(Decision::Permit(Permit {
-            tool: tool_name.to_string(),
-            arguments: arguments.clone(),
-            principal: context.principal.clone(),
-            decision_seq: row.seq,
-            action_id: None,
-        }))
+        Ok(Decision::Permit(Permit::new(
+            tool_name.to_string(),
+            arguments.clone(),
+            context.principal.clone(),
+            row.seq,
+            None,
+        )))
     }
 
     /// Runs a permitted call and records its result or error with its timing.
@@ -233,25 +203,25 @@ impl Policy {
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         let data = match &result {
             Ok(output) => json!({
-                "tool": permit.tool,
-                "decision_seq": permit.decision_seq,
-                "action_id": permit.action_id,
+                "tool": permit.tool(),
+                "decision_seq": permit.decision_seq(),
+                "action_id": permit.action_id(),
                 "ok": true,
                 "output": output.text,
                 "truncated": output.truncated,
                 "elapsed_ms": elapsed_ms,
             }),
             Err(err) => json!({
-                "tool": permit.tool,
-                "decision_seq": permit.decision_seq,
-                "action_id": permit.action_id,
+                "tool": permit.tool(),
+                "decision_seq": permit.decision_seq(),
+                "action_id": permit.action_id(),
                 "ok": false,
                 "error": err.to_string(),
                 "elapsed_ms": elapsed_ms,
             }),
         };
         self.audit.append(context.event("execution", data))?;
-        if let Some(id) = &permit.action_id {
+        if let Some(id) = permit.action_id() {
             match &result {
                 Ok(output) => self.actions.finish(id, true, &output.text)?,
                 Err(err) => self.actions.finish(id, false, &err.to_string())?,
@@ -309,16 +279,16 @@ impl Policy {
         match outcome {
             ApprovalOutcome::Claimed(claimed) => {
                 // It runs for the user who asked for it, whoever approved it.
-                let permit = Permit {
-                    tool: claimed.tool.clone(),
-                    arguments: claimed.arguments.clone(),
-                    principal: Principal {
+                let permit = Permit::new(
+                    claimed.tool.clone(),
+                    claimed.arguments.clone(),
+                    Principal {
                         user: claimed.user.clone(),
                         role: claimed.role.clone(),
                     },
-                    decision_seq: row.seq,
-                    action_id: Some(claimed.id.clone()),
-                };
+                    row.seq,
+                    Some(claimed.id.clone()),
+                );
                 // The action ran in the session of the user who asked for it.
                 let run_context = CallContext {
                     session_id: claimed.session_id.clone().or(context.session_id.clone()),

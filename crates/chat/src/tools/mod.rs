@@ -37,6 +37,13 @@ pub struct ParsedCall {
     pub arguments: serde_json::Value,
 }
 
+/// A new id for a call the model made (`call_` and 24 hexadecimal digits, as OpenAI's look),
+/// for the chat API and the agent alike.
+pub fn new_call_id() -> String {
+    let uuid = uuid::Uuid::new_v4().simple().to_string();
+    format!("call_{}", &uuid[..24])
+}
+
 /// A tool with no description, for tests.
 #[cfg(test)]
 pub(crate) fn test_tool(name: &str, parameters: serde_json::Value) -> crate::ToolDefinition {

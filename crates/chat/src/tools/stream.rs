@@ -383,11 +383,25 @@ mod tests {
         let is_tool: &(dyn Fn(&str) -> bool + Sync) = &tools;
         for opener in ["<tool_call>", "```"] {
             let mut parser = StreamParser::new(is_tool);
-            parser.push(&format!("x {opener}"));
+            let mut events = parser.push(&format!("x {opener}"));
             for _ in 0..200_000 {
-                parser.push("ab ");
+                events.extend(parser.push("ab "));
             }
-            let _ = parser.finish();
+            events.extend(parser.finish());
+            // The block never closed: no call. An unfinished fence is the model's text and
+            // comes back whole, in order; an unfinished call is not text and is dropped.
+            let mut content = String::new();
+            for event in events {
+                match event {
+                    StreamEvent::Content(text) => content.push_str(&text),
+                    other => panic!("unexpected {other:?} after {opener}"),
+                }
+            }
+            let expected = match opener {
+                "```" => format!("x {opener}{}", "ab ".repeat(200_000)),
+                _ => "x".to_string(),
+            };
+            assert_eq!(content.trim_end(), expected.trim_end());
         }
     }
 

@@ -4,14 +4,17 @@ use std::io::{BufRead, Write};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use fulcrum_chat::{ChatTemplate, Message, RenderOptions};
-use fulcrum_engine::{Backend, GenerationEvent, GenerationRequest, LlamaEngine, SamplingParams};
+use fulcrum_agent::LoadedModel;
+use fulcrum_chat::{Message, RenderOptions};
+use fulcrum_engine::{GenerationEvent, GenerationRequest, LlamaEngine, SamplingParams};
 
-use crate::config::Config;
+use crate::config::{Config, ModelFlags};
 use crate::model_source::{engine_config, ensure_model};
 
 #[derive(Debug, clap::Args)]
 pub struct ChatArgs {
+    #[command(flatten)]
+    pub model: ModelFlags,
     /// System prompt
     #[arg(long)]
     system: Option<String>,
@@ -26,12 +29,13 @@ pub struct ChatArgs {
 pub fn run(config: &Config, args: &ChatArgs) -> Result<()> {
     let (path, id) = ensure_model(config)?;
     eprintln!("loading {id}…");
-    let engine = Arc::new(LlamaEngine::load(engine_config(config, &path, id))?);
+    let engine = LlamaEngine::load(engine_config(config, &path, id))?;
+    let LoadedModel {
+        backend: engine,
+        template,
+        ..
+    } = LoadedModel::new(Arc::new(engine))?;
     let info = engine.info();
-    let template = match &info.chat_template {
-        Some(source) => ChatTemplate::new(source, &info.bos_token, &info.eos_token)?,
-        None => ChatTemplate::chatml(),
-    };
     let fresh = || -> Vec<Message> { args.system.iter().map(Message::system).collect() };
     let mut messages = fresh();
     eprintln!(
@@ -68,19 +72,12 @@ pub fn run(config: &Config, args: &ChatArgs) -> Result<()> {
                 ..Default::default()
             },
         )?;
-        let mut stream = match engine.generate(GenerationRequest {
-            prompt,
-            sampling: SamplingParams {
-                temperature: args.temperature,
-                ..SamplingParams::default()
-            },
-            max_tokens: Some(args.max_tokens),
-            stop: Vec::new(),
-            ignore_eos: false,
-            timeout: None,
-            grammar: None,
-            logit_bias: Vec::new(),
-        }) {
+        let sampling = SamplingParams {
+            temperature: args.temperature,
+            ..SamplingParams::default()
+        };
+        let request = GenerationRequest::new(prompt, sampling, Some(args.max_tokens));
+        let mut stream = match engine.generate(request) {
             Ok(stream) => stream,
             Err(err) => {
                 // Too long a conversation is the usual cause: say so and keep the session.

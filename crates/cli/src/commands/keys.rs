@@ -4,7 +4,7 @@
 use anyhow::Result;
 use fulcrum_tools::{ApiKey, Registry};
 
-use crate::config::Config;
+use crate::config::{Config, PolicyFlags};
 use crate::governance::policy_path;
 
 #[derive(Debug, clap::Subcommand)]
@@ -14,11 +14,21 @@ pub enum KeysCommand {
         /// The user (a `[[users]]` name of the policy file)
         #[arg(long)]
         user: String,
+        #[command(flatten)]
+        policy: PolicyFlags,
     },
 }
 
+impl KeysCommand {
+    /// The configuration flags given to this command.
+    pub fn flag_layers(&self) -> Vec<serde_json::Value> {
+        let KeysCommand::Create { policy, .. } = self;
+        vec![crate::config::layer(policy)]
+    }
+}
+
 pub fn run(config: &Config, command: KeysCommand) -> Result<()> {
-    let KeysCommand::Create { user } = command;
+    let KeysCommand::Create { user, .. } = command;
     let (path, _) = policy_path(config)?;
     let registry = Registry::load(&path)?;
     if !registry.config().users.iter().any(|u| u.name == user) {

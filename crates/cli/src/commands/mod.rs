@@ -1,14 +1,13 @@
-//! One module per subcommand.
+//! One module per subcommand; `bench` and `eval` group theirs. Each command's arguments carry
+//! the configuration flag groups it uses (`ModelFlags`, `PolicyFlags`, `ServeFlags`), and no
+//! others, so its `--help` offers only what it reads.
 
 pub mod audit;
 pub mod bench;
-mod bench_agent;
-mod bench_serve;
 pub mod chat;
 pub mod eval;
-pub mod eval_retrieval;
-pub mod ingest;
 pub mod keys;
+pub mod knowledge;
 pub mod models;
 pub mod report;
 pub mod serve;

@@ -5,17 +5,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
+use fulcrum_agent::LoadedModel;
 use fulcrum_engine::LlamaEngine;
-use fulcrum_report::{
-    EngineProse, Format, Month, ProseModel, ReportRequest, StrategySource, Template,
-};
-use fulcrum_retrieval::SharedEmbedder;
-use fulcrum_server::{LoadedModel, ReaderPassages};
+use fulcrum_report::{write_monthly_report, Format, Month, ReportRequest, Template};
+use fulcrum_retrieval::{KnowledgePassages, PassageSource, SharedEmbedder};
 use fulcrum_tools::{CallContext, Principal};
 
-use crate::config::Config;
+use crate::config::{Config, ModelFlags, PolicyFlags};
 use crate::model_source::{engine_config, ensure_model, load_embedder};
-use crate::passages::KnowledgePassages;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum ReportCommand {
@@ -25,6 +22,10 @@ pub enum ReportCommand {
 
 #[derive(Debug, clap::Args)]
 pub struct MonthlyArgs {
+    #[command(flatten)]
+    pub model: ModelFlags,
+    #[command(flatten)]
+    pub policy: PolicyFlags,
     /// The month, as YYYY-MM
     #[arg(long)]
     month: String,
@@ -43,6 +44,17 @@ pub struct MonthlyArgs {
     /// Write the sections from the facts alone, without the model
     #[arg(long)]
     no_model: bool,
+}
+
+impl ReportCommand {
+    /// The configuration flags given to this command.
+    pub fn flag_layers(&self) -> Vec<serde_json::Value> {
+        let ReportCommand::Monthly(args) = self;
+        vec![
+            crate::config::layer(&args.model),
+            crate::config::layer(&args.policy),
+        ]
+    }
 }
 
 pub fn run(config: &Config, command: ReportCommand) -> Result<()> {
@@ -84,19 +96,16 @@ pub fn run(config: &Config, command: ReportCommand) -> Result<()> {
     // The strategy documents the prose relates the figures to: the configured knowledge
     // collections, as this user's role may read them (nothing to load when none was ingested).
     let knowledge = config.home_dir().join("knowledge.db");
-    let strategy =
+    let passages =
         (!args.no_model && !config.context_collections.is_empty() && knowledge.is_file())
-            .then(|| -> Result<ReaderPassages> {
+            .then(|| -> Result<Arc<dyn PassageSource>> {
                 let embedder = SharedEmbedder::default();
                 embedder.set(load_embedder(config)?);
-                Ok(ReaderPassages {
-                    source: Arc::new(KnowledgePassages::new(
-                        knowledge,
-                        config.context_collections.clone(),
-                        embedder,
-                    )),
-                    reader: principal.clone(),
-                })
+                Ok(Arc::new(KnowledgePassages::new(
+                    knowledge,
+                    config.context_collections.clone(),
+                    embedder,
+                )))
             })
             .transpose()?;
     let context = CallContext {
@@ -106,13 +115,12 @@ pub fn run(config: &Config, command: ReportCommand) -> Result<()> {
     };
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
-    let (prose, model_name): (Option<EngineProse>, String) = if args.no_model {
-        (None, "the facts alone (no model)".into())
+    let model = if args.no_model {
+        None
     } else {
         let (path, id) = ensure_model(config)?;
-        let engine = LlamaEngine::load(engine_config(config, &path, id.clone()))?;
-        let loaded = LoadedModel::new(Arc::new(engine))?;
-        (Some(EngineProse::new(loaded.backend, loaded.template)), id)
+        let engine = LlamaEngine::load(engine_config(config, &path, id))?;
+        Some(LoadedModel::new(Arc::new(engine))?)
     };
     let request = ReportRequest {
         template,
@@ -125,14 +133,16 @@ pub fn run(config: &Config, command: ReportCommand) -> Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let gathered = runtime.block_on(fulcrum_report::gather(&governance.policy, &context, month))?;
-    let report = fulcrum_report::compose(
-        gathered,
-        prose.as_ref().map(|p| p as &dyn ProseModel),
-        strategy.as_ref().map(|s| s as &dyn StrategySource),
-        &model_name,
-        &request,
-    )?;
+    // The same code path as the report route and the agent's report tool.
+    let report = runtime.block_on(write_monthly_report(
+        &governance.policy,
+        &context,
+        model.as_ref(),
+        month,
+        request,
+        passages,
+        (),
+    ))?;
     for (stage, took) in &report.timings {
         eprintln!("report: {stage:<8} {:>8.1} ms", took.as_secs_f64() * 1000.0);
     }

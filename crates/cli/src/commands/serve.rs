@@ -3,13 +3,38 @@
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use fulcrum_agent::LoadedModel;
 use fulcrum_engine::LlamaEngine;
-use fulcrum_retrieval::{KnowledgeSearchFunction, SharedEmbedder, SEARCH_KNOWLEDGE};
-use fulcrum_server::{AppState, LoadedModel, MonthlyReportFunction, ServerOptions, MONTHLY_REPORT};
+use fulcrum_report::{MonthlyReportFunction, MONTHLY_REPORT};
+use fulcrum_retrieval::{
+    KnowledgePassages, KnowledgeSearchFunction, SharedEmbedder, SEARCH_KNOWLEDGE,
+};
+use fulcrum_server::{AppState, ServerOptions};
 
-use crate::config::Config;
+use crate::config::{Config, ModelFlags, PolicyFlags, ServeFlags};
 use crate::model_source::{engine_config, ensure_model, load_embedder};
-use crate::passages::KnowledgePassages;
+
+/// `fulcrum serve`: the model, the policy and where to listen.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub model: ModelFlags,
+    #[command(flatten)]
+    pub policy: PolicyFlags,
+    #[command(flatten)]
+    pub serve: ServeFlags,
+}
+
+impl ServeArgs {
+    /// The configuration flags given to this command.
+    pub fn flag_layers(&self) -> Vec<serde_json::Value> {
+        vec![
+            crate::config::layer(&self.model),
+            crate::config::layer(&self.policy),
+            crate::config::layer(&self.serve),
+        ]
+    }
+}
 
 pub fn run(config: Config) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -6,7 +6,7 @@ pub mod markdown;
 pub mod pdf;
 
 use crate::facts::{Breakdown, Facts};
-use crate::numbers::{change, count, money, share};
+use crate::wording::{change, count, money, share};
 use crate::{Report, Section};
 
 /// A table: header and rows of cell text.

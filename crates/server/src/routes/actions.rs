@@ -4,12 +4,13 @@ use axum::extract::{Path, State};
 use axum::{Extension, Json};
 use fulcrum_tools::{Principal, Resolution};
 use serde::Deserialize;
-use serde_json::{json, Value};
 
 use super::agent::agent;
 use crate::auth::caller;
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::wire::actions::{ActionList, ActionResult, ActionView, Decision};
+use crate::wire::agent::Turn;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -22,11 +23,13 @@ pub struct Approval {
 pub async fn pending(
     State(state): State<AppState>,
     principal: Option<Extension<Principal>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ActionList>, ApiError> {
     let principal = caller(principal)?;
     let agent = agent(&state)?;
     let actions = agent.policy().actions().pending_for(&principal.user)?;
-    Ok(Json(json!({ "data": actions })))
+    Ok(Json(ActionList {
+        data: actions.into_iter().map(ActionView::from).collect(),
+    }))
 }
 
 pub async fn approve(
@@ -34,7 +37,7 @@ pub async fn approve(
     principal: Option<Extension<Principal>>,
     Path(id): Path<String>,
     body: axum::body::Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Decision>, ApiError> {
     // The body is optional: an approval without the hash approves what is stored.
     let approval: Approval = if body.iter().all(u8::is_ascii_whitespace) {
         Approval::default()
@@ -49,7 +52,7 @@ pub async fn deny(
     state: State<AppState>,
     principal: Option<Extension<Principal>>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Decision>, ApiError> {
     decide(state, principal, id, false, None).await
 }
 
@@ -59,7 +62,7 @@ async fn decide(
     id: String,
     approve: bool,
     expected_hash: Option<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Decision>, ApiError> {
     let principal = caller(principal)?;
     let agent = agent(&state)?;
     let (resolution, continued) = agent
@@ -68,8 +71,14 @@ async fn decide(
     let (status, action, result) = match resolution {
         Resolution::Ran(action, result) => {
             let result = match result {
-                Ok(output) => json!({"ok": true, "output": output.text}),
-                Err(err) => json!({"ok": false, "error": err.to_string()}),
+                Ok(output) => ActionResult::Output {
+                    ok: true,
+                    output: output.text,
+                },
+                Err(err) => ActionResult::Error {
+                    ok: false,
+                    error: err.to_string(),
+                },
             };
             ("executed", action, Some(result))
         }
@@ -93,10 +102,10 @@ async fn decide(
             })
         }
     };
-    Ok(Json(json!({
-        "status": status,
-        "action": action,
-        "result": result,
-        "turn": continued,
-    })))
+    Ok(Json(Decision {
+        status,
+        action: ActionView::from(action),
+        result,
+        turn: continued.map(Turn::from),
+    }))
 }

@@ -10,12 +10,12 @@ use axum::{Extension, Json};
 use fulcrum_agent::{Agent, AgentEvent, TurnOutcome, TurnStop};
 use fulcrum_tools::Principal;
 use serde::Deserialize;
-use serde_json::{json, Value};
 
 use crate::auth::caller;
 use crate::error::ApiError;
 use crate::json::ApiJson;
 use crate::state::AppState;
+use crate::wire::agent::{Session, SessionList, SessionMessages, StoredMessage, Turn, TurnEvent};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,35 +39,37 @@ pub async fn create_session(
     let principal = caller(principal)?;
     let agent = agent(&state)?;
     let info = agent.create_session(&principal)?;
-    Ok((axum::http::StatusCode::CREATED, Json(info)).into_response())
+    Ok((axum::http::StatusCode::CREATED, Json(Session::from(info))).into_response())
 }
 
 /// The caller's sessions, newest first.
 pub async fn list_sessions(
     State(state): State<AppState>,
     principal: Option<Extension<Principal>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SessionList>, ApiError> {
     let principal = caller(principal)?;
     let agent = agent(&state)?;
     let sessions = agent.sessions().list_owned(&principal, 100)?;
-    Ok(Json(json!({ "data": sessions })))
+    Ok(Json(SessionList {
+        data: sessions.into_iter().map(Session::from).collect(),
+    }))
 }
 
 pub async fn messages(
     State(state): State<AppState>,
     principal: Option<Extension<Principal>>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SessionMessages>, ApiError> {
     let principal = caller(principal)?;
     let agent = agent(&state)?;
     let session = agent.sessions().get_owned(&id, &principal)?;
     let messages = agent.sessions().messages(&session.id)?;
     let pending = agent.sessions().pending_calls(&session.id)?;
-    Ok(Json(json!({
-        "session": session,
-        "messages": messages,
-        "pending_actions": pending.iter().map(|p| &p.action_id).collect::<Vec<_>>(),
-    })))
+    Ok(Json(SessionMessages {
+        session: Session::from(session),
+        messages: messages.into_iter().map(StoredMessage::from).collect(),
+        pending_actions: pending.into_iter().map(|p| p.action_id).collect(),
+    }))
 }
 
 pub async fn send(
@@ -89,7 +91,7 @@ pub async fn send(
         let outcome = agent.send(&principal, &id, &body.content, None).await?;
         drop(admission);
         remember_later(&agent, &principal, &id, &outcome);
-        return Ok(Json(outcome).into_response());
+        return Ok(Json(Turn::from(outcome)).into_response());
     }
     // Fail fast on a bad session before the stream starts; errors later become events.
     agent.sessions().get_owned(&id, &principal)?;
@@ -139,7 +141,8 @@ pub(crate) fn event_stream(
     use futures::StreamExt;
     let events = tokio_stream::wrappers::UnboundedReceiverStream::new(receiver)
         .map(|event| {
-            let data = serde_json::to_string(&event).unwrap_or_else(|_| "{}".into());
+            let data =
+                serde_json::to_string(&TurnEvent::from(event)).unwrap_or_else(|_| "{}".into());
             Ok(Event::default().data(data))
         })
         .chain(futures::stream::once(async {

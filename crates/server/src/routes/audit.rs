@@ -4,11 +4,11 @@ use axum::extract::{Query, State};
 use axum::{Extension, Json};
 use fulcrum_tools::Principal;
 use serde::Deserialize;
-use serde_json::{json, Value};
 
 use crate::auth::caller;
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::wire::audit::{AuditPage, AuditRow};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -28,7 +28,7 @@ pub async fn list(
     State(state): State<AppState>,
     principal: Option<Extension<Principal>>,
     Query(page): Query<Page>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AuditPage>, ApiError> {
     let principal = caller(principal)?;
     let governance = state.governance.as_ref().ok_or_else(|| {
         ApiError::not_found("this server runs without a policy", "not_configured")
@@ -46,5 +46,7 @@ pub async fn list(
         .policy
         .audit()
         .records(page.after, page.limit.clamp(1, 1000))?;
-    Ok(Json(json!({ "data": records })))
+    Ok(Json(AuditPage {
+        data: records.into_iter().map(AuditRow::from).collect(),
+    }))
 }

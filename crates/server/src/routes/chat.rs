@@ -1,78 +1,29 @@
 //! `POST /v1/chat/completions`: validate, render, generate, answer as JSON or as an SSE stream.
 
-use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use axum::extract::State;
 use axum::response::sse::{KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use fulcrum_agent::{add_call_guidance, call_biases};
-use fulcrum_chat::tools::{
-    dedupe_calls, parse_output, split_reasoning, ParsedCall, ToolChoice, ToolSet,
-};
+use fulcrum_chat::tools::{dedupe_calls, parse_output, split_reasoning, ToolChoice};
 use fulcrum_chat::RenderOptions;
-use fulcrum_engine::{FinishReason, GenerationEvent, GenerationRequest, GenerationStream, Usage};
-use prometheus::IntGauge;
+use fulcrum_engine::{
+    start_generation, FinishReason, GenerationEvent, GenerationRequest, GenerationStream, Usage,
+};
 
 use super::chat_stream::sse_events;
+use super::completion::{
+    accept_call, finish_reason, record_usage, unix_now, InFlight, ResponseMeta, FINGERPRINT,
+};
 use crate::error::ApiError;
 use crate::json::ApiJson;
-use crate::state::{Admission, AppState};
+use crate::state::AppState;
 use crate::validate::validate;
 use crate::wire::{
-    ChatCompletion, ChatCompletionRequest, Choice, ResponseFunction, ResponseMessage,
-    ResponseToolCall,
+    ChatCompletion, ChatCompletionRequest, Choice, ResponseMessage, ResponseToolCall,
 };
-
-pub(super) const FINGERPRINT: &str = concat!("fulcrum-", env!("CARGO_PKG_VERSION"));
-
-pub(super) fn finish_reason(reason: FinishReason) -> &'static str {
-    match reason {
-        FinishReason::Stop => "stop",
-        FinishReason::Length => "length",
-    }
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-/// Counts a generation as in flight, and holds its admission, for as long as it lives,
-/// however it ends.
-pub(super) struct InFlight {
-    gauge: IntGauge,
-    _admission: Admission,
-}
-
-impl InFlight {
-    fn new(gauge: IntGauge, admission: Admission) -> Self {
-        gauge.inc();
-        InFlight {
-            gauge,
-            _admission: admission,
-        }
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.gauge.dec();
-    }
-}
-
-/// What the response needs to know about the request.
-pub(super) struct ResponseMeta {
-    pub id: String,
-    pub created: u64,
-    pub model: String,
-    pub include_usage: bool,
-    pub started: Instant,
-    /// The request's tools, when it had any: calls are parsed and validated against them.
-    pub tools: Option<Arc<ToolSet>>,
-}
 
 pub async fn chat_completions(
     State(state): State<AppState>,
@@ -126,27 +77,17 @@ pub async fn chat_completions(
         Vec::new()
     };
     let request = GenerationRequest {
-        prompt,
-        sampling: valid.sampling,
-        max_tokens: valid.max_tokens,
         stop: valid.stop,
         ignore_eos: valid.ignore_eos,
         timeout: state.options.request_timeout,
         grammar,
         logit_bias,
+        ..GenerationRequest::new(prompt, valid.sampling, valid.max_tokens)
     };
     let Some(admission) = state.admit_generation() else {
         return Ok(ApiError::busy(1));
     };
-    // `generate` tokenizes and may compile a grammar (the first one builds llguidance's view
-    // of the whole vocabulary, hundreds of milliseconds): keep that off the async workers.
-    let backend = Arc::clone(&model.backend);
-    let generation = tokio::task::spawn_blocking(move || backend.generate(request))
-        .await
-        .map_err(|err| {
-            tracing::error!(%err, "the generation setup task failed");
-            ApiError::internal()
-        })??;
+    let generation = start_generation(&model.backend, request).await?;
     let in_flight = InFlight::new(state.metrics.generations_in_flight.clone(), admission);
     let meta = ResponseMeta {
         id: format!("chatcmpl-{}", uuid::Uuid::new_v4().simple()),
@@ -167,17 +108,6 @@ pub async fn chat_completions(
         drop(in_flight);
         Ok(Json(completion(meta, &text, reason, usage)).into_response())
     }
-}
-
-pub(super) fn record_usage(state: &AppState, usage: Usage) {
-    state
-        .metrics
-        .prompt_tokens
-        .inc_by(u64::from(usage.prompt_tokens));
-    state
-        .metrics
-        .completion_tokens
-        .inc_by(u64::from(usage.completion_tokens));
 }
 
 async fn collect(
@@ -207,22 +137,6 @@ async fn collect(
     }
     tracing::error!("generation ended without a finish event");
     Err(ApiError::internal())
-}
-
-/// A call that passed validation, with its new id; `None` (logged) when it did not.
-pub(super) fn accept_call(tools: &ToolSet, call: ParsedCall) -> Option<ResponseToolCall> {
-    if let Err(err) = tools.validate(&call) {
-        tracing::warn!(%err, "dropping a tool call that failed validation");
-        return None;
-    }
-    Some(ResponseToolCall {
-        id: format!("call_{}", &uuid::Uuid::new_v4().simple().to_string()[..24]),
-        kind: "function",
-        function: ResponseFunction {
-            name: call.name,
-            arguments: call.arguments.to_string(),
-        },
-    })
 }
 
 fn completion(

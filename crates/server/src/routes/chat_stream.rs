@@ -11,7 +11,9 @@ use fulcrum_chat::tools::{CallDeduper, StreamEvent, StreamParser};
 use fulcrum_engine::{GenerationEvent, GenerationStream};
 use futures::Stream;
 
-use super::chat::{accept_call, finish_reason, record_usage, InFlight, ResponseMeta, FINGERPRINT};
+use super::completion::{
+    accept_call, finish_reason, record_usage, InFlight, ResponseMeta, FINGERPRINT,
+};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::wire::{

@@ -5,6 +5,7 @@ pub mod agent;
 pub mod audit;
 pub mod chat;
 mod chat_stream;
+mod completion;
 pub mod health;
 pub mod models;
 pub mod reports;

@@ -4,7 +4,9 @@ use axum::extract::{Path, State};
 use axum::Json;
 
 use crate::error::ApiError;
-use crate::state::{AppState, LoadedModel};
+use fulcrum_agent::LoadedModel;
+
+use crate::state::AppState;
 use crate::wire::{ModelCard, ModelList};
 
 fn card(model: &LoadedModel) -> ModelCard {

@@ -7,26 +7,14 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use base64::Engine as _;
-use fulcrum_report::{Format, Month, ReportError};
+use fulcrum_report::{builtin_request, write_monthly_report, Format, Month, ReportError};
 use fulcrum_tools::{CallContext, Principal};
-use serde::Deserialize;
-use serde_json::json;
 
 use crate::auth::caller;
 use crate::error::ApiError;
 use crate::json::ApiJson;
-use crate::report_tool::{builtin_request, write_monthly_report};
 use crate::state::AppState;
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MonthlyReportRequest {
-    /// YYYY-MM.
-    month: String,
-    /// `md`, `docx`, `pdf`; all three when absent.
-    #[serde(default)]
-    formats: Option<Vec<String>>,
-}
+use crate::wire::reports::{MonthlyReport, MonthlyReportRequest, ReportFile, ReportSection};
 
 fn media_type(format: Format) -> &'static str {
     match format {
@@ -99,7 +87,7 @@ pub async fn monthly(
     let report = write_monthly_report(
         &governance.policy,
         &context,
-        model,
+        Some(model),
         month,
         builtin_request(formats.clone(), out.path().to_path_buf()),
         governance.passages.clone(),
@@ -112,30 +100,34 @@ pub async fn monthly(
             tracing::error!(%err, path = %path.display(), "cannot read a written report file");
             ApiError::internal()
         })?;
-        files.push(json!({
-            "name": path.file_name().map(|n| n.to_string_lossy().into_owned()),
-            "media_type": media_type(*format),
-            "content_base64": base64::engine::general_purpose::STANDARD.encode(bytes),
-        }));
+        files.push(ReportFile {
+            name: path.file_name().map(|n| n.to_string_lossy().into_owned()),
+            media_type: media_type(*format),
+            content_base64: base64::engine::general_purpose::STANDARD.encode(bytes),
+        });
     }
-    let sections: Vec<_> = report
-        .sections
-        .iter()
-        .map(|s| json!({"title": s.title, "text": s.text, "attempts": s.attempts, "needs_review": s.needs_review(), "unsupported_numbers": s.unsupported_numbers, "rejected_draft": s.rejected_draft, "citations": s.citations}))
-        .collect();
-    let timings: serde_json::Map<String, serde_json::Value> = report
+    let timings_ms = report
         .timings
         .iter()
-        .map(|(stage, took)| ((*stage).to_string(), json!(took.as_secs_f64() * 1000.0)))
+        .map(|(stage, took)| {
+            (
+                (*stage).to_string(),
+                serde_json::Value::from(took.as_secs_f64() * 1000.0),
+            )
+        })
         .collect();
-    Ok(Json(json!({
-        "object": "report",
-        "month": month.to_string(),
-        "title": report.title,
-        "model": report.model,
-        "sections": sections,
-        "files": files,
-        "timings_ms": timings,
-    }))
+    Ok(Json(MonthlyReport {
+        object: "report",
+        month: month.to_string(),
+        title: report.title,
+        model: report.model,
+        sections: report
+            .sections
+            .into_iter()
+            .map(ReportSection::from)
+            .collect(),
+        files,
+        timings_ms,
+    })
     .into_response())
 }

@@ -91,7 +91,10 @@ async fn the_public_api_answers_as_it_did() {
     );
     let second_refund = hermes("refund_order", json!({"order_id": 67890, "reason": "late"}));
     let search = hermes("search_product", json!({"query": "iPhone 15"}));
-    let report_call = hermes("generate_report", json!({"month": "2024-03", "formats": ["md"]}));
+    let report_call = hermes(
+        "generate_report",
+        json!({"month": "2024-03", "formats": ["md"]}),
+    );
     let section = "Sales held up well this month.";
     let g = governed(&[
         &refund,

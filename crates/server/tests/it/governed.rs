@@ -7,12 +7,14 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
-use fulcrum_agent::{AgentOptions, AnswerCache, Passage, PassageSource, SessionStore};
+use fulcrum_agent::{AgentOptions, AnswerCache, LoadedModel, SessionStore};
 use fulcrum_engine::scripted::ScriptedBackend;
+use fulcrum_report::{MonthlyReportFunction, MONTHLY_REPORT};
 use fulcrum_retrieval::{
-    ChunkLimits, KnowledgeSearchFunction, KnowledgeStore, SharedEmbedder, SEARCH_KNOWLEDGE,
+    ChunkLimits, KnowledgeSearchFunction, KnowledgeStore, Passage, PassageSource, SharedEmbedder,
+    SEARCH_KNOWLEDGE,
 };
-use fulcrum_server::{router, Governance, LoadedModel, MonthlyReportFunction, MONTHLY_REPORT};
+use fulcrum_server::{router, Governance};
 use fulcrum_tools::{
     open_state_database, Actions, AuditLog, Identities, Policy, Principal, Registry,
 };

@@ -4,7 +4,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::error::ToolsError;
-use crate::registry::{fill_template, placeholders};
+use crate::template::{fill_template, placeholders};
 
 pub(crate) async fn run(
     client: &reqwest::Client,

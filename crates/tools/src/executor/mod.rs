@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::config::ExecutorConfig;
 use crate::error::ToolsError;
-use crate::policy::Permit;
+use crate::permit::Permit;
 use crate::registry::Registry;
 
 /// What a tool returned, as text for the model, cut to the tool's cap.

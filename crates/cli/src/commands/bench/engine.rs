@@ -5,39 +5,29 @@
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use fulcrum_engine::{Backend, GenerationEvent, GenerationRequest, LlamaEngine, SamplingParams};
+use fulcrum_engine::{Backend, GenerationEvent, GenerationRequest, LlamaEngine};
 use serde::Serialize;
 
-use crate::config::Config;
+use crate::config::{Config, ModelFlags};
 use crate::model_source::{engine_config, ensure_model};
 
-#[derive(Debug, clap::Subcommand)]
-pub enum BenchCommand {
-    /// Prompt processing (pp) and decode (tg) tokens per second
-    Engine {
-        /// Prompt length for the pp test
-        #[arg(long, default_value_t = 512)]
-        prompt_tokens: usize,
-        /// Tokens generated for the tg test
-        #[arg(long, default_value_t = 128)]
-        gen_tokens: u32,
-        /// Measured repetitions (after one warm-up)
-        #[arg(long, short = 'r', default_value_t = 5)]
-        repetitions: usize,
-        /// Print JSON instead of a table
-        #[arg(long)]
-        json: bool,
-    },
-    /// The agent loop's own cost per tool call: parse, validate, policy decision (audited,
-    /// durable), dispatch to a no-op tool, result audited
-    Agent {
-        /// Tool calls measured (after 100 warm-up calls)
-        #[arg(long, default_value_t = 2000)]
-        calls: usize,
-    },
-    /// Load test of an OpenAI-compatible server (Fulcrum by default, optionally side by side
-    /// with llama.cpp's llama-server): throughput, TTFT, latency, 429s, memory
-    Serve(super::bench_serve::ServeBenchArgs),
+/// `fulcrum bench engine`.
+#[derive(Debug, clap::Args)]
+pub struct EngineBenchArgs {
+    #[command(flatten)]
+    pub model: ModelFlags,
+    /// Prompt length for the pp test
+    #[arg(long, default_value_t = 512)]
+    prompt_tokens: usize,
+    /// Tokens generated for the tg test
+    #[arg(long, default_value_t = 128)]
+    gen_tokens: u32,
+    /// Measured repetitions (after one warm-up)
+    #[arg(long, short = 'r', default_value_t = 5)]
+    repetitions: usize,
+    /// Print JSON instead of a table
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -48,26 +38,14 @@ struct Measurement {
     tokens_per_second_stddev: f64,
 }
 
-pub fn run(config: &Config, command: BenchCommand) -> Result<()> {
-    match command {
-        BenchCommand::Engine {
-            prompt_tokens,
-            gen_tokens,
-            repetitions,
-            json,
-        } => run_engine(config, prompt_tokens, gen_tokens, repetitions, json),
-        BenchCommand::Agent { calls } => super::bench_agent::run(calls),
-        BenchCommand::Serve(args) => super::bench_serve::run(config, args),
-    }
-}
-
-fn run_engine(
-    config: &Config,
-    prompt_tokens: usize,
-    gen_tokens: u32,
-    repetitions: usize,
-    json: bool,
-) -> Result<()> {
+pub fn run(config: &Config, args: &EngineBenchArgs) -> Result<()> {
+    let EngineBenchArgs {
+        prompt_tokens,
+        gen_tokens,
+        repetitions,
+        json,
+        ..
+    } = *args;
     if repetitions == 0 || prompt_tokens < 2 || gen_tokens < 2 {
         bail!("repetitions must be ≥ 1, prompt and generated tokens ≥ 2");
     }
@@ -138,17 +116,8 @@ fn prompt_of(engine: &LlamaEngine, tokens: usize) -> Result<String> {
 
 fn request(prompt: String, max_tokens: u32) -> GenerationRequest {
     GenerationRequest {
-        prompt,
-        sampling: SamplingParams {
-            temperature: 0.0,
-            ..SamplingParams::default()
-        },
-        max_tokens: Some(max_tokens),
-        stop: Vec::new(),
         ignore_eos: true,
-        timeout: None,
-        grammar: None,
-        logit_bias: Vec::new(),
+        ..GenerationRequest::greedy(prompt, max_tokens)
     }
 }
 

@@ -7,26 +7,20 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use fulcrum_agent::LoadedModel;
 use fulcrum_engine::LlamaEngine;
 use fulcrum_eval::convert::to_tool;
 use fulcrum_eval::{check_entry, load_category, Category, Entry, ModelOutput};
-use fulcrum_server::{AppState, LoadedModel, ServerOptions};
+use fulcrum_server::{AppState, ServerOptions};
 use serde_json::{json, Value};
 
-use crate::config::Config;
+use crate::config::{Config, ModelFlags};
 use crate::model_source::{engine_config, ensure_model};
-
-#[derive(Debug, clap::Subcommand)]
-pub enum EvalCommand {
-    /// Function-calling accuracy on BFCL data (simple_python, multiple, parallel,
-    /// parallel_multiple, irrelevance), scored with BFCL's AST-checker rules
-    Bfcl(BfclArgs),
-    /// Retrieval quality: recall@k of BM25, dense and hybrid search over a labeled query set
-    Retrieval(super::eval_retrieval::RetrievalArgs),
-}
 
 #[derive(Debug, clap::Args)]
 pub struct BfclArgs {
+    #[command(flatten)]
+    pub model: ModelFlags,
     /// An OpenAI-compatible base URL (e.g. http://127.0.0.1:8081/v1) instead of the embedded engine
     #[arg(long)]
     server: Option<String>,
@@ -54,11 +48,7 @@ pub struct BfclArgs {
     resume: bool,
 }
 
-pub fn run(config: &Config, command: EvalCommand) -> Result<()> {
-    let args = match command {
-        EvalCommand::Bfcl(args) => args,
-        EvalCommand::Retrieval(args) => return super::eval_retrieval::run(config, &args),
-    };
+pub fn run(config: &Config, args: BfclArgs) -> Result<()> {
     let categories = if args.categories.is_empty() {
         Category::ALL.to_vec()
     } else {

@@ -13,11 +13,14 @@ use anyhow::{bail, Context, Result};
 
 use self::load::{LoadSpec, RunReport};
 use self::servers::{llama_server_binary, ChildServer, ServerShape};
-use crate::config::Config;
+use crate::config::{Config, ModelFlags};
 use crate::model_source::ensure_model;
 
 #[derive(Debug, clap::Args)]
 pub struct ServeBenchArgs {
+    /// The model, threads and slots of the servers started here
+    #[command(flatten)]
+    pub model: ModelFlags,
     /// Drive this OpenAI-compatible server (its `/v1` URL) instead of starting Fulcrum
     #[arg(long)]
     url: Option<String>,

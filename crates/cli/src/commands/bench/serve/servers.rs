@@ -34,12 +34,12 @@ impl ChildServer {
         let port = free_port()?;
         let mut command = Command::new(exe);
         command
-            .arg("--model")
+            .args(["--log", "warn", "serve", "--model"])
             .arg(&shape.model_path)
             .args(["--threads", &shape.threads.to_string()])
             .args(["--slots", &shape.slots.to_string()])
             .args(["--context-size", &shape.context_size.to_string()])
-            .args(["--log", "warn", "serve", "--port", &port.to_string()]);
+            .args(["--port", &port.to_string()]);
         Self::start("fulcrum", command, port, "/readyz")
     }
 

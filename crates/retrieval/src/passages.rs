@@ -1,19 +1,44 @@
-//! The agent's long-term memory over the knowledge database: for each turn, the passages of
-//! the configured collections (those the caller's role may read) relevant to its message.
+//! Role-scoped passages: the one way the agent's per-turn context and the reports' strategy
+//! notes read the knowledge database. `PassageSource` is what they consume; `KnowledgePassages`
+//! is its implementation over the configured collections, with the same role checks as the
+//! search tool.
 
 use std::path::PathBuf;
 
-use fulcrum_agent::{Passage, PassageSource};
-use fulcrum_retrieval::{KnowledgeStore, SharedEmbedder};
 use fulcrum_tools::Principal;
+use serde::Serialize;
 
-/// Passages per turn at most.
+use crate::{KnowledgeStore, SharedEmbedder};
+
+/// A passage of an ingested document, with the id answers cite it by.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Passage {
+    pub id: String,
+    pub source: String,
+    pub section: String,
+    pub text: String,
+}
+
+/// Passages relevant to a query, among those the caller may read. Blocking (a database and an
+/// embedding model): call it off the async runtime.
+pub trait PassageSource: Send + Sync {
+    fn passages(&self, caller: &Principal, query: &str) -> Result<Vec<Passage>, String>;
+
+    /// The versions of the documents passages come from (any text that changes when they
+    /// change): cached answers drawn on them are keyed by it.
+    fn versions(&self) -> Result<String, String> {
+        Ok(String::new())
+    }
+}
+
+/// Passages per query at most.
 const PASSAGES_PER_TURN: usize = 3;
 
 /// Cosine similarity below which a passage is off topic and stays out of the prompt
 /// (all-MiniLM-L6-v2: unrelated sentences score about 0–0.2, a passage that answers 0.4+).
 const MIN_SIMILARITY: f32 = 0.3;
 
+/// The passages of `collections` in the knowledge database that a caller's role may read.
 pub struct KnowledgePassages {
     database: PathBuf,
     collections: Vec<String>,

@@ -1,0 +1,401 @@
+//! One turn of the agent loop: the `Agent`, its options, and the loop of model steps until an
+//! answer or a confirmation. The parts of a step live beside it: `prompt` (retrieval, the
+//! prompt's layers, one generation), `step` (the policy's decisions on a step's calls and
+//! their execution), `confirm` (the continuation after an approval or a denial) and `memory`
+//! (the summary of turns leaving the window).
+
+mod confirm;
+mod memory;
+mod prompt;
+mod step;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use fulcrum_chat::tools::{
+    dedupe_calls, new_call_id, parse_output, CallDeduper, StreamEvent, StreamParser, ToolChoice,
+    ToolSet,
+};
+use fulcrum_chat::{neutralize_markup, ChatTemplate, Message, RenderOptions, Role, ToolCall};
+use fulcrum_engine::{start_generation, Backend, GenerationEvent, GenerationRequest, Usage};
+use fulcrum_tools::{
+    Action, ActionState, CallContext, Decision, Policy, Principal, Resolution, ToolOutput,
+};
+use serde_json::{json, Value};
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::answer_cache::AnswerCache;
+use crate::context::{
+    assemble, key_event, split_turns, ContextBudget, LayerTokens, Layers, Measure,
+};
+use crate::error::AgentError;
+use crate::events::AgentEvent;
+use crate::session::{PendingCall, SessionInfo, SessionStore};
+use crate::tuning::{add_call_guidance, step_biases, ToolCallTuning};
+use fulcrum_retrieval::{Passage, PassageSource};
+
+use step::Call;
+
+/// Closes the prompt of an answer after tool results.
+const ANSWER_FROM_RESULTS: &str =
+    "Now answer the user's question in plain sentences from the results above.";
+
+#[derive(Debug, Clone)]
+pub struct AgentOptions {
+    /// Model generations per turn at most; the last one may not call tools.
+    pub max_steps: usize,
+    /// Tokens per generation at most.
+    pub max_tokens: u32,
+    /// Used when the policy file gives none.
+    pub system_prompt: String,
+    pub tuning: ToolCallTuning,
+    /// Several calls per model step (run concurrently), or one call per step.
+    pub parallel_calls: bool,
+    /// Time limit of each model generation of a turn (waiting for a slot included).
+    pub generation_timeout: Option<std::time::Duration>,
+    /// How the prompt's layers share the window.
+    pub context: ContextBudget,
+}
+
+impl Default for AgentOptions {
+    fn default() -> Self {
+        AgentOptions {
+            max_steps: 8,
+            max_tokens: 512,
+            system_prompt: "You are a helpful assistant of the company. Use the tools to look \
+                            things up and to act; answer from their results."
+                .into(),
+            tuning: ToolCallTuning::default(),
+            parallel_calls: true,
+            generation_timeout: None,
+            context: ContextBudget::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TurnStop {
+    /// The model answered.
+    Answer,
+    /// A sensitive call waits for approval; the turn continues after the decision.
+    AwaitingConfirmation,
+}
+
+/// How a turn ended.
+#[derive(Debug, Clone)]
+pub struct TurnOutcome {
+    pub stop: TurnStop,
+    pub answer: Option<String>,
+    /// Actions waiting for approval.
+    pub pending: Vec<Action>,
+    /// Model generations this turn took.
+    pub steps: usize,
+    /// Tokens per prompt layer of the turn's last generation.
+    pub context: Option<LayerTokens>,
+}
+
+/// Where a turn's events go (nowhere for a plain JSON response).
+type Events<'a> = Option<&'a UnboundedSender<AgentEvent>>;
+
+fn emit(events: Events<'_>, event: AgentEvent) {
+    if let Some(sender) = events {
+        // A client that went away does not stop the turn: its result is still persisted.
+        let _ = sender.send(event);
+    }
+}
+
+pub struct Agent {
+    backend: Arc<dyn Backend>,
+    template: Arc<ChatTemplate>,
+    policy: Arc<Policy>,
+    sessions: Arc<SessionStore>,
+    options: AgentOptions,
+    /// Each role's tools, compiled once (the registry cannot change while Fulcrum runs).
+    toolsets: HashMap<String, Arc<ToolSet>>,
+    /// Long-term memory: passages retrieved for each turn's message.
+    passages: Option<Arc<dyn PassageSource>>,
+    /// Answers to sessions' first questions that needed no tool.
+    answers: Option<Arc<AnswerCache>>,
+}
+
+impl Agent {
+    pub fn new(
+        backend: Arc<dyn Backend>,
+        template: Arc<ChatTemplate>,
+        policy: Arc<Policy>,
+        sessions: Arc<SessionStore>,
+        options: AgentOptions,
+    ) -> Result<Agent, AgentError> {
+        let mut toolsets = HashMap::new();
+        for role in &policy.registry().config().roles {
+            let definitions = policy.registry().definitions_for_role(role);
+            toolsets.insert(role.clone(), Arc::new(ToolSet::new(definitions)?));
+        }
+        let mut options = options;
+        if let Some(prompt) = &policy.registry().config().system_prompt {
+            options.system_prompt = prompt.clone();
+        }
+        Ok(Agent {
+            backend,
+            template,
+            policy,
+            sessions,
+            options,
+            toolsets,
+            passages: None,
+            answers: None,
+        })
+    }
+
+    /// Answers a session's first question from `cache` when the same role asked it before
+    /// (over the same document versions) and the answer needed no tool.
+    pub fn with_answer_cache(mut self, cache: Arc<AnswerCache>) -> Self {
+        self.answers = Some(cache);
+        self
+    }
+
+    pub fn answer_cache(&self) -> Option<&AnswerCache> {
+        self.answers.as_deref()
+    }
+
+    /// Retrieves passages for every turn from `source` into the prompt's passage layer.
+    pub fn with_passages(mut self, source: Arc<dyn PassageSource>) -> Self {
+        self.passages = Some(source);
+        self
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    pub fn sessions(&self) -> &SessionStore {
+        &self.sessions
+    }
+
+    pub fn create_session(&self, owner: &Principal) -> Result<SessionInfo, AgentError> {
+        let info = self.sessions.create(owner)?;
+        let context = CallContext {
+            principal: owner.clone(),
+            request_id: None,
+            session_id: Some(info.id.clone()),
+        };
+        self.policy
+            .audit()
+            .append(context.event("session_created", json!({})))?;
+        Ok(info)
+    }
+
+    /// Runs one turn for a new user message.
+    pub async fn send(
+        &self,
+        caller: &Principal,
+        session_id: &str,
+        text: &str,
+        events: Events<'_>,
+    ) -> Result<TurnOutcome, AgentError> {
+        let session = self.sessions.get_owned(session_id, caller)?;
+        if let Some(pending) = self.sessions.pending_calls(&session.id)?.first() {
+            return Err(AgentError::AwaitingConfirmation {
+                session: session.id.clone(),
+                action: pending.action_id.clone(),
+            });
+        }
+        let context = CallContext {
+            // The role is the caller's now, not the one the session was created with.
+            principal: caller.clone(),
+            request_id: Some(format!("req_{}", uuid::Uuid::new_v4().simple())),
+            session_id: Some(session.id.clone()),
+        };
+        self.policy
+            .audit()
+            .append(context.event("user_input", json!({ "text": text })))?;
+        self.sessions
+            .append(&session.id, &[Message::user(text)], &[])?;
+        // Only a session's first message can be answered from the cache: later ones depend on
+        // the session's memory.
+        let cacheable = match &self.answers {
+            Some(cache) if self.sessions.message_counts(&session.id)?.0 == 1 => {
+                Some((cache, self.document_versions().await?))
+            }
+            _ => None,
+        };
+        if let Some((cache, versions)) = &cacheable {
+            if let Some(answer) = cache.get(text, &caller.role, versions) {
+                return self.answer_from_cache(&context, &session.id, answer, events);
+            }
+        }
+        let outcome = self.run(&context, events).await?;
+        // A first step's answer used no tool: it holds nothing live, and can be reused.
+        if let (Some((cache, versions)), Some(answer)) = (&cacheable, &outcome.answer) {
+            if outcome.stop == TurnStop::Answer && outcome.steps == 1 && !answer.trim().is_empty() {
+                cache.put(text, &caller.role, versions, answer);
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// The versions of the documents the passages come from ("" without passages).
+    async fn document_versions(&self) -> Result<String, AgentError> {
+        let Some(source) = self.passages.clone() else {
+            return Ok(String::new());
+        };
+        tokio::task::spawn_blocking(move || source.versions())
+            .await
+            .map_err(|err| AgentError::Store(format!("the retrieval task failed: {err}")))?
+            .map_err(AgentError::Store)
+    }
+
+    fn answer_from_cache(
+        &self,
+        context: &CallContext,
+        session_id: &str,
+        answer: String,
+        events: Events<'_>,
+    ) -> Result<TurnOutcome, AgentError> {
+        self.sessions
+            .append(session_id, &[Message::assistant(answer.clone())], &[])?;
+        self.policy
+            .audit()
+            .append(context.event("answer", json!({"step": 0, "text": answer, "cached": true})))?;
+        emit(
+            events,
+            AgentEvent::Answer {
+                text: answer.clone(),
+            },
+        );
+        Ok(TurnOutcome {
+            stop: TurnStop::Answer,
+            answer: Some(answer),
+            pending: Vec::new(),
+            steps: 0,
+            context: None,
+        })
+    }
+
+    /// Model → calls → policy → execution → results, until an answer or a confirmation.
+    async fn run(
+        &self,
+        context: &CallContext,
+        events: Events<'_>,
+    ) -> Result<TurnOutcome, AgentError> {
+        let session_id = context.session_id.clone().unwrap_or_default();
+        let empty = Arc::new(ToolSet::new(Vec::new())?);
+        let tools = self
+            .toolsets
+            .get(&context.principal.role)
+            .cloned()
+            .unwrap_or(empty);
+        let max_steps = self.options.max_steps.max(1);
+        // Calls already made this turn: a model that asks again has nothing new to ask, so
+        // it is told to answer.
+        let mut made = CallDeduper::default();
+        let mut answer_now = false;
+        let passages = self.retrieve(context, &session_id).await?;
+        for step in 1..=max_steps {
+            // The last step may only answer, so a turn always ends with words.
+            let choice = if tools.is_empty() || step == max_steps || answer_now {
+                ToolChoice::None
+            } else {
+                ToolChoice::Auto
+            };
+            let (text, usage, elapsed_ms, layers) = self
+                .generate(&session_id, &tools, &choice, &passages, events)
+                .await?;
+            // Any registered tool is read as a call, also one this role may not use: the
+            // policy refuses it and the refusal is logged, rather than it passing as text.
+            let registry = self.policy.registry();
+            let parsed = if choice == ToolChoice::None {
+                parse_output(&text, &|_| false)
+            } else {
+                parse_output(&text, &|name| registry.get(name).is_some())
+            };
+            self.policy.audit().append(context.event(
+                "model_output",
+                json!({"step": step, "text": text, "prompt_tokens": usage.prompt_tokens,
+                       "completion_tokens": usage.completion_tokens, "elapsed_ms": elapsed_ms,
+                       "context": layers}),
+            ))?;
+            let last_context = Some(layers);
+            let proposed = parsed.calls.len();
+            let fresh: Vec<_> = dedupe_calls(parsed.calls)
+                .into_iter()
+                .filter(|call| made.first_time(call))
+                .collect();
+            if proposed > 0 && fresh.is_empty() {
+                self.policy.audit().append(context.event(
+                    "repeated_calls",
+                    json!({"step": step, "calls": proposed, "next": "answer"}),
+                ))?;
+                answer_now = true;
+                continue;
+            }
+            let calls: Vec<Call> = fresh
+                .into_iter()
+                .map(|call| Call {
+                    id: new_call_id(),
+                    // Schema checks here for the role's tools; the policy checks every call
+                    // again, and refuses the others.
+                    invalid: tools
+                        .contains(&call.name)
+                        .then(|| tools.validate(&call).err().map(|err| err.to_string()))
+                        .flatten(),
+                    name: call.name,
+                    arguments: call.arguments,
+                })
+                .collect();
+            if !calls.is_empty() {
+                let listed: Vec<Value> = calls
+                    .iter()
+                    .map(|c| {
+                        json!({"id": c.id, "name": c.name, "arguments": c.arguments,
+                               "valid": c.invalid.is_none(), "validation_error": c.invalid})
+                    })
+                    .collect();
+                self.policy.audit().append(
+                    context.event("parsed_calls", json!({"step": step, "calls": listed})),
+                )?;
+            }
+            if calls.is_empty() {
+                let answer = parsed.content.unwrap_or_default();
+                let mut message = Message::assistant(answer.clone());
+                message.reasoning_content = parsed.reasoning;
+                self.sessions.append(&session_id, &[message], &[])?;
+                self.policy
+                    .audit()
+                    .append(context.event("answer", json!({"step": step, "text": answer})))?;
+                emit(
+                    events,
+                    AgentEvent::Answer {
+                        text: answer.clone(),
+                    },
+                );
+                return Ok(TurnOutcome {
+                    stop: TurnStop::Answer,
+                    answer: Some(answer),
+                    pending: Vec::new(),
+                    steps: step,
+                    context: last_context,
+                });
+            }
+            let outcome = self
+                .act(context, &session_id, parsed.content, calls, events)
+                .await?;
+            if !outcome.is_empty() {
+                return Ok(TurnOutcome {
+                    stop: TurnStop::AwaitingConfirmation,
+                    answer: None,
+                    pending: outcome,
+                    steps: step,
+                    context: last_context,
+                });
+            }
+        }
+        Err(AgentError::Incomplete)
+    }
+
+    /// The session's current turn, 1-based (its user messages so far).
+    fn turn_number(&self, session_id: &str) -> Result<usize, AgentError> {
+        Ok(self.sessions.message_counts(session_id)?.1)
+    }
+}

@@ -1,0 +1,180 @@
+//! One generation of a step: the turn's passages, the prompt assembled by layers under the
+//! budget, and the model's reply streamed as tokens.
+
+use super::*;
+
+impl Agent {
+    /// Passages for the current turn's message, when the agent has a passage source; the
+    /// retrieval (what was found, for whom) is audited.
+    pub(super) async fn retrieve(
+        &self,
+        context: &CallContext,
+        session_id: &str,
+    ) -> Result<Vec<Passage>, AgentError> {
+        let Some(source) = self.passages.clone() else {
+            return Ok(Vec::new());
+        };
+        let messages = self.sessions.messages(session_id)?;
+        let Some(query) = messages
+            .iter()
+            .rev()
+            .find(|m| m.role == Role::User)
+            .and_then(|m| m.content.clone())
+        else {
+            return Ok(Vec::new());
+        };
+        let caller = context.principal.clone();
+        let found = tokio::task::spawn_blocking(move || source.passages(&caller, &query))
+            .await
+            .map_err(|err| AgentError::Store(format!("the retrieval task failed: {err}")))?;
+        // Retrieval helps; it is not required: a failure is logged and the turn goes on.
+        let passages = match found {
+            Ok(passages) => passages,
+            Err(error) => {
+                self.policy
+                    .audit()
+                    .append(context.event("retrieval", json!({"error": error})))?;
+                return Ok(Vec::new());
+            }
+        };
+        let listed: Vec<Value> = passages
+            .iter()
+            .map(|p| json!({"id": p.id, "source": p.source, "section": p.section, "text": p.text}))
+            .collect();
+        self.policy
+            .audit()
+            .append(context.event("retrieval", json!({"passages": listed})))?;
+        Ok(passages)
+    }
+
+    /// The token cap of a prompt: the configured budget, never more than the window leaves
+    /// after the reply.
+    pub(super) fn prompt_cap(&self) -> usize {
+        let window = self.backend.info().context_size as usize;
+        self.options
+            .context
+            .max_prompt_tokens
+            .min(window.saturating_sub(self.options.max_tokens as usize))
+    }
+
+    /// Renders the session and generates one reply, streaming its text as tokens.
+    pub(super) async fn generate(
+        &self,
+        session_id: &str,
+        tools: &ToolSet,
+        choice: &ToolChoice,
+        passages: &[Passage],
+        events: Events<'_>,
+    ) -> Result<(String, Usage, f64, LayerTokens), AgentError> {
+        let mut stored = self.sessions.messages(session_id)?;
+        let memory = self.sessions.memory(session_id)?;
+        let mut system = vec![Message::system(self.options.system_prompt.clone())];
+        let offered = if *choice == ToolChoice::None {
+            // Small models asked to answer after tool results tend to echo the results'
+            // JSON; a closing instruction (not stored in the session) turns that into prose.
+            if stored.last().is_some_and(|m| m.role == Role::Tool) {
+                stored.push(Message::system(ANSWER_FROM_RESULTS));
+            }
+            &[][..]
+        } else {
+            add_call_guidance(&mut system);
+            tools.definitions()
+        };
+        let measure = TemplateMeasure {
+            template: &self.template,
+            backend: self.backend.as_ref(),
+            tools: offered,
+        };
+        let (messages, layers) = assemble(
+            &Layers {
+                system: system.remove(0),
+                passages,
+                memory: &memory,
+                messages: &stored,
+            },
+            &self.options.context,
+            self.prompt_cap(),
+            &measure,
+        )?;
+        let prompt = render_prompt(&self.template, &messages, offered)?;
+        let request = GenerationRequest {
+            timeout: self.options.generation_timeout,
+            grammar: (*choice != ToolChoice::None)
+                .then(|| tools.grammar(choice, self.options.parallel_calls)),
+            // Every step of a turn chooses between another call and the answer; a repeated
+            // call ends the choosing (see `run`).
+            logit_bias: if *choice == ToolChoice::None {
+                Vec::new()
+            } else {
+                step_biases(
+                    self.options.tuning,
+                    choice,
+                    self.options.parallel_calls,
+                    true,
+                )
+            },
+            ..GenerationRequest::greedy(prompt, self.options.max_tokens)
+        };
+        let started = Instant::now();
+        let mut stream = start_generation(&self.backend, request).await?;
+        let is_tool = |name: &str| tools.contains(name);
+        let mut parser = StreamParser::new(&is_tool);
+        let mut text = String::new();
+        while let Some(event) = stream.next().await {
+            match event? {
+                GenerationEvent::Text(piece) => {
+                    text.push_str(&piece);
+                    for parsed in parser.push(&piece) {
+                        if let StreamEvent::Content(content) = parsed {
+                            emit(events, AgentEvent::Token { text: content });
+                        }
+                    }
+                }
+                GenerationEvent::Finished { usage, .. } => {
+                    for parsed in parser.finish() {
+                        if let StreamEvent::Content(content) = parsed {
+                            emit(events, AgentEvent::Token { text: content });
+                        }
+                    }
+                    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+                    return Ok((text, usage, elapsed_ms, layers));
+                }
+            }
+        }
+        Err(AgentError::Incomplete)
+    }
+}
+
+/// `messages` as the prompt of a generation (the assistant's turn opened).
+pub(super) fn render_prompt(
+    template: &ChatTemplate,
+    messages: &[Message],
+    tools: &[fulcrum_chat::ToolDefinition],
+) -> Result<String, AgentError> {
+    Ok(template.render(
+        messages,
+        tools,
+        &RenderOptions {
+            add_generation_prompt: true,
+            extra: serde_json::Map::new(),
+        },
+    )?)
+}
+
+/// Counts tokens of message lists as the engine's tokenizer sees the rendered prompt.
+struct TemplateMeasure<'a> {
+    template: &'a ChatTemplate,
+    backend: &'a dyn Backend,
+    tools: &'a [fulcrum_chat::ToolDefinition],
+}
+
+impl Measure for TemplateMeasure<'_> {
+    fn prompt_tokens(&self, messages: &[Message]) -> Result<usize, AgentError> {
+        let prompt = render_prompt(self.template, messages, self.tools)?;
+        Ok(self.backend.count_tokens(&prompt)?)
+    }
+
+    fn text_tokens(&self, text: &str) -> Result<usize, AgentError> {
+        Ok(self.backend.count_tokens(text)?)
+    }
+}

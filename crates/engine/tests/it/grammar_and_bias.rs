@@ -1,0 +1,85 @@
+//! Constrained decoding and logit biases on the tiny model.
+
+use super::*;
+
+#[test]
+fn grammar_constrains_the_output() {
+    let _engine = exclusive();
+    let mut request = greedy(PROMPT, 40);
+    request.grammar = Some("start: \"red\" | \"green\" | \"blue\"\n".into());
+    let (text, reason, _) = run(request);
+    assert!(
+        ["red", "green", "blue"].contains(&text.as_str()),
+        "{text:?}"
+    );
+    assert_eq!(reason, FinishReason::Stop);
+
+    let mut request = greedy(PROMPT, 60);
+    request.grammar = Some(
+        r#"start: %json {"type": "object", "properties": {"colours": {"type": "array", "items": {"type": "string"}, "maxItems": 3}}, "required": ["colours"], "additionalProperties": false}"#
+            .into(),
+    );
+    let (text, _, _) = run(request);
+    let value: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|err| panic!("{text:?}: {err}"));
+    assert!(value["colours"].is_array(), "{text}");
+}
+
+#[test]
+fn broken_grammar_is_refused_up_front() {
+    let mut request = greedy(PROMPT, 10);
+    request.grammar = Some("start: undefined_rule\n".into());
+    let err = engine().generate(request).expect_err("must refuse");
+    assert!(matches!(err, EngineError::Grammar(_)), "{err}");
+}
+
+#[test]
+fn grammar_too_complex_to_enforce_is_refused_up_front() {
+    // Intersecting many `.*X.*` complements makes the lexer's automaton explode.
+    let complements: String = (1..40)
+        .map(|i| format!(" & ~/(?s:.*q[a-z]{{{i}}}z.*)/"))
+        .collect();
+    let mut request = greedy(PROMPT, 10);
+    request.grammar = Some(format!("start: TEXT\nTEXT: /(?s:.+)/{complements}\n"));
+    let err = engine().generate(request).expect_err("must refuse");
+    assert!(
+        matches!(&err, EngineError::Grammar(m) if m.contains("lexer")),
+        "{err}"
+    );
+}
+
+#[test]
+fn logit_bias_moves_the_choice_and_skips_non_tokens() {
+    let _engine = exclusive();
+    let mut request = greedy(PROMPT, 3);
+    request.logit_bias = vec![
+        LogitBias::always(" blue", 100.0),
+        LogitBias::always("not one token at all", 100.0),
+    ];
+    let (text, _, usage) = run(request);
+    assert_eq!(usage.completion_tokens, 3);
+    assert_eq!(text, " blue blue blue");
+}
+
+#[test]
+fn a_start_bias_applies_to_the_first_token_only() {
+    let _engine = exclusive();
+    let mut request = greedy(PROMPT, 3);
+    request.logit_bias = vec![LogitBias::at_start(" green", 100.0)];
+    let (biased, _, _) = run(request);
+    let (plain, _, _) = run(greedy(PROMPT, 3));
+    assert!(biased.starts_with(" green"), "{biased}");
+    assert_ne!(biased, plain);
+}
+
+#[test]
+fn followup_bias_applies_only_right_after_its_token() {
+    let _engine = exclusive();
+    let mut request = greedy(PROMPT, 4);
+    request.logit_bias = vec![
+        LogitBias::always(" blue", 50.0),
+        LogitBias::after(" blue", " green", 100.0),
+    ];
+    let (text, _, _) = run(request);
+    assert_eq!(text, " blue green blue green");
+}

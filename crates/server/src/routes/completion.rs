@@ -1,0 +1,88 @@
+//! What a chat completion's two answers share, JSON and SSE alike: the response's identity,
+//! the in-flight accounting, usage metrics and the acceptance of a parsed call.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use fulcrum_chat::tools::{new_call_id, ParsedCall, ToolSet};
+use fulcrum_engine::{FinishReason, Usage};
+use prometheus::IntGauge;
+
+use crate::state::{Admission, AppState};
+use crate::wire::{ResponseFunction, ResponseToolCall};
+
+pub(super) const FINGERPRINT: &str = concat!("fulcrum-", env!("CARGO_PKG_VERSION"));
+
+pub(super) fn finish_reason(reason: FinishReason) -> &'static str {
+    match reason {
+        FinishReason::Stop => "stop",
+        FinishReason::Length => "length",
+    }
+}
+
+pub(super) fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Counts a generation as in flight, and holds its admission, for as long as it lives,
+/// however it ends.
+pub(super) struct InFlight {
+    gauge: IntGauge,
+    _admission: Admission,
+}
+
+impl InFlight {
+    pub(super) fn new(gauge: IntGauge, admission: Admission) -> Self {
+        gauge.inc();
+        InFlight {
+            gauge,
+            _admission: admission,
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.gauge.dec();
+    }
+}
+
+/// What the response needs to know about the request.
+pub(super) struct ResponseMeta {
+    pub id: String,
+    pub created: u64,
+    pub model: String,
+    pub include_usage: bool,
+    pub started: Instant,
+    /// The request's tools, when it had any: calls are parsed and validated against them.
+    pub tools: Option<Arc<ToolSet>>,
+}
+
+pub(super) fn record_usage(state: &AppState, usage: Usage) {
+    state
+        .metrics
+        .prompt_tokens
+        .inc_by(u64::from(usage.prompt_tokens));
+    state
+        .metrics
+        .completion_tokens
+        .inc_by(u64::from(usage.completion_tokens));
+}
+
+/// A call that passed validation, with its new id; `None` (logged) when it did not.
+pub(super) fn accept_call(tools: &ToolSet, call: ParsedCall) -> Option<ResponseToolCall> {
+    if let Err(err) = tools.validate(&call) {
+        tracing::warn!(%err, "dropping a tool call that failed validation");
+        return None;
+    }
+    Some(ResponseToolCall {
+        id: new_call_id(),
+        kind: "function",
+        function: ResponseFunction {
+            name: call.name,
+            arguments: call.arguments.to_string(),
+        },
+    })
+}

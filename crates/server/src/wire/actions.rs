@@ -1,0 +1,82 @@
+//! Pending actions and the decisions on them.
+
+use fulcrum_tools::{Action, ActionState};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::agent::Turn;
+
+/// A sensitive call waiting for (or past) its second confirmation.
+#[derive(Debug, Serialize)]
+pub struct ActionView {
+    pub id: String,
+    pub session_id: Option<String>,
+    pub user: String,
+    pub role: String,
+    pub tool: String,
+    pub arguments: Value,
+    pub arguments_sha256: String,
+    pub summary: String,
+    pub created_at: String,
+    pub expires_at: String,
+    pub state: &'static str,
+    pub decided_by: Option<String>,
+    pub result: Option<String>,
+}
+
+pub fn state_name(state: ActionState) -> &'static str {
+    match state {
+        ActionState::Pending => "pending",
+        ActionState::Executing => "executing",
+        ActionState::Executed => "executed",
+        ActionState::Failed => "failed",
+        ActionState::Denied => "denied",
+        ActionState::Expired => "expired",
+        ActionState::Interrupted => "interrupted",
+    }
+}
+
+impl From<Action> for ActionView {
+    fn from(action: Action) -> Self {
+        ActionView {
+            id: action.id,
+            session_id: action.session_id,
+            user: action.user,
+            role: action.role,
+            tool: action.tool,
+            arguments: action.arguments,
+            arguments_sha256: action.arguments_sha256,
+            summary: action.summary,
+            created_at: action.created_at,
+            expires_at: action.expires_at,
+            state: state_name(action.state),
+            decided_by: action.decided_by,
+            result: action.result,
+        }
+    }
+}
+
+/// `GET /v1/actions`.
+#[derive(Debug, Serialize)]
+pub struct ActionList {
+    pub data: Vec<ActionView>,
+}
+
+/// What came of running an approved action.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum ActionResult {
+    Output { ok: bool, output: String },
+    Error { ok: bool, error: String },
+}
+
+/// `POST /v1/actions/{id}/approve` and `…/deny`.
+#[derive(Debug, Serialize)]
+pub struct Decision {
+    /// `executed`, `denied`, `expired` or `already_decided`.
+    pub status: &'static str,
+    pub action: ActionView,
+    pub result: Option<ActionResult>,
+    /// The turn the action's session went on with, when it did.
+    pub turn: Option<Turn>,
+}

@@ -49,8 +49,15 @@ impl Default for SamplingParams {
 pub struct GenerationRequest {
     pub prompt: String,
     pub sampling: SamplingParams,
-    /// Upper bound on generated tokens; `None` means up to the context size.
+    /// Upper bound on generated tokens; `None` means what the context leaves after the
+    /// prompt (OpenAI's meaning), within `max_tokens_limit`.
     pub max_tokens: Option<u32>,
+    /// The most tokens a request without `max_tokens` may generate; `None`: no limit but the
+    /// context.
+    pub max_tokens_limit: Option<u32>,
+    /// Who asks (an API key's user, say): waiting requests are served in turn across callers,
+    /// so one caller's backlog does not hold another's request back. `None` is one caller.
+    pub caller: Option<String>,
     /// Generation ends before any of these strings; they are not part of the output.
     pub stop: Vec<String>,
     /// Keep generating past end-of-turn tokens until `max_tokens` (benchmarks only).
@@ -73,6 +80,8 @@ impl GenerationRequest {
             prompt,
             sampling,
             max_tokens,
+            max_tokens_limit: None,
+            caller: None,
             stop: Vec::new(),
             ignore_eos: false,
             grammar: None,
@@ -167,6 +176,8 @@ pub struct Usage {
     pub prompt_tokens: u32,
     /// Tokens sampled, not counting the end-of-turn token.
     pub completion_tokens: u32,
+    /// How long the request waited for its first admission to a sequence.
+    pub queue_wait: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -234,6 +245,9 @@ pub struct EngineLoad {
     pub queue_wait_seconds_total: f64,
     /// Generations ended because they ran past their timeout.
     pub timed_out_total: u64,
+    /// Times a running generation gave back its KV cells because the cache was full (it
+    /// resumed later with its output kept).
+    pub preempted_total: u64,
 }
 
 /// An inference backend: the embedded llama.cpp engine, or a scripted one for tests. (A remote
@@ -250,4 +264,17 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Starts a generation; its events arrive on the returned stream.
     fn generate(&self, request: GenerationRequest) -> Result<GenerationStream, EngineError>;
+
+    /// Starts several generations at once: an engine that batches admits them at the same
+    /// step (the parts of one document, say), so they are computed together from the start.
+    /// All or none start.
+    fn generate_together(
+        &self,
+        requests: Vec<GenerationRequest>,
+    ) -> Result<Vec<GenerationStream>, EngineError> {
+        requests
+            .into_iter()
+            .map(|request| self.generate(request))
+            .collect()
+    }
 }

@@ -107,6 +107,7 @@ impl Backend for ScriptedBackend {
             usage: Usage {
                 prompt_tokens,
                 completion_tokens: sent,
+                queue_wait: std::time::Duration::ZERO,
             },
         }));
         Ok(GenerationStream::new(rx))

@@ -1,11 +1,97 @@
-//! Admission: which waiting job gets a sequence, and how much of its prompt's KV it can take
-//! over from a finished sequence (the prefix cache, planned by `prefix`).
+//! Admission and preemption: which waiting job gets a sequence, and how much of its prompt's
+//! KV it can take over from another sequence (the prefix cache, planned by `prefix`); and,
+//! when the running sequences' growth fills the cache, which one gives its cells back.
+//!
+//! A job is admitted by what it uses, not by what it might: its known tokens (prompt, and
+//! output when it resumes) plus a small headroom must fit beside the running sequences. They
+//! then take cells as they generate; when the cache is full, kept caches of finished
+//! sequences go first, then the most recently admitted sequence is preempted, as vLLM does: it
+//! gives back its cells and waits at the front of the queue with its output kept, computed
+//! again when it resumes, so its client sees one continuous stream.
 
 use super::sampler::build_sampler;
-use super::slot::Slot;
+use super::slot::{Decoding, Slot};
+use super::worker::Sequences;
 use super::*;
 
 impl Worker {
+    /// Cells kept free beyond a job's own at its admission, so that the sequences running
+    /// beside it can grow a few steps before anyone is preempted.
+    fn headroom(&self) -> usize {
+        (self.context_size as usize / 100).max(32)
+    }
+
+    /// Admits waiting jobs in their turn while each fits; stops at the first that does not.
+    pub(super) fn admit_waiting(&self, ctx: &mut LlamaContext<'_>, seqs: &mut Sequences) {
+        while let Some(job) = seqs.waiting.front() {
+            let running: Vec<(i32, &[LlamaToken])> = seqs
+                .active
+                .iter()
+                .map(|slot| (slot.seq, slot.kv_tokens.as_slice()))
+                .collect();
+            let room = (self.context_size as usize).saturating_sub(seqs.active_cells());
+            // With the cache off nothing is reused, not even a running sequence's prefix;
+            // a seeded request asks for reproducible sampling, which only a whole
+            // computation gives (cached runs round differently, see `prefix`).
+            let may_reuse = self.prefix_cache && job.sampling.seed.is_none();
+            let need = job.cells() + self.headroom();
+            let Some(plan) = prefix::plan(&job.tokens, may_reuse, need, room, &seqs.free, &running)
+            else {
+                break;
+            };
+            let Some(job) = seqs.waiting.pop() else {
+                break;
+            };
+            seqs.admissions += 1;
+            let slot = self.admit(ctx, job, plan, &mut seqs.free, seqs.admissions);
+            seqs.active.push(slot);
+        }
+    }
+
+    /// Makes the cells the running sequences will hold after this step fit in the cache:
+    /// kept caches are cleared first (least recently used first), then the newest sequences
+    /// are preempted. One sequence alone always fits (its output is capped by the context).
+    pub(super) fn make_room(&self, ctx: &mut LlamaContext<'_>, seqs: &mut Sequences) {
+        let context = self.context_size as usize;
+        while seqs.active_cells() + seqs.kept_cells() > context {
+            let oldest_kept = (0..seqs.free.len())
+                .filter(|&index| !seqs.free[index].tokens.is_empty())
+                .min_by_key(|&index| seqs.free[index].last_used);
+            if let Some(index) = oldest_kept {
+                clear_seq(ctx, seqs.free[index].seq);
+                seqs.free[index].tokens.clear();
+            } else if seqs.active.len() > 1 {
+                self.preempt_newest(ctx, seqs);
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// The most recently admitted sequence gives back its cells; its job waits at the front
+    /// of the queue with what it has generated.
+    pub(super) fn preempt_newest(&self, ctx: &mut LlamaContext<'_>, seqs: &mut Sequences) {
+        let Some(index) = (0..seqs.active.len()).max_by_key(|&index| seqs.active[index].admitted)
+        else {
+            return;
+        };
+        let slot = seqs.active.swap_remove(index);
+        clear_seq(ctx, slot.seq);
+        seqs.free.push(FreeSeq {
+            seq: slot.seq,
+            tokens: Vec::new(),
+            last_used: 0,
+        });
+        self.load.preempted.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(
+            target: "fulcrum_engine::step",
+            seq = slot.seq,
+            tokens = slot.job.cells(),
+            "preempted: the KV cache is full"
+        );
+        seqs.waiting.push_resumed(slot.into_waiting());
+    }
+
     /// Gives `job` the slot `plan` chose, with the planned prefix of its KV already in place.
     pub(super) fn admit(
         &self,
@@ -13,6 +99,7 @@ impl Worker {
         mut job: Job,
         plan: ReusePlan,
         free: &mut Vec<FreeSeq<LlamaToken>>,
+        admitted: u64,
     ) -> Slot {
         for &index in &plan.evict {
             clear_seq(ctx, free[index].seq);
@@ -42,14 +129,35 @@ impl Worker {
             clear_seq(ctx, seq);
             reuse = 0;
         }
-        self.load
-            .prompt_tokens
-            .fetch_add(job.tokens.len() as u64, Ordering::Relaxed);
-        self.load.admitted.fetch_add(1, Ordering::Relaxed);
-        let waited = u64::try_from(job.queued_at.elapsed().as_micros()).unwrap_or(u64::MAX);
-        self.load
-            .queue_wait_micros
-            .fetch_add(waited, Ordering::Relaxed);
+        // A resumed job was counted when it was first admitted.
+        let decoding = match job.decoding.take() {
+            Some(decoding) => decoding,
+            None => {
+                self.load
+                    .prompt_tokens
+                    .fetch_add(job.tokens.len() as u64, Ordering::Relaxed);
+                self.load.admitted.fetch_add(1, Ordering::Relaxed);
+                let waited = job.queued_at.elapsed();
+                job.waited = Some(waited);
+                self.load.queue_wait_micros.fetch_add(
+                    u64::try_from(waited.as_micros()).unwrap_or(u64::MAX),
+                    Ordering::Relaxed,
+                );
+                Decoding {
+                    sampler: build_sampler(
+                        &job.sampling,
+                        job.grammar.take(),
+                        &job.logit_bias,
+                        !job.followup_bias.is_empty(),
+                        self.n_vocab,
+                    ),
+                    last_token: None,
+                    generated: 0,
+                    utf8: Utf8Assembler::default(),
+                    stop: StopMatcher::new(job.stop.clone()),
+                }
+            }
+        };
         if reuse > 0 {
             self.load
                 .reused_tokens
@@ -59,23 +167,14 @@ impl Worker {
         let position = i32::try_from(reuse).unwrap_or(i32::MAX);
         Slot {
             seq,
-            sampler: build_sampler(
-                &job.sampling,
-                job.grammar.take(),
-                &job.logit_bias,
-                !job.followup_bias.is_empty(),
-                self.n_vocab,
-            ),
-            last_token: None,
-            stop: StopMatcher::new(job.stop.clone()),
+            decoding,
             kv_tokens: job.tokens[..reuse].to_vec(),
             job,
-            prompt_done: reuse,
+            computed: reuse,
             position,
             next_input: None,
             logits_at: None,
-            generated: 0,
-            utf8: Utf8Assembler::default(),
+            admitted,
         }
     }
 }

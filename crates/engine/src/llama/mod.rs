@@ -7,10 +7,11 @@
 //! leave as soon as they finish or their client goes away. The async runtime never blocks on
 //! llama.cpp: callers get a channel of events.
 //!
-//! Admission keeps the KV cache from overflowing: a request reserves its prompt plus its
-//! `max_tokens`, and waits in order until the reservations of running requests leave room.
+//! Admission is by use (`admission`): a request starts when its prompt fits beside the running
+//! sequences with a small headroom, and takes cells as it generates; when the cache is full,
+//! the newest sequence is preempted and resumes later with its output kept. Waiting requests
+//! are served in turn across callers (`queue`), so no caller's backlog holds another's back.
 
-use std::collections::VecDeque;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -39,6 +40,7 @@ use crate::stop::{StopMatcher, StopScan, Utf8Assembler};
 use crate::threads::physical_cores;
 
 mod admission;
+mod queue;
 mod sampler;
 mod slot;
 mod worker;
@@ -104,7 +106,8 @@ impl EngineConfig {
 pub struct LlamaEngine {
     info: ModelInfo,
     model: Arc<LlamaModel>,
-    jobs: std_mpsc::Sender<Job>,
+    /// Jobs sent together arrive at the worker together.
+    jobs: std_mpsc::Sender<Vec<Job>>,
     load: Arc<LoadCounters>,
     grammars: GrammarCompiler,
 }
@@ -120,6 +123,7 @@ struct LoadCounters {
     admitted: AtomicU64,
     queue_wait_micros: AtomicU64,
     timed_out: AtomicU64,
+    preempted: AtomicU64,
 }
 
 fn backend() -> Result<&'static LlamaBackend, EngineError> {
@@ -262,10 +266,40 @@ impl Backend for LlamaEngine {
             queue_wait_seconds_total: self.load.queue_wait_micros.load(Ordering::Relaxed) as f64
                 / 1e6,
             timed_out_total: self.load.timed_out.load(Ordering::Relaxed),
+            preempted_total: self.load.preempted.load(Ordering::Relaxed),
         }
     }
 
     fn generate(&self, request: GenerationRequest) -> Result<GenerationStream, EngineError> {
+        let (job, stream) = self.prepare(request)?;
+        self.send(vec![job])?;
+        Ok(stream)
+    }
+
+    fn generate_together(
+        &self,
+        requests: Vec<GenerationRequest>,
+    ) -> Result<Vec<GenerationStream>, EngineError> {
+        let (jobs, streams): (Vec<Job>, Vec<GenerationStream>) = requests
+            .into_iter()
+            .map(|request| self.prepare(request))
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .unzip();
+        self.send(jobs)?;
+        Ok(streams)
+    }
+}
+
+impl LlamaEngine {
+    fn send(&self, jobs: Vec<Job>) -> Result<(), EngineError> {
+        self.jobs
+            .send(jobs)
+            .map_err(|_| EngineError::Stopped("the engine thread has exited".into()))
+    }
+
+    /// Tokenizes and checks a request, compiles its grammar, and makes it a job for the worker.
+    fn prepare(&self, request: GenerationRequest) -> Result<(Job, GenerationStream), EngineError> {
         let queued_at = Instant::now();
         let deadline = request
             .timeout
@@ -292,7 +326,13 @@ impl Backend for LlamaEngine {
                     context_size: context,
                 })
             }
-            None => u32::try_from(room).unwrap_or(u32::MAX),
+            // OpenAI's meaning: up to what the context leaves, within the caller's limit.
+            None => {
+                let room = u32::try_from(room).unwrap_or(u32::MAX);
+                request
+                    .max_tokens_limit
+                    .map_or(room, |limit| room.min(limit.max(1)))
+            }
         };
         let grammar = match &request.grammar {
             Some(lark) => Some(self.grammars.matcher(&self.model, lark)?),
@@ -340,7 +380,11 @@ impl Backend for LlamaEngine {
             grammar,
             logit_bias,
             followup_bias,
+            prompt_len: tokens.len(),
             tokens,
+            caller: request.caller.unwrap_or_default(),
+            decoding: None,
+            waited: None,
             sampling: request.sampling,
             max_tokens,
             stop: request.stop,
@@ -349,9 +393,6 @@ impl Backend for LlamaEngine {
             queued_at,
             deadline,
         };
-        self.jobs
-            .send(job)
-            .map_err(|_| EngineError::Stopped("the engine thread has exited".into()))?;
-        Ok(GenerationStream::new(receiver))
+        Ok((job, GenerationStream::new(receiver)))
     }
 }

@@ -1,11 +1,20 @@
 //! A request in the worker: the job as it was handed over (tokens, sampling, limits, its
-//! channel) and, once admitted, the sequence that serves it.
+//! channel), what its generation has produced so far (which survives a preemption), and, once
+//! admitted, the sequence that serves it.
+
+use llama_cpp_2::vocab::LlamaVocab;
 
 use super::*;
 
 /// A request handed to the worker, already tokenized and checked.
 pub(super) struct Job {
+    /// The prompt's tokens, then every token generated so far: what a (re)admitted sequence
+    /// computes.
     pub(super) tokens: Vec<LlamaToken>,
+    /// How many of `tokens` are the prompt.
+    pub(super) prompt_len: usize,
+    /// Whose request it is: waiting jobs are served in turn across callers.
+    pub(super) caller: String,
     pub(super) sampling: SamplingParams,
     pub(super) max_tokens: u32,
     pub(super) stop: Vec<String>,
@@ -17,6 +26,24 @@ pub(super) struct Job {
     pub(super) queued_at: Instant,
     /// When the request's time limit runs out, and that limit (for the error).
     pub(super) deadline: Option<(Instant, std::time::Duration)>,
+    /// Set at its first admission; kept while it waits after a preemption.
+    pub(super) decoding: Option<Decoding>,
+    /// How long it waited for its first admission.
+    pub(super) waited: Option<std::time::Duration>,
+}
+
+/// What a job's generation has produced so far, beyond its tokens: the sampler (with the
+/// grammar's state), the text held back, the count. A preempted job keeps it, so the client
+/// sees one continuous stream.
+pub(super) struct Decoding {
+    /// `None` for plain greedy decoding, which takes the arg-max of the logits directly:
+    /// llama.cpp's sampler copies the whole vocabulary (152k entries for Qwen) every token.
+    pub(super) sampler: Option<LlamaSampler>,
+    /// The token generated last, for biases that depend on it.
+    pub(super) last_token: Option<LlamaToken>,
+    pub(super) generated: u32,
+    pub(super) utf8: Utf8Assembler,
+    pub(super) stop: StopMatcher,
 }
 
 /// A bias on `token` at the step right after `previous` was generated (`None`: at the first
@@ -29,8 +56,9 @@ pub(super) struct FollowupBias {
 }
 
 impl Job {
-    pub(super) fn reservation(&self) -> usize {
-        self.tokens.len() + self.max_tokens as usize
+    /// KV cells the job needs once all its known tokens are computed.
+    pub(super) fn cells(&self) -> usize {
+        self.tokens.len()
     }
 
     /// Ends the job with a timeout error when its deadline has passed; says whether it did.
@@ -54,8 +82,9 @@ impl Job {
 pub(super) struct Slot {
     pub(super) seq: i32,
     pub(super) job: Job,
-    /// Prompt tokens already in the KV cache.
-    pub(super) prompt_done: usize,
+    pub(super) decoding: Decoding,
+    /// Tokens of `job.tokens` already in the KV cache.
+    pub(super) computed: usize,
     /// Every token whose KV this sequence holds, in order: what a later prompt can reuse.
     pub(super) kv_tokens: Vec<LlamaToken>,
     /// Position of the next token in the sequence.
@@ -64,14 +93,8 @@ pub(super) struct Slot {
     pub(super) next_input: Option<LlamaToken>,
     /// Where this sequence's logits are in the last decoded batch.
     pub(super) logits_at: Option<i32>,
-    /// `None` for plain greedy decoding, which takes the arg-max of the logits directly:
-    /// llama.cpp's sampler copies the whole vocabulary (152k entries for Qwen) every token.
-    pub(super) sampler: Option<LlamaSampler>,
-    /// The token generated last, for biases that depend on it.
-    pub(super) last_token: Option<LlamaToken>,
-    pub(super) generated: u32,
-    pub(super) utf8: Utf8Assembler,
-    pub(super) stop: StopMatcher,
+    /// The worker's admission count when it was admitted: the newest is preempted first.
+    pub(super) admitted: u64,
 }
 
 impl Slot {
@@ -80,7 +103,7 @@ impl Slot {
         self.job
             .followup_bias
             .iter()
-            .filter(|b| b.previous == self.last_token)
+            .filter(|b| b.previous == self.decoding.last_token)
             .copied()
             .collect()
     }
@@ -92,15 +115,53 @@ impl Slot {
 
     pub(super) fn usage(&self) -> Usage {
         Usage {
-            prompt_tokens: u32::try_from(self.job.tokens.len()).unwrap_or(u32::MAX),
-            completion_tokens: self.generated,
+            prompt_tokens: u32::try_from(self.job.prompt_len).unwrap_or(u32::MAX),
+            completion_tokens: self.decoding.generated,
+            queue_wait: self.job.waited.unwrap_or_default(),
         }
+    }
+
+    /// Takes the sampled `token`: counts it, sends the text it completes, and says how the
+    /// generation ends (true) if it does. Otherwise the token is fed at the next step.
+    pub(super) fn accept(&mut self, token: LlamaToken, vocab: &LlamaVocab<'_>) -> bool {
+        self.decoding.last_token = Some(token);
+        if vocab.is_eog(token) && !self.job.ignore_eos {
+            self.finish(FinishReason::Stop);
+            return true;
+        }
+        self.decoding.generated += 1;
+        let piece = vocab.token_to_piece(token, false, None);
+        let text = self.decoding.utf8.push(&piece);
+        match self.decoding.stop.push(&text) {
+            StopScan::Continue(text) => {
+                if !text.is_empty() {
+                    self.send(GenerationEvent::Text(text));
+                }
+            }
+            StopScan::Stopped(text) => {
+                if !text.is_empty() {
+                    self.send(GenerationEvent::Text(text));
+                }
+                self.send(GenerationEvent::Finished {
+                    reason: FinishReason::Stop,
+                    usage: self.usage(),
+                });
+                return true;
+            }
+        }
+        if self.decoding.generated >= self.job.max_tokens {
+            self.finish(FinishReason::Length);
+            return true;
+        }
+        self.job.tokens.push(token);
+        self.next_input = Some(token);
+        false
     }
 
     /// Sends the text still held back, then `Finished`.
     pub(super) fn finish(&mut self, reason: FinishReason) {
-        let mut tail = self.utf8.finish();
-        let stopped = match self.stop.push(&tail) {
+        let mut tail = self.decoding.utf8.finish();
+        let stopped = match self.decoding.stop.push(&tail) {
             StopScan::Continue(text) => {
                 tail = text;
                 false
@@ -111,7 +172,7 @@ impl Slot {
             }
         };
         if !stopped {
-            tail.push_str(&self.stop.finish());
+            tail.push_str(&self.decoding.stop.finish());
         }
         if !tail.is_empty() {
             self.send(GenerationEvent::Text(tail));
@@ -121,5 +182,12 @@ impl Slot {
             reason,
             usage: self.usage(),
         });
+    }
+
+    /// Gives the job back with what it has generated, for a later admission.
+    pub(super) fn into_waiting(self) -> Job {
+        let mut job = self.job;
+        job.decoding = Some(self.decoding);
+        job
     }
 }

@@ -1,8 +1,11 @@
 //! The worker thread: owns the llama.cpp context and runs the step loop — take new jobs,
-//! admit what fits, drop what was abandoned, build one batch, decode it, sample every
-//! sequence, release the finished.
+//! admit what fits, drop what was abandoned, make room for the step (preempting if the cache
+//! is full), build one batch, decode it, sample every sequence, release the finished.
+
+use llama_cpp_2::DecodeError;
 
 use super::admission::clear_seq;
+use super::queue::WaitQueue;
 use super::sampler::{argmax, sample_with_bias};
 use super::slot::Slot;
 use super::*;
@@ -30,13 +33,70 @@ pub(super) struct Worker {
     pub(super) prefix_cache_tokens: Option<usize>,
 }
 
+/// The worker's sequences between steps.
+pub(super) struct Sequences {
+    /// Sequence ids not serving a job, with the tokens whose KV each still holds.
+    pub(super) free: Vec<FreeSeq<LlamaToken>>,
+    pub(super) active: Vec<Slot>,
+    pub(super) waiting: WaitQueue<Job>,
+    /// The clock of kept caches: the least recently used is dropped first.
+    pub(super) clock: u64,
+    /// Admissions so far: the newest sequence is the one preempted.
+    pub(super) admissions: u64,
+}
+
+impl Sequences {
+    fn new(slots: u32) -> Self {
+        Sequences {
+            free: (0..slots as i32)
+                .map(|seq| FreeSeq {
+                    seq,
+                    tokens: Vec::new(),
+                    last_used: 0,
+                })
+                .collect(),
+            active: Vec::new(),
+            waiting: WaitQueue::default(),
+            clock: 0,
+            admissions: 0,
+        }
+    }
+
+    fn enqueue(&mut self, jobs: Vec<Job>) {
+        for job in jobs {
+            let caller = job.caller.clone();
+            self.waiting.push(&caller, job);
+        }
+    }
+
+    /// Cells the running sequences hold, or will once the tokens they know are computed.
+    pub(super) fn active_cells(&self) -> usize {
+        self.active.iter().map(|slot| slot.job.cells()).sum()
+    }
+
+    /// Cells the finished sequences keep for later prompts.
+    pub(super) fn kept_cells(&self) -> usize {
+        self.free.iter().map(|slot| slot.tokens.len()).sum()
+    }
+}
+
+/// Where a slot stood before a batch was filled, to go back there when llama.cpp could not
+/// place the batch.
+struct Before {
+    computed: usize,
+    kv_len: usize,
+    position: i32,
+    next_input: Option<LlamaToken>,
+    logits_at: Option<i32>,
+}
+
 impl Worker {
     pub(super) fn run(
         self,
         backend: &LlamaBackend,
         model: &LlamaModel,
         threads: i32,
-        inbox: std_mpsc::Receiver<Job>,
+        inbox: std_mpsc::Receiver<Vec<Job>>,
         ready: std_mpsc::Sender<Result<(), EngineError>>,
     ) {
         let params = LlamaContextParams::default()
@@ -60,82 +120,67 @@ impl Worker {
             return;
         }
         let mut batch = LlamaBatch::new(self.batch_size as usize, 1);
-        let mut free: Vec<FreeSeq<LlamaToken>> = (0..self.slots as i32)
-            .map(|seq| FreeSeq {
-                seq,
-                tokens: Vec::new(),
-                last_used: 0,
-            })
-            .collect();
-        let mut clock = 0u64;
-        let mut active: Vec<Slot> = Vec::new();
-        let mut waiting: VecDeque<Job> = VecDeque::new();
-        let mut reserved = 0usize;
+        let mut seqs = Sequences::new(self.slots);
         let mut inbox_open = true;
 
         loop {
             // Take new work: block when idle, otherwise just look.
-            if active.is_empty() && waiting.is_empty() {
+            if seqs.active.is_empty() && seqs.waiting.is_empty() {
                 match inbox.recv() {
-                    Ok(job) => waiting.push_back(job),
+                    Ok(jobs) => seqs.enqueue(jobs),
                     Err(_) => return,
                 }
             }
             while inbox_open {
                 match inbox.try_recv() {
-                    Ok(job) => waiting.push_back(job),
+                    Ok(jobs) => seqs.enqueue(jobs),
                     Err(std_mpsc::TryRecvError::Empty) => break,
                     Err(std_mpsc::TryRecvError::Disconnected) => inbox_open = false,
                 }
             }
             let now = Instant::now();
-            waiting.retain(|job| !job.events.is_closed() && !job.expire(now, &self.load));
-            while let Some(job) = waiting.front() {
-                let running: Vec<(i32, &[LlamaToken])> = active
-                    .iter()
-                    .map(|slot| (slot.seq, slot.kv_tokens.as_slice()))
-                    .collect();
-                let room = (self.context_size as usize).saturating_sub(reserved);
-                // With the cache off nothing is reused, not even a running sequence's prefix;
-                // a seeded request asks for reproducible sampling, which only a whole
-                // computation gives (cached runs round differently, see `prefix`).
-                let may_reuse = self.prefix_cache && job.sampling.seed.is_none();
-                let reservation = job.reservation();
-                let Some(plan) =
-                    prefix::plan(&job.tokens, may_reuse, reservation, room, &free, &running)
-                else {
-                    break;
-                };
-                let Some(job) = waiting.pop_front() else {
-                    break;
-                };
-                let slot = self.admit(&mut ctx, job, plan, &mut free);
-                reserved += slot.job.reservation();
-                active.push(slot);
-            }
+            seqs.waiting
+                .retain(|job| !job.events.is_closed() && !job.expire(now, &self.load));
+            self.admit_waiting(&mut ctx, &mut seqs);
 
             // Free the slots of clients that went away or ran out of time.
             let mut index = 0;
-            while index < active.len() {
-                let job = &active[index].job;
+            while index < seqs.active.len() {
+                let job = &seqs.active[index].job;
                 if job.events.is_closed() || job.expire(now, &self.load) {
-                    let slot = active.swap_remove(index);
-                    self.release(&mut ctx, slot, &mut free, &mut reserved, &mut clock);
+                    let slot = seqs.active.swap_remove(index);
+                    self.release(&mut ctx, slot, &mut seqs);
                 } else {
                     index += 1;
                 }
             }
-            self.load.waiting.store(waiting.len(), Ordering::Relaxed);
-            self.load.running.store(active.len(), Ordering::Relaxed);
-            if active.is_empty() {
-                if !inbox_open && waiting.is_empty() {
+            self.load
+                .waiting
+                .store(seqs.waiting.len(), Ordering::Relaxed);
+            self.load
+                .running
+                .store(seqs.active.len(), Ordering::Relaxed);
+            if seqs.active.is_empty() {
+                if !inbox_open && seqs.waiting.is_empty() {
                     return;
                 }
                 continue;
             }
 
-            if let Err(err) = self.fill_batch(&mut batch, &mut active) {
-                fail_all(&mut ctx, &mut active, &mut free, &mut reserved, &err);
+            self.make_room(&mut ctx, &mut seqs);
+            let before: Vec<Before> = seqs
+                .active
+                .iter()
+                .map(|slot| Before {
+                    computed: slot.computed,
+                    kv_len: slot.kv_tokens.len(),
+                    position: slot.position,
+                    next_input: slot.next_input,
+                    logits_at: slot.logits_at,
+                })
+                .collect();
+            if let Err(err) = self.fill_batch(&mut batch, &mut seqs.active) {
+                fail_all(&mut ctx, &mut seqs, &err);
                 continue;
             }
             let step_started = Instant::now();
@@ -143,74 +188,64 @@ impl Worker {
             tracing::debug!(
                 target: "fulcrum_engine::step",
                 tokens = batch.n_tokens(),
-                sampled = active.iter().filter(|s| s.logits_at.is_some()).count(),
+                sampled = seqs.active.iter().filter(|s| s.logits_at.is_some()).count(),
                 ms = step_started.elapsed().as_millis() as u64,
                 "step"
             );
-            if let Err(err) = decode_result {
-                let err = EngineError::Decode(err.to_string());
-                fail_all(&mut ctx, &mut active, &mut free, &mut reserved, &err);
-                continue;
+            match decode_result {
+                Ok(()) => {}
+                // The cells are counted, but llama.cpp found no place for this batch (the
+                // cache is fragmented): nothing was computed; undo the batch, give back the
+                // newest sequence's cells and try again.
+                Err(DecodeError::NoKvCacheSlot) if seqs.active.len() > 1 => {
+                    for (slot, before) in seqs.active.iter_mut().zip(before) {
+                        slot.computed = before.computed;
+                        slot.kv_tokens.truncate(before.kv_len);
+                        slot.position = before.position;
+                        slot.next_input = before.next_input;
+                        slot.logits_at = before.logits_at;
+                    }
+                    self.preempt_newest(&mut ctx, &mut seqs);
+                    continue;
+                }
+                Err(err) => {
+                    let err = EngineError::Decode(err.to_string());
+                    fail_all(&mut ctx, &mut seqs, &err);
+                    continue;
+                }
             }
 
             let vocab = model.vocab();
             let mut finished = Vec::new();
-            for (index, slot) in active.iter_mut().enumerate() {
+            for (index, slot) in seqs.active.iter_mut().enumerate() {
                 let Some(at) = slot.logits_at.take() else {
                     continue;
                 };
                 let followup = slot.followup_biases();
-                let token = match slot.sampler.as_mut() {
+                let token = match slot.decoding.sampler.as_mut() {
                     Some(sampler) if !followup.is_empty() => {
                         sample_with_bias(sampler, &ctx, at, &followup)
                     }
                     Some(sampler) => sampler.sample(&ctx, at),
                     None => argmax(ctx.get_logits_ith(at)),
                 };
-                slot.last_token = Some(token);
-                if vocab.is_eog(token) && !slot.job.ignore_eos {
-                    slot.finish(FinishReason::Stop);
+                if slot.accept(token, &vocab) {
                     finished.push(index);
-                    continue;
                 }
-                slot.generated += 1;
-                let piece = vocab.token_to_piece(token, false, None);
-                let text = slot.utf8.push(&piece);
-                match slot.stop.push(&text) {
-                    StopScan::Continue(text) => {
-                        if !text.is_empty() {
-                            slot.send(GenerationEvent::Text(text));
-                        }
-                    }
-                    StopScan::Stopped(text) => {
-                        if !text.is_empty() {
-                            slot.send(GenerationEvent::Text(text));
-                        }
-                        slot.send(GenerationEvent::Finished {
-                            reason: FinishReason::Stop,
-                            usage: slot.usage(),
-                        });
-                        finished.push(index);
-                        continue;
-                    }
-                }
-                if slot.generated >= slot.job.max_tokens {
-                    slot.finish(FinishReason::Length);
-                    finished.push(index);
-                    continue;
-                }
-                slot.next_input = Some(token);
             }
             for index in finished.into_iter().rev() {
-                let slot = active.swap_remove(index);
-                self.release(&mut ctx, slot, &mut free, &mut reserved, &mut clock);
+                let slot = seqs.active.swap_remove(index);
+                self.release(&mut ctx, slot, &mut seqs);
             }
-            self.load.running.store(active.len(), Ordering::Relaxed);
+            self.load
+                .running
+                .store(seqs.active.len(), Ordering::Relaxed);
         }
     }
 
-    /// One token for each generating sequence, then prompt chunks in arrival order: the whole
-    /// batch when nobody is generating, at most `prefill_chunk_tokens` beside those who are.
+    /// One token for each generating sequence, then the tokens still to compute (a prompt, or
+    /// a resumed job's prompt and output) in chunks: the whole batch when nobody is
+    /// generating, at most `prefill_chunk_tokens` beside those who are.
     pub(super) fn fill_batch(
         &self,
         batch: &mut LlamaBatch,
@@ -226,6 +261,7 @@ impl Worker {
                     .add(token, slot.position, &[slot.seq], true)
                     .map_err(add_error)?;
                 slot.kv_tokens.push(token);
+                slot.computed += 1;
                 slot.logits_at = Some(used as i32);
                 slot.position += 1;
                 used += 1;
@@ -237,13 +273,13 @@ impl Worker {
             used,
         );
         for slot in active.iter_mut() {
-            let remaining = slot.job.tokens.len() - slot.prompt_done;
+            let remaining = slot.job.tokens.len() - slot.computed;
             if remaining == 0 || used >= capacity {
                 continue;
             }
             let take = remaining.min(capacity - used);
-            let end = slot.prompt_done + take;
-            for i in slot.prompt_done..end {
+            let end = slot.computed + take;
+            for i in slot.computed..end {
                 let last = i + 1 == slot.job.tokens.len();
                 batch
                     .add(slot.job.tokens[i], slot.position, &[slot.seq], last)
@@ -255,57 +291,43 @@ impl Worker {
                 used += 1;
             }
             slot.kv_tokens
-                .extend_from_slice(&slot.job.tokens[slot.prompt_done..end]);
-            slot.prompt_done = end;
+                .extend_from_slice(&slot.job.tokens[slot.computed..end]);
+            slot.computed = end;
         }
         Ok(())
     }
 
     /// Frees a finished or abandoned sequence, keeping its KV for a later prompt that shares
     /// it (unless the prefix cache is off).
-    pub(super) fn release(
-        &self,
-        ctx: &mut LlamaContext<'_>,
-        slot: Slot,
-        free: &mut Vec<FreeSeq<LlamaToken>>,
-        reserved: &mut usize,
-        clock: &mut u64,
-    ) {
-        *clock += 1;
-        *reserved = reserved.saturating_sub(slot.job.reservation());
+    pub(super) fn release(&self, ctx: &mut LlamaContext<'_>, slot: Slot, seqs: &mut Sequences) {
+        seqs.clock += 1;
         let mut tokens = slot.kv_tokens;
         if !self.prefix_cache {
             clear_seq(ctx, slot.seq);
             tokens.clear();
         }
-        free.push(FreeSeq {
+        seqs.free.push(FreeSeq {
             seq: slot.seq,
             tokens,
-            last_used: *clock,
+            last_used: seqs.clock,
         });
         if let Some(budget) = self.prefix_cache_tokens {
-            for index in prefix::over_budget(free, budget) {
-                clear_seq(ctx, free[index].seq);
-                free[index].tokens.clear();
+            for index in prefix::over_budget(&seqs.free, budget) {
+                clear_seq(ctx, seqs.free[index].seq);
+                seqs.free[index].tokens.clear();
             }
         }
     }
 }
 
-pub(super) fn fail_all(
-    ctx: &mut LlamaContext<'_>,
-    active: &mut Vec<Slot>,
-    free: &mut Vec<FreeSeq<LlamaToken>>,
-    reserved: &mut usize,
-    err: &EngineError,
-) {
-    tracing::error!(%err, sequences = active.len(), "decode failed; ending the affected requests");
-    for slot in active.drain(..) {
+/// Ends every running request with `err` (a failed decode): what the failed batch left in
+/// the cache is unknown, so none of it is kept.
+pub(super) fn fail_all(ctx: &mut LlamaContext<'_>, seqs: &mut Sequences, err: &EngineError) {
+    tracing::error!(%err, sequences = seqs.active.len(), "decode failed; ending the affected requests");
+    for slot in seqs.active.drain(..) {
         let _ = slot.job.events.send(Err(err.clone()));
-        // What the failed batch left in the cache is unknown: keep nothing of it.
         clear_seq(ctx, slot.seq);
-        *reserved = reserved.saturating_sub(slot.job.reservation());
-        free.push(FreeSeq {
+        seqs.free.push(FreeSeq {
             seq: slot.seq,
             tokens: Vec::new(),
             last_used: 0,

@@ -63,7 +63,7 @@ fn fresh_engine() -> LlamaEngine {
     LlamaEngine::load(config).expect("tiny model loads")
 }
 
-fn run_on(engine: &LlamaEngine, request: GenerationRequest) -> String {
+pub(super) fn run_on(engine: &LlamaEngine, request: GenerationRequest) -> String {
     let mut stream = engine.generate(request).expect("generate");
     let mut text = String::new();
     while let Some(event) = stream.blocking_next() {

@@ -36,6 +36,9 @@ pub struct Config {
     pub gpu_layers: u32,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// `max_tokens` a request may ask for at most (above: 400); a request without it
+    /// generates up to this many, or what the context leaves if less.
+    pub max_tokens_limit: u32,
     /// Logit bias on the `<tool_call>` tag under `tool_choice: auto` (0 disables).
     pub tool_call_bias: f32,
     /// Logit bias on another call right after a finished one when parallel calls are allowed.
@@ -95,6 +98,7 @@ impl Default for Config {
             prefill_chunk_tokens: fulcrum_engine::DEFAULT_PREFILL_CHUNK_TOKENS,
             gpu_layers: 0,
             max_body_bytes: 4 * 1024 * 1024,
+            max_tokens_limit: 4096,
             tool_call_bias: fulcrum_agent::DEFAULT_TOOL_CALL_BIAS,
             parallel_call_bias: fulcrum_agent::DEFAULT_PARALLEL_CALL_BIAS,
             policy: None,
@@ -119,7 +123,7 @@ impl Default for Config {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 31] = [
+pub const KEYS: [&str; 32] = [
     "host",
     "port",
     "model",
@@ -132,6 +136,7 @@ pub const KEYS: [&str; 31] = [
     "prefill_chunk_tokens",
     "gpu_layers",
     "max_body_bytes",
+    "max_tokens_limit",
     "tool_call_bias",
     "parallel_call_bias",
     "policy",
@@ -232,6 +237,20 @@ impl Config {
         }
     }
 
+    /// The HTTP layer's settings.
+    pub fn server_options(&self) -> fulcrum_server::ServerOptions {
+        fulcrum_server::ServerOptions {
+            max_body_bytes: self.max_body_bytes,
+            max_pending: self.slots as usize + self.max_queue,
+            request_timeout: self.request_timeout(),
+            tuning: self.tuning(),
+            request_limits: fulcrum_server::RequestLimits {
+                max_tokens: self.max_tokens_limit,
+                ..fulcrum_server::RequestLimits::default()
+            },
+        }
+    }
+
     /// How agent prompts share the window.
     pub fn context_budget(&self) -> fulcrum_agent::ContextBudget {
         fulcrum_agent::ContextBudget {
@@ -326,6 +345,9 @@ impl Config {
             if !(-20.0..=20.0).contains(&value) {
                 bail!("invalid configuration: `{key}` must be between -20 and 20, got {value}");
             }
+        }
+        if self.max_tokens_limit == 0 {
+            bail!("invalid configuration: `max_tokens_limit` must be at least 1");
         }
         if self.confirmation_ttl_secs == 0 {
             bail!("invalid configuration: `confirmation_ttl_secs` must be at least 1");

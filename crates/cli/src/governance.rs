@@ -45,6 +45,7 @@ pub fn load(config: &Config) -> Result<Governance> {
         "policy loaded{}",
         if demo { " (the demo enterprise: its keys are public, see the README)" } else { "" }
     );
+    let limits = fulcrum_server::CallerLimits::new(&registry.config().limits);
     let policy = Policy::open(
         registry,
         &state,
@@ -63,7 +64,8 @@ pub fn load(config: &Config) -> Result<Governance> {
             context: config.context_budget(),
             ..AgentOptions::default()
         },
-    );
+    )
+    .with_limits(limits);
     Ok(if config.answer_cache_ttl_secs > 0 {
         governance.with_answer_cache(Arc::new(AnswerCache::new(Duration::from_secs(
             config.answer_cache_ttl_secs,

@@ -54,20 +54,24 @@ impl ApiError {
     }
 
     /// Too many generations pending; the response carries `Retry-After`.
-    pub fn busy(retry_after_secs: u64) -> Response {
+    /// The 429 for a request refused at the door, naming the limit, with `Retry-After`.
+    pub fn refused(refusal: &crate::limits::Refusal) -> Response {
+        use crate::limits::Refusal;
         let error = ApiError {
             status: StatusCode::TOO_MANY_REQUESTS,
-            message: format!(
-                "the server has as many requests as it admits at once (`max_queue`); retry after {retry_after_secs} s"
-            ),
+            message: refusal.message(),
             kind: "rate_limit_error",
             param: None,
-            code: Some("server_busy"),
+            code: Some(match refusal {
+                Refusal::QueueFull => "server_busy",
+                Refusal::Concurrent { .. } => "concurrent_requests_limit",
+                Refusal::PerMinute { .. } => "requests_per_minute_limit",
+            }),
         };
         let mut response = error.into_response();
         response.headers_mut().insert(
             axum::http::header::RETRY_AFTER,
-            axum::http::HeaderValue::from(retry_after_secs),
+            axum::http::HeaderValue::from(refusal.retry_after_secs()),
         );
         response
     }

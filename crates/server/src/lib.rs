@@ -7,6 +7,7 @@
 mod auth;
 mod error;
 mod json;
+mod limits;
 mod metrics;
 mod routes;
 mod state;
@@ -23,8 +24,9 @@ use axum::routing::{get, post};
 use axum::Router;
 
 pub use error::ApiError;
+pub use limits::CallerLimits;
 pub use metrics::Metrics;
-pub use state::{AppState, Governance, ServerOptions};
+pub use state::{AppState, Governance, RequestLimits, ServerOptions};
 
 /// The application: every route, the body limit, metrics and OpenAI-shaped fallbacks.
 pub fn router(state: AppState) -> Router {

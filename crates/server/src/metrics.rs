@@ -15,6 +15,11 @@ pub struct Metrics {
     pub prompt_tokens: IntCounter,
     pub completion_tokens: IntCounter,
     pub time_to_first_token_seconds: Histogram,
+    /// Queue wait of each generation, by the caller's role (`anonymous` without a policy).
+    pub queue_wait_by_class: HistogramVec,
+    /// 429 answers, by the limit that refused.
+    pub rejected: IntCounterVec,
+    preemptions: IntCounter,
     pub generations_in_flight: IntGauge,
     pub engine_waiting: IntGauge,
     pub engine_running: IntGauge,
@@ -120,7 +125,32 @@ impl Metrics {
         )?;
         registry.register(Box::new(answer_cache_hits.clone()))?;
         registry.register(Box::new(answer_cache_misses.clone()))?;
+        let preemptions = IntCounter::new(
+            "fulcrum_engine_preemptions_total",
+            "Times a running generation gave back its KV cells because the cache was full (it resumed later, its output kept)",
+        )?;
+        let queue_wait_by_class = HistogramVec::new(
+            prometheus::HistogramOpts::new(
+                "fulcrum_queue_wait_by_class_seconds",
+                "Seconds a chat completion or agent step waited for an engine sequence, by the caller's role",
+            )
+            .buckets(vec![0.01, 0.05, 0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0]),
+            &["class"],
+        )?;
+        let rejected = IntCounterVec::new(
+            prometheus::Opts::new(
+                "fulcrum_rejected_total",
+                "Requests answered 429, by reason: queue_full, concurrent_requests, requests_per_minute",
+            ),
+            &["reason"],
+        )?;
+        registry.register(Box::new(preemptions.clone()))?;
+        registry.register(Box::new(queue_wait_by_class.clone()))?;
+        registry.register(Box::new(rejected.clone()))?;
         Ok(Metrics {
+            preemptions,
+            queue_wait_by_class,
+            rejected,
             answer_cache_hits,
             answer_cache_misses,
             engine_admitted,
@@ -163,6 +193,7 @@ impl Metrics {
         );
         catch_up(&self.engine_admitted, load.admitted_total);
         catch_up(&self.timeouts, load.timed_out_total);
+        catch_up(&self.preemptions, load.preempted_total);
         let waited = load.queue_wait_seconds_total - self.queue_wait_seconds.get();
         if waited > 0.0 {
             self.queue_wait_seconds.inc_by(waited);

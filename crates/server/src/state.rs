@@ -1,7 +1,6 @@
 //! What every handler shares: the model once it is loaded, its template, settings, metrics.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use fulcrum_chat::tools::ToolSet;
@@ -9,9 +8,13 @@ use fulcrum_chat::{ChatError, ToolDefinition};
 
 use fulcrum_agent::{Agent, AgentOptions, AnswerCache, LoadedModel, SessionStore, ToolCallTuning};
 use fulcrum_retrieval::PassageSource;
-use fulcrum_tools::{Identities, Policy};
+use fulcrum_tools::{Identities, Policy, Principal};
+
+use crate::error::ApiError;
+use crate::limits::{Admission, CallerLimits, Pending};
 
 use crate::metrics::Metrics;
+use axum::response::Response;
 
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]
@@ -25,6 +28,33 @@ pub struct ServerOptions {
     pub max_pending: usize,
     /// Time limit of one generation (waiting for a slot included); `None`: no limit.
     pub request_timeout: Option<std::time::Duration>,
+    /// What one request may ask for at most.
+    pub request_limits: RequestLimits,
+}
+
+/// What one request may ask for at most: checked before any costly work.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestLimits {
+    /// `max_tokens` at most; a request without it generates up to this many (or what the
+    /// context leaves, if less). Above it: 400.
+    pub max_tokens: u32,
+    /// Messages per request.
+    pub messages: usize,
+    /// Tools per request.
+    pub tools: usize,
+    /// Bytes of all tool definitions of a request, as JSON.
+    pub tool_schema_bytes: usize,
+}
+
+impl Default for RequestLimits {
+    fn default() -> Self {
+        RequestLimits {
+            max_tokens: 4096,
+            messages: 1024,
+            tools: 128,
+            tool_schema_bytes: 256 * 1024,
+        }
+    }
 }
 
 impl Default for ServerOptions {
@@ -33,6 +63,7 @@ impl Default for ServerOptions {
             max_body_bytes: 4 * 1024 * 1024,
             max_pending: 4 + 64,
             request_timeout: None,
+            request_limits: RequestLimits::default(),
             tuning: ToolCallTuning::default(),
         }
     }
@@ -45,18 +76,9 @@ pub struct AppState {
     pub options: Arc<ServerOptions>,
     pub metrics: Metrics,
     tool_sets: Arc<Mutex<ToolSetCache>>,
-    pending: Arc<AtomicUsize>,
+    pending: Arc<Pending>,
     /// Users, tools and policy; `None` serves the plain OpenAI API without authentication.
     pub governance: Option<Arc<Governance>>,
-}
-
-/// A generation's place among the pending ones, given back when it is dropped.
-pub struct Admission(Arc<AtomicUsize>);
-
-impl Drop for Admission {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
 }
 
 /// Who may call the API and which tools run for them: identities, the policy, the agent.
@@ -69,6 +91,8 @@ pub struct Governance {
     pub passages: Option<Arc<dyn PassageSource>>,
     /// Answers to frequent first questions, when configured.
     pub answers: Option<Arc<AnswerCache>>,
+    /// The policy file's limits on each user, when it sets any.
+    pub limits: Option<Arc<CallerLimits>>,
     /// Built when the model is loaded.
     agent: OnceLock<Arc<Agent>>,
 }
@@ -87,8 +111,15 @@ impl Governance {
             agent_options,
             passages: None,
             answers: None,
+            limits: None,
             agent: OnceLock::new(),
         }
+    }
+
+    /// Holds each user to `limits` (requests at once, per minute).
+    pub fn with_limits(mut self, limits: Option<Arc<CallerLimits>>) -> Governance {
+        self.limits = limits;
+        self
     }
 
     /// Reuses answers to sessions' first questions from `cache`.
@@ -126,19 +157,30 @@ impl AppState {
             options: Arc::new(options),
             metrics: Metrics::new()?,
             tool_sets: Arc::new(Mutex::new(ToolSetCache::default())),
-            pending: Arc::new(AtomicUsize::new(0)),
+            pending: Arc::new(Pending::default()),
             governance: None,
         })
     }
 
-    /// A place among the pending generations, or `None` when `max_pending` are admitted.
-    pub fn admit_generation(&self) -> Option<Admission> {
-        let before = self.pending.fetch_add(1, Ordering::SeqCst);
-        if before >= self.options.max_pending {
-            self.pending.fetch_sub(1, Ordering::SeqCst);
-            return None;
-        }
-        Some(Admission(Arc::clone(&self.pending)))
+    /// A place among the pending generations for `caller`: refused (a 429 response, counted
+    /// by reason) when `max_pending` are admitted or the caller is at a limit of the policy
+    /// file. Chat completions, agent turns, continuations after an approval and reports all
+    /// come through here, before any costly work.
+    pub fn admit(&self, caller: Option<&Principal>) -> Result<Admission, Box<Response>> {
+        let limits = self
+            .governance
+            .as_ref()
+            .and_then(|g| g.limits.as_ref())
+            .zip(caller);
+        self.pending
+            .admit(self.options.max_pending, limits)
+            .map_err(|refusal| {
+                self.metrics
+                    .rejected
+                    .with_label_values(&[refusal.reason()])
+                    .inc();
+                Box::new(ApiError::refused(&refusal))
+            })
     }
 
     /// Requires API keys on every route but health, and serves the agent and actions.

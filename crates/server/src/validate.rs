@@ -9,6 +9,7 @@ use fulcrum_engine::SamplingParams;
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
+use crate::state::RequestLimits;
 use crate::wire::{ChatCompletionRequest, MessageContent, RequestMessage, StopField};
 
 const MAX_STOP_STRINGS: usize = 4;
@@ -29,6 +30,60 @@ pub struct ValidRequest {
     pub parallel_tool_calls: bool,
     /// Grammar from `response_format` (`json_object` / `json_schema`).
     pub response_grammar: Option<String>,
+}
+
+/// The request's size against `limits`: cheap, so checked before admission and before any
+/// template, schema or grammar work.
+pub fn check_size(request: &ChatCompletionRequest, limits: &RequestLimits) -> Result<(), ApiError> {
+    if request.messages.len() > limits.messages {
+        return Err(ApiError::invalid_value(
+            "messages",
+            format!(
+                "`messages` holds {} messages, more than the {} this server takes",
+                request.messages.len(),
+                limits.messages
+            ),
+        ));
+    }
+    if let Some(tools) = &request.tools {
+        if tools.len() > limits.tools {
+            return Err(ApiError::invalid_value(
+                "tools",
+                format!(
+                    "`tools` lists {} tools, more than the {} this server takes",
+                    tools.len(),
+                    limits.tools
+                ),
+            ));
+        }
+        let bytes: usize = tools.iter().map(|tool| tool.to_string().len()).sum();
+        if bytes > limits.tool_schema_bytes {
+            return Err(ApiError::invalid_value(
+                "tools",
+                format!(
+                    "the tool definitions take {bytes} bytes, more than the {} this server takes",
+                    limits.tool_schema_bytes
+                ),
+            ));
+        }
+    }
+    for (param, value) in [
+        ("max_tokens", request.max_tokens),
+        ("max_completion_tokens", request.max_completion_tokens),
+    ] {
+        if let Some(asked) = value {
+            if asked > limits.max_tokens {
+                return Err(ApiError::invalid_value(
+                    param,
+                    format!(
+                        "`{param}` is {asked}, above this server's limit of {} (`max_tokens_limit`)",
+                        limits.max_tokens
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 pub fn validate(request: ChatCompletionRequest) -> Result<ValidRequest, ApiError> {

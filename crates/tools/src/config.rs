@@ -48,6 +48,27 @@ pub struct PolicyConfig {
     pub mcp_servers: Vec<McpServerConfig>,
     #[serde(default)]
     pub tools: Vec<ToolConfig>,
+    /// What one user may ask of the model at once and per minute (chat completions, agent
+    /// turns, reports); none: only the server's own queue limit.
+    #[serde(default)]
+    pub limits: Vec<LimitConfig>,
+}
+
+/// A limit on each user of a role, or on one user (whose own rule then replaces their role's).
+/// Every user is counted on their own.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct LimitConfig {
+    #[serde(default)]
+    pub role: Option<String>,
+    #[serde(default)]
+    pub user: Option<String>,
+    /// Requests being served or waiting for the model at once.
+    #[serde(default)]
+    pub concurrent_requests: Option<u32>,
+    /// Requests started per minute (a steady rate, with bursts up to this many).
+    #[serde(default)]
+    pub requests_per_minute: Option<u32>,
 }
 
 /// An MCP server Fulcrum connects to at start. Only the tools named by `mcp` executors in

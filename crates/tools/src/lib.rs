@@ -22,8 +22,8 @@ mod template;
 pub use actions::{Action, ActionState, Actions, ApprovalOutcome};
 pub use audit::{AuditEvent, AuditLog, AuditRecord, VerifyReport};
 pub use config::{
-    DatabaseConfig, ExecutorConfig, McpServerConfig, McpTransport, PolicyConfig, SqlMode,
-    ToolConfig, UserConfig,
+    DatabaseConfig, ExecutorConfig, LimitConfig, McpServerConfig, McpTransport, PolicyConfig,
+    SqlMode, ToolConfig, UserConfig,
 };
 pub use error::ToolsError;
 pub use executor::host::{HostFunction, HostFuture};

@@ -125,6 +125,34 @@ impl Registry {
                 )));
             }
         }
+        for limit in &config.limits {
+            let named = match (&limit.role, &limit.user) {
+                (Some(role), None) if known_role(role) => format!("role `{role}`"),
+                (Some(role), None) => {
+                    return Err(config_error(format!(
+                        "a limit names role `{role}`, which is not in `roles`"
+                    )))
+                }
+                (None, Some(user)) if config.users.iter().any(|u| &u.name == user) => {
+                    format!("user `{user}`")
+                }
+                (None, Some(user)) => {
+                    return Err(config_error(format!(
+                        "a limit names user `{user}`, who is not in `users`"
+                    )))
+                }
+                _ => {
+                    return Err(config_error(
+                        "each `[[limits]]` entry names exactly one of `role` and `user`".into(),
+                    ))
+                }
+            };
+            if limit.concurrent_requests == Some(0) || limit.requests_per_minute == Some(0) {
+                return Err(config_error(format!(
+                    "the limit of {named} must be at least 1 (leave it out for no limit)"
+                )));
+            }
+        }
         let mut server_names = BTreeSet::new();
         for server in &config.mcp_servers {
             let server_error =

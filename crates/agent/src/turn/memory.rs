@@ -52,6 +52,7 @@ impl Agent {
         let prompt = render_prompt(&self.template, &messages, &[])?;
         let request = GenerationRequest {
             timeout: self.options.generation_timeout,
+            caller: Some(caller.user.clone()),
             ..GenerationRequest::greedy(prompt, SUMMARY_MAX_TOKENS)
         };
         let stream = start_generation(&self.backend, request).await?;

@@ -300,7 +300,14 @@ impl Agent {
                 ToolChoice::Auto
             };
             let (text, usage, elapsed_ms, layers) = self
-                .generate(&session_id, &tools, &choice, &passages, events)
+                .generate(
+                    &context.principal.user,
+                    &session_id,
+                    &tools,
+                    &choice,
+                    &passages,
+                    events,
+                )
                 .await?;
             // Any registered tool is read as a call, also one this role may not use: the
             // policy refuses it and the refusal is logged, rather than it passing as text.

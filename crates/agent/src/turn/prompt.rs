@@ -57,9 +57,11 @@ impl Agent {
             .min(window.saturating_sub(self.options.max_tokens as usize))
     }
 
-    /// Renders the session and generates one reply, streaming its text as tokens.
+    /// Renders the session and generates one reply for `caller` (the user whose turn it is;
+    /// the engine serves waiting requests in turn across callers), streaming its text as tokens.
     pub(super) async fn generate(
         &self,
+        caller: &str,
         session_id: &str,
         tools: &ToolSet,
         choice: &ToolChoice,
@@ -99,6 +101,7 @@ impl Agent {
         let prompt = render_prompt(&self.template, &messages, offered)?;
         let request = GenerationRequest {
             timeout: self.options.generation_timeout,
+            caller: Some(caller.to_string()),
             grammar: (*choice != ToolChoice::None)
                 .then(|| tools.grammar(choice, self.options.parallel_calls)),
             // Every step of a turn chooses between another call and the answer; a repeated

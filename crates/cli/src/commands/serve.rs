@@ -9,7 +9,7 @@ use fulcrum_report::{MonthlyReportFunction, MONTHLY_REPORT};
 use fulcrum_retrieval::{
     KnowledgePassages, KnowledgeSearchFunction, SharedEmbedder, SEARCH_KNOWLEDGE,
 };
-use fulcrum_server::{AppState, ServerOptions};
+use fulcrum_server::AppState;
 
 use crate::config::{Config, ModelFlags, PolicyFlags, ServeFlags};
 use crate::model_source::{engine_config, ensure_model, load_embedder};
@@ -57,13 +57,7 @@ async fn serve(config: Config) -> Result<()> {
         .local_addr()
         .context("cannot read the listening address")?;
     let mut governance = crate::governance::load(&config)?;
-    let state = AppState::new(ServerOptions {
-        max_body_bytes: config.max_body_bytes,
-        max_pending: config.slots as usize + config.max_queue,
-        request_timeout: config.request_timeout(),
-        tuning: config.tuning(),
-    })
-    .context("cannot set up metrics")?;
+    let state = AppState::new(config.server_options()).context("cannot set up metrics")?;
     let searches = governance.policy.runs_host_function(SEARCH_KNOWLEDGE);
     let knowledge = config.home_dir().join("knowledge.db");
     // Loaded in the background with the model (see below); searches rank by words until then.

@@ -1,6 +1,7 @@
 //! Pending actions: list the caller's, approve (which runs it, once) or deny.
 
 use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use fulcrum_tools::{Principal, Resolution};
 use serde::Deserialize;
@@ -37,7 +38,7 @@ pub async fn approve(
     principal: Option<Extension<Principal>>,
     Path(id): Path<String>,
     body: axum::body::Bytes,
-) -> Result<Json<Decision>, ApiError> {
+) -> Result<Response, ApiError> {
     // The body is optional: an approval without the hash approves what is stored.
     let approval: Approval = if body.iter().all(u8::is_ascii_whitespace) {
         Approval::default()
@@ -52,7 +53,7 @@ pub async fn deny(
     state: State<AppState>,
     principal: Option<Extension<Principal>>,
     Path(id): Path<String>,
-) -> Result<Json<Decision>, ApiError> {
+) -> Result<Response, ApiError> {
     decide(state, principal, id, false, None).await
 }
 
@@ -62,9 +63,15 @@ async fn decide(
     id: String,
     approve: bool,
     expected_hash: Option<String>,
-) -> Result<Json<Decision>, ApiError> {
+) -> Result<Response, ApiError> {
     let principal = caller(principal)?;
     let agent = agent(&state)?;
+    // The session's turn goes on after the decision (model steps), so it comes through the
+    // same admission as a turn.
+    let admission = match state.admit(Some(&principal)) {
+        Ok(admission) => admission,
+        Err(refused) => return Ok(*refused),
+    };
     let (resolution, continued) = agent
         .decide(&principal, &id, approve, expected_hash.as_deref(), None)
         .await?;
@@ -102,10 +109,12 @@ async fn decide(
             })
         }
     };
+    drop(admission);
     Ok(Json(Decision {
         status,
         action: ActionView::from(action),
         result,
         turn: continued.map(Turn::from),
-    }))
+    })
+    .into_response())
 }

@@ -84,8 +84,9 @@ pub async fn send(
         return Err(ApiError::invalid_value("content", "`content` is empty"));
     }
     // A turn runs model steps like chat completions do, under the same admission limit.
-    let Some(admission) = state.admit_generation() else {
-        return Ok(ApiError::busy(1));
+    let admission = match state.admit(Some(&principal)) {
+        Ok(admission) => admission,
+        Err(refused) => return Ok(*refused),
     };
     if !body.stream {
         let outcome = agent.send(&principal, &id, &body.content, None).await?;

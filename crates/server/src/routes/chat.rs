@@ -1,17 +1,19 @@
 //! `POST /v1/chat/completions`: validate, render, generate, answer as JSON or as an SSE stream.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::State;
 use axum::response::sse::{KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use fulcrum_agent::{add_call_guidance, call_biases};
-use fulcrum_chat::tools::{dedupe_calls, parse_output, split_reasoning, ToolChoice};
+use fulcrum_chat::tools::{dedupe_calls, parse_output, split_reasoning, ToolChoice, ToolSet};
 use fulcrum_chat::RenderOptions;
 use fulcrum_engine::{
     start_generation, FinishReason, GenerationEvent, GenerationRequest, GenerationStream, Usage,
 };
+use fulcrum_tools::Principal;
 
 use super::chat_stream::sse_events;
 use super::completion::{
@@ -20,13 +22,14 @@ use super::completion::{
 use crate::error::ApiError;
 use crate::json::ApiJson;
 use crate::state::AppState;
-use crate::validate::validate;
+use crate::validate::{check_size, validate, ValidRequest};
 use crate::wire::{
     ChatCompletion, ChatCompletionRequest, Choice, ResponseMessage, ResponseToolCall,
 };
 
 pub async fn chat_completions(
     State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
     ApiJson(request): ApiJson<ChatCompletionRequest>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
@@ -45,8 +48,66 @@ pub async fn chat_completions(
     if let Some(user) = &request.user {
         tracing::debug!(user = %user, "chat completion for end user");
     }
+    // Cheap checks first: size, fields, then the caller's place; the template, the schemas
+    // and the grammar cost more, and run on a blocking thread.
+    check_size(&request, &state.options.request_limits)?;
     let valid = validate(request)?;
+    let caller = principal.map(|Extension(principal)| principal);
+    let admission = match state.admit(caller.as_ref()) {
+        Ok(admission) => admission,
+        Err(refused) => return Ok(*refused),
+    };
+    let include_usage = valid.include_usage;
+    let stream = valid.stream;
+    let tool_choice = valid.tool_choice.clone();
+    let (request, tools) = tokio::task::spawn_blocking({
+        let state = state.clone();
+        move || prepare(&state, valid)
+    })
+    .await
+    .map_err(|err| {
+        tracing::error!(%err, "the request preparation task failed");
+        ApiError::internal()
+    })??;
+    let request = GenerationRequest {
+        caller: Some(
+            caller
+                .as_ref()
+                .map_or_else(|| "anonymous".to_string(), |p| p.user.clone()),
+        ),
+        ..request
+    };
+    let generation = start_generation(&model.backend, request).await?;
+    let in_flight = InFlight::new(state.metrics.generations_in_flight.clone(), admission);
+    let meta = ResponseMeta {
+        id: format!("chatcmpl-{}", uuid::Uuid::new_v4().simple()),
+        created: unix_now(),
+        model: info.id.clone(),
+        include_usage,
+        started,
+        class: caller.map_or_else(|| "anonymous".to_string(), |p| p.role),
+        // With `tool_choice: none` nothing is read as a call.
+        tools: tools.filter(|_| tool_choice != ToolChoice::None),
+    };
+    if stream {
+        let events = sse_events(state, generation, meta, in_flight);
+        Ok(Sse::new(events)
+            .keep_alive(KeepAlive::default())
+            .into_response())
+    } else {
+        let (text, reason, usage) = collect(&state, generation, &meta).await?;
+        drop(in_flight);
+        Ok(Json(completion(meta, &text, reason, usage)).into_response())
+    }
+}
 
+/// The costly part of a request: its tools' schemas compiled (cached by set), the prompt
+/// rendered with the model's template, the grammar written. Blocking.
+fn prepare(
+    state: &AppState,
+    valid: ValidRequest,
+) -> Result<(GenerationRequest, Option<Arc<ToolSet>>), ApiError> {
+    let model = state.model.get().ok_or_else(ApiError::not_ready)?;
     let tools = if valid.tools.is_empty() {
         None
     } else {
@@ -80,41 +141,20 @@ pub async fn chat_completions(
         stop: valid.stop,
         ignore_eos: valid.ignore_eos,
         timeout: state.options.request_timeout,
+        max_tokens_limit: Some(state.options.request_limits.max_tokens),
         grammar,
         logit_bias,
         ..GenerationRequest::new(prompt, valid.sampling, valid.max_tokens)
     };
-    let Some(admission) = state.admit_generation() else {
-        return Ok(ApiError::busy(1));
-    };
-    let generation = start_generation(&model.backend, request).await?;
-    let in_flight = InFlight::new(state.metrics.generations_in_flight.clone(), admission);
-    let meta = ResponseMeta {
-        id: format!("chatcmpl-{}", uuid::Uuid::new_v4().simple()),
-        created: unix_now(),
-        model: info.id.clone(),
-        include_usage: valid.include_usage,
-        started,
-        // With `tool_choice: none` nothing is read as a call.
-        tools: tools.filter(|_| valid.tool_choice != ToolChoice::None),
-    };
-    if valid.stream {
-        let events = sse_events(state, generation, meta, in_flight);
-        Ok(Sse::new(events)
-            .keep_alive(KeepAlive::default())
-            .into_response())
-    } else {
-        let (text, reason, usage) = collect(&state, generation, started).await?;
-        drop(in_flight);
-        Ok(Json(completion(meta, &text, reason, usage)).into_response())
-    }
+    Ok((request, tools))
 }
 
 async fn collect(
     state: &AppState,
     mut generation: GenerationStream,
-    started: Instant,
+    meta: &ResponseMeta,
 ) -> Result<(String, FinishReason, Usage), ApiError> {
+    let started = meta.started;
     let mut text = String::new();
     let mut first = true;
     while let Some(event) = generation.next().await {
@@ -130,7 +170,7 @@ async fn collect(
                 text.push_str(&piece);
             }
             GenerationEvent::Finished { reason, usage } => {
-                record_usage(state, usage);
+                record_usage(state, &meta.class, usage);
                 return Ok((text, reason, usage));
             }
         }

@@ -204,7 +204,7 @@ pub(super) fn sse_events(
                 }
             }
             if let Some((reason, usage)) = finished {
-                record_usage(&state, usage);
+                record_usage(&state, &meta.class, usage);
                 let finish = if builder.calls > 0 {
                     "tool_calls"
                 } else {

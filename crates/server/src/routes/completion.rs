@@ -8,7 +8,8 @@ use fulcrum_chat::tools::{new_call_id, ParsedCall, ToolSet};
 use fulcrum_engine::{FinishReason, Usage};
 use prometheus::IntGauge;
 
-use crate::state::{Admission, AppState};
+use crate::limits::Admission;
+use crate::state::AppState;
 use crate::wire::{ResponseFunction, ResponseToolCall};
 
 pub(super) const FINGERPRINT: &str = concat!("fulcrum-", env!("CARGO_PKG_VERSION"));
@@ -56,11 +57,18 @@ pub(super) struct ResponseMeta {
     pub model: String,
     pub include_usage: bool,
     pub started: Instant,
+    /// The caller's role (`anonymous` without a policy): the class of its queue wait.
+    pub class: String,
     /// The request's tools, when it had any: calls are parsed and validated against them.
     pub tools: Option<Arc<ToolSet>>,
 }
 
-pub(super) fn record_usage(state: &AppState, usage: Usage) {
+pub(super) fn record_usage(state: &AppState, class: &str, usage: Usage) {
+    state
+        .metrics
+        .queue_wait_by_class
+        .with_label_values(&[class])
+        .observe(usage.queue_wait.as_secs_f64());
     state
         .metrics
         .prompt_tokens

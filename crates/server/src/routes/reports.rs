@@ -72,8 +72,9 @@ pub async fn monthly(
             .collect::<Result<Vec<_>, _>>()
             .map_err(|err| ApiError::invalid_value("formats", err.to_string()))?,
     };
-    let Some(admission) = state.admit_generation() else {
-        return Ok(ApiError::busy(1));
+    let admission = match state.admit(Some(&principal)) {
+        Ok(admission) => admission,
+        Err(refused) => return Ok(*refused),
     };
     let context = CallContext {
         principal,

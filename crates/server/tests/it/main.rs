@@ -449,3 +449,30 @@ async fn a_generation_past_its_time_limit_is_504_or_an_error_event_after_the_tex
     let last: Value = serde_json::from_str(events.last().expect("events")).expect("json");
     assert_eq!(last["error"]["code"], "request_timeout", "{events:?}");
 }
+
+/// What one request may ask for is capped before any work: `max_tokens` above the limit, and
+/// more tools than the server takes, are 400s naming the field.
+#[tokio::test]
+async fn requests_over_the_size_limits_are_refused_naming_the_field() {
+    let (app, backend) = ready(&["unused"]);
+    let (status, body) = post_chat(&app, chat(json!({"max_tokens": 5000}))).await;
+    let (param, _) = check_error(status, &body, StatusCode::BAD_REQUEST);
+    assert_eq!(param, "max_tokens");
+    assert!(body["error"]["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("4096")));
+    let tools: Vec<Value> = (0..129).map(|n| tool(&format!("tool_{n}"))).collect();
+    let (status, body) = post_chat(&app, chat(json!({"tools": tools}))).await;
+    let (param, _) = check_error(status, &body, StatusCode::BAD_REQUEST);
+    assert_eq!(param, "tools");
+    assert!(backend.prompts().is_empty(), "nothing reached the model");
+    // Without `max_tokens` the engine is told the server's limit.
+    let (status, _) = post_chat(&app, chat(json!({}))).await;
+    assert_eq!(status, StatusCode::OK);
+    let request = backend.requests().pop().expect("a request");
+    assert_eq!(
+        (request.max_tokens, request.max_tokens_limit),
+        (None, Some(4096))
+    );
+    assert_eq!(request.caller.as_deref(), Some("anonymous"));
+}

@@ -292,12 +292,7 @@ async fn start_embedded(config: &Config) -> Result<(String, String)> {
     let loaded = tokio::task::spawn_blocking(move || -> Result<(LoadedModel, ServerOptions)> {
         let (path, id) = ensure_model(&config)?;
         let engine = LlamaEngine::load(engine_config(&config, &path, id))?;
-        let options = ServerOptions {
-            max_body_bytes: config.max_body_bytes,
-            max_pending: config.slots as usize + config.max_queue,
-            request_timeout: config.request_timeout(),
-            tuning: config.tuning(),
-        };
+        let options = config.server_options();
         Ok((LoadedModel::new(Arc::new(engine))?, options))
     })
     .await

@@ -17,7 +17,9 @@ pub struct LoadSpec {
     pub requests: usize,
     /// Words of the user message (about one token each), after a unique request number.
     pub prompt_words: usize,
-    pub max_tokens: u32,
+    /// Tokens generated per request, exactly (`ignore_eos`); `None` sends no `max_tokens`, as
+    /// real clients do, and each request stops at the model's end of text.
+    pub max_tokens: Option<u32>,
     /// A system message every request shares (a system prompt plus tools, say).
     pub shared_prefix: Option<String>,
     /// Words of the user message of the first client's requests, when it is to send long
@@ -136,15 +138,18 @@ pub fn request_body(model: &str, spec: &LoadSpec, index: usize, words: usize) ->
         messages.push(json!({"role": "system", "content": prefix}));
     }
     messages.push(json!({"role": "user", "content": user_text(index, words)}));
-    json!({
+    let mut body = json!({
         "model": model,
         "messages": messages,
-        "max_tokens": spec.max_tokens,
         "temperature": 0,
         "stream": true,
         "stream_options": {"include_usage": true},
-        "ignore_eos": true,
-    })
+    });
+    if let Some(max_tokens) = spec.max_tokens {
+        body["max_tokens"] = json!(max_tokens);
+        body["ignore_eos"] = json!(true);
+    }
+    body
 }
 
 const WORDS: [&str; 32] = [

@@ -41,6 +41,10 @@ pub struct ServeBenchArgs {
     /// Tokens generated per request (exactly: `ignore_eos`)
     #[arg(long, default_value_t = 128)]
     max_tokens: u32,
+    /// Send no `max_tokens`, as LangChain and the Agents SDK do: each request stops at the
+    /// model's end of text (the server's own limit aside)
+    #[arg(long, conflicts_with = "max_tokens")]
+    no_max_tokens: bool,
     /// Words of a system message all requests share, like a system prompt with tools (0: none)
     #[arg(long, default_value_t = 0)]
     shared_prefix_tokens: usize,
@@ -102,7 +106,7 @@ async fn bench(config: &Config, args: ServeBenchArgs) -> Result<()> {
             clients: 1,
             requests: 1,
             prompt_words: 16,
-            max_tokens: 4,
+            max_tokens: Some(4),
             shared_prefix: None,
             long_prompt_words: None,
             request_limit: Duration::from_secs(args.request_limit_secs),
@@ -136,7 +140,7 @@ async fn bench(config: &Config, args: ServeBenchArgs) -> Result<()> {
             clients,
             requests: args.requests.unwrap_or(clients * 4),
             prompt_words: args.prompt_tokens,
-            max_tokens: args.max_tokens,
+            max_tokens: (!args.no_max_tokens).then_some(args.max_tokens),
             shared_prefix: shared_prefix.clone(),
             long_prompt_words: (args.long_prompt_tokens > 0).then_some(args.long_prompt_tokens),
             request_limit: Duration::from_secs(args.request_limit_secs),
@@ -167,6 +171,20 @@ async fn bench(config: &Config, args: ServeBenchArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&reports)?);
     } else {
         print_tables(&args, &reports);
+        // A Fulcrum target says how often its engine preempted a sequence over all runs.
+        for target in &targets {
+            let root = target.base_url.trim_end_matches("/v1");
+            let Ok(response) = http.get(format!("{root}/metrics")).send().await else {
+                continue;
+            };
+            let text = response.text().await.unwrap_or_default();
+            if let Some(line) = text
+                .lines()
+                .find(|line| line.starts_with("fulcrum_engine_preemptions_total "))
+            {
+                println!("{}: {line}", target.name);
+            }
+        }
     }
     let lost: usize = reports.iter().map(|r| r.failed + r.hung).sum();
     if lost > 0 {
@@ -257,8 +275,15 @@ fn print_tables(args: &ServeBenchArgs, reports: &[RunReport]) {
     let ms = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.0}"));
     let prompt = reports.iter().find_map(|r| r.mean_prompt_tokens);
     println!(
-        "{} generated tokens per request (ignore_eos), user message of {} words{}{}{}\n",
-        args.max_tokens,
+        "{}, user message of {} words{}{}{}\n",
+        if args.no_max_tokens {
+            "no max_tokens (each request ends at the model's end of text)".to_string()
+        } else {
+            format!(
+                "{} generated tokens per request (ignore_eos)",
+                args.max_tokens
+            )
+        },
         args.prompt_tokens,
         if args.shared_prefix_tokens > 0 {
             format!(

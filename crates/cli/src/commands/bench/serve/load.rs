@@ -137,7 +137,16 @@ pub fn request_body(model: &str, spec: &LoadSpec, index: usize, words: usize) ->
     if let Some(prefix) = &spec.shared_prefix {
         messages.push(json!({"role": "system", "content": prefix}));
     }
-    messages.push(json!({"role": "user", "content": user_text(index, words)}));
+    // Without `max_tokens` the length is the model's choice: ask for something short and
+    // bounded, as the chat traffic of real clients mostly is.
+    let content = match spec.max_tokens {
+        Some(_) => user_text(index, words),
+        None => format!(
+            "Request {index}: write a four-line poem about these words.{}",
+            filler(index as u64, words)
+        ),
+    };
+    messages.push(json!({"role": "user", "content": content}));
     let mut body = json!({
         "model": model,
         "messages": messages,

@@ -34,7 +34,14 @@ impl Worker {
             // a seeded request asks for reproducible sampling, which only a whole
             // computation gives (cached runs round differently, see `prefix`).
             let may_reuse = self.prefix_cache && job.sampling.seed.is_none();
-            let need = job.cells() + self.headroom();
+            // Alone, a job needs only its own cells (its output is capped by the context);
+            // beside others, the headroom too.
+            let headroom = if seqs.active.is_empty() {
+                0
+            } else {
+                self.headroom()
+            };
+            let need = job.cells() + headroom;
             let Some(plan) = prefix::plan(&job.tokens, may_reuse, need, room, &seqs.free, &running)
             else {
                 break;

@@ -231,3 +231,24 @@ fn waiting_requests_are_served_in_turn_across_callers() {
         "{a_before_b} of a's five requests finished before b's one"
     );
 }
+
+/// A prompt that fills nearly the whole context is served when it is alone: the headroom kept
+/// beside running sequences is not asked of it.
+#[test]
+fn a_prompt_that_nearly_fills_the_context_runs_alone() {
+    let _engine = exclusive();
+    let engine = engine_with(2, 256);
+    let mut words = String::new();
+    while engine.count_tokens(&words).expect("count") < 236 {
+        words.push_str(" rain");
+    }
+    let prompt = format!("<|im_start|>user\n{words}<|im_end|>\n<|im_start|>assistant\n");
+    let request = GenerationRequest {
+        // Fails rather than hangs if it is never admitted.
+        timeout: Some(Duration::from_secs(60)),
+        ignore_eos: true,
+        ..GenerationRequest::greedy(prompt, 4)
+    };
+    let text = super::scheduling::run_on(&engine, request);
+    assert!(!text.is_empty());
+}

@@ -44,7 +44,7 @@ fn governed_with_passages(outputs: &[&str], passages: Option<Arc<dyn PassageSour
 }
 
 /// A governed server over the demo policy with `extra_policy` appended to its file.
-fn governed_with(
+pub(super) fn governed_with(
     outputs: &[&str],
     passages: Option<Arc<dyn PassageSource>>,
     extra_policy: &str,
@@ -563,95 +563,4 @@ async fn a_streamed_turn_sends_call_result_and_answer_events() {
         .unwrap_or("")
         .contains("5999"));
     assert_eq!(events[answer_at]["text"], "The iPhone 15 costs 5999.");
-}
-
-/// The policy's limits hold each user at the door: a third turn within the minute is a 429
-/// naming the limit, with `Retry-After`, counted by reason; another user of the role is not
-/// affected.
-#[tokio::test]
-async fn a_user_over_the_per_minute_limit_gets_a_429_naming_it() {
-    let limits = "\n[[limits]]\nrole = \"employee\"\nrequests_per_minute = 2\n";
-    let g = governed_with(&["One.", "Two.", "Three."], None, limits);
-    let (_, session) = call(&g.app, "POST", "/v1/agent/sessions", Some(EMPLOYEE), None).await;
-    let id = session["id"].as_str().expect("id").to_string();
-    let uri = format!("/v1/agent/sessions/{id}/messages");
-    for turn in ["first", "second"] {
-        let (status, body) = call(
-            &g.app,
-            "POST",
-            &uri,
-            Some(EMPLOYEE),
-            Some(json!({"content": turn})),
-        )
-        .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-    }
-    let request = Request::builder()
-        .method("POST")
-        .uri(&uri)
-        .header("content-type", "application/json")
-        .header("authorization", format!("Bearer {EMPLOYEE}"))
-        .body(Body::from(json!({"content": "third"}).to_string()))
-        .expect("request");
-    let response = g.app.clone().oneshot(request).await.expect("response");
-    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
-    let retry_after: u64 = response.headers()["retry-after"]
-        .to_str()
-        .expect("ascii")
-        .parse()
-        .expect("seconds");
-    assert!((1..=60).contains(&retry_after), "{retry_after}");
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    let body: Value = serde_json::from_slice(&bytes).expect("json");
-    assert_eq!(body["error"]["code"], "requests_per_minute_limit", "{body}");
-    assert_eq!(body["error"]["type"], "rate_limit_error");
-    // The finance user is not an employee: no limit.
-    let (_, other) = call(&g.app, "POST", "/v1/agent/sessions", Some(FINANCE), None).await;
-    let other = other["id"].as_str().expect("id").to_string();
-    let (status, _) = call(
-        &g.app,
-        "POST",
-        &format!("/v1/agent/sessions/{other}/messages"),
-        Some(FINANCE),
-        Some(json!({"content": "hello"})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
-    let (_, metrics) = call(&g.app, "GET", "/metrics", None, None).await;
-    let metrics = metrics.as_str().unwrap_or_default().to_string();
-    assert!(
-        metrics.contains("fulcrum_rejected_total{reason=\"requests_per_minute\"} 1"),
-        "{metrics}"
-    );
-}
-
-/// A limit that names no known role or user, or both, stops the policy from loading.
-#[test]
-fn a_limit_on_an_unknown_role_is_a_configuration_error() {
-    let dir = tempfile::tempdir().expect("dir");
-    let policy_path = fulcrum_tools::demo::install(dir.path()).expect("demo");
-    let original = std::fs::read_to_string(&policy_path).expect("policy");
-    for (extra, expected) in [
-        (
-            "[[limits]]\nrole = \"intern\"\nconcurrent_requests = 1\n",
-            "role `intern`",
-        ),
-        (
-            "[[limits]]\nrole = \"employee\"\nuser = \"admin\"\n",
-            "exactly one of",
-        ),
-        (
-            "[[limits]]\nrole = \"employee\"\nconcurrent_requests = 0\n",
-            "at least 1",
-        ),
-    ] {
-        std::fs::write(&policy_path, format!("{original}\n{extra}")).expect("write");
-        let err = Registry::load(&policy_path).expect_err("refused");
-        assert!(err.to_string().contains(expected), "{err}");
-    }
 }

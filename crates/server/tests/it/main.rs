@@ -16,6 +16,7 @@ use tower::ServiceExt;
 
 mod api_snapshot;
 mod governed;
+mod limits;
 mod tool_calls;
 
 fn state() -> AppState {

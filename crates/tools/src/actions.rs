@@ -29,7 +29,8 @@ pub enum ActionState {
 }
 
 impl ActionState {
-    fn as_str(self) -> &'static str {
+    /// The state's name, as stored in the state database (and so fixed for good).
+    pub fn as_str(self) -> &'static str {
         match self {
             ActionState::Pending => "pending",
             ActionState::Executing => "executing",

@@ -1,6 +1,6 @@
 //! Pending actions and the decisions on them.
 
-use fulcrum_tools::{Action, ActionState};
+use fulcrum_tools::Action;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -24,18 +24,6 @@ pub struct ActionView {
     pub result: Option<String>,
 }
 
-pub fn state_name(state: ActionState) -> &'static str {
-    match state {
-        ActionState::Pending => "pending",
-        ActionState::Executing => "executing",
-        ActionState::Executed => "executed",
-        ActionState::Failed => "failed",
-        ActionState::Denied => "denied",
-        ActionState::Expired => "expired",
-        ActionState::Interrupted => "interrupted",
-    }
-}
-
 impl From<Action> for ActionView {
     fn from(action: Action) -> Self {
         ActionView {
@@ -49,7 +37,8 @@ impl From<Action> for ActionView {
             summary: action.summary,
             created_at: action.created_at,
             expires_at: action.expires_at,
-            state: state_name(action.state),
+            // The stored name: persisted in the state database, it cannot drift.
+            state: action.state.as_str(),
             decided_by: action.decided_by,
             result: action.result,
         }

@@ -139,13 +139,11 @@ pub fn request_body(model: &str, spec: &LoadSpec, index: usize, words: usize) ->
     }
     // Without `max_tokens` the length is the model's choice: ask for something short and
     // bounded, as the chat traffic of real clients mostly is.
-    let content = match spec.max_tokens {
-        Some(_) => user_text(index, words),
-        None => format!(
-            "Request {index}: write a four-line poem about these words.{}",
-            filler(index as u64, words)
-        ),
+    let task = match spec.max_tokens {
+        Some(_) => "summarise these notes",
+        None => "write a four-line poem about these words",
     };
+    let content = user_text(index, task, words);
     messages.push(json!({"role": "user", "content": content}));
     let mut body = json!({
         "model": model,
@@ -168,12 +166,9 @@ const WORDS: [&str; 32] = [
     "value", "forecast", "profit",
 ];
 
-/// "Request N:" and `words` common words chosen by a pseudo-random walk from N.
-pub fn user_text(index: usize, words: usize) -> String {
-    format!(
-        "Request {index}: summarise these notes.{}",
-        filler(index as u64, words)
-    )
+/// "Request N: <task>." and `words` common words chosen by a pseudo-random walk from N.
+pub fn user_text(index: usize, task: &str, words: usize) -> String {
+    format!("Request {index}: {task}.{}", filler(index as u64, words))
 }
 
 /// `count` common words, each with a leading space, fixed by `seed`.
@@ -404,10 +399,10 @@ mod tests {
 
     #[test]
     fn prompts_differ_by_request_and_have_the_asked_length() {
-        let a = user_text(1, 100);
-        let b = user_text(2, 100);
+        let a = user_text(1, "summarise these notes", 100);
+        let b = user_text(2, "summarise these notes", 100);
         assert_ne!(a, b);
         assert_eq!(a.split_whitespace().count(), 100 + 5);
-        assert_eq!(a, user_text(1, 100));
+        assert_eq!(a, user_text(1, "summarise these notes", 100));
     }
 }

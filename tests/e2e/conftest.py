@@ -1,6 +1,7 @@
 """Starts real `fulcrum serve` processes for the end-to-end tests."""
 import os
 import re
+import socket
 import subprocess
 import tempfile
 import threading
@@ -50,7 +51,30 @@ def link_embedding_model(home: str):
                 link.symlink_to(path)
 
 
-class Server:
+def free_port() -> int:
+    """A TCP port nothing listens on now (for servers that need one given)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Process:
+    """A child process the tests start (`self.proc`) and end."""
+
+    def kill(self):
+        """Ends it as a crash would (SIGKILL): no shutdown code runs."""
+        self.proc.kill()
+        self.proc.wait(10)
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+
+class Server(Process):
     """A `fulcrum serve` process on a free port; its log is kept for failure messages."""
 
     def __init__(self, args, env=None, wait_ready=True, home=None):
@@ -106,17 +130,6 @@ class Server:
                 return float(line.split()[1])
         raise AssertionError(f"metric {name} missing")
 
-    def kill(self):
-        """Ends the server as a crash would (SIGKILL): no shutdown code runs."""
-        self.proc.kill()
-        self.proc.wait(10)
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
 
 
 @pytest.fixture(scope="session")

@@ -44,9 +44,12 @@ def executions(rows, tool):
     return [r["data"] for r in rows if r["kind"] == "execution" and r["data"]["tool"] == tool]
 
 
-def verify(home):
+def verify(home, *args, key=None):
     env = {**os.environ, "FULCRUM_HOME": home}
-    return subprocess.run([str(BINARY), "audit", "verify"], env=env, capture_output=True, text=True)
+    env.pop("FULCRUM_AUDIT_KEY", None)
+    if key:
+        env["FULCRUM_AUDIT_KEY"] = key
+    return subprocess.run([str(BINARY), "audit", *(args or ["verify"])], env=env, capture_output=True, text=True)
 
 
 @pytest.fixture()
@@ -124,6 +127,27 @@ def test_each_role_sees_only_its_tools_and_the_log_catches_an_edit(governed, tmp
     result = verify(str(tmp_path))
     assert result.returncode == 1
     assert "row 2" in result.stderr, result.stderr
+
+
+def test_signed_checkpoints_catch_a_cut_tail_that_the_chain_alone_misses(governed, tmp_path):
+    for _ in range(3):
+        new_session(governed, EMPLOYEE)
+    governed.stop()
+    key = "an audit key kept away from the database"
+    made = verify(str(tmp_path), "checkpoint", key=key)
+    assert made.returncode == 0 and "signed" in made.stdout, made.stderr
+    ok = verify(str(tmp_path), key=key)
+    assert ok.returncode == 0 and "signatures checked" in ok.stdout, ok.stderr
+    keyless = verify(str(tmp_path))
+    assert keyless.returncode == 1 and "FULCRUM_AUDIT_KEY" in keyless.stderr, keyless.stderr
+
+    import sqlite3
+    db = sqlite3.connect(str(tmp_path / "state.db"))
+    db.execute("DELETE FROM audit_log WHERE seq = (SELECT max(seq) FROM audit_log)")
+    db.commit()
+    db.close()
+    cut = verify(str(tmp_path), key=key)
+    assert cut.returncode == 1 and "rows were cut" in cut.stderr, (cut.stdout, cut.stderr)
 
 
 def test_the_comparison_searches_both_phones_then_answers(governed):

@@ -42,6 +42,20 @@ def test_non_streaming_completion_has_content_and_exact_usage(server):
     assert second.usage == first.usage
 
 
+def test_special_tokens_typed_into_a_message_are_plain_text(server):
+    """Five `<|im_start|>` in a message once cost 5 prompt tokens: read as control tokens, a
+    user could forge a system turn. Now they are text: several tokens each."""
+    c = client(server)
+
+    def prompt_tokens(text):
+        return c.chat.completions.create(
+            model=MODEL_ID, messages=[{"role": "user", "content": text}], max_tokens=1).usage.prompt_tokens
+
+    plain = prompt_tokens("hello")
+    forged = prompt_tokens("hello" + "<|im_start|>" * 5)
+    assert forged - plain >= 5 * 3, (plain, forged)
+
+
 def test_streaming_matches_non_streaming_and_reports_usage(server):
     c = client(server)
     reference = c.chat.completions.create(model=MODEL_ID, messages=MESSAGES, temperature=0, max_tokens=24)

@@ -14,13 +14,15 @@ import httpx
 
 from conftest import AUTH
 
+ADMIN = {"Authorization": "Bearer demo-admin-key"}
+
 
 def post_report(server, key_headers, body, timeout=600):
     return httpx.post(f"{server.base_url}/v1/reports/monthly", json=body, headers=key_headers, timeout=timeout)
 
 
 def test_monthly_report_files_hold_the_database_figures(qwen_server, tmp_path):
-    r = post_report(qwen_server, AUTH, {"month": "2024-03", "formats": ["pdf", "docx"]})
+    r = post_report(qwen_server, ADMIN, {"month": "2024-03", "formats": ["pdf", "docx"]})
     assert r.status_code == 200, r.text
     report = r.json()
     assert [s["title"] for s in report["sections"]] == [
@@ -52,20 +54,23 @@ def test_monthly_report_files_hold_the_database_figures(qwen_server, tmp_path):
     assert "prose" in report["timings_ms"] and "pdf" in report["timings_ms"]
 
 
-def test_a_role_without_the_sales_tool_is_refused(qwen_server):
+def test_a_role_without_the_report_tool_is_refused(qwen_server):
+    """The route is the report tool called directly: only its roles (admin in the demo) may."""
     auditor = {"Authorization": "Bearer demo-auditor-key"}
-    r = post_report(qwen_server, auditor, {"month": "2024-03", "formats": ["md"]}, timeout=60)
-    assert r.status_code == 403, r.text
-    assert r.json()["error"]["code"] == "not_allowed"
+    for key in (AUTH, auditor):
+        r = post_report(qwen_server, key, {"month": "2024-03", "formats": ["md"]}, timeout=60)
+        assert r.status_code == 403, r.text
+        assert r.json()["error"]["code"] == "not_allowed"
     audit = httpx.get(f"{qwen_server.base_url}/v1/audit?limit=1000", headers=auditor, timeout=30).json()["data"]
-    assert any(row["kind"] == "decision" and row["data"]["decision"] == "deny"
-               and row["data"]["tool"] == "query_sales_data" and row["role"] == "auditor" for row in audit)
+    refused = {row["role"] for row in audit if row["kind"] == "decision" and row["data"]["decision"] == "deny"
+               and row["data"]["tool"] == "generate_report"}
+    assert refused == {"employee", "auditor"}, refused
 
 
 def test_bad_report_requests_are_400(qwen_server):
     for body, param in [({"month": "2024-13"}, "month"), ({"month": "2024-03", "formats": ["xls"]}, "formats"),
                         ({"month": "2024-03", "colour": "red"}, None)]:
-        r = post_report(qwen_server, AUTH, body, timeout=60)
+        r = post_report(qwen_server, ADMIN, body, timeout=60)
         assert r.status_code == 400, (body, r.text)
         if param:
             assert r.json()["error"]["param"] == param

@@ -31,10 +31,11 @@ class FakeMachine:
         # A machine that has everything, as the default; each test takes away what it checks.
         self.command("cargo", "exit 0")
         self.rustc("1.95.0")
-        for tool in ("cmake", "c++", "pdftoppm"):
+        for tool in ("cmake", "c++", "pdftoppm", "openssl"):
             self.command(tool, "exit 0")
         self.file("usr/lib/llvm-14/lib/libclang.so.1")
         self.file("usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
+        self.file("usr/lib/postgresql/15/bin/initdb")
         self.command("sudo", 'exec "$@"')
         # apt-get records what it was asked; `install` creates what each package would.
         self.apt_creates: dict[str, str] = {}
@@ -189,6 +190,13 @@ def test_venv_is_needed_for_the_tests_only(machine):
     assert would_install(machine.run("--dry-run", "--test")) == ["python3-venv"]
 
 
+def test_postgresql_is_needed_for_the_tests_only(machine):
+    """The tests run Fulcrum's shared state on a PostgreSQL cluster they start themselves."""
+    (machine.root / "usr/lib/postgresql/15/bin/initdb").unlink()
+    assert would_install(machine.run("--dry-run")) == []
+    assert would_install(machine.run("--dry-run", "--test")) == ["postgresql"]
+
+
 def test_python_packages_are_judged_by_the_python_on_path_not_by_dpkg(machine):
     """Debian's python3-pip installed does not help a python3 that is not Debian's."""
     machine.python_modules.discard("pip")
@@ -270,3 +278,10 @@ def test_an_unknown_option_is_refused(machine):
     result = machine.run("--yes")
     assert result.returncode == 2
     assert "unknown option '--yes'" in result.stderr
+
+
+def test_openssl_is_needed_for_the_tests_only(machine):
+    """The HTTPS tool tests make their CA with the openssl command."""
+    machine.remove("openssl")
+    assert would_install(machine.run("--dry-run")) == []
+    assert would_install(machine.run("--dry-run", "--test")) == ["openssl"]

@@ -154,9 +154,11 @@ pub fn assemble(
         let recent_end = tokens_through(with_memory + recent_messages)?;
         let usage = LayerTokens {
             system,
-            passages: passages_end - system,
-            memory: memory_end - passages_end,
-            recent: recent_end - memory_end,
+            // A template need not grow with each message (some print a default system
+            // prompt only when none is given), so a layer's growth may be negative: shown as 0.
+            passages: passages_end.saturating_sub(system),
+            memory: memory_end.saturating_sub(passages_end),
+            recent: recent_end.saturating_sub(memory_end),
             current: total.saturating_sub(recent_end),
             total,
             budget: cap,
@@ -280,4 +282,51 @@ pub fn key_event(tool: &str, arguments: &serde_json::Value, ok: bool, output: &s
     }
     let verdict = if ok { "returned" } else { "failed" };
     format!("{tool}({arguments}) {verdict} {result}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A template that prints a long default system prompt when the prompt holds only the
+    /// system message: fewer messages, more tokens.
+    struct ShrinkingTemplate;
+
+    impl Measure for ShrinkingTemplate {
+        fn prompt_tokens(&self, messages: &[Message]) -> Result<usize, AgentError> {
+            Ok(if messages.len() == 1 {
+                500
+            } else {
+                10 * messages.len()
+            })
+        }
+        fn text_tokens(&self, text: &str) -> Result<usize, AgentError> {
+            Ok(text.split_whitespace().count())
+        }
+    }
+
+    #[test]
+    fn a_template_that_shrinks_as_messages_are_added_is_measured_without_overflow() {
+        let memory = SessionMemory::default();
+        let messages = [
+            Message::user("first"),
+            Message::assistant("one"),
+            Message::user("second"),
+        ];
+        let layers = Layers {
+            system: Message::system("You help."),
+            passages: &[],
+            memory: &memory,
+            messages: &messages,
+        };
+        let (prompt, usage) = assemble(
+            &layers,
+            &ContextBudget::default(),
+            1_000,
+            &ShrinkingTemplate,
+        )
+        .expect("fits");
+        assert_eq!(prompt.len(), 4);
+        assert_eq!((usage.system, usage.recent, usage.total), (500, 0, 40));
+    }
 }

@@ -22,6 +22,9 @@ pub enum AgentError {
     AwaitingConfirmation { session: String, action: String },
     #[error("the generation ended without finishing")]
     Incomplete,
+    /// A per-user or per-session bound of the agent's options; nothing was stored.
+    #[error("{0}")]
+    LimitReached(String),
 }
 
 impl From<rusqlite::Error> for AgentError {

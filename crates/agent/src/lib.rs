@@ -13,6 +13,7 @@ mod error;
 mod events;
 mod model;
 mod session;
+mod session_pg;
 mod tuning;
 mod turn;
 
@@ -21,9 +22,9 @@ pub use context::{assemble, key_event, split_turns, ContextBudget, LayerTokens, 
 pub use error::AgentError;
 pub use events::AgentEvent;
 pub use model::LoadedModel;
-pub use session::{KeyEvent, SessionInfo, SessionMemory, SessionStore};
+pub use session::{KeyEvent, PendingCall, SessionInfo, SessionMemory, SessionStore};
 pub use tuning::{
     add_call_guidance, call_biases, step_biases, ToolCallTuning, DEFAULT_PARALLEL_CALL_BIAS,
     DEFAULT_TOOL_CALL_BIAS, WHEN_TO_CALL,
 };
-pub use turn::{Agent, AgentOptions, TurnOutcome, TurnStop};
+pub use turn::{Agent, AgentOptions, SessionLimits, TurnOutcome, TurnStop};

@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use fulcrum_chat::{ChatError, ChatTemplate};
-use fulcrum_engine::Backend;
+use fulcrum_chat::{ChatError, ChatTemplate, SpecialTokenGuard};
+use fulcrum_engine::{Backend, TOKEN_BREAK};
 
 pub struct LoadedModel {
     pub backend: Arc<dyn Backend>,
@@ -24,7 +24,8 @@ impl LoadedModel {
                 tracing::warn!(model = %info.id, "the model has no chat template; using ChatML");
                 ChatTemplate::chatml()
             }
-        };
+        }
+        .with_special_token_guard(SpecialTokenGuard::new(&info.special_tokens, TOKEN_BREAK));
         let created = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());

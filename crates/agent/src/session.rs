@@ -1,15 +1,17 @@
-//! Agent sessions in SQLite: who owns each, its messages in order, and the calls waiting for
-//! a confirmation.
+//! Agent sessions: who owns each, its messages in order, and the calls waiting for a
+//! confirmation — in SQLite (one instance), or in PostgreSQL (`session_pg.rs`) shared by
+//! several.
 
 use std::path::Path;
 use std::sync::Mutex;
 
 use fulcrum_chat::Message;
-use fulcrum_tools::Principal;
+use fulcrum_tools::{PgConnection, Principal};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
 use crate::error::AgentError;
+use crate::session_pg as pg;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SessionInfo {
@@ -57,7 +59,12 @@ fn read_session(row: &rusqlite::Row<'_>) -> rusqlite::Result<SessionInfo> {
 }
 
 pub struct SessionStore {
-    connection: Mutex<Connection>,
+    store: Store,
+}
+
+enum Store {
+    Sqlite(Mutex<Connection>),
+    Postgres(PgConnection),
 }
 
 impl SessionStore {
@@ -107,14 +114,26 @@ impl SessionStore {
             );",
         )?;
         Ok(SessionStore {
-            connection: Mutex::new(connection),
+            store: Store::Sqlite(Mutex::new(connection)),
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.connection
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// Sessions in PostgreSQL, shared by every instance connected to it.
+    pub fn postgres(connection: PgConnection) -> Result<SessionStore, AgentError> {
+        connection.migrate("agent_sessions", pg::MIGRATIONS)?;
+        Ok(SessionStore {
+            store: Store::Postgres(connection),
+        })
+    }
+
+    /// The SQLite connection, or the PostgreSQL one as `Err`: each method's two stores.
+    fn sqlite(&self) -> Result<std::sync::MutexGuard<'_, Connection>, &PgConnection> {
+        match &self.store {
+            Store::Sqlite(connection) => Ok(connection
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)),
+            Store::Postgres(connection) => Err(connection),
+        }
     }
 
     pub fn create(&self, owner: &Principal) -> Result<SessionInfo, AgentError> {
@@ -124,10 +143,13 @@ impl SessionStore {
             role: owner.role.clone(),
             created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         };
-        self.lock().execute(
-            "INSERT INTO agent_sessions (id, user, role, created_at) VALUES (?1, ?2, ?3, ?4)",
-            params![info.id, info.user, info.role, info.created_at],
-        )?;
+        match self.sqlite() {
+            Ok(connection) => connection.execute(
+                "INSERT INTO agent_sessions (id, user, role, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![info.id, info.user, info.role, info.created_at],
+            )?,
+            Err(postgres) => return pg::create(postgres, info),
+        };
         Ok(info)
     }
 
@@ -137,7 +159,10 @@ impl SessionStore {
         caller: &Principal,
         limit: usize,
     ) -> Result<Vec<SessionInfo>, AgentError> {
-        let connection = self.lock();
+        let connection = match self.sqlite() {
+            Ok(connection) => connection,
+            Err(postgres) => return pg::list_owned(postgres, caller, limit),
+        };
         let mut statement = connection.prepare(
             "SELECT id, user, role, created_at FROM agent_sessions WHERE user = ?1
              ORDER BY created_at DESC, rowid DESC LIMIT ?2",
@@ -151,17 +176,33 @@ impl SessionStore {
         Ok(sessions)
     }
 
+    /// How many sessions `user` has.
+    pub fn count_owned(&self, user: &str) -> Result<usize, AgentError> {
+        let connection = match self.sqlite() {
+            Ok(connection) => connection,
+            Err(postgres) => return pg::count_owned(postgres, user),
+        };
+        let count: i64 = connection.query_row(
+            "SELECT COUNT(*) FROM agent_sessions WHERE user = ?1",
+            [user],
+            |row| row.get(0),
+        )?;
+        Ok(usize::try_from(count).unwrap_or(0))
+    }
+
     /// The session, if `caller` owns it.
     pub fn get_owned(&self, id: &str, caller: &Principal) -> Result<SessionInfo, AgentError> {
-        let info = self
-            .lock()
-            .query_row(
-                "SELECT id, user, role, created_at FROM agent_sessions WHERE id = ?1",
-                [id],
-                read_session,
-            )
-            .optional()?
-            .ok_or_else(|| AgentError::UnknownSession(id.to_string()))?;
+        let found = match self.sqlite() {
+            Ok(connection) => connection
+                .query_row(
+                    "SELECT id, user, role, created_at FROM agent_sessions WHERE id = ?1",
+                    [id],
+                    read_session,
+                )
+                .optional()?,
+            Err(postgres) => pg::get(postgres, id)?,
+        };
+        let info = found.ok_or_else(|| AgentError::UnknownSession(id.to_string()))?;
         if info.user != caller.user {
             return Err(AgentError::NotYourSession(id.to_string()));
         }
@@ -169,12 +210,18 @@ impl SessionStore {
     }
 
     pub fn messages(&self, session_id: &str) -> Result<Vec<Message>, AgentError> {
-        let connection = self.lock();
-        let mut statement = connection
-            .prepare("SELECT message FROM agent_messages WHERE session_id = ?1 ORDER BY seq")?;
-        let rows: Vec<String> = statement
-            .query_map([session_id], |row| row.get(0))?
-            .collect::<Result<_, _>>()?;
+        let rows: Vec<String> = match self.sqlite() {
+            Ok(connection) => {
+                let mut statement = connection.prepare(
+                    "SELECT message FROM agent_messages WHERE session_id = ?1 ORDER BY seq",
+                )?;
+                let rows = statement
+                    .query_map([session_id], |row| row.get(0))?
+                    .collect::<Result<_, _>>()?;
+                rows
+            }
+            Err(postgres) => pg::message_texts(postgres, session_id)?,
+        };
         rows.iter()
             .map(|text| {
                 serde_json::from_str(text).map_err(|err| {
@@ -193,8 +240,14 @@ impl SessionStore {
         messages: &[Message],
         pending: &[PendingCall],
     ) -> Result<(), AgentError> {
-        let mut connection = self.lock();
-        let transaction = connection.transaction()?;
+        let connection = match self.sqlite() {
+            Ok(connection) => connection,
+            Err(postgres) => return pg::append(postgres, session_id, messages, pending),
+        };
+        let transaction = rusqlite::Transaction::new_unchecked(
+            &connection,
+            rusqlite::TransactionBehavior::Deferred,
+        )?;
         let next: i64 = transaction.query_row(
             "SELECT COALESCE(MAX(seq), 0) + 1 FROM agent_messages WHERE session_id = ?1",
             [session_id],
@@ -222,7 +275,11 @@ impl SessionStore {
     /// How many messages the session holds, and how many of them are the user's (its turns),
     /// without reading them.
     pub fn message_counts(&self, session_id: &str) -> Result<(usize, usize), AgentError> {
-        let (all, user): (i64, i64) = self.lock().query_row(
+        let connection = match self.sqlite() {
+            Ok(connection) => connection,
+            Err(postgres) => return pg::message_counts(postgres, session_id),
+        };
+        let (all, user): (i64, i64) = connection.query_row(
             "SELECT COUNT(*), COALESCE(SUM(json_extract(message, '$.role') = 'user'), 0)
              FROM agent_messages WHERE session_id = ?1",
             [session_id],
@@ -238,7 +295,11 @@ impl SessionStore {
         turn: usize,
         text: &str,
     ) -> Result<(), AgentError> {
-        self.lock().execute(
+        let connection = match self.sqlite() {
+            Ok(connection) => connection,
+            Err(postgres) => return pg::add_key_event(postgres, session_id, turn, text),
+        };
+        connection.execute(
             "INSERT INTO agent_key_events (session_id, seq, turn, text)
              SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2, ?3 FROM agent_key_events WHERE session_id = ?1",
             params![session_id, turn as i64, text],
@@ -248,7 +309,10 @@ impl SessionStore {
 
     /// The summary of the session's older turns and its key events, oldest first.
     pub fn memory(&self, session_id: &str) -> Result<SessionMemory, AgentError> {
-        let connection = self.lock();
+        let connection = match self.sqlite() {
+            Ok(connection) => connection,
+            Err(postgres) => return pg::memory(postgres, session_id),
+        };
         let summary: Option<(i64, String)> = connection
             .query_row(
                 "SELECT through_turn, text FROM agent_summaries WHERE session_id = ?1",
@@ -285,7 +349,11 @@ impl SessionStore {
         through_turn: usize,
         text: &str,
     ) -> Result<(), AgentError> {
-        self.lock().execute(
+        let connection = match self.sqlite() {
+            Ok(connection) => connection,
+            Err(postgres) => return pg::set_summary(postgres, session_id, through_turn, text),
+        };
+        connection.execute(
             "INSERT INTO agent_summaries (session_id, through_turn, text) VALUES (?1, ?2, ?3)
              ON CONFLICT (session_id) DO UPDATE SET through_turn = excluded.through_turn, text = excluded.text",
             params![session_id, through_turn as i64, text],
@@ -294,7 +362,10 @@ impl SessionStore {
     }
 
     pub fn pending_calls(&self, session_id: &str) -> Result<Vec<PendingCall>, AgentError> {
-        let connection = self.lock();
+        let connection = match self.sqlite() {
+            Ok(connection) => connection,
+            Err(postgres) => return pg::pending_calls(postgres, session_id),
+        };
         let mut statement = connection.prepare(
             "SELECT action_id, call_id, tool FROM agent_pending_calls WHERE session_id = ?1
              ORDER BY rowid",
@@ -313,8 +384,11 @@ impl SessionStore {
 
     /// The session a pending action belongs to.
     pub fn session_of_action(&self, action_id: &str) -> Result<Option<String>, AgentError> {
-        Ok(self
-            .lock()
+        let connection = match self.sqlite() {
+            Ok(connection) => connection,
+            Err(postgres) => return pg::session_of_action(postgres, action_id),
+        };
+        Ok(connection
             .query_row(
                 "SELECT session_id FROM agent_pending_calls WHERE action_id = ?1",
                 [action_id],
@@ -330,8 +404,14 @@ impl SessionStore {
         action_id: &str,
         message: &Message,
     ) -> Result<bool, AgentError> {
-        let mut connection = self.lock();
-        let transaction = connection.transaction()?;
+        let connection = match self.sqlite() {
+            Ok(connection) => connection,
+            Err(postgres) => return pg::resolve_pending(postgres, session_id, action_id, message),
+        };
+        let transaction = rusqlite::Transaction::new_unchecked(
+            &connection,
+            rusqlite::TransactionBehavior::Deferred,
+        )?;
         let removed = transaction.execute(
             "DELETE FROM agent_pending_calls WHERE action_id = ?1 AND session_id = ?2",
             params![action_id, session_id],

@@ -8,6 +8,7 @@ mod error;
 mod json;
 mod markup;
 mod message;
+mod special;
 mod template;
 pub mod tools;
 
@@ -15,4 +16,5 @@ pub use error::ChatError;
 pub use json::to_python_json;
 pub use markup::neutralize_markup;
 pub use message::{Message, Role, ToolCall, ToolDefinition};
+pub use special::SpecialTokenGuard;
 pub use template::{ChatTemplate, RenderOptions, CHATML_TEMPLATE};

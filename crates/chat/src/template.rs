@@ -16,6 +16,7 @@ use serde_json::{Map, Value as Json};
 use crate::error::ChatError;
 use crate::json::to_python_json;
 use crate::message::{Message, ToolDefinition};
+use crate::special::SpecialTokenGuard;
 
 /// The template used when a model carries none: ChatML, which Qwen and SmolLM use.
 pub const CHATML_TEMPLATE: &str = "{%- for message in messages %}\
@@ -52,6 +53,8 @@ pub struct ChatTemplate {
     env: Environment<'static>,
     bos_token: String,
     eos_token: String,
+    /// Applied to every string a render is given: messages, tools and extra variables.
+    special_tokens: Option<SpecialTokenGuard>,
 }
 
 impl std::fmt::Debug for ChatTemplate {
@@ -81,7 +84,15 @@ impl ChatTemplate {
             env,
             bos_token: bos_token.to_string(),
             eos_token: eos_token.to_string(),
+            special_tokens: None,
         })
+    }
+
+    /// Renders untrusted strings so that none of the model's special tokens can arise from
+    /// them: only the template's own markup is read as control tokens.
+    pub fn with_special_token_guard(mut self, guard: Option<SpecialTokenGuard>) -> Self {
+        self.special_tokens = guard;
+        self
     }
 
     /// The ChatML fallback for models without a template.
@@ -98,20 +109,28 @@ impl ChatTemplate {
         tools: &[ToolDefinition],
         options: &RenderOptions,
     ) -> Result<String, ChatError> {
+        let guard = |value: Json| match &self.special_tokens {
+            Some(guard) => guard.guard_json(value),
+            None => value,
+        };
         let mut context = Map::new();
         for (key, value) in &options.extra {
             if !RESERVED.contains(&key.as_str()) {
-                context.insert(key.clone(), value.clone());
+                context.insert(key.clone(), guard(value.clone()));
             }
         }
         context.insert(
             "messages".into(),
-            Json::Array(messages.iter().map(Message::template_value).collect()),
+            guard(Json::Array(
+                messages.iter().map(Message::template_value).collect(),
+            )),
         );
         let tools = if tools.is_empty() {
             Json::Null
         } else {
-            Json::Array(tools.iter().map(ToolDefinition::template_value).collect())
+            guard(Json::Array(
+                tools.iter().map(ToolDefinition::template_value).collect(),
+            ))
         };
         context.insert("tools".into(), tools);
         context.insert(

@@ -12,6 +12,11 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// `embedded` (llama.cpp in this process) or `remote` (the `upstreams`: vLLM, SGLang,
+    /// llama-server or another OpenAI-compatible completions API).
+    pub engine: EngineKind,
+    /// The engines of `engine = "remote"`, replicas of one model (file only).
+    pub upstreams: Vec<fulcrum_remote::UpstreamConfig>,
     /// Address to listen on.
     pub host: String,
     /// Port to listen on (0 picks a free one).
@@ -47,13 +52,31 @@ pub struct Config {
     pub policy: Option<PathBuf>,
     /// SQLite file for the audit log, pending actions and agent sessions.
     pub state_db: Option<PathBuf>,
+    /// `postgres://user@host:port/database`: the audit log, pending actions and agent
+    /// sessions in PostgreSQL, shared by every instance given the same URL (instead of
+    /// `state_db`). The password, if any, belongs in `PGPASSWORD`, not here.
+    pub state_url: Option<String>,
     /// `disk` (each audit row and action fsynced: survives power loss) or `process` (survives
     /// a crash of Fulcrum, not of the machine; no fsync per row).
     pub state_durability: fulcrum_tools::Durability,
     /// How long a sensitive call waits for its confirmation, in seconds.
     pub confirmation_ttl_secs: u64,
+    /// Checkpoints of the audit log's head, kept outside its database (append-only JSON
+    /// lines); default `<home>/audit-checkpoints.jsonl`.
+    pub audit_checkpoints: Option<PathBuf>,
+    /// A checkpoint after every this many audit rows (and one at each start).
+    pub audit_checkpoint_every: u64,
+    /// A file (mode 0600) holding the key checkpoints are signed with; else the key comes
+    /// from `$FULCRUM_AUDIT_KEY`, else checkpoints are unsigned.
+    pub audit_key_file: Option<PathBuf>,
     /// Model generations per agent turn at most.
     pub agent_max_steps: usize,
+    /// Agent sessions one user may keep.
+    pub agent_max_sessions_per_user: usize,
+    /// A user's messages in one agent session at most.
+    pub agent_max_session_messages: usize,
+    /// Characters of one agent message at most.
+    pub agent_max_message_chars: usize,
     /// Let the model make several calls in one agent step (run concurrently); off, it makes
     /// one call per step and sees each result before the next.
     pub agent_parallel_calls: bool,
@@ -86,6 +109,8 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
+            engine: EngineKind::Embedded,
+            upstreams: Vec::new(),
             host: "127.0.0.1".into(),
             port: 8080,
             model: fulcrum_models::DEFAULT_MODEL.into(),
@@ -103,9 +128,16 @@ impl Default for Config {
             parallel_call_bias: fulcrum_agent::DEFAULT_PARALLEL_CALL_BIAS,
             policy: None,
             state_db: None,
+            state_url: None,
             state_durability: fulcrum_tools::Durability::Disk,
             confirmation_ttl_secs: 900,
+            audit_checkpoints: None,
+            audit_checkpoint_every: 64,
+            audit_key_file: None,
             agent_max_steps: 8,
+            agent_max_sessions_per_user: 1_000,
+            agent_max_session_messages: 500,
+            agent_max_message_chars: 32_000,
             agent_parallel_calls: false,
             prefix_cache: true,
             prefix_cache_tokens: 0,
@@ -122,8 +154,18 @@ impl Default for Config {
     }
 }
 
+/// Which engine generates: llama.cpp here, or engines elsewhere.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineKind {
+    Embedded,
+    Remote,
+}
+
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 32] = [
+pub const KEYS: [&str; 41] = [
+    "engine",
+    "upstreams",
     "host",
     "port",
     "model",
@@ -141,9 +183,16 @@ pub const KEYS: [&str; 32] = [
     "parallel_call_bias",
     "policy",
     "state_db",
+    "state_url",
     "state_durability",
     "confirmation_ttl_secs",
+    "audit_checkpoints",
+    "audit_checkpoint_every",
+    "audit_key_file",
     "agent_max_steps",
+    "agent_max_sessions_per_user",
+    "agent_max_session_messages",
+    "agent_max_message_chars",
     "agent_parallel_calls",
     "prefix_cache",
     "prefix_cache_tokens",
@@ -298,8 +347,25 @@ impl Config {
     }
 
     fn validate(&self) -> Result<()> {
+        if let Some(url) = &self.state_url {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                bail!("invalid configuration: `state_url` must be a postgres:// URL, got `{url}`");
+            }
+            if self.state_db.is_some() {
+                bail!("invalid configuration: `state_db` and `state_url` are both set: keep one (SQLite file or PostgreSQL)");
+            }
+        }
         if self.host.trim().is_empty() {
             bail!("invalid configuration: `host` is empty");
+        }
+        match self.engine {
+            EngineKind::Remote if self.upstreams.is_empty() => bail!(
+                "invalid configuration: `engine = \"remote\"` needs at least one `[[upstreams]]` entry (url, kind) in the configuration file"
+            ),
+            EngineKind::Embedded if !self.upstreams.is_empty() => bail!(
+                "invalid configuration: `upstreams` are set but `engine` is `embedded`: set `engine = \"remote\"` to use them"
+            ),
+            _ => {}
         }
         if self.model.trim().is_empty() {
             bail!("invalid configuration: `model` is empty: give a catalogue name (`fulcrum models list`) or a .gguf path");
@@ -349,6 +415,9 @@ impl Config {
         if self.max_tokens_limit == 0 {
             bail!("invalid configuration: `max_tokens_limit` must be at least 1");
         }
+        if self.audit_checkpoint_every == 0 {
+            bail!("invalid configuration: `audit_checkpoint_every` must be at least 1");
+        }
         if self.confirmation_ttl_secs == 0 {
             bail!("invalid configuration: `confirmation_ttl_secs` must be at least 1");
         }
@@ -388,6 +457,21 @@ impl Config {
         models
             .parent()
             .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+    }
+
+    /// Where audit checkpoints go: `audit_checkpoints`, else `<home>/audit-checkpoints.jsonl`.
+    pub fn audit_checkpoints_path(&self) -> PathBuf {
+        self.audit_checkpoints
+            .clone()
+            .unwrap_or_else(|| self.home_dir().join("audit-checkpoints.jsonl"))
+    }
+
+    /// The key audit checkpoints are signed with: `audit_key_file`, else `$FULCRUM_AUDIT_KEY`.
+    pub fn audit_key(&self) -> Result<Option<fulcrum_tools::AuditKey>, fulcrum_tools::ToolsError> {
+        match &self.audit_key_file {
+            Some(path) => fulcrum_tools::AuditKey::from_file(path).map(Some),
+            None => Ok(fulcrum_tools::AuditKey::from_env()),
+        }
     }
 
     /// The state database: `state_db`, else `<home>/state.db`.

@@ -8,7 +8,10 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use fulcrum_agent::{AgentOptions, AnswerCache, SessionStore};
 use fulcrum_server::Governance;
-use fulcrum_tools::{open_state_database_with, AuditLog, Identities, Policy, Registry};
+use fulcrum_tools::{
+    open_state_database_with, Actions, AuditAnchor, AuditLog, Identities, PgConnection, Policy,
+    Registry,
+};
 
 use crate::config::Config;
 
@@ -24,34 +27,84 @@ pub fn policy_path(config: &Config) -> Result<(PathBuf, bool)> {
     }
 }
 
+/// Where and how the audit log's head is checkpointed.
+pub fn audit_anchor(config: &Config) -> Result<AuditAnchor> {
+    let key = config.audit_key()?;
+    let path = config.audit_checkpoints_path();
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    Ok(AuditAnchor::new(path, key, config.audit_checkpoint_every))
+}
+
 pub fn open_audit(config: &Config) -> Result<AuditLog> {
+    if let Some(url) = &config.state_url {
+        return Ok(AuditLog::postgres(PgConnection::connect(url)?)?);
+    }
     let path = config.state_db_path();
     let connection = open_state_database_with(&path, config.state_durability)?;
     Ok(AuditLog::new(connection)?)
+}
+
+/// Where the state lives, for logs and messages (never the URL's password).
+pub fn state_description(config: &Config) -> String {
+    match &config.state_url {
+        Some(url) => {
+            let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
+            let host = rest.rsplit('@').next().unwrap_or(rest);
+            format!("{scheme}://{host}")
+        }
+        None => config.state_db_path().display().to_string(),
+    }
+}
+
+/// The audit log, pending actions and sessions: in PostgreSQL (one connection each) when
+/// `state_url` is set, else in the SQLite file.
+fn open_state(config: &Config, registry: Registry) -> Result<(Policy, SessionStore)> {
+    let ttl = Duration::from_secs(config.confirmation_ttl_secs);
+    match &config.state_url {
+        Some(url) => {
+            let connect = || PgConnection::connect(url);
+            let audit = AuditLog::postgres(connect()?)?;
+            let actions = Actions::postgres(connect()?)?;
+            let sessions = SessionStore::postgres(connect()?)?;
+            let policy = Policy::new(Arc::new(registry), Arc::new(audit), Arc::new(actions), ttl)?;
+            Ok((policy, sessions))
+        }
+        None => {
+            let state = config.state_db_path();
+            let sessions = SessionStore::open_with(&state, config.state_durability)?;
+            let policy = Policy::open(registry, &state, config.state_durability, ttl)?;
+            Ok((policy, sessions))
+        }
+    }
 }
 
 pub fn load(config: &Config) -> Result<Governance> {
     let (path, demo) = policy_path(config)?;
     let registry = Registry::load(&path)?;
     let identities = Identities::from_config(registry.config());
-    let state = config.state_db_path();
-    let durability = config.state_durability;
-    let sessions = SessionStore::open_with(&state, durability)?;
     tracing::info!(
         policy = %path.display(),
-        state = %state.display(),
+        state = %state_description(config),
         tools = registry.tools().count(),
         users = registry.config().users.len(),
         "policy loaded{}",
         if demo { " (the demo enterprise: its keys are public, see the README)" } else { "" }
     );
     let limits = fulcrum_server::CallerLimits::new(&registry.config().limits);
-    let policy = Policy::open(
-        registry,
-        &state,
-        durability,
-        Duration::from_secs(config.confirmation_ttl_secs),
-    )?;
+    let (policy, sessions) = open_state(config, registry)?;
+    let anchor = audit_anchor(config)?;
+    if !anchor.is_signed() {
+        tracing::warn!(
+            "audit checkpoints are not signed: set FULCRUM_AUDIT_KEY or `audit_key_file` so that whoever can write the state database cannot rewrite the log unseen"
+        );
+    }
+    policy
+        .audit()
+        .anchor_with(Arc::new(anchor))
+        .context("cannot write the audit checkpoint")?;
     let governance = Governance::new(
         identities,
         Arc::new(policy),
@@ -62,15 +115,22 @@ pub fn load(config: &Config) -> Result<Governance> {
             tuning: config.tuning(),
             generation_timeout: config.request_timeout(),
             context: config.context_budget(),
+            limits: fulcrum_agent::SessionLimits {
+                sessions_per_user: config.agent_max_sessions_per_user,
+                messages_per_session: config.agent_max_session_messages,
+                message_chars: config.agent_max_message_chars,
+            },
             ..AgentOptions::default()
         },
     )
     .with_limits(limits);
-    Ok(if config.answer_cache_ttl_secs > 0 {
-        governance.with_answer_cache(Arc::new(AnswerCache::new(Duration::from_secs(
-            config.answer_cache_ttl_secs,
-        ))))
-    } else {
-        governance
-    })
+    if config.answer_cache_ttl_secs == 0 {
+        return Ok(governance);
+    }
+    let ttl = Duration::from_secs(config.answer_cache_ttl_secs);
+    let cache = match &config.state_url {
+        Some(url) => AnswerCache::postgres(PgConnection::connect(url)?, ttl)?,
+        None => AnswerCache::new(ttl),
+    };
+    Ok(governance.with_answer_cache(Arc::new(cache)))
 }

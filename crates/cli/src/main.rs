@@ -76,6 +76,7 @@ impl Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    fulcrum_tools::install_tls_provider();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -91,7 +92,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let config = config::Config::load(&cli.flags, &cli.command.flag_layers())?;
     init_logging(&config.log);
     match cli.command {
-        Command::Serve(_) => commands::serve::run(config),
+        Command::Serve(args) => commands::serve::run(config, args.allow_demo_keys),
         Command::Models(command) => commands::models::run(&config, command),
         Command::Chat(args) => commands::chat::run(&config, &args),
         Command::Bench(command) => commands::bench::run(&config, command),

@@ -2,12 +2,14 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{bail, Result};
-use fulcrum_engine::EngineConfig;
+use fulcrum_engine::{Backend, EngineConfig, GgufVocabulary, LlamaEngine};
 use fulcrum_models::{CatalogueEntry, ModelCache, Pip, Progress};
+use fulcrum_remote::{RemoteBackend, RemoteOptions};
 
-use crate::config::Config;
+use crate::config::{Config, EngineKind};
 
 /// Where the configured model comes from.
 pub enum ModelSource {
@@ -85,6 +87,30 @@ fn ensure_embedding_files(config: &Config) -> Result<(PathBuf, PathBuf)> {
     let weights = fetch(fulcrum_models::EMBEDDING_WEIGHTS)?;
     let tokenizer = fetch(fulcrum_models::EMBEDDING_TOKENIZER)?;
     Ok((weights, tokenizer))
+}
+
+/// The configured engine: llama.cpp loading the model here, or the upstreams serving it
+/// (with the model's GGUF giving the template and the tokenizer, not its weights). Blocks
+/// while the model loads or the upstreams are checked: call it off the async runtime.
+pub fn load_backend(config: &Config) -> Result<Arc<dyn Backend>> {
+    let (path, id) = ensure_model(config)?;
+    match config.engine {
+        EngineKind::Embedded => Ok(Arc::new(LlamaEngine::load(engine_config(
+            config, &path, id,
+        ))?)),
+        EngineKind::Remote => {
+            let vocabulary = GgufVocabulary::load(&path)?;
+            let options = RemoteOptions {
+                context_size: config.context_size,
+                ..RemoteOptions::new(id)
+            };
+            Ok(Arc::new(RemoteBackend::connect(
+                vocabulary,
+                &config.upstreams,
+                options,
+            )?))
+        }
+    }
 }
 
 /// The engine settings for the configured model.

@@ -462,3 +462,44 @@ fn each_command_offers_only_the_options_it_uses() {
     assert!(help(&["serve"]).contains("--port"));
     assert!(!help(&["report", "monthly"]).contains("--port"));
 }
+
+/// The demo enterprise's keys are public: serving it beyond loopback is refused unless asked
+/// for (then with a loud warning), and a key made for it would vanish at the next start, so
+/// `keys create` refuses too. Nothing here loads a model: the refusals come first.
+#[test]
+fn the_demo_keys_stay_on_loopback_and_get_no_new_keys() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = dir.path().join("home");
+    let serve_everywhere = |extra: &[&str]| {
+        fulcrum(dir.path())
+            .env("FULCRUM_HOME", &home)
+            .args(["serve", "--host", "0.0.0.0", "--port", "0"])
+            .args(extra)
+            .args(["--model", "/nonexistent/model.gguf"])
+            .output()
+            .expect("run")
+    };
+    let exposed = serve_everywhere(&[]);
+    assert_one_line_error(&exposed, "refusing to serve the demo enterprise on 0.0.0.0");
+    assert!(text(&exposed.stderr).contains("--allow-demo-keys"));
+
+    // Asked for: it goes on (to the missing model here) after a warning.
+    let allowed = serve_everywhere(&["--allow-demo-keys"]);
+    let stderr = text(&allowed.stderr);
+    assert_eq!(allowed.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("WARNING: the demo enterprise is served on 0.0.0.0"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("does not exist"),
+        "it went on to load the model: {stderr}"
+    );
+
+    let keys = fulcrum(dir.path())
+        .env("FULCRUM_HOME", &home)
+        .args(["keys", "create", "--user", "li.employee"])
+        .output()
+        .expect("run");
+    assert_one_line_error(&keys, "rewritten at every start");
+}

@@ -20,7 +20,17 @@ pub struct ModelInfo {
     pub chat_template: Option<String>,
     pub bos_token: String,
     pub eos_token: String,
+    /// The texts the tokenizer reads as special tokens (`<|im_start|>`, `<tool_call>`, …):
+    /// untrusted text is rendered so that none of them can arise from it (see [`TOKEN_BREAK`]).
+    pub special_tokens: Vec<String>,
 }
+
+/// A character a prompt may carry where its tokenization must be cut: the text on each side
+/// is tokenized separately and the character itself becomes no token. The chat template puts
+/// one inside every special-token text found in untrusted content (a message, a tool result,
+/// a retrieved passage), so only the template's own markup can yield a special token. A Unicode
+/// noncharacter, reserved for such internal use and never part of real text.
+pub const TOKEN_BREAK: char = '\u{FDD0}';
 
 /// Sampling settings. `temperature == 0` means greedy decoding, which is deterministic.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,6 +79,10 @@ pub struct GenerationRequest {
     /// Ends the generation with [`EngineError::Timeout`] this long after `generate` was
     /// called, time spent waiting for a slot included. `None`: no limit.
     pub timeout: Option<Duration>,
+    /// The caller shows nothing until the generation ends (a non-streaming request): a
+    /// remote engine holds the text back until its upstream finishes, so an upstream that
+    /// fails midway can be replaced by another from the start.
+    pub buffered: bool,
 }
 
 impl GenerationRequest {
@@ -87,6 +101,7 @@ impl GenerationRequest {
             grammar: None,
             logit_bias: Vec::new(),
             timeout: None,
+            buffered: false,
         }
     }
 
@@ -100,6 +115,37 @@ impl GenerationRequest {
             },
             Some(max_tokens),
         )
+    }
+}
+
+/// The most tokens `request` may generate after a prompt of `prompt_tokens` in a context of
+/// `context_size`: its `max_tokens`, or what the context leaves (OpenAI's meaning) within
+/// `max_tokens_limit`. A request that cannot fit is a `ContextOverflow`, whatever engine runs it.
+pub fn output_budget(
+    prompt_tokens: usize,
+    context_size: u32,
+    request: &GenerationRequest,
+) -> Result<u32, EngineError> {
+    let context = context_size as usize;
+    let room = context.saturating_sub(prompt_tokens);
+    match request.max_tokens {
+        Some(asked) if asked as usize > room || room == 0 => Err(EngineError::ContextOverflow {
+            prompt_tokens,
+            max_tokens: asked as usize,
+            context_size: context,
+        }),
+        Some(asked) => Ok(asked),
+        None if room == 0 => Err(EngineError::ContextOverflow {
+            prompt_tokens,
+            max_tokens: 1,
+            context_size: context,
+        }),
+        None => {
+            let room = u32::try_from(room).unwrap_or(u32::MAX);
+            Ok(request
+                .max_tokens_limit
+                .map_or(room, |limit| room.min(limit.max(1))))
+        }
     }
 }
 
@@ -190,20 +236,86 @@ pub enum GenerationEvent {
     },
 }
 
+/// Called once with a generation's usage when its `Finished` event is read.
+type FinishHook = Box<dyn FnOnce(&Usage) + Send>;
+
 /// The events of one generation. Dropping it cancels the generation.
-#[derive(Debug)]
 pub struct GenerationStream {
     receiver: mpsc::UnboundedReceiver<Result<GenerationEvent, EngineError>>,
+    on_finished: Vec<FinishHook>,
+    /// The text so far, kept only while a hook wants the whole output.
+    transcript: Option<String>,
+    on_complete: Vec<CompleteHook>,
+}
+
+type CompleteHook = Box<dyn FnOnce(&str, FinishReason, &Usage) + Send>;
+
+impl std::fmt::Debug for GenerationStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GenerationStream")
+            .field("finish_hooks", &self.on_finished.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl GenerationStream {
     pub fn new(receiver: mpsc::UnboundedReceiver<Result<GenerationEvent, EngineError>>) -> Self {
-        GenerationStream { receiver }
+        GenerationStream {
+            receiver,
+            on_finished: Vec::new(),
+            transcript: None,
+            on_complete: Vec::new(),
+        }
+    }
+
+    /// Runs `hook` with the whole output, why it ended and the usage when the `Finished` event
+    /// is read (an audit row of the generation, say). Like [`Self::on_finished`], never for a
+    /// generation that fails or is dropped first.
+    pub fn on_complete(
+        mut self,
+        hook: impl FnOnce(&str, FinishReason, &Usage) + Send + 'static,
+    ) -> Self {
+        self.transcript.get_or_insert_with(String::new);
+        self.on_complete.push(Box::new(hook));
+        self
+    }
+
+    /// Runs `hook` with the usage when the `Finished` event is read (metering and rate limits
+    /// see every generation, whoever reads it). A generation that fails or is dropped before
+    /// it finishes never calls it.
+    pub fn on_finished(mut self, hook: impl FnOnce(&Usage) + Send + 'static) -> Self {
+        self.on_finished.push(Box::new(hook));
+        self
+    }
+
+    fn observe(
+        &mut self,
+        event: Option<Result<GenerationEvent, EngineError>>,
+    ) -> Option<Result<GenerationEvent, EngineError>> {
+        match &event {
+            Some(Ok(GenerationEvent::Text(piece))) => {
+                if let Some(transcript) = &mut self.transcript {
+                    transcript.push_str(piece);
+                }
+            }
+            Some(Ok(GenerationEvent::Finished { reason, usage })) => {
+                for hook in self.on_finished.drain(..) {
+                    hook(usage);
+                }
+                let text = self.transcript.take().unwrap_or_default();
+                for hook in self.on_complete.drain(..) {
+                    hook(&text, *reason, usage);
+                }
+            }
+            _ => {}
+        }
+        event
     }
 
     /// The next event; `None` after `Finished` or an error.
     pub async fn next(&mut self) -> Option<Result<GenerationEvent, EngineError>> {
-        self.receiver.recv().await
+        let event = self.receiver.recv().await;
+        self.observe(event)
     }
 
     /// Waits for the whole output (for non-streaming callers).
@@ -222,7 +334,8 @@ impl GenerationStream {
 
     /// Blocking variant of [`Self::next`], for callers outside an async runtime (the CLI).
     pub fn blocking_next(&mut self) -> Option<Result<GenerationEvent, EngineError>> {
-        self.receiver.blocking_recv()
+        let event = self.receiver.blocking_recv();
+        self.observe(event)
     }
 }
 
@@ -250,10 +363,38 @@ pub struct EngineLoad {
     pub preempted_total: u64,
 }
 
-/// An inference backend: the embedded llama.cpp engine, or a scripted one for tests. (A remote
-/// engine over an OpenAI-compatible API is planned behind this same trait.)
+/// One engine a remote backend sends generations to, as it stands now.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UpstreamStatus {
+    pub name: String,
+    /// `vllm`, `sglang`, `llama-server` or `openai`.
+    pub kind: String,
+    pub url: String,
+    /// Passing its health checks and not backing off.
+    pub healthy: bool,
+    /// How a request's grammar reaches it: `llguidance` (enforced there), `gbnf`, or `none`
+    /// (not enforced; tool calls are parsed leniently and validated after).
+    pub grammar: String,
+    /// Generations sent and not yet ended.
+    pub outstanding: usize,
+    pub requests_total: u64,
+    /// Requests that failed there (before or after their first token).
+    pub failures_total: u64,
+    /// Requests that failed there before their first token and were sent to another.
+    pub retries_total: u64,
+    /// Times it was taken out of rotation (failed health check, connection error, backoff).
+    pub ejections_total: u64,
+}
+
+/// An inference backend: the embedded llama.cpp engine, a remote engine over an
+/// OpenAI-compatible API (`fulcrum-remote`), or a scripted one for tests.
 pub trait Backend: Send + Sync + 'static {
     fn info(&self) -> &ModelInfo;
+
+    /// The remote engines behind this backend; empty for an engine in this process.
+    fn upstreams(&self) -> Vec<UpstreamStatus> {
+        Vec::new()
+    }
 
     fn occupancy(&self) -> EngineLoad {
         EngineLoad::default()

@@ -29,4 +29,10 @@ pub enum EngineError {
     Timeout { limit_ms: u64 },
     #[error("llama.cpp failed while decoding: {0}")]
     Decode(String),
+    /// A remote engine answered with an error, or the connection broke mid-answer.
+    #[error("the upstream engine failed: {0}")]
+    Upstream(String),
+    /// No remote engine can take the request now (all down, or all asked to back off).
+    #[error("no upstream engine is available: {0}; retry shortly")]
+    Unavailable(String),
 }

@@ -12,14 +12,14 @@ pub mod llama;
 mod prefix;
 pub use prefix::RECOMPUTED_TAIL as PREFIX_RECOMPUTED_TAIL;
 pub mod scripted;
-mod stop;
+pub mod stop;
 mod threads;
 
-pub use backend::start_generation;
+pub use backend::{output_budget, start_generation};
 pub use backend::{
     Backend, BiasWhen, EngineLoad, FinishReason, GenerationEvent, GenerationRequest,
-    GenerationStream, LogitBias, ModelInfo, SamplingParams, Usage,
+    GenerationStream, LogitBias, ModelInfo, SamplingParams, UpstreamStatus, Usage, TOKEN_BREAK,
 };
 pub use error::EngineError;
-pub use llama::{EngineConfig, LlamaEngine, DEFAULT_PREFILL_CHUNK_TOKENS};
+pub use llama::{EngineConfig, GgufVocabulary, LlamaEngine, DEFAULT_PREFILL_CHUNK_TOKENS};
 pub use threads::physical_cores;

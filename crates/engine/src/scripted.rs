@@ -30,6 +30,9 @@ impl ScriptedBackend {
                 chat_template: None,
                 bos_token: String::new(),
                 eos_token: "<|im_end|>".into(),
+                special_tokens: ["<|im_start|>", "<|im_end|>", "<tool_call>", "</tool_call>"]
+                    .map(String::from)
+                    .to_vec(),
             },
             outputs: Mutex::new(outputs.into_iter().map(Into::into).collect()),
             requests: Mutex::new(Vec::new()),

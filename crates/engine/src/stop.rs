@@ -3,12 +3,12 @@
 
 /// Accumulates token bytes and releases the longest valid UTF-8 prefix.
 #[derive(Debug, Default)]
-pub(crate) struct Utf8Assembler {
+pub struct Utf8Assembler {
     pending: Vec<u8>,
 }
 
 impl Utf8Assembler {
-    pub(crate) fn push(&mut self, bytes: &[u8]) -> String {
+    pub fn push(&mut self, bytes: &[u8]) -> String {
         self.pending.extend_from_slice(bytes);
         match std::str::from_utf8(&self.pending) {
             Ok(text) => {
@@ -33,7 +33,7 @@ impl Utf8Assembler {
     }
 
     /// Whatever is left at the end, with incomplete characters replaced.
-    pub(crate) fn finish(&mut self) -> String {
+    pub fn finish(&mut self) -> String {
         let out = String::from_utf8_lossy(&self.pending).into_owned();
         self.pending.clear();
         out
@@ -42,7 +42,7 @@ impl Utf8Assembler {
 
 /// What the stop matcher decided about newly generated text.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum StopScan {
+pub enum StopScan {
     /// Text that can be shown now (possibly empty while a stop prefix is pending).
     Continue(String),
     /// A stop string was found: show this text, then end.
@@ -51,20 +51,20 @@ pub(crate) enum StopScan {
 
 /// Finds stop strings across token boundaries, holding back only a possible stop prefix.
 #[derive(Debug)]
-pub(crate) struct StopMatcher {
+pub struct StopMatcher {
     stops: Vec<String>,
     held: String,
 }
 
 impl StopMatcher {
-    pub(crate) fn new(stops: Vec<String>) -> Self {
+    pub fn new(stops: Vec<String>) -> Self {
         StopMatcher {
             stops: stops.into_iter().filter(|s| !s.is_empty()).collect(),
             held: String::new(),
         }
     }
 
-    pub(crate) fn push(&mut self, text: &str) -> StopScan {
+    pub fn push(&mut self, text: &str) -> StopScan {
         self.held.push_str(text);
         if self.stops.is_empty() {
             return StopScan::Continue(std::mem::take(&mut self.held));
@@ -88,7 +88,7 @@ impl StopMatcher {
     }
 
     /// The held text that was only held because it might begin a stop string.
-    pub(crate) fn finish(&mut self) -> String {
+    pub fn finish(&mut self) -> String {
         std::mem::take(&mut self.held)
     }
 

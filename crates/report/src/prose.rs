@@ -45,6 +45,9 @@ pub struct EngineProse {
     backend: Arc<dyn Backend>,
     template: Arc<ChatTemplate>,
     max_tokens: u32,
+    /// The user the report is written for: the engine serves waiting requests in turn across
+    /// users, and the server charges the tokens to them.
+    caller: Option<String>,
 }
 
 impl EngineProse {
@@ -53,7 +56,14 @@ impl EngineProse {
             backend,
             template,
             max_tokens: 200,
+            caller: None,
         }
+    }
+
+    /// Sections written for `user`.
+    pub fn for_caller(mut self, user: &str) -> Self {
+        self.caller = Some(user.to_string());
+        self
     }
 }
 
@@ -76,7 +86,10 @@ impl ProseModel for EngineProse {
                 },
             )
             .map_err(|err| ReportError::Model(err.to_string()))?;
-        let request = GenerationRequest::greedy(prompt, self.max_tokens);
+        let request = GenerationRequest {
+            caller: self.caller.clone(),
+            ..GenerationRequest::greedy(prompt, self.max_tokens)
+        };
         let mut stream = self
             .backend
             .generate(request)

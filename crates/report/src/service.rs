@@ -46,8 +46,10 @@ pub async fn write_monthly_report<G: Send + 'static>(
     guard: G,
 ) -> Result<Report, ReportError> {
     let gathered = crate::gather(policy, context, month).await?;
-    let prose = model
-        .map(|model| EngineProse::new(Arc::clone(&model.backend), Arc::clone(&model.template)));
+    let prose = model.map(|model| {
+        EngineProse::new(Arc::clone(&model.backend), Arc::clone(&model.template))
+            .for_caller(&context.principal.user)
+    });
     let model_name = model.map_or_else(|| NO_MODEL.to_string(), |m| m.backend.info().id.clone());
     tokio::task::spawn_blocking(move || {
         let report = crate::compose(

@@ -11,6 +11,16 @@ use docx_rs::{
 
 use crate::error::RetrievalError;
 
+/// The largest document file read, in bytes: past it, ingestion refuses the file unread.
+pub const MAX_DOCUMENT_BYTES: u64 = 64 * 1024 * 1024;
+/// The most a DOCX may expand to when unzipped (all its parts together), and the most it may
+/// expand relative to its size: a zip bomb is refused before anything is inflated.
+const MAX_DOCX_EXPANDED_BYTES: u64 = 256 * 1024 * 1024;
+const MAX_DOCX_EXPANSION_RATIO: u64 = 100;
+/// The most text one document may yield (a PDF's compressed streams can inflate far beyond
+/// its size); past it the document is refused rather than chunked and embedded for hours.
+const MAX_TEXT_BYTES: usize = 32 * 1024 * 1024;
+
 /// File extensions `extract_text` reads (lower case).
 pub const SUPPORTED_EXTENSIONS: [&str; 5] = ["md", "markdown", "txt", "docx", "pdf"];
 
@@ -31,8 +41,16 @@ pub fn extract_text(path: &Path) -> Result<String, RetrievalError> {
         path: path.display().to_string(),
         reason,
     };
+    let size = std::fs::metadata(path)
+        .map_err(|err| unreadable(err.to_string()))?
+        .len();
+    if size > MAX_DOCUMENT_BYTES {
+        return Err(unreadable(format!(
+            "it is {size} bytes, more than the {MAX_DOCUMENT_BYTES} a document may have: split it"
+        )));
+    }
     let bytes = std::fs::read(path).map_err(|err| unreadable(err.to_string()))?;
-    match extension(path).as_deref() {
+    let text = match extension(path).as_deref() {
         Some("md" | "markdown" | "txt") => {
             String::from_utf8(bytes).map_err(|_| unreadable("it is not UTF-8 text".into()))
         }
@@ -42,10 +60,39 @@ pub fn extract_text(path: &Path) -> Result<String, RetrievalError> {
             "unsupported file kind (supported: .{})",
             SUPPORTED_EXTENSIONS.join(", .")
         ))),
+    }?;
+    if text.len() > MAX_TEXT_BYTES {
+        return Err(unreadable(format!(
+            "it holds {} bytes of text, more than the {MAX_TEXT_BYTES} one document may: split it",
+            text.len()
+        )));
     }
+    Ok(text)
+}
+
+/// Refuses a DOCX whose parts would unzip to more than the limits allow, from the sizes its
+/// zip directory declares, before anything is inflated.
+fn check_docx_expansion(bytes: &[u8]) -> Result<(), String> {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+        .map_err(|err| format!("not a readable DOCX: {err}"))?;
+    let mut expanded = 0u64;
+    for index in 0..archive.len() {
+        let part = archive
+            .by_index_raw(index)
+            .map_err(|err| format!("not a readable DOCX: {err}"))?;
+        expanded = expanded.saturating_add(part.size());
+    }
+    let size = u64::try_from(bytes.len()).unwrap_or(u64::MAX).max(1);
+    if expanded > MAX_DOCX_EXPANDED_BYTES || expanded / size > MAX_DOCX_EXPANSION_RATIO {
+        return Err(format!(
+            "it would unzip to {expanded} bytes from {size} (at most {MAX_DOCX_EXPANDED_BYTES}, and {MAX_DOCX_EXPANSION_RATIO} times its size): a zip bomb, or split it"
+        ));
+    }
+    Ok(())
 }
 
 fn docx_text(bytes: &[u8]) -> Result<String, String> {
+    check_docx_expansion(bytes)?;
     let docx = docx_rs::read_docx(bytes).map_err(|err| format!("not a readable DOCX: {err}"))?;
     let mut out = String::new();
     for child in &docx.document.children {

@@ -18,7 +18,7 @@ pub use chunk::{chunk_text, Chunk, ChunkLimits};
 pub use embed::{similarity, Embedder, DIMENSIONS};
 pub use error::RetrievalError;
 pub use eval::{answers, evaluate, load_queries, LabeledQuery, ModeResult};
-pub use extract::{extract_text, is_supported, SUPPORTED_EXTENSIONS};
+pub use extract::{extract_text, is_supported, MAX_DOCUMENT_BYTES, SUPPORTED_EXTENSIONS};
 pub use passages::{KnowledgePassages, Passage, PassageSource};
 pub use store::{Hit, IngestOutcome, Ingested, KnowledgeStore, SearchMode};
 pub use tool::{KnowledgeSearchFunction, SharedEmbedder, SEARCH_KNOWLEDGE};

@@ -201,3 +201,34 @@ fn docx_headings_become_sections_and_pdf_text_is_read() {
     let err = extract_text(&fake).expect_err("not a pdf").to_string();
     assert!(err.contains("fake.pdf"), "{err}");
 }
+
+#[test]
+fn a_zip_bomb_docx_and_an_oversized_file_are_refused_unread() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("dir");
+    // 20 MB of one byte deflates to a few kilobytes: over 100 times its size once unzipped.
+    let bomb = dir.path().join("bomb.docx");
+    let mut writer = zip::ZipWriter::new(std::fs::File::create(&bomb).expect("create"));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    writer
+        .start_file("word/document.xml", options)
+        .expect("part");
+    let block = vec![b'a'; 1024 * 1024];
+    for _ in 0..20 {
+        writer.write_all(&block).expect("write");
+    }
+    writer.finish().expect("finish");
+    let err = extract_text(&bomb).expect_err("a bomb").to_string();
+    assert!(
+        err.contains("zip bomb") && err.contains("bomb.docx"),
+        "{err}"
+    );
+
+    let huge = dir.path().join("huge.txt");
+    let file = std::fs::File::create(&huge).expect("create");
+    file.set_len(fulcrum_retrieval::MAX_DOCUMENT_BYTES + 1)
+        .expect("sparse file");
+    let err = extract_text(&huge).expect_err("too big").to_string();
+    assert!(err.contains("more than the"), "{err}");
+}

@@ -11,7 +11,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Routes anyone may call: probes and metrics carry no user data.
-const OPEN_PATHS: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
+const OPEN_PATHS: [&str; 4] = ["/healthz", "/readyz", "/metrics", "/openapi.json"];
 
 pub(crate) async fn require_key(
     State(state): State<AppState>,

@@ -8,7 +8,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use fulcrum_chat::ChatError;
 use fulcrum_engine::EngineError;
-use serde_json::json;
+
+use crate::wire::{ErrorDetail, ErrorResponse};
 
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -66,6 +67,7 @@ impl ApiError {
                 Refusal::QueueFull => "server_busy",
                 Refusal::Concurrent { .. } => "concurrent_requests_limit",
                 Refusal::PerMinute { .. } => "requests_per_minute_limit",
+                Refusal::TokensPerMinute { .. } => "tokens_per_minute_limit",
             }),
         };
         let mut response = error.into_response();
@@ -83,6 +85,17 @@ impl ApiError {
             kind: "server_error",
             param: None,
             code: Some("model_not_ready"),
+        }
+    }
+
+    /// 403 `not_allowed`: the caller's role may not do this.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::FORBIDDEN,
+            message: message.into(),
+            kind: "invalid_request_error",
+            param: None,
+            code: Some("not_allowed"),
         }
     }
 
@@ -107,15 +120,15 @@ impl ApiError {
         self
     }
 
-    pub fn body(&self) -> serde_json::Value {
-        json!({
-            "error": {
-                "message": self.message,
-                "type": self.kind,
-                "param": self.param,
-                "code": self.code,
-            }
-        })
+    pub fn body(&self) -> ErrorResponse {
+        ErrorResponse {
+            error: ErrorDetail {
+                message: self.message.clone(),
+                kind: self.kind.to_string(),
+                param: self.param.clone(),
+                code: self.code.map(str::to_string),
+            },
+        }
     }
 }
 
@@ -161,6 +174,23 @@ impl From<EngineError> for ApiError {
                 param: None,
                 code: Some("request_timeout"),
             },
+            EngineError::Upstream(_) => {
+                tracing::error!(%err, "upstream engine failure");
+                ApiError {
+                    status: StatusCode::BAD_GATEWAY,
+                    message: "the model's engine failed while answering; retry the request".into(),
+                    kind: "server_error",
+                    param: None,
+                    code: Some("upstream_error"),
+                }
+            }
+            EngineError::Unavailable(_) => ApiError {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                message: err.to_string(),
+                kind: "server_error",
+                param: None,
+                code: Some("upstream_unavailable"),
+            },
             EngineError::ModelNotFound { .. }
             | EngineError::ModelLoad { .. }
             | EngineError::ContextCreate { .. }
@@ -183,6 +213,7 @@ impl From<fulcrum_tools::ToolsError> for ApiError {
             ToolsError::InvalidArguments { .. } => ApiError::invalid_request(err.to_string()),
             ToolsError::ConfigRead { .. }
             | ToolsError::Config { .. }
+            | ToolsError::AuditKey(_)
             | ToolsError::ToolConfig { .. }
             | ToolsError::Database(_)
             | ToolsError::Execution { .. }
@@ -214,6 +245,13 @@ impl From<fulcrum_agent::AgentError> for ApiError {
                 kind: "invalid_request_error",
                 param: None,
                 code: Some("awaiting_confirmation"),
+            },
+            AgentError::LimitReached(message) => ApiError {
+                status: StatusCode::BAD_REQUEST,
+                message,
+                kind: "invalid_request_error",
+                param: None,
+                code: Some("limit_reached"),
             },
             AgentError::Store(_) | AgentError::Incomplete => {
                 tracing::error!(%err, "agent failure");

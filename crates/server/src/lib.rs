@@ -8,7 +8,9 @@ mod auth;
 mod error;
 mod json;
 mod limits;
+mod metering;
 mod metrics;
+pub mod openapi;
 mod routes;
 mod state;
 mod validate;
@@ -38,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
         .route("/metrics", get(routes::health::metrics))
+        .route("/openapi.json", get(openapi::document))
         .route(
             "/v1/agent/sessions",
             post(routes::agent::create_session).get(routes::agent::list_sessions),

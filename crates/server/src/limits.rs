@@ -1,13 +1,13 @@
 //! Admission at the door: the server's queue limit for everyone (`max_queue`), and the policy
-//! file's limits for each user (requests at once, requests per minute). Checked before any
-//! costly work (template, schemas, grammar); a refusal is a 429 with `Retry-After` that names
-//! the limit.
+//! file's limits for each user (requests at once, requests per minute, tokens per minute).
+//! Checked before any costly work (template, schemas, grammar); a refusal is a 429 with
+//! `Retry-After` that names the limit.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use fulcrum_tools::{LimitConfig, Principal};
 use governor::clock::{Clock, DefaultClock};
@@ -22,7 +22,12 @@ pub enum Refusal {
     Concurrent { limit: u32 },
     /// The caller started this many requests in the last minute.
     PerMinute { limit: u32, retry_after: Duration },
+    /// The caller's requests of the last minute used this many tokens.
+    TokensPerMinute { limit: u32, retry_after: Duration },
 }
+
+/// The window `tokens_per_minute` counts over.
+const TOKEN_WINDOW: Duration = Duration::from_secs(60);
 
 impl Refusal {
     /// The `reason` label of `fulcrum_rejected_total`.
@@ -31,6 +36,7 @@ impl Refusal {
             Refusal::QueueFull => "queue_full",
             Refusal::Concurrent { .. } => "concurrent_requests",
             Refusal::PerMinute { .. } => "requests_per_minute",
+            Refusal::TokensPerMinute { .. } => "tokens_per_minute",
         }
     }
 
@@ -38,7 +44,8 @@ impl Refusal {
     pub fn retry_after_secs(&self) -> u64 {
         match self {
             Refusal::QueueFull | Refusal::Concurrent { .. } => 1,
-            Refusal::PerMinute { retry_after, .. } => {
+            Refusal::PerMinute { retry_after, .. }
+            | Refusal::TokensPerMinute { retry_after, .. } => {
                 retry_after.as_secs_f64().ceil().max(1.0) as u64
             }
         }
@@ -57,6 +64,10 @@ impl Refusal {
                 "you started {limit} requests within a minute, your limit (`requests_per_minute` in the policy file); retry after {} s",
                 self.retry_after_secs()
             ),
+            Refusal::TokensPerMinute { limit, .. } => format!(
+                "your requests of the last minute used {limit} tokens or more, your limit (`tokens_per_minute` in the policy file); retry after {} s",
+                self.retry_after_secs()
+            ),
         }
     }
 }
@@ -67,6 +78,8 @@ pub struct CallerLimits {
     rules: Vec<LimitConfig>,
     in_progress: Mutex<HashMap<String, usize>>,
     rates: Mutex<HashMap<String, Arc<DefaultDirectRateLimiter>>>,
+    /// Tokens each user's generations used, when they finished, over the last minute.
+    tokens: Mutex<HashMap<String, VecDeque<(Instant, u64)>>>,
 }
 
 /// A request's place in its caller's count of requests in progress, given back when dropped.
@@ -100,6 +113,7 @@ impl CallerLimits {
                 rules: rules.to_vec(),
                 in_progress: Mutex::new(HashMap::new()),
                 rates: Mutex::new(HashMap::new()),
+                tokens: Mutex::new(HashMap::new()),
             })
         })
     }
@@ -116,6 +130,64 @@ impl CallerLimits {
             })
     }
 
+    /// Counts `tokens` a generation of `caller` used, finished now. Tokens are known only
+    /// when a generation ends (GCRA limiters such as `governor`'s cannot charge a cost after
+    /// the fact past their burst), so this is a sliding window of what finished in the last
+    /// minute, checked when the next request arrives.
+    pub fn charge(&self, caller: &Principal, tokens: u64) {
+        self.charge_at(caller, tokens, Instant::now());
+    }
+
+    fn charge_at(&self, caller: &Principal, tokens: u64, at: Instant) {
+        if self
+            .rule(caller)
+            .and_then(|r| r.tokens_per_minute)
+            .is_none()
+            || tokens == 0
+        {
+            return;
+        }
+        let mut windows = self
+            .tokens
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        windows
+            .entry(caller.user.clone())
+            .or_default()
+            .push_back((at, tokens));
+    }
+
+    /// `Err` with the time until the caller's tokens of the last minute fall below `limit`.
+    fn check_tokens(&self, user: &str, limit: u32, now: Instant) -> Result<(), Duration> {
+        let mut windows = self
+            .tokens
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(window) = windows.get_mut(user) else {
+            return Ok(());
+        };
+        while window
+            .front()
+            .is_some_and(|(at, _)| now.saturating_duration_since(*at) >= TOKEN_WINDOW)
+        {
+            window.pop_front();
+        }
+        let mut used: u64 = window.iter().map(|(_, tokens)| tokens).sum();
+        if used < u64::from(limit) {
+            if window.is_empty() {
+                windows.remove(user);
+            }
+            return Ok(());
+        }
+        for (at, tokens) in window.iter() {
+            used -= tokens;
+            if used < u64::from(limit) {
+                return Err((*at + TOKEN_WINDOW).saturating_duration_since(now));
+            }
+        }
+        Err(TOKEN_WINDOW)
+    }
+
     /// Counts one more request of `caller`, or says which limit refuses it.
     pub fn admit(self: &Arc<Self>, caller: &Principal) -> Result<Option<CallerSlot>, Refusal> {
         let Some(rule) = self.rule(caller) else {
@@ -129,6 +201,11 @@ impl CallerLimits {
         if let Some(limit) = rule.concurrent_requests {
             if count >= limit as usize {
                 return Err(Refusal::Concurrent { limit });
+            }
+        }
+        if let Some(limit) = rule.tokens_per_minute {
+            if let Err(retry_after) = self.check_tokens(&caller.user, limit, Instant::now()) {
+                return Err(Refusal::TokensPerMinute { limit, retry_after });
             }
         }
         if let Some(per_minute) = rule.requests_per_minute.and_then(NonZeroU32::new) {
@@ -219,7 +296,49 @@ mod tests {
             user: user.map(Into::into),
             concurrent_requests: concurrent,
             requests_per_minute: per_minute,
+            tokens_per_minute: None,
         }
+    }
+
+    #[test]
+    fn tokens_of_the_last_minute_refuse_until_enough_of_them_are_older_than_a_minute() {
+        let limits = CallerLimits::new(&[LimitConfig {
+            tokens_per_minute: Some(1000),
+            ..rule(Some("employee"), None, None, None)
+        }])
+        .expect("limits");
+        let li = principal("li", "employee");
+        let boss = principal("boss", "admin");
+        let now = Instant::now();
+        let ago = |secs| now.checked_sub(Duration::from_secs(secs)).expect("uptime");
+        drop(limits.admit(&li).expect("nothing used yet"));
+        limits.charge_at(&li, 700, ago(50));
+        limits.charge_at(&li, 200, ago(20));
+        drop(limits.admit(&li).expect("900 of 1000 used"));
+        limits.charge_at(&li, 300, ago(5));
+        // 1200 used; below the limit once the 700 of 50 s ago leave the window, in 10 s.
+        let wait = limits
+            .check_tokens("li", 1000, now)
+            .expect_err("1200 of 1000 used");
+        assert_eq!(wait, Duration::from_secs(10));
+        match limits.admit(&li) {
+            Err(Refusal::TokensPerMinute {
+                limit: 1000,
+                retry_after,
+            }) => {
+                assert!(retry_after <= Duration::from_secs(10), "{retry_after:?}")
+            }
+            other => panic!("expected a tokens-per-minute refusal, got {other:?}"),
+        }
+        assert!(
+            limits
+                .check_tokens("li", 1000, now + Duration::from_secs(11))
+                .is_ok(),
+            "the oldest charge left the window"
+        );
+        // A user without a token rule is not counted.
+        limits.charge_at(&boss, 5000, now);
+        assert!(limits.admit(&boss).is_ok());
     }
 
     #[test]

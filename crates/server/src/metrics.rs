@@ -1,9 +1,9 @@
 //! Prometheus metrics of the server, exposed at `GET /metrics`.
 
-use fulcrum_engine::EngineLoad;
+use fulcrum_engine::{EngineLoad, UpstreamStatus};
 use prometheus::{
     Counter, Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
-    Opts, Registry, TextEncoder,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// All metrics, registered in one registry.
@@ -31,6 +31,11 @@ pub struct Metrics {
     timeouts: IntCounter,
     answer_cache_hits: IntCounter,
     answer_cache_misses: IntCounter,
+    /// Per remote engine (`upstream` label): in rotation, generations outstanding.
+    upstream_healthy: IntGaugeVec,
+    upstream_outstanding: IntGaugeVec,
+    /// Per remote engine: requests, failures, retries elsewhere, ejections.
+    upstream_events: IntCounterVec,
     /// The engine keeps its own totals; copying them into counters must not interleave.
     engine_sync: std::sync::Arc<std::sync::Mutex<()>>,
 }
@@ -132,7 +137,7 @@ impl Metrics {
         let queue_wait_by_class = HistogramVec::new(
             prometheus::HistogramOpts::new(
                 "fulcrum_queue_wait_by_class_seconds",
-                "Seconds a chat completion or agent step waited for an engine sequence, by the caller's role",
+                "Seconds a generation (chat completion, agent step, report section) waited for an engine sequence, by the caller's role",
             )
             .buckets(vec![0.01, 0.05, 0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0]),
             &["class"],
@@ -140,10 +145,34 @@ impl Metrics {
         let rejected = IntCounterVec::new(
             prometheus::Opts::new(
                 "fulcrum_rejected_total",
-                "Requests answered 429, by reason: queue_full, concurrent_requests, requests_per_minute",
+                "Requests answered 429, by reason: queue_full, concurrent_requests, requests_per_minute, tokens_per_minute",
             ),
             &["reason"],
         )?;
+        let upstream_healthy = IntGaugeVec::new(
+            Opts::new(
+                "fulcrum_upstream_healthy",
+                "1 while a remote engine is in rotation (passing health checks, not backing off)",
+            ),
+            &["upstream"],
+        )?;
+        let upstream_outstanding = IntGaugeVec::new(
+            Opts::new(
+                "fulcrum_upstream_outstanding",
+                "Generations sent to a remote engine and not yet ended",
+            ),
+            &["upstream"],
+        )?;
+        let upstream_events = IntCounterVec::new(
+            Opts::new(
+                "fulcrum_upstream_events_total",
+                "Per remote engine: requests sent, failures, retries on another engine, ejections from rotation",
+            ),
+            &["upstream", "event"],
+        )?;
+        registry.register(Box::new(upstream_healthy.clone()))?;
+        registry.register(Box::new(upstream_outstanding.clone()))?;
+        registry.register(Box::new(upstream_events.clone()))?;
         registry.register(Box::new(preemptions.clone()))?;
         registry.register(Box::new(queue_wait_by_class.clone()))?;
         registry.register(Box::new(rejected.clone()))?;
@@ -159,6 +188,9 @@ impl Metrics {
             engine_prompt_tokens,
             prefix_cache_hits,
             prefix_cache_reused_tokens,
+            upstream_healthy,
+            upstream_outstanding,
+            upstream_events,
             engine_sync: std::sync::Arc::new(std::sync::Mutex::new(())),
             registry,
             requests,
@@ -197,6 +229,32 @@ impl Metrics {
         let waited = load.queue_wait_seconds_total - self.queue_wait_seconds.get();
         if waited > 0.0 {
             self.queue_wait_seconds.inc_by(waited);
+        }
+    }
+
+    /// Copies each remote engine's state and totals in (on each scrape).
+    pub fn observe_upstreams(&self, upstreams: &[UpstreamStatus]) {
+        let _sync = self
+            .engine_sync
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for upstream in upstreams {
+            let name = upstream.name.as_str();
+            self.upstream_healthy
+                .with_label_values(&[name])
+                .set(i64::from(upstream.healthy));
+            self.upstream_outstanding
+                .with_label_values(&[name])
+                .set(i64::try_from(upstream.outstanding).unwrap_or(i64::MAX));
+            for (event, total) in [
+                ("request", upstream.requests_total),
+                ("failure", upstream.failures_total),
+                ("retry", upstream.retries_total),
+                ("ejection", upstream.ejections_total),
+            ] {
+                let counter = self.upstream_events.with_label_values(&[name, event]);
+                counter.inc_by(total.saturating_sub(counter.get()));
+            }
         }
     }
 

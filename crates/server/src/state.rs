@@ -12,6 +12,7 @@ use fulcrum_tools::{Identities, Policy, Principal};
 
 use crate::error::ApiError;
 use crate::limits::{Admission, CallerLimits, Pending};
+use crate::metering::MeteredBackend;
 
 use crate::metrics::Metrics;
 use axum::response::Response;
@@ -183,6 +184,27 @@ impl AppState {
             })
     }
 
+    /// `model` with every generation metered (tokens, queue wait by role, token limits),
+    /// whichever route or tool starts it.
+    fn metered(&self, model: LoadedModel) -> LoadedModel {
+        let callers = self
+            .governance
+            .iter()
+            .flat_map(|g| g.identities.principals())
+            .map(|principal| (principal.user.clone(), principal.clone()))
+            .collect();
+        let limits = self.governance.as_ref().and_then(|g| g.limits.clone());
+        LoadedModel {
+            backend: Arc::new(MeteredBackend::new(
+                model.backend,
+                self.metrics.clone(),
+                callers,
+                limits,
+            )),
+            ..model
+        }
+    }
+
     /// Requires API keys on every route but health, and serves the agent and actions.
     pub fn with_governance(mut self, governance: Governance) -> Self {
         self.governance = Some(Arc::new(governance));
@@ -228,6 +250,7 @@ impl AppState {
 
     /// Marks the server ready with this model. Later calls are ignored.
     pub fn set_model(&self, model: LoadedModel) {
+        let model = self.metered(model);
         if let Some(governance) = &self.governance {
             match Agent::new(
                 Arc::clone(&model.backend),

@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::ToolsError;
 use crate::identity::Principal;
+use crate::postgres::PgConnection;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -102,30 +103,117 @@ fn timestamp(at: chrono::DateTime<chrono::Utc>) -> String {
 }
 
 pub struct Actions {
-    connection: Mutex<Connection>,
+    store: Store,
+}
+
+/// Where actions live: a SQLite file of this machine, or PostgreSQL shared by instances.
+enum Store {
+    Sqlite(Mutex<Connection>),
+    Postgres(PgConnection),
+}
+
+/// The columns `read_action` reads, in its order (`user` quoted: PostgreSQL reserves it).
+const ACTION_COLUMNS: &str = "id, session_id, \"user\", role, tool, arguments, arguments_sha256, \
+    summary, created_at, expires_at, state, decided_by, result";
+
+/// The actions table's columns, the same in SQLite and PostgreSQL.
+macro_rules! actions_columns {
+    () => {
+        "id TEXT PRIMARY KEY,
+        session_id TEXT,
+        \"user\" TEXT NOT NULL,
+        role TEXT NOT NULL,
+        tool TEXT NOT NULL,
+        arguments TEXT NOT NULL,
+        arguments_sha256 TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        state TEXT NOT NULL,
+        decided_by TEXT,
+        result TEXT"
+    };
+}
+
+/// The actions table's migrations in PostgreSQL, in order (never edit one: add the next).
+const PG_MIGRATIONS: &[&str] = &[concat!(
+    "CREATE TABLE actions (",
+    actions_columns!(),
+    ");
+CREATE INDEX actions_pending ON actions (\"user\", state, created_at)"
+)];
+
+/// A decision on a pending action, made by someone.
+#[derive(Debug, Clone)]
+enum Verdict {
+    Claim {
+        approver: String,
+        expected_hash: Option<String>,
+    },
+    Deny {
+        by: String,
+    },
+}
+
+impl Verdict {
+    /// The state the action moves to (none: it stays pending) and what the caller is told.
+    fn apply(self, action: &Action) -> (Option<ActionState>, ApprovalOutcome) {
+        match self {
+            Verdict::Claim {
+                approver,
+                expected_hash,
+            } => {
+                if expected_hash.is_some_and(|expected| expected != action.arguments_sha256) {
+                    return (None, ApprovalOutcome::HashMismatch(action.clone()));
+                }
+                let mut claimed = action.clone();
+                claimed.state = ActionState::Executing;
+                claimed.decided_by = Some(approver);
+                (
+                    Some(ActionState::Executing),
+                    ApprovalOutcome::Claimed(claimed),
+                )
+            }
+            Verdict::Deny { by } => {
+                let mut denied = action.clone();
+                denied.state = ActionState::Denied;
+                denied.decided_by = Some(by);
+                (Some(ActionState::Denied), ApprovalOutcome::Denied(denied))
+            }
+        }
+    }
+}
+
+/// What a pending action's check before any verdict found: decided already, expired now, or
+/// open to the verdict.
+fn screen(action: &Action) -> Result<Option<ApprovalOutcome>, ToolsError> {
+    if action.state != ActionState::Pending {
+        return Ok(Some(ApprovalOutcome::AlreadyDecided(action.clone())));
+    }
+    if action.expires_at <= timestamp(now()) {
+        let mut expired = action.clone();
+        expired.state = ActionState::Expired;
+        return Ok(Some(ApprovalOutcome::Expired(expired)));
+    }
+    // Arguments edited in the database since they were shown no longer match their hash.
+    if arguments_hash(&action.arguments) != action.arguments_sha256 {
+        return Err(ToolsError::Database(format!(
+            "action {}: stored arguments do not match their hash; refusing to run it",
+            action.id
+        )));
+    }
+    Ok(None)
 }
 
 impl Actions {
     /// Takes a connection to the state database; actions caught running by a previous
     /// process's end are marked `interrupted`.
     pub fn new(connection: Connection) -> Result<Actions, ToolsError> {
-        connection.execute_batch(
-            "CREATE TABLE IF NOT EXISTS actions (
-                id TEXT PRIMARY KEY,
-                session_id TEXT,
-                user TEXT NOT NULL,
-                role TEXT NOT NULL,
-                tool TEXT NOT NULL,
-                arguments TEXT NOT NULL,
-                arguments_sha256 TEXT NOT NULL,
-                summary TEXT NOT NULL,
-                created_at TEXT NOT NULL,
-                expires_at TEXT NOT NULL,
-                state TEXT NOT NULL,
-                decided_by TEXT,
-                result TEXT
-            );",
-        )?;
+        connection.execute_batch(concat!(
+            "CREATE TABLE IF NOT EXISTS actions (",
+            actions_columns!(),
+            ");"
+        ))?;
         let interrupted = connection.execute(
             "UPDATE actions SET state = 'interrupted' WHERE state = 'executing'",
             [],
@@ -137,14 +225,18 @@ impl Actions {
             );
         }
         Ok(Actions {
-            connection: Mutex::new(connection),
+            store: Store::Sqlite(Mutex::new(connection)),
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.connection
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// Actions in PostgreSQL, shared by every instance connected to it. Unlike one process's
+    /// SQLite file, an action found `executing` here may be another live instance's, so none
+    /// is marked interrupted at start-up.
+    pub fn postgres(connection: PgConnection) -> Result<Actions, ToolsError> {
+        connection.migrate("actions", PG_MIGRATIONS)?;
+        Ok(Actions {
+            store: Store::Postgres(connection),
+        })
     }
 
     pub fn create(
@@ -173,46 +265,126 @@ impl Actions {
             decided_by: None,
             result: None,
         };
-        self.lock().execute(
-            "INSERT INTO actions (id, session_id, user, role, tool, arguments, arguments_sha256,
-                summary, created_at, expires_at, state)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'pending')",
-            params![
-                action.id,
-                action.session_id,
-                action.user,
-                action.role,
-                action.tool,
-                action.arguments.to_string(),
-                action.arguments_sha256,
-                action.summary,
-                action.created_at,
-                action.expires_at
-            ],
-        )?;
+        let arguments = action.arguments.to_string();
+        match &self.store {
+            Store::Sqlite(connection) => {
+                lock(connection).execute(
+                    "INSERT INTO actions (id, session_id, user, role, tool, arguments, arguments_sha256,
+                        summary, created_at, expires_at, state)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'pending')",
+                    params![
+                        action.id,
+                        action.session_id,
+                        action.user,
+                        action.role,
+                        action.tool,
+                        arguments,
+                        action.arguments_sha256,
+                        action.summary,
+                        action.created_at,
+                        action.expires_at
+                    ],
+                )?;
+            }
+            Store::Postgres(connection) => {
+                let row = action.clone();
+                connection.run(move |client| {
+                    client.execute(
+                        "INSERT INTO actions (id, session_id, \"user\", role, tool, arguments,
+                            arguments_sha256, summary, created_at, expires_at, state)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending')",
+                        &[
+                            &row.id,
+                            &row.session_id,
+                            &row.user,
+                            &row.role,
+                            &row.tool,
+                            &arguments,
+                            &row.arguments_sha256,
+                            &row.summary,
+                            &row.created_at,
+                            &row.expires_at,
+                        ],
+                    )
+                })?;
+            }
+        }
         Ok(action)
     }
 
     pub fn get(&self, id: &str) -> Result<Option<Action>, ToolsError> {
-        get(&self.lock(), id)
-    }
-
-    /// Pending actions a user asked for, oldest first.
-    pub fn pending_for(&self, user: &str) -> Result<Vec<Action>, ToolsError> {
-        let connection = self.lock();
-        let mut statement = connection.prepare(
-            "SELECT id FROM actions WHERE user = ?1 AND state = 'pending' ORDER BY created_at",
-        )?;
-        let ids: Vec<String> = statement
-            .query_map([user], |row| row.get(0))?
-            .collect::<Result<_, _>>()?;
-        let mut out = Vec::new();
-        for id in ids {
-            if let Some(action) = get(&connection, &id)? {
-                out.push(action);
+        match &self.store {
+            Store::Sqlite(connection) => get(&lock(connection), id),
+            Store::Postgres(connection) => {
+                let id = id.to_string();
+                connection
+                    .run(move |client| {
+                        client.query_opt(
+                            &format!("SELECT {ACTION_COLUMNS} FROM actions WHERE id = $1"),
+                            &[&id],
+                        )
+                    })?
+                    .map(|row| read_pg_action(&row))
+                    .transpose()
             }
         }
-        Ok(out)
+    }
+
+    /// Every action of one tool asked for in a session, in any state, oldest first.
+    pub fn in_session(&self, session_id: &str, tool: &str) -> Result<Vec<Action>, ToolsError> {
+        match &self.store {
+            Store::Sqlite(connection) => get_all(
+                &lock(connection),
+                "SELECT id FROM actions WHERE session_id = ?1 AND tool = ?2 ORDER BY created_at",
+                params![session_id, tool],
+            ),
+            Store::Postgres(connection) => {
+                let (session_id, tool) = (session_id.to_string(), tool.to_string());
+                connection
+                    .run(move |client| {
+                        client.query(
+                            &format!(
+                                "SELECT {ACTION_COLUMNS} FROM actions
+                                 WHERE session_id = $1 AND tool = $2 ORDER BY created_at"
+                            ),
+                            &[&session_id, &tool],
+                        )
+                    })?
+                    .iter()
+                    .map(read_pg_action)
+                    .collect()
+            }
+        }
+    }
+
+    /// Pending actions a user asked for that can still be approved (not expired), oldest first.
+    pub fn pending_for(&self, user: &str) -> Result<Vec<Action>, ToolsError> {
+        match &self.store {
+            Store::Sqlite(connection) => get_all(
+                &lock(connection),
+                "SELECT id FROM actions WHERE user = ?1 AND state = 'pending' AND expires_at > ?2
+                     ORDER BY created_at",
+                params![user, timestamp(now())],
+            ),
+            Store::Postgres(connection) => {
+                let user = user.to_string();
+                let now = timestamp(now());
+                connection
+                    .run(move |client| {
+                        client.query(
+                            &format!(
+                                "SELECT {ACTION_COLUMNS} FROM actions
+                                 WHERE \"user\" = $1 AND state = 'pending' AND expires_at > $2
+                                 ORDER BY created_at"
+                            ),
+                            &[&user, &now],
+                        )
+                    })?
+                    .iter()
+                    .map(read_pg_action)
+                    .collect()
+            }
+        }
     }
 
     /// Moves a pending, unexpired action to `executing` for `approver`, in one transaction:
@@ -223,70 +395,97 @@ impl Actions {
         approver: &str,
         expected_hash: Option<&str>,
     ) -> Result<ApprovalOutcome, ToolsError> {
-        self.decide(id, |action| {
-            if let Some(expected) = expected_hash {
-                if expected != action.arguments_sha256 {
-                    return (None, ApprovalOutcome::HashMismatch(action.clone()));
-                }
-            }
-            let mut claimed = action.clone();
-            claimed.state = ActionState::Executing;
-            claimed.decided_by = Some(approver.to_string());
-            (
-                Some(ActionState::Executing),
-                ApprovalOutcome::Claimed(claimed),
-            )
-        })
+        self.decide(
+            id,
+            Verdict::Claim {
+                approver: approver.to_string(),
+                expected_hash: expected_hash.map(str::to_string),
+            },
+        )
     }
 
     /// Denies a pending action; a decided one is left as it is.
     pub fn deny(&self, id: &str, by: &str) -> Result<ApprovalOutcome, ToolsError> {
-        self.decide(id, |action| {
-            let mut denied = action.clone();
-            denied.state = ActionState::Denied;
-            denied.decided_by = Some(by.to_string());
-            (Some(ActionState::Denied), ApprovalOutcome::Denied(denied))
-        })
+        self.decide(id, Verdict::Deny { by: by.to_string() })
     }
 
-    fn decide(
-        &self,
-        id: &str,
-        decide: impl FnOnce(&Action) -> (Option<ActionState>, ApprovalOutcome),
-    ) -> Result<ApprovalOutcome, ToolsError> {
-        let mut connection = self.lock();
-        let transaction =
-            connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let mut action =
-            get(&transaction, id)?.ok_or_else(|| ToolsError::UnknownAction(id.to_string()))?;
-        if action.state != ActionState::Pending {
-            return Ok(ApprovalOutcome::AlreadyDecided(action));
+    /// Reads the action and applies `verdict` in one transaction that holds the action: of two
+    /// decisions at once (two approvers, two instances), one applies and the other finds the
+    /// action decided.
+    fn decide(&self, id: &str, verdict: Verdict) -> Result<ApprovalOutcome, ToolsError> {
+        match &self.store {
+            Store::Sqlite(connection) => {
+                let connection = lock(connection);
+                let transaction = rusqlite::Transaction::new_unchecked(
+                    &connection,
+                    rusqlite::TransactionBehavior::Immediate,
+                )?;
+                let action = get(&transaction, id)?
+                    .ok_or_else(|| ToolsError::UnknownAction(id.to_string()))?;
+                if let Some(outcome) = screen(&action)? {
+                    if let ApprovalOutcome::Expired(_) = outcome {
+                        transaction
+                            .execute("UPDATE actions SET state = 'expired' WHERE id = ?1", [id])?;
+                        transaction.commit()?;
+                    }
+                    return Ok(outcome);
+                }
+                let (state, outcome) = verdict.apply(&action);
+                if let Some(state) = state {
+                    transaction.execute(
+                        "UPDATE actions SET state = ?2, decided_by = ?3 WHERE id = ?1 AND state = 'pending'",
+                        params![id, state.as_str(), decided_by(&outcome)],
+                    )?;
+                    transaction.commit()?;
+                }
+                Ok(outcome)
+            }
+            Store::Postgres(connection) => {
+                let id = id.to_string();
+                connection
+                    .run(move |client| {
+                        let mut transaction = client.transaction()?;
+                        let Some(row) = transaction.query_opt(
+                            &format!(
+                                "SELECT {ACTION_COLUMNS} FROM actions WHERE id = $1 FOR UPDATE"
+                            ),
+                            &[&id],
+                        )?
+                        else {
+                            return Ok(Err(ToolsError::UnknownAction(id)));
+                        };
+                        let action = match read_pg_action(&row) {
+                            Ok(action) => action,
+                            Err(err) => return Ok(Err(err)),
+                        };
+                        match screen(&action) {
+                            Err(err) => return Ok(Err(err)),
+                            Ok(Some(outcome)) => {
+                                if let ApprovalOutcome::Expired(_) = outcome {
+                                    transaction.execute(
+                                        "UPDATE actions SET state = 'expired' WHERE id = $1",
+                                        &[&id],
+                                    )?;
+                                    transaction.commit()?;
+                                }
+                                return Ok(Ok(outcome));
+                            }
+                            Ok(None) => {}
+                        }
+                        let (state, outcome) = verdict.apply(&action);
+                        if let Some(state) = state {
+                            transaction.execute(
+                                "UPDATE actions SET state = $2, decided_by = $3
+                                 WHERE id = $1 AND state = 'pending'",
+                                &[&id, &state.as_str(), &decided_by(&outcome)],
+                            )?;
+                            transaction.commit()?;
+                        }
+                        Ok(Ok(outcome))
+                    })
+                    .and_then(|decided| decided)
+            }
         }
-        if action.expires_at <= timestamp(now()) {
-            transaction.execute("UPDATE actions SET state = 'expired' WHERE id = ?1", [id])?;
-            transaction.commit()?;
-            action.state = ActionState::Expired;
-            return Ok(ApprovalOutcome::Expired(action));
-        }
-        // Arguments edited in the database since they were shown no longer match their hash.
-        if arguments_hash(&action.arguments) != action.arguments_sha256 {
-            return Err(ToolsError::Database(format!(
-                "action {id}: stored arguments do not match their hash; refusing to run it"
-            )));
-        }
-        let (state, outcome) = decide(&action);
-        if let Some(state) = state {
-            let by = match &outcome {
-                ApprovalOutcome::Claimed(a) | ApprovalOutcome::Denied(a) => a.decided_by.clone(),
-                _ => None,
-            };
-            transaction.execute(
-                "UPDATE actions SET state = ?2, decided_by = ?3 WHERE id = ?1 AND state = 'pending'",
-                params![id, state.as_str(), by],
-            )?;
-            transaction.commit()?;
-        }
-        Ok(outcome)
     }
 
     /// Records how a claimed action's execution ended.
@@ -296,20 +495,100 @@ impl Actions {
         } else {
             ActionState::Failed
         };
-        self.lock().execute(
-            "UPDATE actions SET state = ?2, result = ?3 WHERE id = ?1 AND state = 'executing'",
-            params![id, state.as_str(), result],
-        )?;
+        match &self.store {
+            Store::Sqlite(connection) => {
+                lock(connection).execute(
+                    "UPDATE actions SET state = ?2, result = ?3 WHERE id = ?1 AND state = 'executing'",
+                    params![id, state.as_str(), result],
+                )?;
+            }
+            Store::Postgres(connection) => {
+                let (id, result) = (id.to_string(), result.to_string());
+                connection.run(move |client| {
+                    client.execute(
+                        "UPDATE actions SET state = $2, result = $3 WHERE id = $1 AND state = 'executing'",
+                        &[&id, &state.as_str(), &result],
+                    )
+                })?;
+            }
+        }
         Ok(())
     }
+}
+
+fn lock(connection: &Mutex<Connection>) -> std::sync::MutexGuard<'_, Connection> {
+    connection
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn decided_by(outcome: &ApprovalOutcome) -> Option<String> {
+    match outcome {
+        ApprovalOutcome::Claimed(a) | ApprovalOutcome::Denied(a) => a.decided_by.clone(),
+        _ => None,
+    }
+}
+
+/// An action from its stored columns (`ACTION_COLUMNS`' order) and the texts of its
+/// arguments and state.
+fn action_from(mut action: Action, arguments: &str, state: &str) -> Result<Action, ToolsError> {
+    let id = action.id.clone();
+    action.arguments = serde_json::from_str(arguments).map_err(|err| {
+        ToolsError::Database(format!("action {id}: stored arguments are not JSON: {err}"))
+    })?;
+    action.state = ActionState::parse(state)
+        .ok_or_else(|| ToolsError::Database(format!("action {id}: unknown state `{state}`")))?;
+    Ok(action)
+}
+
+fn read_pg_action(row: &postgres::Row) -> Result<Action, ToolsError> {
+    let text = |index: usize| -> Result<String, ToolsError> {
+        row.try_get(index)
+            .map_err(|err| ToolsError::Database(format!("PostgreSQL: {err}")))
+    };
+    let optional = |index: usize| -> Result<Option<String>, ToolsError> {
+        row.try_get(index)
+            .map_err(|err| ToolsError::Database(format!("PostgreSQL: {err}")))
+    };
+    let action = Action {
+        id: text(0)?,
+        session_id: optional(1)?,
+        user: text(2)?,
+        role: text(3)?,
+        tool: text(4)?,
+        arguments: Value::Null,
+        arguments_sha256: text(6)?,
+        summary: text(7)?,
+        created_at: text(8)?,
+        expires_at: text(9)?,
+        state: ActionState::Pending,
+        decided_by: optional(11)?,
+        result: optional(12)?,
+    };
+    action_from(action, &text(5)?, &text(10)?)
+}
+
+/// The actions whose ids `query` selects, in its order (`get` reads each row).
+fn get_all(
+    connection: &Connection,
+    query: &str,
+    parameters: impl rusqlite::Params,
+) -> Result<Vec<Action>, ToolsError> {
+    let mut statement = connection.prepare(query)?;
+    let ids: Vec<String> = statement
+        .query_map(parameters, |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        out.extend(get(connection, &id)?);
+    }
+    Ok(out)
 }
 
 fn get(connection: &Connection, id: &str) -> Result<Option<Action>, ToolsError> {
     let row = connection
         .query_row(
-            "SELECT id, session_id, user, role, tool, arguments, arguments_sha256, summary,
-                created_at, expires_at, state, decided_by, result
-             FROM actions WHERE id = ?1",
+            &format!("SELECT {ACTION_COLUMNS} FROM actions WHERE id = ?1"),
             [id],
             |row| {
                 Ok((
@@ -334,13 +613,8 @@ fn get(connection: &Connection, id: &str) -> Result<Option<Action>, ToolsError> 
             },
         )
         .optional()?;
-    let Some((mut action, arguments, state)) = row else {
+    let Some((action, arguments, state)) = row else {
         return Ok(None);
     };
-    action.arguments = serde_json::from_str(&arguments).map_err(|err| {
-        ToolsError::Database(format!("action {id}: stored arguments are not JSON: {err}"))
-    })?;
-    action.state = ActionState::parse(&state)
-        .ok_or_else(|| ToolsError::Database(format!("action {id}: unknown state `{state}`")))?;
-    Ok(Some(action))
+    action_from(action, &arguments, &state).map(Some)
 }

@@ -20,6 +20,8 @@
 //! executor = { kind = "sql", database = "demo", mode = "write", statement = "UPDATE orders SET status = 'refunded' WHERE id = :order_id" }
 //! ```
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -40,9 +42,20 @@ pub struct PolicyConfig {
     /// URL prefixes `http` tools may reach; a tool's URL must start with one of them.
     #[serde(default)]
     pub http_allowlist: Vec<String>,
+    /// A PEM file of CA certificates (relative to the policy file) that `http` tools and MCP
+    /// servers over HTTPS trust besides the system's: a company's internal CA.
+    #[serde(default)]
+    pub http_ca_file: Option<String>,
     /// Roles that may read the audit log through the API.
     #[serde(default)]
     pub auditor_roles: Vec<String>,
+    /// Roles that may use the model directly (`/v1/chat/completions`); absent: every role.
+    #[serde(default)]
+    pub chat_roles: Option<Vec<String>>,
+    /// What the audit row of a chat completion keeps: `full` (the messages and the output
+    /// too) or `metadata` (caller, model, token counts, tools offered, calls returned).
+    #[serde(default)]
+    pub audit_chat_content: ChatAuditContent,
     /// MCP servers whose tools may be registered (each by name, in `tools`).
     #[serde(default)]
     pub mcp_servers: Vec<McpServerConfig>,
@@ -52,6 +65,40 @@ pub struct PolicyConfig {
     /// turns, reports); none: only the server's own queue limit.
     #[serde(default)]
     pub limits: Vec<LimitConfig>,
+}
+
+/// A value kept out of the policy text: `{ env = "CRM_TOKEN" }` or `{ file = "secrets/crm" }`
+/// (relative to the policy file), read once at start, with an optional `prefix`
+/// (`"Bearer "`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SecretValue {
+    #[serde(default)]
+    pub env: Option<String>,
+    #[serde(default)]
+    pub file: Option<String>,
+    #[serde(default)]
+    pub prefix: String,
+}
+
+/// How much of a chat completion its audit row keeps.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChatAuditContent {
+    /// The messages and the output, besides the metadata.
+    #[default]
+    Full,
+    /// Caller, model, token counts, tools offered and calls returned (their names only).
+    Metadata,
+}
+
+impl PolicyConfig {
+    /// Whether `role` may use the model directly.
+    pub fn may_chat(&self, role: &str) -> bool {
+        self.chat_roles
+            .as_ref()
+            .is_none_or(|roles| roles.iter().any(|r| r == role))
+    }
 }
 
 /// A limit on each user of a role, or on one user (whose own rule then replaces their role's).
@@ -69,6 +116,10 @@ pub struct LimitConfig {
     /// Requests started per minute (a steady rate, with bursts up to this many).
     #[serde(default)]
     pub requests_per_minute: Option<u32>,
+    /// Tokens (prompt and completion, as `usage` counts them) per minute: a request is
+    /// refused while the caller's tokens of the last 60 seconds reach this.
+    #[serde(default)]
+    pub tokens_per_minute: Option<u32>,
 }
 
 /// An MCP server Fulcrum connects to at start. Only the tools named by `mcp` executors in
@@ -102,7 +153,12 @@ pub enum McpTransport {
         cwd: Option<String>,
     },
     /// A server speaking MCP's streamable HTTP transport at this URL.
-    Http { url: String },
+    Http {
+        url: String,
+        /// Headers sent with every request, their values from the environment or files.
+        #[serde(default)]
+        headers: BTreeMap<String, SecretValue>,
+    },
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -141,14 +197,27 @@ pub struct ToolConfig {
     /// Roles that may approve a pending call besides the user who asked for it.
     #[serde(default)]
     pub approver_roles: Vec<String>,
+    /// Whether the user who asked for a call may approve it. `false` is four-eyes approval:
+    /// someone of an approver role must (the requester may still deny it).
+    #[serde(default = "default_self_approval")]
+    pub self_approval: bool,
     /// How a pending call is described to the approver; `{arg}` is replaced by an argument.
     #[serde(default)]
     pub summary: Option<String>,
+    /// The arguments that name the object a sensitive call acts on (`["order_id"]`): a call
+    /// on the same object as an earlier one of the session is shown to its approver as a
+    /// repeat, with the earlier call's outcome.
+    #[serde(default)]
+    pub idempotency_keys: Vec<String>,
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
     /// Output longer than this is cut (and marked as cut) before the model sees it.
     #[serde(default = "default_max_output_bytes")]
     pub max_output_bytes: usize,
+}
+
+fn default_self_approval() -> bool {
+    true
 }
 
 fn empty_object_schema() -> Value {
@@ -175,6 +244,10 @@ pub enum ExecutorConfig {
         /// Rows returned at most by a query.
         #[serde(default = "default_max_rows")]
         max_rows: usize,
+        /// The error a write that changes no row reports (`{arg}` replaced by an argument),
+        /// e.g. "no order {order_id} in a refundable state". Such a write is always an error.
+        #[serde(default)]
+        no_rows: Option<String>,
     },
     /// A request to a URL template under an allowlisted prefix; `{arg}` is replaced by the
     /// percent-encoded argument, other arguments go in the query string (GET) or JSON body.
@@ -182,6 +255,10 @@ pub enum ExecutorConfig {
         #[serde(default = "default_method")]
         method: String,
         url: String,
+        /// Headers sent with every call (credentials), their values from the environment or
+        /// files: never written in the policy, never in the audit log.
+        #[serde(default)]
+        headers: BTreeMap<String, SecretValue>,
     },
     /// A function built into Fulcrum: `calculator` or `current_time`.
     Builtin { function: String },

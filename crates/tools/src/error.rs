@@ -14,6 +14,8 @@ pub enum ToolsError {
         tool: String,
         reason: String,
     },
+    #[error("the audit key cannot be used: {0}")]
+    AuditKey(String),
     #[error("the state database failed: {0}")]
     Database(String),
     #[error("no tool named `{0}` is registered")]

@@ -79,6 +79,11 @@ impl Identities {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
+
+    /// Every user with a key, with their role (a user with two keys comes twice).
+    pub fn principals(&self) -> impl Iterator<Item = &Principal> {
+        self.entries.iter().map(|(_, principal)| principal)
+    }
 }
 
 #[cfg(test)]

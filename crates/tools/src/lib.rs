@@ -7,6 +7,7 @@
 //! Nothing here knows about HTTP: the server maps these types to its API.
 
 mod actions;
+mod anchor;
 mod audit;
 mod config;
 pub mod demo;
@@ -15,21 +16,29 @@ pub mod executor;
 mod identity;
 mod permit;
 mod policy;
+mod postgres;
 mod registry;
 mod store;
 mod template;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use actions::{Action, ActionState, Actions, ApprovalOutcome};
-pub use audit::{AuditEvent, AuditLog, AuditRecord, VerifyReport};
+pub use anchor::{
+    check_signature, read_checkpoints, AuditAnchor, AuditKey, Checkpoint, AUDIT_KEY_ENV,
+};
+pub use audit::{AnchorCheck, AuditEvent, AuditLog, AuditRecord, VerifyReport};
 pub use config::{
-    DatabaseConfig, ExecutorConfig, LimitConfig, McpServerConfig, McpTransport, PolicyConfig,
-    SqlMode, ToolConfig, UserConfig,
+    ChatAuditContent, DatabaseConfig, ExecutorConfig, LimitConfig, McpServerConfig, McpTransport,
+    PolicyConfig, SecretValue, SqlMode, ToolConfig, UserConfig,
 };
 pub use error::ToolsError;
 pub use executor::host::{HostFunction, HostFuture};
+pub use executor::tls::install_tls_provider;
 pub use executor::{Executors, ToolOutput};
 pub use identity::{ApiKey, Identities, Principal};
 pub use permit::Permit;
 pub use policy::{CallContext, Decision, Policy, Resolution};
+pub use postgres::PgConnection;
 pub use registry::{RegisteredTool, Registry};
 pub use store::{open_state_database, open_state_database_with, Durability};

@@ -9,13 +9,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::actions::{Action, Actions, ApprovalOutcome};
+use crate::actions::{Action, ActionState, Actions, ApprovalOutcome};
 use crate::audit::{AuditEvent, AuditLog};
 use crate::error::ToolsError;
 use crate::executor::{Executors, ToolOutput};
 use crate::identity::Principal;
 use crate::permit::Permit;
-use crate::registry::Registry;
+use crate::registry::{RegisteredTool, Registry};
 
 /// The answer to a proposed call.
 #[derive(Debug)]
@@ -69,6 +69,24 @@ pub struct Policy {
     actions: Arc<Actions>,
     executors: Executors,
     confirmation_ttl: Duration,
+}
+
+/// What an approver reads after the summary of a call that repeats an earlier one.
+fn repeat_note(earlier: &Action) -> String {
+    const SHOWN: usize = 200;
+    let mut note = format!(
+        " (REPEAT: asked for before in this session as {} at {}, {}",
+        earlier.id,
+        earlier.created_at,
+        earlier.state.as_str()
+    );
+    if let Some(result) = &earlier.result {
+        let cut: String = result.chars().take(SHOWN).collect();
+        let more = if cut.len() < result.len() { "…" } else { "" };
+        note.push_str(&format!(": {cut}{more}"));
+    }
+    note.push(')');
+    note
 }
 
 impl Policy {
@@ -168,17 +186,26 @@ impl Policy {
             )));
         };
         if tool.config.sensitive {
+            let repeat_of = self.earlier_call_on_the_same_object(context, tool, arguments)?;
+            let mut summary = tool.summary(arguments);
+            if let Some(earlier) = &repeat_of {
+                summary.push_str(&repeat_note(earlier));
+            }
             let action = self.actions.create(
                 &context.principal,
                 context.session_id.as_deref(),
                 tool_name,
                 arguments,
-                &tool.summary(arguments),
+                &summary,
                 self.confirmation_ttl,
             )?;
             record(
                 "confirm",
-                json!({"action_id": action.id, "arguments_sha256": action.arguments_sha256}),
+                json!({
+                    "action_id": action.id,
+                    "arguments_sha256": action.arguments_sha256,
+                    "repeat_of": repeat_of.as_ref().map(|earlier| &earlier.id),
+                }),
             )?;
             return Ok(Decision::Confirm(Box::new(action)));
         }
@@ -190,6 +217,28 @@ impl Policy {
             row.seq,
             None,
         )))
+    }
+
+    /// The session's latest earlier call of `tool` on the object `arguments` name (by the
+    /// tool's `idempotency_keys`), when there is one.
+    fn earlier_call_on_the_same_object(
+        &self,
+        context: &CallContext,
+        tool: &RegisteredTool,
+        arguments: &Value,
+    ) -> Result<Option<Action>, ToolsError> {
+        let Some(session) = context.session_id.as_deref() else {
+            return Ok(None);
+        };
+        if tool.config.idempotency_keys.is_empty() {
+            return Ok(None);
+        }
+        Ok(self
+            .actions
+            .in_session(session, &tool.config.name)?
+            .into_iter()
+            .filter(|earlier| tool.same_object(arguments, &earlier.arguments))
+            .max_by(|a, b| a.created_at.cmp(&b.created_at)))
     }
 
     /// Runs a permitted call and records its result or error with its timing.
@@ -230,13 +279,48 @@ impl Policy {
         result
     }
 
-    /// Whether `principal` may decide on `action`: the user who asked, or an approver role.
-    fn may_decide(&self, principal: &Principal, action: &Action) -> bool {
-        principal.user == action.user
-            || self
-                .registry
-                .get(&action.tool)
-                .is_some_and(|tool| tool.config.approver_roles.contains(&principal.role))
+    /// Whether `principal` may approve (`approving`) or deny the action: an approver role of its
+    /// tool, or the requester — who may always withdraw it, but approve it only where the tool
+    /// allows self-approval.
+    fn may_decide(&self, principal: &Principal, action: &Action, approving: bool) -> bool {
+        let tool = self.registry.get(&action.tool);
+        let own = principal.user == action.user;
+        if approving && own && tool.is_some_and(|tool| !tool.config.self_approval) {
+            return false;
+        }
+        own || tool.is_some_and(|tool| tool.config.approver_roles.contains(&principal.role))
+    }
+
+    /// Whether the policy as it is now still lets the action's requester run its tool: the user
+    /// still exists with a role the tool allows (a role stored with the action is the one they
+    /// had when they asked; they may have been demoted or removed since, or the tool changed).
+    /// Returns the requester's current role.
+    fn still_permitted(&self, action: &Action) -> Result<String, String> {
+        let Some(user) = self
+            .registry
+            .config()
+            .users
+            .iter()
+            .find(|u| u.name == action.user)
+        else {
+            return Err(format!(
+                "user `{}` who asked for action {} is no longer in the policy: it will not run",
+                action.user, action.id
+            ));
+        };
+        let Some(tool) = self.registry.get(&action.tool) else {
+            return Err(format!(
+                "tool `{}` of action {} is no longer in the policy: it will not run",
+                action.tool, action.id
+            ));
+        };
+        if !tool.allows_role(&user.role) {
+            return Err(format!(
+                "user `{}` now has role `{}`, which may not use `{}`: action {} will not run",
+                user.name, user.role, action.tool, action.id
+            ));
+        }
+        Ok(user.role.clone())
     }
 
     /// Approves a pending action and runs it, exactly once however often this is called.
@@ -250,16 +334,40 @@ impl Policy {
             .actions
             .get(action_id)?
             .ok_or_else(|| ToolsError::UnknownAction(action_id.to_string()))?;
-        if !self.may_decide(&context.principal, &action) {
+        if !self.may_decide(&context.principal, &action, true) {
             let reason = format!(
-                "user `{}` (role `{}`) may not approve action {action_id}",
-                context.principal.user, context.principal.role
+                "user `{}` (role `{}`) may not approve action {action_id}{}",
+                context.principal.user,
+                context.principal.role,
+                if context.principal.user == action.user {
+                    " (its tool needs someone else's approval: four eyes)"
+                } else {
+                    ""
+                }
             );
             self.audit.append(context.event(
                 "confirmation",
                 json!({"action_id": action_id, "event": "approve_refused", "reason": reason}),
             ))?;
             return Ok(Resolution::NotAllowed(reason));
+        }
+        // The role the action runs with: the requester's now (checked while it is pending).
+        let mut current_role = action.role.clone();
+        if action.state == ActionState::Pending {
+            match self.still_permitted(&action) {
+                Ok(role) => current_role = role,
+                Err(reason) => {
+                    // The policy no longer lets the requester run it: it is closed, not left
+                    // pending for someone to approve after the policy is restored.
+                    self.actions.deny(action_id, "policy")?;
+                    self.audit.append(context.event(
+                        "confirmation",
+                        json!({"action_id": action_id, "event": "refused_by_current_policy",
+                           "tool": action.tool, "reason": reason}),
+                    ))?;
+                    return Ok(Resolution::NotAllowed(reason));
+                }
+            }
         }
         let outcome = self
             .actions
@@ -278,13 +386,14 @@ impl Policy {
         ))?;
         match outcome {
             ApprovalOutcome::Claimed(claimed) => {
-                // It runs for the user who asked for it, whoever approved it.
+                // It runs for the user who asked for it, whoever approved it, with the role the
+                // policy gives them now.
                 let permit = Permit::new(
                     claimed.tool.clone(),
                     claimed.arguments.clone(),
                     Principal {
                         user: claimed.user.clone(),
-                        role: claimed.role.clone(),
+                        role: current_role,
                     },
                     row.seq,
                     Some(claimed.id.clone()),
@@ -312,7 +421,7 @@ impl Policy {
             .actions
             .get(action_id)?
             .ok_or_else(|| ToolsError::UnknownAction(action_id.to_string()))?;
-        if !self.may_decide(&context.principal, &action) {
+        if !self.may_decide(&context.principal, &action, false) {
             return Ok(Resolution::NotAllowed(format!(
                 "user `{}` (role `{}`) may not deny action {action_id}",
                 context.principal.user, context.principal.role

@@ -56,6 +56,19 @@ impl RegisteredTool {
     }
 
     /// The approver's view of a call: the configured summary with arguments filled in.
+    /// Whether `earlier`'s arguments name the same object as `arguments` (the tool's
+    /// `idempotency_keys` all present and equal); never when it has no such keys.
+    pub fn same_object(&self, arguments: &Value, earlier: &Value) -> bool {
+        let keys = &self.config.idempotency_keys;
+        !keys.is_empty()
+            && keys
+                .iter()
+                .all(|key| match (arguments.get(key), earlier.get(key)) {
+                    (Some(a), Some(b)) => a == b,
+                    _ => false,
+                })
+    }
+
     pub fn summary(&self, arguments: &Value) -> String {
         match &self.config.summary {
             Some(template) => fill_template(template, arguments, |value| value.to_string()),
@@ -110,7 +123,16 @@ impl Registry {
         };
         let roles: BTreeSet<&str> = config.roles.iter().map(String::as_str).collect();
         let known_role = |role: &str| roles.contains(role);
+        let mut user_names = BTreeSet::new();
         for user in &config.users {
+            // Keys, limits and approvals find a user by name: two entries would make which one
+            // applies a matter of order.
+            if !user_names.insert(user.name.as_str()) {
+                return Err(config_error(format!(
+                    "user `{}` is listed twice in `users`: give each user one entry (a user may have several keys in `key_sha256`)",
+                    user.name
+                )));
+            }
             if !known_role(&user.role) {
                 return Err(config_error(format!(
                     "user `{}` has role `{}`, which is not in `roles`",
@@ -122,6 +144,13 @@ impl Registry {
             if !known_role(role) {
                 return Err(config_error(format!(
                     "auditor role `{role}` is not in `roles`"
+                )));
+            }
+        }
+        for role in config.chat_roles.iter().flatten() {
+            if !known_role(role) {
+                return Err(config_error(format!(
+                    "chat role `{role}` is not in `roles`"
                 )));
             }
         }
@@ -147,7 +176,10 @@ impl Registry {
                     ))
                 }
             };
-            if limit.concurrent_requests == Some(0) || limit.requests_per_minute == Some(0) {
+            if limit.concurrent_requests == Some(0)
+                || limit.requests_per_minute == Some(0)
+                || limit.tokens_per_minute == Some(0)
+            {
                 return Err(config_error(format!(
                     "the limit of {named} must be at least 1 (leave it out for no limit)"
                 )));
@@ -167,7 +199,7 @@ impl Registry {
                 McpTransport::Stdio { command, .. } if command.trim().is_empty() => {
                     return Err(server_error("`command` is empty"));
                 }
-                McpTransport::Http { url }
+                McpTransport::Http { url, .. }
                     if !(url.starts_with("http://") || url.starts_with("https://")) =>
                 {
                     return Err(server_error("`url` must start with http:// or https://"));
@@ -248,6 +280,16 @@ impl Registry {
                         "`summary` names `{{{missing}}}`, which is not a parameter"
                     )));
                 }
+            }
+            if let Some(missing) = tool.idempotency_keys.iter().find(|n| !has_property(n)) {
+                return Err(tool_error(format!(
+                    "`idempotency_keys` names `{missing}`, which is not a parameter"
+                )));
+            }
+            if !tool.idempotency_keys.is_empty() && !tool.sensitive {
+                return Err(tool_error(
+                    "`idempotency_keys` only applies to a `sensitive` tool".into(),
+                ));
             }
             check_executor(tool, &config, &has_property).map_err(tool_error)?;
             let validator = jsonschema::validator_for(&tool.parameters)
@@ -338,7 +380,7 @@ fn check_executor(
             }
             Ok(())
         }
-        ExecutorConfig::Http { method, url } => {
+        ExecutorConfig::Http { method, url, .. } => {
             if !matches!(method.as_str(), "GET" | "POST" | "PUT" | "PATCH" | "DELETE") {
                 return Err(format!("HTTP method `{method}` is not supported"));
             }

@@ -56,6 +56,28 @@ pub struct AgentOptions {
     pub generation_timeout: Option<std::time::Duration>,
     /// How the prompt's layers share the window.
     pub context: ContextBudget,
+    /// What one user may store: sessions, messages per session, characters per message.
+    pub limits: SessionLimits,
+}
+
+/// Bounds on what users store, so no user can grow the state database without end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionLimits {
+    pub sessions_per_user: usize,
+    /// The user's messages in one session.
+    pub messages_per_session: usize,
+    /// Characters of one message.
+    pub message_chars: usize,
+}
+
+impl Default for SessionLimits {
+    fn default() -> Self {
+        SessionLimits {
+            sessions_per_user: 1_000,
+            messages_per_session: 500,
+            message_chars: 32_000,
+        }
+    }
 }
 
 impl Default for AgentOptions {
@@ -70,6 +92,7 @@ impl Default for AgentOptions {
             parallel_calls: true,
             generation_timeout: None,
             context: ContextBudget::default(),
+            limits: SessionLimits::default(),
         }
     }
 }
@@ -174,6 +197,13 @@ impl Agent {
     }
 
     pub fn create_session(&self, owner: &Principal) -> Result<SessionInfo, AgentError> {
+        let most = self.options.limits.sessions_per_user;
+        if self.sessions.count_owned(&owner.user)? >= most {
+            return Err(AgentError::LimitReached(format!(
+                "user `{}` has {most} sessions, the most one user may keep",
+                owner.user
+            )));
+        }
         let info = self.sessions.create(owner)?;
         let context = CallContext {
             principal: owner.clone(),
@@ -195,11 +225,21 @@ impl Agent {
         events: Events<'_>,
     ) -> Result<TurnOutcome, AgentError> {
         let session = self.sessions.get_owned(session_id, caller)?;
-        if let Some(pending) = self.sessions.pending_calls(&session.id)?.first() {
-            return Err(AgentError::AwaitingConfirmation {
-                session: session.id.clone(),
-                action: pending.action_id.clone(),
-            });
+        // Refused before anything is stored: an oversized or one-too-many message leaves no trace
+        // but the error.
+        let limits = self.options.limits;
+        let chars = text.chars().count();
+        if chars > limits.message_chars {
+            return Err(AgentError::LimitReached(format!(
+                "the message has {chars} characters, more than the {} one message may have",
+                limits.message_chars
+            )));
+        }
+        if self.sessions.message_counts(&session.id)?.1 >= limits.messages_per_session {
+            return Err(AgentError::LimitReached(format!(
+                "session `{}` holds {} messages of yours, the most one session may: start a new session",
+                session.id, limits.messages_per_session
+            )));
         }
         let context = CallContext {
             // The role is the caller's now, not the one the session was created with.
@@ -207,6 +247,13 @@ impl Agent {
             request_id: Some(format!("req_{}", uuid::Uuid::new_v4().simple())),
             session_id: Some(session.id.clone()),
         };
+        self.settle_stale_calls(&context, &session.id)?;
+        if let Some(pending) = self.sessions.pending_calls(&session.id)?.first() {
+            return Err(AgentError::AwaitingConfirmation {
+                session: session.id.clone(),
+                action: pending.action_id.clone(),
+            });
+        }
         self.policy
             .audit()
             .append(context.event("user_input", json!({ "text": text })))?;

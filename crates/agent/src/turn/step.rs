@@ -40,7 +40,7 @@ impl Agent {
                 results.push((
                     index,
                     false,
-                    json!({"error": format!("invalid arguments: {error}")}).to_string(),
+                    error_result(&format!("invalid arguments: {error}")),
                 ));
                 continue;
             }
@@ -49,11 +49,9 @@ impl Agent {
                 .authorize(context, &call.name, &call.arguments)?
             {
                 Decision::Permit(permit) => permitted.push((index, permit)),
-                Decision::Deny(reason) => results.push((
-                    index,
-                    false,
-                    json!({"error": format!("denied: {reason}")}).to_string(),
-                )),
+                Decision::Deny(reason) => {
+                    results.push((index, false, error_result(&format!("denied: {reason}"))))
+                }
                 Decision::Confirm(action) => {
                     emit(
                         events,
@@ -119,12 +117,17 @@ pub(super) struct Call {
     pub(super) invalid: Option<String>,
 }
 
+/// A tool result that tells the model the call failed, and why.
+pub(super) fn error_result(text: &str) -> String {
+    json!({ "error": text }).to_string()
+}
+
 pub(super) fn tool_content(
     result: &Result<ToolOutput, fulcrum_tools::ToolsError>,
 ) -> (bool, String) {
     match result {
         Ok(output) => (true, output.text.clone()),
-        Err(err) => (false, json!({ "error": err.to_string() }).to_string()),
+        Err(err) => (false, error_result(&err.to_string())),
     }
 }
 

@@ -1,7 +1,9 @@
 //! The agent loop with a scripted model: exact control over what the "model" says, real
 //! SQLite, the real policy and audit log.
 
+mod answer_cache_postgres;
 mod memory;
+mod sessions_postgres;
 mod turns;
 
 use std::path::Path;
@@ -9,8 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fulcrum_agent::{Agent, AgentOptions, SessionStore, ToolCallTuning};
-use fulcrum_chat::ChatTemplate;
+use fulcrum_chat::{ChatTemplate, SpecialTokenGuard};
 use fulcrum_engine::scripted::ScriptedBackend;
+use fulcrum_engine::{Backend, TOKEN_BREAK};
 use fulcrum_tools::{Durability, Policy, Principal, Registry};
 
 const POLICY: &str = r#"
@@ -95,7 +98,11 @@ pub fn open_agent_with(dir: &Path, backend: Arc<ScriptedBackend>, options: Agent
         "",
         "<|im_end|>",
     )
-    .expect("template");
+    .expect("template")
+    .with_special_token_guard(SpecialTokenGuard::new(
+        &backend.info().special_tokens,
+        TOKEN_BREAK,
+    ));
     Agent::new(
         backend,
         Arc::new(template),

@@ -1,15 +1,14 @@
 //! `fulcrum chat`: an interactive conversation in the terminal, streamed token by token.
 
 use std::io::{BufRead, Write};
-use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use fulcrum_agent::LoadedModel;
 use fulcrum_chat::{Message, RenderOptions};
-use fulcrum_engine::{GenerationEvent, GenerationRequest, LlamaEngine, SamplingParams};
+use fulcrum_engine::{GenerationEvent, GenerationRequest, SamplingParams};
 
 use crate::config::{Config, ModelFlags};
-use crate::model_source::{engine_config, ensure_model};
+use crate::model_source::load_backend;
 
 #[derive(Debug, clap::Args)]
 pub struct ChatArgs {
@@ -27,14 +26,12 @@ pub struct ChatArgs {
 }
 
 pub fn run(config: &Config, args: &ChatArgs) -> Result<()> {
-    let (path, id) = ensure_model(config)?;
-    eprintln!("loading {id}…");
-    let engine = LlamaEngine::load(engine_config(config, &path, id))?;
+    eprintln!("loading {}…", config.model);
     let LoadedModel {
         backend: engine,
         template,
         ..
-    } = LoadedModel::new(Arc::new(engine))?;
+    } = LoadedModel::new(load_backend(config)?)?;
     let info = engine.info();
     let fresh = || -> Vec<Message> { args.system.iter().map(Message::system).collect() };
     let mut messages = fresh();

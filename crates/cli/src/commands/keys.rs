@@ -29,7 +29,13 @@ impl KeysCommand {
 
 pub fn run(config: &Config, command: KeysCommand) -> Result<()> {
     let KeysCommand::Create { user, .. } = command;
-    let (path, _) = policy_path(config)?;
+    let (path, demo) = policy_path(config)?;
+    if demo {
+        anyhow::bail!(
+            "the demo enterprise's policy ({}) is rewritten at every start, so a key added to it would vanish: copy it to a file of your own, pass it with --policy (or `policy` in fulcrum.toml), and create keys for that",
+            path.display()
+        );
+    }
     let registry = Registry::load(&path)?;
     if !registry.config().users.iter().any(|u| u.name == user) {
         anyhow::bail!(

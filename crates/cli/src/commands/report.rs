@@ -6,13 +6,12 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use fulcrum_agent::LoadedModel;
-use fulcrum_engine::LlamaEngine;
 use fulcrum_report::{write_monthly_report, Format, Month, ReportRequest, Template};
 use fulcrum_retrieval::{KnowledgePassages, PassageSource, SharedEmbedder};
 use fulcrum_tools::{CallContext, Principal};
 
 use crate::config::{Config, ModelFlags, PolicyFlags};
-use crate::model_source::{engine_config, ensure_model, load_embedder};
+use crate::model_source::{load_backend, load_embedder};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum ReportCommand {
@@ -118,9 +117,7 @@ pub fn run(config: &Config, command: ReportCommand) -> Result<()> {
     let model = if args.no_model {
         None
     } else {
-        let (path, id) = ensure_model(config)?;
-        let engine = LlamaEngine::load(engine_config(config, &path, id))?;
-        Some(LoadedModel::new(Arc::new(engine))?)
+        Some(LoadedModel::new(load_backend(config)?)?)
     };
     let request = ReportRequest {
         template,

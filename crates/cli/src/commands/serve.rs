@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use fulcrum_agent::LoadedModel;
-use fulcrum_engine::LlamaEngine;
 use fulcrum_report::{MonthlyReportFunction, MONTHLY_REPORT};
 use fulcrum_retrieval::{
     KnowledgePassages, KnowledgeSearchFunction, SharedEmbedder, SEARCH_KNOWLEDGE,
@@ -12,7 +11,7 @@ use fulcrum_retrieval::{
 use fulcrum_server::AppState;
 
 use crate::config::{Config, ModelFlags, PolicyFlags, ServeFlags};
-use crate::model_source::{engine_config, ensure_model, load_embedder};
+use crate::model_source::{load_backend, load_embedder};
 
 /// `fulcrum serve`: the model, the policy and where to listen.
 #[derive(Debug, clap::Args)]
@@ -23,6 +22,10 @@ pub struct ServeArgs {
     pub policy: PolicyFlags,
     #[command(flatten)]
     pub serve: ServeFlags,
+    /// Serve the demo enterprise on a non-loopback address anyway. Its API keys are public
+    /// (they are in the README): anyone who can reach the port is its administrator
+    #[arg(long)]
+    pub allow_demo_keys: bool,
 }
 
 impl ServeArgs {
@@ -36,12 +39,49 @@ impl ServeArgs {
     }
 }
 
-pub fn run(config: Config) -> Result<()> {
+pub fn run(config: Config, allow_demo_keys: bool) -> Result<()> {
+    check_demo_exposure(&config, allow_demo_keys)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(serve(config))
+}
+
+/// The demo policy's keys are public: it is served on loopback only, unless the operator says
+/// otherwise, and then with a warning nobody can miss.
+fn check_demo_exposure(config: &Config, allow_demo_keys: bool) -> Result<()> {
+    if config.policy.is_some() || loopback_only(&config.host) {
+        return Ok(());
+    }
+    if !allow_demo_keys {
+        anyhow::bail!(
+            "refusing to serve the demo enterprise on {}: its API keys are public (demo-admin-key is in the README). Pass --policy with your own policy file, listen on 127.0.0.1, or add --allow-demo-keys to expose it anyway",
+            config.host
+        );
+    }
+    let banner = format!(
+        "WARNING: the demo enterprise is served on {} with its PUBLIC keys: anyone who can reach this port is its administrator (demo-admin-key). Never do this on a network with real users or data.",
+        config.host
+    );
+    eprintln!("{banner}");
+    tracing::warn!("{banner}");
+    Ok(())
+}
+
+/// Whether `host` names only loopback addresses (an IP, `localhost`, or a name resolving so).
+fn loopback_only(host: &str) -> bool {
+    use std::net::ToSocketAddrs;
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        return ip.is_loopback();
+    }
+    match (host, 0).to_socket_addrs() {
+        Ok(addresses) => {
+            let addresses: Vec<_> = addresses.collect();
+            !addresses.is_empty() && addresses.iter().all(|a| a.ip().is_loopback())
+        }
+        Err(_) => false,
+    }
 }
 
 async fn serve(config: Config) -> Result<()> {
@@ -107,9 +147,7 @@ async fn serve(config: Config) -> Result<()> {
                 }
             }
         }
-        let (path, id) = ensure_model(&config)?;
-        let engine = LlamaEngine::load(engine_config(&config, &path, id))?;
-        let loaded = LoadedModel::new(Arc::new(engine))?;
+        let loaded = LoadedModel::new(load_backend(&config)?)?;
         let id = loaded.backend.info().id.clone();
         loader_state.set_model(loaded);
         tracing::info!(model = %id, "ready: serving at http://{address}/v1");

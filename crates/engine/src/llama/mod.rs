@@ -30,7 +30,7 @@ use llama_cpp_2::token::LlamaToken;
 use tokio::sync::mpsc;
 
 use crate::backend::{
-    Backend, BiasWhen, EngineLoad, FinishReason, GenerationEvent, GenerationRequest,
+    output_budget, Backend, BiasWhen, EngineLoad, FinishReason, GenerationEvent, GenerationRequest,
     GenerationStream, ModelInfo, SamplingParams, Usage,
 };
 use crate::error::EngineError;
@@ -43,7 +43,10 @@ mod admission;
 mod queue;
 mod sampler;
 mod slot;
+mod vocab;
 mod worker;
+
+pub use vocab::GgufVocabulary;
 
 use slot::{FollowupBias, Job};
 use worker::Worker;
@@ -189,6 +192,7 @@ impl LlamaEngine {
             chat_template: model.meta_val_str("tokenizer.chat_template").ok(),
             bos_token: special_text(&model, model.vocab().bos()),
             eos_token: special_text(&model, model.vocab().eos()),
+            special_tokens: vocab::special_token_texts(&model),
         };
 
         let threads = config.threads.unwrap_or_else(physical_cores).max(1);
@@ -231,11 +235,7 @@ impl LlamaEngine {
     }
 
     fn tokenize(&self, text: &str) -> Vec<LlamaToken> {
-        let vocab = self.model.vocab();
-        // Templates that print the BOS token themselves must not get a second one.
-        let add_bos = vocab.should_add_bos()
-            && (self.info.bos_token.is_empty() || !text.starts_with(&self.info.bos_token));
-        vocab.tokenize(text.as_bytes(), add_bos, true)
+        vocab::tokenize(&self.model, &self.info.bos_token, text)
     }
 }
 
@@ -308,32 +308,7 @@ impl LlamaEngine {
         if tokens.is_empty() {
             return Err(EngineError::EmptyPrompt);
         }
-        let context = self.info.context_size as usize;
-        let room = context.saturating_sub(tokens.len());
-        let max_tokens = match request.max_tokens {
-            Some(asked) if asked as usize > room || room == 0 => {
-                return Err(EngineError::ContextOverflow {
-                    prompt_tokens: tokens.len(),
-                    max_tokens: asked as usize,
-                    context_size: context,
-                })
-            }
-            Some(asked) => asked,
-            None if room == 0 => {
-                return Err(EngineError::ContextOverflow {
-                    prompt_tokens: tokens.len(),
-                    max_tokens: 1,
-                    context_size: context,
-                })
-            }
-            // OpenAI's meaning: up to what the context leaves, within the caller's limit.
-            None => {
-                let room = u32::try_from(room).unwrap_or(u32::MAX);
-                request
-                    .max_tokens_limit
-                    .map_or(room, |limit| room.min(limit.max(1)))
-            }
-        };
+        let max_tokens = output_budget(tokens.len(), self.info.context_size, &request)?;
         let grammar = match &request.grammar {
             Some(lark) => Some(self.grammars.matcher(&self.model, lark)?),
             None => None,

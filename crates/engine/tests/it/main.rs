@@ -15,6 +15,7 @@ use fulcrum_engine::{
 mod admission;
 mod grammar_and_bias;
 mod scheduling;
+mod special_tokens;
 
 fn model_path() -> PathBuf {
     if let Some(path) = std::env::var_os("FULCRUM_TEST_MODEL") {

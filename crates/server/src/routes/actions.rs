@@ -6,14 +6,15 @@ use axum::{Extension, Json};
 use fulcrum_tools::{Principal, Resolution};
 use serde::Deserialize;
 
-use super::agent::agent;
+use super::agent::{agent, detached};
 use crate::auth::caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::wire::actions::{ActionList, ActionResult, ActionView, Decision};
 use crate::wire::agent::Turn;
+use crate::wire::ApiErrors;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Approval {
     /// The hash of the arguments the approver was shown; the action runs only if it matches.
@@ -21,6 +22,7 @@ pub struct Approval {
     arguments_sha256: Option<String>,
 }
 
+#[utoipa::path(get, path = "/v1/actions", tag = "actions", responses((status = 200, body = ActionList), ApiErrors), security(("api_key" = [])))]
 pub async fn pending(
     State(state): State<AppState>,
     principal: Option<Extension<Principal>>,
@@ -33,6 +35,7 @@ pub async fn pending(
     }))
 }
 
+#[utoipa::path(post, path = "/v1/actions/{id}/approve", tag = "actions", request_body(content = Option<Approval>, description = "optional: the argument hash the approver was shown"), params(("id" = String, Path, description = "the action id")), responses((status = 200, body = Decision), ApiErrors), security(("api_key" = [])))]
 pub async fn approve(
     state: State<AppState>,
     principal: Option<Extension<Principal>>,
@@ -49,6 +52,7 @@ pub async fn approve(
     decide(state, principal, id, true, approval.arguments_sha256).await
 }
 
+#[utoipa::path(post, path = "/v1/actions/{id}/deny", tag = "actions", params(("id" = String, Path, description = "the action id")), responses((status = 200, body = Decision), ApiErrors), security(("api_key" = [])))]
 pub async fn deny(
     state: State<AppState>,
     principal: Option<Extension<Principal>>,
@@ -72,9 +76,15 @@ async fn decide(
         Ok(admission) => admission,
         Err(refused) => return Ok(*refused),
     };
-    let (resolution, continued) = agent
-        .decide(&principal, &id, approve, expected_hash.as_deref(), None)
-        .await?;
+    let (resolution, continued) = {
+        let (agent, principal) = (std::sync::Arc::clone(&agent), principal.clone());
+        detached(async move {
+            agent
+                .decide(&principal, &id, approve, expected_hash.as_deref(), None)
+                .await
+        })
+        .await?
+    };
     let (status, action, result) = match resolution {
         Resolution::Ran(action, result) => {
             let result = match result {
@@ -99,22 +109,19 @@ async fn decide(
             )
             .with_code("arguments_mismatch"))
         }
-        Resolution::NotAllowed(reason) => {
-            return Err(ApiError {
-                status: axum::http::StatusCode::FORBIDDEN,
-                message: reason,
-                kind: "invalid_request_error",
-                param: None,
-                code: Some("not_allowed"),
-            })
-        }
+        Resolution::NotAllowed(reason) => return Err(ApiError::forbidden(reason)),
     };
     drop(admission);
+    let turn_continued = continued.is_some();
+    // The continued turn ran as the session's owner, with the owner's role and passages: it
+    // is theirs to read, not the approver's.
+    let turn = continued.filter(|_| action.user == principal.user);
     Ok(Json(Decision {
         status,
         action: ActionView::from(action),
         result,
-        turn: continued.map(Turn::from),
+        turn: turn.map(Turn::from),
+        turn_continued,
     })
     .into_response())
 }

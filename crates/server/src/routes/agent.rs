@@ -16,8 +16,9 @@ use crate::error::ApiError;
 use crate::json::ApiJson;
 use crate::state::AppState;
 use crate::wire::agent::{Session, SessionList, SessionMessages, StoredMessage, Turn, TurnEvent};
+use crate::wire::{ApiErrors, ErrorResponse};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendMessage {
     content: String,
@@ -32,6 +33,7 @@ pub(crate) fn agent(state: &AppState) -> Result<Arc<Agent>, ApiError> {
     governance.agent().cloned().ok_or_else(ApiError::not_ready)
 }
 
+#[utoipa::path(post, path = "/v1/agent/sessions", tag = "agent", responses((status = 201, body = Session), ApiErrors), security(("api_key" = [])))]
 pub async fn create_session(
     State(state): State<AppState>,
     principal: Option<Extension<Principal>>,
@@ -43,6 +45,7 @@ pub async fn create_session(
 }
 
 /// The caller's sessions, newest first.
+#[utoipa::path(get, path = "/v1/agent/sessions", tag = "agent", responses((status = 200, body = SessionList), ApiErrors), security(("api_key" = [])))]
 pub async fn list_sessions(
     State(state): State<AppState>,
     principal: Option<Extension<Principal>>,
@@ -55,6 +58,7 @@ pub async fn list_sessions(
     }))
 }
 
+#[utoipa::path(get, path = "/v1/agent/sessions/{id}/messages", tag = "agent", params(("id" = String, Path, description = "the session id")), responses((status = 200, body = SessionMessages), ApiErrors), security(("api_key" = [])))]
 pub async fn messages(
     State(state): State<AppState>,
     principal: Option<Extension<Principal>>,
@@ -72,6 +76,7 @@ pub async fn messages(
     }))
 }
 
+#[utoipa::path(post, path = "/v1/agent/sessions/{id}/messages", tag = "agent", request_body = SendMessage, params(("id" = String, Path, description = "the session id")), responses((status = 200, description = "the turn (or, with `stream`, its events)", content((Turn = "application/json"), (serde_json::Value = "text/event-stream"))), ApiErrors, (status = 409, description = "the session waits for a confirmation", body = ErrorResponse), (status = 503, description = "the model is not loaded", body = ErrorResponse), (status = 504, description = "a generation ran out of time", body = ErrorResponse)), security(("api_key" = [])))]
 pub async fn send(
     State(state): State<AppState>,
     principal: Option<Extension<Principal>>,
@@ -89,7 +94,10 @@ pub async fn send(
         Err(refused) => return Ok(*refused),
     };
     if !body.stream {
-        let outcome = agent.send(&principal, &id, &body.content, None).await?;
+        let outcome = {
+            let (agent, principal, id) = (Arc::clone(&agent), principal.clone(), id.clone());
+            detached(async move { agent.send(&principal, &id, &body.content, None).await }).await?
+        };
         drop(admission);
         remember_later(&agent, &principal, &id, &outcome);
         return Ok(Json(Turn::from(outcome)).into_response());
@@ -112,6 +120,20 @@ pub async fn send(
         }
     });
     Ok(event_stream(receiver).into_response())
+}
+
+/// Runs `work` in a task of its own: a client that goes away mid-turn cancels neither a turn
+/// nor an approval halfway (a tool run without its audit row, a turn half stored).
+pub(crate) async fn detached<T: Send + 'static>(
+    work: impl std::future::Future<Output = Result<T, fulcrum_agent::AgentError>> + Send + 'static,
+) -> Result<T, ApiError> {
+    match tokio::spawn(work).await {
+        Ok(result) => result.map_err(ApiError::from),
+        Err(err) => {
+            tracing::error!(%err, "an agent task failed");
+            Err(ApiError::internal())
+        }
+    }
 }
 
 /// After an answered turn, folds the turns leaving the window into the session's summary in

@@ -9,9 +9,11 @@ use crate::auth::caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::wire::audit::{AuditPage, AuditRow};
+use crate::wire::ApiErrors;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
     /// Rows after this sequence number.
     #[serde(default)]
@@ -24,6 +26,7 @@ fn default_limit() -> usize {
     100
 }
 
+#[utoipa::path(get, path = "/v1/audit", tag = "audit", params(Page), responses((status = 200, body = AuditPage), ApiErrors), security(("api_key" = [])))]
 pub async fn list(
     State(state): State<AppState>,
     principal: Option<Extension<Principal>>,
@@ -34,13 +37,10 @@ pub async fn list(
         ApiError::not_found("this server runs without a policy", "not_configured")
     })?;
     if !governance.policy.registry().is_auditor(&principal.role) {
-        return Err(ApiError {
-            status: axum::http::StatusCode::FORBIDDEN,
-            message: format!("role `{}` may not read the audit log", principal.role),
-            kind: "invalid_request_error",
-            param: None,
-            code: Some("not_allowed"),
-        });
+        return Err(ApiError::forbidden(format!(
+            "role `{}` may not read the audit log",
+            principal.role
+        )));
     }
     let records = governance
         .policy

@@ -15,18 +15,21 @@ use fulcrum_engine::{
 };
 use fulcrum_tools::Principal;
 
+use super::chat_audit::{check_allowed, ChatAudit};
 use super::chat_stream::sse_events;
 use super::completion::{
-    accept_call, finish_reason, record_usage, unix_now, InFlight, ResponseMeta, FINGERPRINT,
+    accept_call, finish_reason, unix_now, InFlight, ResponseMeta, FINGERPRINT,
 };
 use crate::error::ApiError;
 use crate::json::ApiJson;
 use crate::state::AppState;
 use crate::validate::{check_size, validate, ValidRequest};
+use crate::wire::{ApiErrors, ErrorResponse};
 use crate::wire::{
     ChatCompletion, ChatCompletionRequest, Choice, ResponseMessage, ResponseToolCall,
 };
 
+#[utoipa::path(post, path = "/v1/chat/completions", tag = "openai", request_body = ChatCompletionRequest, responses((status = 200, description = "the completion (or, with `stream`, server-sent chunks)", content((ChatCompletion = "application/json"), (serde_json::Value = "text/event-stream"))), ApiErrors, (status = 413, description = "body too large", body = ErrorResponse), (status = 503, description = "the model is not loaded", body = ErrorResponse), (status = 504, description = "the generation ran out of time", body = ErrorResponse)), security(("api_key" = [])))]
 pub async fn chat_completions(
     State(state): State<AppState>,
     principal: Option<Extension<Principal>>,
@@ -53,6 +56,8 @@ pub async fn chat_completions(
     check_size(&request, &state.options.request_limits)?;
     let valid = validate(request)?;
     let caller = principal.map(|Extension(principal)| principal);
+    check_allowed(&state, caller.as_ref())?;
+    let audit = ChatAudit::for_request(&state, caller.as_ref(), &valid, &info.id);
     let admission = match state.admit(caller.as_ref()) {
         Ok(admission) => admission,
         Err(refused) => return Ok(*refused),
@@ -75,9 +80,13 @@ pub async fn chat_completions(
                 .as_ref()
                 .map_or_else(|| "anonymous".to_string(), |p| p.user.clone()),
         ),
+        buffered: !stream,
         ..request
     };
-    let generation = start_generation(&model.backend, request).await?;
+    let mut generation = start_generation(&model.backend, request).await?;
+    if let Some(audit) = audit {
+        generation = audit.attach(generation, tools.clone());
+    }
     let in_flight = InFlight::new(state.metrics.generations_in_flight.clone(), admission);
     let meta = ResponseMeta {
         id: format!("chatcmpl-{}", uuid::Uuid::new_v4().simple()),
@@ -85,7 +94,6 @@ pub async fn chat_completions(
         model: info.id.clone(),
         include_usage,
         started,
-        class: caller.map_or_else(|| "anonymous".to_string(), |p| p.role),
         // With `tool_choice: none` nothing is read as a call.
         tools: tools.filter(|_| tool_choice != ToolChoice::None),
     };
@@ -169,10 +177,7 @@ async fn collect(
                 }
                 text.push_str(&piece);
             }
-            GenerationEvent::Finished { reason, usage } => {
-                record_usage(state, &meta.class, usage);
-                return Ok((text, reason, usage));
-            }
+            GenerationEvent::Finished { reason, usage } => return Ok((text, reason, usage)),
         }
     }
     tracing::error!("generation ended without a finish event");

@@ -11,9 +11,7 @@ use fulcrum_chat::tools::{CallDeduper, StreamEvent, StreamParser};
 use fulcrum_engine::{GenerationEvent, GenerationStream};
 use futures::Stream;
 
-use super::completion::{
-    accept_call, finish_reason, record_usage, InFlight, ResponseMeta, FINGERPRINT,
-};
+use super::completion::{accept_call, finish_reason, InFlight, ResponseMeta, FINGERPRINT};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::wire::{
@@ -56,7 +54,8 @@ fn json_event(value: &impl serde::Serialize) -> Event {
         Ok(text) => Event::default().data(text),
         Err(err) => {
             tracing::error!(%err, "cannot serialise a stream chunk");
-            Event::default().data(ApiError::internal().body().to_string())
+            Event::default()
+                .data(serde_json::to_string(&ApiError::internal().body()).unwrap_or_default())
         }
     }
 }
@@ -204,7 +203,6 @@ pub(super) fn sse_events(
                 }
             }
             if let Some((reason, usage)) = finished {
-                record_usage(&state, &meta.class, usage);
                 let finish = if builder.calls > 0 {
                     "tool_calls"
                 } else {

@@ -5,11 +5,10 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use fulcrum_chat::tools::{new_call_id, ParsedCall, ToolSet};
-use fulcrum_engine::{FinishReason, Usage};
+use fulcrum_engine::FinishReason;
 use prometheus::IntGauge;
 
 use crate::limits::Admission;
-use crate::state::AppState;
 use crate::wire::{ResponseFunction, ResponseToolCall};
 
 pub(super) const FINGERPRINT: &str = concat!("fulcrum-", env!("CARGO_PKG_VERSION"));
@@ -57,26 +56,8 @@ pub(super) struct ResponseMeta {
     pub model: String,
     pub include_usage: bool,
     pub started: Instant,
-    /// The caller's role (`anonymous` without a policy): the class of its queue wait.
-    pub class: String,
     /// The request's tools, when it had any: calls are parsed and validated against them.
     pub tools: Option<Arc<ToolSet>>,
-}
-
-pub(super) fn record_usage(state: &AppState, class: &str, usage: Usage) {
-    state
-        .metrics
-        .queue_wait_by_class
-        .with_label_values(&[class])
-        .observe(usage.queue_wait.as_secs_f64());
-    state
-        .metrics
-        .prompt_tokens
-        .inc_by(u64::from(usage.prompt_tokens));
-    state
-        .metrics
-        .completion_tokens
-        .inc_by(u64::from(usage.completion_tokens));
 }
 
 /// A call that passed validation, with its new id; `None` (logged) when it did not.

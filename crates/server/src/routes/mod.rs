@@ -4,6 +4,7 @@ pub mod actions;
 pub mod agent;
 pub mod audit;
 pub mod chat;
+mod chat_audit;
 mod chat_stream;
 mod completion;
 pub mod health;

@@ -4,10 +4,11 @@ use axum::extract::{Path, State};
 use axum::Json;
 
 use crate::error::ApiError;
+use crate::wire::{ApiErrors, ErrorResponse};
 use fulcrum_agent::LoadedModel;
 
 use crate::state::AppState;
-use crate::wire::{ModelCard, ModelList};
+use crate::wire::{ModelCard, ModelList, UpstreamCard};
 
 fn card(model: &LoadedModel) -> ModelCard {
     let info = model.backend.info();
@@ -17,9 +18,21 @@ fn card(model: &LoadedModel) -> ModelCard {
         created: model.created,
         owned_by: "fulcrum",
         context_length: info.context_size,
+        upstreams: model
+            .backend
+            .upstreams()
+            .into_iter()
+            .map(|upstream| UpstreamCard {
+                name: upstream.name,
+                kind: upstream.kind,
+                healthy: upstream.healthy,
+                grammar: upstream.grammar,
+            })
+            .collect(),
     }
 }
 
+#[utoipa::path(get, path = "/v1/models", tag = "openai", responses((status = 200, body = ModelList), ApiErrors, (status = 503, description = "the model is not loaded", body = ErrorResponse)), security(("api_key" = [])))]
 pub async fn list(State(state): State<AppState>) -> Result<Json<ModelList>, ApiError> {
     let model = state.model.get().ok_or_else(ApiError::not_ready)?;
     Ok(Json(ModelList {
@@ -28,6 +41,7 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<ModelList>, ApiE
     }))
 }
 
+#[utoipa::path(get, path = "/v1/models/{id}", tag = "openai", params(("id" = String, Path, description = "the model id")), responses((status = 200, body = ModelCard), ApiErrors, (status = 503, description = "the model is not loaded", body = ErrorResponse)), security(("api_key" = [])))]
 pub async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,

@@ -1,20 +1,25 @@
 //! `POST /v1/reports/monthly`: the monthly sales report for the caller, its files in the
-//! response. The data is read as the caller (their role must allow `query_sales_data`), so
-//! the same rules and audit rows apply as to the model's own calls.
+//! response. The route is the report tool's (a tool running the `monthly_report` host
+//! function, `generate_report` in the demo) called directly: the policy decides on that tool
+//! for the caller and logs it, and the data is read as the caller (their role must allow
+//! `query_sales_data`), so the same rules and audit rows apply as to the model's own calls.
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use base64::Engine as _;
-use fulcrum_report::{builtin_request, write_monthly_report, Format, Month, ReportError};
-use fulcrum_tools::{CallContext, Principal};
+use fulcrum_report::{
+    builtin_request, write_monthly_report, Format, Month, ReportError, MONTHLY_REPORT,
+};
+use fulcrum_tools::{CallContext, Decision, ExecutorConfig, Policy, Principal, RegisteredTool};
+use serde_json::json;
 
 use crate::auth::caller;
 use crate::error::ApiError;
 use crate::json::ApiJson;
 use crate::state::AppState;
 use crate::wire::reports::{MonthlyReport, MonthlyReportRequest, ReportFile, ReportSection};
+use crate::wire::{ApiErrors, ErrorResponse};
 
 fn media_type(format: Format) -> &'static str {
     match format {
@@ -29,13 +34,7 @@ impl From<ReportError> for ApiError {
         match err {
             ReportError::InvalidMonth(_) => ApiError::invalid_value("month", err.to_string()),
             ReportError::UnknownFormat(_) => ApiError::invalid_value("formats", err.to_string()),
-            ReportError::NotPermitted(_) => ApiError {
-                status: StatusCode::FORBIDDEN,
-                message: err.to_string(),
-                kind: "invalid_request_error",
-                param: None,
-                code: Some("not_allowed"),
-            },
+            ReportError::NotPermitted(_) => ApiError::forbidden(err.to_string()),
             ReportError::NoData(_) => {
                 ApiError::not_found(err.to_string(), "no_data").with_param("month")
             }
@@ -47,6 +46,42 @@ impl From<ReportError> for ApiError {
     }
 }
 
+/// The policy's decision, logged, on the report tool the caller's role may use; 403 when no
+/// such tool is open to it (or it needs a confirmation, which only the agent can wait for).
+fn authorize_report_tool(
+    policy: &Policy,
+    context: &CallContext,
+    arguments: &serde_json::Value,
+) -> Result<(), ApiError> {
+    let runs_reports = |tool: &&RegisteredTool| matches!(&tool.config.executor, ExecutorConfig::Host { function } if function == MONTHLY_REPORT);
+    let role = &context.principal.role;
+    let tools: Vec<&RegisteredTool> = policy.registry().tools().filter(runs_reports).collect();
+    let tool = tools
+        .iter()
+        .find(|tool| tool.config.roles.contains(role))
+        .or_else(|| tools.first())
+        .ok_or_else(|| {
+            ApiError::forbidden(
+                "no tool of the policy runs `monthly_report`: reports are not enabled",
+            )
+        })?;
+    if tool.config.sensitive {
+        return Err(ApiError::forbidden(format!(
+            "`{}` needs a confirmation: ask for the report through the agent",
+            tool.config.name
+        )));
+    }
+    match policy.authorize(context, &tool.config.name, arguments)? {
+        Decision::Permit(_) => Ok(()),
+        Decision::Deny(reason) => Err(ApiError::forbidden(reason)),
+        Decision::Confirm(_) => Err(ApiError::forbidden(format!(
+            "`{}` needs a confirmation: ask for the report through the agent",
+            tool.config.name
+        ))),
+    }
+}
+
+#[utoipa::path(post, path = "/v1/reports/monthly", tag = "reports", request_body = MonthlyReportRequest, responses((status = 200, body = MonthlyReport), ApiErrors, (status = 503, description = "the model is not loaded", body = ErrorResponse)), security(("api_key" = [])))]
 pub async fn monthly(
     State(state): State<AppState>,
     principal: Option<Extension<Principal>>,
@@ -72,14 +107,19 @@ pub async fn monthly(
             .collect::<Result<Vec<_>, _>>()
             .map_err(|err| ApiError::invalid_value("formats", err.to_string()))?,
     };
-    let admission = match state.admit(Some(&principal)) {
-        Ok(admission) => admission,
-        Err(refused) => return Ok(*refused),
-    };
     let context = CallContext {
         principal,
         request_id: Some(format!("report-{}", uuid::Uuid::new_v4().simple())),
         session_id: None,
+    };
+    let arguments = json!({
+        "month": month.to_string(),
+        "formats": formats.iter().map(|f| f.extension()).collect::<Vec<_>>(),
+    });
+    authorize_report_tool(&governance.policy, &context, &arguments)?;
+    let admission = match state.admit(Some(&context.principal)) {
+        Ok(admission) => admission,
+        Err(refused) => return Ok(*refused),
     };
     let out = tempfile::tempdir().map_err(|err| {
         tracing::error!(%err, "cannot create a folder for the report");

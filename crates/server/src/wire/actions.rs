@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::agent::Turn;
 
 /// A sensitive call waiting for (or past) its second confirmation.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ActionView {
     pub id: String,
     pub session_id: Option<String>,
@@ -46,13 +46,13 @@ impl From<Action> for ActionView {
 }
 
 /// `GET /v1/actions`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ActionList {
     pub data: Vec<ActionView>,
 }
 
 /// What came of running an approved action.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum ActionResult {
     Output { ok: bool, output: String },
@@ -60,12 +60,15 @@ pub enum ActionResult {
 }
 
 /// `POST /v1/actions/{id}/approve` and `…/deny`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Decision {
     /// `executed`, `denied`, `expired` or `already_decided`.
     pub status: &'static str,
     pub action: ActionView,
     pub result: Option<ActionResult>,
-    /// The turn the action's session went on with, when it did.
+    /// The turn the action's session went on with, when it did and the caller owns the
+    /// session; an approver who does not reads only the action's result.
     pub turn: Option<Turn>,
+    /// Whether the session's turn went on (its owner reads it in the session's messages).
+    pub turn_continued: bool,
 }

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::actions::ActionView;
 
 /// A session, as created and listed.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Session {
     pub id: String,
     pub user: String,
@@ -28,13 +28,13 @@ impl From<SessionInfo> for Session {
 }
 
 /// `GET /v1/agent/sessions`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SessionList {
     pub data: Vec<Session>,
 }
 
 /// `GET /v1/agent/sessions/{id}/messages`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SessionMessages {
     pub session: Session,
     pub messages: Vec<StoredMessage>,
@@ -43,7 +43,7 @@ pub struct SessionMessages {
 }
 
 /// One message of a session as stored.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct StoredMessage {
     pub role: &'static str,
     pub content: Option<String>,
@@ -53,7 +53,7 @@ pub struct StoredMessage {
     pub name: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct StoredCall {
     pub id: String,
     pub name: String,
@@ -83,7 +83,7 @@ impl From<Message> for StoredMessage {
 }
 
 /// How a turn ended.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Turn {
     pub stop: &'static str,
     pub answer: Option<String>,
@@ -112,7 +112,7 @@ impl From<TurnOutcome> for Turn {
 }
 
 /// Tokens per prompt layer of a turn's last generation.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ContextTokens {
     pub system: usize,
     pub passages: usize,
@@ -146,7 +146,7 @@ impl From<LayerTokens> for ContextTokens {
 }
 
 /// One event of a streamed turn (an SSE `data:` line).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum TurnEvent {
     Token {

@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// One row of the hash chain, as stored.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AuditRow {
     pub seq: i64,
     pub at: String,
@@ -37,7 +37,7 @@ impl From<AuditRecord> for AuditRow {
 }
 
 /// `GET /v1/audit`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AuditPage {
     pub data: Vec<AuditRow>,
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// `POST /v1/chat/completions`. Unknown fields are rejected rather than silently ignored.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChatCompletionRequest {
     pub model: String,
@@ -59,10 +59,13 @@ pub struct ChatCompletionRequest {
     // Accepted for compatibility; they do not change the answer.
     #[serde(default)]
     pub user: Option<String>,
+    #[schema(value_type = Option<Object>)]
     #[serde(default, rename = "store")]
     pub _store: Option<IgnoredAny>,
+    #[schema(value_type = Option<Object>)]
     #[serde(default, rename = "metadata")]
     pub _metadata: Option<IgnoredAny>,
+    #[schema(value_type = Option<Object>)]
     #[serde(default, rename = "service_tier")]
     pub _service_tier: Option<IgnoredAny>,
     #[serde(default)]
@@ -79,24 +82,25 @@ pub struct ChatCompletionRequest {
     pub function_call: Option<Value>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum StopField {
     One(String),
     Many(Vec<String>),
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StreamOptions {
     #[serde(default)]
     pub include_usage: bool,
     /// Accepted for compatibility: Fulcrum's streams are not padded.
+    #[schema(value_type = Option<Object>)]
     #[serde(default, rename = "include_obfuscation")]
     pub _include_obfuscation: Option<IgnoredAny>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RequestMessage {
     pub role: String,
@@ -111,18 +115,19 @@ pub struct RequestMessage {
     #[serde(default)]
     pub reasoning_content: Option<String>,
     /// A refusal the assistant gave earlier; it is not shown to the model again.
+    #[schema(value_type = Option<Object>)]
     #[serde(default, rename = "refusal")]
     pub _refusal: Option<IgnoredAny>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum MessageContent {
     Text(String),
     Parts(Vec<ContentPart>),
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ContentPart {
     #[serde(rename = "type")]
     pub kind: String,
@@ -130,23 +135,24 @@ pub struct ContentPart {
     pub text: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RequestToolCall {
     pub id: String,
     /// Always `function`.
+    #[schema(value_type = Option<Object>)]
     #[serde(rename = "type", default)]
     pub _kind: Option<IgnoredAny>,
     pub function: RequestFunctionCall,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RequestFunctionCall {
     pub name: String,
     /// JSON text, as OpenAI sends it; an object is accepted too.
     pub arguments: Value,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ChatCompletion {
     pub id: String,
     pub object: &'static str,
@@ -157,7 +163,7 @@ pub struct ChatCompletion {
     pub system_fingerprint: &'static str,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Choice {
     pub index: u32,
     pub message: ResponseMessage,
@@ -165,7 +171,7 @@ pub struct Choice {
     pub logprobs: Option<Value>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ResponseMessage {
     pub role: &'static str,
     pub content: Option<String>,
@@ -177,7 +183,7 @@ pub struct ResponseMessage {
     pub tool_calls: Vec<ResponseToolCall>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ResponseToolCall {
     pub id: String,
     #[serde(rename = "type")]
@@ -185,7 +191,7 @@ pub struct ResponseToolCall {
     pub function: ResponseFunction,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ResponseFunction {
     pub name: String,
     /// JSON text, as OpenAI's clients expect.
@@ -193,7 +199,7 @@ pub struct ResponseFunction {
 }
 
 /// One element of a streamed `tool_calls` delta.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ToolCallDelta {
     pub index: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -203,14 +209,14 @@ pub struct ToolCallDelta {
     pub function: FunctionDelta,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct FunctionDelta {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     pub arguments: String,
 }
 
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
 pub struct WireUsage {
     pub prompt_tokens: u32,
     pub completion_tokens: u32,
@@ -227,7 +233,7 @@ impl From<fulcrum_engine::Usage> for WireUsage {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ChatCompletionChunk {
     pub id: String,
     pub object: &'static str,
@@ -240,7 +246,7 @@ pub struct ChatCompletionChunk {
     pub usage: Option<Option<WireUsage>>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ChunkChoice {
     pub index: u32,
     pub delta: Delta,
@@ -248,7 +254,7 @@ pub struct ChunkChoice {
     pub logprobs: Option<Value>,
 }
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
 pub struct Delta {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<&'static str>,
@@ -260,13 +266,13 @@ pub struct Delta {
     pub tool_calls: Option<Vec<ToolCallDelta>>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ModelList {
     pub object: &'static str,
     pub data: Vec<ModelCard>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ModelCard {
     pub id: String,
     pub object: &'static str,
@@ -274,4 +280,18 @@ pub struct ModelCard {
     pub owned_by: &'static str,
     /// Not in OpenAI's API: the context size the server runs the model with.
     pub context_length: u32,
+    /// Not in OpenAI's API: the remote engines serving the model (`engine = "remote"`), and
+    /// whether each enforces tool-call grammars; absent for the embedded engine.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub upstreams: Vec<UpstreamCard>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UpstreamCard {
+    pub name: String,
+    /// `vllm`, `sglang`, `llama-server` or `openai`.
+    pub kind: String,
+    pub healthy: bool,
+    /// `llguidance` (enforced by the engine) or `none` (calls validated after).
+    pub grammar: String,
 }

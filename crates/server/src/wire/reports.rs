@@ -4,7 +4,7 @@ use fulcrum_report::{Citation, Section};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MonthlyReportRequest {
     /// YYYY-MM.
@@ -14,7 +14,7 @@ pub struct MonthlyReportRequest {
     pub formats: Option<Vec<String>>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MonthlyReport {
     /// Always `report`.
     pub object: &'static str,
@@ -27,7 +27,7 @@ pub struct MonthlyReport {
     pub timings_ms: Map<String, Value>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ReportSection {
     pub title: String,
     pub text: String,
@@ -38,7 +38,7 @@ pub struct ReportSection {
     pub citations: Vec<ReportCitation>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ReportCitation {
     pub id: String,
     pub source: String,
@@ -73,7 +73,7 @@ impl From<Section> for ReportSection {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ReportFile {
     pub name: Option<String>,
     pub media_type: &'static str,

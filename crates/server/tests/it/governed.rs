@@ -49,13 +49,19 @@ pub(super) fn governed_with(
     passages: Option<Arc<dyn PassageSource>>,
     extra_policy: &str,
 ) -> Governed {
+    governed_with_policy(outputs, passages, |text| text + extra_policy)
+}
+
+/// A governed server over the demo policy as `edit` rewrites its text.
+fn governed_with_policy(
+    outputs: &[&str],
+    passages: Option<Arc<dyn PassageSource>>,
+    edit: impl FnOnce(String) -> String,
+) -> Governed {
     let dir = tempfile::tempdir().expect("dir");
     let policy_path = fulcrum_tools::demo::install(dir.path()).expect("demo");
-    if !extra_policy.is_empty() {
-        let mut text = std::fs::read_to_string(&policy_path).expect("policy");
-        text.push_str(extra_policy);
-        std::fs::write(&policy_path, text).expect("policy");
-    }
+    let text = std::fs::read_to_string(&policy_path).expect("policy");
+    std::fs::write(&policy_path, edit(text)).expect("policy");
     let registry = Registry::load(&policy_path).expect("policy");
     let identities = Identities::from_config(registry.config());
     let state_db = dir.path().join("state.db");
@@ -522,6 +528,194 @@ async fn a_refund_waits_for_approval_over_http_and_runs_once() {
     }
     let executions = kinds.iter().filter(|k| **k == "execution").count();
     assert_eq!(executions, 1, "the refund ran once");
+}
+
+#[tokio::test]
+async fn an_approver_reads_the_result_not_the_turn_and_a_repeat_is_flagged() {
+    let refund =
+        |reason: &str| hermes("refund_order", json!({"order_id": 99999, "reason": reason}));
+    let first = refund("damaged");
+    let again = refund("customer insists");
+    let g = governed(&[&first, &again]);
+    let (_, session) = call(&g.app, "POST", "/v1/agent/sessions", Some(ADMIN), None).await;
+    let id = session["id"].as_str().expect("id").to_string();
+    let messages = format!("/v1/agent/sessions/{id}/messages");
+    let (_, turn) = call(
+        &g.app,
+        "POST",
+        &messages,
+        Some(ADMIN),
+        Some(json!({"content": "Refund order 99999"})),
+    )
+    .await;
+    let action = &turn["pending"][0];
+    assert!(!action["summary"]
+        .as_str()
+        .expect("summary")
+        .contains("REPEAT"));
+    let action_id = action["id"].as_str().expect("id");
+
+    // The finance approver gets the action's result, not the admin's continued turn.
+    let (status, approved) = call(
+        &g.app,
+        "POST",
+        &format!("/v1/actions/{action_id}/approve"),
+        Some(FINANCE),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{approved}");
+    assert_eq!(approved["status"], "executed");
+    assert!(approved["turn"].is_null(), "{approved}");
+    assert_eq!(approved["turn_continued"], true);
+    // A write that matched no row is an error the approver and the model read.
+    assert_eq!(approved["result"]["ok"], false, "{approved}");
+    let error = approved["result"]["error"].as_str().expect("error");
+    assert!(
+        error.contains("no order 99999 in a refundable state"),
+        "{error}"
+    );
+
+    // The owner reads the continued turn in the session: the model asked again, and the new
+    // pending call is shown as a repeat of the failed one.
+    let (_, history) = call(&g.app, "GET", &messages, Some(ADMIN), None).await;
+    let text = history.to_string();
+    assert!(
+        text.contains("no order 99999 in a refundable state"),
+        "{text}"
+    );
+    let (_, pending) = call(&g.app, "GET", "/v1/actions", Some(ADMIN), None).await;
+    let summary = pending["data"][0]["summary"].as_str().expect("summary");
+    assert!(
+        summary.contains(&format!(
+            "REPEAT: asked for before in this session as {action_id}"
+        )),
+        "{summary}"
+    );
+    assert!(summary.contains("failed"), "{summary}");
+}
+
+#[tokio::test]
+async fn a_client_that_leaves_mid_turn_does_not_cut_the_turn_short() {
+    const SLOW_TOOL: &str = r#"
+[[tools]]
+name = "count_slowly"
+description = "Counts for a while."
+roles = ["employee"]
+timeout_ms = 20000
+executor = { kind = "sql", database = "demo", statement = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) SELECT count(*) AS n FROM c" }
+"#;
+    let slow = hermes("count_slowly", json!({}));
+    let g = governed_with(&[&slow, "Counted."], None, SLOW_TOOL);
+    let (_, session) = call(&g.app, "POST", "/v1/agent/sessions", Some(EMPLOYEE), None).await;
+    let id = session["id"].as_str().expect("id").to_string();
+    // The client gives up while the tool runs: its request future is dropped.
+    let gave_up = tokio::time::timeout(
+        Duration::from_millis(100),
+        call(
+            &g.app,
+            "POST",
+            &format!("/v1/agent/sessions/{id}/messages"),
+            Some(EMPLOYEE),
+            Some(json!({"content": "Count, please."})),
+        ),
+    )
+    .await;
+    assert!(gave_up.is_err(), "the turn must still be running at 100 ms");
+    // The turn runs on: the execution is logged and the answer stored.
+    let mut kinds = Vec::new();
+    for _ in 0..200 {
+        let (_, audit) = call(&g.app, "GET", "/v1/audit?limit=1000", Some(AUDITOR), None).await;
+        kinds = audit["data"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .filter(|r| r["session_id"] == id.as_str())
+            .filter_map(|r| r["kind"].as_str().map(str::to_string))
+            .collect();
+        if kinds.iter().any(|k| k == "answer") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(kinds.iter().any(|k| k == "execution"), "{kinds:?}");
+    assert!(kinds.iter().any(|k| k == "answer"), "{kinds:?}");
+    let (_, history) = call(
+        &g.app,
+        "GET",
+        &format!("/v1/agent/sessions/{id}/messages"),
+        Some(EMPLOYEE),
+        None,
+    )
+    .await;
+    assert!(history.to_string().contains("Counted."), "{history}");
+}
+
+async fn chat(app: &Router, key: &str) -> (StatusCode, Value) {
+    let tool = json!({"type": "function", "function": {"name": "lookup", "description": "Look an order up.",
+        "parameters": {"type": "object", "properties": {"id": {"type": "integer"}}, "required": ["id"]}}});
+    let body = json!({"model": "scripted", "messages": [{"role": "user", "content": "Where is order 7?"}],
+        "tools": [tool], "max_tokens": 64});
+    call(app, "POST", "/v1/chat/completions", Some(key), Some(body)).await
+}
+
+async fn chat_rows(app: &Router) -> Vec<Value> {
+    let (_, audit) = call(app, "GET", "/v1/audit?limit=1000", Some(AUDITOR), None).await;
+    audit["data"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter(|r| r["kind"] == "chat_completion")
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn chat_completions_are_audited_and_limited_to_the_policy_s_roles() {
+    let lookup = hermes("lookup", json!({"id": 7}));
+    let header = "chat_roles = [\"employee\", \"finance\"]\naudit_chat_content = \"metadata\"\n";
+    let g = governed_with_policy(&[&lookup], None, |text| format!("{header}{text}"));
+    let (status, refused) = chat(&g.app, AUDITOR).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    assert_eq!(refused["error"]["code"], "not_allowed");
+    let (status, answer) = chat(&g.app, EMPLOYEE).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let rows = chat_rows(&g.app).await;
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[0]["role"], "auditor");
+    assert!(rows[0]["data"]["refused"]
+        .as_str()
+        .is_some_and(|r| r.contains("chat_roles")));
+    let done = &rows[1];
+    assert_eq!(
+        (done["user"].as_str(), done["role"].as_str()),
+        (Some("li.employee"), Some("employee"))
+    );
+    assert_eq!(done["data"]["model"], "scripted");
+    assert!(done["data"]["prompt_tokens"].as_u64() > Some(0), "{done}");
+    assert_eq!(done["data"]["tools_offered"], json!(["lookup"]));
+    assert_eq!(done["data"]["tool_calls"], json!([{"name": "lookup"}]));
+    assert!(
+        done["data"].get("messages").is_none(),
+        "metadata only: {done}"
+    );
+
+    // By default every role may chat and the row keeps the messages and the output.
+    let g = governed(&[&lookup]);
+    let (status, _) = chat(&g.app, AUDITOR).await;
+    assert_eq!(status, StatusCode::OK);
+    let rows = chat_rows(&g.app).await;
+    assert_eq!(
+        rows[0]["data"]["messages"][0]["content"],
+        "Where is order 7?"
+    );
+    assert_eq!(
+        rows[0]["data"]["tool_calls"],
+        json!([{"name": "lookup", "arguments": {"id": 7}}])
+    );
+    assert!(rows[0]["data"]["output"]
+        .as_str()
+        .is_some_and(|o| o.contains("<tool_call>")));
 }
 
 #[tokio::test]

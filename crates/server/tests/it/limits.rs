@@ -74,6 +74,51 @@ async fn a_user_over_the_per_minute_limit_gets_a_429_naming_it() {
     );
 }
 
+/// Tokens are charged when a generation ends, whichever route started it: after one agent
+/// turn used more than the role's `tokens_per_minute`, the next request is refused with a 429
+/// naming that limit; the agent's step is counted in the metrics by the caller's role.
+#[tokio::test]
+async fn an_agent_turn_is_metered_and_charged_against_tokens_per_minute() {
+    let limits = "\n[[limits]]\nrole = \"employee\"\ntokens_per_minute = 20\n";
+    let g = governed_with(&["One two three.", "Four."], None, limits);
+    let (_, session) = call(&g.app, "POST", "/v1/agent/sessions", Some(EMPLOYEE), None).await;
+    let id = session["id"].as_str().expect("id").to_string();
+    let uri = format!("/v1/agent/sessions/{id}/messages");
+    let (status, body) = call(
+        &g.app,
+        "POST",
+        &uri,
+        Some(EMPLOYEE),
+        Some(json!({"content": "first"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "nothing used yet: {body}");
+    let (status, body) = call(
+        &g.app,
+        "POST",
+        &uri,
+        Some(EMPLOYEE),
+        Some(json!({"content": "second"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["error"]["code"], "tokens_per_minute_limit", "{body}");
+    let (_, metrics) = call(&g.app, "GET", "/metrics", None, None).await;
+    let metrics = metrics.as_str().unwrap_or_default().to_string();
+    assert!(
+        metrics.contains("fulcrum_queue_wait_by_class_seconds_count{class=\"employee\"} 1"),
+        "the agent step is metered by role: {metrics}"
+    );
+    assert!(
+        metrics.contains("fulcrum_rejected_total{reason=\"tokens_per_minute\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("fulcrum_completion_tokens_total 0\n"),
+        "the step's tokens are counted: {metrics}"
+    );
+}
+
 /// A limit that names no known role or user, or both, stops the policy from loading.
 #[test]
 fn a_limit_on_an_unknown_role_is_a_configuration_error() {

@@ -17,6 +17,7 @@ use tower::ServiceExt;
 mod api_snapshot;
 mod governed;
 mod limits;
+mod openapi;
 mod tool_calls;
 
 fn state() -> AppState {

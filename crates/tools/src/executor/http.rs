@@ -19,6 +19,18 @@ pub(crate) async fn run(
         tool: tool.to_string(),
         reason,
     };
+    // `.` and `..` survive percent-encoding as dot segments (URL parsing resolves `%2E%2E`
+    // too), so such an argument would name another resource than its segment's.
+    if let Some(name) = placeholders(url_template).into_iter().find(|name| {
+        matches!(
+            arguments.get(*name).and_then(Value::as_str),
+            Some("." | "..")
+        )
+    }) {
+        return Err(failed(format!(
+            "the argument `{name}` is a dot segment (`.` or `..`), which is not a value a URL path takes"
+        )));
+    }
     let url = fill_template(url_template, arguments, percent_encode);
     // Checked again on the parsed URL: dot segments (`..`, `%2e%2e`) are resolved by parsing
     // and could otherwise climb out of the allowlisted prefix.

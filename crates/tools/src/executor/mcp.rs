@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use rmcp::model::{CallToolRequestParams, CallToolResult, ContentBlock};
 use rmcp::service::{RunningService, ServiceError};
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use rmcp::{RoleClient, ServiceExt};
 use serde_json::Value;
@@ -33,25 +34,42 @@ pub(crate) struct McpServers {
 
 struct McpServer {
     config: McpServerConfig,
+    /// The HTTP client of a server over HTTP (its headers and the policy's CA file).
+    http: Option<reqwest::Client>,
     /// Where a stdio server starts and relative commands are found.
     base_dir: PathBuf,
     connection: tokio::sync::Mutex<Option<Arc<Connection>>>,
 }
 
 impl McpServers {
-    pub(crate) fn new(configs: &[McpServerConfig], base_dir: &Path) -> McpServers {
-        let servers = configs
-            .iter()
-            .map(|config| {
-                let server = McpServer {
-                    config: config.clone(),
-                    base_dir: base_dir.to_path_buf(),
-                    connection: tokio::sync::Mutex::new(None),
-                };
-                (config.name.clone(), server)
-            })
-            .collect();
-        McpServers { servers }
+    pub(crate) fn new(
+        configs: &[McpServerConfig],
+        base_dir: &Path,
+        ca_file: Option<&Path>,
+    ) -> Result<McpServers, ToolsError> {
+        let mut servers = HashMap::new();
+        for config in configs {
+            let http = match &config.transport {
+                McpTransport::Http { headers, .. } => {
+                    let client = super::tls::resolve_headers(headers, base_dir)
+                        .and_then(|headers| super::tls::client(ca_file, headers))
+                        .map_err(|reason| ToolsError::Mcp {
+                            server: config.name.clone(),
+                            reason,
+                        })?;
+                    Some(client)
+                }
+                McpTransport::Stdio { .. } => None,
+            };
+            let server = McpServer {
+                config: config.clone(),
+                http,
+                base_dir: base_dir.to_path_buf(),
+                connection: tokio::sync::Mutex::new(None),
+            };
+            servers.insert(config.name.clone(), server);
+        }
+        Ok(McpServers { servers })
     }
 
     /// Connects to every configured server and checks that each registered `mcp` tool is one
@@ -205,8 +223,12 @@ impl McpServer {
                     error(format!("`{command}` did not start as an MCP server: {err}"))
                 })
             }
-            McpTransport::Http { url } => {
-                let transport = StreamableHttpClientTransport::from_uri(url.as_str());
+            McpTransport::Http { url, .. } => {
+                let client = self.http.clone().unwrap_or_default();
+                let transport = StreamableHttpClientTransport::with_client(
+                    client,
+                    StreamableHttpClientTransportConfig::with_uri(url.as_str()),
+                );
                 ().serve(transport)
                     .await
                     .map_err(|err| error(format!("cannot connect to {url}: {err}")))

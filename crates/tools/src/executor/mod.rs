@@ -6,9 +6,13 @@ pub mod host;
 pub(crate) mod http;
 mod mcp;
 pub mod sql;
+pub mod tls;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+
+use reqwest::header::HeaderMap;
 
 use serde_json::Value;
 
@@ -31,20 +35,40 @@ impl ToolOutput {
             Value::String(text) => text.clone(),
             other => other.to_string(),
         };
-        if text.len() <= max_bytes {
-            return ToolOutput {
+        match cut(&text, max_bytes) {
+            Some(text) => ToolOutput {
+                text,
+                truncated: true,
+            },
+            None => ToolOutput {
                 text,
                 truncated: false,
-            };
+            },
         }
-        let mut end = max_bytes;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        ToolOutput {
-            text: format!("{}… [output cut at {max_bytes} bytes]", &text[..end]),
-            truncated: true,
-        }
+    }
+}
+
+/// `text` cut to `max_bytes` (on a character boundary) and marked, when it is longer.
+fn cut(text: &str, max_bytes: usize) -> Option<String> {
+    if text.len() <= max_bytes {
+        return None;
+    }
+    let mut end = max_bytes;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    Some(format!("{}… [cut at {max_bytes} bytes]", &text[..end]))
+}
+
+/// A tool's error with its text held to the tool's output cap: an MCP server's or a web
+/// service's error body goes into the prompt and the audit log like an output does.
+fn capped_error(err: ToolsError, max_bytes: usize) -> ToolsError {
+    match err {
+        ToolsError::Execution { tool, reason } => ToolsError::Execution {
+            reason: cut(&reason, max_bytes).unwrap_or(reason),
+            tool,
+        },
+        other => other,
     }
 }
 
@@ -53,27 +77,50 @@ impl ToolOutput {
 pub struct Executors {
     registry: Arc<Registry>,
     http: reqwest::Client,
+    /// Clients of the `http` tools that send headers of their own (credentials).
+    http_with_headers: Arc<HashMap<String, reqwest::Client>>,
     mcp: Arc<mcp::McpServers>,
     hosts: Arc<host::HostFunctions>,
 }
 
 impl Executors {
     pub fn new(registry: Arc<Registry>) -> Result<Executors, ToolsError> {
-        // No redirects: a redirect could lead outside the allowlisted prefix.
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|err| ToolsError::Config {
-                origin: "http client".into(),
-                reason: err.to_string(),
-            })?;
+        let ca_file = registry
+            .config()
+            .http_ca_file
+            .as_ref()
+            .map(|file| registry.base_dir().join(file));
+        let config_error = |reason: String| ToolsError::Config {
+            origin: "http client".into(),
+            reason,
+        };
+        let http = tls::client(ca_file.as_deref(), HeaderMap::new()).map_err(config_error)?;
+        let mut http_with_headers = HashMap::new();
+        for tool in registry.tools() {
+            if let ExecutorConfig::Http { headers, .. } = &tool.config.executor {
+                if headers.is_empty() {
+                    continue;
+                }
+                let tool_error = |reason: String| ToolsError::ToolConfig {
+                    origin: "the policy".into(),
+                    tool: tool.config.name.clone(),
+                    reason,
+                };
+                let headers =
+                    tls::resolve_headers(headers, registry.base_dir()).map_err(tool_error)?;
+                let client = tls::client(ca_file.as_deref(), headers).map_err(tool_error)?;
+                http_with_headers.insert(tool.config.name.clone(), client);
+            }
+        }
         let mcp = Arc::new(mcp::McpServers::new(
             &registry.config().mcp_servers,
             registry.base_dir(),
-        ));
+            ca_file.as_deref(),
+        )?);
         Ok(Executors {
             registry,
             http,
+            http_with_headers: Arc::new(http_with_headers),
             mcp,
             hosts: Arc::default(),
         })
@@ -140,6 +187,7 @@ impl Executors {
                     statement,
                     mode,
                     max_rows,
+                    no_rows,
                 } => {
                     let path = self.registry.database_path(database).ok_or_else(|| {
                         ToolsError::Execution {
@@ -153,15 +201,16 @@ impl Executors {
                         statement: statement.clone(),
                         mode: *mode,
                         max_rows: *max_rows,
+                        no_rows: sql::no_rows_message(no_rows.as_deref(), &arguments),
                         arguments: arguments.clone(),
                         caller: permit.principal().clone(),
                         timeout,
                     })
                     .await
                 }
-                ExecutorConfig::Http { method, url } => {
+                ExecutorConfig::Http { method, url, .. } => {
                     http::run(
-                        &self.http,
+                        self.http_with_headers.get(&name).unwrap_or(&self.http),
                         &name,
                         method,
                         url,
@@ -192,13 +241,19 @@ impl Executors {
                 }
             }
         };
-        let value =
-            tokio::time::timeout(timeout, work)
-                .await
-                .map_err(|_| ToolsError::Timeout {
-                    tool: name.clone(),
-                    timeout_ms: config.timeout_ms,
-                })??;
+        // A statement keeps its own deadline (it interrupts and rolls back, then reports): the
+        // general one only catches a statement that does not stop when interrupted.
+        let deadline = match config.executor {
+            ExecutorConfig::Sql { .. } => timeout + sql::INTERRUPT_GRACE + Duration::from_secs(1),
+            _ => timeout,
+        };
+        let value = tokio::time::timeout(deadline, work)
+            .await
+            .map_err(|_| ToolsError::Timeout {
+                tool: name.clone(),
+                timeout_ms: config.timeout_ms,
+            })?
+            .map_err(|err| capped_error(err, config.max_output_bytes))?;
         Ok(ToolOutput::capped(&value, config.max_output_bytes))
     }
 }

@@ -2,6 +2,8 @@
 //! spliced into the SQL), queries on read-only connections.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::types::{Value as SqlValue, ValueRef};
@@ -10,6 +12,7 @@ use serde_json::{json, Map, Value};
 
 use crate::config::SqlMode;
 use crate::error::ToolsError;
+use crate::template::fill_template;
 
 /// The `:name` parameters of a statement, in order of first use (string literals, quoted
 /// identifiers and comments are skipped).
@@ -59,6 +62,8 @@ pub(crate) struct SqlCall {
     pub statement: String,
     pub mode: SqlMode,
     pub max_rows: usize,
+    /// The error of a write that changes no row.
+    pub no_rows: String,
     pub arguments: Value,
     pub caller: crate::identity::Principal,
     pub timeout: Duration,
@@ -67,6 +72,18 @@ pub(crate) struct SqlCall {
 /// Parameters bound from the caller, not from the model's arguments: a statement can use
 /// them to act as (or only on rows of) the user, and the model cannot change them.
 pub const CALLER_PARAMETERS: [&str; 2] = ["caller_user", "caller_role"];
+
+/// The error a write that changed no row reports: the tool's own words, or a general one.
+pub(crate) fn no_rows_message(configured: Option<&str>, arguments: &Value) -> String {
+    match configured {
+        Some(template) => fill_template(template, arguments, str::to_string),
+        None => "no row matched these arguments: nothing was changed".into(),
+    }
+}
+
+/// How long a statement interrupted at its deadline may take to give up before its outcome
+/// is reported without it.
+pub(crate) const INTERRUPT_GRACE: Duration = Duration::from_secs(5);
 
 pub(crate) async fn run(call: SqlCall) -> Result<Value, ToolsError> {
     let failed = {
@@ -82,17 +99,99 @@ pub(crate) async fn run(call: SqlCall) -> Result<Value, ToolsError> {
     };
     let connection = Connection::open_with_flags(&call.path, flags)
         .map_err(|err| failed(format!("cannot open {}: {err}", call.path.display())))?;
-    // A statement still running at the deadline is interrupted, not left to finish unseen.
-    let interrupt = connection.get_interrupt_handle();
+    // A statement still running at the deadline is interrupted, not left to finish unseen,
+    // and a write past it is rolled back rather than committed after the caller gave up.
+    let abandoned = Arc::new(AtomicBool::new(false));
+    let mut interrupt = InterruptOnDrop {
+        handle: connection.get_interrupt_handle(),
+        abandoned: Arc::clone(&abandoned),
+        armed: true,
+    };
     let timeout = call.timeout;
-    let task = tokio::task::spawn_blocking(move || execute(&connection, &call));
-    match tokio::time::timeout(timeout, task).await {
-        Ok(Ok(result)) => result.map_err(failed),
-        Ok(Err(err)) => Err(failed(format!("the statement's task failed: {err}"))),
+    let worker_abandoned = Arc::clone(&abandoned);
+    let mut task = tokio::task::spawn_blocking(move || match call.mode {
+        SqlMode::Read => execute(&connection, &call),
+        SqlMode::Write => execute_write(&connection, &call, &worker_abandoned),
+    });
+    let joined = match tokio::time::timeout(timeout, &mut task).await {
+        Ok(joined) => joined,
         Err(_) => {
-            interrupt.interrupt();
-            Err(failed("interrupted at the tool's timeout".into()))
+            interrupt.fire();
+            // The statement's own outcome decides: a write that committed just before the
+            // deadline did take effect, and says so; anything else was rolled back.
+            match tokio::time::timeout(INTERRUPT_GRACE, task).await {
+                Ok(Ok(Ok(value))) => return Ok(value),
+                _ => {
+                    return Err(failed(
+                        "interrupted at the tool's timeout; nothing was changed".into(),
+                    ))
+                }
+            }
         }
+    };
+    interrupt.armed = false;
+    match joined {
+        Ok(result) => result.map_err(failed),
+        Err(err) => Err(failed(format!("the statement's task failed: {err}"))),
+    }
+}
+
+/// Stops the statement when its caller stops waiting: at the deadline, or when the caller's
+/// future is dropped (a cancelled request), so no write commits after nobody awaits it.
+struct InterruptOnDrop {
+    handle: rusqlite::InterruptHandle,
+    abandoned: Arc<AtomicBool>,
+    armed: bool,
+}
+
+impl InterruptOnDrop {
+    fn fire(&mut self) {
+        self.abandoned.store(true, Ordering::SeqCst);
+        self.handle.interrupt();
+        self.armed = false;
+    }
+}
+
+impl Drop for InterruptOnDrop {
+    fn drop(&mut self) {
+        if self.armed {
+            self.fire();
+        }
+    }
+}
+
+/// A write in its own transaction: committed only when it changed a row and its caller still
+/// waits for it.
+fn execute_write(
+    connection: &Connection,
+    call: &SqlCall,
+    abandoned: &AtomicBool,
+) -> Result<Value, String> {
+    connection
+        .busy_timeout(call.timeout)
+        .map_err(|err| err.to_string())?;
+    connection
+        .execute_batch("BEGIN IMMEDIATE")
+        .map_err(|err| format!("cannot begin the write: {err}"))?;
+    let outcome = execute(connection, call).and_then(|value| {
+        if value.get("rows_affected").and_then(Value::as_u64) == Some(0) {
+            return Err(call.no_rows.clone());
+        }
+        if abandoned.load(Ordering::SeqCst) {
+            return Err("interrupted at the tool's timeout; nothing was changed".into());
+        }
+        Ok(value)
+    });
+    let end = if outcome.is_ok() {
+        "COMMIT"
+    } else {
+        "ROLLBACK"
+    };
+    match connection.execute_batch(end) {
+        Ok(()) => outcome,
+        Err(err) if outcome.is_ok() => Err(format!("the write did not commit: {err}")),
+        // The error that made us roll back says more than the rollback's own.
+        Err(_) => outcome,
     }
 }
 

@@ -86,3 +86,133 @@ fn export_writes_every_row_as_json_lines() {
     assert_eq!(lines[2]["data"]["text"], "message 2");
     assert_eq!(lines[2]["prev_hash"], lines[1]["hash"]);
 }
+
+/// A 0600 key file in `dir` and the key read from it.
+fn audit_key(dir: &std::path::Path) -> fulcrum_tools::AuditKey {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join("audit.key");
+    std::fs::write(&path, "a-long-enough-secret-key").expect("key");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let refused = fulcrum_tools::AuditKey::from_file(&path).expect_err("readable by others");
+    assert!(refused.to_string().contains("chmod 600"), "{refused}");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    fulcrum_tools::AuditKey::from_file(&path).expect("key")
+}
+
+/// Ten rows checkpointed every four (and at the start), signed with a key kept outside.
+fn anchored_log(dir: &std::path::Path) -> (AuditLog, fulcrum_tools::AuditKey, std::path::PathBuf) {
+    let key = audit_key(dir);
+    let checkpoints = dir.join("checkpoints.jsonl");
+    let log = log_with_rows(dir, 0);
+    let anchor = fulcrum_tools::AuditAnchor::new(checkpoints.clone(), Some(key.clone()), 4);
+    log.anchor_with(std::sync::Arc::new(anchor))
+        .expect("anchor");
+    for i in 0..10 {
+        log.append(AuditEvent::new(
+            "user_input",
+            json!({"text": format!("message {i}")}),
+        ))
+        .expect("append");
+    }
+    (log, key, checkpoints)
+}
+
+fn anchor_problem(
+    log: &AuditLog,
+    checkpoints: &std::path::Path,
+    key: &fulcrum_tools::AuditKey,
+) -> Option<String> {
+    let recorded = fulcrum_tools::read_checkpoints(checkpoints).expect("checkpoints");
+    let report = log
+        .verify_anchored(&fulcrum_tools::AnchorCheck {
+            checkpoints: &recorded,
+            key: Some(key),
+            expect_head: None,
+        })
+        .expect("verify");
+    report.anchor_problem
+}
+
+#[test]
+fn checkpoints_show_a_consistent_rewrite_a_cut_tail_and_an_emptied_table() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (log, key, checkpoints) = anchored_log(dir.path());
+    assert_eq!(
+        fulcrum_tools::read_checkpoints(&checkpoints)
+            .expect("read")
+            .len(),
+        2,
+        "rows 4 and 8"
+    );
+    assert_eq!(anchor_problem(&log, &checkpoints, &key), None);
+
+    // Rows 5 onward rewritten with a consistent chain (by someone writing the file, not
+    // through Fulcrum's anchored log): the chain alone says OK.
+    tamper(dir.path(), "DELETE FROM audit_log WHERE seq >= 5");
+    let forger = log_with_rows(dir.path(), 0);
+    for i in 0..6 {
+        forger
+            .append(AuditEvent::new(
+                "user_input",
+                json!({"text": format!("rewritten {i}")}),
+            ))
+            .expect("append");
+    }
+    assert_eq!(
+        first_bad(&log),
+        None,
+        "a consistent rewrite fools the chain"
+    );
+    let problem = anchor_problem(&log, &checkpoints, &key).expect("caught");
+    assert!(
+        problem.contains("row 8") && problem.contains("rewritten"),
+        "{problem}"
+    );
+
+    let dir = tempfile::tempdir().expect("dir");
+    let (log, key, checkpoints) = anchored_log(dir.path());
+    tamper(dir.path(), "DELETE FROM audit_log WHERE seq >= 7");
+    assert_eq!(first_bad(&log), None, "a cut tail fools the chain");
+    let problem = anchor_problem(&log, &checkpoints, &key).expect("caught");
+    assert!(
+        problem.contains("ends at row 6") && problem.contains("row 8"),
+        "{problem}"
+    );
+
+    tamper(dir.path(), "DELETE FROM audit_log");
+    let problem = anchor_problem(&log, &checkpoints, &key).expect("caught");
+    assert!(problem.contains("ends at row 0"), "{problem}");
+}
+
+#[test]
+fn a_forged_checkpoint_and_a_missing_expected_head_are_reported() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (log, key, checkpoints) = anchored_log(dir.path());
+    let head = log.verify().expect("verify").head_hash;
+    let mut recorded = fulcrum_tools::read_checkpoints(&checkpoints).expect("read");
+    // Someone without the key moves the last checkpoint back to hide a cut.
+    recorded[1].seq = 6;
+    let report = log
+        .verify_anchored(&fulcrum_tools::AnchorCheck {
+            checkpoints: &recorded,
+            key: Some(&key),
+            expect_head: None,
+        })
+        .expect("verify");
+    assert!(report
+        .anchor_problem
+        .expect("caught")
+        .contains("wrong signature"));
+
+    let check = |expect_head: &str| {
+        log.verify_anchored(&fulcrum_tools::AnchorCheck {
+            expect_head: Some(expect_head),
+            ..Default::default()
+        })
+        .expect("verify")
+        .anchor_problem
+    };
+    assert_eq!(check(&head), None);
+    tamper(dir.path(), "DELETE FROM audit_log WHERE seq = 10");
+    assert!(check(&head).expect("caught").contains("expected head"));
+}

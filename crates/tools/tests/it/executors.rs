@@ -69,6 +69,59 @@ async fn a_read_tool_cannot_write_even_if_configured_to() {
     );
 }
 
+/// The shop with one more write tool, `note_order`, running `statement` within `timeout_ms`.
+async fn run_note_order(statement: &str, timeout_ms: u64, order_id: i64) -> (String, i64) {
+    let dir = tempfile::tempdir().expect("dir");
+    crate::create_shop_db(dir.path());
+    let policy = format!(
+        "{}\n[[tools]]\nname = \"note_order\"\ndescription = \"Note an order.\"\nroles = [\"employee\"]\n\
+         timeout_ms = {timeout_ms}\n\
+         parameters = {{ type = \"object\", properties = {{ order_id = {{ type = \"integer\" }} }}, required = [\"order_id\"] }}\n\
+         executor = {{ kind = \"sql\", database = \"shop\", mode = \"write\", no_rows = \"no order {{order_id}} to note\", statement = \"\"\"{statement}\"\"\" }}\n",
+        crate::SHOP_POLICY
+    );
+    std::fs::write(dir.path().join("policy.toml"), policy).expect("write");
+    let policy = crate::open_policy(dir.path(), std::time::Duration::from_secs(60));
+    let context = as_user("erin", "employee");
+    let Decision::Permit(permit) = policy
+        .authorize(&context, "note_order", &json!({"order_id": order_id}))
+        .expect("decides")
+    else {
+        panic!("permitted");
+    };
+    let err = policy.execute(&context, permit).await.expect_err("fails");
+    let connection = rusqlite::Connection::open(dir.path().join("shop.db")).expect("db");
+    let refunds: i64 = connection
+        .query_row("SELECT sum(refunds) FROM orders", [], |r| r.get(0))
+        .expect("sum");
+    (err.to_string(), refunds)
+}
+
+#[tokio::test]
+async fn a_write_that_changes_no_row_is_an_error_in_the_tools_words() {
+    let (error, _) = run_note_order(
+        "UPDATE orders SET refunds = refunds + 1 WHERE id = :order_id",
+        10_000,
+        404,
+    )
+    .await;
+    assert!(error.contains("no order 404 to note"), "{error}");
+}
+
+#[tokio::test]
+async fn a_write_past_its_timeout_is_interrupted_and_changes_nothing() {
+    // Every order's refund count goes up, then a long computation keeps the write open past
+    // its 300 ms: the statement is interrupted and the first half rolled back with it.
+    let slow = "UPDATE orders SET refunds = refunds + 1 + (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL \
+                SELECT x + 1 FROM c WHERE x < 200000000) SELECT count(*) * 0 FROM c) WHERE id >= :order_id";
+    let (error, refunds) = run_note_order(slow, 300, 0).await;
+    assert!(
+        error.contains("timeout") && error.contains("nothing was changed"),
+        "{error}"
+    );
+    assert_eq!(refunds, 0, "the interrupted write committed");
+}
+
 /// A local HTTP service to call: `/v1/items/{id}` echoes, `/big` is large, `/admin` is not
 /// under the allowlisted prefix.
 async fn serve_items() -> String {
@@ -149,7 +202,13 @@ async fn http_tools_stay_under_their_prefix_and_their_cap() {
     assert_eq!(value["body"]["query"], "fields=name%2Cprice");
 
     // Path arguments are one segment: no climbing out with `..` or a new path.
-    for id in ["../../admin", "..", "%2e%2e", "a/../../admin"] {
+    for id in [".", ".."] {
+        let err = run(json!({ "id": id }), "get_item")
+            .await
+            .expect_err("refused");
+        assert!(err.to_string().contains("dot segment"), "{err}");
+    }
+    for id in ["../../admin", "%2e%2e", "a/../../admin"] {
         match run(json!({ "id": id }), "get_item").await {
             Ok(output) => assert!(
                 !output.text.contains("secret"),

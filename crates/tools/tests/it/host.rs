@@ -18,6 +18,7 @@ description = "Says who called it."
 roles = ["employee"]
 parameters = { type = "object", properties = { note = { type = "string" } }, required = ["note"] }
 executor = { kind = "host", function = "echo_caller" }
+max_output_bytes = 200
 "#;
 
 struct EchoCaller;
@@ -27,6 +28,9 @@ impl HostFunction for EchoCaller {
         Box::pin(async move {
             if arguments["note"] == "fail" {
                 return Err("asked to fail".to_string());
+            }
+            if arguments["note"] == "fail loudly" {
+                return Err(format!("asked to fail: {}", "trace line\n".repeat(100_000)));
             }
             Ok(json!({"user": caller.user, "note": arguments["note"]}))
         })
@@ -72,6 +76,29 @@ async fn a_host_tool_runs_the_provided_function_for_permitted_callers_only() {
     let err = policy.execute(&employee, permit).await.expect_err("fails");
     assert!(err.to_string().contains("asked to fail"), "{err}");
 
+    // An error is held to the tool's output cap like an output, in the result and the log.
+    let Decision::Permit(permit) = policy
+        .authorize(&employee, "whoami", &json!({"note": "fail loudly"}))
+        .expect("decided")
+    else {
+        panic!("permitted");
+    };
+    let err = policy
+        .execute(&employee, permit)
+        .await
+        .expect_err("fails")
+        .to_string();
+    assert!(
+        err.len() < 400 && err.contains("[cut at 200 bytes]"),
+        "{} bytes",
+        err.len()
+    );
+    let logged = policy.audit().records(0, 100).expect("rows");
+    let last = logged.last().expect("the execution row");
+    assert!(last.event.data["error"]
+        .as_str()
+        .is_some_and(|e| e.len() < 400));
+
     let auditor = as_user("sam", "auditor");
     assert!(matches!(
         policy
@@ -88,6 +115,14 @@ async fn a_host_tool_runs_the_provided_function_for_permitted_callers_only() {
         .collect();
     assert_eq!(
         kinds,
-        ["decision", "execution", "decision", "execution", "decision"]
+        [
+            "decision",
+            "execution",
+            "decision",
+            "execution",
+            "decision",
+            "execution",
+            "decision"
+        ]
     );
 }

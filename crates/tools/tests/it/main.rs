@@ -1,9 +1,12 @@
 //! Integration tests of the tools layer: registry checks, policy decisions, confirmations,
 //! executors and the audit chain, on real SQLite files.
 
+mod actions_postgres;
 mod audit;
+mod audit_postgres;
 mod executors;
 mod host;
+mod https;
 mod mcp;
 mod policy;
 mod registry;
@@ -92,15 +95,20 @@ impl Shop {
     }
 
     pub fn refunds(&self, order_id: i64) -> i64 {
-        let connection = rusqlite::Connection::open(self.dir.path().join("shop.db")).expect("db");
-        connection
-            .query_row(
-                "SELECT refunds FROM orders WHERE id = ?1",
-                [order_id],
-                |row| row.get(0),
-            )
-            .expect("order")
+        refunds_in(self.dir.path(), order_id)
     }
+}
+
+/// Refunds of an order in the shop database of `dir` (also after the shop's policy is gone).
+pub fn refunds_in(dir: &Path, order_id: i64) -> i64 {
+    let connection = rusqlite::Connection::open(dir.join("shop.db")).expect("db");
+    connection
+        .query_row(
+            "SELECT refunds FROM orders WHERE id = ?1",
+            [order_id],
+            |row| row.get(0),
+        )
+        .expect("order")
 }
 
 pub fn open_policy(dir: &Path, ttl: Duration) -> Policy {

@@ -38,6 +38,10 @@ fn warehouse_policy(transport: &str) -> String {
         r#"
 roles = ["employee", "manager"]
 
+[[users]]
+name = "mia"
+role = "manager"
+
 [[mcp_servers]]
 name = "warehouse"
 transport = {transport}

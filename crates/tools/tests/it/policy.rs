@@ -1,9 +1,9 @@
 use std::time::Duration;
 
-use fulcrum_tools::{Action, ActionState, CallContext, Decision, Resolution};
+use fulcrum_tools::{Action, ActionState, CallContext, Decision, Policy, Resolution};
 use serde_json::json;
 
-use crate::{as_user, open_policy, Shop};
+use crate::{as_user, open_policy, refunds_in, Shop, SHOP_POLICY};
 
 fn kinds_and_decisions(shop: &Shop) -> Vec<(String, String)> {
     shop.policy
@@ -23,9 +23,8 @@ fn kinds_and_decisions(shop: &Shop) -> Vec<(String, String)> {
 }
 
 /// Asks for a refund as `context`; it must wait for confirmation.
-fn request_refund(shop: &Shop, context: &CallContext, order_id: i64) -> Box<Action> {
-    match shop
-        .policy
+fn request_refund(policy: &Policy, context: &CallContext, order_id: i64) -> Box<Action> {
+    match policy
         .authorize(context, "refund_order", &json!({ "order_id": order_id }))
         .expect("decides")
     {
@@ -114,7 +113,7 @@ async fn a_forbidden_call_is_refused_and_logged() {
 async fn a_sensitive_call_waits_and_runs_once_however_often_it_is_approved() {
     let shop = Shop::new();
     let fiona = as_user("fiona", "finance");
-    let action = request_refund(&shop, &fiona, 12345);
+    let action = request_refund(&shop.policy, &fiona, 12345);
     assert_eq!(action.state, ActionState::Pending);
     assert_eq!(action.summary, "Refund order 12345");
     assert_eq!(shop.refunds(12345), 0, "nothing ran before approval");
@@ -156,7 +155,7 @@ async fn a_sensitive_call_waits_and_runs_once_however_often_it_is_approved() {
 async fn concurrent_approvals_run_the_action_once() {
     let shop = Shop::new();
     let fiona = as_user("fiona", "finance");
-    let action = request_refund(&shop, &fiona, 12346);
+    let action = request_refund(&shop.policy, &fiona, 12346);
     let approvals = (0..8).map(|_| shop.policy.approve(&fiona, &action.id, None));
     let results = futures::future::join_all(approvals).await;
     let ran = results
@@ -171,7 +170,7 @@ async fn concurrent_approvals_run_the_action_once() {
 async fn deny_expiry_and_strangers_never_run_it() {
     let shop = Shop::new();
     let fiona = as_user("fiona", "finance");
-    let action = request_refund(&shop, &fiona, 12345);
+    let action = request_refund(&shop.policy, &fiona, 12345);
     // An employee who did not ask, without an approver role, may not decide.
     let erin = as_user("erin", "employee");
     let refused = shop
@@ -201,8 +200,17 @@ async fn deny_expiry_and_strangers_never_run_it() {
     assert_eq!(shop.refunds(12345), 0);
 
     let hasty = Shop::with_ttl(Duration::from_millis(1));
-    let action = request_refund(&hasty, &fiona, 12345);
+    let action = request_refund(&hasty.policy, &fiona, 12345);
     std::thread::sleep(Duration::from_millis(20));
+    assert!(
+        hasty
+            .policy
+            .actions()
+            .pending_for("fiona")
+            .expect("listed")
+            .is_empty(),
+        "an expired action is not listed as waiting"
+    );
     let expired = hasty
         .policy
         .approve(&fiona, &action.id, None)
@@ -216,7 +224,7 @@ async fn deny_expiry_and_strangers_never_run_it() {
 async fn a_pending_action_survives_a_restart_and_runs_once() {
     let shop = Shop::new();
     let fiona = as_user("fiona", "finance");
-    let action = request_refund(&shop, &fiona, 12345);
+    let action = request_refund(&shop.policy, &fiona, 12345);
     drop(shop.policy);
     let reopened = open_policy(shop.dir.path(), Duration::from_secs(600));
     let pending = reopened.actions().pending_for("fiona").expect("pending");
@@ -235,12 +243,96 @@ async fn a_pending_action_survives_a_restart_and_runs_once() {
         matches!(second, Resolution::AlreadyDecided(_)),
         "{second:?}"
     );
-    let connection = rusqlite::Connection::open(shop.dir.path().join("shop.db")).expect("db");
-    let refunds: i64 = connection
-        .query_row("SELECT refunds FROM orders WHERE id = 12345", [], |r| {
-            r.get(0)
-        })
-        .expect("row");
+    let refunds = refunds_in(shop.dir.path(), 12345);
     assert_eq!(refunds, 1);
     assert!(again.audit().verify().expect("verify").first_bad.is_none());
+}
+
+/// An approval checks the policy as it is now, not as it was when the call was made: after a
+/// restart with a policy that demoted the requester, their pending refund is refused (and
+/// closed, audited), not run with the role stored in the action.
+#[tokio::test]
+async fn a_pending_action_of_a_demoted_user_does_not_run_after_a_policy_change() {
+    let shop = Shop::new();
+    let fiona = as_user("fiona", "finance");
+    let action = request_refund(&shop.policy, &fiona, 12345);
+    drop(shop.policy);
+    let demoted = SHOP_POLICY.replace(
+        "name = \"fiona\"\nrole = \"finance\"",
+        "name = \"fiona\"\nrole = \"employee\"",
+    );
+    assert_ne!(demoted, SHOP_POLICY, "the policy changed");
+    std::fs::write(shop.dir.path().join("policy.toml"), demoted).expect("policy");
+    let reopened = open_policy(shop.dir.path(), Duration::from_secs(600));
+    let approver = as_user("boss", "finance");
+    let resolution = reopened
+        .approve(&approver, &action.id, None)
+        .await
+        .expect("decides");
+    match resolution {
+        Resolution::NotAllowed(reason) => {
+            assert!(reason.contains("now has role `employee`"), "{reason}")
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    let refunds = refunds_in(shop.dir.path(), 12345);
+    assert_eq!(refunds, 0, "nothing ran");
+    let closed = reopened
+        .actions()
+        .get(&action.id)
+        .expect("read")
+        .expect("exists");
+    assert_eq!(closed.state, ActionState::Denied);
+    let rows = reopened.audit().records(0, 100).expect("rows");
+    assert!(rows
+        .iter()
+        .any(|r| r.event.data["event"] == "refused_by_current_policy"));
+    assert!(reopened
+        .audit()
+        .verify()
+        .expect("verify")
+        .first_bad
+        .is_none());
+}
+
+/// Four eyes: a tool with `self_approval = false` runs only when someone else of an approver
+/// role approves; the requester (even of an approver role) may not, but may still withdraw it.
+#[tokio::test]
+async fn four_eyes_tools_need_someone_elses_approval() {
+    let shop = Shop::new();
+    let four_eyes = SHOP_POLICY.replace(
+        "approver_roles = [\"finance\"]",
+        "approver_roles = [\"finance\"]\nself_approval = false",
+    );
+    assert_ne!(four_eyes, SHOP_POLICY);
+    std::fs::write(shop.dir.path().join("policy.toml"), four_eyes).expect("policy");
+    let policy = open_policy(shop.dir.path(), Duration::from_secs(600));
+    let fiona = as_user("fiona", "finance");
+    let first = request_refund(&policy, &fiona, 12345);
+    match policy
+        .approve(&fiona, &first.id, None)
+        .await
+        .expect("answers")
+    {
+        Resolution::NotAllowed(reason) => assert!(reason.contains("four eyes"), "{reason}"),
+        other => panic!("the requester approved their own refund: {other:?}"),
+    }
+    assert!(
+        matches!(
+            policy.deny(&fiona, &first.id).expect("answers"),
+            Resolution::Denied(_)
+        ),
+        "the requester may withdraw it"
+    );
+
+    let second = request_refund(&policy, &fiona, 12345);
+    // Frank, another finance user, approves it.
+    let colleague = as_user("frank", "finance");
+    let ran = policy
+        .approve(&colleague, &second.id, None)
+        .await
+        .expect("answers");
+    assert!(matches!(ran, Resolution::Ran(_, Ok(_))), "{ran:?}");
+    let refunds = refunds_in(shop.dir.path(), 12345);
+    assert_eq!(refunds, 1);
 }

@@ -51,6 +51,13 @@ sensitive"#,
     );
     check_refused(&unbound, &["query_order", "`:id`", "not a parameter"]);
 
+    let two_fionas = SHOP_POLICY.replace(
+        "[[users]]\nname = \"fiona\"\nrole = \"finance\"",
+        "[[users]]\nname = \"fiona\"\nrole = \"finance\"\n\n[[users]]\nname = \"fiona\"\nrole = \"employee\"",
+    );
+    assert_ne!(two_fionas, SHOP_POLICY);
+    check_refused(&two_fionas, &["user `fiona` is listed twice"]);
+
     let twice = format!(
         "{SHOP_POLICY}\n[[tools]]\nname = \"calculator\"\ndescription = \"again\"\nroles = []\nexecutor = {{ kind = \"builtin\", function = \"calculator\" }}\n"
     );

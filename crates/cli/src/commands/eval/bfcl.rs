@@ -8,14 +8,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use fulcrum_agent::LoadedModel;
-use fulcrum_engine::LlamaEngine;
 use fulcrum_eval::convert::to_tool;
 use fulcrum_eval::{check_entry, load_category, Category, Entry, ModelOutput};
 use fulcrum_server::{AppState, ServerOptions};
 use serde_json::{json, Value};
 
 use crate::config::{Config, ModelFlags};
-use crate::model_source::{engine_config, ensure_model};
+use crate::model_source::load_backend;
 
 #[derive(Debug, clap::Args)]
 pub struct BfclArgs {
@@ -290,10 +289,8 @@ async fn first_model(client: &reqwest::Client, url: &str) -> Result<String> {
 async fn start_embedded(config: &Config) -> Result<(String, String)> {
     let config = config.clone();
     let loaded = tokio::task::spawn_blocking(move || -> Result<(LoadedModel, ServerOptions)> {
-        let (path, id) = ensure_model(&config)?;
-        let engine = LlamaEngine::load(engine_config(&config, &path, id))?;
         let options = config.server_options();
-        Ok((LoadedModel::new(Arc::new(engine))?, options))
+        Ok((LoadedModel::new(load_backend(&config)?)?, options))
     })
     .await
     .context("the model loader panicked")??;

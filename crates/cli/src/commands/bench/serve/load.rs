@@ -27,6 +27,10 @@ pub struct LoadSpec {
     pub long_prompt_words: Option<usize>,
     /// Longest a request may take, 429 waits included, before it counts as hung.
     pub request_limit: Duration,
+    /// The number of the run's first request. Targets that share an engine (Fulcrum in front
+    /// of the llama-server also measured directly) get different numbers, hence different
+    /// prompts, so neither finds the other's prompts in the engine's cache.
+    pub first_index: usize,
 }
 
 #[derive(Debug)]
@@ -107,7 +111,7 @@ pub async fn run(
                 if index >= spec.requests {
                     return results;
                 }
-                let body = request_body(&model, &spec, index, words);
+                let body = request_body(&model, &spec, spec.first_index + index, words);
                 results.push(one_request(&http, &url, &body, spec.request_limit).await);
             }
         });

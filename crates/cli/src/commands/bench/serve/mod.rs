@@ -29,6 +29,10 @@ pub struct ServeBenchArgs {
     /// llama-cpp-python sdist (scripts/llama-cpp-reference)
     #[arg(long)]
     llama_server: Option<String>,
+    /// Run Fulcrum in front of that llama-server (`engine = "remote"`) instead of on its
+    /// embedded engine: what Fulcrum's own layer costs over the engine it drives
+    #[arg(long, requires = "llama_server")]
+    over_llama_server: bool,
     /// Concurrent clients; several values run one after another
     #[arg(long, value_delimiter = ',', default_value = "1,8")]
     clients: Vec<usize>,
@@ -110,6 +114,7 @@ async fn bench(config: &Config, args: ServeBenchArgs) -> Result<()> {
             shared_prefix: None,
             long_prompt_words: None,
             request_limit: Duration::from_secs(args.request_limit_secs),
+            first_index: 0,
         };
         let report = load::run(
             &http,
@@ -144,6 +149,7 @@ async fn bench(config: &Config, args: ServeBenchArgs) -> Result<()> {
             shared_prefix: shared_prefix.clone(),
             long_prompt_words: (args.long_prompt_tokens > 0).then_some(args.long_prompt_tokens),
             request_limit: Duration::from_secs(args.request_limit_secs),
+            first_index: 0,
         };
         // Alternate which server goes first, so drift in the machine's speed favours neither.
         let order: Vec<usize> = if level % 2 == 0 {
@@ -157,6 +163,11 @@ async fn bench(config: &Config, args: ServeBenchArgs) -> Result<()> {
                 "bench: {} with {clients} clients, {} requests",
                 target.name, spec.requests
             );
+            // Numbers of one width for every target and level: prompts of equal length.
+            let spec = LoadSpec {
+                first_index: (index + 1) * 1_000_000 + level * 10_000,
+                ..spec.clone()
+            };
             let mut report =
                 load::run(&http, &target.name, &target.base_url, &target.model, &spec).await;
             report.peak_rss_mib = target.process.as_ref().and_then(ChildServer::peak_rss_mib);
@@ -223,14 +234,21 @@ async fn start_targets(
             model: first_model(http, url).await?,
             process: None,
         }),
+        None if args.over_llama_server => {}
         None => processes.push(ChildServer::fulcrum(shape.as_ref().context("no model")?)?),
     }
     if let Some(given) = &args.llama_server {
         let binary = llama_server_binary(given)?;
-        processes.push(ChildServer::llama_server(
-            &binary,
-            shape.as_ref().context("no model")?,
-        )?);
+        let shape = shape.as_ref().context("no model")?;
+        let mut engine = ChildServer::llama_server(&binary, shape)?;
+        if args.over_llama_server {
+            // Fulcrum checks its upstream at start-up: the engine must be up first.
+            eprintln!("bench: starting {}", engine.name);
+            engine.ready(http, Duration::from_secs(600)).await?;
+            let root = engine.base_url.trim_end_matches("/v1").to_string();
+            processes.push(ChildServer::fulcrum_over(shape, &root)?);
+        }
+        processes.push(engine);
     }
     if let Some(shape) = &shape {
         eprintln!(

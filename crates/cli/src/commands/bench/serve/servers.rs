@@ -25,6 +25,8 @@ pub struct ChildServer {
     health_url: String,
     child: Child,
     log: std::fs::File,
+    /// Files the process reads while it runs (a configuration), removed when it stops.
+    _files: Option<tempfile::TempDir>,
 }
 
 impl ChildServer {
@@ -41,6 +43,32 @@ impl ChildServer {
             .args(["--context-size", &shape.context_size.to_string()])
             .args(["--port", &port.to_string()]);
         Self::start("fulcrum", command, port, "/readyz")
+    }
+
+    /// `fulcrum serve` from this very binary in front of `upstream` (a llama-server's root
+    /// URL) as its remote engine: the same model's GGUF gives the template and tokenizer.
+    pub fn fulcrum_over(shape: &ServerShape, upstream: &str) -> Result<Self> {
+        let exe = std::env::current_exe().context("cannot find this program's own path")?;
+        let files = tempfile::tempdir().context("cannot create a folder for the configuration")?;
+        let config = files.path().join("fulcrum.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "engine = \"remote\"\n\n[[upstreams]]\nname = \"llama-server\"\nurl = \"{upstream}\"\nkind = \"llama-server\"\n"
+            ),
+        )
+        .context("cannot write the configuration of Fulcrum over llama-server")?;
+        let port = free_port()?;
+        let mut command = Command::new(exe);
+        command
+            .args(["--log", "warn", "--config"])
+            .arg(&config)
+            .args(["serve", "--model"])
+            .arg(&shape.model_path)
+            .args(["--port", &port.to_string()]);
+        let mut server = Self::start("fulcrum → llama-server", command, port, "/readyz")?;
+        server._files = Some(files);
+        Ok(server)
     }
 
     /// llama.cpp's server with continuous batching over `slots` sequences.
@@ -78,6 +106,7 @@ impl ChildServer {
             health_url: format!("http://127.0.0.1:{port}{health}"),
             child,
             log,
+            _files: None,
         })
     }
 

@@ -1,0 +1,64 @@
+//! The API's OpenAPI document, generated from the handlers' `#[utoipa::path]` annotations and
+//! the wire types' schemas: served at `/openapi.json`, checked against the router by a test,
+//! and fuzzed by schemathesis in `scripts/test`.
+
+use axum::Json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::routes;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Fulcrum",
+        description = "OpenAI-compatible chat completions, and the governed agent, actions, audit and reports of Fulcrum."
+    ),
+    paths(
+        routes::chat::chat_completions,
+        routes::models::list,
+        routes::models::get,
+        routes::health::healthz,
+        routes::health::readyz,
+        routes::health::metrics,
+        routes::agent::create_session,
+        routes::agent::list_sessions,
+        routes::agent::messages,
+        routes::agent::send,
+        routes::actions::pending,
+        routes::actions::approve,
+        routes::actions::deny,
+        routes::audit::list,
+        routes::reports::monthly,
+        document,
+    ),
+    modifiers(&BearerKey),
+    tags(
+        (name = "openai", description = "OpenAI-compatible"),
+        (name = "agent", description = "agent sessions and turns"),
+        (name = "actions", description = "confirmations of sensitive calls"),
+        (name = "audit", description = "the audit log, for auditor roles"),
+        (name = "reports", description = "monthly reports"),
+        (name = "health", description = "liveness, readiness, metrics"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The API key, sent as a bearer token.
+struct BearerKey;
+
+impl Modify for BearerKey {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", tag = "health", responses((status = 200, description = "the OpenAPI document", body = Object)), security(()))]
+pub async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

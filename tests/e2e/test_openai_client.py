@@ -22,7 +22,8 @@ def client(server, **kwargs):
 
 def test_models_lists_the_served_model(server):
     models = client(server).models.list()
-    assert [m.id for m in models.data] == [MODEL_ID]
+    # The chat model, and the embedding model of /v1/embeddings.
+    assert [m.id for m in models.data] == [MODEL_ID, "all-minilm-l6-v2"]
 
 
 def test_non_streaming_completion_has_content_and_exact_usage(server):

@@ -39,14 +39,14 @@ def llama_server_binary() -> str:
 
 
 class Replica(Process):
-    """One llama-server on the default GGUF: 2 slots of 8K tokens, one thread."""
+    """One llama-server on the default GGUF (or `model`): 2 slots of 8K tokens, one thread."""
 
-    def __init__(self, port=None):
+    def __init__(self, port=None, model=None):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.NamedTemporaryFile(prefix="llama-server-", suffix=".log", delete=False)
         self.proc = subprocess.Popen(
-            [llama_server_binary(), "-m", default_model(), "--host", "127.0.0.1", "--port", str(self.port),
+            [llama_server_binary(), "-m", model or default_model(), "--host", "127.0.0.1", "--port", str(self.port),
              "-c", "16384", "-np", "2", "-t", "1"],
             stdout=self.log, stderr=subprocess.STDOUT,
         )

@@ -102,6 +102,9 @@ pub struct Config {
     /// How long an agent answer to a session's first question (one that needed no tool) is
     /// reused for the same question from the same role; 0 = no answer cache.
     pub answer_cache_ttl_secs: u64,
+    /// Load the sentence-embedding model at start and serve it at `/v1/embeddings` (it also
+    /// ranks document searches by meaning); off, neither.
+    pub serve_embeddings: bool,
     /// Log filter (`tracing` env-filter syntax), e.g. `info` or `fulcrum=debug`.
     pub log: String,
 }
@@ -149,6 +152,7 @@ impl Default for Config {
             context_memory_tokens: 2_000,
             context_collections: Vec::new(),
             answer_cache_ttl_secs: 3600,
+            serve_embeddings: true,
             log: "info".into(),
         }
     }
@@ -163,7 +167,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 41] = [
+pub const KEYS: [&str; 42] = [
     "engine",
     "upstreams",
     "host",
@@ -204,6 +208,7 @@ pub const KEYS: [&str; 41] = [
     "context_memory_tokens",
     "context_collections",
     "answer_cache_ttl_secs",
+    "serve_embeddings",
     "log",
 ];
 

@@ -83,6 +83,57 @@ pub struct GenerationRequest {
     /// remote engine holds the text back until its upstream finishes, so an upstream that
     /// fails midway can be replaced by another from the start.
     pub buffered: bool,
+    /// The prompt as token ids of this model, used instead of tokenizing `prompt` (a
+    /// completion whose client tokenized it, as evaluation harnesses do).
+    pub prompt_tokens: Option<Vec<u32>>,
+    /// Report each generated token's log-probability and this many most likely alternatives
+    /// (0..=20) on the stream's [`LogprobEvent`] channel.
+    pub logprobs: Option<u32>,
+    /// Report the log-probability of every prompt token after the first, and this many
+    /// alternatives at each position, once the prompt is computed.
+    pub prompt_logprobs: Option<u32>,
+}
+
+/// The most alternatives a request may ask for at each position (OpenAI's limit).
+pub const MAX_TOP_LOGPROBS: u32 = 20;
+
+/// One token's log-probability under the model, and the most likely tokens at its position.
+/// These are the model's own probabilities (the log-softmax of its logits), before logit
+/// biases, a grammar's mask or the temperature change what is sampled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenLogprob {
+    pub token: u32,
+    /// The token's bytes (a piece of a character for some tokens).
+    pub bytes: Vec<u8>,
+    pub logprob: f32,
+    /// Most likely first.
+    pub top: Vec<TopLogprob>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopLogprob {
+    pub token: u32,
+    pub bytes: Vec<u8>,
+    pub logprob: f32,
+}
+
+/// A prompt's first token, which has no log-probability (nothing comes before it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PromptStart {
+    pub token: u32,
+    pub bytes: Vec<u8>,
+}
+
+/// Log-probabilities reported beside a generation's text, when its request asked for them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LogprobEvent {
+    /// The prompt's tokens: the first, then every later one with its log-probability.
+    Prompt {
+        first: PromptStart,
+        rest: Vec<TokenLogprob>,
+    },
+    /// One generated token, sent before the text it completes.
+    Generated(TokenLogprob),
 }
 
 impl GenerationRequest {
@@ -102,6 +153,9 @@ impl GenerationRequest {
             logit_bias: Vec::new(),
             timeout: None,
             buffered: false,
+            prompt_tokens: None,
+            logprobs: None,
+            prompt_logprobs: None,
         }
     }
 
@@ -242,6 +296,9 @@ type FinishHook = Box<dyn FnOnce(&Usage) + Send>;
 /// The events of one generation. Dropping it cancels the generation.
 pub struct GenerationStream {
     receiver: mpsc::UnboundedReceiver<Result<GenerationEvent, EngineError>>,
+    /// Log-probabilities, when the request asked for them: a channel of their own, so that
+    /// readers who never ask see the same events as before.
+    logprobs: Option<mpsc::UnboundedReceiver<LogprobEvent>>,
     on_finished: Vec<FinishHook>,
     /// The text so far, kept only while a hook wants the whole output.
     transcript: Option<String>,
@@ -262,10 +319,29 @@ impl GenerationStream {
     pub fn new(receiver: mpsc::UnboundedReceiver<Result<GenerationEvent, EngineError>>) -> Self {
         GenerationStream {
             receiver,
+            logprobs: None,
             on_finished: Vec::new(),
             transcript: None,
             on_complete: Vec::new(),
         }
+    }
+
+    /// A stream whose log-probabilities arrive on `logprobs`.
+    pub fn with_logprobs(
+        receiver: mpsc::UnboundedReceiver<Result<GenerationEvent, EngineError>>,
+        logprobs: mpsc::UnboundedReceiver<LogprobEvent>,
+    ) -> Self {
+        GenerationStream {
+            logprobs: Some(logprobs),
+            ..GenerationStream::new(receiver)
+        }
+    }
+
+    /// The log-probabilities' channel, when the request asked for them. A generated token's
+    /// entry is sent before its text, so after reading a `Text` event every entry up to it can
+    /// be taken with `try_recv`.
+    pub fn take_logprobs(&mut self) -> Option<mpsc::UnboundedReceiver<LogprobEvent>> {
+        self.logprobs.take()
     }
 
     /// Runs `hook` with the whole output, why it ended and the usage when the `Finished` event
@@ -402,6 +478,21 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Exact number of tokens `text` becomes in this model's prompt.
     fn count_tokens(&self, text: &str) -> Result<usize, EngineError>;
+
+    /// The token ids of `text` in this model's vocabulary, special tags parsed, a BOS token
+    /// first when `add_bos` and the model uses one.
+    fn tokenize(&self, _text: &str, _add_bos: bool) -> Result<Vec<u32>, EngineError> {
+        Err(EngineError::Unsupported(
+            "this engine does not expose its tokenizer".into(),
+        ))
+    }
+
+    /// The text of `tokens` (special tokens written out).
+    fn detokenize(&self, _tokens: &[u32]) -> Result<String, EngineError> {
+        Err(EngineError::Unsupported(
+            "this engine does not expose its tokenizer".into(),
+        ))
+    }
 
     /// Starts a generation; its events arrive on the returned stream.
     fn generate(&self, request: GenerationRequest) -> Result<GenerationStream, EngineError>;

@@ -23,6 +23,12 @@ pub enum EngineError {
     Grammar(String),
     #[error("the prompt is empty")]
     EmptyPrompt,
+    /// A token id outside the model's vocabulary (a prompt given as token ids).
+    #[error("token id {id} is not in the model's vocabulary of {vocabulary} tokens")]
+    UnknownToken { id: u32, vocabulary: usize },
+    /// Something this backend cannot do (e.g. log-probabilities over a remote engine).
+    #[error("{0}")]
+    Unsupported(String),
     #[error("the engine stopped: {0}")]
     Stopped(String),
     #[error("the request ran past its time limit of {limit_ms} ms (waiting for a slot included): retry later, ask for fewer tokens, or raise `request_timeout_s`")]

@@ -83,6 +83,14 @@ impl Backend for ScriptedBackend {
     }
 
     fn generate(&self, request: GenerationRequest) -> Result<GenerationStream, EngineError> {
+        if request.logprobs.is_some()
+            || request.prompt_logprobs.is_some()
+            || request.prompt_tokens.is_some()
+        {
+            return Err(EngineError::Unsupported(
+                "the scripted backend has no tokens or probabilities".into(),
+            ));
+        }
         if let Ok(mut requests) = self.requests.lock() {
             requests.push(request.clone());
         }

@@ -601,7 +601,25 @@ impl Backend for RemoteBackend {
         Ok(self.shared.vocabulary.tokenize(text).len())
     }
 
+    fn tokenize(&self, text: &str, add_bos: bool) -> Result<Vec<u32>, EngineError> {
+        Ok(self.shared.vocabulary.tokenize_plain(text, add_bos))
+    }
+
+    fn detokenize(&self, tokens: &[u32]) -> Result<String, EngineError> {
+        self.shared.vocabulary.detokenize(tokens)
+    }
+
     fn generate(&self, request: GenerationRequest) -> Result<GenerationStream, EngineError> {
+        if request.logprobs.is_some() || request.prompt_logprobs.is_some() {
+            return Err(EngineError::Unsupported(
+                "log-probabilities are served by the embedded engine only, not over a remote engine (ask the engine itself)".into(),
+            ));
+        }
+        if request.prompt_tokens.is_some() {
+            return Err(EngineError::Unsupported(
+                "prompts given as token ids are served by the embedded engine only; send the prompt as text".into(),
+            ));
+        }
         if request.prompt.is_empty() {
             return Err(EngineError::EmptyPrompt);
         }

@@ -22,13 +22,16 @@ const MINILM_CONFIG: &str = r#"{
 }"#;
 
 /// sentence-transformers' limit for this model; longer texts are cut (chunks are ~200 tokens).
-const MAX_TOKENS: usize = 256;
+pub const MAX_TOKENS: usize = 256;
 
 /// Texts encoded per forward pass: padding to the longest of a batch wastes little at this size.
 const BATCH: usize = 16;
 
 /// Dimensions of one embedding.
 pub const DIMENSIONS: usize = 384;
+
+/// The name clients give the model (`/v1/embeddings`), the catalogue's name of its weights.
+pub const MODEL_ID: &str = "all-minilm-l6-v2";
 
 pub struct Embedder {
     model: BertModel,
@@ -78,14 +81,23 @@ impl Embedder {
 
     /// One unit-length vector per text, in order.
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, RetrievalError> {
-        let mut vectors = Vec::with_capacity(texts.len());
-        for batch in texts.chunks(BATCH) {
-            vectors.extend(self.embed_batch(batch)?);
-        }
-        Ok(vectors)
+        Ok(self.embed_counted(texts)?.0)
     }
 
-    fn embed_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, RetrievalError> {
+    /// One unit-length vector per text, in order, and the tokens read (a text longer than
+    /// the model's 256 tokens is cut there, as sentence-transformers does).
+    pub fn embed_counted(&self, texts: &[&str]) -> Result<(Vec<Vec<f32>>, usize), RetrievalError> {
+        let mut vectors = Vec::with_capacity(texts.len());
+        let mut tokens = 0;
+        for batch in texts.chunks(BATCH) {
+            let (batch_vectors, batch_tokens) = self.embed_batch(batch)?;
+            vectors.extend(batch_vectors);
+            tokens += batch_tokens;
+        }
+        Ok((vectors, tokens))
+    }
+
+    fn embed_batch(&self, texts: &[&str]) -> Result<(Vec<Vec<f32>>, usize), RetrievalError> {
         let encodings = self
             .tokenizer
             .encode_batch(texts.to_vec(), true)
@@ -97,6 +109,16 @@ impl Embedder {
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(Tensor::stack(&rows, 0)?)
         };
+        let tokens = encodings
+            .iter()
+            .map(|encoding| {
+                encoding
+                    .get_attention_mask()
+                    .iter()
+                    .filter(|&&m| m == 1)
+                    .count()
+            })
+            .sum();
         let ids = rows(tokenizers::Encoding::get_ids)?;
         let type_ids = rows(tokenizers::Encoding::get_type_ids)?;
         let mask = rows(tokenizers::Encoding::get_attention_mask)?;
@@ -107,7 +129,7 @@ impl Embedder {
         let counts = mask.sum(1)?.clamp(1e-9, f64::MAX)?;
         let mean = summed.broadcast_div(&counts)?;
         let norms = mean.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
-        Ok(mean.broadcast_div(&norms)?.to_vec2::<f32>()?)
+        Ok((mean.broadcast_div(&norms)?.to_vec2::<f32>()?, tokens))
     }
 }
 

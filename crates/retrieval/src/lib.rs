@@ -15,7 +15,10 @@ mod store;
 mod tool;
 
 pub use chunk::{chunk_text, Chunk, ChunkLimits};
-pub use embed::{similarity, Embedder, DIMENSIONS};
+pub use embed::{
+    similarity, Embedder, DIMENSIONS, MAX_TOKENS as EMBEDDING_MAX_TOKENS,
+    MODEL_ID as EMBEDDING_MODEL_ID,
+};
 pub use error::RetrievalError;
 pub use eval::{answers, evaluate, load_queries, LabeledQuery, ModeResult};
 pub use extract::{extract_text, is_supported, MAX_DOCUMENT_BYTES, SUPPORTED_EXTENSIONS};

@@ -161,6 +161,10 @@ impl From<EngineError> for ApiError {
             EngineError::ContextOverflow { .. } => ApiError::invalid_request(err.to_string())
                 .with_param("messages")
                 .with_code("context_length_exceeded"),
+            EngineError::UnknownToken { .. } => ApiError::invalid_value("prompt", err.to_string()),
+            EngineError::Unsupported(_) => {
+                ApiError::invalid_request(err.to_string()).with_code("unsupported_parameter")
+            }
             EngineError::EmptyPrompt => {
                 ApiError::invalid_request(err.to_string()).with_param("messages")
             }

@@ -35,6 +35,12 @@ pub fn router(state: AppState) -> Router {
     let max_body = state.options.max_body_bytes;
     Router::new()
         .route("/v1/chat/completions", post(routes::chat::chat_completions))
+        .route("/v1/responses", post(routes::responses::create_response))
+        .route("/v1/embeddings", post(routes::embeddings::embeddings))
+        .route("/v1/completions", post(routes::completions::completions))
+        .route("/tokenize", post(routes::tokenizer::tokenize))
+        .route("/detokenize", post(routes::tokenizer::detokenize))
+        .route("/tokenizer_info", get(routes::tokenizer::info))
         .route("/v1/models", get(routes::models::list))
         .route("/v1/models/{id}", get(routes::models::get))
         .route("/healthz", get(routes::health::healthz))

@@ -83,6 +83,14 @@ impl Backend for MeteredBackend {
         self.inner.count_tokens(text)
     }
 
+    fn tokenize(&self, text: &str, add_bos: bool) -> Result<Vec<u32>, EngineError> {
+        self.inner.tokenize(text, add_bos)
+    }
+
+    fn detokenize(&self, tokens: &[u32]) -> Result<String, EngineError> {
+        self.inner.detokenize(tokens)
+    }
+
     fn generate(&self, request: GenerationRequest) -> Result<GenerationStream, EngineError> {
         let caller = request.caller.clone();
         let stream = self.inner.generate(request)?;

@@ -14,6 +14,8 @@ pub struct Metrics {
     pub request_seconds: HistogramVec,
     pub prompt_tokens: IntCounter,
     pub completion_tokens: IntCounter,
+    /// Tokens read by the embedding model (`/v1/embeddings`).
+    pub embedding_tokens: IntCounter,
     pub time_to_first_token_seconds: Histogram,
     /// Queue wait of each generation, by the caller's role (`anonymous` without a policy).
     pub queue_wait_by_class: HistogramVec,
@@ -66,6 +68,10 @@ impl Metrics {
             IntCounter::new("fulcrum_prompt_tokens_total", "Prompt tokens processed")?;
         let completion_tokens =
             IntCounter::new("fulcrum_completion_tokens_total", "Tokens generated")?;
+        let embedding_tokens = IntCounter::new(
+            "fulcrum_embedding_tokens_total",
+            "Tokens read by the embedding model",
+        )?;
         let time_to_first_token_seconds = Histogram::with_opts(
             HistogramOpts::new(
                 "fulcrum_time_to_first_token_seconds",
@@ -86,6 +92,7 @@ impl Metrics {
         registry.register(Box::new(request_seconds.clone()))?;
         registry.register(Box::new(prompt_tokens.clone()))?;
         registry.register(Box::new(completion_tokens.clone()))?;
+        registry.register(Box::new(embedding_tokens.clone()))?;
         registry.register(Box::new(time_to_first_token_seconds.clone()))?;
         registry.register(Box::new(generations_in_flight.clone()))?;
         registry.register(Box::new(engine_waiting.clone()))?;
@@ -197,6 +204,7 @@ impl Metrics {
             request_seconds,
             prompt_tokens,
             completion_tokens,
+            embedding_tokens,
             time_to_first_token_seconds,
             generations_in_flight,
             engine_waiting,

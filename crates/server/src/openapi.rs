@@ -12,10 +12,16 @@ use crate::routes;
 #[openapi(
     info(
         title = "Fulcrum",
-        description = "OpenAI-compatible chat completions, and the governed agent, actions, audit and reports of Fulcrum."
+        description = "OpenAI-compatible chat completions, responses and embeddings, and the governed agent, actions, audit and reports of Fulcrum."
     ),
     paths(
         routes::chat::chat_completions,
+        routes::responses::create_response,
+        routes::embeddings::embeddings,
+        routes::completions::completions,
+        routes::tokenizer::tokenize,
+        routes::tokenizer::detokenize,
+        routes::tokenizer::info,
         routes::models::list,
         routes::models::get,
         routes::health::healthz,

@@ -7,7 +7,7 @@ use fulcrum_chat::tools::ToolSet;
 use fulcrum_chat::{ChatError, ToolDefinition};
 
 use fulcrum_agent::{Agent, AgentOptions, AnswerCache, LoadedModel, SessionStore, ToolCallTuning};
-use fulcrum_retrieval::PassageSource;
+use fulcrum_retrieval::{PassageSource, SharedEmbedder};
 use fulcrum_tools::{Identities, Policy, Principal};
 
 use crate::error::ApiError;
@@ -74,6 +74,8 @@ impl Default for ServerOptions {
 #[derive(Clone)]
 pub struct AppState {
     pub model: Arc<OnceLock<LoadedModel>>,
+    /// The sentence-embedding model of `/v1/embeddings` (and of document search), once loaded.
+    pub embedder: SharedEmbedder,
     pub options: Arc<ServerOptions>,
     pub metrics: Metrics,
     tool_sets: Arc<Mutex<ToolSetCache>>,
@@ -155,6 +157,7 @@ impl AppState {
     pub fn new(options: ServerOptions) -> Result<Self, prometheus::Error> {
         Ok(AppState {
             model: Arc::new(OnceLock::new()),
+            embedder: SharedEmbedder::default(),
             options: Arc::new(options),
             metrics: Metrics::new()?,
             tool_sets: Arc::new(Mutex::new(ToolSetCache::default())),

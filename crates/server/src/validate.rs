@@ -5,7 +5,7 @@
 
 use fulcrum_chat::tools::ToolChoice;
 use fulcrum_chat::{Message, Role, ToolCall, ToolDefinition};
-use fulcrum_engine::SamplingParams;
+use fulcrum_engine::{SamplingParams, MAX_TOP_LOGPROBS};
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
@@ -30,6 +30,110 @@ pub struct ValidRequest {
     pub parallel_tool_calls: bool,
     /// Grammar from `response_format` (`json_object` / `json_schema`).
     pub response_grammar: Option<String>,
+    /// Each generated token's log-probability is reported, with this many alternatives.
+    pub logprobs: Option<u32>,
+}
+
+/// Temperature, nucleus, top-k and seed, checked (chat completions and completions alike).
+pub fn sampling_params(
+    temperature: Option<f32>,
+    top_p: Option<f32>,
+    top_k: Option<i32>,
+    seed: Option<i64>,
+) -> Result<SamplingParams, ApiError> {
+    let temperature = temperature.unwrap_or(1.0);
+    if !(0.0..=2.0).contains(&temperature) {
+        return Err(ApiError::invalid_value(
+            "temperature",
+            "`temperature` must be between 0 and 2",
+        ));
+    }
+    let top_p = top_p.unwrap_or(1.0);
+    if !(top_p > 0.0 && top_p <= 1.0) {
+        return Err(ApiError::invalid_value(
+            "top_p",
+            "`top_p` must be greater than 0 and at most 1",
+        ));
+    }
+    let top_k = top_k.unwrap_or(0);
+    if top_k < 0 {
+        return Err(ApiError::invalid_value(
+            "top_k",
+            "`top_k` must be 0 (disabled) or positive",
+        ));
+    }
+    // llama.cpp seeds are 32-bit; fold larger seeds deterministically.
+    let seed = seed.map(|seed| (seed as u64 ^ ((seed as u64) >> 32)) as u32);
+    Ok(SamplingParams {
+        temperature,
+        top_p,
+        top_k,
+        seed,
+    })
+}
+
+/// Penalties and token biases are not applied by the engine: refused when set.
+pub fn refuse_penalties_and_bias(
+    presence_penalty: Option<f32>,
+    frequency_penalty: Option<f32>,
+    logit_bias: Option<&Map<String, Value>>,
+) -> Result<(), ApiError> {
+    for (param, value) in [
+        ("presence_penalty", presence_penalty),
+        ("frequency_penalty", frequency_penalty),
+    ] {
+        if value.is_some_and(|v| v != 0.0) {
+            return Err(ApiError::unsupported(
+                param,
+                format!("`{param}` other than 0 is not supported yet"),
+            ));
+        }
+    }
+    if logit_bias.is_some_and(|m| !m.is_empty()) {
+        return Err(ApiError::unsupported(
+            "logit_bias",
+            "`logit_bias` is not supported yet",
+        ));
+    }
+    Ok(())
+}
+
+/// At most [`MAX_STOP_STRINGS`] non-empty stop strings.
+pub fn stop_strings(stop: Option<StopField>) -> Result<Vec<String>, ApiError> {
+    let stop = match stop {
+        None => Vec::new(),
+        Some(StopField::One(stop)) => vec![stop],
+        Some(StopField::Many(stops)) => stops,
+    };
+    if stop.len() > MAX_STOP_STRINGS {
+        return Err(ApiError::invalid_value(
+            "stop",
+            format!("`stop` takes at most {MAX_STOP_STRINGS} strings"),
+        ));
+    }
+    if stop.iter().any(String::is_empty) {
+        return Err(ApiError::invalid_value(
+            "stop",
+            "`stop` strings must not be empty",
+        ));
+    }
+    Ok(stop)
+}
+
+/// A chat completion's `logprobs` / `top_logprobs`: the alternatives per token, when asked.
+fn logprobs(logprobs: Option<bool>, top_logprobs: Option<u32>) -> Result<Option<u32>, ApiError> {
+    match (logprobs.unwrap_or(false), top_logprobs) {
+        (false, Some(n)) if n > 0 => Err(ApiError::invalid_value(
+            "top_logprobs",
+            "`top_logprobs` needs `logprobs: true`",
+        )),
+        (false, _) => Ok(None),
+        (true, Some(n)) if n > MAX_TOP_LOGPROBS => Err(ApiError::invalid_value(
+            "top_logprobs",
+            format!("`top_logprobs` must be between 0 and {MAX_TOP_LOGPROBS}"),
+        )),
+        (true, n) => Ok(Some(n.unwrap_or(0))),
+    }
 }
 
 /// The request's size against `limits`: cheap, so checked before admission and before any
@@ -102,31 +206,13 @@ pub fn validate(request: ChatCompletionRequest) -> Result<ValidRequest, ApiError
         .map(|(index, message)| convert_message(index, message))
         .collect::<Result<Vec<_>, _>>()?;
 
-    let temperature = request.temperature.unwrap_or(1.0);
-    if !(0.0..=2.0).contains(&temperature) {
-        return Err(ApiError::invalid_value(
-            "temperature",
-            "`temperature` must be between 0 and 2",
-        ));
-    }
-    let top_p = request.top_p.unwrap_or(1.0);
-    if !(top_p > 0.0 && top_p <= 1.0) {
-        return Err(ApiError::invalid_value(
-            "top_p",
-            "`top_p` must be greater than 0 and at most 1",
-        ));
-    }
-    let top_k = request.top_k.unwrap_or(0);
-    if top_k < 0 {
-        return Err(ApiError::invalid_value(
-            "top_k",
-            "`top_k` must be 0 (disabled) or positive",
-        ));
-    }
-    // llama.cpp seeds are 32-bit; fold larger seeds deterministically.
-    let seed = request
-        .seed
-        .map(|seed| (seed as u64 ^ ((seed as u64) >> 32)) as u32);
+    let sampling = sampling_params(
+        request.temperature,
+        request.top_p,
+        request.top_k,
+        request.seed,
+    )?;
+    let logprobs = logprobs(request.logprobs, request.top_logprobs)?;
 
     let max_tokens = match (request.max_tokens, request.max_completion_tokens) {
         (Some(_), Some(_)) => {
@@ -150,23 +236,7 @@ pub fn validate(request: ChatCompletionRequest) -> Result<ValidRequest, ApiError
         (a, b) => a.or(b),
     };
 
-    let stop = match request.stop {
-        None => Vec::new(),
-        Some(StopField::One(stop)) => vec![stop],
-        Some(StopField::Many(stops)) => stops,
-    };
-    if stop.len() > MAX_STOP_STRINGS {
-        return Err(ApiError::invalid_value(
-            "stop",
-            format!("`stop` takes at most {MAX_STOP_STRINGS} strings"),
-        ));
-    }
-    if stop.iter().any(String::is_empty) {
-        return Err(ApiError::invalid_value(
-            "stop",
-            "`stop` strings must not be empty",
-        ));
-    }
+    let stop = stop_strings(request.stop)?;
 
     let ignore_eos = request.ignore_eos.unwrap_or(false);
     if ignore_eos && max_tokens.is_none() {
@@ -220,12 +290,8 @@ pub fn validate(request: ChatCompletionRequest) -> Result<ValidRequest, ApiError
         parallel_tool_calls: request.parallel_tool_calls.unwrap_or(true),
         response_grammar,
         messages,
-        sampling: SamplingParams {
-            temperature,
-            top_p,
-            top_k,
-            seed,
-        },
+        sampling,
+        logprobs,
         max_tokens,
         stop,
         ignore_eos,
@@ -244,29 +310,11 @@ fn refuse_unsupported(request: &ChatCompletionRequest) -> Result<(), ApiError> {
             ));
         }
     }
-    for (param, value) in [
-        ("presence_penalty", request.presence_penalty),
-        ("frequency_penalty", request.frequency_penalty),
-    ] {
-        if value.is_some_and(|v| v != 0.0) {
-            return Err(ApiError::unsupported(
-                param,
-                format!("`{param}` other than 0 is not supported yet"),
-            ));
-        }
-    }
-    if request.logit_bias.as_ref().is_some_and(|m| !m.is_empty()) {
-        return Err(ApiError::unsupported(
-            "logit_bias",
-            "`logit_bias` is not supported yet",
-        ));
-    }
-    if request.logprobs == Some(true) || request.top_logprobs.is_some_and(|n| n > 0) {
-        return Err(ApiError::unsupported(
-            "logprobs",
-            "`logprobs` is not supported yet",
-        ));
-    }
+    refuse_penalties_and_bias(
+        request.presence_penalty,
+        request.frequency_penalty,
+        request.logit_bias.as_ref(),
+    )?;
     if request.functions.is_some() || request.function_call.is_some() {
         return Err(ApiError::unsupported(
             "functions",

@@ -5,9 +5,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use fulcrum_agent::LoadedModel;
 use fulcrum_report::{MonthlyReportFunction, MONTHLY_REPORT};
-use fulcrum_retrieval::{
-    KnowledgePassages, KnowledgeSearchFunction, SharedEmbedder, SEARCH_KNOWLEDGE,
-};
+use fulcrum_retrieval::{KnowledgePassages, KnowledgeSearchFunction, SEARCH_KNOWLEDGE};
 use fulcrum_server::AppState;
 
 use crate::config::{Config, ModelFlags, PolicyFlags, ServeFlags};
@@ -101,8 +99,10 @@ async fn serve(config: Config) -> Result<()> {
     let searches = governance.policy.runs_host_function(SEARCH_KNOWLEDGE);
     let knowledge = config.home_dir().join("knowledge.db");
     // Loaded in the background with the model (see below); searches rank by words until then.
-    let embedder = SharedEmbedder::default();
-    let wants_embedder = searches || !config.context_collections.is_empty();
+    // The same model answers /v1/embeddings.
+    let embedder = state.embedder.clone();
+    let wants_embedder =
+        config.serve_embeddings || searches || !config.context_collections.is_empty();
     if !config.context_collections.is_empty() {
         governance = governance.with_passages(Arc::new(KnowledgePassages::new(
             knowledge.clone(),
@@ -138,16 +138,19 @@ async fn serve(config: Config) -> Result<()> {
     // /healthz, and 503 elsewhere, meanwhile. A model that cannot load stops the server.
     let loader_state = state.clone();
     let loader = tokio::task::spawn_blocking(move || -> Result<()> {
+        // The model first: a model that cannot load stops the server before anything is
+        // fetched for the embeddings.
+        let loaded = LoadedModel::new(load_backend(&config)?)?;
         if wants_embedder {
-            // Without the embedding model (no network to fetch it) searches are BM25 only.
+            // Without the embedding model (no network to fetch it) searches are BM25 only,
+            // and /v1/embeddings answers 503.
             match load_embedder(&config) {
                 Ok(loaded) => embedder.set(loaded),
                 Err(err) => {
-                    tracing::warn!(%err, "document search ranks by words only: the embedding model is not available")
+                    tracing::warn!(%err, "the embedding model is not available: document search ranks by words only, /v1/embeddings answers 503")
                 }
             }
         }
-        let loaded = LoadedModel::new(load_backend(&config)?)?;
         let id = loaded.backend.info().id.clone();
         loader_state.set_model(loaded);
         tracing::info!(model = %id, "ready: serving at http://{address}/v1");

@@ -33,7 +33,9 @@ impl Worker {
             // With the cache off nothing is reused, not even a running sequence's prefix;
             // a seeded request asks for reproducible sampling, which only a whole
             // computation gives (cached runs round differently, see `prefix`).
-            let may_reuse = self.prefix_cache && job.sampling.seed.is_none();
+            // A prompt whose log-probabilities are asked for computes every position's logits.
+            let may_reuse =
+                self.prefix_cache && job.sampling.seed.is_none() && job.prompt_logprobs.is_none();
             // Alone, a job needs only its own cells (its output is capped by the context);
             // beside others, the headroom too.
             let headroom = if seqs.active.is_empty() {
@@ -181,6 +183,7 @@ impl Worker {
             position,
             next_input: None,
             logits_at: None,
+            prompt_logits: Vec::new(),
             admitted,
         }
     }

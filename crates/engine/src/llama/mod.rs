@@ -31,7 +31,8 @@ use tokio::sync::mpsc;
 
 use crate::backend::{
     output_budget, Backend, BiasWhen, EngineLoad, FinishReason, GenerationEvent, GenerationRequest,
-    GenerationStream, ModelInfo, SamplingParams, Usage,
+    GenerationStream, LogprobEvent, ModelInfo, PromptStart, SamplingParams, TokenLogprob,
+    TopLogprob, Usage, MAX_TOP_LOGPROBS,
 };
 use crate::error::EngineError;
 use crate::grammar::GrammarCompiler;
@@ -234,7 +235,7 @@ impl LlamaEngine {
         })
     }
 
-    fn tokenize(&self, text: &str) -> Vec<LlamaToken> {
+    fn prompt_tokens(&self, text: &str) -> Vec<LlamaToken> {
         vocab::tokenize(&self.model, &self.info.bos_token, text)
     }
 }
@@ -252,7 +253,15 @@ impl Backend for LlamaEngine {
     }
 
     fn count_tokens(&self, text: &str) -> Result<usize, EngineError> {
-        Ok(self.tokenize(text).len())
+        Ok(self.prompt_tokens(text).len())
+    }
+
+    fn tokenize(&self, text: &str, add_bos: bool) -> Result<Vec<u32>, EngineError> {
+        Ok(vocab::plain_tokens(&self.model, text, add_bos))
+    }
+
+    fn detokenize(&self, tokens: &[u32]) -> Result<String, EngineError> {
+        vocab::detokenize(&self.model, tokens)
     }
 
     fn occupancy(&self) -> EngineLoad {
@@ -304,9 +313,22 @@ impl LlamaEngine {
         let deadline = request
             .timeout
             .and_then(|limit| Some((queued_at.checked_add(limit)?, limit)));
-        let tokens = self.tokenize(&request.prompt);
+        let tokens = match &request.prompt_tokens {
+            Some(ids) => vocab::known_tokens(&self.model, ids)?,
+            None => self.prompt_tokens(&request.prompt),
+        };
         if tokens.is_empty() {
             return Err(EngineError::EmptyPrompt);
+        }
+        for asked in [request.logprobs, request.prompt_logprobs]
+            .into_iter()
+            .flatten()
+        {
+            if asked > MAX_TOP_LOGPROBS {
+                return Err(EngineError::Unsupported(format!(
+                    "at most {MAX_TOP_LOGPROBS} alternatives per token can be reported, not {asked}"
+                )));
+            }
         }
         let max_tokens = output_budget(tokens.len(), self.info.context_size, &request)?;
         let grammar = match &request.grammar {
@@ -351,7 +373,18 @@ impl LlamaEngine {
             }
         }
         let (events, receiver) = mpsc::unbounded_channel();
+        let (logprob_events, logprob_receiver) =
+            if request.logprobs.is_some() || request.prompt_logprobs.is_some() {
+                let (sender, receiver) = mpsc::unbounded_channel();
+                (Some(sender), Some(receiver))
+            } else {
+                (None, None)
+            };
         let job = Job {
+            logprob_events,
+            logprobs: request.logprobs,
+            prompt_logprobs: request.prompt_logprobs,
+            prompt_logprob_acc: Vec::new(),
             grammar,
             logit_bias,
             followup_bias,
@@ -368,6 +401,10 @@ impl LlamaEngine {
             queued_at,
             deadline,
         };
-        Ok((job, GenerationStream::new(receiver)))
+        let stream = match logprob_receiver {
+            Some(logprobs) => GenerationStream::with_logprobs(receiver, logprobs),
+            None => GenerationStream::new(receiver),
+        };
+        Ok((job, stream))
     }
 }

@@ -81,3 +81,72 @@ pub(super) fn argmax(logits: &[f32]) -> LlamaToken {
     }
     LlamaToken(i32::try_from(best).unwrap_or(0))
 }
+
+/// `token`'s log-probability in `logits` (their log-softmax) and the `top` most likely tokens.
+pub(super) fn token_logprob(
+    logits: &[f32],
+    token: LlamaToken,
+    top: u32,
+    vocab: &llama_cpp_2::vocab::LlamaVocab<'_>,
+) -> TokenLogprob {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f64 = logits
+        .iter()
+        .map(|&logit| f64::from(logit - max).exp())
+        .sum();
+    let log_normalizer = f64::from(max) + sum.ln();
+    let logprob_of = |index: usize| -> f32 {
+        logits.get(index).map_or(f32::NEG_INFINITY, |&logit| {
+            (f64::from(logit) - log_normalizer) as f32
+        })
+    };
+    let bytes_of = |id: i32| vocab.token_to_piece(LlamaToken(id), true, None);
+    let index = usize::try_from(token.0).unwrap_or(usize::MAX);
+    TokenLogprob {
+        token: u32::try_from(token.0).unwrap_or(0),
+        bytes: bytes_of(token.0),
+        logprob: logprob_of(index),
+        top: most_likely(logits, top as usize)
+            .into_iter()
+            .map(|index| TopLogprob {
+                token: index as u32,
+                bytes: bytes_of(i32::try_from(index).unwrap_or(0)),
+                logprob: logprob_of(index),
+            })
+            .collect(),
+    }
+}
+
+/// The indexes of the `n` largest logits, largest first (the first index on ties).
+pub(super) fn most_likely(logits: &[f32], n: usize) -> Vec<usize> {
+    let mut best: Vec<usize> = Vec::with_capacity(n + 1);
+    if n == 0 {
+        return best;
+    }
+    for (index, &logit) in logits.iter().enumerate() {
+        if best.len() == n && logit <= logits[best[n - 1]] {
+            continue;
+        }
+        let at = best
+            .iter()
+            .position(|&other| logits[other] < logit)
+            .unwrap_or(best.len());
+        best.insert(at, index);
+        best.truncate(n);
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::most_likely;
+
+    #[test]
+    fn the_most_likely_come_largest_first_and_ties_keep_the_first() {
+        let logits = [0.5, 3.0, -1.0, 3.0, 2.0];
+        assert_eq!(most_likely(&logits, 3), [1, 3, 4]);
+        assert_eq!(most_likely(&logits, 1), [1]);
+        assert!(most_likely(&logits, 0).is_empty());
+        assert_eq!(most_likely(&logits, 9), [1, 3, 4, 0, 2]);
+    }
+}

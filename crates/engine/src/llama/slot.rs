@@ -23,6 +23,16 @@ pub(super) struct Job {
     pub(super) logit_bias: Vec<LlamaLogitBias>,
     pub(super) followup_bias: Vec<FollowupBias>,
     pub(super) events: mpsc::UnboundedSender<Result<GenerationEvent, EngineError>>,
+    /// Where log-probabilities go, when the request asked for them.
+    pub(super) logprob_events: Option<mpsc::UnboundedSender<LogprobEvent>>,
+    /// Alternatives reported with each generated token's log-probability; `None`: none reported.
+    pub(super) logprobs: Option<u32>,
+    /// Alternatives reported with each prompt token's log-probability, while they are still
+    /// to be reported; `None` once sent (or never asked).
+    pub(super) prompt_logprobs: Option<u32>,
+    /// The prompt's log-probabilities computed so far (entry `i` is token `i + 1`'s): kept
+    /// across a preemption, so that a resumed prompt reports only what is missing.
+    pub(super) prompt_logprob_acc: Vec<TokenLogprob>,
     pub(super) queued_at: Instant,
     /// When the request's time limit runs out, and that limit (for the error).
     pub(super) deadline: Option<(Instant, std::time::Duration)>,
@@ -93,6 +103,9 @@ pub(super) struct Slot {
     pub(super) next_input: Option<LlamaToken>,
     /// Where this sequence's logits are in the last decoded batch.
     pub(super) logits_at: Option<i32>,
+    /// Prompt positions whose logits the last batch computed for their log-probabilities:
+    /// (index in the batch, index of the token in the prompt).
+    pub(super) prompt_logits: Vec<(i32, usize)>,
     /// The worker's admission count when it was admitted: the newest is preempted first.
     pub(super) admitted: u64,
 }
@@ -111,6 +124,20 @@ impl Slot {
     pub(super) fn send(&self, event: GenerationEvent) {
         // A closed channel means the client left; the worker notices and frees the slot.
         let _ = self.job.events.send(Ok(event));
+    }
+
+    pub(super) fn send_logprobs(&self, event: LogprobEvent) {
+        if let Some(events) = &self.job.logprob_events {
+            let _ = events.send(event);
+        }
+    }
+
+    /// Whether the prompt position `index` (predicting token `index + 1`) still needs its
+    /// logits for a reported log-probability.
+    pub(super) fn wants_prompt_logits(&self, index: usize) -> bool {
+        self.job.prompt_logprobs.is_some()
+            && index + 1 < self.job.prompt_len
+            && index >= self.job.prompt_logprob_acc.len()
     }
 
     pub(super) fn usage(&self) -> Usage {

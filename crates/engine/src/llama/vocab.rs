@@ -57,6 +57,17 @@ impl GgufVocabulary {
             .collect()
     }
 
+    /// `text`'s token ids as a client's tokenizer endpoint gives them (special tags parsed,
+    /// a BOS token only when asked for and the model uses one).
+    pub fn tokenize_plain(&self, text: &str, add_bos: bool) -> Vec<u32> {
+        plain_tokens(&self.model, text, add_bos)
+    }
+
+    /// The text of `tokens`, special tokens written out.
+    pub fn detokenize(&self, tokens: &[u32]) -> Result<String, EngineError> {
+        detokenize(&self.model, tokens)
+    }
+
     /// The token `text` is, when it is exactly one (a special tag such as `<tool_call>`).
     pub fn single_token(&self, text: &str) -> Option<i32> {
         match self
@@ -127,6 +138,42 @@ pub(super) fn tokenize(model: &LlamaModel, bos_token: &str, text: &str) -> Vec<L
         tokens.extend(vocab.tokenize(part.as_bytes(), add_bos && index == 0, true));
     }
     tokens
+}
+
+/// `text`'s token ids, special tags parsed, a BOS token first only when `add_bos` and the
+/// model uses one.
+pub(super) fn plain_tokens(model: &LlamaModel, text: &str, add_bos: bool) -> Vec<u32> {
+    let vocab = model.vocab();
+    vocab
+        .tokenize(text.as_bytes(), add_bos && vocab.should_add_bos(), true)
+        .into_iter()
+        .filter_map(|token| u32::try_from(token.0).ok())
+        .collect()
+}
+
+/// `tokens` checked against the vocabulary's size.
+pub(super) fn known_tokens(
+    model: &LlamaModel,
+    tokens: &[u32],
+) -> Result<Vec<LlamaToken>, EngineError> {
+    let vocabulary = usize::try_from(model.n_vocab()).unwrap_or(0);
+    tokens
+        .iter()
+        .map(|&id| match i32::try_from(id) {
+            Ok(token) if (id as usize) < vocabulary => Ok(LlamaToken(token)),
+            _ => Err(EngineError::UnknownToken { id, vocabulary }),
+        })
+        .collect()
+}
+
+/// The text of `tokens`, special tokens written out (invalid UTF-8 replaced).
+pub(super) fn detokenize(model: &LlamaModel, tokens: &[u32]) -> Result<String, EngineError> {
+    let vocab = model.vocab();
+    let mut bytes = Vec::new();
+    for token in known_tokens(model, tokens)? {
+        bytes.extend(vocab.token_to_piece(token, true, None));
+    }
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// The texts of the vocabulary's control and user-defined tokens: those a tokenizer that

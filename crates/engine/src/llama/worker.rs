@@ -6,7 +6,7 @@ use llama_cpp_2::DecodeError;
 
 use super::admission::clear_seq;
 use super::queue::WaitQueue;
-use super::sampler::{argmax, sample_with_bias};
+use super::sampler::{argmax, sample_with_bias, token_logprob};
 use super::slot::Slot;
 use super::*;
 
@@ -204,6 +204,7 @@ impl Worker {
                         slot.position = before.position;
                         slot.next_input = before.next_input;
                         slot.logits_at = before.logits_at;
+                        slot.prompt_logits.clear();
                     }
                     self.preempt_newest(&mut ctx, &mut seqs);
                     continue;
@@ -216,11 +217,20 @@ impl Worker {
             }
 
             let vocab = model.vocab();
+            for slot in seqs.active.iter_mut() {
+                report_prompt_logprobs(&ctx, slot, &vocab);
+            }
             let mut finished = Vec::new();
             for (index, slot) in seqs.active.iter_mut().enumerate() {
                 let Some(at) = slot.logits_at.take() else {
                     continue;
                 };
+                // Asked for nothing but the prompt (its log-probabilities, with `echo`).
+                if slot.job.max_tokens == 0 {
+                    slot.finish(FinishReason::Length);
+                    finished.push(index);
+                    continue;
+                }
                 let followup = slot.followup_biases();
                 let token = match slot.decoding.sampler.as_mut() {
                     Some(sampler) if !followup.is_empty() => {
@@ -229,6 +239,12 @@ impl Worker {
                     Some(sampler) => sampler.sample(&ctx, at),
                     None => argmax(ctx.get_logits_ith(at)),
                 };
+                // The end-of-turn token that ends a generation is no token of its output.
+                let ends = vocab.is_eog(token) && !slot.job.ignore_eos;
+                if let (Some(top), false) = (slot.job.logprobs, ends) {
+                    let entry = token_logprob(ctx.get_logits_ith(at), token, top, &vocab);
+                    slot.send_logprobs(LogprobEvent::Generated(entry));
+                }
                 if slot.accept(token, &vocab) {
                     finished.push(index);
                 }
@@ -277,15 +293,28 @@ impl Worker {
             if remaining == 0 || used >= capacity {
                 continue;
             }
-            let take = remaining.min(capacity - used);
+            let mut take = remaining.min(capacity - used);
+            if slot.job.prompt_logprobs.is_some() {
+                // Every position's logits are kept (a vocabulary's worth of floats each).
+                take = take.min(PROMPT_LOGPROB_CHUNK);
+            }
             let end = slot.computed + take;
             for i in slot.computed..end {
                 let last = i + 1 == slot.job.tokens.len();
+                let for_logprob = slot.wants_prompt_logits(i);
                 batch
-                    .add(slot.job.tokens[i], slot.position, &[slot.seq], last)
+                    .add(
+                        slot.job.tokens[i],
+                        slot.position,
+                        &[slot.seq],
+                        last || for_logprob,
+                    )
                     .map_err(add_error)?;
                 if last {
                     slot.logits_at = Some(used as i32);
+                }
+                if for_logprob {
+                    slot.prompt_logits.push((used as i32, i));
                 }
                 slot.position += 1;
                 used += 1;
@@ -317,6 +346,40 @@ impl Worker {
                 seqs.free[index].tokens.clear();
             }
         }
+    }
+}
+
+/// Prompt positions computed with logits per step for a request that asked for the prompt's
+/// log-probabilities: llama.cpp keeps a vocabulary's worth of floats for each (152k for Qwen).
+const PROMPT_LOGPROB_CHUNK: usize = 64;
+
+/// Reads the log-probabilities of the prompt tokens the last batch computed logits for, and
+/// sends them all once the whole prompt is covered.
+fn report_prompt_logprobs(
+    ctx: &LlamaContext<'_>,
+    slot: &mut Slot,
+    vocab: &llama_cpp_2::vocab::LlamaVocab<'_>,
+) {
+    let Some(top) = slot.job.prompt_logprobs else {
+        return;
+    };
+    for (at, index) in std::mem::take(&mut slot.prompt_logits) {
+        if index != slot.job.prompt_logprob_acc.len() {
+            continue;
+        }
+        let next = slot.job.tokens[index + 1];
+        let entry = token_logprob(ctx.get_logits_ith(at), next, top, vocab);
+        slot.job.prompt_logprob_acc.push(entry);
+    }
+    if slot.job.prompt_logprob_acc.len() + 1 >= slot.job.prompt_len {
+        let rest = std::mem::take(&mut slot.job.prompt_logprob_acc);
+        let first = slot.job.tokens[0];
+        let first = PromptStart {
+            token: u32::try_from(first.0).unwrap_or(0),
+            bytes: vocab.token_to_piece(first, true, None),
+        };
+        slot.send_logprobs(LogprobEvent::Prompt { first, rest });
+        slot.job.prompt_logprobs = None;
     }
 }
 

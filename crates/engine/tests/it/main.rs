@@ -14,6 +14,7 @@ use fulcrum_engine::{
 
 mod admission;
 mod grammar_and_bias;
+mod logprobs;
 mod scheduling;
 mod special_tokens;
 

@@ -11,19 +11,22 @@ use fulcrum_agent::{add_call_guidance, call_biases};
 use fulcrum_chat::tools::{dedupe_calls, parse_output, split_reasoning, ToolChoice, ToolSet};
 use fulcrum_chat::RenderOptions;
 use fulcrum_engine::{
-    start_generation, FinishReason, GenerationEvent, GenerationRequest, GenerationStream, Usage,
+    start_generation, FinishReason, GenerationEvent, GenerationRequest, GenerationStream,
+    LogprobEvent, Usage,
 };
 use fulcrum_tools::Principal;
 
 use super::chat_audit::{check_allowed, ChatAudit};
 use super::chat_stream::sse_events;
 use super::completion::{
-    accept_call, finish_reason, unix_now, InFlight, ResponseMeta, FINGERPRINT,
+    accept_call, finish_reason, served_model, unix_now, FirstText, InFlight, ResponseMeta,
+    FINGERPRINT,
 };
 use crate::error::ApiError;
 use crate::json::ApiJson;
 use crate::state::AppState;
 use crate::validate::{check_size, validate, ValidRequest};
+use crate::wire::completions::{ChatLogprobs, ChatTokenLogprob};
 use crate::wire::{ApiErrors, ErrorResponse};
 use crate::wire::{
     ChatCompletion, ChatCompletionRequest, Choice, ResponseMessage, ResponseToolCall,
@@ -35,19 +38,71 @@ pub async fn chat_completions(
     principal: Option<Extension<Principal>>,
     ApiJson(request): ApiJson<ChatCompletionRequest>,
 ) -> Result<Response, ApiError> {
-    let started = Instant::now();
-    let model = state.model.get().ok_or_else(ApiError::not_ready)?;
-    let info = model.backend.info();
-    if request.model != info.id {
-        return Err(ApiError::not_found(
-            format!(
-                "the model `{}` does not exist here: this server serves `{}` (see GET /v1/models)",
-                request.model, info.id
-            ),
-            "model_not_found",
-        )
-        .with_param("model"));
+    let running = match begin(&state, principal, request).await? {
+        Begun::Refused(response) => return Ok(response),
+        Begun::Running(running) => running,
+    };
+    let Running {
+        generation,
+        meta,
+        in_flight,
+        stream,
+    } = running;
+    if stream {
+        let events = sse_events(state, generation, meta, in_flight);
+        Ok(Sse::new(events)
+            .keep_alive(KeepAlive::default())
+            .into_response())
+    } else {
+        let mut generation = generation;
+        let mut logprobs = generation.take_logprobs();
+        let (text, reason, usage) = collect(&state, generation, &meta).await?;
+        drop(in_flight);
+        let logprobs = logprobs.as_mut().map(generated_logprobs);
+        Ok(Json(completion(meta, &text, reason, usage, logprobs)).into_response())
     }
+}
+
+/// The generated tokens' log-probabilities sent so far, as a chat completion shows them.
+pub(super) fn generated_logprobs(
+    receiver: &mut tokio::sync::mpsc::UnboundedReceiver<LogprobEvent>,
+) -> ChatLogprobs {
+    let mut content = Vec::new();
+    while let Ok(event) = receiver.try_recv() {
+        if let LogprobEvent::Generated(entry) = event {
+            content.push(ChatTokenLogprob::from(entry));
+        }
+    }
+    ChatLogprobs {
+        content,
+        refusal: None,
+    }
+}
+
+/// A chat request begun: refused by admission (a 429 response), or generating.
+pub(super) enum Begun {
+    Refused(Response),
+    Running(Running),
+}
+
+pub(super) struct Running {
+    pub generation: GenerationStream,
+    pub meta: ResponseMeta,
+    /// Held until the answer is written.
+    pub in_flight: InFlight,
+    pub stream: bool,
+}
+
+/// Checks `request` (model, size, fields, the caller's role and place), renders it and starts
+/// its generation, audited. Chat completions and the Responses API both begin here.
+pub(super) async fn begin(
+    state: &AppState,
+    principal: Option<Extension<Principal>>,
+    request: ChatCompletionRequest,
+) -> Result<Begun, ApiError> {
+    let started = Instant::now();
+    let model = served_model(state, &request.model)?;
+    let info = model.backend.info();
     if let Some(user) = &request.user {
         tracing::debug!(user = %user, "chat completion for end user");
     }
@@ -56,11 +111,11 @@ pub async fn chat_completions(
     check_size(&request, &state.options.request_limits)?;
     let valid = validate(request)?;
     let caller = principal.map(|Extension(principal)| principal);
-    check_allowed(&state, caller.as_ref())?;
-    let audit = ChatAudit::for_request(&state, caller.as_ref(), &valid, &info.id);
+    check_allowed(state, caller.as_ref(), "chat completions")?;
+    let audit = ChatAudit::for_request(state, caller.as_ref(), &valid, &info.id);
     let admission = match state.admit(caller.as_ref()) {
         Ok(admission) => admission,
-        Err(refused) => return Ok(*refused),
+        Err(refused) => return Ok(Begun::Refused(*refused)),
     };
     let include_usage = valid.include_usage;
     let stream = valid.stream;
@@ -97,16 +152,12 @@ pub async fn chat_completions(
         // With `tool_choice: none` nothing is read as a call.
         tools: tools.filter(|_| tool_choice != ToolChoice::None),
     };
-    if stream {
-        let events = sse_events(state, generation, meta, in_flight);
-        Ok(Sse::new(events)
-            .keep_alive(KeepAlive::default())
-            .into_response())
-    } else {
-        let (text, reason, usage) = collect(&state, generation, &meta).await?;
-        drop(in_flight);
-        Ok(Json(completion(meta, &text, reason, usage)).into_response())
-    }
+    Ok(Begun::Running(Running {
+        generation,
+        meta,
+        in_flight,
+        stream,
+    }))
 }
 
 /// The costly part of a request: its tools' schemas compiled (cached by set), the prompt
@@ -152,29 +203,23 @@ fn prepare(
         max_tokens_limit: Some(state.options.request_limits.max_tokens),
         grammar,
         logit_bias,
+        logprobs: valid.logprobs,
         ..GenerationRequest::new(prompt, valid.sampling, valid.max_tokens)
     };
     Ok((request, tools))
 }
 
-async fn collect(
+pub(super) async fn collect(
     state: &AppState,
     mut generation: GenerationStream,
     meta: &ResponseMeta,
 ) -> Result<(String, FinishReason, Usage), ApiError> {
-    let started = meta.started;
+    let mut first_text = FirstText::new(&state.metrics, meta.started);
     let mut text = String::new();
-    let mut first = true;
     while let Some(event) = generation.next().await {
         match event? {
             GenerationEvent::Text(piece) => {
-                if first {
-                    state
-                        .metrics
-                        .time_to_first_token_seconds
-                        .observe(started.elapsed().as_secs_f64());
-                    first = false;
-                }
+                first_text.text();
                 text.push_str(&piece);
             }
             GenerationEvent::Finished { reason, usage } => return Ok((text, reason, usage)),
@@ -184,11 +229,12 @@ async fn collect(
     Err(ApiError::internal())
 }
 
-fn completion(
+pub(super) fn completion(
     meta: ResponseMeta,
     text: &str,
     reason: FinishReason,
     usage: Usage,
+    logprobs: Option<ChatLogprobs>,
 ) -> ChatCompletion {
     let (content, reasoning, tool_calls) = match &meta.tools {
         Some(tools) => {
@@ -229,7 +275,7 @@ fn completion(
                 tool_calls,
             },
             finish_reason: finish,
-            logprobs: None,
+            logprobs,
         }],
         usage: usage.into(),
         system_fingerprint: FINGERPRINT,

@@ -24,8 +24,13 @@ pub(crate) struct ChatAudit {
     messages: Option<Value>,
 }
 
-/// Refuses a caller whose role the policy's `chat_roles` leave out, and logs the refusal.
-pub(crate) fn check_allowed(state: &AppState, caller: Option<&Principal>) -> Result<(), ApiError> {
+/// Refuses a caller whose role the policy's `chat_roles` leave out of the model's direct use
+/// (`what`: chat completions, embeddings), and logs the refusal.
+pub(crate) fn check_allowed(
+    state: &AppState,
+    caller: Option<&Principal>,
+    what: &str,
+) -> Result<(), ApiError> {
     let (Some(governance), Some(caller)) = (&state.governance, caller) else {
         return Ok(());
     };
@@ -33,9 +38,14 @@ pub(crate) fn check_allowed(state: &AppState, caller: Option<&Principal>) -> Res
         return Ok(());
     }
     let reason = format!(
-        "role `{}` may not use chat completions (the policy's `chat_roles`); use the agent API",
+        "role `{}` may not use {what} (the policy's `chat_roles`); use the agent API",
         caller.role
     );
+    let kind = if what == "embeddings" {
+        "embeddings"
+    } else {
+        "chat_completion"
+    };
     let context = CallContext {
         principal: caller.clone(),
         request_id: None,
@@ -44,8 +54,24 @@ pub(crate) fn check_allowed(state: &AppState, caller: Option<&Principal>) -> Res
     governance
         .policy
         .audit()
-        .append(context.event("chat_completion", json!({"refused": reason})))?;
+        .append(context.event(kind, json!({"refused": reason})))?;
     Err(ApiError::forbidden(reason))
+}
+
+/// Appends one row of `kind` for `caller`'s request (an embeddings call, say); a failure to
+/// write it is logged, the answer already computed is still given.
+pub(crate) fn audit_event(state: &AppState, caller: &Principal, kind: &str, data: Value) {
+    let Some(governance) = &state.governance else {
+        return;
+    };
+    let context = CallContext {
+        principal: caller.clone(),
+        request_id: Some(format!("req_{}", uuid::Uuid::new_v4().simple())),
+        session_id: None,
+    };
+    if let Err(err) = governance.policy.audit().append(context.event(kind, data)) {
+        tracing::error!(%err, kind, "a request was not audited");
+    }
 }
 
 impl ChatAudit {

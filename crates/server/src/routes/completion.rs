@@ -4,11 +4,15 @@
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use fulcrum_agent::LoadedModel;
 use fulcrum_chat::tools::{new_call_id, ParsedCall, ToolSet};
 use fulcrum_engine::FinishReason;
-use prometheus::IntGauge;
+use prometheus::{Histogram, IntGauge};
 
+use crate::error::ApiError;
 use crate::limits::Admission;
+use crate::metrics::Metrics;
+use crate::state::AppState;
 use crate::wire::{ResponseFunction, ResponseToolCall};
 
 pub(super) const FINGERPRINT: &str = concat!("fulcrum-", env!("CARGO_PKG_VERSION"));
@@ -74,4 +78,47 @@ pub(super) fn accept_call(tools: &ToolSet, call: ParsedCall) -> Option<ResponseT
             arguments: call.arguments.to_string(),
         },
     })
+}
+
+/// The loaded model, when `requested` names it; a 404 naming the served one otherwise.
+pub(super) fn served_model<'a>(
+    state: &'a AppState,
+    requested: &str,
+) -> Result<&'a LoadedModel, ApiError> {
+    let model = state.model.get().ok_or_else(ApiError::not_ready)?;
+    let served = &model.backend.info().id;
+    if requested != served {
+        return Err(ApiError::not_found(
+            format!(
+                "the model `{requested}` does not exist here: this server serves `{served}` (see GET /v1/models)"
+            ),
+            "model_not_found",
+        )
+        .with_param("model"));
+    }
+    Ok(model)
+}
+
+/// Observes the time to a generation's first text, once.
+pub(super) struct FirstText {
+    histogram: Histogram,
+    started: Instant,
+    seen: bool,
+}
+
+impl FirstText {
+    pub(super) fn new(metrics: &Metrics, started: Instant) -> Self {
+        FirstText {
+            histogram: metrics.time_to_first_token_seconds.clone(),
+            started,
+            seen: false,
+        }
+    }
+
+    pub(super) fn text(&mut self) {
+        if !self.seen {
+            self.histogram.observe(self.started.elapsed().as_secs_f64());
+            self.seen = true;
+        }
+    }
 }

@@ -6,6 +6,7 @@ use axum::Json;
 use crate::error::ApiError;
 use crate::wire::{ApiErrors, ErrorResponse};
 use fulcrum_agent::LoadedModel;
+use fulcrum_retrieval::{EMBEDDING_MAX_TOKENS, EMBEDDING_MODEL_ID};
 
 use crate::state::AppState;
 use crate::wire::{ModelCard, ModelList, UpstreamCard};
@@ -32,12 +33,26 @@ fn card(model: &LoadedModel) -> ModelCard {
     }
 }
 
+/// The embedding model of `/v1/embeddings`, once it is loaded.
+fn embedding_card(state: &AppState, created: u64) -> Option<ModelCard> {
+    state.embedder.get().map(|_| ModelCard {
+        id: EMBEDDING_MODEL_ID.to_string(),
+        object: "model",
+        created,
+        owned_by: "fulcrum",
+        context_length: EMBEDDING_MAX_TOKENS as u32,
+        upstreams: Vec::new(),
+    })
+}
+
 #[utoipa::path(get, path = "/v1/models", tag = "openai", responses((status = 200, body = ModelList), ApiErrors, (status = 503, description = "the model is not loaded", body = ErrorResponse)), security(("api_key" = [])))]
 pub async fn list(State(state): State<AppState>) -> Result<Json<ModelList>, ApiError> {
     let model = state.model.get().ok_or_else(ApiError::not_ready)?;
+    let mut data = vec![card(model)];
+    data.extend(embedding_card(&state, model.created));
     Ok(Json(ModelList {
         object: "list",
-        data: vec![card(model)],
+        data,
     }))
 }
 
@@ -47,6 +62,11 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<ModelCard>, ApiError> {
     let model = state.model.get().ok_or_else(ApiError::not_ready)?;
+    if id == EMBEDDING_MODEL_ID {
+        if let Some(card) = embedding_card(&state, model.created) {
+            return Ok(Json(card));
+        }
+    }
     if model.backend.info().id != id {
         return Err(ApiError::not_found(
             format!("the model `{id}` does not exist here"),

@@ -7,8 +7,11 @@
 pub mod actions;
 pub mod agent;
 pub mod audit;
+pub mod completions;
+pub mod embeddings;
 mod openai;
 pub mod reports;
+pub mod responses;
 
 pub use openai::*;
 

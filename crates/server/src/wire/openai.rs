@@ -82,6 +82,47 @@ pub struct ChatCompletionRequest {
     pub function_call: Option<Value>,
 }
 
+impl ChatCompletionRequest {
+    /// `messages` for `model`, every other field unset (the Responses API fills in its own).
+    pub fn new(model: String, messages: Vec<RequestMessage>) -> Self {
+        ChatCompletionRequest {
+            model,
+            messages,
+            temperature: None,
+            top_p: None,
+            top_k: None,
+            seed: None,
+            max_tokens: None,
+            max_completion_tokens: None,
+            stop: None,
+            stream: None,
+            stream_options: None,
+            n: None,
+            presence_penalty: None,
+            frequency_penalty: None,
+            logit_bias: None,
+            logprobs: None,
+            top_logprobs: None,
+            response_format: None,
+            tools: None,
+            tool_choice: None,
+            parallel_tool_calls: None,
+            chat_template_kwargs: None,
+            ignore_eos: None,
+            user: None,
+            _store: None,
+            _metadata: None,
+            _service_tier: None,
+            modalities: None,
+            reasoning_effort: None,
+            prediction: None,
+            audio: None,
+            functions: None,
+            function_call: None,
+        }
+    }
+}
+
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum StopField {
@@ -118,6 +159,20 @@ pub struct RequestMessage {
     #[schema(value_type = Option<Object>)]
     #[serde(default, rename = "refusal")]
     pub _refusal: Option<IgnoredAny>,
+}
+
+impl RequestMessage {
+    pub fn new(role: &str, content: Option<MessageContent>) -> Self {
+        RequestMessage {
+            role: role.to_string(),
+            content,
+            name: None,
+            tool_calls: None,
+            tool_call_id: None,
+            reasoning_content: None,
+            _refusal: None,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -168,7 +223,7 @@ pub struct Choice {
     pub index: u32,
     pub message: ResponseMessage,
     pub finish_reason: &'static str,
-    pub logprobs: Option<Value>,
+    pub logprobs: Option<super::completions::ChatLogprobs>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -251,7 +306,7 @@ pub struct ChunkChoice {
     pub index: u32,
     pub delta: Delta,
     pub finish_reason: Option<&'static str>,
-    pub logprobs: Option<Value>,
+    pub logprobs: Option<super::completions::ChatLogprobs>,
 }
 
 #[derive(Debug, Default, Serialize, utoipa::ToSchema)]

@@ -18,6 +18,7 @@ mod api_snapshot;
 mod governed;
 mod limits;
 mod openapi;
+mod responses;
 mod tool_calls;
 
 fn state() -> AppState {
@@ -247,7 +248,11 @@ async fn bad_requests_are_400_with_the_field_named() {
             "parallel_tool_calls",
         ),
         (chat(json!({"functions": [{"name": "f"}]})), "functions"),
-        (chat(json!({"logprobs": true})), "logprobs"),
+        (chat(json!({"top_logprobs": 2})), "top_logprobs"),
+        (
+            chat(json!({"logprobs": true, "top_logprobs": 21})),
+            "top_logprobs",
+        ),
         (chat(json!({"frequency_penalty": 0.5})), "frequency_penalty"),
         (
             chat(json!({"response_format": {"type": "yaml"}})),

@@ -41,7 +41,9 @@ impl ChildServer {
             .args(["--threads", &shape.threads.to_string()])
             .args(["--slots", &shape.slots.to_string()])
             .args(["--context-size", &shape.context_size.to_string()])
-            .args(["--port", &port.to_string()]);
+            .args(["--port", &port.to_string()])
+            // The load measures the model's serving; nothing else is loaded or fetched.
+            .env("FULCRUM_SERVE_EMBEDDINGS", "false");
         Self::start("fulcrum", command, port, "/readyz")
     }
 
@@ -65,7 +67,8 @@ impl ChildServer {
             .arg(&config)
             .args(["serve", "--model"])
             .arg(&shape.model_path)
-            .args(["--port", &port.to_string()]);
+            .args(["--port", &port.to_string()])
+            .env("FULCRUM_SERVE_EMBEDDINGS", "false");
         let mut server = Self::start("fulcrum → llama-server", command, port, "/readyz")?;
         server._files = Some(files);
         Ok(server)

@@ -108,7 +108,7 @@ def test_oversized_body_is_a_413_and_unknown_route_a_404(server):
     r = httpx.post(server.base_url + "/v1/chat/completions", json=big, timeout=30, headers=AUTH)
     assert r.status_code == 413
     assert r.json()["error"]["code"] == "request_too_large"
-    r = httpx.get(server.base_url + "/v1/embeddings", headers=AUTH)
+    r = httpx.get(server.base_url + "/v1/images/generations", headers=AUTH)
     assert r.status_code == 404
     assert r.json()["error"]["type"] == "invalid_request_error"
 

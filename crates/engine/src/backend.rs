@@ -103,11 +103,15 @@ pub const MAX_TOP_LOGPROBS: u32 = 20;
 #[derive(Debug, Clone, PartialEq)]
 pub struct TokenLogprob {
     pub token: u32,
-    /// The token's bytes (a piece of a character for some tokens).
+    /// The token's bytes (a piece of a character for some tokens); none for the end of text.
     pub bytes: Vec<u8>,
     pub logprob: f32,
     /// Most likely first.
     pub top: Vec<TopLogprob>,
+    /// The model's end-of-text token, which ended the generation and is no part of its text:
+    /// completions report it (as vLLM does, and harnesses that score one generated token
+    /// expect it), chat completions leave it out (as OpenAI does).
+    pub end_of_text: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -114,6 +114,7 @@ pub(super) fn token_logprob(
                 logprob: logprob_of(index),
             })
             .collect(),
+        end_of_text: false,
     }
 }
 

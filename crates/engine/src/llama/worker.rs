@@ -239,10 +239,13 @@ impl Worker {
                     Some(sampler) => sampler.sample(&ctx, at),
                     None => argmax(ctx.get_logits_ith(at)),
                 };
-                // The end-of-turn token that ends a generation is no token of its output.
-                let ends = vocab.is_eog(token) && !slot.job.ignore_eos;
-                if let (Some(top), false) = (slot.job.logprobs, ends) {
-                    let entry = token_logprob(ctx.get_logits_ith(at), token, top, &vocab);
+                if let Some(top) = slot.job.logprobs {
+                    let mut entry = token_logprob(ctx.get_logits_ith(at), token, top, &vocab);
+                    // The end-of-text token that ends a generation is no text of it.
+                    if vocab.is_eog(token) && !slot.job.ignore_eos {
+                        entry.bytes.clear();
+                        entry.end_of_text = true;
+                    }
                     slot.send_logprobs(LogprobEvent::Generated(entry));
                 }
                 if slot.accept(token, &vocab) {

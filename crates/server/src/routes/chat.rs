@@ -69,8 +69,11 @@ pub(super) fn generated_logprobs(
 ) -> ChatLogprobs {
     let mut content = Vec::new();
     while let Ok(event) = receiver.try_recv() {
-        if let LogprobEvent::Generated(entry) = event {
-            content.push(ChatTokenLogprob::from(entry));
+        match event {
+            LogprobEvent::Generated(entry) if !entry.end_of_text => {
+                content.push(ChatTokenLogprob::from(entry));
+            }
+            _ => {}
         }
     }
     ChatLogprobs {

@@ -575,6 +575,7 @@ mod tests {
                     logprob: *logprob,
                 })
                 .collect(),
+            end_of_text: false,
         }
     }
 

@@ -45,11 +45,33 @@ pub fn extract_text(path: &Path) -> Result<String, RetrievalError> {
         .map_err(|err| unreadable(err.to_string()))?
         .len();
     if size > MAX_DOCUMENT_BYTES {
-        return Err(unreadable(format!(
-            "it is {size} bytes, more than the {MAX_DOCUMENT_BYTES} a document may have: split it"
-        )));
+        return Err(too_large(path, size));
     }
     let bytes = std::fs::read(path).map_err(|err| unreadable(err.to_string()))?;
+    extract_bytes(path, bytes)
+}
+
+fn too_large(path: &Path, size: u64) -> RetrievalError {
+    RetrievalError::Unreadable {
+        path: path.display().to_string(),
+        reason: format!(
+            "it is {size} bytes, more than the {MAX_DOCUMENT_BYTES} a document may have: split it"
+        ),
+    }
+}
+
+/// The text of a document given as its bytes (an upload), by the extension of `name`, under
+/// the same limits as a file.
+pub fn extract_bytes(name: &Path, bytes: Vec<u8>) -> Result<String, RetrievalError> {
+    let path = name;
+    let unreadable = |reason: String| RetrievalError::Unreadable {
+        path: path.display().to_string(),
+        reason,
+    };
+    let size = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
+    if size > MAX_DOCUMENT_BYTES {
+        return Err(too_large(path, size));
+    }
     let text = match extension(path).as_deref() {
         Some("md" | "markdown" | "txt") => {
             String::from_utf8(bytes).map_err(|_| unreadable("it is not UTF-8 text".into()))

@@ -21,7 +21,9 @@ pub use embed::{
 };
 pub use error::RetrievalError;
 pub use eval::{answers, evaluate, load_queries, LabeledQuery, ModeResult};
-pub use extract::{extract_text, is_supported, MAX_DOCUMENT_BYTES, SUPPORTED_EXTENSIONS};
+pub use extract::{
+    extract_bytes, extract_text, is_supported, MAX_DOCUMENT_BYTES, SUPPORTED_EXTENSIONS,
+};
 pub use passages::{KnowledgePassages, Passage, PassageSource};
-pub use store::{Hit, IngestOutcome, Ingested, KnowledgeStore, SearchMode};
+pub use store::{CollectionInfo, Hit, IngestOutcome, Ingested, KnowledgeStore, SearchMode};
 pub use tool::{KnowledgeSearchFunction, SharedEmbedder, SEARCH_KNOWLEDGE};

@@ -60,6 +60,20 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/actions/{id}/deny", post(routes::actions::deny))
         .route("/v1/audit", get(routes::audit::list))
         .route("/v1/reports/monthly", post(routes::reports::monthly))
+        .route(
+            "/v1/knowledge/collections",
+            get(routes::knowledge::collections),
+        )
+        .route(
+            "/v1/knowledge/collections/{name}/documents",
+            post(routes::knowledge::add_document).layer(DefaultBodyLimit::max(
+                routes::knowledge::MAX_UPLOAD_BODY_BYTES.max(max_body),
+            )),
+        )
+        .route(
+            "/v1/knowledge/collections/{name}/search",
+            get(routes::knowledge::search),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(

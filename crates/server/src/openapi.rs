@@ -36,6 +36,9 @@ use crate::routes;
         routes::actions::deny,
         routes::audit::list,
         routes::reports::monthly,
+        routes::knowledge::collections,
+        routes::knowledge::add_document,
+        routes::knowledge::search,
         document,
     ),
     modifiers(&BearerKey),
@@ -45,6 +48,7 @@ use crate::routes;
         (name = "actions", description = "confirmations of sensitive calls"),
         (name = "audit", description = "the audit log, for auditor roles"),
         (name = "reports", description = "monthly reports"),
+        (name = "knowledge", description = "knowledge collections, for their administrators"),
         (name = "health", description = "liveness, readiness, metrics"),
     )
 )]

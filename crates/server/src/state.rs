@@ -96,6 +96,8 @@ pub struct Governance {
     pub answers: Option<Arc<AnswerCache>>,
     /// The policy file's limits on each user, when it sets any.
     pub limits: Option<Arc<CallerLimits>>,
+    /// The knowledge database the `/v1/knowledge` routes manage, when configured.
+    pub knowledge: Option<std::path::PathBuf>,
     /// Built when the model is loaded.
     agent: OnceLock<Arc<Agent>>,
 }
@@ -115,6 +117,7 @@ impl Governance {
             passages: None,
             answers: None,
             limits: None,
+            knowledge: None,
             agent: OnceLock::new(),
         }
     }
@@ -122,6 +125,12 @@ impl Governance {
     /// Holds each user to `limits` (requests at once, per minute).
     pub fn with_limits(mut self, limits: Option<Arc<CallerLimits>>) -> Governance {
         self.limits = limits;
+        self
+    }
+
+    /// Lets the policy's `knowledge_roles` manage the knowledge database at `path`.
+    pub fn with_knowledge(mut self, path: std::path::PathBuf) -> Governance {
+        self.knowledge = Some(path);
         self
     }
 

@@ -49,6 +49,10 @@ pub struct PolicyConfig {
     /// Roles that may read the audit log through the API.
     #[serde(default)]
     pub auditor_roles: Vec<String>,
+    /// Roles that may list knowledge collections, add documents to them and search them
+    /// through the API (`/v1/knowledge/…`); none: nobody (use `fulcrum ingest`).
+    #[serde(default)]
+    pub knowledge_roles: Vec<String>,
     /// Roles that may use the model directly (`/v1/chat/completions`); absent: every role.
     #[serde(default)]
     pub chat_roles: Option<Vec<String>>,

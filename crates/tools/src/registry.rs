@@ -147,6 +147,13 @@ impl Registry {
                 )));
             }
         }
+        for role in &config.knowledge_roles {
+            if !known_role(role) {
+                return Err(config_error(format!(
+                    "knowledge role `{role}` is not in `roles`"
+                )));
+            }
+        }
         for role in config.chat_roles.iter().flatten() {
             if !known_role(role) {
                 return Err(config_error(format!(
@@ -344,6 +351,16 @@ impl Registry {
 
     pub fn is_auditor(&self, role: &str) -> bool {
         self.config.auditor_roles.iter().any(|r| r == role)
+    }
+
+    /// Whether `role` may manage knowledge collections through the API.
+    pub fn manages_knowledge(&self, role: &str) -> bool {
+        self.config.knowledge_roles.iter().any(|r| r == role)
+    }
+
+    /// Whether the policy names `role`.
+    pub fn knows_role(&self, role: &str) -> bool {
+        self.config.roles.iter().any(|r| r == role)
     }
 }
 

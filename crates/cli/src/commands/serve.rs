@@ -122,7 +122,7 @@ async fn serve(config: Config) -> Result<()> {
             .provide(MONTHLY_REPORT, Arc::new(reports))?;
     }
     if searches {
-        let search = KnowledgeSearchFunction::new(knowledge, embedder.clone());
+        let search = KnowledgeSearchFunction::new(knowledge.clone(), embedder.clone());
         governance
             .policy
             .provide(SEARCH_KNOWLEDGE, Arc::new(search))?;
@@ -132,7 +132,7 @@ async fn serve(config: Config) -> Result<()> {
     governance.policy.connect().await.context(
         "cannot start the policy's tools (see `mcp_servers` and `executor` in the policy file)",
     )?;
-    let state = state.with_governance(governance);
+    let state = state.with_governance(governance.with_knowledge(knowledge));
 
     // The model loads (and is fetched if needed) off the runtime; the server already answers
     // /healthz, and 503 elsewhere, meanwhile. A model that cannot load stops the server.

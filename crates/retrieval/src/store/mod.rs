@@ -114,6 +114,18 @@ pub struct KnowledgeStore {
     connection: Connection,
 }
 
+/// A collection as its administrator sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CollectionInfo {
+    pub name: String,
+    /// Bumped by every change to it.
+    pub version: i64,
+    /// The roles it is limited to; empty when open to all.
+    pub roles: Vec<String>,
+    pub documents: usize,
+    pub chunks: usize,
+}
+
 impl KnowledgeStore {
     pub fn open(path: &Path) -> Result<Self, RetrievalError> {
         let connection = Connection::open(path)?;
@@ -260,6 +272,38 @@ impl KnowledgeStore {
     pub fn may_read(&self, collection: &str, roles: &[String]) -> Result<bool, RetrievalError> {
         let allowed = self.roles(collection)?;
         Ok(allowed.is_empty() || roles.iter().any(|role| allowed.contains(role)))
+    }
+
+    /// Every collection, by name, with its roles, version and sizes.
+    pub fn collections(&self) -> Result<Vec<CollectionInfo>, RetrievalError> {
+        let mut statement = self.connection.prepare(
+            "SELECT c.name, c.version,
+                    (SELECT count(*) FROM documents d WHERE d.collection = c.name),
+                    (SELECT count(*) FROM chunks k JOIN documents d ON k.document_id = d.id
+                      WHERE d.collection = c.name)
+             FROM collections c ORDER BY c.name",
+        )?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get::<_, i64>(2)?,
+                    row.get::<_, i64>(3)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(name, version, documents, chunks)| {
+                Ok(CollectionInfo {
+                    roles: self.roles(&name)?,
+                    name,
+                    version,
+                    documents: usize::try_from(documents).unwrap_or(0),
+                    chunks: usize::try_from(chunks).unwrap_or(0),
+                })
+            })
+            .collect()
     }
 
     /// Bumped by every change to the collection; 0 for one never ingested.

@@ -10,6 +10,7 @@ mod completion;
 pub mod completions;
 pub mod embeddings;
 pub mod health;
+pub mod knowledge;
 pub mod models;
 mod pieces;
 pub mod reports;

@@ -9,6 +9,7 @@ pub mod agent;
 pub mod audit;
 pub mod completions;
 pub mod embeddings;
+pub mod knowledge;
 mod openai;
 pub mod reports;
 pub mod responses;

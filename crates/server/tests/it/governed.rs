@@ -31,7 +31,7 @@ pub(super) struct Governed {
     pub(super) app: Router,
     pub(super) dir: tempfile::TempDir,
     reports: std::path::PathBuf,
-    knowledge: std::path::PathBuf,
+    pub(super) knowledge: std::path::PathBuf,
 }
 
 pub(super) fn governed(outputs: &[&str]) -> Governed {
@@ -101,7 +101,8 @@ fn governed_with_policy(
         Arc::new(sessions),
         AgentOptions::default(),
     )
-    .with_answer_cache(Arc::new(AnswerCache::new(Duration::from_secs(60))));
+    .with_answer_cache(Arc::new(AnswerCache::new(Duration::from_secs(60))))
+    .with_knowledge(knowledge.clone());
     if let Some(passages) = passages {
         governance = governance.with_passages(passages);
     }

@@ -16,6 +16,7 @@ use tower::ServiceExt;
 
 mod api_snapshot;
 mod governed;
+mod knowledge;
 mod limits;
 mod openapi;
 mod responses;

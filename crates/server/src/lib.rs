@@ -59,6 +59,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/actions/{id}/approve", post(routes::actions::approve))
         .route("/v1/actions/{id}/deny", post(routes::actions::deny))
         .route("/v1/audit", get(routes::audit::list))
+        .route("/v1/audit/verify", get(routes::audit::verify))
         .route("/v1/reports/monthly", post(routes::reports::monthly))
         .route(
             "/v1/knowledge/collections",

@@ -35,6 +35,7 @@ use crate::routes;
         routes::actions::approve,
         routes::actions::deny,
         routes::audit::list,
+        routes::audit::verify,
         routes::reports::monthly,
         routes::knowledge::collections,
         routes::knowledge::add_document,

@@ -115,6 +115,11 @@ impl AuditAnchor {
         self.key.is_some()
     }
 
+    /// The key that signs its checkpoints, when there is one.
+    pub fn key(&self) -> Option<&AuditKey> {
+        self.key.as_ref()
+    }
+
     /// Whether the row `seq` is one a checkpoint follows.
     pub(crate) fn due(&self, seq: i64) -> bool {
         u64::try_from(seq).is_ok_and(|seq| seq % self.every == 0)

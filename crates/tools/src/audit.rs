@@ -199,6 +199,24 @@ impl AuditLog {
         self.verify_anchored(&AnchorCheck::default())
     }
 
+    /// Checks the chain, and against this log's own checkpoints when it writes any (what a
+    /// running server can tell an auditor without being handed the files).
+    pub fn verify_with_own_anchor(&self) -> Result<VerifyReport, ToolsError> {
+        let Some(anchor) = self.anchor.get() else {
+            return self.verify();
+        };
+        let checkpoints = if anchor.path().exists() {
+            crate::anchor::read_checkpoints(anchor.path())?
+        } else {
+            Vec::new()
+        };
+        self.verify_anchored(&AnchorCheck {
+            checkpoints: &checkpoints,
+            key: anchor.key(),
+            expect_head: None,
+        })
+    }
+
     /// Checks the chain and that it agrees with `anchors`: every checkpoint signed (when a key
     /// is given), its row still there with its hash, the log not ending before the last one,
     /// and the expected head found.

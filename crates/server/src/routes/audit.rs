@@ -2,13 +2,15 @@
 
 use axum::extract::{Query, State};
 use axum::{Extension, Json};
-use fulcrum_tools::Principal;
+use std::sync::Arc;
+
+use fulcrum_tools::{Policy, Principal};
 use serde::Deserialize;
 
 use crate::auth::caller;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::wire::audit::{AuditPage, AuditRow};
+use crate::wire::audit::{AuditPage, AuditRow, AuditVerification};
 use crate::wire::ApiErrors;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -26,12 +28,11 @@ fn default_limit() -> usize {
     100
 }
 
-#[utoipa::path(get, path = "/v1/audit", tag = "audit", params(Page), responses((status = 200, body = AuditPage), ApiErrors), security(("api_key" = [])))]
-pub async fn list(
-    State(state): State<AppState>,
+/// The policy, when the caller is one of its auditors.
+fn audited(
+    state: &AppState,
     principal: Option<Extension<Principal>>,
-    Query(page): Query<Page>,
-) -> Result<Json<AuditPage>, ApiError> {
+) -> Result<&Arc<Policy>, ApiError> {
     let principal = caller(principal)?;
     let governance = state.governance.as_ref().ok_or_else(|| {
         ApiError::not_found("this server runs without a policy", "not_configured")
@@ -42,11 +43,37 @@ pub async fn list(
             principal.role
         )));
     }
-    let records = governance
-        .policy
+    Ok(&governance.policy)
+}
+
+#[utoipa::path(get, path = "/v1/audit", tag = "audit", params(Page), responses((status = 200, body = AuditPage), ApiErrors), security(("api_key" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
+    Query(page): Query<Page>,
+) -> Result<Json<AuditPage>, ApiError> {
+    let records = audited(&state, principal)?
         .audit()
         .records(page.after, page.limit.clamp(1, 1000))?;
     Ok(Json(AuditPage {
         data: records.into_iter().map(AuditRow::from).collect(),
     }))
+}
+
+/// The chain checked whole (every row's hash and link), and against the server's own
+/// checkpoints when it writes any: what `fulcrum audit verify` says, for an auditor without a
+/// shell.
+#[utoipa::path(get, path = "/v1/audit/verify", tag = "audit", responses((status = 200, body = AuditVerification), ApiErrors), security(("api_key" = [])))]
+pub async fn verify(
+    State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
+) -> Result<Json<AuditVerification>, ApiError> {
+    let policy = Arc::clone(audited(&state, principal)?);
+    let report = tokio::task::spawn_blocking(move || policy.audit().verify_with_own_anchor())
+        .await
+        .map_err(|err| {
+            tracing::error!(%err, "the audit verification task failed");
+            ApiError::internal()
+        })??;
+    Ok(Json(AuditVerification::from(report)))
 }

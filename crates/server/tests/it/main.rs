@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 mod api_snapshot;
+mod audit_verify;
 mod governed;
 mod knowledge;
 mod limits;

@@ -74,6 +74,35 @@ pub struct VerifyReport {
     pub anchor_problem: Option<String>,
 }
 
+/// Which rows an auditor asks for; every field set must match (`None`: any).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub user: Option<String>,
+    pub kind: Option<String>,
+    pub session_id: Option<String>,
+    /// The tool a row is about (`data.tool`: decisions, confirmations, executions).
+    pub tool: Option<String>,
+    /// Rows written at or after this time (RFC 3339, UTC, as rows store it).
+    pub since: Option<String>,
+    /// Rows written before this time.
+    pub until: Option<String>,
+}
+
+impl AuditFilter {
+    /// `text` (RFC 3339, or a date meaning its midnight UTC) written as rows store their time,
+    /// so that rows compare with it in order; `None` when it is neither.
+    pub fn time(text: &str) -> Option<String> {
+        let at = match chrono::DateTime::parse_from_rfc3339(text) {
+            Ok(at) => at.with_timezone(&chrono::Utc),
+            Err(_) => chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .ok()?
+                .and_hms_opt(0, 0, 0)?
+                .and_utc(),
+        };
+        Some(at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+    }
+}
+
 /// What the log is checked against besides its own chain.
 #[derive(Debug, Default)]
 pub struct AnchorCheck<'a> {
@@ -286,14 +315,40 @@ impl AuditLog {
 
     /// Rows after `after_seq` with each one's stored `data` text, oldest first, at most `limit`.
     fn page(&self, after_seq: i64, limit: usize) -> Result<Vec<(AuditRecord, String)>, ToolsError> {
+        self.page_matching(after_seq, limit, &AuditFilter::default())
+    }
+
+    /// Rows after `after_seq` that match `filter`, oldest first, at most `limit`; every
+    /// condition is a bound parameter.
+    fn page_matching(
+        &self,
+        after_seq: i64,
+        limit: usize,
+        filter: &AuditFilter,
+    ) -> Result<Vec<(AuditRecord, String)>, ToolsError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let f = filter.clone();
         match &self.store {
             Store::Sqlite(connection) => {
                 let connection = lock(connection);
                 let mut statement = connection.prepare(&format!(
-                    "SELECT {COLUMNS} FROM audit_log WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+                    "SELECT {COLUMNS} FROM audit_log WHERE seq > ?1
+                       AND (?3 IS NULL OR user = ?3) AND (?4 IS NULL OR kind = ?4)
+                       AND (?5 IS NULL OR session_id = ?5)
+                       AND (?6 IS NULL OR json_extract(data, '$.tool') = ?6)
+                       AND (?7 IS NULL OR at >= ?7) AND (?8 IS NULL OR at < ?8)
+                     ORDER BY seq LIMIT ?2"
                 ))?;
-                let mut rows = statement.query(params![after_seq, limit])?;
+                let mut rows = statement.query(params![
+                    after_seq,
+                    limit,
+                    f.user,
+                    f.kind,
+                    f.session_id,
+                    f.tool,
+                    f.since,
+                    f.until
+                ])?;
                 let mut out = Vec::new();
                 while let Some(row) = rows.next()? {
                     out.push(read_row(row)?);
@@ -304,9 +359,24 @@ impl AuditLog {
                 client
                     .query(
                         &format!(
-                            "SELECT {PG_COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2"
+                            "SELECT {PG_COLUMNS} FROM audit_log WHERE seq > $1
+                               AND ($3::TEXT IS NULL OR \"user\" = $3)
+                               AND ($4::TEXT IS NULL OR kind = $4)
+                               AND ($5::TEXT IS NULL OR session_id = $5)
+                               AND ($6::TEXT IS NULL OR (data::jsonb ->> 'tool') = $6)
+                               AND ($7::TEXT IS NULL OR at >= $7) AND ($8::TEXT IS NULL OR at < $8)
+                             ORDER BY seq LIMIT $2"
                         ),
-                        &[&after_seq, &limit],
+                        &[
+                            &after_seq,
+                            &limit,
+                            &f.user,
+                            &f.kind,
+                            &f.session_id,
+                            &f.tool,
+                            &f.since,
+                            &f.until,
+                        ],
                     )?
                     .iter()
                     .map(read_pg_row)
@@ -317,8 +387,19 @@ impl AuditLog {
 
     /// Rows after `after_seq`, oldest first, at most `limit`.
     pub fn records(&self, after_seq: i64, limit: usize) -> Result<Vec<AuditRecord>, ToolsError> {
+        self.records_matching(after_seq, limit, &AuditFilter::default())
+    }
+
+    /// Rows after `after_seq` that match `filter`, oldest first, at most `limit` (page on by
+    /// the last row's `seq`).
+    pub fn records_matching(
+        &self,
+        after_seq: i64,
+        limit: usize,
+        filter: &AuditFilter,
+    ) -> Result<Vec<AuditRecord>, ToolsError> {
         Ok(self
-            .page(after_seq, limit)?
+            .page_matching(after_seq, limit, filter)?
             .into_iter()
             .map(|(record, _)| record)
             .collect())

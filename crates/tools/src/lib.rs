@@ -27,7 +27,7 @@ pub use actions::{Action, ActionState, Actions, ApprovalOutcome};
 pub use anchor::{
     check_signature, read_checkpoints, AuditAnchor, AuditKey, Checkpoint, AUDIT_KEY_ENV,
 };
-pub use audit::{AnchorCheck, AuditEvent, AuditLog, AuditRecord, VerifyReport};
+pub use audit::{AnchorCheck, AuditEvent, AuditFilter, AuditLog, AuditRecord, VerifyReport};
 pub use config::{
     ChatAuditContent, DatabaseConfig, ExecutorConfig, LimitConfig, McpServerConfig, McpTransport,
     PolicyConfig, SecretValue, SqlMode, ToolConfig, UserConfig,

@@ -4,7 +4,7 @@ use axum::extract::{Query, State};
 use axum::{Extension, Json};
 use std::sync::Arc;
 
-use fulcrum_tools::{Policy, Principal};
+use fulcrum_tools::{AuditFilter, Policy, Principal};
 use serde::Deserialize;
 
 use crate::auth::caller;
@@ -22,6 +22,49 @@ pub struct Page {
     after: i64,
     #[serde(default = "default_limit")]
     limit: usize,
+    /// Only this user's rows.
+    #[serde(default)]
+    user: Option<String>,
+    /// Only rows of this kind (`decision`, `execution`, `chat_completion`, …).
+    #[serde(default)]
+    kind: Option<String>,
+    /// Only rows about this tool.
+    #[serde(default)]
+    tool: Option<String>,
+    /// Only this agent session's rows.
+    #[serde(default)]
+    session: Option<String>,
+    /// Only rows written at or after this time (RFC 3339, or a date).
+    #[serde(default)]
+    since: Option<String>,
+    /// Only rows written before this time (RFC 3339, or a date).
+    #[serde(default)]
+    until: Option<String>,
+}
+
+impl Page {
+    fn filter(&self) -> Result<AuditFilter, ApiError> {
+        let time = |param: &str, text: &Option<String>| -> Result<Option<String>, ApiError> {
+            text.as_deref()
+                .map(|text| {
+                    AuditFilter::time(text).ok_or_else(|| {
+                        ApiError::invalid_value(
+                            param,
+                            format!("`{param}` must be an RFC 3339 time or a date (YYYY-MM-DD), not `{text}`"),
+                        )
+                    })
+                })
+                .transpose()
+        };
+        Ok(AuditFilter {
+            user: self.user.clone(),
+            kind: self.kind.clone(),
+            tool: self.tool.clone(),
+            session_id: self.session.clone(),
+            since: time("since", &self.since)?,
+            until: time("until", &self.until)?,
+        })
+    }
 }
 
 fn default_limit() -> usize {
@@ -52,9 +95,12 @@ pub async fn list(
     principal: Option<Extension<Principal>>,
     Query(page): Query<Page>,
 ) -> Result<Json<AuditPage>, ApiError> {
-    let records = audited(&state, principal)?
-        .audit()
-        .records(page.after, page.limit.clamp(1, 1000))?;
+    let filter = page.filter()?;
+    let records = audited(&state, principal)?.audit().records_matching(
+        page.after,
+        page.limit.clamp(1, 1000),
+        &filter,
+    )?;
     Ok(Json(AuditPage {
         data: records.into_iter().map(AuditRow::from).collect(),
     }))

@@ -46,3 +46,44 @@ async fn the_chain_verifies_until_a_row_is_edited_in_the_database() {
     let (status, _) = call(&g.app, "GET", "/v1/audit/verify", Some(EMPLOYEE), None).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn the_audit_rows_can_be_filtered_and_a_bad_time_is_refused() {
+    let g = governed(&["Hello."]);
+    let body =
+        serde_json::json!({"model": "scripted", "messages": [{"role": "user", "content": "Hi"}]});
+    for key in [ADMIN, EMPLOYEE] {
+        let (status, answer) = call(
+            &g.app,
+            "POST",
+            "/v1/chat/completions",
+            Some(key),
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+    let (status, page) = call(
+        &g.app,
+        "GET",
+        "/v1/audit?kind=chat_completion&user=li.employee&since=2000-01-01",
+        Some(AUDITOR),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let rows = page["data"].as_array().cloned().unwrap_or_default();
+    assert_eq!(rows.len(), 1, "{page}");
+    assert_eq!(rows[0]["user"], "li.employee");
+    assert_eq!(rows[0]["kind"], "chat_completion");
+    let (status, refused) = call(
+        &g.app,
+        "GET",
+        "/v1/audit?since=last%20week",
+        Some(AUDITOR),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert_eq!(refused["error"]["param"], "since");
+}

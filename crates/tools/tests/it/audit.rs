@@ -1,4 +1,4 @@
-use fulcrum_tools::{open_state_database, AuditEvent, AuditLog};
+use fulcrum_tools::{open_state_database, AuditEvent, AuditFilter, AuditLog};
 use serde_json::json;
 
 fn log_with_rows(dir: &std::path::Path, rows: usize) -> AuditLog {
@@ -215,4 +215,84 @@ fn a_forged_checkpoint_and_a_missing_expected_head_are_reported() {
     assert_eq!(check(&head), None);
     tamper(dir.path(), "DELETE FROM audit_log WHERE seq = 10");
     assert!(check(&head).expect("caught").contains("expected head"));
+}
+
+/// Appends rows of two users, kinds, tools and sessions, and checks that each filter (and two
+/// together) returns exactly its rows, paged by `seq`. Shared with the PostgreSQL test.
+pub(super) fn filters_select_exactly_their_rows(log: &AuditLog) {
+    let rows = [
+        ("ana", "decision", Some("refund_order"), Some("s1")),
+        ("ana", "execution", Some("refund_order"), Some("s1")),
+        ("bo", "decision", Some("query_stock"), Some("s2")),
+        ("bo", "chat_completion", None, None),
+        ("ana", "decision", Some("query_stock"), Some("s3")),
+    ];
+    for (user, kind, tool, session) in rows {
+        log.append(AuditEvent {
+            user: Some(user.into()),
+            session_id: session.map(str::to_string),
+            ..AuditEvent::new(kind, json!({"tool": tool}))
+        })
+        .expect("append");
+    }
+    let seqs = |filter: AuditFilter| -> Vec<i64> {
+        log.records_matching(0, 100, &filter)
+            .expect("records")
+            .iter()
+            .map(|r| r.seq)
+            .collect()
+    };
+    assert_eq!(seqs(AuditFilter::default()), [1, 2, 3, 4, 5]);
+    let user = |name: &str| AuditFilter {
+        user: Some(name.into()),
+        ..AuditFilter::default()
+    };
+    assert_eq!(seqs(user("ana")), [1, 2, 5]);
+    assert_eq!(
+        seqs(AuditFilter {
+            kind: Some("decision".into()),
+            ..user("ana")
+        }),
+        [1, 5]
+    );
+    let tool = AuditFilter {
+        tool: Some("query_stock".into()),
+        ..AuditFilter::default()
+    };
+    assert_eq!(seqs(tool), [3, 5]);
+    let session = AuditFilter {
+        session_id: Some("s1".into()),
+        ..AuditFilter::default()
+    };
+    assert_eq!(seqs(session.clone()), [1, 2]);
+    // Paged: after the first match, at most one.
+    let paged: Vec<i64> = log
+        .records_matching(1, 1, &session)
+        .expect("records")
+        .iter()
+        .map(|r| r.seq)
+        .collect();
+    assert_eq!(paged, [2]);
+    // Times: everything was written today, nothing before 2000 or from tomorrow on.
+    let since = |text: &str| AuditFilter {
+        since: AuditFilter::time(text),
+        ..AuditFilter::default()
+    };
+    assert_eq!(seqs(since("2000-01-01")).len(), 5);
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1))
+        .format("%Y-%m-%d")
+        .to_string();
+    assert!(seqs(since(&tomorrow)).is_empty());
+    let until_2000 = AuditFilter {
+        until: AuditFilter::time("2000-01-01T00:00:00+08:00"),
+        ..AuditFilter::default()
+    };
+    assert!(seqs(until_2000).is_empty());
+    assert_eq!(AuditFilter::time("yesterday"), None);
+}
+
+#[test]
+fn filters_select_exactly_their_rows_in_sqlite() {
+    let dir = tempfile::tempdir().expect("dir");
+    filters_select_exactly_their_rows(&log_with_rows(dir.path(), 0));
 }

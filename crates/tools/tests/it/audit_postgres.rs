@@ -87,3 +87,11 @@ fn a_wrong_state_url_is_a_clear_error() {
         .to_string();
     assert!(err.contains("not a PostgreSQL URL"), "{err}");
 }
+
+#[test]
+fn filters_select_exactly_their_rows_in_postgres() {
+    let cluster = Cluster::start();
+    let log = AuditLog::postgres(PgConnection::connect(&cluster.url).expect("connect"))
+        .expect("migrated");
+    super::audit::filters_select_exactly_their_rows(&log);
+}

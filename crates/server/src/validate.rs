@@ -10,7 +10,9 @@ use serde_json::{Map, Value};
 
 use crate::error::ApiError;
 use crate::state::RequestLimits;
-use crate::wire::{ChatCompletionRequest, MessageContent, RequestMessage, StopField};
+use crate::wire::{
+    ChatCompletionRequest, MessageContent, RequestMessage, StopField, StreamOptions,
+};
 
 const MAX_STOP_STRINGS: usize = 4;
 
@@ -96,6 +98,18 @@ pub fn refuse_penalties_and_bias(
         ));
     }
     Ok(())
+}
+
+/// Whether a stream ends with a usage chunk; `stream_options` only with `stream`.
+pub fn include_usage(stream: bool, options: Option<StreamOptions>) -> Result<bool, ApiError> {
+    match options {
+        Some(_) if !stream => Err(ApiError::invalid_value(
+            "stream_options",
+            "`stream_options` is only allowed when `stream` is true",
+        )),
+        Some(options) => Ok(options.include_usage),
+        None => Ok(false),
+    }
 }
 
 /// At most [`MAX_STOP_STRINGS`] non-empty stop strings.
@@ -247,16 +261,7 @@ pub fn validate(request: ChatCompletionRequest) -> Result<ValidRequest, ApiError
     }
 
     let stream = request.stream.unwrap_or(false);
-    let include_usage = match request.stream_options {
-        Some(_) if !stream => {
-            return Err(ApiError::invalid_value(
-                "stream_options",
-                "`stream_options` is only allowed when `stream` is true",
-            ))
-        }
-        Some(options) => options.include_usage,
-        None => false,
-    };
+    let include_usage = include_usage(stream, request.stream_options)?;
 
     let tools = match request.tools {
         None => Vec::new(),

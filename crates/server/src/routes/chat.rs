@@ -38,7 +38,7 @@ pub async fn chat_completions(
     principal: Option<Extension<Principal>>,
     ApiJson(request): ApiJson<ChatCompletionRequest>,
 ) -> Result<Response, ApiError> {
-    let running = match begin(&state, principal, request).await? {
+    let running = match begin(&state, principal, request, "chat completions").await? {
         Begun::Refused(response) => return Ok(response),
         Begun::Running(running) => running,
     };
@@ -56,7 +56,7 @@ pub async fn chat_completions(
     } else {
         let mut generation = generation;
         let mut logprobs = generation.take_logprobs();
-        let (text, reason, usage) = collect(&state, generation, &meta).await?;
+        let (text, reason, usage) = collect(&state, generation, meta.started).await?;
         drop(in_flight);
         let logprobs = logprobs.as_mut().map(generated_logprobs);
         Ok(Json(completion(meta, &text, reason, usage, logprobs)).into_response())
@@ -102,6 +102,7 @@ pub(super) async fn begin(
     state: &AppState,
     principal: Option<Extension<Principal>>,
     request: ChatCompletionRequest,
+    route: &str,
 ) -> Result<Begun, ApiError> {
     let started = Instant::now();
     let model = served_model(state, &request.model)?;
@@ -114,7 +115,7 @@ pub(super) async fn begin(
     check_size(&request, &state.options.request_limits)?;
     let valid = validate(request)?;
     let caller = principal.map(|Extension(principal)| principal);
-    check_allowed(state, caller.as_ref(), "chat completions")?;
+    check_allowed(state, caller.as_ref(), route)?;
     let audit = ChatAudit::for_request(state, caller.as_ref(), &valid, &info.id);
     let admission = match state.admit(caller.as_ref()) {
         Ok(admission) => admission,
@@ -212,12 +213,13 @@ fn prepare(
     Ok((request, tools))
 }
 
+/// The whole output of `generation`, its time to first text observed from `started`.
 pub(super) async fn collect(
     state: &AppState,
     mut generation: GenerationStream,
-    meta: &ResponseMeta,
+    started: Instant,
 ) -> Result<(String, FinishReason, Usage), ApiError> {
-    let mut first_text = FirstText::new(&state.metrics, meta.started);
+    let mut first_text = FirstText::new(&state.metrics, started);
     let mut text = String::new();
     while let Some(event) = generation.next().await {
         match event? {

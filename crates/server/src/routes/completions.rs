@@ -25,7 +25,7 @@ use super::completion::{finish_reason, served_model, unix_now, FirstText, InFlig
 use crate::error::ApiError;
 use crate::json::ApiJson;
 use crate::state::{AppState, RequestLimits};
-use crate::validate::{refuse_penalties_and_bias, sampling_params, stop_strings};
+use crate::validate::{include_usage, refuse_penalties_and_bias, sampling_params, stop_strings};
 use crate::wire::completions::{
     Completion, CompletionChoice, CompletionLogprobs, CompletionRequest, PromptField,
 };
@@ -310,16 +310,7 @@ fn validate(
             "a streamed completion takes one prompt: send one request per prompt",
         ));
     }
-    let include_usage = match request.stream_options {
-        Some(_) if !stream => {
-            return Err(ApiError::invalid_value(
-                "stream_options",
-                "`stream_options` is only allowed when `stream` is true",
-            ))
-        }
-        Some(options) => options.include_usage,
-        None => false,
-    };
+    let include_usage = include_usage(stream, request.stream_options)?;
     Ok(ValidCompletion {
         prompts,
         sampling,
@@ -378,26 +369,13 @@ async fn collect(
     shell: &Shell,
 ) -> Result<Answer, ApiError> {
     let mut logprobs = generation.take_logprobs();
-    let mut first_text = FirstText::new(&state.metrics, shell.started);
-    let mut text = String::new();
-    while let Some(event) = generation.next().await {
-        match event? {
-            GenerationEvent::Text(piece) => {
-                first_text.text();
-                text.push_str(&piece);
-            }
-            GenerationEvent::Finished { reason, usage } => {
-                return Ok(Answer {
-                    text,
-                    reason,
-                    usage,
-                    logprobs: drain(&mut logprobs),
-                })
-            }
-        }
-    }
-    tracing::error!("generation ended without a finish event");
-    Err(ApiError::internal())
+    let (text, reason, usage) = super::chat::collect(state, generation, shell.started).await?;
+    Ok(Answer {
+        text,
+        reason,
+        usage,
+        logprobs: drain(&mut logprobs),
+    })
 }
 
 /// Every log-probability sent so far.

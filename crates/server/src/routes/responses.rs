@@ -37,7 +37,7 @@ pub async fn create_response(
     ApiJson(request): ApiJson<ResponsesRequest>,
 ) -> Result<Response, ApiError> {
     let (chat, shell) = translate(request)?;
-    let running = match begin(&state, principal, chat).await? {
+    let running = match begin(&state, principal, chat, "the Responses API").await? {
         Begun::Refused(response) => return Ok(response),
         Begun::Running(running) => running,
     };
@@ -53,7 +53,7 @@ pub async fn create_response(
         in_flight,
         ..
     } = running;
-    let (text, reason, usage) = collect(&state, generation, &meta).await?;
+    let (text, reason, usage) = collect(&state, generation, meta.started).await?;
     drop(in_flight);
     let message = completion(meta, &text, reason, usage, None)
         .choices

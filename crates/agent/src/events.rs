@@ -1,6 +1,9 @@
 //! What a turn reports as it goes, for streaming to the client.
 
+use fulcrum_retrieval::Passage;
 use serde_json::Value;
+
+use crate::LayerTokens;
 
 /// Core type: the server's `wire::agent::TurnEvent` is what clients read.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,6 +33,14 @@ pub enum AgentEvent {
         summary: String,
         arguments_sha256: String,
         expires_at: String,
+    },
+    /// The passages retrieved for the turn, which the answer cites as `[S1]`, `[S2]`…
+    Passages {
+        passages: Vec<Passage>,
+    },
+    /// Tokens per prompt layer of the step's prompt, as it went to the model.
+    Context {
+        tokens: LayerTokens,
     },
     Answer {
         text: String,

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use fulcrum_chat::{ChatError, ChatTemplate, SpecialTokenGuard};
 use fulcrum_engine::{Backend, TOKEN_BREAK};
 
+#[derive(Clone)]
 pub struct LoadedModel {
     pub backend: Arc<dyn Backend>,
     pub template: Arc<ChatTemplate>,

@@ -18,6 +18,7 @@ mod template;
 mod wording;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fulcrum_retrieval::{Passage, PassageSource};
@@ -77,6 +78,41 @@ pub struct ReportRequest {
     pub formats: Vec<Format>,
     pub out_dir: PathBuf,
     pub font: PathBuf,
+    /// Told of each finished stage and section as the report is written (a client's
+    /// progress display); nothing when `None`.
+    pub progress: Option<ProgressSink>,
+}
+
+/// A step of a report being written.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Progress {
+    /// A stage (`data`, `analysis`, `charts`, `strategy`, `prose`, then one per format) ended.
+    Stage { name: &'static str, took: Duration },
+    /// The prose of one section (`index` of `total`, from 1) was written and checked.
+    Section {
+        index: usize,
+        total: usize,
+        title: String,
+        needs_review: bool,
+    },
+}
+
+/// Where [`Progress`] goes: a callback, called on the writing thread.
+#[derive(Clone)]
+pub struct ProgressSink(pub Arc<dyn Fn(Progress) + Send + Sync>);
+
+impl std::fmt::Debug for ProgressSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressSink")
+    }
+}
+
+impl ReportRequest {
+    fn tell(&self, progress: Progress) {
+        if let Some(sink) = &self.progress {
+            (sink.0)(progress);
+        }
+    }
 }
 
 /// A finished report and where its files are.
@@ -152,9 +188,14 @@ pub fn compose(
         mut timings,
         reader,
     } = gathered;
+    for (name, took) in &timings {
+        request.tell(Progress::Stage { name, took: *took });
+    }
     let mut stage = Instant::now();
     let mut lap = |name: &'static str, timings: &mut Vec<(&'static str, Duration)>| {
-        timings.push((name, stage.elapsed()));
+        let took = stage.elapsed();
+        timings.push((name, took));
+        request.tell(Progress::Stage { name, took });
         stage = Instant::now();
     };
     let check = NumberCheck::new(&facts);
@@ -176,13 +217,24 @@ pub fn compose(
         })
         .collect();
     lap("strategy", &mut timings);
+    let total = request.template.sections.len();
     let sections = request
         .template
         .sections
         .iter()
         .zip(&passages)
-        .map(|(spec, passages)| prose::write_section(prose_model, &facts, &check, spec, passages))
-        .collect::<Result<Vec<_>, _>>()?;
+        .enumerate()
+        .map(|(index, (spec, passages))| {
+            let section = prose::write_section(prose_model, &facts, &check, spec, passages)?;
+            request.tell(Progress::Section {
+                index: index + 1,
+                total,
+                title: section.title.clone(),
+                needs_review: section.needs_review(),
+            });
+            Ok(section)
+        })
+        .collect::<Result<Vec<_>, ReportError>>()?;
     lap("prose", &mut timings);
     let mut report = Report {
         title: format!("{} — {}", request.template.title, facts.month.long_name()),

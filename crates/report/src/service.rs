@@ -29,6 +29,7 @@ pub fn builtin_request(formats: Vec<Format>, out_dir: PathBuf) -> ReportRequest 
         formats,
         out_dir,
         font: crate::font_path(),
+        progress: None,
     }
 }
 

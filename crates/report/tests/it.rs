@@ -4,10 +4,12 @@
 //! data is written again, then marked for review.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use fulcrum_report::{Format, Month, ProseModel, ReportError, ReportRequest, Template, ATTEMPTS};
+use fulcrum_report::{
+    Format, Month, Progress, ProgressSink, ProseModel, ReportError, ReportRequest, Template, ATTEMPTS,
+};
 use fulcrum_retrieval::{Passage, PassageSource};
 use fulcrum_tools::{CallContext, Durability, Policy, Principal, Registry};
 
@@ -53,6 +55,7 @@ fn request(out: &Path, formats: Vec<Format>) -> ReportRequest {
         formats,
         out_dir: out.to_path_buf(),
         font: fulcrum_report::font_path(),
+        progress: None,
     }
 }
 
@@ -416,4 +419,55 @@ fn prose_cites_the_strategy_passages_it_was_given_and_takes_no_number_from_them(
     )
     .expect("read");
     assert!(document.contains("Sources: [S1] strategy-2024.md, Southwest recovery."));
+}
+
+#[test]
+fn progress_names_each_stage_and_section_in_order_as_the_report_is_written() {
+    let demo = demo();
+    let out = tempfile::tempdir().expect("out");
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let mut request = request(out.path(), vec![Format::Markdown, Format::Pdf]);
+    let sink = Arc::clone(&seen);
+    request.progress = Some(ProgressSink(Arc::new(move |step| {
+        sink.lock().expect("lock").push(step)
+    })));
+    let written = report(&demo, &as_user("li.employee", "employee"), None, &request).expect("report");
+    let seen = seen.lock().expect("lock").clone();
+    let stages: Vec<&str> = seen
+        .iter()
+        .filter_map(|step| match step {
+            Progress::Stage { name, .. } => Some(*name),
+            Progress::Section { .. } => None,
+        })
+        .collect();
+    assert_eq!(
+        stages,
+        ["data", "analysis", "charts", "strategy", "prose", "md", "pdf"]
+    );
+    let sections: Vec<(usize, usize, String)> = seen
+        .iter()
+        .filter_map(|step| match step {
+            Progress::Section {
+                index,
+                total,
+                title,
+                ..
+            } => Some((*index, *total, title.clone())),
+            Progress::Stage { .. } => None,
+        })
+        .collect();
+    let total = written.sections.len();
+    let expected: Vec<(usize, usize, String)> = written
+        .sections
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (i + 1, total, s.title.clone()))
+        .collect();
+    assert_eq!(sections, expected);
+    // Sections are told between the strategy stage and the prose stage's end.
+    let first_section = seen
+        .iter()
+        .position(|s| matches!(s, Progress::Section { .. }))
+        .expect("a section");
+    assert!(matches!(&seen[first_section - 1], Progress::Stage { name: "strategy", .. }));
 }

@@ -21,7 +21,8 @@ pub(crate) async fn require_key(
     let Some(governance) = &state.governance else {
         return next.run(request).await;
     };
-    if OPEN_PATHS.contains(&request.uri().path()) {
+    let path = request.uri().path();
+    if OPEN_PATHS.contains(&path) || crate::console::is_console_path(path) {
         return next.run(request).await;
     }
     let presented = request

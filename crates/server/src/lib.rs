@@ -5,6 +5,7 @@
 //! the API say 503) and becomes ready when [`AppState::set_model`] is called.
 
 mod auth;
+mod console;
 mod error;
 mod json;
 mod limits;
@@ -55,7 +56,9 @@ pub fn router(state: AppState) -> Router {
             "/v1/agent/sessions/{id}/messages",
             post(routes::agent::send).get(routes::agent::messages),
         )
+        .route("/v1/me", get(routes::me::whoami))
         .route("/v1/actions", get(routes::actions::pending))
+        .route("/v1/actions/queue", get(routes::actions::queue))
         .route("/v1/actions/{id}/approve", post(routes::actions::approve))
         .route("/v1/actions/{id}/deny", post(routes::actions::deny))
         .route("/v1/audit", get(routes::audit::list))
@@ -75,6 +78,7 @@ pub fn router(state: AppState) -> Router {
             "/v1/knowledge/collections/{name}/search",
             get(routes::knowledge::search),
         )
+        .merge(console::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(

@@ -359,25 +359,42 @@ impl Actions {
 
     /// Pending actions a user asked for that can still be approved (not expired), oldest first.
     pub fn pending_for(&self, user: &str) -> Result<Vec<Action>, ToolsError> {
+        self.pending_where(PendingKey::User, user)
+    }
+
+    /// Pending actions on one tool that can still be approved (not expired), oldest first: an
+    /// approver's queue is made of those of the tools their role approves.
+    pub fn pending_on_tool(&self, tool: &str) -> Result<Vec<Action>, ToolsError> {
+        self.pending_where(PendingKey::Tool, tool)
+    }
+
+    fn pending_where(&self, key: PendingKey, value: &str) -> Result<Vec<Action>, ToolsError> {
+        // The column is one of two fixed names, never text from outside; the value is bound.
+        let column = match key {
+            PendingKey::User => "\"user\"",
+            PendingKey::Tool => "tool",
+        };
         match &self.store {
             Store::Sqlite(connection) => get_all(
                 &lock(connection),
-                "SELECT id FROM actions WHERE user = ?1 AND state = 'pending' AND expires_at > ?2
-                     ORDER BY created_at",
-                params![user, timestamp(now())],
+                &format!(
+                    "SELECT id FROM actions WHERE {column} = ?1 AND state = 'pending' AND expires_at > ?2
+                     ORDER BY created_at"
+                ),
+                params![value, timestamp(now())],
             ),
             Store::Postgres(connection) => {
-                let user = user.to_string();
+                let value = value.to_string();
                 let now = timestamp(now());
                 connection
                     .run(move |client| {
                         client.query(
                             &format!(
                                 "SELECT {ACTION_COLUMNS} FROM actions
-                                 WHERE \"user\" = $1 AND state = 'pending' AND expires_at > $2
+                                 WHERE {column} = $1 AND state = 'pending' AND expires_at > $2
                                  ORDER BY created_at"
                             ),
-                            &[&user, &now],
+                            &[&value, &now],
                         )
                     })?
                     .iter()
@@ -569,6 +586,13 @@ fn read_pg_action(row: &postgres::Row) -> Result<Action, ToolsError> {
 }
 
 /// The actions whose ids `query` selects, in its order (`get` reads each row).
+/// The columns pending actions are listed by.
+#[derive(Clone, Copy)]
+enum PendingKey {
+    User,
+    Tool,
+}
+
 fn get_all(
     connection: &Connection,
     query: &str,

@@ -279,6 +279,24 @@ impl Policy {
         result
     }
 
+    /// The actions waiting for `principal`'s role to approve them: pending calls of the tools
+    /// that name the role among their approvers, asked for by someone else, oldest first.
+    pub fn approval_queue(&self, principal: &Principal) -> Result<Vec<Action>, ToolsError> {
+        let mut queue = Vec::new();
+        for tool in self.registry.tools() {
+            if tool.config.approver_roles.contains(&principal.role) {
+                queue.extend(
+                    self.actions
+                        .pending_on_tool(&tool.config.name)?
+                        .into_iter()
+                        .filter(|action| action.user != principal.user),
+                );
+            }
+        }
+        queue.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+        Ok(queue)
+    }
+
     /// Whether `principal` may approve (`approving`) or deny the action: an approver role of its
     /// tool, or the requester — who may always withdraw it, but approve it only where the tool
     /// allows self-approval.

@@ -14,7 +14,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use fulcrum_chat::tools::{
-    dedupe_calls, new_call_id, parse_output, CallDeduper, StreamEvent, StreamParser, ToolChoice,
+    dedupe_calls, new_call_id, parse_output, CallDeduper, ParsedCall, StreamEvent, StreamParser,
+    ToolChoice,
     ToolSet,
 };
 use fulcrum_chat::{neutralize_markup, ChatTemplate, Message, RenderOptions, Role, ToolCall};
@@ -334,11 +335,22 @@ impl Agent {
             .cloned()
             .unwrap_or(empty);
         let max_steps = self.options.max_steps.max(1);
-        // Calls already made this turn: a model that asks again has nothing new to ask, so
-        // it is told to answer.
+        // Calls already made this turn (also before a confirmation paused it): a model that
+        // asks again has nothing new to ask, so it is told to answer.
         let mut made = CallDeduper::default();
+        for call in self.calls_this_turn(&session_id)? {
+            made.first_time(&call);
+        }
         let mut answer_now = false;
         let passages = self.retrieve(context, &session_id).await?;
+        if !passages.is_empty() {
+            emit(
+                events,
+                AgentEvent::Passages {
+                    passages: passages.clone(),
+                },
+            );
+        }
         for step in 1..=max_steps {
             // The last step may only answer, so a turn always ends with words.
             let choice = if tools.is_empty() || step == max_steps || answer_now {
@@ -446,6 +458,24 @@ impl Agent {
             }
         }
         Err(AgentError::Incomplete)
+    }
+
+    /// The calls the session's assistant made since its last user message.
+    fn calls_this_turn(&self, session_id: &str) -> Result<Vec<ParsedCall>, AgentError> {
+        let messages = self.sessions.messages(session_id)?;
+        let start = messages
+            .iter()
+            .rposition(|m| m.role == Role::User)
+            .map_or(0, |i| i + 1);
+        Ok(messages[start..]
+            .iter()
+            .filter(|m| m.role == Role::Assistant)
+            .flat_map(|m| &m.tool_calls)
+            .map(|call| ParsedCall {
+                name: call.name.clone(),
+                arguments: serde_json::from_str(&call.arguments).unwrap_or(Value::Null),
+            })
+            .collect())
     }
 
     /// The session's current turn, 1-based (its user messages so far).

@@ -98,6 +98,12 @@ impl Agent {
             self.prompt_cap(),
             &measure,
         )?;
+        emit(
+            events,
+            AgentEvent::Context {
+                tokens: layers.clone(),
+            },
+        );
         let prompt = render_prompt(&self.template, &messages, offered)?;
         let request = GenerationRequest {
             timeout: self.options.generation_timeout,

@@ -226,6 +226,32 @@ async fn an_approved_action_runs_once_and_the_turn_continues() {
 }
 
 #[tokio::test]
+async fn a_call_repeated_after_its_approval_asks_for_nothing_new_and_the_model_answers() {
+    let refund = call("refund_order", json!({"order_id": 12345}));
+    let w = world(&[&refund, &refund, "Order 12345 is refunded."]);
+    let fiona = user("fiona", "finance");
+    let session = w.agent.create_session(&fiona).expect("session");
+    let outcome = w
+        .agent
+        .send(&fiona, &session.id, "Refund order 12345", None)
+        .await
+        .expect("turn");
+    let action = outcome.pending.first().expect("pending").clone();
+    let (_, continued) = w
+        .agent
+        .decide(&fiona, &action.id, true, None, None)
+        .await
+        .expect("approve");
+    let continued = continued.expect("the turn goes on");
+    // The same call again is not a second action waiting for approval: the turn answers.
+    assert_eq!(continued.stop, TurnStop::Answer, "{continued:?}");
+    assert!(continued.pending.is_empty());
+    assert_eq!(continued.answer.as_deref(), Some("Order 12345 is refunded."));
+    assert_eq!(w.refunds(), 1);
+    assert!(w.audit_kinds().contains(&"repeated_calls".to_string()));
+}
+
+#[tokio::test]
 async fn a_session_whose_action_was_interrupted_goes_on_with_an_error_result() {
     let (w, fiona, session, action) =
         refund_waiting("I could not confirm the refund; please check order 12345.").await;

@@ -124,6 +124,7 @@ pub fn run(config: &Config, command: ReportCommand) -> Result<()> {
         formats,
         out_dir: args.out.clone(),
         font: fulcrum_report::font_path(),
+        progress: None,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

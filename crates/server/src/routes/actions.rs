@@ -35,6 +35,21 @@ pub async fn pending(
     }))
 }
 
+/// The approver's queue: pending calls of the tools the caller's role approves, asked for by
+/// others, oldest first (each with its `expires_at`).
+#[utoipa::path(get, path = "/v1/actions/queue", tag = "actions", responses((status = 200, body = ActionList), ApiErrors), security(("api_key" = [])))]
+pub async fn queue(
+    State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
+) -> Result<Json<ActionList>, ApiError> {
+    let principal = caller(principal)?;
+    let agent = agent(&state)?;
+    let actions = agent.policy().approval_queue(&principal)?;
+    Ok(Json(ActionList {
+        data: actions.into_iter().map(ActionView::from).collect(),
+    }))
+}
+
 #[utoipa::path(post, path = "/v1/actions/{id}/approve", tag = "actions", request_body(content = Option<Approval>, description = "optional: the argument hash the approver was shown"), params(("id" = String, Path, description = "the action id")), responses((status = 200, body = Decision), ApiErrors), security(("api_key" = [])))]
 pub async fn approve(
     state: State<AppState>,

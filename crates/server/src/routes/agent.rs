@@ -4,7 +4,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use fulcrum_agent::{Agent, AgentEvent, TurnOutcome, TurnStop};
@@ -14,6 +14,7 @@ use serde::Deserialize;
 use crate::auth::caller;
 use crate::error::ApiError;
 use crate::json::ApiJson;
+use crate::routes::sse::sse_with_done;
 use crate::state::AppState;
 use crate::wire::agent::{Session, SessionList, SessionMessages, StoredMessage, Turn, TurnEvent};
 use crate::wire::{ApiErrors, ErrorResponse};
@@ -157,19 +158,12 @@ pub(crate) fn remember_later(
     });
 }
 
-/// Agent events as SSE, one JSON object each, then `[DONE]`.
+/// Agent events as SSE, one JSON object each (in the API's shape), then `[DONE]`.
 pub(crate) fn event_stream(
     receiver: tokio::sync::mpsc::UnboundedReceiver<AgentEvent>,
 ) -> Sse<impl futures::Stream<Item = Result<Event, Infallible>>> {
     use futures::StreamExt;
-    let events = tokio_stream::wrappers::UnboundedReceiverStream::new(receiver)
-        .map(|event| {
-            let data =
-                serde_json::to_string(&TurnEvent::from(event)).unwrap_or_else(|_| "{}".into());
-            Ok(Event::default().data(data))
-        })
-        .chain(futures::stream::once(async {
-            Ok(Event::default().data("[DONE]"))
-        }));
-    Sse::new(events).keep_alive(KeepAlive::default())
+    sse_with_done(
+        tokio_stream::wrappers::UnboundedReceiverStream::new(receiver).map(TurnEvent::from),
+    )
 }

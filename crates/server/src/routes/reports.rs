@@ -4,12 +4,15 @@
 //! for the caller and logs it, and the data is read as the caller (their role must allow
 //! `query_sales_data`), so the same rules and audit rows apply as to the model's own calls.
 
+use std::sync::Arc;
+
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use base64::Engine as _;
 use fulcrum_report::{
-    builtin_request, write_monthly_report, Format, Month, ReportError, MONTHLY_REPORT,
+    builtin_request, write_monthly_report, Format, Month, ProgressSink, ReportError,
+    MONTHLY_REPORT,
 };
 use fulcrum_tools::{CallContext, Decision, ExecutorConfig, Policy, Principal, RegisteredTool};
 use serde_json::json;
@@ -17,8 +20,11 @@ use serde_json::json;
 use crate::auth::caller;
 use crate::error::ApiError;
 use crate::json::ApiJson;
+use crate::routes::sse::sse_with_done;
 use crate::state::AppState;
-use crate::wire::reports::{MonthlyReport, MonthlyReportRequest, ReportFile, ReportSection};
+use crate::wire::reports::{
+    MonthlyReport, MonthlyReportRequest, ReportEvent, ReportFile, ReportSection,
+};
 use crate::wire::{ApiErrors, ErrorResponse};
 
 fn media_type(format: Format) -> &'static str {
@@ -46,6 +52,18 @@ impl From<ReportError> for ApiError {
     }
 }
 
+fn runs_reports(tool: &RegisteredTool) -> bool {
+    matches!(&tool.config.executor, ExecutorConfig::Host { function } if function == MONTHLY_REPORT)
+}
+
+/// Whether `role` may have reports written through this route: a tool running
+/// `monthly_report` is open to it without a confirmation.
+pub(crate) fn may_write_reports(policy: &Policy, role: &str) -> bool {
+    policy.registry().tools().any(|tool| {
+        runs_reports(tool) && tool.allows_role(role) && !tool.config.sensitive
+    })
+}
+
 /// The policy's decision, logged, on the report tool the caller's role may use; 403 when no
 /// such tool is open to it (or it needs a confirmation, which only the agent can wait for).
 fn authorize_report_tool(
@@ -53,9 +71,12 @@ fn authorize_report_tool(
     context: &CallContext,
     arguments: &serde_json::Value,
 ) -> Result<(), ApiError> {
-    let runs_reports = |tool: &&RegisteredTool| matches!(&tool.config.executor, ExecutorConfig::Host { function } if function == MONTHLY_REPORT);
     let role = &context.principal.role;
-    let tools: Vec<&RegisteredTool> = policy.registry().tools().filter(runs_reports).collect();
+    let tools: Vec<&RegisteredTool> = policy
+        .registry()
+        .tools()
+        .filter(|tool| runs_reports(tool))
+        .collect();
     let tool = tools
         .iter()
         .find(|tool| tool.config.roles.contains(role))
@@ -81,7 +102,7 @@ fn authorize_report_tool(
     }
 }
 
-#[utoipa::path(post, path = "/v1/reports/monthly", tag = "reports", request_body = MonthlyReportRequest, responses((status = 200, body = MonthlyReport), ApiErrors, (status = 503, description = "the model is not loaded", body = ErrorResponse)), security(("api_key" = [])))]
+#[utoipa::path(post, path = "/v1/reports/monthly", tag = "reports", request_body = MonthlyReportRequest, responses((status = 200, description = "the report (or, with `stream`, its progress events and then the report)", content((MonthlyReport = "application/json"), (ReportEvent = "text/event-stream"))), ApiErrors, (status = 503, description = "the model is not loaded", body = ErrorResponse)), security(("api_key" = [])))]
 pub async fn monthly(
     State(state): State<AppState>,
     principal: Option<Extension<Principal>>,
@@ -91,7 +112,7 @@ pub async fn monthly(
     let governance = state.governance.clone().ok_or_else(|| {
         ApiError::not_found("this server runs without a policy", "not_configured")
     })?;
-    let model = state.model.get().ok_or_else(ApiError::not_ready)?;
+    let model = state.model.get().cloned().ok_or_else(ApiError::not_ready)?;
     let month = Month::parse(&body.month)?;
     let formats = match &body.formats {
         None => vec![Format::Markdown, Format::Docx, Format::Pdf],
@@ -121,54 +142,104 @@ pub async fn monthly(
         Ok(admission) => admission,
         Err(refused) => return Ok(*refused),
     };
-    let out = tempfile::tempdir().map_err(|err| {
-        tracing::error!(%err, "cannot create a folder for the report");
-        ApiError::internal()
-    })?;
-    let report = write_monthly_report(
-        &governance.policy,
-        &context,
-        Some(model),
+    let job = ReportJob {
+        governance,
+        model,
+        context,
         month,
-        builtin_request(formats.clone(), out.path().to_path_buf()),
-        governance.passages.clone(),
-        admission,
-    )
-    .await?;
-    let mut files = Vec::new();
-    for (path, format) in report.files.iter().zip(&formats) {
-        let bytes = std::fs::read(path).map_err(|err| {
-            tracing::error!(%err, path = %path.display(), "cannot read a written report file");
+        formats,
+    };
+    if !body.stream {
+        return Ok(Json(job.run(admission, None).await?).into_response());
+    }
+    // Progress goes out as it happens; the report (or its error) is the last event. The job
+    // runs to its end even if the client goes away: its audit rows and files stay whole.
+    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+    let progress = {
+        let sender = sender.clone();
+        ProgressSink(Arc::new(move |step| {
+            let _ = sender.send(ReportEvent::from(step));
+        }))
+    };
+    tokio::spawn(async move {
+        let last = match job.run(admission, Some(progress)).await {
+            Ok(report) => ReportEvent::Report {
+                report: Box::new(report),
+            },
+            Err(err) => ReportEvent::Error {
+                error: err.body().error,
+            },
+        };
+        let _ = sender.send(last);
+    });
+    Ok(sse_with_done(tokio_stream::wrappers::UnboundedReceiverStream::new(receiver)).into_response())
+}
+
+/// A report the caller was authorized and admitted for.
+struct ReportJob {
+    governance: Arc<crate::state::Governance>,
+    model: fulcrum_agent::LoadedModel,
+    context: CallContext,
+    month: Month,
+    formats: Vec<Format>,
+}
+
+impl ReportJob {
+    async fn run<G: Send + 'static>(
+        self,
+        admission: G,
+        progress: Option<ProgressSink>,
+    ) -> Result<MonthlyReport, ApiError> {
+        let out = tempfile::tempdir().map_err(|err| {
+            tracing::error!(%err, "cannot create a folder for the report");
             ApiError::internal()
         })?;
-        files.push(ReportFile {
-            name: path.file_name().map(|n| n.to_string_lossy().into_owned()),
-            media_type: media_type(*format),
-            content_base64: base64::engine::general_purpose::STANDARD.encode(bytes),
-        });
-    }
-    let timings_ms = report
-        .timings
-        .iter()
-        .map(|(stage, took)| {
-            (
-                (*stage).to_string(),
-                serde_json::Value::from(took.as_secs_f64() * 1000.0),
-            )
+        let mut request = builtin_request(self.formats.clone(), out.path().to_path_buf());
+        request.progress = progress;
+        let report = write_monthly_report(
+            &self.governance.policy,
+            &self.context,
+            Some(&self.model),
+            self.month,
+            request,
+            self.governance.passages.clone(),
+            admission,
+        )
+        .await?;
+        let mut files = Vec::new();
+        for (path, format) in report.files.iter().zip(&self.formats) {
+            let bytes = std::fs::read(path).map_err(|err| {
+                tracing::error!(%err, path = %path.display(), "cannot read a written report file");
+                ApiError::internal()
+            })?;
+            files.push(ReportFile {
+                name: path.file_name().map(|n| n.to_string_lossy().into_owned()),
+                media_type: media_type(*format),
+                content_base64: base64::engine::general_purpose::STANDARD.encode(bytes),
+            });
+        }
+        let timings_ms = report
+            .timings
+            .iter()
+            .map(|(stage, took)| {
+                (
+                    (*stage).to_string(),
+                    serde_json::Value::from(took.as_secs_f64() * 1000.0),
+                )
+            })
+            .collect();
+        Ok(MonthlyReport {
+            object: "report",
+            month: self.month.to_string(),
+            title: report.title,
+            model: report.model,
+            sections: report
+                .sections
+                .into_iter()
+                .map(ReportSection::from)
+                .collect(),
+            files,
+            timings_ms,
         })
-        .collect();
-    Ok(Json(MonthlyReport {
-        object: "report",
-        month: month.to_string(),
-        title: report.title,
-        model: report.model,
-        sections: report
-            .sections
-            .into_iter()
-            .map(ReportSection::from)
-            .collect(),
-        files,
-        timings_ms,
-    })
-    .into_response())
+    }
 }

@@ -171,12 +171,30 @@ pub enum TurnEvent {
         arguments_sha256: String,
         expires_at: String,
     },
+    /// The passages retrieved for the turn, which the answer cites as `[S1]`, `[S2]`…
+    Passages {
+        passages: Vec<CitedPassage>,
+    },
+    /// Tokens per prompt layer of the step about to run.
+    Context {
+        tokens: ContextTokens,
+    },
     Answer {
         text: String,
     },
     Error {
         message: String,
     },
+}
+
+/// A retrieved passage: where it comes from and its text.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CitedPassage {
+    /// What the answer cites it by (`S1`).
+    pub id: String,
+    pub source: String,
+    pub section: String,
+    pub text: String,
 }
 
 impl From<AgentEvent> for TurnEvent {
@@ -217,6 +235,20 @@ impl From<AgentEvent> for TurnEvent {
                 summary,
                 arguments_sha256,
                 expires_at,
+            },
+            AgentEvent::Passages { passages } => TurnEvent::Passages {
+                passages: passages
+                    .into_iter()
+                    .map(|p| CitedPassage {
+                        id: p.id,
+                        source: p.source,
+                        section: p.section,
+                        text: p.text,
+                    })
+                    .collect(),
+            },
+            AgentEvent::Context { tokens } => TurnEvent::Context {
+                tokens: ContextTokens::from(tokens),
             },
             AgentEvent::Answer { text } => TurnEvent::Answer { text },
             AgentEvent::Error { message } => TurnEvent::Error { message },

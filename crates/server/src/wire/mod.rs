@@ -10,6 +10,7 @@ pub mod audit;
 pub mod completions;
 pub mod embeddings;
 pub mod knowledge;
+pub mod me;
 mod openai;
 pub mod reports;
 pub mod responses;

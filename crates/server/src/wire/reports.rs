@@ -1,6 +1,8 @@
 //! `POST /v1/reports/monthly`: the request and the report with its files.
 
-use fulcrum_report::{Citation, Section};
+use fulcrum_report::{Citation, Progress, Section};
+
+use super::ErrorDetail;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -12,6 +14,9 @@ pub struct MonthlyReportRequest {
     /// `md`, `docx`, `pdf`; all three when absent.
     #[serde(default)]
     pub formats: Option<Vec<String>>,
+    /// Progress events (`text/event-stream`) as the report is written, the report last.
+    #[serde(default)]
+    pub stream: bool,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -78,4 +83,45 @@ pub struct ReportFile {
     pub name: Option<String>,
     pub media_type: &'static str,
     pub content_base64: String,
+}
+
+/// One event of a streamed report (an SSE `data:` line).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ReportEvent {
+    /// A stage ended: `data`, `analysis`, `charts`, `strategy`, `prose`, then each format.
+    Stage { stage: String, ms: f64 },
+    /// A section's prose was written and checked.
+    Section {
+        index: usize,
+        total: usize,
+        title: String,
+        needs_review: bool,
+    },
+    /// The finished report, last.
+    Report { report: Box<MonthlyReport> },
+    /// Why no report was written, last.
+    Error { error: ErrorDetail },
+}
+
+impl From<Progress> for ReportEvent {
+    fn from(progress: Progress) -> Self {
+        match progress {
+            Progress::Stage { name, took } => ReportEvent::Stage {
+                stage: name.to_string(),
+                ms: took.as_secs_f64() * 1000.0,
+            },
+            Progress::Section {
+                index,
+                total,
+                title,
+                needs_review,
+            } => ReportEvent::Section {
+                index,
+                total,
+                title,
+                needs_review,
+            },
+        }
+    }
 }

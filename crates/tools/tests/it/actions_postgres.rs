@@ -37,6 +37,8 @@ fn an_action_approved_on_two_instances_at_once_is_claimed_once() {
     let listed = b.pending_for("li").expect("listed on the other instance");
     assert_eq!(listed.len(), 20);
     assert_eq!(listed[0].arguments, json!({"order_id": 1000}));
+    assert_eq!(b.pending_on_tool("refund_order").expect("queue").len(), 20);
+    assert!(b.pending_on_tool("book_room").expect("queue").is_empty());
 
     for id in &ids {
         let outcomes: Vec<ApprovalOutcome> = std::thread::scope(|scope| {

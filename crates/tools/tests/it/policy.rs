@@ -336,3 +336,24 @@ async fn four_eyes_tools_need_someone_elses_approval() {
     let refunds = refunds_in(shop.dir.path(), 12345);
     assert_eq!(refunds, 1);
 }
+
+#[test]
+fn an_approvers_queue_holds_the_pending_calls_of_the_tools_their_role_approves() {
+    let shop = Shop::new();
+    let fiona = as_user("fiona", "finance");
+    let action = request_refund(&shop.policy, &fiona, 12345);
+    let queue_of = |user: &str, role: &str| -> Vec<String> {
+        shop.policy
+            .approval_queue(&as_user(user, role).principal)
+            .expect("queue")
+            .into_iter()
+            .map(|a| a.id)
+            .collect()
+    };
+    assert_eq!(queue_of("frank", "finance"), vec![action.id.clone()]);
+    // The requester finds it among their own actions, not in their queue; other roles not at all.
+    assert!(queue_of("fiona", "finance").is_empty());
+    assert!(queue_of("erin", "employee").is_empty());
+    shop.policy.deny(&fiona, &action.id).expect("deny");
+    assert!(queue_of("frank", "finance").is_empty(), "a decided call leaves the queue");
+}

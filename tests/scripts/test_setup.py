@@ -31,7 +31,7 @@ class FakeMachine:
         # A machine that has everything, as the default; each test takes away what it checks.
         self.command("cargo", "exit 0")
         self.rustc("1.95.0")
-        for tool in ("cmake", "c++", "pdftoppm", "openssl"):
+        for tool in ("cmake", "c++", "pdftoppm", "openssl", "chromium"):
             self.command(tool, "exit 0")
         self.file("usr/lib/llvm-14/lib/libclang.so.1")
         self.file("usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
@@ -285,3 +285,10 @@ def test_openssl_is_needed_for_the_tests_only(machine):
     machine.remove("openssl")
     assert would_install(machine.run("--dry-run")) == []
     assert would_install(machine.run("--dry-run", "--test")) == ["openssl"]
+
+
+def test_chromium_is_needed_for_the_tests_only(machine):
+    """The console's end-to-end tests drive Debian's chromium; serving needs no browser."""
+    machine.remove("chromium")
+    assert would_install(machine.run("--dry-run")) == []
+    assert would_install(machine.run("--dry-run", "--test")) == ["chromium"]

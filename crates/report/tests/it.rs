@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fulcrum_report::{
-    Format, Month, Progress, ProgressSink, ProseModel, ReportError, ReportRequest, Template, ATTEMPTS,
+    Format, Month, Progress, ProgressSink, ProseModel, ReportError, ReportRequest, Template,
+    ATTEMPTS,
 };
 use fulcrum_retrieval::{Passage, PassageSource};
 use fulcrum_tools::{CallContext, Durability, Policy, Principal, Registry};
@@ -431,7 +432,8 @@ fn progress_names_each_stage_and_section_in_order_as_the_report_is_written() {
     request.progress = Some(ProgressSink(Arc::new(move |step| {
         sink.lock().expect("lock").push(step)
     })));
-    let written = report(&demo, &as_user("li.employee", "employee"), None, &request).expect("report");
+    let written =
+        report(&demo, &as_user("li.employee", "employee"), None, &request).expect("report");
     let seen = seen.lock().expect("lock").clone();
     let stages: Vec<&str> = seen
         .iter()
@@ -469,5 +471,11 @@ fn progress_names_each_stage_and_section_in_order_as_the_report_is_written() {
         .iter()
         .position(|s| matches!(s, Progress::Section { .. }))
         .expect("a section");
-    assert!(matches!(&seen[first_section - 1], Progress::Stage { name: "strategy", .. }));
+    assert!(matches!(
+        &seen[first_section - 1],
+        Progress::Stage {
+            name: "strategy",
+            ..
+        }
+    ));
 }

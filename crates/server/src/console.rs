@@ -55,11 +55,8 @@ async fn index() -> Response {
 async fn asset(Path(file): Path<String>) -> Response {
     match ASSETS.iter().find(|(name, _, _)| *name == file) {
         Some((_, media_type, content)) => page(media_type, content),
-        None => ApiError::not_found(
-            format!("the console has no file `{file}`"),
-            "unknown_route",
-        )
-        .into_response(),
+        None => ApiError::not_found(format!("the console has no file `{file}`"), "unknown_route")
+            .into_response(),
     }
 }
 

@@ -15,8 +15,7 @@ use std::time::Instant;
 
 use fulcrum_chat::tools::{
     dedupe_calls, new_call_id, parse_output, CallDeduper, ParsedCall, StreamEvent, StreamParser,
-    ToolChoice,
-    ToolSet,
+    ToolChoice, ToolSet,
 };
 use fulcrum_chat::{neutralize_markup, ChatTemplate, Message, RenderOptions, Role, ToolCall};
 use fulcrum_engine::{start_generation, Backend, GenerationEvent, GenerationRequest, Usage};

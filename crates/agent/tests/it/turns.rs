@@ -246,7 +246,10 @@ async fn a_call_repeated_after_its_approval_asks_for_nothing_new_and_the_model_a
     // The same call again is not a second action waiting for approval: the turn answers.
     assert_eq!(continued.stop, TurnStop::Answer, "{continued:?}");
     assert!(continued.pending.is_empty());
-    assert_eq!(continued.answer.as_deref(), Some("Order 12345 is refunded."));
+    assert_eq!(
+        continued.answer.as_deref(),
+        Some("Order 12345 is refunded.")
+    );
     assert_eq!(w.refunds(), 1);
     assert!(w.audit_kinds().contains(&"repeated_calls".to_string()));
 }

@@ -11,8 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use base64::Engine as _;
 use fulcrum_report::{
-    builtin_request, write_monthly_report, Format, Month, ProgressSink, ReportError,
-    MONTHLY_REPORT,
+    builtin_request, write_monthly_report, Format, Month, ProgressSink, ReportError, MONTHLY_REPORT,
 };
 use fulcrum_tools::{CallContext, Decision, ExecutorConfig, Policy, Principal, RegisteredTool};
 use serde_json::json;
@@ -59,9 +58,10 @@ fn runs_reports(tool: &RegisteredTool) -> bool {
 /// Whether `role` may have reports written through this route: a tool running
 /// `monthly_report` is open to it without a confirmation.
 pub(crate) fn may_write_reports(policy: &Policy, role: &str) -> bool {
-    policy.registry().tools().any(|tool| {
-        runs_reports(tool) && tool.allows_role(role) && !tool.config.sensitive
-    })
+    policy
+        .registry()
+        .tools()
+        .any(|tool| runs_reports(tool) && tool.allows_role(role) && !tool.config.sensitive)
 }
 
 /// The policy's decision, logged, on the report tool the caller's role may use; 403 when no
@@ -172,7 +172,12 @@ pub async fn monthly(
         };
         let _ = sender.send(last);
     });
-    Ok(sse_with_done(tokio_stream::wrappers::UnboundedReceiverStream::new(receiver)).into_response())
+    Ok(
+        sse_with_done(tokio_stream::wrappers::UnboundedReceiverStream::new(
+            receiver,
+        ))
+        .into_response(),
+    )
 }
 
 /// A report the caller was authorized and admitted for.

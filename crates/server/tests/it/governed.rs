@@ -39,7 +39,10 @@ pub(super) fn governed(outputs: &[&str]) -> Governed {
 }
 
 /// A governed server whose agent turns and reports draw on `passages`.
-fn governed_with_passages(outputs: &[&str], passages: Option<Arc<dyn PassageSource>>) -> Governed {
+pub(super) fn governed_with_passages(
+    outputs: &[&str],
+    passages: Option<Arc<dyn PassageSource>>,
+) -> Governed {
     governed_with(outputs, passages, "")
 }
 
@@ -264,8 +267,8 @@ async fn the_agent_writes_a_report_with_the_generate_report_tool() {
 
 /// The strategy document, readable by the admin role only (as a collection limited by
 /// `--roles` is), and the roles that asked for it.
-struct AdminStrategy {
-    asked_by: std::sync::Mutex<Vec<String>>,
+pub(super) struct AdminStrategy {
+    pub(super) asked_by: std::sync::Mutex<Vec<String>>,
 }
 
 impl PassageSource for AdminStrategy {

@@ -16,6 +16,7 @@ use tower::ServiceExt;
 
 mod api_snapshot;
 mod audit_verify;
+mod console;
 mod governed;
 mod knowledge;
 mod limits;

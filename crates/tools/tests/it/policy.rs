@@ -355,5 +355,8 @@ fn an_approvers_queue_holds_the_pending_calls_of_the_tools_their_role_approves()
     assert!(queue_of("fiona", "finance").is_empty());
     assert!(queue_of("erin", "employee").is_empty());
     shop.policy.deny(&fiona, &action.id).expect("deny");
-    assert!(queue_of("frank", "finance").is_empty(), "a decided call leaves the queue");
+    assert!(
+        queue_of("frank", "finance").is_empty(),
+        "a decided call leaves the queue"
+    );
 }

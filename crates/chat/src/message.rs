@@ -111,6 +111,9 @@ pub struct ToolDefinition {
     pub name: String,
     pub description: Option<String>,
     pub parameters: Value,
+    /// OpenAI's `strict`: the schema is enforced exactly as written, or the tool is refused;
+    /// otherwise a schema the grammar cannot enforce is relaxed (see `ToolSet::relaxations`).
+    pub strict: bool,
 }
 
 impl ToolDefinition {

@@ -63,6 +63,7 @@ fn tools(list: &Value) -> Vec<ToolDefinition> {
             name: t["function"]["name"].as_str().expect("name").into(),
             description: t["function"]["description"].as_str().map(Into::into),
             parameters: t["function"]["parameters"].clone(),
+            strict: false,
         })
         .collect()
 }

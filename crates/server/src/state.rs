@@ -229,10 +229,11 @@ impl AppState {
             .iter()
             .map(|t| {
                 format!(
-                    "{}\u{0}{}\u{0}{}",
+                    "{}\u{0}{}\u{0}{}\u{0}{}",
                     t.name,
                     t.description.as_deref().unwrap_or(""),
-                    t.parameters
+                    t.parameters,
+                    t.strict
                 )
             })
             .collect::<Vec<_>>()
@@ -246,6 +247,11 @@ impl AppState {
             return Ok(set);
         }
         let set = Arc::new(ToolSet::new(tools)?);
+        // Once per distinct tool set (it is cached below): what the grammar could not enforce
+        // as the client wrote it.
+        for (tool, relaxation) in set.relaxations() {
+            tracing::warn!(%tool, %relaxation, "a tool schema was relaxed for constrained decoding");
+        }
         if let Ok(mut cache) = self.tool_sets.lock() {
             if !cache.sets.contains_key(&key) {
                 while cache.order.len() >= TOOL_SET_CACHE_ENTRIES {

@@ -474,10 +474,21 @@ fn convert_tool(index: usize, tool: Value) -> Result<ToolDefinition, ApiError> {
         }
     };
     let parameters = function.remove("parameters").unwrap_or(Value::Null);
+    let strict = match function.remove("strict") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(strict)) => strict,
+        Some(_) => {
+            return Err(ApiError::invalid_value(
+                &format!("{param}.function.strict"),
+                "`strict` must be true or false",
+            ))
+        }
+    };
     Ok(ToolDefinition {
         name,
         description,
         parameters,
+        strict,
     })
 }
 

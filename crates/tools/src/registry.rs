@@ -37,6 +37,8 @@ impl RegisteredTool {
             name: self.config.name.clone(),
             description: Some(self.config.description.clone()),
             parameters: self.config.parameters.clone(),
+            // The policy's author can fix a schema: it is enforced as written or not loaded.
+            strict: true,
         }
     }
 
@@ -232,6 +234,7 @@ impl Registry {
                 name: tool.name.clone(),
                 description: Some(tool.description.clone()),
                 parameters: tool.parameters.clone(),
+                strict: true,
             })
             .collect();
         match ToolSet::new(definitions) {

@@ -90,14 +90,17 @@ fn regex_escape(text: &str) -> String {
 
 /// One JSON Schema for `{"name": …, "arguments": …}` over all allowed tools.
 fn call_schema(tools: &[&ToolDefinition]) -> Value {
+    let mut definitions = serde_json::Map::new();
     let variants: Vec<Value> = tools
         .iter()
         .map(|tool| {
+            let mut arguments = closed(&tool.parameters);
+            hoist_definitions(&tool.name, &mut arguments, &mut definitions);
             json!({
                 "type": "object",
                 "properties": {
                     "name": { "const": tool.name },
-                    "arguments": closed(&tool.parameters),
+                    "arguments": arguments,
                 },
                 "required": ["name", "arguments"],
                 "additionalProperties": false,
@@ -109,15 +112,80 @@ fn call_schema(tools: &[&ToolDefinition]) -> Value {
     } else {
         json!({ "anyOf": variants })
     };
-    // The layout the model saw in its prompt (Python's json.dumps), and nothing else.
-    schema["x-guidance"] = json!({
+    if !definitions.is_empty() {
+        schema["$defs"] = Value::Object(definitions);
+    }
+    schema["x-guidance"] = call_layout();
+    schema
+}
+
+/// Moves a tool's `$defs` (and `definitions`) to the call schema's root, where its local
+/// `$ref`s resolve once the arguments sit inside the call object (pydantic and zod write
+/// schemas this way), each name prefixed with the tool's so tools cannot clash.
+fn hoist_definitions(
+    tool: &str,
+    arguments: &mut Value,
+    hoisted: &mut serde_json::Map<String, Value>,
+) {
+    let Some(object) = arguments.as_object_mut() else {
+        return;
+    };
+    let mut own = Vec::new();
+    for key in ["$defs", "definitions"] {
+        if let Some(Value::Object(definitions)) = object.remove(key) {
+            own.extend(
+                definitions
+                    .into_iter()
+                    .map(|(name, schema)| (key, name, schema)),
+            );
+        }
+    }
+    if own.is_empty() {
+        return;
+    }
+    let renamed =
+        |key: &str, name: &str| (format!("#/{key}/{name}"), format!("#/$defs/{tool}.{name}"));
+    let renames: Vec<(String, String)> = own
+        .iter()
+        .map(|(key, name, _)| renamed(key, name))
+        .collect();
+    rewrite_refs(arguments, &renames);
+    for (key, name, mut schema) in own {
+        rewrite_refs(&mut schema, &renames);
+        let (_, target) = renamed(key, &name);
+        hoisted.insert(target.trim_start_matches("#/$defs/").to_string(), schema);
+    }
+}
+
+fn rewrite_refs(schema: &mut Value, renames: &[(String, String)]) {
+    match schema {
+        Value::Object(object) => {
+            for (key, value) in object.iter_mut() {
+                match value {
+                    Value::String(reference) if key == "$ref" => {
+                        if let Some((_, to)) = renames.iter().find(|(from, _)| from == reference) {
+                            *reference = to.clone();
+                        }
+                    }
+                    _ => rewrite_refs(value, renames),
+                }
+            }
+        }
+        Value::Array(values) => values.iter_mut().for_each(|v| rewrite_refs(v, renames)),
+        _ => {}
+    }
+}
+
+/// llguidance's JSON options for calls: the layout the model saw in its prompt (Python's
+/// json.dumps), and nothing else.
+pub(crate) fn call_layout() -> Value {
+    json!({
         "whitespace_flexible": false,
         "item_separator": ", ",
         "key_separator": ": ",
         "coerce_one_of": true,
         "lenient": true,
-    });
-    schema
+    })
 }
 
 /// A tool's parameter schema with `additionalProperties: false` on every object schema that

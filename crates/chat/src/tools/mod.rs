@@ -8,12 +8,14 @@
 mod dedupe;
 mod grammar;
 mod parse;
+mod relax;
 mod stream;
 mod toolset;
 
 pub use dedupe::{dedupe_calls, CallDeduper};
 pub use grammar::grammar;
 pub use parse::{parse_output, split_reasoning, ParsedOutput};
+pub use relax::Relaxation;
 pub use stream::{StreamEvent, StreamParser};
 pub use toolset::{CallError, ToolSet};
 
@@ -51,5 +53,6 @@ pub(crate) fn test_tool(name: &str, parameters: serde_json::Value) -> crate::Too
         name: name.into(),
         description: None,
         parameters,
+        strict: false,
     }
 }

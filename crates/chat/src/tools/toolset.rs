@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use super::grammar::{closed, grammar};
+use super::relax::{enforceable, Relaxation};
 use super::{ParsedCall, ToolChoice};
 use crate::error::ChatError;
 use crate::message::ToolDefinition;
@@ -21,7 +22,11 @@ pub enum CallError {
 
 /// Validated tools with their compiled argument validators.
 pub struct ToolSet {
+    /// As the client sent them (the model reads these).
     tools: Vec<ToolDefinition>,
+    /// With the schemas the grammar enforces and the calls are checked against.
+    enforced: Vec<ToolDefinition>,
+    relaxations: Vec<(String, Relaxation)>,
     validators: HashMap<String, jsonschema::Validator>,
 }
 
@@ -36,6 +41,8 @@ impl std::fmt::Debug for ToolSet {
 impl ToolSet {
     pub fn new(tools: Vec<ToolDefinition>) -> Result<Self, ChatError> {
         let mut validators = HashMap::with_capacity(tools.len());
+        let mut enforced = Vec::with_capacity(tools.len());
+        let mut relaxations = Vec::new();
         for (index, tool) in tools.iter().enumerate() {
             let valid_name = !tool.name.is_empty()
                 && tool.name.len() <= MAX_NAME_LEN
@@ -58,13 +65,29 @@ impl ToolSet {
                     reason: "`parameters` must be a JSON Schema object".into(),
                 });
             }
-            let validator =
-                jsonschema::validator_for(&closed(&tool.parameters)).map_err(|err| {
-                    ChatError::InvalidTool {
+            let schema = closed(&tool.parameters);
+            let invalid = |err: jsonschema::ValidationError<'_>| ChatError::InvalidTool {
+                index,
+                reason: format!("`parameters` is not a valid JSON Schema: {err}"),
+            };
+            jsonschema::meta::validate(&schema).map_err(invalid)?;
+            let (schema, relaxed) = enforceable(&schema);
+            if tool.strict {
+                if let Some(first) = relaxed.first() {
+                    return Err(ChatError::InvalidTool {
                         index,
-                        reason: format!("`parameters` is not a valid JSON Schema: {err}"),
-                    }
-                })?;
+                        reason: format!(
+                            "`parameters` cannot be enforced as written, and the tool is `strict`: {first}; fix the schema or drop `strict`"
+                        ),
+                    });
+                }
+            }
+            let validator = jsonschema::validator_for(&schema).map_err(invalid)?;
+            relaxations.extend(relaxed.into_iter().map(|r| (tool.name.clone(), r)));
+            enforced.push(ToolDefinition {
+                parameters: schema,
+                ..tool.clone()
+            });
             if validators.insert(tool.name.clone(), validator).is_some() {
                 return Err(ChatError::InvalidTool {
                     index,
@@ -72,7 +95,12 @@ impl ToolSet {
                 });
             }
         }
-        Ok(ToolSet { tools, validators })
+        Ok(ToolSet {
+            tools,
+            enforced,
+            relaxations,
+            validators,
+        })
     }
 
     pub fn definitions(&self) -> &[ToolDefinition] {
@@ -87,9 +115,14 @@ impl ToolSet {
         self.validators.contains_key(name)
     }
 
+    /// What was relaxed in the schemas of tools that are not `strict`, by tool name.
+    pub fn relaxations(&self) -> &[(String, Relaxation)] {
+        &self.relaxations
+    }
+
     /// The generation grammar for this set under `choice`.
     pub fn grammar(&self, choice: &ToolChoice, parallel: bool) -> String {
-        grammar(&self.tools, choice, parallel)
+        grammar(&self.enforced, choice, parallel)
     }
 
     /// Checks a call against its tool's schema (with undeclared properties refused).

@@ -1,0 +1,52 @@
+"""Tool schemas as clients send them (crates/chat/tests/tool_schemas.json: MCP servers' tool
+lists, OpenAPI-derived functions, pydantic models), each offered alone with
+`tool_choice: "required"` to the real engine: none is refused, and each gets a call that
+parses and carries its required arguments — also where the schema had to be relaxed."""
+import json
+
+import openai
+import pytest
+from openai import OpenAI
+
+from conftest import API_KEY, ROOT
+
+# The default model: the tiny one fills a free string until the token limit.
+MODEL_ID = "qwen"
+
+CORPUS = json.loads((ROOT / "crates" / "chat" / "tests" / "tool_schemas.json").read_text())
+
+
+@pytest.mark.parametrize("entry", CORPUS, ids=[e["function"]["name"] for e in CORPUS])
+def test_a_real_world_schema_gets_a_valid_call(qwen_server, entry):
+    client = OpenAI(base_url=qwen_server.base_url + "/v1", api_key=API_KEY)
+    function = entry["function"]
+    response = client.chat.completions.create(
+        model=MODEL_ID,
+        messages=[{"role": "user", "content": f"Use {function['name']} once with short values."}],
+        tools=[{"type": "function", "function": function}],
+        tool_choice="required",
+        max_tokens=400,
+        seed=1,
+    )
+    choice = response.choices[0]
+    assert choice.finish_reason == "tool_calls", (entry["source"], choice)
+    call = choice.message.tool_calls[0]
+    assert call.function.name == function["name"]
+    arguments = json.loads(call.function.arguments)
+    assert isinstance(arguments, dict)
+    required = function.get("parameters", {}).get("required", [])
+    assert set(required) <= set(arguments), (entry["source"], arguments)
+
+
+def test_a_strict_tool_whose_schema_cannot_be_enforced_is_refused_by_keyword_and_path(qwen_server):
+    client = OpenAI(base_url=qwen_server.base_url + "/v1", api_key=API_KEY)
+    function = next(e["function"] for e in CORPUS if e["function"]["name"] == "get_news_by_topics")
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.chat.completions.create(
+            model=MODEL_ID,
+            messages=[{"role": "user", "content": "news"}],
+            tools=[{"type": "function", "function": {**function, "strict": True}}],
+            tool_choice="required",
+        )
+    message = refused.value.body["message"]
+    assert "`enum` at /properties/topics" in message and "strict" in message, message

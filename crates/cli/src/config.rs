@@ -81,6 +81,10 @@ pub struct Config {
     /// one call per step and sees each result before the next.
     pub agent_parallel_calls: bool,
     pub prefix_cache: bool,
+    /// End a generation that repeats one phrase or line over and over (the fourth copy in a
+    /// row of 16 bytes or more, or a run of 256 bytes of a shorter unit) instead of letting it
+    /// run to its token limit.
+    pub stop_repetition: bool,
     /// Most tokens kept in finished sequences for reuse; 0 = as many as the context allows.
     pub prefix_cache_tokens: usize,
     pub max_queue: usize,
@@ -143,6 +147,7 @@ impl Default for Config {
             agent_max_message_chars: 32_000,
             agent_parallel_calls: false,
             prefix_cache: true,
+            stop_repetition: true,
             prefix_cache_tokens: 0,
             max_queue: 64,
             request_timeout_secs: 300,
@@ -167,7 +172,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 42] = [
+pub const KEYS: [&str; 43] = [
     "engine",
     "upstreams",
     "host",
@@ -200,6 +205,7 @@ pub const KEYS: [&str; 42] = [
     "agent_parallel_calls",
     "prefix_cache",
     "prefix_cache_tokens",
+    "stop_repetition",
     "max_queue",
     "request_timeout_secs",
     "context_max_tokens",

@@ -120,6 +120,7 @@ pub fn engine_config(config: &Config, path: &Path, id: String) -> EngineConfig {
     engine.threads = config.threads;
     engine.slots = config.slots;
     engine.prefix_cache = config.prefix_cache;
+    engine.stop_repetition = config.stop_repetition;
     engine.prefix_cache_tokens =
         (config.prefix_cache_tokens > 0).then_some(config.prefix_cache_tokens);
     engine.batch_size = config.batch_size;

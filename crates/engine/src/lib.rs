@@ -10,6 +10,7 @@ mod error;
 mod grammar;
 pub mod llama;
 mod prefix;
+mod repetition;
 pub use prefix::RECOMPUTED_TAIL as PREFIX_RECOMPUTED_TAIL;
 pub mod scripted;
 pub mod stop;
@@ -23,4 +24,5 @@ pub use backend::{
 };
 pub use error::EngineError;
 pub use llama::{EngineConfig, GgufVocabulary, LlamaEngine, DEFAULT_PREFILL_CHUNK_TOKENS};
+pub use repetition::RepetitionGuard;
 pub use threads::physical_cores;

@@ -164,6 +164,7 @@ impl Worker {
                     generated: 0,
                     utf8: Utf8Assembler::default(),
                     stop: StopMatcher::new(job.stop.clone()),
+                    repetition: self.stop_repetition.then(RepetitionGuard::default),
                 }
             }
         };

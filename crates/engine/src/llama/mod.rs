@@ -37,6 +37,7 @@ use crate::backend::{
 use crate::error::EngineError;
 use crate::grammar::GrammarCompiler;
 use crate::prefix::{self, FreeSeq, ReusePlan};
+use crate::repetition::RepetitionGuard;
 use crate::stop::{StopMatcher, StopScan, Utf8Assembler};
 use crate::threads::physical_cores;
 
@@ -87,6 +88,9 @@ pub struct EngineConfig {
     /// Most tokens kept for reuse in finished sequences; `None`: as many as the context holds
     /// beside the running requests.
     pub prefix_cache_tokens: Option<usize>,
+    /// End a generation that repeats one phrase or line over and over (see
+    /// [`crate::RepetitionGuard`]) instead of letting it run to its token limit.
+    pub stop_repetition: bool,
 }
 
 impl EngineConfig {
@@ -102,6 +106,7 @@ impl EngineConfig {
             gpu_layers: 0,
             prefix_cache: true,
             prefix_cache_tokens: None,
+            stop_repetition: true,
         }
     }
 }
@@ -212,6 +217,7 @@ impl LlamaEngine {
             context_size,
             prefix_cache: config.prefix_cache,
             prefix_cache_tokens: config.prefix_cache_tokens,
+            stop_repetition: config.stop_repetition,
         };
         std::thread::Builder::new()
             .name("fulcrum-llama".into())

@@ -54,6 +54,8 @@ pub(super) struct Decoding {
     pub(super) generated: u32,
     pub(super) utf8: Utf8Assembler,
     pub(super) stop: StopMatcher,
+    /// Watches the text for a loop; `None` when the engine lets loops run.
+    pub(super) repetition: Option<RepetitionGuard>,
 }
 
 /// A bias on `token` at the step right after `previous` was generated (`None`: at the first
@@ -161,8 +163,21 @@ impl Slot {
         let text = self.decoding.utf8.push(&piece);
         match self.decoding.stop.push(&text) {
             StopScan::Continue(text) => {
+                let looping = self
+                    .decoding
+                    .repetition
+                    .as_mut()
+                    .is_some_and(|guard| guard.push(&text));
                 if !text.is_empty() {
                     self.send(GenerationEvent::Text(text));
+                }
+                if looping {
+                    tracing::info!(
+                        tokens = self.decoding.generated,
+                        "a generation repeating itself was stopped"
+                    );
+                    self.finish(FinishReason::Stop);
+                    return true;
                 }
             }
             StopScan::Stopped(text) => {

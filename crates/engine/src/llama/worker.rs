@@ -31,6 +31,7 @@ pub(super) struct Worker {
     pub(super) context_size: u32,
     pub(super) prefix_cache: bool,
     pub(super) prefix_cache_tokens: Option<usize>,
+    pub(super) stop_repetition: bool,
 }
 
 /// The worker's sequences between steps.

@@ -83,3 +83,39 @@ fn followup_bias_applies_only_right_after_its_token() {
     let (text, _, _) = run(request);
     assert_eq!(text, " blue green blue green");
 }
+
+/// A grammar that can only repeat one sentence: the engine ends it at the fourth copy,
+/// unless `stop_repetition` is off, when it runs to `max_tokens`.
+#[test]
+fn a_generation_repeating_one_sentence_is_stopped_at_its_fourth_copy() {
+    const SENTENCE: &str = "The West Lake room has a projector. ";
+    let grammar = format!("start: (\"{SENTENCE}\")+\n");
+    let _engine = exclusive();
+    let mut request = greedy(PROMPT, 200);
+    request.grammar = Some(grammar.clone());
+    let (text, reason, usage) = run(request);
+    assert_eq!(reason, FinishReason::Stop, "{text:?}");
+    let copies = text.matches(SENTENCE.trim_end()).count();
+    assert!((4..=5).contains(&copies), "{copies} copies: {text:?}");
+    // Forced text is tokenized in small pieces: some 25 tokens a copy here.
+    assert!(usage.completion_tokens < 150, "{usage:?}");
+
+    let mut config = EngineConfig::new(model_path(), "smollm2");
+    config.context_size = Some(1024);
+    config.slots = 1;
+    config.threads = Some(2);
+    config.stop_repetition = false;
+    let unguarded = LlamaEngine::load(config).expect("tiny model loads");
+    let mut request = greedy(PROMPT, 200);
+    request.grammar = Some(grammar);
+    let mut stream = unguarded.generate(request).expect("generate");
+    let mut finished = None;
+    while let Some(event) = stream.blocking_next() {
+        if let GenerationEvent::Finished { reason, usage } = event.expect("no engine error") {
+            finished = Some((reason, usage));
+        }
+    }
+    let (reason, usage) = finished.expect("finished");
+    assert_eq!(reason, FinishReason::Length);
+    assert_eq!(usage.completion_tokens, 200);
+}

@@ -5,6 +5,7 @@ there, the auditor finds both in a verified log, the employee is shown no audit 
 refused on a direct visit, and a document an administrator uploads answers an employee's
 question with its source. Every page load is watched: no request goes to any host but the
 server. Screenshots of each screen go to docs/console/."""
+import json
 import os
 import shutil
 from pathlib import Path
@@ -273,7 +274,13 @@ def test_a_report_shows_its_progress_and_its_files(console):
 def test_the_playground_sends_a_raw_request_with_tools(console):
     c = console()
     c.sign_in(ADMIN_KEY, screen="playground")
+    # What is typed is what is sent: the prefilled body, edited to require the call.
+    body = json.loads(c.page.input_value("#playground-body"))
+    assert body["tools"][0]["function"]["name"] == "get_weather"
+    body["tool_choice"] = "required"
+    c.page.fill("#playground-body", json.dumps(body, indent=2))
     c.page.click("#playground-send")
     c.page.wait_for_selector("#playground-response:has-text('chat.completion')", timeout=TURN_MS)
-    assert "get_weather" in c.page.inner_text("#playground-response")
+    response = json.loads(c.page.inner_text("#playground-response"))
+    assert response["choices"][0]["message"]["tool_calls"][0]["function"]["name"] == "get_weather"
     c.shot("playground")

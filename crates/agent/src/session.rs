@@ -244,9 +244,13 @@ impl SessionStore {
             Ok(connection) => connection,
             Err(postgres) => return pg::append(postgres, session_id, messages, pending),
         };
+        // Immediate: the write lock is taken (or waited for, under the busy timeout) before the
+        // read; a deferred transaction that reads and then writes fails at once with "database
+        // is locked" when another connection to the state database (the audit log, the
+        // actions) wrote in between.
         let transaction = rusqlite::Transaction::new_unchecked(
             &connection,
-            rusqlite::TransactionBehavior::Deferred,
+            rusqlite::TransactionBehavior::Immediate,
         )?;
         let next: i64 = transaction.query_row(
             "SELECT COALESCE(MAX(seq), 0) + 1 FROM agent_messages WHERE session_id = ?1",
@@ -410,7 +414,7 @@ impl SessionStore {
         };
         let transaction = rusqlite::Transaction::new_unchecked(
             &connection,
-            rusqlite::TransactionBehavior::Deferred,
+            rusqlite::TransactionBehavior::Immediate,
         )?;
         let removed = transaction.execute(
             "DELETE FROM agent_pending_calls WHERE action_id = ?1 AND session_id = ?2",

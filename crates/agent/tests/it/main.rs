@@ -4,6 +4,7 @@
 mod answer_cache_postgres;
 mod memory;
 mod sessions_postgres;
+mod sessions_sqlite;
 mod turns;
 
 use std::path::Path;

@@ -2,12 +2,14 @@
 //!
 //! [`data`] reads BFCL's JSON-lines files, [`convert`] turns BFCL function docs into OpenAI
 //! tools exactly as BFCL's OpenAI handler does, and [`checker`] scores a model's output with the
-//! rules of BFCL's AST checker (`eval/bfcl/CHECKER.md`). Talking to a model is the
+//! rules of BFCL's AST checker (`eval/bfcl/CHECKER.md`). [`tickets`] grades the answers of the
+//! customer-service ticket set (`eval/tickets`). Talking to a model is the
 //! caller's business: this crate knows nothing of HTTP.
 
 pub mod checker;
 pub mod convert;
 pub mod data;
+pub mod tickets;
 
 pub use checker::{check_entry, ModelOutput, Verdict};
 pub use data::{load_category, Category, Entry, EvalError};

@@ -23,7 +23,10 @@ fn sessions_written_at_once_from_several_connections_never_find_the_database_loc
                     store
                         .append(
                             &session.id,
-                            &[Message::user(format!("question {n}")), Message::assistant("answer")],
+                            &[
+                                Message::user(format!("question {n}")),
+                                Message::assistant("answer"),
+                            ],
                             &[],
                         )
                         .expect("append while others write");

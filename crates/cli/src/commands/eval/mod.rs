@@ -1,7 +1,8 @@
-//! `fulcrum eval`: function calling on BFCL data, and retrieval quality.
+//! `fulcrum eval`: function calling on BFCL data, retrieval quality, and the ticket set.
 
 mod bfcl;
 mod retrieval;
+mod tickets;
 
 use anyhow::Result;
 
@@ -14,6 +15,9 @@ pub enum EvalCommand {
     Bfcl(bfcl::BfclArgs),
     /// Retrieval quality: recall@k of BM25, dense and hybrid search over a labeled query set
     Retrieval(retrieval::RetrievalArgs),
+    /// The customer-service experiment: the ticket set asked with tools on (the agent, as the
+    /// ticket's user) and off (the plain model), graded per kind
+    Tickets(tickets::TicketArgs),
 }
 
 impl EvalCommand {
@@ -22,6 +26,7 @@ impl EvalCommand {
         match self {
             EvalCommand::Bfcl(args) => vec![crate::config::layer(&args.model)],
             EvalCommand::Retrieval(_) => Vec::new(),
+            EvalCommand::Tickets(args) => vec![crate::config::layer(&args.model)],
         }
     }
 }
@@ -30,5 +35,6 @@ pub fn run(config: &Config, command: EvalCommand) -> Result<()> {
     match command {
         EvalCommand::Bfcl(args) => bfcl::run(config, args),
         EvalCommand::Retrieval(args) => retrieval::run(config, &args),
+        EvalCommand::Tickets(args) => tickets::run(config, args),
     }
 }

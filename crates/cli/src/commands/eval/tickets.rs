@@ -457,8 +457,19 @@ impl TicketServer {
         )
         .context("cannot write the server's configuration")?;
         let exe = std::env::current_exe().context("cannot find this program")?;
-        let ingest = Command::new(&exe)
-            .arg("ingest")
+        // The written configuration is the whole of it: `FULCRUM_*` variables (the home above
+        // all) would override it and point the children at the user's own state.
+        let fulcrum = |command: &str| {
+            let mut child = Command::new(&exe);
+            for (name, _) in std::env::vars_os() {
+                if name.to_string_lossy().starts_with("FULCRUM_") {
+                    child.env_remove(name);
+                }
+            }
+            child.env("FULCRUM_HOME", home.path()).arg(command);
+            child
+        };
+        let ingest = fulcrum("ingest")
             .arg(handbook)
             .args(["--collection", "handbook", "--config"])
             .arg(&file)
@@ -471,8 +482,8 @@ impl TicketServer {
                 String::from_utf8_lossy(&ingest.stderr).trim()
             );
         }
-        let mut child = Command::new(&exe)
-            .args(["serve", "--config"])
+        let mut child = fulcrum("serve")
+            .arg("--config")
             .arg(&file)
             .env("NO_COLOR", "1")
             .stdout(Stdio::null())

@@ -102,6 +102,7 @@ pub fn load_backend(config: &Config) -> Result<Arc<dyn Backend>> {
             let vocabulary = GgufVocabulary::load(&path)?;
             let options = RemoteOptions {
                 context_size: config.context_size,
+                stop_repetition: config.stop_repetition,
                 ..RemoteOptions::new(id)
             };
             Ok(Arc::new(RemoteBackend::connect(

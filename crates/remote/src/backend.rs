@@ -44,6 +44,10 @@ pub struct RemoteOptions {
     pub health_interval: Duration,
     /// How long connecting to an upstream may take before it counts as down.
     pub connect_timeout: Duration,
+    /// End a generation that repeats one phrase or line over and over, as the embedded
+    /// engine does (`fulcrum_engine::RepetitionGuard`): the upstream is disconnected, which
+    /// cancels it there.
+    pub stop_repetition: bool,
 }
 
 impl RemoteOptions {
@@ -53,6 +57,7 @@ impl RemoteOptions {
             context_size: None,
             health_interval: Duration::from_secs(2),
             connect_timeout: Duration::from_secs(2),
+            stop_repetition: true,
         }
     }
 }
@@ -82,6 +87,7 @@ struct Shared {
     /// Every replica enforces grammars. Replicas of one deployment are of one kind in
     /// practice; the first-token bias follows the weakest (see `token_biases`).
     grammar_enforced: bool,
+    stop_repetition: bool,
 }
 
 /// Generations sent to engines Fulcrum does not run. Prompts are rendered and counted here
@@ -202,6 +208,7 @@ impl RemoteBackend {
             replicas: replicas.clone(),
             rotation: AtomicUsize::new(0),
             grammar_enforced,
+            stop_repetition: options.stop_repetition,
         });
         let health =
             runtime
@@ -449,6 +456,9 @@ impl Shared {
 
         let mut sse = SseStream::from_bytes_stream(response.bytes_stream());
         let mut stop = StopMatcher::new(job.request.stop.clone());
+        let mut repetition = self
+            .stop_repetition
+            .then(fulcrum_engine::RepetitionGuard::default);
         let mut shown_any = false;
         let mut pieces = 0u32;
         let mut usage = None;
@@ -500,11 +510,21 @@ impl Shared {
                         pieces += 1;
                         match stop.push(&text) {
                             StopScan::Continue(out) => {
+                                let looping =
+                                    repetition.as_mut().is_some_and(|guard| guard.push(&out));
                                 if !out.is_empty() {
                                     shown_any = !buffered;
                                     if !send(out) {
                                         return Ok(());
                                     }
+                                }
+                                if looping {
+                                    tracing::info!(
+                                        upstream = %name,
+                                        "a generation repeating itself was stopped"
+                                    );
+                                    finish = Some(FinishReason::Stop);
+                                    break;
                                 }
                             }
                             StopScan::Stopped(out) => {

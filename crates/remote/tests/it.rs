@@ -34,6 +34,8 @@ enum Script {
     BreakAfterTwo,
     /// Streams a word every 50 ms without end; notes when the connection is dropped.
     Endless,
+    /// Streams one sentence again and again without end; notes when the connection is dropped.
+    Looping,
 }
 
 const ANSWER: &str = "one two three four";
@@ -126,6 +128,17 @@ fn complete(script: Script, dropped: Arc<AtomicBool>) -> Response {
                 Some((item, sent + 1))
             });
             sse(Body::from_stream(chunks))
+        }
+        Script::Looping => {
+            let guard = DropFlag(dropped);
+            let copies = stream::unfold(guard, |guard| async move {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                Some((
+                    Ok::<_, Infallible>(chunk("The room has a projector. ", None)),
+                    guard,
+                ))
+            });
+            sse(Body::from_stream(copies))
         }
         Script::Endless => {
             let guard = DropFlag(dropped);
@@ -332,4 +345,30 @@ async fn stop_strings_end_the_text_before_them() {
         .await
         .expect("finished");
     assert_eq!((text.as_str(), reason), ("one two ", FinishReason::Stop));
+}
+
+#[tokio::test]
+async fn an_upstream_repeating_itself_is_stopped_and_disconnected() {
+    let looping = start(Script::Looping).await;
+    let backend = connect(vec![upstream("a", &looping.url)]).await;
+    let request = GenerationRequest::greedy("Describe the room.".into(), 4096);
+    let mut stream = backend.generate(request).expect("started");
+    let mut text = String::new();
+    let mut finished = None;
+    while let Some(event) = stream.next().await {
+        match event.expect("no error") {
+            GenerationEvent::Text(piece) => text.push_str(&piece),
+            GenerationEvent::Finished { reason, .. } => finished = Some(reason),
+        }
+    }
+    assert_eq!(finished, Some(FinishReason::Stop), "{text}");
+    assert_eq!(text.matches("projector").count(), 4, "{text}");
+    // Dropping the upstream's response is what cancels the generation there.
+    for _ in 0..100 {
+        if looping.dropped.load(Ordering::SeqCst) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the looping upstream was never disconnected");
 }

@@ -73,7 +73,8 @@ pub struct Entry {
     pub ground_truth: Option<Vec<Value>>,
 }
 
-fn read_lines(path: &Path) -> Result<Vec<Value>, EvalError> {
+/// A JSON-lines file, one value per non-blank line; a bad line is named by its number.
+pub(crate) fn read_lines<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, EvalError> {
     let text = std::fs::read_to_string(path).map_err(|source| EvalError::Read {
         path: path.to_path_buf(),
         source,
@@ -94,11 +95,11 @@ fn read_lines(path: &Path) -> Result<Vec<Value>, EvalError> {
 /// Loads one category from BFCL's data folder (with `possible_answer/` beside the questions).
 pub fn load_category(dir: &Path, category: Category) -> Result<Vec<Entry>, EvalError> {
     let path = dir.join(category.file_name());
-    let questions = read_lines(&path)?;
+    let questions: Vec<Value> = read_lines(&path)?;
     let answers = if category == Category::Irrelevance {
         None
     } else {
-        Some(read_lines(
+        Some(read_lines::<Value>(
             &dir.join("possible_answer").join(category.file_name()),
         )?)
     };

@@ -78,21 +78,7 @@ pub struct Grade {
 
 /// Reads the ticket set, one JSON object per line.
 pub fn load_tickets(path: &Path) -> Result<Vec<Ticket>, EvalError> {
-    let text = std::fs::read_to_string(path).map_err(|source| EvalError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, line)| !line.trim().is_empty())
-        .map(|(index, line)| {
-            serde_json::from_str(line).map_err(|err| EvalError::Format {
-                path: path.to_path_buf(),
-                line: index + 1,
-                reason: err.to_string(),
-            })
-        })
-        .collect()
+    crate::data::read_lines(path)
 }
 
 /// Phrases that say a request cannot be done, in the set's two languages.

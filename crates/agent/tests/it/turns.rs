@@ -158,10 +158,10 @@ async fn injected_instructions_in_tool_output_never_refund_without_approval() {
     assert!(last_prompt.contains("denied"), "{last_prompt}");
 }
 
-/// Fiona's session with a refund of order 12345 waiting for approval; the model answers
+/// Fiona's session with a refund of order 12345 waiting for approval; the model writes
 /// `then` once the session goes on.
 async fn refund_waiting(
-    then: &str,
+    then: &[&str],
 ) -> (
     crate::World,
     fulcrum_tools::Principal,
@@ -169,7 +169,10 @@ async fn refund_waiting(
     fulcrum_tools::Action,
 ) {
     let refund = call("refund_order", json!({"order_id": 12345}));
-    let w = world(&[&refund, then]);
+    let outputs: Vec<&str> = std::iter::once(refund.as_str())
+        .chain(then.iter().copied())
+        .collect();
+    let w = world(&outputs);
     let fiona = user("fiona", "finance");
     let session = w.agent.create_session(&fiona).expect("session");
     let outcome = w
@@ -183,7 +186,7 @@ async fn refund_waiting(
 
 #[tokio::test]
 async fn an_approved_action_runs_once_and_the_turn_continues() {
-    let (w, fiona, session, action) = refund_waiting("Order 12345 is refunded.").await;
+    let (w, fiona, session, action) = refund_waiting(&["Order 12345 is refunded."]).await;
     assert_eq!(action.summary, "Refund order 12345");
 
     let (resolution, continued) = w
@@ -228,15 +231,7 @@ async fn an_approved_action_runs_once_and_the_turn_continues() {
 #[tokio::test]
 async fn a_call_repeated_after_its_approval_asks_for_nothing_new_and_the_model_answers() {
     let refund = call("refund_order", json!({"order_id": 12345}));
-    let w = world(&[&refund, &refund, "Order 12345 is refunded."]);
-    let fiona = user("fiona", "finance");
-    let session = w.agent.create_session(&fiona).expect("session");
-    let outcome = w
-        .agent
-        .send(&fiona, &session.id, "Refund order 12345", None)
-        .await
-        .expect("turn");
-    let action = outcome.pending.first().expect("pending").clone();
+    let (w, fiona, _, action) = refund_waiting(&[&refund, "Order 12345 is refunded."]).await;
     let (_, continued) = w
         .agent
         .decide(&fiona, &action.id, true, None, None)
@@ -257,7 +252,7 @@ async fn a_call_repeated_after_its_approval_asks_for_nothing_new_and_the_model_a
 #[tokio::test]
 async fn a_session_whose_action_was_interrupted_goes_on_with_an_error_result() {
     let (w, fiona, session, action) =
-        refund_waiting("I could not confirm the refund; please check order 12345.").await;
+        refund_waiting(&["I could not confirm the refund; please check order 12345."]).await;
     // Fulcrum stopped while it ran (what start-up marks an action caught `executing`).
     let state = rusqlite::Connection::open(w.dir.path().join("state.db")).expect("state");
     state

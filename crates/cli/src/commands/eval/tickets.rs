@@ -11,7 +11,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -56,16 +56,29 @@ pub struct TicketArgs {
     out: PathBuf,
 }
 
-/// The demo's API keys by user (public; see the README).
+/// The demo policy, as `fulcrum serve` writes it (read, not installed: no database is seeded).
+fn demo_policy() -> Result<&'static toml::Value> {
+    static POLICY: OnceLock<Result<toml::Value, String>> = OnceLock::new();
+    POLICY
+        .get_or_init(|| {
+            toml::from_str(&fulcrum_tools::demo::policy_text()).map_err(|err| err.to_string())
+        })
+        .as_ref()
+        .map_err(|err| anyhow::anyhow!("the demo policy is not TOML: {err}"))
+}
+
+/// A demo user's (public) API key: their role's key of `fulcrum_tools::demo::DEMO_KEYS`.
 fn demo_key(user: &str) -> Option<&'static str> {
-    match user {
-        "li.employee" => Some("demo-employee-key"),
-        "chen.supervisor" => Some("demo-supervisor-key"),
-        "zhao.finance" => Some("demo-finance-key"),
-        "sun.auditor" => Some("demo-auditor-key"),
-        "admin" => Some("demo-admin-key"),
-        _ => None,
-    }
+    let users = demo_policy().ok()?.get("users")?.as_array()?;
+    let role = users
+        .iter()
+        .find(|u| u.get("name").and_then(toml::Value::as_str) == Some(user))?
+        .get("role")?
+        .as_str()?;
+    fulcrum_tools::demo::DEMO_KEYS
+        .iter()
+        .find(|(demo_role, _)| *demo_role == role)
+        .map(|(_, key)| *key)
 }
 
 /// Output cap of a tools-off answer (the agent has its own).
@@ -137,11 +150,7 @@ pub fn run(config: &Config, args: TicketArgs) -> Result<()> {
 
 /// The system prompt of the demo policy: the model is asked with it in both modes.
 fn demo_system_prompt() -> Result<String> {
-    let folder = tempfile::tempdir().context("cannot create a temporary folder")?;
-    let path = fulcrum_tools::demo::install(folder.path()).context("cannot install the demo")?;
-    let text = std::fs::read_to_string(&path).context("cannot read the demo policy")?;
-    let policy: toml::Value = toml::from_str(&text).context("the demo policy is not TOML")?;
-    Ok(policy
+    Ok(demo_policy()?
         .get("system_prompt")
         .and_then(toml::Value::as_str)
         .unwrap_or_default()

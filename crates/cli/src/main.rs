@@ -50,6 +50,8 @@ enum Command {
     /// Generate reports (Markdown, DOCX, PDF) from the sales data
     #[command(subcommand)]
     Report(commands::report::ReportCommand),
+    /// Summarize a long document: key figures, trends and risks, every number checked against it
+    Summarize(commands::summarize::SummarizeArgs),
     /// Verify or export the audit log
     #[command(subcommand)]
     Audit(commands::audit::AuditCommand),
@@ -67,6 +69,7 @@ impl Command {
             Command::Eval(command) => command.flag_layers(),
             Command::Keys(command) => command.flag_layers(),
             Command::Report(command) => command.flag_layers(),
+            Command::Summarize(args) => args.flag_layers(),
             Command::Models(_) | Command::Ingest(_) | Command::Search(_) | Command::Audit(_) => {
                 Vec::new()
             }
@@ -100,6 +103,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(command) => commands::keys::run(&config, command),
         Command::Audit(command) => commands::audit::run(&config, command),
         Command::Report(command) => commands::report::run(&config, command),
+        Command::Summarize(args) => commands::summarize::run(&config, &args),
         Command::Ingest(args) => commands::knowledge::run(&config, &args),
         Command::Search(args) => commands::knowledge::search(&config, &args),
         Command::Config(_) => {

@@ -23,6 +23,8 @@ pub enum ReportError {
         format: &'static str,
         reason: String,
     },
+    #[error("cannot summarize the document: {0}")]
+    Summary(String),
     #[error("no font for the PDF and charts at {0}: install Debian's fonts-wqy-microhei (scripts/setup does) or set FULCRUM_REPORT_FONT to a .ttf/.ttc file")]
     FontMissing(String),
 }

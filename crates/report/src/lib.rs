@@ -14,6 +14,7 @@ pub mod render;
 mod sales;
 mod service;
 mod strategy;
+pub mod summary;
 mod template;
 mod wording;
 

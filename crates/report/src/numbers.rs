@@ -250,7 +250,7 @@ impl NumberCheck {
 
 /// The text around a number that speaks of it: from the previous number (or the start of its
 /// clause) to the next number (or the end of its clause).
-fn clause(lower: &[char], from: usize, start: usize, end: usize, to: usize) -> String {
+pub(crate) fn clause(lower: &[char], from: usize, start: usize, end: usize, to: usize) -> String {
     let mut left = start;
     while left > from && !ends_clause(lower, left - 1) {
         left -= 1;
@@ -264,7 +264,7 @@ fn clause(lower: &[char], from: usize, start: usize, end: usize, to: usize) -> S
 
 /// Whether the character at `i` ends a clause: punctuation, or a full stop (a point followed by
 /// a digit is a decimal point).
-fn ends_clause(text: &[char], i: usize) -> bool {
+pub(crate) fn ends_clause(text: &[char], i: usize) -> bool {
     match text[i] {
         ',' | ';' | ':' | '(' | ')' | '\n' | '!' | '?' => true,
         '.' => !text.get(i + 1).is_some_and(char::is_ascii_digit),
@@ -273,7 +273,7 @@ fn ends_clause(text: &[char], i: usize) -> bool {
 }
 
 /// Up (`true`) or down (`false`) when the words say which.
-fn direction_of(segment: &str) -> Option<bool> {
+pub(crate) fn direction_of(segment: &str) -> Option<bool> {
     const DOWN: [&str; 9] = [
         "decreas", "declin", "fell", "fall", "drop", "down", "lower", "shrank", "contract",
     ];
@@ -299,21 +299,21 @@ fn supports(allowed: Allowed, n: &Written) -> bool {
 }
 
 #[derive(Debug, Clone)]
-struct Written {
-    text: String,
-    value: f64,
-    decimals: u32,
+pub(crate) struct Written {
+    pub(crate) text: String,
+    pub(crate) value: f64,
+    pub(crate) decimals: u32,
     /// An explicit `+` (true) or `-` (false) right before it.
-    sign: Option<bool>,
+    pub(crate) sign: Option<bool>,
     /// Followed by `%` or "percent".
-    percent: bool,
+    pub(crate) percent: bool,
     /// Char positions in the text.
-    start: usize,
-    end: usize,
+    pub(crate) start: usize,
+    pub(crate) end: usize,
 }
 
 impl Written {
-    fn shown(&self) -> String {
+    pub(crate) fn shown(&self) -> String {
         let sign = match self.sign {
             Some(true) => "+",
             Some(false) => "-",
@@ -325,7 +325,7 @@ impl Written {
 
 /// Numbers as a reader sees them: digits with thousands commas and a decimal part; digits
 /// glued to letters ("S24", "Q1") belong to a name and are skipped.
-fn numbers_in(text: &str) -> Vec<Written> {
+pub(crate) fn numbers_in(text: &str) -> Vec<Written> {
     let chars: Vec<char> = text.chars().collect();
     let mut found = Vec::new();
     let mut i = 0;

@@ -14,6 +14,16 @@ pub enum RetrievalError {
     EmbeddingModel(String),
     #[error("computing embeddings failed: {0}")]
     Embedding(String),
+    #[error("no document `{document}` in the collection `{collection}`: `fulcrum search` or GET /v1/knowledge/collections lists what was ingested")]
+    NoDocument {
+        collection: String,
+        document: String,
+    },
+    #[error("the document `{document}` of `{collection}` was ingested before whole texts were kept: ingest it again")]
+    NoDocumentText {
+        collection: String,
+        document: String,
+    },
     #[error("dense search needs the embedding model: {0}")]
     NoEmbedder(&'static str),
 }

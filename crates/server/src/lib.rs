@@ -65,6 +65,12 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/audit/verify", get(routes::audit::verify))
         .route("/v1/reports/monthly", post(routes::reports::monthly))
         .route(
+            "/v1/documents/summarize",
+            post(routes::documents::summarize).layer(DefaultBodyLimit::max(
+                routes::knowledge::MAX_UPLOAD_BODY_BYTES.max(max_body),
+            )),
+        )
+        .route(
             "/v1/knowledge/collections",
             get(routes::knowledge::collections),
         )

@@ -39,6 +39,7 @@ use crate::routes;
         routes::audit::list,
         routes::audit::verify,
         routes::reports::monthly,
+        routes::documents::summarize,
         routes::knowledge::collections,
         routes::knowledge::add_document,
         routes::knowledge::search,
@@ -51,6 +52,7 @@ use crate::routes;
         (name = "actions", description = "confirmations of sensitive calls"),
         (name = "audit", description = "the audit log, for auditor roles"),
         (name = "reports", description = "monthly reports"),
+        (name = "documents", description = "summaries of long documents"),
         (name = "knowledge", description = "knowledge collections, for their administrators"),
         (name = "health", description = "liveness, readiness, metrics"),
     )

@@ -11,3 +11,4 @@ pub mod knowledge;
 pub mod models;
 pub mod report;
 pub mod serve;
+pub mod summarize;

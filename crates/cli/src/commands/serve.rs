@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use fulcrum_agent::LoadedModel;
+use fulcrum_report::summary::{SummarizeFunction, SummaryOptions, SUMMARIZE_DOCUMENT};
 use fulcrum_report::{MonthlyReportFunction, MONTHLY_REPORT};
 use fulcrum_retrieval::{KnowledgePassages, KnowledgeSearchFunction, SEARCH_KNOWLEDGE};
 use fulcrum_server::AppState;
@@ -120,6 +121,19 @@ async fn serve(config: Config) -> Result<()> {
         governance
             .policy
             .provide(MONTHLY_REPORT, Arc::new(reports))?;
+    }
+    if governance.policy.runs_host_function(SUMMARIZE_DOCUMENT) {
+        let summaries = SummarizeFunction::new(
+            Arc::clone(&state.model),
+            knowledge.clone(),
+            SummaryOptions {
+                max_prompt_tokens: config.context_max_tokens,
+                ..SummaryOptions::default()
+            },
+        );
+        governance
+            .policy
+            .provide(SUMMARIZE_DOCUMENT, Arc::new(summaries))?;
     }
     if searches {
         let search = KnowledgeSearchFunction::new(knowledge.clone(), embedder.clone());

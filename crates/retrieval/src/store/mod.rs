@@ -41,6 +41,10 @@ CREATE TABLE IF NOT EXISTS chunk_vectors (
     chunk_id INTEGER PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
     vector BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS document_texts (
+    document_id INTEGER PRIMARY KEY REFERENCES documents(id) ON DELETE CASCADE,
+    text TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS collection_roles (
     collection TEXT NOT NULL REFERENCES collections(name),
     role TEXT NOT NULL,
@@ -162,6 +166,12 @@ impl KnowledgeStore {
             .optional()?
             .is_some();
         if unchanged {
+            // A document ingested before texts were kept gets its text now.
+            self.connection.execute(
+                "INSERT OR IGNORE INTO document_texts (document_id, text)
+                 SELECT id, ?3 FROM documents WHERE collection = ?1 AND source = ?2",
+                params![collection, source, text],
+            )?;
             return Ok(Ingested {
                 outcome: IngestOutcome::Unchanged,
                 embedding_time: Duration::ZERO,
@@ -200,6 +210,10 @@ impl KnowledgeStore {
             params![collection, source, digest],
         )?;
         let document = transaction.last_insert_rowid();
+        transaction.execute(
+            "INSERT INTO document_texts (document_id, text) VALUES (?1, ?2)",
+            params![document, text],
+        )?;
         {
             let mut insert = transaction.prepare(
                 "INSERT INTO chunks (document_id, ordinal, heading, text) VALUES (?1, ?2, ?3, ?4)",
@@ -304,6 +318,31 @@ impl KnowledgeStore {
                 })
             })
             .collect()
+    }
+
+    /// The whole text of the document `source` of `collection`, as it was ingested (for
+    /// reading it whole: a summary).
+    pub fn document_text(&self, collection: &str, source: &str) -> Result<String, RetrievalError> {
+        let found: Option<Option<String>> = self
+            .connection
+            .query_row(
+                "SELECT t.text FROM documents d LEFT JOIN document_texts t ON t.document_id = d.id
+                 WHERE d.collection = ?1 AND d.source = ?2",
+                params![collection, source],
+                |row| row.get(0),
+            )
+            .optional()?;
+        match found {
+            Some(Some(text)) => Ok(text),
+            Some(None) => Err(RetrievalError::NoDocumentText {
+                collection: collection.into(),
+                document: source.into(),
+            }),
+            None => Err(RetrievalError::NoDocument {
+                collection: collection.into(),
+                document: source.into(),
+            }),
+        }
     }
 
     /// Bumped by every change to the collection; 0 for one never ingested.

@@ -13,7 +13,7 @@ use base64::Engine as _;
 use fulcrum_report::{
     builtin_request, write_monthly_report, Format, Month, ProgressSink, ReportError, MONTHLY_REPORT,
 };
-use fulcrum_tools::{CallContext, Decision, ExecutorConfig, Policy, Principal, RegisteredTool};
+use fulcrum_tools::{CallContext, Policy, Principal};
 use serde_json::json;
 
 use crate::auth::caller;
@@ -51,55 +51,10 @@ impl From<ReportError> for ApiError {
     }
 }
 
-fn runs_reports(tool: &RegisteredTool) -> bool {
-    matches!(&tool.config.executor, ExecutorConfig::Host { function } if function == MONTHLY_REPORT)
-}
-
 /// Whether `role` may have reports written through this route: a tool running
 /// `monthly_report` is open to it without a confirmation.
 pub(crate) fn may_write_reports(policy: &Policy, role: &str) -> bool {
-    policy
-        .registry()
-        .tools()
-        .any(|tool| runs_reports(tool) && tool.allows_role(role) && !tool.config.sensitive)
-}
-
-/// The policy's decision, logged, on the report tool the caller's role may use; 403 when no
-/// such tool is open to it (or it needs a confirmation, which only the agent can wait for).
-fn authorize_report_tool(
-    policy: &Policy,
-    context: &CallContext,
-    arguments: &serde_json::Value,
-) -> Result<(), ApiError> {
-    let role = &context.principal.role;
-    let tools: Vec<&RegisteredTool> = policy
-        .registry()
-        .tools()
-        .filter(|tool| runs_reports(tool))
-        .collect();
-    let tool = tools
-        .iter()
-        .find(|tool| tool.config.roles.contains(role))
-        .or_else(|| tools.first())
-        .ok_or_else(|| {
-            ApiError::forbidden(
-                "no tool of the policy runs `monthly_report`: reports are not enabled",
-            )
-        })?;
-    if tool.config.sensitive {
-        return Err(ApiError::forbidden(format!(
-            "`{}` needs a confirmation: ask for the report through the agent",
-            tool.config.name
-        )));
-    }
-    match policy.authorize(context, &tool.config.name, arguments)? {
-        Decision::Permit(_) => Ok(()),
-        Decision::Deny(reason) => Err(ApiError::forbidden(reason)),
-        Decision::Confirm(_) => Err(ApiError::forbidden(format!(
-            "`{}` needs a confirmation: ask for the report through the agent",
-            tool.config.name
-        ))),
-    }
+    super::host_tool::may_call_directly(policy, MONTHLY_REPORT, role)
 }
 
 #[utoipa::path(post, path = "/v1/reports/monthly", tag = "reports", request_body = MonthlyReportRequest, responses((status = 200, description = "the report (or, with `stream`, its progress events and then the report)", content((MonthlyReport = "application/json"), (ReportEvent = "text/event-stream"))), ApiErrors, (status = 503, description = "the model is not loaded", body = ErrorResponse)), security(("api_key" = [])))]
@@ -137,7 +92,13 @@ pub async fn monthly(
         "month": month.to_string(),
         "formats": formats.iter().map(|f| f.extension()).collect::<Vec<_>>(),
     });
-    authorize_report_tool(&governance.policy, &context, &arguments)?;
+    super::host_tool::authorize(
+        &governance.policy,
+        &context,
+        MONTHLY_REPORT,
+        &arguments,
+        "ask for the report through the agent",
+    )?;
     let admission = match state.admit(Some(&context.principal)) {
         Ok(admission) => admission,
         Err(refused) => return Ok(*refused),

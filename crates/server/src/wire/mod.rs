@@ -8,6 +8,7 @@ pub mod actions;
 pub mod agent;
 pub mod audit;
 pub mod completions;
+pub mod documents;
 pub mod embeddings;
 pub mod knowledge;
 pub mod me;

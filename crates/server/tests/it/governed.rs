@@ -9,6 +9,7 @@ use axum::http::{Request, StatusCode};
 use axum::Router;
 use fulcrum_agent::{AgentOptions, AnswerCache, LoadedModel, SessionStore};
 use fulcrum_engine::scripted::ScriptedBackend;
+use fulcrum_report::summary::{SummarizeFunction, SummaryOptions, SUMMARIZE_DOCUMENT};
 use fulcrum_report::{MonthlyReportFunction, MONTHLY_REPORT};
 use fulcrum_retrieval::{
     ChunkLimits, KnowledgeSearchFunction, KnowledgeStore, Passage, PassageSource, SharedEmbedder,
@@ -98,6 +99,16 @@ fn governed_with_policy(
             )),
         )
         .expect("the demo runs the search function");
+    policy
+        .provide(
+            SUMMARIZE_DOCUMENT,
+            Arc::new(SummarizeFunction::new(
+                Arc::clone(&state.model),
+                knowledge.clone(),
+                SummaryOptions::default(),
+            )),
+        )
+        .expect("the demo runs the summary function");
     let mut governance = Governance::new(
         identities,
         policy,

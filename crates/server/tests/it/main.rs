@@ -17,6 +17,7 @@ use tower::ServiceExt;
 mod api_snapshot;
 mod audit_verify;
 mod console;
+mod documents;
 mod governed;
 mod knowledge;
 mod limits;

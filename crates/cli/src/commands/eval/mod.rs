@@ -1,7 +1,9 @@
-//! `fulcrum eval`: function calling on BFCL data, retrieval quality, and the ticket set.
+//! `fulcrum eval`: function calling on BFCL data, retrieval quality, the ticket set, and
+//! summaries of long documents.
 
 mod bfcl;
 mod retrieval;
+mod summaries;
 mod tickets;
 
 use anyhow::Result;
@@ -18,6 +20,9 @@ pub enum EvalCommand {
     /// The customer-service experiment: the ticket set asked with tools on (the agent, as the
     /// ticket's user) and off (the plain model), graded per kind
     Tickets(tickets::TicketArgs),
+    /// Long-document summaries: generated annual reports with planted facts, summarized
+    /// (map-reduce, whole, or a peer server given the whole document) and graded
+    Summaries(summaries::SummaryEvalArgs),
 }
 
 impl EvalCommand {
@@ -27,6 +32,7 @@ impl EvalCommand {
             EvalCommand::Bfcl(args) => vec![crate::config::layer(&args.model)],
             EvalCommand::Retrieval(_) => Vec::new(),
             EvalCommand::Tickets(args) => vec![crate::config::layer(&args.model)],
+            EvalCommand::Summaries(args) => vec![crate::config::layer(&args.model)],
         }
     }
 }
@@ -36,5 +42,6 @@ pub fn run(config: &Config, command: EvalCommand) -> Result<()> {
         EvalCommand::Bfcl(args) => bfcl::run(config, args),
         EvalCommand::Retrieval(args) => retrieval::run(config, &args),
         EvalCommand::Tickets(args) => tickets::run(config, args),
+        EvalCommand::Summaries(args) => summaries::run(config, &args),
     }
 }

@@ -347,52 +347,84 @@ fn clauses(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// Words of a subject that name it ("net profit" of "net profit attributable to
+/// shareholders", "accounts receivable" of "accounts receivable turnover at …").
+const SUBJECT_WORDS: usize = 2;
+
+/// The trends the points tell, as (subject words, up): a clause's first direction word and
+/// the words before it; a clause whose direction has no words before it ("…, 1.4 percentage
+/// points lower") is said of the sentence's subject.
+fn trend_claims(points: &[String]) -> Vec<(Vec<String>, bool)> {
+    let mut claims = Vec::new();
+    for sentence in points.iter().flat_map(|p| split_sentences(p)) {
+        let mut carried: Vec<String> = Vec::new();
+        for clause in sentence.split([',', ';', ':']) {
+            let words = clause_words(clause);
+            let at = (0..words.len()).find(|&i| direction_at(&words, i).is_some());
+            let subject: Vec<String> = words[..at.unwrap_or(words.len())]
+                .iter()
+                .filter(|w| !FUNCTION_WORDS.contains(&w.as_str()))
+                .take(SUBJECT_WORDS)
+                .cloned()
+                .collect();
+            if let Some(direction) = at.and_then(|i| direction_at(&words, i)) {
+                let said_of = if subject.is_empty() {
+                    &carried
+                } else {
+                    &subject
+                };
+                if !said_of.is_empty() {
+                    claims.push((said_of.clone(), direction));
+                }
+            }
+            if carried.is_empty() && !subject.is_empty() {
+                carried = subject;
+            }
+        }
+    }
+    claims
+}
+
 /// The trends `text` tells against those `points` tell: a clause of `text` that names every
 /// word of a point's subject (the words before its first direction word) and moves it the
 /// other way.
 pub fn contradictions(text: &str, points: &[String]) -> Vec<Problem> {
-    let claims: Vec<(Vec<String>, bool)> = points
-        .iter()
-        .flat_map(|point| clauses(point))
-        .filter_map(|clause| {
-            let words = clause_words(&clause);
-            let at = (0..words.len()).find(|&i| direction_at(&words, i).is_some())?;
-            let subject: Vec<String> = words[..at]
-                .iter()
-                .filter(|w| !FUNCTION_WORDS.contains(&w.as_str()))
-                .cloned()
-                .collect();
-            let direction = direction_at(&words, at)?;
-            (!subject.is_empty()).then_some((subject, direction))
-        })
-        .collect();
+    let claims = trend_claims(points);
     let mut problems = Vec::new();
-    for clause in clauses(text) {
-        let words = clause_words(&clause);
-        for (subject, direction) in &claims {
-            let at: Option<Vec<usize>> = subject
-                .iter()
-                .map(|s| words.iter().position(|w| w == s))
-                .collect();
-            let Some(at) = at else { continue };
-            let (first, last) = (
-                at.iter().copied().min().unwrap_or(0),
-                at.iter().copied().max().unwrap_or(0),
-            );
-            // The subject's own verb: the first direction word after it ("net debt rose"),
-            // else the nearest before it ("a decline in net debt").
-            let said = (last + 1..words.len())
-                .find_map(|i| direction_at(&words, i))
-                .or_else(|| (0..first).rev().find_map(|i| direction_at(&words, i)));
-            if let Some(said) = said.filter(|said| said != direction) {
-                let problem = Problem::Contradicts {
-                    subject: subject.join(" "),
-                    called: if said { "a rise" } else { "a fall" },
-                };
-                if !problems.contains(&problem) {
-                    problems.push(problem);
+    for sentence in split_sentences(text) {
+        // A clause without a direction word of its own continues the one before it ("growth
+        // in revenue, operating cash flow, net profit": all three said to grow).
+        let mut carried: Option<bool> = None;
+        for clause in sentence.split([',', ';', ':']) {
+            let words = clause_words(clause);
+            let own = (0..words.len()).find_map(|i| direction_at(&words, i));
+            for (subject, direction) in &claims {
+                let at: Option<Vec<usize>> = subject
+                    .iter()
+                    .map(|s| words.iter().position(|w| w == s))
+                    .collect();
+                let Some(at) = at else { continue };
+                let (first, last) = (
+                    at.iter().copied().min().unwrap_or(0),
+                    at.iter().copied().max().unwrap_or(0),
+                );
+                // The subject's own verb: the first direction word after it ("net debt
+                // rose"), else the nearest before it ("a decline in net debt").
+                let said = (last + 1..words.len())
+                    .find_map(|i| direction_at(&words, i))
+                    .or_else(|| (0..first).rev().find_map(|i| direction_at(&words, i)))
+                    .or(carried);
+                if let Some(said) = said.filter(|said| said != direction) {
+                    let problem = Problem::Contradicts {
+                        subject: subject.join(" "),
+                        called: if said { "a rise" } else { "a fall" },
+                    };
+                    if !problems.contains(&problem) {
+                        problems.push(problem);
+                    }
                 }
             }
+            carried = own.or(carried);
         }
     }
     problems
@@ -607,6 +639,7 @@ mod tests {
         );
         for fine in [
             "Net debt rose while net profit attributable to shareholders fell.",
+            "Net debt rose, while the gross margin was lower.",
             "The margin and revenue are discussed.",
             "Revenue rose.",
         ] {

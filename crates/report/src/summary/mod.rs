@@ -68,6 +68,9 @@ pub struct SummaryOptions {
     pub part_tokens: usize,
     /// Sentences the model labels in one part, at most (map-reduce).
     pub sentences_per_part: usize,
+    /// Sentences the model is asked about, at most (map-reduce): past it, those stating a
+    /// trend are kept first.
+    pub max_candidates: usize,
     /// Indicators, risks and other findings in the summary, at most.
     pub indicators: usize,
     pub risks: usize,
@@ -82,6 +85,7 @@ impl Default for SummaryOptions {
             max_prompt_tokens: 20_000,
             part_tokens: 1_500,
             sentences_per_part: 1,
+            max_candidates: 200,
             indicators: 6,
             risks: 5,
             other: 6,
@@ -114,8 +118,10 @@ pub struct SummaryPoint {
 pub struct SummaryStats {
     pub document_tokens: usize,
     pub sections: usize,
-    /// The distinctive sentences with figures the model was asked about (map-reduce).
+    /// The distinctive sentences with figures the model was asked about (map-reduce), and
+    /// those past `max_candidates` it was not.
     pub candidate_sentences: usize,
+    pub candidates_left_out: usize,
     pub parts: usize,
     pub model_calls: usize,
     /// The longest prompt sent, in tokens.

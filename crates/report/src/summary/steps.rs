@@ -126,7 +126,20 @@ impl Run<'_> {
                 "the prompt leaves {budget} tokens for the document: raise context_max_tokens or the context size"
             )));
         }
-        let sentences = salience::candidates(self.sections, check.names());
+        let mut sentences = salience::candidates(self.sections, check.names());
+        if sentences.len() > self.options.max_candidates {
+            // Trends first, then levels, each in document order; the rest left unread.
+            let mut ranked: Vec<(bool, usize, salience::Candidate)> = sentences
+                .into_iter()
+                .enumerate()
+                .map(|(order, c)| (!salience::states_change(&c.text), order, c))
+                .collect();
+            ranked.sort_by_key(|(level, order, _)| (*level, *order));
+            self.stats.candidates_left_out = ranked.len() - self.options.max_candidates;
+            ranked.truncate(self.options.max_candidates);
+            ranked.sort_by_key(|(_, order, _)| *order);
+            sentences = ranked.into_iter().map(|(_, _, c)| c).collect();
+        }
         self.stats.candidate_sentences = sentences.len();
         // Consecutive sentences, as many as fit the budget and the part's label count.
         let mut parts: Vec<Vec<salience::Candidate>> = Vec::new();
@@ -359,9 +372,33 @@ impl Run<'_> {
 /// mid-sentence); all of it when no sentence ends.
 fn whole_sentences(text: &str) -> String {
     let text = text.trim();
-    match text.rfind(['.', '!', '?', '。']) {
-        Some(end) if end + 1 < text.len() => text[..=end].to_string(),
-        _ => text.to_string(),
+    if text.ends_with(['.', '!', '?', '。']) {
+        return text.to_string();
+    }
+    // A sentence ends at a stop followed by a space (a point inside "2.8" does not).
+    let end = text
+        .char_indices()
+        .zip(text.chars().skip(1))
+        .filter(|((_, c), next)| matches!(c, '.' | '!' | '?' | '。') && next.is_whitespace())
+        .map(|((at, c), _)| at + c.len_utf8())
+        .last();
+    end.map_or_else(|| text.to_string(), |end| text[..end].to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_answer_cut_mid_sentence_keeps_its_whole_sentences() {
+        use super::whole_sentences;
+        assert_eq!(
+            whole_sentences("Revenue rose. Profit rose 13.5% to 2.8 bil"),
+            "Revenue rose."
+        );
+        assert_eq!(
+            whole_sentences("Profit rose 13.5% to 2."),
+            "Profit rose 13.5% to 2."
+        );
+        assert_eq!(whole_sentences("No end at all"), "No end at all");
     }
 }
 

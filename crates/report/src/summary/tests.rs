@@ -140,7 +140,10 @@ fn distinctive_sentences_are_labelled_at_once_under_the_budget_and_become_the_po
         ]
     );
     assert_eq!(summary.risks.len(), 1);
-    assert_eq!(summary.risks[0].section, "Kunming subsidiary: working capital");
+    assert_eq!(
+        summary.risks[0].section,
+        "Kunming subsidiary: working capital"
+    );
     assert!(summary.risks[0].text.contains("fell 26%"));
     assert_eq!(summary.other[0].text, "The team grew to 754 employees.");
 
@@ -162,7 +165,10 @@ fn distinctive_sentences_are_labelled_at_once_under_the_budget_and_become_the_po
         .is_some_and(|o| o.contains("net profit fell 20.2%")));
     assert_eq!(summary.stats.dropped, 0);
     let markdown = summary.markdown();
-    assert!(markdown.contains("(§ Kunming subsidiary: working capital)"), "{markdown}");
+    assert!(
+        markdown.contains("(§ Kunming subsidiary: working capital)"),
+        "{markdown}"
+    );
 }
 
 /// Whole mode answers with `points`; fixes repeat `fix` (a finding), the overview is plain.
@@ -203,7 +209,9 @@ fn a_point_that_stays_wrong_is_dropped_and_counted() {
         .collect();
     assert_eq!(fixes.len(), ATTEMPTS - 1);
     assert!(
-        fixes[0].user.contains("15.0% is not written anywhere in the document"),
+        fixes[0]
+            .user
+            .contains("15.0% is not written anywhere in the document"),
         "{}",
         fixes[0].user
     );
@@ -222,10 +230,16 @@ fn a_point_sent_back_comes_back_right_and_a_misplaced_citation_is_moved() {
     };
     let summary = summarize(&model, &report(20), "acme.md", &options).expect("summary");
     assert_eq!(summary.indicators.len(), 1, "{summary:?}");
-    assert_eq!(summary.indicators[0].text, "Revenue rose 12.7% to 42.8 billion yuan.");
+    assert_eq!(
+        summary.indicators[0].text,
+        "Revenue rose 12.7% to 42.8 billion yuan."
+    );
     assert_eq!(summary.indicators[0].attempts, 2);
     assert_eq!(summary.risks.len(), 1, "{summary:?}");
-    assert_eq!(summary.risks[0].section, "Kunming subsidiary: working capital");
+    assert_eq!(
+        summary.risks[0].section,
+        "Kunming subsidiary: working capital"
+    );
     assert_eq!(summary.risks[0].attempts, 1);
     assert_eq!(summary.stats.dropped, 0);
 }
@@ -258,6 +272,29 @@ fn whole_mode_asks_once_and_refuses_a_document_past_the_window() {
     assert!(
         message.contains("4096-token window") && message.contains("use map-reduce"),
         "{message}"
+    );
+}
+
+#[test]
+fn past_the_candidate_limit_trends_are_asked_about_first() {
+    let model = Scripted::new(labeller);
+    let options = SummaryOptions {
+        max_candidates: 2,
+        ..small_options()
+    };
+    let summary = summarize(&model, &report(10), "acme.md", &options).expect("summary");
+    assert_eq!(summary.stats.candidate_sentences, 2);
+    assert_eq!(summary.stats.candidates_left_out, 2);
+    let asked: Vec<String> = model.batches()[0]
+        .iter()
+        .flat_map(|a| shown_sentences(&a.user))
+        .collect();
+    assert_eq!(
+        asked,
+        [
+            "Revenue rose 12.7% year on year to 42.8 billion yuan.",
+            "Net profit fell 20.2% to 3.0 billion yuan."
+        ]
     );
 }
 

@@ -70,6 +70,9 @@ pub struct SummaryStats {
     /// The distinctive sentences with figures the model was asked about (map-reduce).
     #[serde(default)]
     pub candidate_sentences: usize,
+    /// Those past the limit of sentences asked about (trends are kept first).
+    #[serde(default)]
+    pub candidates_left_out: usize,
     pub parts: usize,
     pub model_calls: usize,
     pub largest_prompt_tokens: usize,

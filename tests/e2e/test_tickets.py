@@ -42,7 +42,9 @@ def test_a_subset_runs_with_tools_on_and_off_and_every_answer_is_graded(tmp_path
     out = tmp_path / "results.jsonl"
     result = subprocess.run(
         [str(BINARY), "eval", "tickets", "--model", tiny_model_path(), "--model-id", "smollm2",
-         "--context-size", "4096", "--slots", "2", "--limit", "1", "--tools", "both", "--out", str(out)],
+         "--context-size", "4096", "--slots", "2", "--limit", "1", "--tools", "both", "--out", str(out),
+         # A quiet run still finds its server's address.
+         "--log", "warn"],
         cwd=ROOT, env={**os.environ, "FULCRUM_HOME": str(home)}, capture_output=True, text=True, timeout=900,
     )
     assert result.returncode == 0, result.stderr[-3000:]

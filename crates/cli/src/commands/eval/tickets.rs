@@ -491,9 +491,12 @@ impl TicketServer {
                 String::from_utf8_lossy(&ingest.stderr).trim()
             );
         }
+        // The server's URL is read from its "listening on" line, logged at info, whatever
+        // log level this run was given.
         let mut child = fulcrum("serve")
             .arg("--config")
             .arg(&file)
+            .args(["--log", "info"])
             .env("NO_COLOR", "1")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -26,4 +26,4 @@ pub use extract::{
 };
 pub use passages::{KnowledgePassages, Passage, PassageSource};
 pub use store::{CollectionInfo, Hit, IngestOutcome, Ingested, KnowledgeStore, SearchMode};
-pub use tool::{KnowledgeSearchFunction, SharedEmbedder, SEARCH_KNOWLEDGE};
+pub use tool::{open_for_reader, KnowledgeSearchFunction, SharedEmbedder, SEARCH_KNOWLEDGE};

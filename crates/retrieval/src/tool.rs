@@ -12,6 +12,30 @@ use serde_json::{json, Value};
 use crate::embed::Embedder;
 use crate::store::{KnowledgeStore, SearchMode};
 
+/// The knowledge database opened for `caller` to read `collection`: refused, as a tool's
+/// error, when nothing was ingested or the collection is limited to other roles (checked
+/// here, when the call runs, whatever the model was shown).
+pub fn open_for_reader(
+    database: &Path,
+    collection: &str,
+    caller: &Principal,
+) -> Result<KnowledgeStore, String> {
+    if !database.is_file() {
+        return Err("no documents have been ingested yet (fulcrum ingest)".into());
+    }
+    let store = KnowledgeStore::open(database).map_err(|err| err.to_string())?;
+    let may_read = store
+        .may_read(collection, std::slice::from_ref(&caller.role))
+        .map_err(|err| err.to_string())?;
+    if !may_read {
+        return Err(format!(
+            "role `{}` may not read the collection `{collection}`",
+            caller.role
+        ));
+    }
+    Ok(store)
+}
+
 /// The name policy files give the function (`executor = { kind = "host", function = … }`).
 pub const SEARCH_KNOWLEDGE: &str = "search_knowledge";
 
@@ -57,19 +81,7 @@ impl KnowledgeSearchFunction {
         let limit = arguments["limit"]
             .as_u64()
             .map_or(3, |n| (n as usize).clamp(1, MAX_HITS));
-        if !database.is_file() {
-            return Err("no documents have been ingested yet (fulcrum ingest)".into());
-        }
-        let store = KnowledgeStore::open(database).map_err(|err| err.to_string())?;
-        let may_read = store
-            .may_read(collection, std::slice::from_ref(&caller.role))
-            .map_err(|err| err.to_string())?;
-        if !may_read {
-            return Err(format!(
-                "role `{}` may not read the collection `{collection}`",
-                caller.role
-            ));
-        }
+        let store = open_for_reader(database, collection, caller)?;
         let hits = store
             .search(collection, query, limit, SearchMode::Hybrid, embedder)
             .map_err(|err| err.to_string())?;

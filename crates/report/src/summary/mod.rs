@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ReportError;
 
-pub use document::{parts, sections, DocSection, Part};
+pub use document::{sections, DocSection};
 pub use grounding::{Problem, SourceCheck};
 pub use model::{Ask, EngineSummaryModel, SummaryModel};
 pub use prompts::DEFAULT_TASK;

@@ -31,14 +31,16 @@ pub fn candidates(sections: &[DocSection], names: &[String]) -> Vec<Candidate> {
                 .map(move |sentence| (index, sentence))
         })
         .collect();
-    let mut shapes: HashMap<String, usize> = HashMap::new();
-    for (_, sentence) in &sentences {
-        *shapes.entry(shape(sentence, names)).or_default() += 1;
+    let shaped: Vec<String> = sentences.iter().map(|(_, s)| shape(s, names)).collect();
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for shape in &shaped {
+        *counts.entry(shape.as_str()).or_default() += 1;
     }
     sentences
         .into_iter()
-        .filter(|(_, sentence)| has_figure(sentence) && shapes[&shape(sentence, names)] == 1)
-        .map(|(section, text)| Candidate { section, text })
+        .zip(&shaped)
+        .filter(|((_, sentence), shape)| counts[shape.as_str()] == 1 && has_figure(sentence))
+        .map(|((section, text), _)| Candidate { section, text })
         .collect()
 }
 

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use fulcrum_agent::LoadedModel;
-use fulcrum_retrieval::KnowledgeStore;
+use fulcrum_retrieval::open_for_reader;
 use fulcrum_tools::{HostFunction, HostFuture, Principal};
 use serde_json::{json, Value};
 
@@ -78,19 +78,7 @@ impl SummarizeFunction {
                 "give `collection` and `document` (an ingested document), or `text`".into(),
             );
         };
-        if !self.knowledge.is_file() {
-            return Err("no documents have been ingested yet (fulcrum ingest)".into());
-        }
-        let store = KnowledgeStore::open(&self.knowledge).map_err(|err| err.to_string())?;
-        let may_read = store
-            .may_read(collection, std::slice::from_ref(&caller.role))
-            .map_err(|err| err.to_string())?;
-        if !may_read {
-            return Err(format!(
-                "role `{}` may not read the collection `{collection}`",
-                caller.role
-            ));
-        }
+        let store = open_for_reader(&self.knowledge, collection, caller)?;
         let text = store
             .document_text(collection, document)
             .map_err(|err| err.to_string())?;

@@ -135,7 +135,7 @@ impl Run<'_> {
                 .map(|(order, c)| (!salience::states_change(&c.text), order, c))
                 .collect();
             ranked.sort_by_key(|(level, order, _)| (*level, *order));
-            self.stats.candidates_left_out = ranked.len() - self.options.max_candidates;
+            self.stats.candidates_left_out += ranked.len() - self.options.max_candidates;
             ranked.truncate(self.options.max_candidates);
             ranked.sort_by_key(|(_, order, _)| *order);
             sentences = ranked.into_iter().map(|(_, _, c)| c).collect();
@@ -150,6 +150,11 @@ impl Run<'_> {
                     .model
                     .count_tokens(&self.sections[sentence.section].heading)?
                 + 8;
+            if cost > budget {
+                // A "sentence" past the budget (a table flattened into one line) is not read.
+                self.stats.candidates_left_out += 1;
+                continue;
+            }
             let full = parts.last().is_none_or(|part| {
                 part.len() >= self.options.sentences_per_part || tokens + cost > budget
             });

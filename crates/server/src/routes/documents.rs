@@ -9,9 +9,8 @@ use std::path::Path;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use base64::Engine as _;
 use fulcrum_report::summary::{SummaryMode, SUMMARIZE_DOCUMENT};
-use fulcrum_retrieval::{extract_bytes, is_supported, KnowledgeStore, SUPPORTED_EXTENSIONS};
+use fulcrum_retrieval::{extract_bytes, KnowledgeStore};
 use fulcrum_tools::{CallContext, Principal, ToolsError};
 use serde_json::{json, Map, Value};
 
@@ -69,33 +68,11 @@ fn arguments(body: SummarizeRequest) -> Result<Map<String, Value>, ApiError> {
         arguments.insert("text".into(), json!(text));
         return Ok(arguments);
     }
-    let name = body
-        .filename
-        .as_deref()
-        .and_then(|f| Path::new(f).file_name())
-        .map(|n| n.to_string_lossy().into_owned())
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| ApiError::invalid_value("filename", "`filename` must name a file"))?;
-    if !is_supported(Path::new(&name)) {
-        return Err(ApiError::invalid_value(
-            "filename",
-            format!(
-                "`{name}` is not a document Fulcrum reads (supported: .{})",
-                SUPPORTED_EXTENSIONS.join(", .")
-            ),
-        ));
-    }
     let content = body.content_base64.ok_or_else(|| {
         ApiError::invalid_value("content_base64", "`filename` needs `content_base64`")
     })?;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(content.as_bytes())
-        .map_err(|err| {
-            ApiError::invalid_value(
-                "content_base64",
-                format!("`content_base64` is not base64: {err}"),
-            )
-        })?;
+    let (name, bytes) =
+        super::knowledge::uploaded_file(body.filename.as_deref().unwrap_or_default(), &content)?;
     let text = extract_bytes(Path::new(&name), bytes)
         .map_err(|err| ApiError::invalid_value("content_base64", err.to_string()))?;
     arguments.insert("name".into(), json!(name));

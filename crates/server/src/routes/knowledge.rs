@@ -26,6 +26,37 @@ use crate::wire::{ApiErrors, ErrorResponse};
 /// The largest upload body: a document of [`MAX_DOCUMENT_BYTES`] in base64, and its JSON.
 pub const MAX_UPLOAD_BODY_BYTES: usize = (MAX_DOCUMENT_BYTES as usize) / 3 * 4 + 64 * 1024;
 
+/// An uploaded file's name and bytes: the name only, never a path (it names the document, and
+/// its extension says how to read it — one Fulcrum reads), the bytes decoded from base64.
+pub(crate) fn uploaded_file(
+    filename: &str,
+    content_base64: &str,
+) -> Result<(String, Vec<u8>), ApiError> {
+    let name = Path::new(filename)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| ApiError::invalid_value("filename", "`filename` must name a file"))?;
+    if !is_supported(Path::new(&name)) {
+        return Err(ApiError::invalid_value(
+            "filename",
+            format!(
+                "`{name}` is not a document Fulcrum reads (supported: .{})",
+                SUPPORTED_EXTENSIONS.join(", .")
+            ),
+        ));
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(content_base64.as_bytes())
+        .map_err(|err| {
+            ApiError::invalid_value(
+                "content_base64",
+                format!("`content_base64` is not base64: {err}"),
+            )
+        })?;
+    Ok((name, bytes))
+}
+
 /// The knowledge database, when the caller may manage it.
 fn managed(state: &AppState, principal: &Principal) -> Result<PathBuf, ApiError> {
     let governance = state.governance.as_ref().ok_or_else(|| {
@@ -93,29 +124,7 @@ pub async fn add_document(
 ) -> Result<Json<IngestedDocument>, ApiError> {
     let principal = caller(principal)?;
     let database = managed(&state, &principal)?;
-    // The name only, never a path: it names the document, and its extension says how to read it.
-    let name = Path::new(&upload.filename)
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| ApiError::invalid_value("filename", "`filename` must name a file"))?;
-    if !is_supported(Path::new(&name)) {
-        return Err(ApiError::invalid_value(
-            "filename",
-            format!(
-                "`{name}` is not a document Fulcrum reads (supported: .{})",
-                SUPPORTED_EXTENSIONS.join(", .")
-            ),
-        ));
-    }
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(upload.content_base64.as_bytes())
-        .map_err(|err| {
-            ApiError::invalid_value(
-                "content_base64",
-                format!("`content_base64` is not base64: {err}"),
-            )
-        })?;
+    let (name, bytes) = uploaded_file(&upload.filename, &upload.content_base64)?;
     let roles = match upload.roles {
         None => None,
         Some(roles) => {

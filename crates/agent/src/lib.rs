@@ -8,6 +8,7 @@
 //! with the caller's role and logs the decision before anything runs.
 
 mod answer_cache;
+mod calls;
 mod context;
 mod error;
 mod events;
@@ -18,6 +19,7 @@ mod tuning;
 mod turn;
 
 pub use answer_cache::{normalize as normalize_question, AnswerCache, CacheCounts};
+pub use calls::{checked_generation, CallCheck, CallGrounding, Grounds};
 pub use context::{assemble, key_event, split_turns, ContextBudget, LayerTokens, Layers, Measure};
 pub use error::AgentError;
 pub use events::AgentEvent;

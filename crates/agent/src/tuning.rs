@@ -5,6 +5,8 @@ use fulcrum_chat::tools::ToolChoice;
 use fulcrum_chat::{Message, Role};
 use fulcrum_engine::LogitBias;
 
+use crate::calls::CallGrounding;
+
 /// Added to the system prompt in `auto`: small models call tools for everything unless told.
 pub const WHEN_TO_CALL: &str = "Call a function only when the user's request needs one of the \
 functions provided. If none of them fits the request, or a required argument is missing, \
@@ -21,14 +23,21 @@ pub const DEFAULT_TOOL_CALL_BIAS: f32 = 20.0;
 /// encouraged, went on to call every tool in its list.
 pub const DEFAULT_PARALLEL_CALL_BIAS: f32 = 0.0;
 
-/// The biases on the call tags (0 disables one). The default is the served default, for the
-/// chat API and the agent alike.
+/// How calls are drawn out of a small model: the biases on the call tags (0 disables one)
+/// and the checks on its calls. The default is the served default, for the chat API and the
+/// agent alike.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ToolCallTuning {
     /// On `<tool_call>` in `auto`, when answering a user's message.
     pub tool_call_bias: f32,
     /// On starting another call right after `</tool_call>`, where parallel calls are allowed.
     pub parallel_call_bias: f32,
+    /// Which calls of an `auto` answer are kept by whether their values are in the
+    /// conversation (see [`crate::Grounds`]).
+    pub call_grounding: CallGrounding,
+    /// With parallel calls allowed, ask for one more call after the model's last and keep it
+    /// when it brings a value of the request no earlier call used.
+    pub probe_parallel_calls: bool,
 }
 
 impl Default for ToolCallTuning {
@@ -36,6 +45,8 @@ impl Default for ToolCallTuning {
         ToolCallTuning {
             tool_call_bias: DEFAULT_TOOL_CALL_BIAS,
             parallel_call_bias: DEFAULT_PARALLEL_CALL_BIAS,
+            call_grounding: CallGrounding::default(),
+            probe_parallel_calls: true,
         }
     }
 }

@@ -48,6 +48,13 @@ pub struct Config {
     pub tool_call_bias: f32,
     /// Logit bias on another call right after a finished one when parallel calls are allowed.
     pub parallel_call_bias: f32,
+    /// Keep the calls of an `auto` answer by whether their required values are in the
+    /// conversation: `some` (at least one), `every`, or `off`. An answer left without calls is
+    /// generated again as text.
+    pub call_grounding: fulcrum_agent::CallGrounding,
+    /// Ask the model for one more call after its last when parallel calls are allowed, kept
+    /// only when it brings a value of the request no earlier call used.
+    pub probe_parallel_calls: bool,
     /// The policy file (users, roles, databases, tools); unset serves the demo enterprise.
     pub policy: Option<PathBuf>,
     /// SQLite file for the audit log, pending actions and agent sessions.
@@ -133,6 +140,8 @@ impl Default for Config {
             max_tokens_limit: 4096,
             tool_call_bias: fulcrum_agent::DEFAULT_TOOL_CALL_BIAS,
             parallel_call_bias: fulcrum_agent::DEFAULT_PARALLEL_CALL_BIAS,
+            call_grounding: fulcrum_agent::CallGrounding::default(),
+            probe_parallel_calls: true,
             policy: None,
             state_db: None,
             state_url: None,
@@ -172,7 +181,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 43] = [
+pub const KEYS: [&str; 45] = [
     "engine",
     "upstreams",
     "host",
@@ -190,6 +199,8 @@ pub const KEYS: [&str; 43] = [
     "max_tokens_limit",
     "tool_call_bias",
     "parallel_call_bias",
+    "call_grounding",
+    "probe_parallel_calls",
     "policy",
     "state_db",
     "state_url",
@@ -294,6 +305,8 @@ impl Config {
         fulcrum_agent::ToolCallTuning {
             tool_call_bias: self.tool_call_bias,
             parallel_call_bias: self.parallel_call_bias,
+            call_grounding: self.call_grounding,
+            probe_parallel_calls: self.probe_parallel_calls,
         }
     }
 

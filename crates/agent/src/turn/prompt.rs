@@ -2,6 +2,7 @@
 //! budget, and the model's reply streamed as tokens.
 
 use super::*;
+use crate::calls::{checked_generation, CallCheck};
 
 impl Agent {
     /// Passages for the current turn's message, when the agent has a passage source; the
@@ -63,7 +64,7 @@ impl Agent {
         &self,
         caller: &str,
         session_id: &str,
-        tools: &ToolSet,
+        tools: &Arc<ToolSet>,
         choice: &ToolChoice,
         passages: &[Passage],
         events: Events<'_>,
@@ -105,6 +106,14 @@ impl Agent {
             },
         );
         let prompt = render_prompt(&self.template, &messages, offered)?;
+        let check = CallCheck::new(
+            &self.options.tuning,
+            tools,
+            &messages,
+            choice,
+            self.options.parallel_calls,
+            true,
+        );
         let request = GenerationRequest {
             timeout: self.options.generation_timeout,
             caller: Some(caller.to_string()),
@@ -125,7 +134,10 @@ impl Agent {
             ..GenerationRequest::greedy(prompt, self.options.max_tokens)
         };
         let started = Instant::now();
-        let mut stream = start_generation(&self.backend, request).await?;
+        let mut stream = match check {
+            Some(check) => checked_generation(&self.backend, request, check).await?,
+            None => start_generation(&self.backend, request).await?,
+        };
         let is_tool = |name: &str| tools.contains(name);
         let mut parser = StreamParser::new(&is_tool);
         let mut text = String::new();

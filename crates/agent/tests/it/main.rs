@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use fulcrum_agent::{Agent, AgentOptions, SessionStore, ToolCallTuning};
+use fulcrum_agent::{Agent, AgentOptions, CallGrounding, SessionStore, ToolCallTuning};
 use fulcrum_chat::{ChatTemplate, SpecialTokenGuard};
 use fulcrum_engine::scripted::ScriptedBackend;
 use fulcrum_engine::{Backend, TOKEN_BREAK};
@@ -113,6 +113,9 @@ pub fn open_agent_with(dir: &Path, backend: Arc<ScriptedBackend>, options: Agent
             tuning: ToolCallTuning {
                 tool_call_bias: 20.0,
                 parallel_call_bias: 0.0,
+                // The scripted replies are exact: no call dropped, none asked for beyond them.
+                call_grounding: CallGrounding::Off,
+                probe_parallel_calls: false,
             },
             ..options
         },

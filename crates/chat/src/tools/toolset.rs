@@ -125,6 +125,17 @@ impl ToolSet {
         grammar(&self.enforced, choice, parallel)
     }
 
+    /// The grammar of exactly one call of a tool `allowed` admits (at least one must).
+    pub fn one_call_grammar(&self, allowed: &dyn Fn(&str) -> bool) -> String {
+        let tools: Vec<ToolDefinition> = self
+            .enforced
+            .iter()
+            .filter(|tool| allowed(&tool.name))
+            .cloned()
+            .collect();
+        grammar(&tools, &ToolChoice::Required, false)
+    }
+
     /// Checks a call against its tool's schema (with undeclared properties refused).
     pub fn validate(&self, call: &ParsedCall) -> Result<(), CallError> {
         let validator = self

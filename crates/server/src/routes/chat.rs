@@ -7,9 +7,9 @@ use axum::extract::State;
 use axum::response::sse::{KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use fulcrum_agent::{add_call_guidance, call_biases};
+use fulcrum_agent::{add_call_guidance, call_biases, checked_generation, CallCheck};
 use fulcrum_chat::tools::{dedupe_calls, parse_output, split_reasoning, ToolChoice, ToolSet};
-use fulcrum_chat::RenderOptions;
+use fulcrum_chat::{RenderOptions, Role};
 use fulcrum_engine::{
     start_generation, FinishReason, GenerationEvent, GenerationRequest, GenerationStream,
     LogprobEvent, Usage,
@@ -124,7 +124,7 @@ pub(super) async fn begin(
     let include_usage = valid.include_usage;
     let stream = valid.stream;
     let tool_choice = valid.tool_choice.clone();
-    let (request, tools) = tokio::task::spawn_blocking({
+    let (request, tools, check) = tokio::task::spawn_blocking({
         let state = state.clone();
         move || prepare(&state, valid)
     })
@@ -142,7 +142,10 @@ pub(super) async fn begin(
         buffered: !stream,
         ..request
     };
-    let mut generation = start_generation(&model.backend, request).await?;
+    let mut generation = match check {
+        Some(check) => checked_generation(&model.backend, request, check).await?,
+        None => start_generation(&model.backend, request).await?,
+    };
     if let Some(audit) = audit {
         generation = audit.attach(generation, tools.clone());
     }
@@ -164,12 +167,15 @@ pub(super) async fn begin(
     }))
 }
 
+/// A request made ready: what to generate, the request's tools, and the check of its calls.
+type Prepared = (GenerationRequest, Option<Arc<ToolSet>>, Option<CallCheck>);
+
 /// The costly part of a request: its tools' schemas compiled (cached by set), the prompt
 /// rendered with the model's template, the grammar written. Blocking.
 fn prepare(
     state: &AppState,
     valid: ValidRequest,
-) -> Result<(GenerationRequest, Option<Arc<ToolSet>>), ApiError> {
+) -> Result<Prepared, ApiError> {
     let model = state.model.get().ok_or_else(ApiError::not_ready)?;
     let tools = if valid.tools.is_empty() {
         None
@@ -177,6 +183,17 @@ fn prepare(
         Some(state.tool_set(valid.tools)?)
     };
     let mut messages = valid.messages;
+    // Grounds are read from what the client sent, before Fulcrum's guidance is added.
+    let check = tools.as_ref().and_then(|tools| {
+        CallCheck::new(
+            &state.options.tuning,
+            tools,
+            &messages,
+            &valid.tool_choice,
+            valid.parallel_tool_calls,
+            messages.last().is_some_and(|m| m.role == Role::User),
+        )
+    });
     if tools.is_some() && valid.tool_choice == ToolChoice::Auto {
         add_call_guidance(&mut messages);
     }
@@ -210,7 +227,7 @@ fn prepare(
         logprobs: valid.logprobs,
         ..GenerationRequest::new(prompt, valid.sampling, valid.max_tokens)
     };
-    Ok((request, tools))
+    Ok((request, tools, check))
 }
 
 /// The whole output of `generation`, its time to first text observed from `started`.

@@ -113,7 +113,10 @@ fn governed_with_policy(
         identities,
         policy,
         Arc::new(sessions),
-        AgentOptions::default(),
+        AgentOptions {
+            tuning: super::exact_tuning(),
+            ..AgentOptions::default()
+        },
     )
     .with_answer_cache(Arc::new(AnswerCache::new(Duration::from_secs(60))))
     .with_knowledge(knowledge.clone());

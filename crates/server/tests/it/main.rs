@@ -25,9 +25,20 @@ mod openapi;
 mod responses;
 mod tool_calls;
 
+/// The served call tuning without the call checks: the scripted replies are exact, so no call
+/// is dropped and none asked for beyond them (`tool_calls::checked_*` test the checks).
+fn exact_tuning() -> fulcrum_agent::ToolCallTuning {
+    fulcrum_agent::ToolCallTuning {
+        call_grounding: fulcrum_agent::CallGrounding::Off,
+        probe_parallel_calls: false,
+        ..Default::default()
+    }
+}
+
 fn state() -> AppState {
     AppState::new(ServerOptions {
         max_body_bytes: 64 * 1024,
+        tuning: exact_tuning(),
         ..ServerOptions::default()
     })
     .expect("state")

@@ -192,3 +192,128 @@ async fn a_call_repeated_in_one_answer_is_returned_once() {
         );
     }
 }
+
+/// A server with the served call checks on (the other tests run without them).
+fn ready_checked(outputs: &[&str]) -> (Router, Arc<ScriptedBackend>) {
+    let state = AppState::new(ServerOptions::default()).expect("state");
+    let backend = Arc::new(ScriptedBackend::new(outputs.iter().copied()));
+    state.set_model(LoadedModel::new(backend.clone()).expect("model"));
+    (router(state), backend)
+}
+
+fn weather_call(city: &str) -> String {
+    format!("<tool_call>\n{{\"name\": \"get_weather\", \"arguments\": {{\"city\": \"{city}\"}}}}\n</tool_call>")
+}
+
+fn asking(question: &str, stream: bool) -> String {
+    json!({
+        "model": "scripted",
+        "messages": [{"role": "user", "content": question}],
+        "tools": weather_tools(),
+        "stream": stream,
+    })
+    .to_string()
+}
+
+/// The content and the calls' arguments of an answer, streamed or not.
+fn content_and_calls(text: &str, stream: bool) -> (String, Vec<String>) {
+    if !stream {
+        let body: Value = serde_json::from_str(text).expect("json");
+        let message = &body["choices"][0]["message"];
+        let calls = message["tool_calls"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|c| c["function"]["arguments"].as_str().map(str::to_string))
+            .collect();
+        return (message["content"].as_str().unwrap_or("").to_string(), calls);
+    }
+    let chunks: Vec<Value> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("data: "))
+        .filter_map(|data| serde_json::from_str::<Value>(data).ok())
+        .collect();
+    let content = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+        .collect();
+    let calls = chunks
+        .iter()
+        .flat_map(|c| {
+            c["choices"][0]["delta"]["tool_calls"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|d| d["function"]["arguments"].as_str().map(str::to_string))
+        .filter(|arguments| !arguments.is_empty())
+        .collect();
+    (content, calls)
+}
+
+#[tokio::test]
+async fn checked_a_call_with_made_up_values_is_answered_in_text_instead() {
+    for stream in [false, true] {
+        let invented = weather_call("Atlantis");
+        let (app, backend) = ready_checked(&[&invented, "I cannot tell the time."]);
+        let (status, text) = send(
+            &app,
+            "POST",
+            "/v1/chat/completions",
+            Some(asking("What time is it?", stream)),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{text}");
+        let (content, calls) = content_and_calls(&text, stream);
+        assert!(calls.is_empty(), "stream={stream}: {calls:?}");
+        assert_eq!(content, "I cannot tell the time.", "stream={stream}");
+        let requests = backend.requests();
+        assert_eq!(requests.len(), 2);
+        let second = requests[1].grammar.clone().unwrap_or_default();
+        assert!(second.contains("start: think? text\n"), "{second}");
+    }
+}
+
+#[tokio::test]
+async fn checked_the_call_a_small_model_leaves_out_is_asked_for_and_returned() {
+    for stream in [false, true] {
+        let (paris, rome) = (weather_call("Paris"), weather_call("Rome"));
+        let (app, backend) = ready_checked(&[&paris, &rome, &rome]);
+        let (status, text) = send(
+            &app,
+            "POST",
+            "/v1/chat/completions",
+            Some(asking("Weather in Paris and in Rome?", stream)),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{text}");
+        let (_, calls) = content_and_calls(&text, stream);
+        assert_eq!(calls.len(), 2, "stream={stream}: {calls:?}");
+        assert!(calls[0].contains("Paris") && calls[1].contains("Rome"));
+        // The second generation continued the answer after the first call.
+        let prompts = backend.prompts();
+        assert!(
+            prompts[1].ends_with(&format!("{paris}\n")),
+            "{}",
+            prompts[1]
+        );
+    }
+}
+
+#[tokio::test]
+async fn checked_nothing_is_asked_again_when_parallel_calls_are_off_and_the_call_is_grounded() {
+    let paris = weather_call("Paris");
+    let (app, backend) = ready_checked(&[&paris]);
+    let mut body: Value = serde_json::from_str(&asking("Weather in Paris?", false)).expect("json");
+    body["parallel_tool_calls"] = json!(false);
+    let (status, body) = post_chat(&app, body).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["choices"][0]["message"]["tool_calls"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    assert_eq!(backend.requests().len(), 1);
+}

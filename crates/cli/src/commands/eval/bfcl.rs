@@ -32,7 +32,11 @@ pub struct BfclArgs {
     /// Comma-separated categories [default: all five]
     #[arg(long, value_delimiter = ',')]
     categories: Vec<String>,
-    /// At most this many entries per category (the first ones)
+    /// Only one half of each category, for tuning on one and judging on the other:
+    /// `tuning` (the 1st, 3rd, 5th… entries) or `judged` (the 2nd, 4th…)
+    #[arg(long, value_enum)]
+    half: Option<Half>,
+    /// At most this many entries per category (the first ones, after --half)
     #[arg(long)]
     limit: Option<usize>,
     /// Requests in flight at once [default: the engine's slots, or 4 with --server]
@@ -45,6 +49,13 @@ pub struct BfclArgs {
     /// stopped and continued; entries that failed with a request error are asked again)
     #[arg(long)]
     resume: bool,
+}
+
+/// One half of a category's entries, by position.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Half {
+    Tuning,
+    Judged,
 }
 
 pub fn run(config: &Config, args: BfclArgs) -> Result<()> {
@@ -68,6 +79,18 @@ pub fn run(config: &Config, args: BfclArgs) -> Result<()> {
                 args.data.display()
             )
         })?;
+        if let Some(half) = args.half {
+            let keep = match half {
+                Half::Tuning => 0,
+                Half::Judged => 1,
+            };
+            loaded = loaded
+                .into_iter()
+                .enumerate()
+                .filter(|(index, _)| index % 2 == keep)
+                .map(|(_, entry)| entry)
+                .collect();
+        }
         if let Some(limit) = args.limit {
             loaded.truncate(limit);
         }

@@ -1,0 +1,651 @@
+//! A generation whose calls are checked before anyone sees them.
+//!
+//! The grammar makes every call well-formed; it cannot make a small model call only when it
+//! should, nor make all the calls a request needs. So an answer that takes the call path is
+//! held back until it ends, and then:
+//! - a call whose required values appear nowhere in the conversation is dropped (see
+//!   [`Grounds`]); when none is left, the answer is generated again as text;
+//! - with parallel calls allowed, the model is asked for one more call after its last (it tends
+//!   to stop after the first of several), and the extra call is kept only when it is grounded
+//!   and carries a value from the conversation that no earlier call used; asked again until it
+//!   brings nothing new.
+//!
+//! A text answer is decided at its first token (the grammar has no way from text into calls),
+//! so it streams as it comes; only call answers wait.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use fulcrum_chat::tools::{dedupe_calls, parse_output, ParsedCall, ToolChoice, ToolSet};
+use fulcrum_chat::{to_python_json, Message};
+use fulcrum_engine::{
+    start_generation, Backend, EngineError, FinishReason, GenerationEvent, GenerationRequest,
+    GenerationStream, SamplingParams, Usage,
+};
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use super::grounding::{CallGrounding, Grounds};
+use crate::tuning::ToolCallTuning;
+
+const OPEN: &str = "<tool_call>";
+const THINK_OPEN: &str = "<think>";
+const THINK_CLOSE: &str = "</think>";
+
+/// The most calls one answer is grown to by asking for more.
+const MAX_PROBED_CALLS: usize = 8;
+
+/// Tokens one extra call may take.
+const PROBE_MAX_TOKENS: u32 = 512;
+
+/// What to check in one generation's calls.
+#[derive(Debug, Clone)]
+pub struct CallCheck {
+    tools: Arc<ToolSet>,
+    grounds: Grounds,
+    /// Applied under `auto` only: elsewhere a call is required, so none is dropped.
+    grounding: CallGrounding,
+    probe: bool,
+}
+
+impl CallCheck {
+    /// The check of a generation over `messages` with `tools` under `choice`, where
+    /// `deciding` says the model is choosing between calling and answering; `None` when
+    /// nothing applies (no tools, `none`, or both checks switched off).
+    pub fn new(
+        tuning: &ToolCallTuning,
+        tools: &Arc<ToolSet>,
+        messages: &[Message],
+        choice: &ToolChoice,
+        parallel: bool,
+        deciding: bool,
+    ) -> Option<CallCheck> {
+        if !deciding || *choice == ToolChoice::None || tools.is_empty() {
+            return None;
+        }
+        let grounding = if *choice == ToolChoice::Auto {
+            tuning.call_grounding
+        } else {
+            CallGrounding::Off
+        };
+        let probe = tuning.probe_parallel_calls && parallel;
+        if grounding == CallGrounding::Off && !probe {
+            return None;
+        }
+        Some(CallCheck {
+            tools: Arc::clone(tools),
+            grounds: Grounds::from_messages(messages),
+            grounding,
+            probe,
+        })
+    }
+
+    fn schema(&self, name: &str) -> Value {
+        self.tools
+            .definitions()
+            .iter()
+            .find(|tool| tool.name == name)
+            .map_or(Value::Null, |tool| tool.parameters.clone())
+    }
+
+    fn grounded(&self, call: &ParsedCall, rule: CallGrounding) -> bool {
+        self.grounds
+            .call(&call.arguments, &self.schema(&call.name), rule)
+    }
+}
+
+/// Starts `request` on `backend` with its calls checked by `check` (see the module's
+/// comment). The stream's usage counts the prompt once and every token generated, those of
+/// dropped calls and extra attempts included.
+pub async fn checked_generation(
+    backend: &Arc<dyn Backend>,
+    request: GenerationRequest,
+    check: CallCheck,
+) -> Result<GenerationStream, EngineError> {
+    if request.logprobs.is_some() {
+        // Log-probabilities describe the tokens sent; a rewritten answer would not match.
+        return start_generation(backend, request).await;
+    }
+    let first = start_generation(backend, request.clone()).await?;
+    let (sender, receiver) = mpsc::unbounded_channel();
+    let backend = Arc::clone(backend);
+    tokio::spawn(async move {
+        let checking = Checking {
+            backend,
+            request,
+            check,
+            sender: sender.clone(),
+        };
+        if let Err(err) = checking.run(first).await {
+            let _ = sender.send(Err(err));
+        }
+    });
+    Ok(GenerationStream::new(receiver))
+}
+
+type Sender = mpsc::UnboundedSender<Result<GenerationEvent, EngineError>>;
+
+struct Checking {
+    backend: Arc<dyn Backend>,
+    request: GenerationRequest,
+    check: CallCheck,
+    sender: Sender,
+}
+
+/// What an answer is, as far as its text so far tells.
+#[derive(Debug, PartialEq)]
+enum AnswerKind {
+    Undecided,
+    Text,
+    /// Calls, opening at this byte.
+    Calls(usize),
+}
+
+impl Checking {
+    async fn run(self, mut first: GenerationStream) -> Result<(), EngineError> {
+        let mut held = String::new();
+        let mut passing = false;
+        while let Some(event) = first.next().await {
+            match event? {
+                GenerationEvent::Text(piece) if passing => {
+                    if self.send(GenerationEvent::Text(piece)).is_err() {
+                        return Ok(());
+                    }
+                }
+                GenerationEvent::Text(piece) => {
+                    held.push_str(&piece);
+                    if answer_kind(&held) == AnswerKind::Text {
+                        passing = true;
+                        if self
+                            .send(GenerationEvent::Text(std::mem::take(&mut held)))
+                            .is_err()
+                        {
+                            return Ok(());
+                        }
+                    }
+                }
+                GenerationEvent::Finished { reason, usage } => {
+                    let (text, reason, usage) = match answer_kind(&held) {
+                        AnswerKind::Calls(start) if !passing && reason == FinishReason::Stop => {
+                            self.checked(&held, start, usage).await?
+                        }
+                        _ => (held, reason, usage),
+                    };
+                    if !text.is_empty() {
+                        let _ = self.send(GenerationEvent::Text(text));
+                    }
+                    let _ = self.send(GenerationEvent::Finished { reason, usage });
+                    return Ok(());
+                }
+            }
+        }
+        Err(EngineError::Stopped(
+            "the generation ended without a finish event".into(),
+        ))
+    }
+
+    fn send(&self, event: GenerationEvent) -> Result<(), ()> {
+        self.sender.send(Ok(event)).map_err(|_| ())
+    }
+
+    /// The answer `text` (calls from byte `start`) after the checks.
+    async fn checked(
+        &self,
+        text: &str,
+        start: usize,
+        mut usage: Usage,
+    ) -> Result<(String, FinishReason, Usage), EngineError> {
+        let prefix = &text[..start];
+        let is_tool = |name: &str| self.check.tools.contains(name);
+        let calls = dedupe_calls(parse_output(text, &is_tool).calls);
+        let made = calls.len();
+        let kept: Vec<ParsedCall> = calls
+            .into_iter()
+            .filter(|call| self.check.grounded(call, self.check.grounding))
+            .collect();
+        if kept.is_empty() && made > 0 {
+            tracing::info!(
+                calls = made,
+                "no call's required values are in the conversation: answering in text"
+            );
+            let (answer, reason, more) = self.text_instead(prefix).await?;
+            usage.completion_tokens += more.completion_tokens;
+            return Ok((format!("{prefix}{answer}"), reason, usage));
+        }
+        if kept.len() < made {
+            tracing::info!(
+                dropped = made - kept.len(),
+                "dropped calls whose required values are not in the conversation"
+            );
+        }
+        let mut calls = self.each_new(kept);
+        if self.check.probe && !calls.is_empty() {
+            let more = self.more_calls(prefix, &mut calls).await?;
+            usage.completion_tokens += more;
+        }
+        Ok((
+            format!("{prefix}{}", render_calls(&calls)),
+            FinishReason::Stop,
+            usage,
+        ))
+    }
+
+    /// `calls` less those that bring nothing the earlier ones did not (the same request
+    /// again with other made-up values, or every tool called with the same values).
+    fn each_new(&self, calls: Vec<ParsedCall>) -> Vec<ParsedCall> {
+        let mut kept: Vec<ParsedCall> = Vec::with_capacity(calls.len());
+        let mut used = HashSet::new();
+        for call in calls {
+            let new = self.new_values(&call, &kept, &used, true);
+            if kept.is_empty() || !new.is_empty() {
+                used.extend(new);
+                used.extend(self.check.grounds.found_values(&call.arguments));
+                kept.push(call);
+            } else {
+                tracing::debug!(call = %call.name, arguments = %call.arguments, "dropped a call that brought nothing new");
+            }
+        }
+        kept
+    }
+
+    /// The answer generated again with no call allowed, after `prefix` (the reasoning).
+    async fn text_instead(
+        &self,
+        prefix: &str,
+    ) -> Result<(String, FinishReason, Usage), EngineError> {
+        let request = GenerationRequest {
+            prompt: format!("{}{prefix}", self.request.prompt),
+            grammar: Some(self.check.tools.grammar(&ToolChoice::None, false)),
+            logit_bias: Vec::new(),
+            buffered: true,
+            ..self.request.clone()
+        };
+        start_generation(&self.backend, request)
+            .await?
+            .collect()
+            .await
+    }
+
+    /// Asks for one more call after `calls` until none is kept; returns the tokens spent.
+    /// Greedy decoding tends to copy the call just made, so when the call asked for among all
+    /// tools is not kept, one among the tools not called yet is asked for (the second part
+    /// of "do this, and also that").
+    async fn more_calls(
+        &self,
+        prefix: &str,
+        calls: &mut Vec<ParsedCall>,
+    ) -> Result<u32, EngineError> {
+        let mut spent = 0;
+        let mut used: HashSet<String> = calls
+            .iter()
+            .flat_map(|call| self.check.grounds.found_values(&call.arguments))
+            .collect();
+        'calls: while calls.len() < MAX_PROBED_CALLS {
+            let called: HashSet<String> = calls.iter().map(|c| c.name.clone()).collect();
+            let uncalled = self
+                .check
+                .tools
+                .definitions()
+                .iter()
+                .any(|tool| !called.contains(&tool.name));
+            let attempts = [
+                self.check.tools.grammar(&ToolChoice::Required, false),
+                self.check
+                    .tools
+                    .one_call_grammar(&|name| !called.contains(name)),
+            ];
+            for (attempt, grammar) in
+                attempts
+                    .into_iter()
+                    .enumerate()
+                    .take(if uncalled { 2 } else { 1 })
+            {
+                let (call, tokens) = self.one_more_call(prefix, calls, grammar).await?;
+                spent += tokens;
+                let Some(call) = call else {
+                    continue;
+                };
+                // A function the model was made to pick must bring values of its own: its
+                // name alone echoes words of related requests too often.
+                let new = self.new_values(&call, calls, &used, attempt == 0);
+                if new.is_empty() {
+                    tracing::debug!(call = %call.name, arguments = %call.arguments, "an extra call brought nothing new");
+                    continue;
+                }
+                used.extend(new);
+                calls.push(call);
+                continue 'calls;
+            }
+            break;
+        }
+        Ok(spent)
+    }
+
+    /// One more call after `calls` under `grammar`, if a valid one came.
+    async fn one_more_call(
+        &self,
+        prefix: &str,
+        calls: &[ParsedCall],
+        grammar: String,
+    ) -> Result<(Option<ParsedCall>, u32), EngineError> {
+        let request = GenerationRequest {
+            prompt: format!("{}{prefix}{}\n", self.request.prompt, render_calls(calls)),
+            grammar: Some(grammar),
+            logit_bias: Vec::new(),
+            buffered: true,
+            sampling: SamplingParams {
+                temperature: 0.0,
+                ..SamplingParams::default()
+            },
+            max_tokens: Some(
+                self.request
+                    .max_tokens
+                    .unwrap_or(PROBE_MAX_TOKENS)
+                    .min(PROBE_MAX_TOKENS),
+            ),
+            ..self.request.clone()
+        };
+        let (text, reason, usage) = start_generation(&self.backend, request)
+            .await?
+            .collect()
+            .await?;
+        let is_tool = |name: &str| self.check.tools.contains(name);
+        let call = parse_output(&text, &is_tool)
+            .calls
+            .into_iter()
+            .next()
+            .filter(|call| reason == FinishReason::Stop && self.check.tools.validate(call).is_ok());
+        Ok((call, usage.completion_tokens))
+    }
+
+    /// The values of the conversation `call` brings that no call of `calls` used (and, `by_name`,
+    /// the words of its function's name the conversation holds, when it is another function);
+    /// none when it repeats a call or fails the grounding rule.
+    fn new_values(
+        &self,
+        call: &ParsedCall,
+        calls: &[ParsedCall],
+        used: &HashSet<String>,
+        by_name: bool,
+    ) -> Vec<String> {
+        let rule = match self.check.grounding {
+            CallGrounding::Off => CallGrounding::Some,
+            rule => rule,
+        };
+        if calls.contains(call) || !self.check.grounded(call, rule) {
+            return Vec::new();
+        }
+        let earlier: Vec<&str> = calls.iter().map(|c| c.name.as_str()).collect();
+        let name_words = if by_name {
+            self.check.grounds.found_name_words(&call.name, &earlier)
+        } else {
+            Vec::new()
+        };
+        let name_words = name_words
+            .into_iter()
+            .map(|word| format!("function:{word}"));
+        self.check
+            .grounds
+            .found_values(&call.arguments)
+            .into_iter()
+            .chain(name_words)
+            .filter(|value| !used.contains(value))
+            .collect()
+    }
+}
+
+/// Whether `text` (the answer so far) is text or calls, once it can tell.
+fn answer_kind(text: &str) -> AnswerKind {
+    let trimmed = text.trim_start();
+    let answer_start = if let Some(after_open) = trimmed.strip_prefix(THINK_OPEN) {
+        match after_open.find(THINK_CLOSE) {
+            Some(end) => text.len() - after_open.len() + end + THINK_CLOSE.len(),
+            None => return AnswerKind::Undecided,
+        }
+    } else if !trimmed.is_empty() && THINK_OPEN.starts_with(trimmed) {
+        return AnswerKind::Undecided;
+    } else {
+        0
+    };
+    let answer = &text[answer_start..];
+    let leading = answer.len() - answer.trim_start().len();
+    let answer = answer.trim_start();
+    if answer.starts_with(OPEN) {
+        AnswerKind::Calls(answer_start + leading)
+    } else if answer.is_empty() || OPEN.starts_with(answer) {
+        AnswerKind::Undecided
+    } else {
+        AnswerKind::Text
+    }
+}
+
+/// Calls as the model writes them (Qwen's Hermes tags, Python's JSON separators).
+fn render_calls(calls: &[ParsedCall]) -> String {
+    calls
+        .iter()
+        .map(|call| {
+            let name = to_python_json(&call.name).unwrap_or_default();
+            let arguments =
+                to_python_json(&call.arguments).unwrap_or_else(|_| call.arguments.to_string());
+            format!("{OPEN}\n{{\"name\": {name}, \"arguments\": {arguments}}}\n</tool_call>")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_answer_is_known_as_text_or_calls_once_its_first_words_tell() {
+        assert_eq!(answer_kind(""), AnswerKind::Undecided);
+        assert_eq!(answer_kind("<tool"), AnswerKind::Undecided);
+        assert_eq!(answer_kind("<think>hmm"), AnswerKind::Undecided);
+        assert_eq!(answer_kind("The answer"), AnswerKind::Text);
+        assert_eq!(answer_kind("<tool_call>\n{"), AnswerKind::Calls(0));
+        let thought = "<think>weather?</think>\n\n<tool_call>";
+        assert_eq!(
+            answer_kind(thought),
+            AnswerKind::Calls(thought.find(OPEN).unwrap_or(0))
+        );
+        assert_eq!(answer_kind("<think>x</think>\nIt is"), AnswerKind::Text);
+    }
+
+    #[test]
+    fn calls_are_rendered_as_the_model_writes_them() {
+        let calls = vec![
+            ParsedCall {
+                name: "f".into(),
+                arguments: json!({"a": 1, "b": "x"}),
+            },
+            ParsedCall {
+                name: "g".into(),
+                arguments: json!({}),
+            },
+        ];
+        assert_eq!(
+            render_calls(&calls),
+            "<tool_call>\n{\"name\": \"f\", \"arguments\": {\"a\": 1, \"b\": \"x\"}}\n</tool_call>\n<tool_call>\n{\"name\": \"g\", \"arguments\": {}}\n</tool_call>"
+        );
+    }
+
+    fn tools() -> Arc<ToolSet> {
+        let definition = |name: &str, required: serde_json::Value| fulcrum_chat::ToolDefinition {
+            name: name.into(),
+            description: None,
+            parameters: json!({
+                "type": "object",
+                "properties": {
+                    "artist": {"type": "string"},
+                    "minutes": {"type": "integer"},
+                    "distance": {"type": "number"},
+                    "speed": {"type": "number"}
+                },
+                "required": required
+            }),
+            strict: false,
+        };
+        Arc::new(
+            ToolSet::new(vec![
+                definition("play", json!(["artist", "minutes"])),
+                definition("travel_time", json!(["distance", "speed"])),
+            ])
+            .expect("tools"),
+        )
+    }
+
+    fn call(name: &str, arguments: serde_json::Value) -> String {
+        render_calls(&[ParsedCall {
+            name: name.into(),
+            arguments,
+        }])
+    }
+
+    /// Runs one checked generation of the scripted `outputs` for the user's `question`.
+    async fn answer(
+        question: &str,
+        choice: ToolChoice,
+        outputs: Vec<String>,
+    ) -> (String, Usage, Vec<GenerationRequest>) {
+        let scripted = Arc::new(fulcrum_engine::scripted::ScriptedBackend::new(outputs));
+        let backend: Arc<dyn Backend> = scripted.clone();
+        let check = CallCheck::new(
+            &ToolCallTuning::default(),
+            &tools(),
+            &[Message::user(question)],
+            &choice,
+            true,
+            true,
+        )
+        .expect("a check applies");
+        let request = GenerationRequest::greedy("PROMPT ".into(), 200);
+        let stream = checked_generation(&backend, request, check)
+            .await
+            .expect("started");
+        let (text, _, usage) = stream.collect().await.expect("generated");
+        (text, usage, scripted.requests())
+    }
+
+    #[tokio::test]
+    async fn an_answer_whose_calls_are_all_invented_is_generated_again_as_text() {
+        let invented = call("travel_time", json!({"distance": 100, "speed": 50}));
+        let (text, usage, requests) = answer(
+            "What time is it now?",
+            ToolChoice::Auto,
+            vec![invented.clone(), "I cannot tell the time.".into()],
+        )
+        .await;
+        assert_eq!(text, "I cannot tell the time.");
+        assert_eq!(requests.len(), 2);
+        let text_grammar = tools().grammar(&ToolChoice::None, false);
+        assert_eq!(requests[1].grammar.as_deref(), Some(text_grammar.as_str()));
+        let invented_tokens = invented.split_inclusive(' ').count() as u32;
+        assert_eq!(usage.completion_tokens, invented_tokens + 5);
+    }
+
+    #[tokio::test]
+    async fn required_calls_are_never_dropped_for_grounding() {
+        let invented = call("travel_time", json!({"distance": 100, "speed": 50}));
+        let (text, _, _) = answer(
+            "What time is it now?",
+            ToolChoice::Required,
+            vec![invented.clone(), invented.clone()],
+        )
+        .await;
+        assert_eq!(text, invented);
+    }
+
+    #[tokio::test]
+    async fn more_calls_are_asked_for_and_kept_while_they_bring_the_requests_values() {
+        let first = call("play", json!({"artist": "Taylor Swift", "minutes": 20}));
+        let second = call("play", json!({"artist": "Maroon 5", "minutes": 15}));
+        let (text, _, requests) = answer(
+            "Play Taylor Swift for 20 minutes and Maroon 5 for 15 minutes",
+            ToolChoice::Auto,
+            vec![first.clone(), second.clone(), second.clone()],
+        )
+        .await;
+        assert_eq!(text, format!("{first}\n{second}"));
+        // The repeat of `second` ends the asking among all tools, then among those not called.
+        assert_eq!(requests.len(), 4);
+        assert_eq!(requests[1].prompt, format!("PROMPT {first}\n"));
+        let one_call = tools().grammar(&ToolChoice::Required, false);
+        assert_eq!(requests[1].grammar.as_deref(), Some(one_call.as_str()));
+        let not_called = tools().one_call_grammar(&|name| name == "travel_time");
+        assert_eq!(requests[3].grammar.as_deref(), Some(not_called.as_str()));
+    }
+
+    #[tokio::test]
+    async fn an_extra_call_with_nothing_new_or_with_invented_values_is_not_kept() {
+        let first = call("travel_time", json!({"distance": 120, "speed": 60}));
+        let swapped = call("travel_time", json!({"distance": 60, "speed": 120}));
+        let question = "How long do 120 km take at 60 km/h?";
+        let (text, _, requests) =
+            answer(question, ToolChoice::Auto, vec![first.clone(), swapped]).await;
+        assert_eq!(text, first);
+        assert_eq!(requests.len(), 3);
+
+        let invented = call("travel_time", json!({"distance": 300, "speed": 80}));
+        let (text, _, _) = answer(question, ToolChoice::Auto, vec![first.clone(), invented]).await;
+        assert_eq!(text, first);
+    }
+
+    #[tokio::test]
+    async fn calls_of_the_answer_that_bring_nothing_new_are_dropped() {
+        let first = call("play", json!({"artist": "Taylor Swift", "minutes": 20}));
+        let again = call("play", json!({"artist": "Taylor Swift", "minutes": 25}));
+        let other = call("travel_time", json!({"distance": 20, "speed": 5}));
+        let answer_text = format!("{first}\n{again}\n{other}");
+        let (text, _, _) = answer(
+            "Play Taylor Swift for 20 minutes",
+            ToolChoice::Auto,
+            vec![answer_text, first.clone()],
+        )
+        .await;
+        assert_eq!(text, first);
+    }
+
+    #[tokio::test]
+    async fn a_text_answer_is_passed_through_without_another_generation() {
+        let (text, _, requests) = answer(
+            "Hello there",
+            ToolChoice::Auto,
+            vec!["Hello! How can I help?".into()],
+        )
+        .await;
+        assert_eq!(text, "Hello! How can I help?");
+        assert_eq!(requests.len(), 1);
+    }
+
+    #[test]
+    fn no_check_without_a_choice_to_make_or_with_both_checks_off() {
+        let messages = [Message::user("hi")];
+        let tuning = ToolCallTuning::default();
+        assert!(
+            CallCheck::new(&tuning, &tools(), &messages, &ToolChoice::None, true, true).is_none()
+        );
+        assert!(
+            CallCheck::new(&tuning, &tools(), &messages, &ToolChoice::Auto, true, false).is_none()
+        );
+        let off = ToolCallTuning {
+            call_grounding: CallGrounding::Off,
+            probe_parallel_calls: false,
+            ..tuning
+        };
+        assert!(CallCheck::new(&off, &tools(), &messages, &ToolChoice::Auto, true, true).is_none());
+        let required = CallCheck::new(
+            &tuning,
+            &tools(),
+            &messages,
+            &ToolChoice::Required,
+            false,
+            true,
+        );
+        assert!(
+            required.is_none(),
+            "nothing to drop and no parallel calls to ask for"
+        );
+    }
+}

@@ -1,0 +1,432 @@
+//! Whether a call's values come from the conversation.
+//!
+//! A small model asked something no offered function can do still calls one, with values it
+//! makes up (`calculate_time(distance=100, speed=50)` for "what time is it?"). A call none of
+//! whose required values the user (or a tool result, or the system prompt) ever wrote is that
+//! invention; a real call carries at least some of what it was asked with. Values are read
+//! leniently: numbers however written (`5%` is 0.05, `1.2 million`, `two`, `两`), strings by any
+//! word they share with the text (Chinese by any two characters in a row), enum and boolean values always (they are choices, not
+//! facts). A Latin-script string is not checked against text in Chinese or another non-Latin
+//! script: the model may rightly translate "杭州" to "Hangzhou".
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use fulcrum_chat::{Message, Role};
+
+/// How much of a call's required values must be found in the conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CallGrounding {
+    /// No check.
+    Off,
+    /// At least one required value (a call with no required argument always passes).
+    #[default]
+    Some,
+    /// Every required value.
+    Every,
+}
+
+impl std::str::FromStr for CallGrounding {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "off" => Ok(CallGrounding::Off),
+            "some" => Ok(CallGrounding::Some),
+            "every" => Ok(CallGrounding::Every),
+            other => Err(format!(
+                "unknown call grounding `{other}`: use off, some or every"
+            )),
+        }
+    }
+}
+
+/// The text a call's values may come from, read once.
+#[derive(Debug, Clone, Default)]
+pub struct Grounds {
+    lower: String,
+    numbers: Vec<f64>,
+    /// Text in a script whose words a call may carry translated.
+    non_latin: bool,
+}
+
+impl Grounds {
+    pub fn new(text: &str) -> Self {
+        Grounds {
+            lower: text.to_lowercase(),
+            numbers: read_numbers(text),
+            non_latin: text.chars().any(non_latin_letter),
+        }
+    }
+
+    /// What the client's side of `messages` wrote: system, user and tool messages.
+    pub fn from_messages(messages: &[Message]) -> Self {
+        let text: Vec<&str> = messages
+            .iter()
+            .filter(|m| matches!(m.role, Role::System | Role::User | Role::Tool))
+            .filter_map(|m| m.content.as_deref())
+            .collect();
+        Grounds::new(&text.join("\n"))
+    }
+
+    /// Whether `arguments` of a tool with parameter schema `schema` pass `rule`.
+    pub fn call(&self, arguments: &Value, schema: &Value, rule: CallGrounding) -> bool {
+        let required: Vec<&str> = schema
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|names| names.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let found: Vec<bool> = required
+            .iter()
+            .filter_map(|name| arguments.get(*name).map(|value| (name, value)))
+            .map(|(name, value)| self.value(value, property(schema, name)))
+            .collect();
+        match rule {
+            CallGrounding::Off => true,
+            _ if found.is_empty() => true,
+            CallGrounding::Some => found.contains(&true),
+            CallGrounding::Every => found.iter().all(|f| *f),
+        }
+    }
+
+    /// Whether `value` (of a property with schema `schema`, if known) is in the text.
+    pub fn value(&self, value: &Value, schema: Option<&Value>) -> bool {
+        if schema.is_some_and(|s| s.get("enum").is_some() || s.get("const").is_some()) {
+            return true;
+        }
+        match value {
+            Value::Null | Value::Bool(_) => true,
+            Value::Number(number) => number.as_f64().is_some_and(|n| self.number(n)),
+            Value::String(text) => self.string(text),
+            Value::Array(items) => {
+                let items_schema = schema.and_then(|s| s.get("items"));
+                items.is_empty() || items.iter().any(|item| self.value(item, items_schema))
+            }
+            Value::Object(fields) => {
+                fields.is_empty()
+                    || fields.iter().any(|(name, field)| {
+                        self.value(field, schema.and_then(|s| property(s, name)))
+                    })
+            }
+        }
+    }
+
+    /// The values of `arguments` found in the text, as comparable keys (numbers by value,
+    /// strings lowercased): what a call was asked with.
+    pub fn found_values(&self, arguments: &Value) -> Vec<String> {
+        let mut found = Vec::new();
+        self.collect_found(arguments, &mut found);
+        found
+    }
+
+    /// The words of a function's name (`kinematics.distance_traveled`, `getWeather`) that
+    /// none of `earlier` names holds and the text does: what makes a call of another function
+    /// with the same values a different request ("the velocity, and the distance").
+    pub fn found_name_words(&self, name: &str, earlier: &[&str]) -> Vec<String> {
+        let earlier: Vec<String> = earlier.iter().flat_map(|n| name_words(n)).collect();
+        name_words(name)
+            .into_iter()
+            .filter(|word| word.chars().count() >= 4 && !earlier.contains(word))
+            .filter(|word| self.lower.contains(word.as_str()))
+            .collect()
+    }
+
+    fn collect_found(&self, value: &Value, found: &mut Vec<String>) {
+        match value {
+            Value::Number(number) => {
+                if let Some(n) = number.as_f64().filter(|n| self.number(*n)) {
+                    found.push(format!("{n}"));
+                }
+            }
+            Value::String(text) if self.string(text) && !text.trim().is_empty() => {
+                found.push(text.trim().to_lowercase());
+            }
+            Value::Array(items) => items.iter().for_each(|v| self.collect_found(v, found)),
+            Value::Object(fields) => fields.values().for_each(|v| self.collect_found(v, found)),
+            _ => {}
+        }
+    }
+
+    fn number(&self, value: f64) -> bool {
+        self.numbers
+            .iter()
+            .any(|n| same_number(*n, value) || same_number(*n, -value))
+    }
+
+    fn string(&self, text: &str) -> bool {
+        let lower = text.to_lowercase();
+        let foreign: Vec<char> = lower.chars().filter(|c| non_latin_letter(*c)).collect();
+        if !foreign.is_empty() {
+            // Written in the text's own script (Chinese has no spaces: compare character pairs).
+            if foreign.len() == 1 {
+                return self.lower.contains(foreign[0]);
+            }
+            return foreign
+                .windows(2)
+                .any(|pair| self.lower.contains(&pair.iter().collect::<String>()));
+        }
+        if self.non_latin {
+            return true;
+        }
+        let words: Vec<&str> = lower
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| w.chars().count() >= 2)
+            .collect();
+        if words.is_empty() {
+            let trimmed = lower.trim();
+            return trimmed.is_empty() || self.lower.contains(trimmed);
+        }
+        words.iter().any(|word| self.lower.contains(word))
+    }
+}
+
+/// A function name's words, lowercased: split at `_`, `.`, `-` and lower-to-upper case steps.
+fn name_words(name: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut previous_lower = false;
+    for c in name.chars() {
+        let boundary = !c.is_alphanumeric() || (c.is_uppercase() && previous_lower);
+        if boundary && !word.is_empty() {
+            words.push(std::mem::take(&mut word));
+        }
+        if c.is_alphanumeric() {
+            word.extend(c.to_lowercase());
+        }
+        previous_lower = c.is_lowercase();
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    words
+}
+
+fn non_latin_letter(c: char) -> bool {
+    c.is_alphabetic() && !c.is_ascii() && !matches!(c, 'À'..='ɏ')
+}
+
+fn property<'a>(schema: &'a Value, name: &str) -> Option<&'a Value> {
+    schema.get("properties").and_then(|p| p.get(name))
+}
+
+fn same_number(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
+}
+
+/// English number words and Chinese numerals, with their values.
+const NUMBER_WORDS: &[(&str, f64)] = &[
+    ("zero", 0.0),
+    ("one", 1.0),
+    ("once", 1.0),
+    ("two", 2.0),
+    ("twice", 2.0),
+    ("pair", 2.0),
+    ("three", 3.0),
+    ("four", 4.0),
+    ("five", 5.0),
+    ("six", 6.0),
+    ("seven", 7.0),
+    ("eight", 8.0),
+    ("nine", 9.0),
+    ("ten", 10.0),
+    ("eleven", 11.0),
+    ("twelve", 12.0),
+    ("dozen", 12.0),
+    ("fifteen", 15.0),
+    ("twenty", 20.0),
+    ("thirty", 30.0),
+    ("fifty", 50.0),
+    ("hundred", 100.0),
+    ("thousand", 1000.0),
+    ("half", 0.5),
+    ("quarter", 0.25),
+];
+
+const CHINESE_DIGITS: &[(char, f64)] = &[
+    ('零', 0.0),
+    ('一', 1.0),
+    ('二', 2.0),
+    ('两', 2.0),
+    ('三', 3.0),
+    ('四', 4.0),
+    ('五', 5.0),
+    ('六', 6.0),
+    ('七', 7.0),
+    ('八', 8.0),
+    ('九', 9.0),
+    ('十', 10.0),
+    ('百', 100.0),
+    ('千', 1000.0),
+];
+
+/// Multipliers written after a number.
+const SCALES: &[(&str, f64)] = &[
+    ("%", 0.01),
+    ("percent", 0.01),
+    ("k", 1e3),
+    ("thousand", 1e3),
+    ("m", 1e6),
+    ("million", 1e6),
+    ("mn", 1e6),
+    ("b", 1e9),
+    ("bn", 1e9),
+    ("billion", 1e9),
+    ("万", 1e4),
+    ("亿", 1e8),
+];
+
+/// Every number `text` writes, each also scaled by what follows it (`5%` → 5 and 0.05).
+fn read_numbers(text: &str) -> Vec<f64> {
+    let mut numbers = Vec::new();
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut digits = String::new();
+        while i < chars.len() {
+            let c = chars[i];
+            let next_is_digit = chars.get(i + 1).is_some_and(char::is_ascii_digit);
+            // `10,000` is one number; `1,5 and 10` is a list.
+            let thousands = (1..=3).all(|k| chars.get(i + k).is_some_and(char::is_ascii_digit))
+                && !chars.get(i + 4).is_some_and(char::is_ascii_digit);
+            let decimal_point = c == '.' && next_is_digit && !digits.contains('.');
+            let separator = c == ',' && thousands && !digits.contains('.');
+            if c.is_ascii_digit() || decimal_point {
+                digits.push(c);
+            } else if !separator {
+                break;
+            }
+            i += 1;
+        }
+        let Ok(mut value) = digits.parse::<f64>() else {
+            continue;
+        };
+        if start > 0 && chars[start - 1] == '-' {
+            value = -value;
+        }
+        numbers.push(value);
+        let rest: String = chars[i..].iter().take(12).collect();
+        let rest = rest.trim_start().to_lowercase();
+        for (suffix, scale) in SCALES {
+            let boundary = rest.strip_prefix(suffix).is_some_and(|after| {
+                after
+                    .chars()
+                    .next()
+                    .is_none_or(|c| !c.is_ascii_alphanumeric())
+            });
+            if boundary {
+                numbers.push(value * scale);
+            }
+        }
+    }
+    let lower = text.to_lowercase();
+    for word in lower.split(|c: char| !c.is_ascii_alphanumeric()) {
+        if let Some((_, value)) = NUMBER_WORDS.iter().find(|(w, _)| *w == word) {
+            numbers.push(*value);
+        }
+    }
+    for c in text.chars() {
+        if let Some((_, value)) = CHINESE_DIGITS.iter().find(|(d, _)| *d == c) {
+            numbers.push(*value);
+        }
+    }
+    numbers
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn schema() -> Value {
+        json!({
+            "type": "object",
+            "properties": {
+                "distance": {"type": "number"},
+                "speed": {"type": "number"},
+                "unit": {"type": "string", "enum": ["km", "mi"]},
+                "city": {"type": "string"}
+            },
+            "required": ["distance", "speed"]
+        })
+    }
+
+    #[test]
+    fn numbers_are_read_however_written() {
+        let grounds = Grounds::new(
+            "Invest $10,000 at 5% for two years; revenue 1.2 million, 3k users, 2708万, 两间",
+        );
+        for found in [10000.0, 0.05, 5.0, 2.0, 1_200_000.0, 3000.0, 27_080_000.0] {
+            assert!(grounds.number(found), "{found} should be found");
+        }
+        let list = Grounds::new("for 1,5 and 10 years");
+        assert!(list.number(1.0) && list.number(5.0) && !list.number(15.0));
+        for absent in [100.0, 50.0, 0.5, 7.0] {
+            assert!(!grounds.number(absent), "{absent} should not be found");
+        }
+    }
+
+    #[test]
+    fn a_call_made_of_invented_values_fails_and_one_with_the_users_values_passes() {
+        let grounds = Grounds::new("What's the time right now?");
+        let invented = json!({"distance": 100, "speed": 50});
+        assert!(!grounds.call(&invented, &schema(), CallGrounding::Some));
+        assert!(grounds.call(&invented, &schema(), CallGrounding::Off));
+
+        let grounds = Grounds::new("How long does 120 km take at 60 km/h?");
+        let asked = json!({"distance": 120, "speed": 60, "unit": "km"});
+        assert!(grounds.call(&asked, &schema(), CallGrounding::Every));
+        let half = json!({"distance": 120, "speed": 55});
+        assert!(grounds.call(&half, &schema(), CallGrounding::Some));
+        assert!(!grounds.call(&half, &schema(), CallGrounding::Every));
+    }
+
+    #[test]
+    fn strings_match_by_word_and_are_not_checked_in_chinese() {
+        let grounds = Grounds::new("Find vegan restaurants in Los Angeles");
+        assert!(grounds.value(&json!("Los Angeles, CA"), None));
+        assert!(!grounds.value(&json!("Chicago"), None));
+        assert!(grounds.value(&json!("mi"), Some(&json!({"enum": ["km", "mi"]}))));
+        let chinese = Grounds::new("杭州办公室有哪些带投影仪的会议室？");
+        assert!(chinese.value(&json!("Hangzhou"), None));
+        assert!(chinese.value(&json!("杭州"), None));
+        assert!(chinese.value(&json!("投影仪"), None));
+        assert!(!chinese.value(&json!("退货政策"), None));
+    }
+
+    #[test]
+    fn a_call_without_required_arguments_always_passes() {
+        let grounds = Grounds::new("hello");
+        let schema = json!({"type": "object", "properties": {"x": {"type": "integer"}}});
+        assert!(grounds.call(&json!({"x": 42}), &schema, CallGrounding::Every));
+    }
+
+    #[test]
+    fn another_function_is_new_by_a_word_of_its_name_the_text_holds() {
+        let grounds = Grounds::new("Give the final velocity and the distance covered");
+        assert_eq!(
+            grounds.found_name_words(
+                "kinematics.distance_traveled",
+                &["kinematics.final_velocity"]
+            ),
+            vec!["distance".to_string()]
+        );
+        assert!(grounds
+            .found_name_words("rectangleArea", &["kinematics.final_velocity"])
+            .is_empty());
+    }
+
+    #[test]
+    fn found_values_are_those_the_text_holds() {
+        let grounds = Grounds::new("Play Taylor Swift for 20 minutes and Maroon 5 for 15");
+        let mut found =
+            grounds.found_values(&json!({"artist": "Maroon 5", "duration": 15, "volume": 80}));
+        found.sort();
+        assert_eq!(found, vec!["15".to_string(), "maroon 5".to_string()]);
+    }
+}

@@ -1,0 +1,8 @@
+//! Checks on the calls a model makes, beyond what the grammar enforces: whether their values
+//! come from the conversation, and whether the answer holds all the calls the request needs.
+
+mod checked;
+mod grounding;
+
+pub use checked::{checked_generation, CallCheck};
+pub use grounding::{CallGrounding, Grounds};

@@ -8,6 +8,8 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
+import time
 
 import httpx
 
@@ -70,3 +72,73 @@ def test_a_subset_runs_with_tools_on_and_off_and_every_answer_is_graded(tmp_path
         assert row in table, table
     # The run kept to its own folder: no demo data of the run is left in the user's home.
     assert not (home / "demo").exists()
+
+
+def serve_children(parent: int) -> list:
+    """The `fulcrum serve` processes whose parent is `parent`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                command = f.read().split(b"\0")
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == parent and b"serve" in command:
+            found.append(int(entry))
+    return found
+
+
+def gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def test_a_killed_run_takes_its_server_with_it(tmp_path):
+    home = tmp_path / "home"
+    link_embedding_model(str(home))
+    run = subprocess.Popen(
+        [str(BINARY), "eval", "tickets", "--model", tiny_model_path(), "--model-id", "smollm2",
+         "--context-size", "2048", "--slots", "1", "--limit", "1", "--out", str(tmp_path / "r.jsonl")],
+        cwd=ROOT, env={**os.environ, "FULCRUM_HOME": str(home)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.time() + 120
+        children = []
+        while not children and time.time() < deadline and run.poll() is None:
+            children = serve_children(run.pid)
+            time.sleep(0.2)
+        assert children, "the run never started its server"
+    finally:
+        # SIGKILL: no code of the run's own runs on the way out.
+        run.kill()
+        run.wait(10)
+    deadline = time.time() + 30
+    while time.time() < deadline and not all(gone(pid) for pid in children):
+        time.sleep(0.2)
+    assert all(gone(pid) for pid in children), "the server outlived the run that started it"
+
+
+def test_serve_with_exit_with_stdin_ends_when_its_input_closes():
+    proc = subprocess.Popen(
+        [str(BINARY), "serve", "--port", "0", "--model", tiny_model_path(), "--exit-with-stdin"],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "NO_COLOR": "1", "FULCRUM_HOME": tempfile.mkdtemp(prefix="fulcrum-e2e-")},
+    )
+    try:
+        for line in proc.stderr:
+            if "listening on" in line:
+                break
+        proc.stdin.close()
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -95,7 +95,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let config = config::Config::load(&cli.flags, &cli.command.flag_layers())?;
     init_logging(&config.log);
     match cli.command {
-        Command::Serve(args) => commands::serve::run(config, args.allow_demo_keys),
+        Command::Serve(args) => commands::serve::run(config, &args),
         Command::Models(command) => commands::models::run(&config, command),
         Command::Chat(args) => commands::chat::run(&config, &args),
         Command::Bench(command) => commands::bench::run(&config, command),

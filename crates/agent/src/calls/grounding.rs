@@ -2,8 +2,9 @@
 //!
 //! A small model asked something no offered function can do still calls one, with values it
 //! makes up (`calculate_time(distance=100, speed=50)` for "what time is it?"). A call none of
-//! whose required values the user (or a tool result, or the system prompt) ever wrote is that
-//! invention; a real call carries at least some of what it was asked with. Values are read
+//! whose required values the user (or a tool result) ever wrote is that
+//! invention; a real call carries at least some of what it was asked with (or what a tool
+//! returned). Values are read
 //! leniently: numbers however written (`5%` is 0.05, `1.2 million`, `two`, `两`), strings by any
 //! word they share with the text (Chinese by any two characters in a row), enum and boolean values always (they are choices, not
 //! facts). A Latin-script string is not checked against text in Chinese or another non-Latin
@@ -46,6 +47,8 @@ impl std::str::FromStr for CallGrounding {
 #[derive(Debug, Clone, Default)]
 pub struct Grounds {
     lower: String,
+    /// `lower` with every run of whitespace one space.
+    spaced: String,
     numbers: Vec<f64>,
     /// Text in a script whose words a call may carry translated.
     non_latin: bool,
@@ -53,18 +56,21 @@ pub struct Grounds {
 
 impl Grounds {
     pub fn new(text: &str) -> Self {
+        let lower = text.to_lowercase();
         Grounds {
-            lower: text.to_lowercase(),
+            spaced: lower.split_whitespace().collect::<Vec<_>>().join(" "),
+            lower,
             numbers: read_numbers(text),
             non_latin: text.chars().any(non_latin_letter),
         }
     }
 
-    /// What the client's side of `messages` wrote: system, user and tool messages.
+    /// What the user and the tools said in `messages`. Not the system prompt: it carries
+    /// instructions and retrieved documents, whose words would ground nearly any call.
     pub fn from_messages(messages: &[Message]) -> Self {
         let text: Vec<&str> = messages
             .iter()
-            .filter(|m| matches!(m.role, Role::System | Role::User | Role::Tool))
+            .filter(|m| matches!(m.role, Role::User | Role::Tool))
             .filter_map(|m| m.content.as_deref())
             .collect();
         Grounds::new(&text.join("\n"))
@@ -112,8 +118,10 @@ impl Grounds {
         }
     }
 
-    /// The values of `arguments` found in the text, as comparable keys (numbers by value,
-    /// strings lowercased): what a call was asked with.
+    /// The values of `arguments` the text holds as written, as comparable keys (numbers by
+    /// value, strings lowercased): what a call was asked with. Stricter than grounding: a
+    /// string counts only when the text holds all of it ("Maroon 5", not "Marble Sculpture"
+    /// for "a sculpture made of marble"), and a Latin-script one never against Chinese text.
     pub fn found_values(&self, arguments: &Value) -> Vec<String> {
         let mut found = Vec::new();
         self.collect_found(arguments, &mut found);
@@ -139,8 +147,15 @@ impl Grounds {
                     found.push(format!("{n}"));
                 }
             }
-            Value::String(text) if self.string(text) && !text.trim().is_empty() => {
-                found.push(text.trim().to_lowercase());
+            Value::String(text) => {
+                let written = text
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .to_lowercase();
+                if !written.is_empty() && self.spaced.contains(&written) {
+                    found.push(written);
+                }
             }
             Value::Array(items) => items.iter().for_each(|v| self.collect_found(v, found)),
             Value::Object(fields) => fields.values().for_each(|v| self.collect_found(v, found)),

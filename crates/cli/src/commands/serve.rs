@@ -25,6 +25,10 @@ pub struct ServeArgs {
     /// (they are in the README): anyone who can reach the port is its administrator
     #[arg(long)]
     pub allow_demo_keys: bool,
+    /// Shut down when standard input closes: for a program that starts this server as its
+    /// child, so that the server ends with it however it ends (even killed outright)
+    #[arg(long, hide = true)]
+    pub exit_with_stdin: bool,
 }
 
 impl ServeArgs {
@@ -38,13 +42,13 @@ impl ServeArgs {
     }
 }
 
-pub fn run(config: Config, allow_demo_keys: bool) -> Result<()> {
-    check_demo_exposure(&config, allow_demo_keys)?;
+pub fn run(config: Config, args: &ServeArgs) -> Result<()> {
+    check_demo_exposure(&config, args.allow_demo_keys)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(config))
+    runtime.block_on(serve(config, args.exit_with_stdin))
 }
 
 /// The demo policy's keys are public: it is served on loopback only, unless the operator says
@@ -83,7 +87,7 @@ fn loopback_only(host: &str) -> bool {
     }
 }
 
-async fn serve(config: Config) -> Result<()> {
+async fn serve(config: Config, exit_with_stdin: bool) -> Result<()> {
     let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port))
         .await
         .with_context(|| {
@@ -174,7 +178,7 @@ async fn serve(config: Config) -> Result<()> {
     tracing::info!(
         "listening on http://{address} (GET /readyz answers 200 once the model is loaded)"
     );
-    let server = fulcrum_server::serve(listener, state, shutdown_signal());
+    let server = fulcrum_server::serve(listener, state, shutdown_signal(exit_with_stdin));
     tokio::pin!(server);
     tokio::select! {
         result = &mut server => return result.context("the HTTP server failed"),
@@ -185,7 +189,25 @@ async fn serve(config: Config) -> Result<()> {
     server.await.context("the HTTP server failed")
 }
 
-async fn shutdown_signal() {
+/// Resolves when standard input reaches its end (or fails).
+async fn stdin_closed() {
+    let (closed, wait) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+        let _ = closed.send(());
+    });
+    let _ = wait.await;
+}
+
+async fn shutdown_signal(exit_with_stdin: bool) {
+    let parent_gone = async {
+        if exit_with_stdin {
+            stdin_closed().await;
+            tracing::info!("standard input closed: the process that started this server is gone");
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
@@ -205,6 +227,7 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = terminate => {},
+        () = parent_gone => {},
     }
     tracing::info!("shutting down");
 }

@@ -172,10 +172,7 @@ type Prepared = (GenerationRequest, Option<Arc<ToolSet>>, Option<CallCheck>);
 
 /// The costly part of a request: its tools' schemas compiled (cached by set), the prompt
 /// rendered with the model's template, the grammar written. Blocking.
-fn prepare(
-    state: &AppState,
-    valid: ValidRequest,
-) -> Result<Prepared, ApiError> {
+fn prepare(state: &AppState, valid: ValidRequest) -> Result<Prepared, ApiError> {
     let model = state.model.get().ok_or_else(ApiError::not_ready)?;
     let tools = if valid.tools.is_empty() {
         None

@@ -10,7 +10,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -435,6 +435,9 @@ fn print_table(results: &[Answered], modes: &[bool]) {
 /// handbook ingested; stopped when dropped.
 struct TicketServer {
     child: Child,
+    /// The server's standard input: closed when this process ends, however it ends, and the
+    /// server (`--exit-with-stdin`) shuts down then.
+    _lifeline: ChildStdin,
     base_url: String,
     _home: tempfile::TempDir,
 }
@@ -496,13 +499,15 @@ impl TicketServer {
         let mut child = fulcrum("serve")
             .arg("--config")
             .arg(&file)
-            .args(["--log", "info"])
+            .args(["--log", "info", "--exit-with-stdin"])
             .env("NO_COLOR", "1")
+            .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .context("cannot start fulcrum serve")?;
         let stderr = child.stderr.take().context("no server log")?;
+        let lifeline = child.stdin.take().context("no server input")?;
         let (found, listening) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             use std::io::BufRead;
@@ -531,6 +536,7 @@ impl TicketServer {
             .context("the ticket server did not start listening")?;
         let server = TicketServer {
             child,
+            _lifeline: lifeline,
             base_url: base_url
                 .trim_end_matches('/')
                 .trim_end_matches("/v1")

@@ -76,7 +76,9 @@ impl Grounds {
         Grounds::new(&text.join("\n"))
     }
 
-    /// Whether `arguments` of a tool with parameter schema `schema` pass `rule`.
+    /// Whether `arguments` of a tool with parameter schema `schema` pass `rule`. Only values
+    /// that can be told count: choices (enums, booleans) and Latin-script strings against
+    /// Chinese text are left out, and a call with nothing to tell by passes.
     pub fn call(&self, arguments: &Value, schema: &Value, rule: CallGrounding) -> bool {
         let required: Vec<&str> = schema
             .get("required")
@@ -86,7 +88,7 @@ impl Grounds {
         let found: Vec<bool> = required
             .iter()
             .filter_map(|name| arguments.get(*name).map(|value| (name, value)))
-            .map(|(name, value)| self.value(value, property(schema, name)))
+            .filter_map(|(name, value)| self.value(value, property(schema, name)))
             .collect();
         match rule {
             CallGrounding::Off => true,
@@ -96,25 +98,25 @@ impl Grounds {
         }
     }
 
-    /// Whether `value` (of a property with schema `schema`, if known) is in the text.
-    pub fn value(&self, value: &Value, schema: Option<&Value>) -> bool {
+    /// Whether `value` (of a property with schema `schema`, if known) is in the text; `None`
+    /// when that cannot be told (a choice, or a translation).
+    pub fn value(&self, value: &Value, schema: Option<&Value>) -> Option<bool> {
         if schema.is_some_and(|s| s.get("enum").is_some() || s.get("const").is_some()) {
-            return true;
+            return None;
         }
         match value {
-            Value::Null | Value::Bool(_) => true,
-            Value::Number(number) => number.as_f64().is_some_and(|n| self.number(n)),
+            Value::Null | Value::Bool(_) => None,
+            Value::Number(number) => number.as_f64().map(|n| self.number(n)),
             Value::String(text) => self.string(text),
             Value::Array(items) => {
                 let items_schema = schema.and_then(|s| s.get("items"));
-                items.is_empty() || items.iter().any(|item| self.value(item, items_schema))
+                any_found(items.iter().map(|item| self.value(item, items_schema)))
             }
-            Value::Object(fields) => {
-                fields.is_empty()
-                    || fields.iter().any(|(name, field)| {
-                        self.value(field, schema.and_then(|s| property(s, name)))
-                    })
-            }
+            Value::Object(fields) => any_found(
+                fields
+                    .iter()
+                    .map(|(name, field)| self.value(field, schema.and_then(|s| property(s, name)))),
+            ),
         }
     }
 
@@ -169,20 +171,23 @@ impl Grounds {
             .any(|n| same_number(*n, value) || same_number(*n, -value))
     }
 
-    fn string(&self, text: &str) -> bool {
+    fn string(&self, text: &str) -> Option<bool> {
         let lower = text.to_lowercase();
         let foreign: Vec<char> = lower.chars().filter(|c| non_latin_letter(*c)).collect();
         if !foreign.is_empty() {
             // Written in the text's own script (Chinese has no spaces: compare character pairs).
             if foreign.len() == 1 {
-                return self.lower.contains(foreign[0]);
+                return Some(self.lower.contains(foreign[0]));
             }
-            return foreign
-                .windows(2)
-                .any(|pair| self.lower.contains(&pair.iter().collect::<String>()));
+            return Some(
+                foreign
+                    .windows(2)
+                    .any(|pair| self.lower.contains(&pair.iter().collect::<String>())),
+            );
         }
-        if self.non_latin {
-            return true;
+        let latin = lower.chars().any(|c| c.is_alphabetic());
+        if self.non_latin && latin {
+            return None;
         }
         let words: Vec<&str> = lower
             .split(|c: char| !c.is_alphanumeric())
@@ -190,9 +195,9 @@ impl Grounds {
             .collect();
         if words.is_empty() {
             let trimmed = lower.trim();
-            return trimmed.is_empty() || self.lower.contains(trimmed);
+            return (!trimmed.is_empty()).then(|| self.lower.contains(trimmed));
         }
-        words.iter().any(|word| self.lower.contains(word))
+        Some(words.iter().any(|word| self.lower.contains(word)))
     }
 }
 
@@ -219,6 +224,12 @@ fn name_words(name: &str) -> Vec<String> {
 
 fn non_latin_letter(c: char) -> bool {
     c.is_alphabetic() && !c.is_ascii() && !matches!(c, 'À'..='ɏ')
+}
+
+/// Found if any part is found, not found if some part can be told and none is found.
+fn any_found(parts: impl Iterator<Item = Option<bool>>) -> Option<bool> {
+    let told: Vec<bool> = parts.flatten().collect();
+    (!told.is_empty()).then(|| told.contains(&true))
 }
 
 fn property<'a>(schema: &'a Value, name: &str) -> Option<&'a Value> {
@@ -404,14 +415,36 @@ mod tests {
     #[test]
     fn strings_match_by_word_and_are_not_checked_in_chinese() {
         let grounds = Grounds::new("Find vegan restaurants in Los Angeles");
-        assert!(grounds.value(&json!("Los Angeles, CA"), None));
-        assert!(!grounds.value(&json!("Chicago"), None));
-        assert!(grounds.value(&json!("mi"), Some(&json!({"enum": ["km", "mi"]}))));
+        assert_eq!(grounds.value(&json!("Los Angeles, CA"), None), Some(true));
+        assert_eq!(grounds.value(&json!("Chicago"), None), Some(false));
+        // Choices cannot be told from the text.
+        assert_eq!(
+            grounds.value(&json!("mi"), Some(&json!({"enum": ["km", "mi"]}))),
+            None
+        );
+        assert_eq!(grounds.value(&json!(true), None), None);
         let chinese = Grounds::new("杭州办公室有哪些带投影仪的会议室？");
-        assert!(chinese.value(&json!("Hangzhou"), None));
-        assert!(chinese.value(&json!("杭州"), None));
-        assert!(chinese.value(&json!("投影仪"), None));
-        assert!(!chinese.value(&json!("退货政策"), None));
+        assert_eq!(chinese.value(&json!("Hangzhou"), None), None);
+        assert_eq!(chinese.value(&json!("杭州"), None), Some(true));
+        assert_eq!(chinese.value(&json!("投影仪"), None), Some(true));
+        assert_eq!(chinese.value(&json!("退货政策"), None), Some(false));
+        assert_eq!(chinese.value(&json!("2024-05-01"), None), Some(false));
+    }
+
+    #[test]
+    fn a_booking_made_up_for_a_chinese_question_fails_and_a_call_of_choices_only_passes() {
+        let booking = json!({
+            "type": "object",
+            "properties": {
+                "room_id": {"type": "integer"}, "date": {"type": "string"}, "title": {"type": "string"}
+            },
+            "required": ["room_id", "date", "title"]
+        });
+        let grounds = Grounds::new("已拆封的商品多少天内可以退？");
+        let made_up = json!({"room_id": 3, "date": "2024-05-01", "title": "Return policy"});
+        assert!(!grounds.call(&made_up, &booking, CallGrounding::Some));
+        let choices = json!({"type": "object", "properties": {"unit": {"enum": ["c", "f"]}}, "required": ["unit"]});
+        assert!(grounds.call(&json!({"unit": "c"}), &choices, CallGrounding::Every));
     }
 
     #[test]

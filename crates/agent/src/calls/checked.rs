@@ -46,6 +46,8 @@ pub struct CallCheck {
     /// Applied under `auto` only: elsewhere a call is required, so none is dropped.
     grounding: CallGrounding,
     probe: bool,
+    /// The one function a named `tool_choice` allows; extra calls are of it alone.
+    only: Option<String>,
 }
 
 impl CallCheck {
@@ -77,6 +79,10 @@ impl CallCheck {
             grounds: Grounds::from_messages(messages),
             grounding,
             probe,
+            only: match choice {
+                ToolChoice::Named(name) => Some(name.clone()),
+                _ => None,
+            },
         })
     }
 
@@ -282,17 +288,18 @@ impl Checking {
             .collect();
         'calls: while calls.len() < MAX_PROBED_CALLS {
             let called: HashSet<String> = calls.iter().map(|c| c.name.clone()).collect();
+            let allowed = |name: &str| self.check.only.as_deref().is_none_or(|only| only == name);
             let uncalled = self
                 .check
                 .tools
                 .definitions()
                 .iter()
-                .any(|tool| !called.contains(&tool.name));
+                .any(|tool| allowed(&tool.name) && !called.contains(&tool.name));
             let attempts = [
-                self.check.tools.grammar(&ToolChoice::Required, false),
+                self.check.tools.one_call_grammar(&allowed),
                 self.check
                     .tools
-                    .one_call_grammar(&|name| !called.contains(name)),
+                    .one_call_grammar(&|name| allowed(name) && !called.contains(name)),
             ];
             for (attempt, grammar) in
                 attempts

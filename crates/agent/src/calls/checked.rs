@@ -615,6 +615,20 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn under_a_named_choice_the_extra_call_is_asked_of_that_function_alone() {
+        let first = call("play", json!({"artist": "Taylor Swift", "minutes": 20}));
+        let (_, _, requests) = answer(
+            "Play Taylor Swift for 20 minutes, then the time from 120 km at 60",
+            ToolChoice::Named("play".into()),
+            vec![first.clone(), first],
+        )
+        .await;
+        let only_play = tools().one_call_grammar(&|name| name == "play");
+        assert_eq!(requests.len(), 2, "no tool not called may be asked for");
+        assert_eq!(requests[1].grammar.as_deref(), Some(only_play.as_str()));
+    }
+
+    #[tokio::test]
     async fn a_text_answer_is_passed_through_without_another_generation() {
         let (text, _, requests) = answer(
             "Hello there",

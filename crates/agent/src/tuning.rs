@@ -68,6 +68,12 @@ pub fn add_call_guidance(messages: &mut Vec<Message>) {
     }
 }
 
+/// Whether a generation over `messages` answers a user's new message (not tool results):
+/// where the model decides between calling and answering.
+pub fn answers_user(messages: &[Message]) -> bool {
+    messages.last().is_some_and(|m| m.role == Role::User)
+}
+
 /// The biases for a generation over `messages` with tools offered under `choice`.
 pub fn call_biases(
     tuning: ToolCallTuning,
@@ -78,8 +84,7 @@ pub fn call_biases(
     // Small models under-use the call path in `auto`; a bias on the opening tag evens that
     // out. The grammar decides text-or-calls at the first token and masks the tag inside text. Only on a user's new message: after tool results
     // the model should mostly answer, and a bias there makes it repeat the call it just made.
-    let answering_user = messages.last().is_some_and(|m| m.role == Role::User);
-    step_biases(tuning, choice, parallel, answering_user)
+    step_biases(tuning, choice, parallel, answers_user(messages))
 }
 
 /// The biases of one generation; `deciding` says whether the model is choosing between

@@ -86,17 +86,18 @@ impl CallCheck {
         })
     }
 
-    fn schema(&self, name: &str) -> Value {
+    fn schema(&self, name: &str) -> &Value {
+        static NO_SCHEMA: Value = Value::Null;
         self.tools
             .definitions()
             .iter()
             .find(|tool| tool.name == name)
-            .map_or(Value::Null, |tool| tool.parameters.clone())
+            .map_or(&NO_SCHEMA, |tool| &tool.parameters)
     }
 
     fn grounded(&self, call: &ParsedCall, rule: CallGrounding) -> bool {
         self.grounds
-            .call(&call.arguments, &self.schema(&call.name), rule)
+            .call(&call.arguments, self.schema(&call.name), rule)
     }
 }
 
@@ -224,9 +225,9 @@ impl Checking {
                 "dropped calls whose required values are not in the conversation"
             );
         }
-        let mut calls = self.each_new(kept);
+        let (mut calls, used) = self.each_new(kept);
         if self.check.probe && !calls.is_empty() {
-            let more = self.more_calls(prefix, &mut calls).await?;
+            let more = self.more_calls(prefix, &mut calls, used).await?;
             usage.completion_tokens += more;
         }
         Ok((
@@ -237,8 +238,9 @@ impl Checking {
     }
 
     /// `calls` less those that bring nothing the earlier ones did not (the same request
-    /// again with other made-up values, or every tool called with the same values).
-    fn each_new(&self, calls: Vec<ParsedCall>) -> Vec<ParsedCall> {
+    /// again with other made-up values, or every tool called with the same values), and the
+    /// values of the request the kept ones used.
+    fn each_new(&self, calls: Vec<ParsedCall>) -> (Vec<ParsedCall>, HashSet<String>) {
         let mut kept: Vec<ParsedCall> = Vec::with_capacity(calls.len());
         let mut used = HashSet::new();
         for call in calls {
@@ -251,7 +253,7 @@ impl Checking {
                 tracing::debug!(call = %call.name, arguments = %call.arguments, "dropped a call that brought nothing new");
             }
         }
-        kept
+        (kept, used)
     }
 
     /// The answer generated again with no call allowed, after `prefix` (the reasoning).
@@ -280,33 +282,27 @@ impl Checking {
         &self,
         prefix: &str,
         calls: &mut Vec<ParsedCall>,
+        mut used: HashSet<String>,
     ) -> Result<u32, EngineError> {
         let mut spent = 0;
-        let mut used: HashSet<String> = calls
-            .iter()
-            .flat_map(|call| self.check.grounds.found_values(&call.arguments))
-            .collect();
+        let allowed = |name: &str| self.check.only.as_deref().is_none_or(|only| only == name);
         'calls: while calls.len() < MAX_PROBED_CALLS {
             let called: HashSet<String> = calls.iter().map(|c| c.name.clone()).collect();
-            let allowed = |name: &str| self.check.only.as_deref().is_none_or(|only| only == name);
-            let uncalled = self
+            let not_called = |name: &str| allowed(name) && !called.contains(name);
+            let any_not_called = self
                 .check
                 .tools
                 .definitions()
                 .iter()
-                .any(|tool| allowed(&tool.name) && !called.contains(&tool.name));
-            let attempts = [
-                self.check.tools.one_call_grammar(&allowed),
-                self.check
-                    .tools
-                    .one_call_grammar(&|name| allowed(name) && !called.contains(name)),
-            ];
-            for (attempt, grammar) in
-                attempts
+                .any(|tool| not_called(&tool.name));
+            let choices: [&(dyn Fn(&str) -> bool + Sync); 2] = [&allowed, &not_called];
+            for (attempt, admits) in
+                choices
                     .into_iter()
                     .enumerate()
-                    .take(if uncalled { 2 } else { 1 })
+                    .take(if any_not_called { 2 } else { 1 })
             {
+                let grammar = self.check.tools.one_call_grammar(admits);
                 let (call, tokens) = self.one_more_call(prefix, calls, grammar).await?;
                 spent += tokens;
                 let Some(call) = call else {

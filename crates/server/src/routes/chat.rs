@@ -7,9 +7,9 @@ use axum::extract::State;
 use axum::response::sse::{KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use fulcrum_agent::{add_call_guidance, call_biases, checked_generation, CallCheck};
+use fulcrum_agent::{add_call_guidance, answers_user, call_biases, checked_generation, CallCheck};
 use fulcrum_chat::tools::{dedupe_calls, parse_output, split_reasoning, ToolChoice, ToolSet};
-use fulcrum_chat::{RenderOptions, Role};
+use fulcrum_chat::RenderOptions;
 use fulcrum_engine::{
     start_generation, FinishReason, GenerationEvent, GenerationRequest, GenerationStream,
     LogprobEvent, Usage,
@@ -188,7 +188,7 @@ fn prepare(state: &AppState, valid: ValidRequest) -> Result<Prepared, ApiError> 
             &messages,
             &valid.tool_choice,
             valid.parallel_tool_calls,
-            messages.last().is_some_and(|m| m.role == Role::User),
+            answers_user(&messages),
         )
     });
     if tools.is_some() && valid.tool_choice == ToolChoice::Auto {

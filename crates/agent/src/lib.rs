@@ -19,7 +19,10 @@ mod tuning;
 mod turn;
 
 pub use answer_cache::{normalize as normalize_question, AnswerCache, CacheCounts};
-pub use calls::{checked_generation, CallCheck, CallGrounding, Grounds};
+pub use calls::{
+    checked_generation, CallCheck, CallGrounding, CheckReport, CheckReportSlot, CheckedCall,
+    Grounds,
+};
 pub use context::{assemble, key_event, split_turns, ContextBudget, LayerTokens, Layers, Measure};
 pub use error::AgentError;
 pub use events::AgentEvent;

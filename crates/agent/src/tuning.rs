@@ -38,6 +38,9 @@ pub struct ToolCallTuning {
     /// With parallel calls allowed, ask for one more call after the model's last and keep it
     /// when it brings a value of the request no earlier call used.
     pub probe_parallel_calls: bool,
+    /// With parallel calls allowed, a call that used one member of a list the user wrote is
+    /// made again for each other member, with that argument set to it.
+    pub calls_for_lists: bool,
 }
 
 impl Default for ToolCallTuning {
@@ -47,6 +50,7 @@ impl Default for ToolCallTuning {
             parallel_call_bias: DEFAULT_PARALLEL_CALL_BIAS,
             call_grounding: CallGrounding::default(),
             probe_parallel_calls: true,
+            calls_for_lists: true,
         }
     }
 }

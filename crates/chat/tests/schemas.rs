@@ -65,3 +65,44 @@ fn every_schema_of_the_corpus_is_served_and_its_call_grammar_compiles() {
     // that need relaxing, so this test is not passing on easy ones only.
     assert!(relaxed >= 2, "{relaxed}");
 }
+
+#[test]
+fn a_pinned_call_grammar_admits_the_pinned_value_alone() {
+    let set = ToolSet::new(vec![ToolDefinition {
+        name: "mortgage".into(),
+        description: None,
+        parameters: serde_json::json!({
+            "type": "object",
+            "properties": {
+                "amount": {"type": "number"},
+                "years": {"type": "integer", "description": "loan term"}
+            },
+            "required": ["amount"]
+        }),
+        strict: false,
+    }])
+    .expect("tool");
+    let grammar = set
+        .pinned_call_grammar("mortgage", "years", &serde_json::json!(20))
+        .expect("the tool has `years`");
+    assert!(set
+        .pinned_call_grammar("mortgage", "rate", &serde_json::json!(1))
+        .is_none());
+    let env = ApproximateTokEnv::single_byte_env();
+    let factory = ParserFactory::new_simple(&env).expect("factory");
+    let accepts = |arguments: &str| {
+        let call = format!(
+            "<tool_call>\n{{\"name\": \"mortgage\", \"arguments\": {arguments}}}\n</tool_call>"
+        );
+        let parser = factory
+            .create_parser(TopLevelGrammar::from_lark(grammar.clone()))
+            .expect("the pinned grammar compiles");
+        let mut matcher = llguidance::Matcher::new(Ok(parser));
+        let tokens: Vec<u32> = call.bytes().map(u32::from).collect();
+        matcher.consume_tokens(&tokens).is_ok() && matcher.is_accepting().unwrap_or(false)
+    };
+    assert!(accepts(r#"{"amount": 400000, "years": 20}"#));
+    assert!(!accepts(r#"{"amount": 400000, "years": 15}"#));
+    // Pinned means required, though the tool leaves it optional.
+    assert!(!accepts(r#"{"amount": 400000}"#));
+}

@@ -55,6 +55,9 @@ pub struct Config {
     /// Ask the model for one more call after its last when parallel calls are allowed, kept
     /// only when it brings a value of the request no earlier call used.
     pub probe_parallel_calls: bool,
+    /// When parallel calls are allowed, make a call that used one member of a list the user
+    /// wrote ("in 2017, 2018 and 2019") again for each other member.
+    pub calls_for_lists: bool,
     /// The policy file (users, roles, databases, tools); unset serves the demo enterprise.
     pub policy: Option<PathBuf>,
     /// SQLite file for the audit log, pending actions and agent sessions.
@@ -142,6 +145,7 @@ impl Default for Config {
             parallel_call_bias: fulcrum_agent::DEFAULT_PARALLEL_CALL_BIAS,
             call_grounding: fulcrum_agent::CallGrounding::default(),
             probe_parallel_calls: true,
+            calls_for_lists: true,
             policy: None,
             state_db: None,
             state_url: None,
@@ -181,7 +185,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 45] = [
+pub const KEYS: [&str; 46] = [
     "engine",
     "upstreams",
     "host",
@@ -201,6 +205,7 @@ pub const KEYS: [&str; 45] = [
     "parallel_call_bias",
     "call_grounding",
     "probe_parallel_calls",
+    "calls_for_lists",
     "policy",
     "state_db",
     "state_url",
@@ -307,6 +312,7 @@ impl Config {
             parallel_call_bias: self.parallel_call_bias,
             call_grounding: self.call_grounding,
             probe_parallel_calls: self.probe_parallel_calls,
+            calls_for_lists: self.calls_for_lists,
         }
     }
 

@@ -8,24 +8,29 @@
 //! - with parallel calls allowed, the model is asked for one more call after its last (it tends
 //!   to stop after the first of several), and the extra call is kept only when it is grounded
 //!   and carries a value from the conversation that no earlier call used; asked again until it
-//!   brings nothing new.
+//!   brings nothing new;
+//! - with parallel calls allowed, a call that used one member of a list the user wrote ("in
+//!   2017, 2018 and 2019") is asked for again with that argument set to each other member
+//!   (see [`Lists`]): the model's own extra call would copy the first.
 //!
 //! A text answer is decided at its first token (the grammar has no way from text into calls),
 //! so it streams as it comes; only call answers wait.
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use fulcrum_chat::tools::{dedupe_calls, parse_output, ParsedCall, ToolChoice, ToolSet};
-use fulcrum_chat::{to_python_json, Message};
+use fulcrum_chat::{to_python_json, Message, Role};
 use fulcrum_engine::{
     start_generation, Backend, EngineError, FinishReason, GenerationEvent, GenerationRequest,
     GenerationStream, SamplingParams, Usage,
 };
+use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::grounding::{CallGrounding, Grounds};
+use super::lists::Lists;
 use crate::tuning::ToolCallTuning;
 
 const OPEN: &str = "<tool_call>";
@@ -38,6 +43,56 @@ const MAX_PROBED_CALLS: usize = 8;
 /// Tokens one extra call may take.
 const PROBE_MAX_TOKENS: u32 = 512;
 
+/// What the checks changed in one answer, for the audit log: the model's own answer and the
+/// calls dropped from it or added to it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CheckReport {
+    /// The answer as the model wrote it.
+    pub model_answer: String,
+    pub dropped: Vec<CheckedCall>,
+    pub added: Vec<CheckedCall>,
+    /// No call was left: the answer was generated again as text.
+    pub answered_in_text: bool,
+}
+
+/// A call the checks dropped or added, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckedCall {
+    pub name: String,
+    pub arguments: Value,
+    /// `not_in_conversation` (none of its values is), `nothing_new` (no value of the request
+    /// the other calls did not use), `listed` (another member of a list the user wrote),
+    /// `asked` (the model asked for one more call).
+    pub reason: &'static str,
+}
+
+impl CheckedCall {
+    fn new(call: &ParsedCall, reason: &'static str) -> Self {
+        CheckedCall {
+            name: call.name.clone(),
+            arguments: call.arguments.clone(),
+            reason,
+        }
+    }
+}
+
+/// Where a checked generation leaves its [`CheckReport`] once the answer has finished (before
+/// its finish event is sent); empty when the checks changed nothing.
+#[derive(Debug, Clone, Default)]
+pub struct CheckReportSlot(Arc<Mutex<Option<CheckReport>>>);
+
+impl CheckReportSlot {
+    pub fn take(&self) -> Option<CheckReport> {
+        self.0.lock().ok().and_then(|mut slot| slot.take())
+    }
+
+    fn put(&self, report: CheckReport) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some(report);
+        }
+    }
+}
+
 /// What to check in one generation's calls.
 #[derive(Debug, Clone)]
 pub struct CallCheck {
@@ -46,8 +101,11 @@ pub struct CallCheck {
     /// Applied under `auto` only: elsewhere a call is required, so none is dropped.
     grounding: CallGrounding,
     probe: bool,
+    /// The lists of the user's message, when a call is made for each member.
+    lists: Option<Lists>,
     /// The one function a named `tool_choice` allows; extra calls are of it alone.
     only: Option<String>,
+    report: CheckReportSlot,
 }
 
 impl CallCheck {
@@ -71,7 +129,12 @@ impl CallCheck {
             CallGrounding::Off
         };
         let probe = tuning.probe_parallel_calls && parallel;
-        if grounding == CallGrounding::Off && !probe {
+        let lists = (tuning.calls_for_lists && parallel)
+            .then(|| messages.iter().rev().find(|m| m.role == Role::User))
+            .flatten()
+            .and_then(|m| m.content.as_deref())
+            .map(Lists::new);
+        if grounding == CallGrounding::Off && !probe && lists.is_none() {
             return None;
         }
         Some(CallCheck {
@@ -79,11 +142,18 @@ impl CallCheck {
             grounds: Grounds::from_messages(messages),
             grounding,
             probe,
+            lists,
             only: match choice {
                 ToolChoice::Named(name) => Some(name.clone()),
                 _ => None,
             },
+            report: CheckReportSlot::default(),
         })
+    }
+
+    /// Where the generation this check runs on will leave what the checks changed.
+    pub fn report(&self) -> CheckReportSlot {
+        self.report.clone()
     }
 
     fn schema(&self, name: &str) -> &Value {
@@ -122,6 +192,7 @@ pub async fn checked_generation(
             request,
             check,
             sender: sender.clone(),
+            changes: Mutex::new(CheckReport::default()),
         };
         if let Err(err) = checking.run(first).await {
             let _ = sender.send(Err(err));
@@ -137,6 +208,8 @@ struct Checking {
     request: GenerationRequest,
     check: CallCheck,
     sender: Sender,
+    /// What the checks changed so far (locked for moments, never across an await).
+    changes: Mutex<CheckReport>,
 }
 
 /// What an answer is, as far as its text so far tells.
@@ -174,7 +247,9 @@ impl Checking {
                 GenerationEvent::Finished { reason, usage } => {
                     let (text, reason, usage) = match answer_kind(&held) {
                         AnswerKind::Calls(start) if !passing && reason == FinishReason::Stop => {
-                            self.checked(&held, start, usage).await?
+                            let checked = self.checked(&held, start, usage).await?;
+                            self.leave_report(held);
+                            checked
                         }
                         _ => (held, reason, usage),
                     };
@@ -189,6 +264,27 @@ impl Checking {
         Err(EngineError::Stopped(
             "the generation ended without a finish event".into(),
         ))
+    }
+
+    /// Leaves what the checks changed in the check's slot, when they changed anything.
+    fn leave_report(&self, model_answer: String) {
+        let Ok(mut changes) = self.changes.lock() else {
+            return;
+        };
+        let changes = std::mem::take(&mut *changes);
+        if changes.dropped.is_empty() && changes.added.is_empty() && !changes.answered_in_text {
+            return;
+        }
+        self.check.report.put(CheckReport {
+            model_answer,
+            ..changes
+        });
+    }
+
+    fn note(&self, change: impl FnOnce(&mut CheckReport)) {
+        if let Ok(mut changes) = self.changes.lock() {
+            change(&mut changes);
+        }
     }
 
     fn send(&self, event: GenerationEvent) -> Result<(), ()> {
@@ -206,15 +302,22 @@ impl Checking {
         let is_tool = |name: &str| self.check.tools.contains(name);
         let calls = dedupe_calls(parse_output(text, &is_tool).calls);
         let made = calls.len();
-        let kept: Vec<ParsedCall> = calls
+        let (kept, ungrounded): (Vec<ParsedCall>, Vec<ParsedCall>) = calls
             .into_iter()
-            .filter(|call| self.check.grounded(call, self.check.grounding))
-            .collect();
+            .partition(|call| self.check.grounded(call, self.check.grounding));
+        self.note(|changes| {
+            changes.dropped.extend(
+                ungrounded
+                    .iter()
+                    .map(|call| CheckedCall::new(call, "not_in_conversation")),
+            );
+        });
         if kept.is_empty() && made > 0 {
             tracing::info!(
                 calls = made,
                 "no call's required values are in the conversation: answering in text"
             );
+            self.note(|changes| changes.answered_in_text = true);
             let (answer, reason, more) = self.text_instead(prefix).await?;
             usage.completion_tokens += more.completion_tokens;
             return Ok((format!("{prefix}{answer}"), reason, usage));
@@ -226,7 +329,7 @@ impl Checking {
             );
         }
         let (mut calls, used) = self.each_new(kept);
-        if self.check.probe && !calls.is_empty() {
+        if (self.check.probe || self.check.lists.is_some()) && !calls.is_empty() {
             let more = self.more_calls(prefix, &mut calls, used).await?;
             usage.completion_tokens += more;
         }
@@ -251,6 +354,7 @@ impl Checking {
                 kept.push(call);
             } else {
                 tracing::debug!(call = %call.name, arguments = %call.arguments, "dropped a call that brought nothing new");
+                self.note(|changes| changes.dropped.push(CheckedCall::new(&call, "nothing_new")));
             }
         }
         (kept, used)
@@ -286,7 +390,34 @@ impl Checking {
     ) -> Result<u32, EngineError> {
         let mut spent = 0;
         let allowed = |name: &str| self.check.only.as_deref().is_none_or(|only| only == name);
+        let mut tried = HashSet::new();
         'calls: while calls.len() < MAX_PROBED_CALLS {
+            while let Some(listed) = self.listed_call(calls, &used, &tried) {
+                let grammar = self.check.tools.pinned_call_grammar(
+                    &listed.function,
+                    &listed.argument,
+                    &listed.value,
+                );
+                tried.insert(listed.key);
+                let Some(grammar) = grammar else {
+                    continue;
+                };
+                let (call, tokens) = self.one_more_call(prefix, calls, grammar).await?;
+                spent += tokens;
+                let Some(call) = call else {
+                    continue;
+                };
+                let new = self.new_values(&call, calls, &used, false);
+                if !new.is_empty() {
+                    used.extend(new);
+                    self.note(|changes| changes.added.push(CheckedCall::new(&call, "listed")));
+                    calls.push(call);
+                    continue 'calls;
+                }
+            }
+            if !self.check.probe {
+                break;
+            }
             let called: HashSet<String> = calls.iter().map(|c| c.name.clone()).collect();
             let not_called = |name: &str| allowed(name) && !called.contains(name);
             let any_not_called = self
@@ -316,12 +447,40 @@ impl Checking {
                     continue;
                 }
                 used.extend(new);
+                self.note(|changes| changes.added.push(CheckedCall::new(&call, "asked")));
                 calls.push(call);
                 continue 'calls;
             }
             break;
         }
         Ok(spent)
+    }
+
+    /// A call the lists of the user's message ask for and `calls` lack: the function and
+    /// argument of a call that used one member of a list, with another member no call used
+    /// (and not `tried` already).
+    fn listed_call(
+        &self,
+        calls: &[ParsedCall],
+        used: &HashSet<String>,
+        tried: &HashSet<String>,
+    ) -> Option<ListedCall> {
+        let lists = self.check.lists.as_ref()?;
+        calls.iter().find_map(|call| {
+            let arguments = call.arguments.as_object()?;
+            arguments.iter().find_map(|(argument, value)| {
+                lists.siblings(value).into_iter().find_map(|sibling| {
+                    let found = self.check.grounds.found_values(&sibling).pop()?;
+                    let key = format!("{}\u{1f}{argument}\u{1f}{found}", call.name);
+                    (!used.contains(&found) && !tried.contains(&key)).then(|| ListedCall {
+                        function: call.name.clone(),
+                        argument: argument.clone(),
+                        value: sibling,
+                        key,
+                    })
+                })
+            })
+        })
     }
 
     /// One more call after `calls` under `grammar`, if a valid one came.
@@ -395,6 +554,15 @@ impl Checking {
             .filter(|value| !used.contains(value))
             .collect()
     }
+}
+
+/// One more call a list asks for.
+struct ListedCall {
+    function: String,
+    argument: String,
+    value: Value,
+    /// Function, argument and value: what was asked for, not to be asked again.
+    key: String,
 }
 
 /// Whether `text` (the answer so far) is text or calls, once it can tell.
@@ -512,6 +680,16 @@ mod tests {
         choice: ToolChoice,
         outputs: Vec<String>,
     ) -> (String, Usage, Vec<GenerationRequest>) {
+        let (text, usage, requests, _) = answer_reported(question, choice, outputs).await;
+        (text, usage, requests)
+    }
+
+    /// [`answer`] with what the checks reported.
+    async fn answer_reported(
+        question: &str,
+        choice: ToolChoice,
+        outputs: Vec<String>,
+    ) -> (String, Usage, Vec<GenerationRequest>, Option<CheckReport>) {
         let scripted = Arc::new(fulcrum_engine::scripted::ScriptedBackend::new(outputs));
         let backend: Arc<dyn Backend> = scripted.clone();
         let check = CallCheck::new(
@@ -523,24 +701,31 @@ mod tests {
             true,
         )
         .expect("a check applies");
+        let report = check.report();
         let request = GenerationRequest::greedy("PROMPT ".into(), 200);
         let stream = checked_generation(&backend, request, check)
             .await
             .expect("started");
         let (text, _, usage) = stream.collect().await.expect("generated");
-        (text, usage, scripted.requests())
+        (text, usage, scripted.requests(), report.take())
     }
 
     #[tokio::test]
     async fn an_answer_whose_calls_are_all_invented_is_generated_again_as_text() {
         let invented = call("travel_time", json!({"distance": 100, "speed": 50}));
-        let (text, usage, requests) = answer(
+        let (text, usage, requests, report) = answer_reported(
             "What time is it now?",
             ToolChoice::Auto,
             vec![invented.clone(), "I cannot tell the time.".into()],
         )
         .await;
         assert_eq!(text, "I cannot tell the time.");
+        let report = report.expect("the checks changed the answer");
+        assert_eq!(report.model_answer, invented);
+        assert!(report.answered_in_text);
+        assert_eq!(report.dropped.len(), 1);
+        assert_eq!(report.dropped[0].reason, "not_in_conversation");
+        assert_eq!(report.dropped[0].arguments["distance"], 100);
         assert_eq!(requests.len(), 2);
         let text_grammar = tools().grammar(&ToolChoice::None, false);
         assert_eq!(requests[1].grammar.as_deref(), Some(text_grammar.as_str()));
@@ -581,6 +766,45 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_call_for_one_member_of_a_list_is_made_again_for_each_other_member() {
+        let first = call("play", json!({"artist": "Taylor Swift", "minutes": 15}));
+        let second = call("play", json!({"artist": "Taylor Swift", "minutes": 20}));
+        let third = call("play", json!({"artist": "Taylor Swift", "minutes": 30}));
+        let (text, _, requests, report) = answer_reported(
+            "Play Taylor Swift for 15, 20 and 30 minutes",
+            ToolChoice::Auto,
+            // The last two: the model's own extra calls, copies of the first.
+            vec![
+                first.clone(),
+                second.clone(),
+                third.clone(),
+                first.clone(),
+                first.clone(),
+            ],
+        )
+        .await;
+        assert_eq!(text, format!("{first}\n{second}\n{third}"));
+        let pinned = |minutes| {
+            tools()
+                .pinned_call_grammar("play", "minutes", &json!(minutes))
+                .expect("play has minutes")
+        };
+        assert_eq!(requests[1].grammar, Some(pinned(20)));
+        assert_eq!(requests[2].prompt, format!("PROMPT {first}\n{second}\n"));
+        assert_eq!(requests[2].grammar, Some(pinned(30)));
+        assert_eq!(requests.len(), 5, "then asked as before, and not kept");
+        let report = report.expect("calls were added");
+        assert_eq!(report.model_answer, first);
+        let added: Vec<_> = report
+            .added
+            .iter()
+            .map(|c| (c.reason, c.arguments["minutes"].clone()))
+            .collect();
+        assert_eq!(added, vec![("listed", json!(20)), ("listed", json!(30))]);
+        assert!(report.dropped.is_empty() && !report.answered_in_text);
+    }
+
+    #[tokio::test]
     async fn an_extra_call_with_nothing_new_or_with_invented_values_is_not_kept() {
         let first = call("travel_time", json!({"distance": 120, "speed": 60}));
         let swapped = call("travel_time", json!({"distance": 60, "speed": 120}));
@@ -601,13 +825,26 @@ mod tests {
         let again = call("play", json!({"artist": "Taylor Swift", "minutes": 25}));
         let other = call("travel_time", json!({"distance": 20, "speed": 5}));
         let answer_text = format!("{first}\n{again}\n{other}");
-        let (text, _, _) = answer(
+        let (text, _, _, report) = answer_reported(
             "Play Taylor Swift for 20 minutes",
             ToolChoice::Auto,
             vec![answer_text, first.clone()],
         )
         .await;
         assert_eq!(text, first);
+        let dropped: Vec<_> = report
+            .expect("calls were dropped")
+            .dropped
+            .iter()
+            .map(|c| (c.name.clone(), c.reason))
+            .collect();
+        assert_eq!(
+            dropped,
+            vec![
+                ("play".to_string(), "nothing_new"),
+                ("travel_time".to_string(), "nothing_new")
+            ]
+        );
     }
 
     #[tokio::test]
@@ -634,6 +871,9 @@ mod tests {
         .await;
         assert_eq!(text, "Hello! How can I help?");
         assert_eq!(requests.len(), 1);
+        let (_, _, _, report) =
+            answer_reported("Hello there", ToolChoice::Auto, vec!["Hi!".into()]).await;
+        assert_eq!(report, None, "nothing changed, nothing reported");
     }
 
     #[test]
@@ -649,6 +889,7 @@ mod tests {
         let off = ToolCallTuning {
             call_grounding: CallGrounding::Off,
             probe_parallel_calls: false,
+            calls_for_lists: false,
             ..tuning
         };
         assert!(CallCheck::new(&off, &tools(), &messages, &ToolChoice::Auto, true, true).is_none());

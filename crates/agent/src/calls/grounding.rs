@@ -222,7 +222,7 @@ fn name_words(name: &str) -> Vec<String> {
     words
 }
 
-fn non_latin_letter(c: char) -> bool {
+pub(super) fn non_latin_letter(c: char) -> bool {
     c.is_alphabetic() && !c.is_ascii() && !matches!(c, 'À'..='ɏ')
 }
 
@@ -236,7 +236,7 @@ fn property<'a>(schema: &'a Value, name: &str) -> Option<&'a Value> {
     schema.get("properties").and_then(|p| p.get(name))
 }
 
-fn same_number(a: f64, b: f64) -> bool {
+pub(super) fn same_number(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
 }
 
@@ -287,7 +287,7 @@ const CHINESE_DIGITS: &[(char, f64)] = &[
 ];
 
 /// Multipliers written after a number.
-const SCALES: &[(&str, f64)] = &[
+pub(super) const SCALES: &[(&str, f64)] = &[
     ("%", 0.01),
     ("percent", 0.01),
     ("k", 1e3),
@@ -302,17 +302,24 @@ const SCALES: &[(&str, f64)] = &[
     ("亿", 1e8),
 ];
 
-/// Every number `text` writes, each also scaled by what follows it (`5%` → 5 and 0.05).
-fn read_numbers(text: &str) -> Vec<f64> {
+/// A number written in digits: where it stands in the text (char positions) and its value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct WrittenNumber {
+    pub start: usize,
+    pub end: usize,
+    pub value: f64,
+}
+
+/// The numbers `text` writes in digits, in order (a leading `-` is part of the number).
+pub(super) fn written_numbers(chars: &[char]) -> Vec<WrittenNumber> {
     let mut numbers = Vec::new();
-    let chars: Vec<char> = text.chars().collect();
     let mut i = 0;
     while i < chars.len() {
         if !chars[i].is_ascii_digit() {
             i += 1;
             continue;
         }
-        let start = i;
+        let mut start = i;
         let mut digits = String::new();
         while i < chars.len() {
             let c = chars[i];
@@ -334,21 +341,41 @@ fn read_numbers(text: &str) -> Vec<f64> {
         };
         if start > 0 && chars[start - 1] == '-' {
             value = -value;
+            start -= 1;
         }
-        numbers.push(value);
-        let rest: String = chars[i..].iter().take(12).collect();
-        let rest = rest.trim_start().to_lowercase();
-        for (suffix, scale) in SCALES {
-            let boundary = rest.strip_prefix(suffix).is_some_and(|after| {
+        numbers.push(WrittenNumber {
+            start,
+            end: i,
+            value,
+        });
+    }
+    numbers
+}
+
+/// The multipliers written right after the number ending at char `end` (`%`, `million`, `万`).
+pub(super) fn scales_after(chars: &[char], end: usize) -> impl Iterator<Item = f64> {
+    let rest: String = chars[end..].iter().take(12).collect();
+    let rest = rest.trim_start().to_lowercase();
+    SCALES
+        .iter()
+        .filter(move |(suffix, _)| {
+            rest.strip_prefix(suffix).is_some_and(|after| {
                 after
                     .chars()
                     .next()
                     .is_none_or(|c| !c.is_ascii_alphanumeric())
-            });
-            if boundary {
-                numbers.push(value * scale);
-            }
-        }
+            })
+        })
+        .map(|(_, scale)| *scale)
+}
+
+/// Every number `text` writes, each also scaled by what follows it (`5%` → 5 and 0.05).
+fn read_numbers(text: &str) -> Vec<f64> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut numbers = Vec::new();
+    for number in written_numbers(&chars) {
+        numbers.push(number.value);
+        numbers.extend(scales_after(&chars, number.end).map(|scale| number.value * scale));
     }
     let lower = text.to_lowercase();
     for word in lower.split(|c: char| !c.is_ascii_alphanumeric()) {

@@ -3,6 +3,7 @@
 
 mod checked;
 mod grounding;
+mod lists;
 
-pub use checked::{checked_generation, CallCheck};
+pub use checked::{checked_generation, CallCheck, CheckReport, CheckReportSlot, CheckedCall};
 pub use grounding::{CallGrounding, Grounds};

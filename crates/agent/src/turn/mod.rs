@@ -35,6 +35,7 @@ use crate::session::{PendingCall, SessionInfo, SessionStore};
 use crate::tuning::{add_call_guidance, step_biases, ToolCallTuning};
 use fulcrum_retrieval::{Passage, PassageSource};
 
+use prompt::Generated;
 use step::Call;
 
 /// Closes the prompt of an answer after tool results.
@@ -357,7 +358,13 @@ impl Agent {
             } else {
                 ToolChoice::Auto
             };
-            let (text, usage, elapsed_ms, layers) = self
+            let Generated {
+                text,
+                usage,
+                elapsed_ms,
+                layers,
+                checks,
+            } = self
                 .generate(
                     &context.principal.user,
                     &session_id,
@@ -375,12 +382,16 @@ impl Agent {
             } else {
                 parse_output(&text, &|name| registry.get(name).is_some())
             };
-            self.policy.audit().append(context.event(
-                "model_output",
-                json!({"step": step, "text": text, "prompt_tokens": usage.prompt_tokens,
-                       "completion_tokens": usage.completion_tokens, "elapsed_ms": elapsed_ms,
-                       "context": layers}),
-            ))?;
+            let mut output = json!({"step": step, "text": text, "prompt_tokens": usage.prompt_tokens,
+                   "completion_tokens": usage.completion_tokens, "elapsed_ms": elapsed_ms,
+                   "context": layers});
+            if let Some(checks) = checks {
+                // The model's own answer and what the call checks dropped or added.
+                output["call_checks"] = json!(checks);
+            }
+            self.policy
+                .audit()
+                .append(context.event("model_output", output))?;
             let last_context = Some(layers);
             let proposed = parsed.calls.len();
             let fresh: Vec<_> = dedupe_calls(parsed.calls)

@@ -2,7 +2,7 @@
 //! budget, and the model's reply streamed as tokens.
 
 use super::*;
-use crate::calls::{checked_generation, CallCheck};
+use crate::calls::{checked_generation, CallCheck, CheckReport};
 
 impl Agent {
     /// Passages for the current turn's message, when the agent has a passage source; the
@@ -68,7 +68,7 @@ impl Agent {
         choice: &ToolChoice,
         passages: &[Passage],
         events: Events<'_>,
-    ) -> Result<(String, Usage, f64, LayerTokens), AgentError> {
+    ) -> Result<Generated, AgentError> {
         let mut stored = self.sessions.messages(session_id)?;
         let memory = self.sessions.memory(session_id)?;
         let mut system = vec![Message::system(self.options.system_prompt.clone())];
@@ -134,6 +134,7 @@ impl Agent {
             ..GenerationRequest::greedy(prompt, self.options.max_tokens)
         };
         let started = Instant::now();
+        let report = check.as_ref().map(CallCheck::report);
         let mut stream = match check {
             Some(check) => checked_generation(&self.backend, request, check).await?,
             None => start_generation(&self.backend, request).await?,
@@ -157,13 +158,28 @@ impl Agent {
                             emit(events, AgentEvent::Token { text: content });
                         }
                     }
-                    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-                    return Ok((text, usage, elapsed_ms, layers));
+                    return Ok(Generated {
+                        text,
+                        usage,
+                        elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
+                        layers,
+                        checks: report.and_then(|report| report.take()),
+                    });
                 }
             }
         }
         Err(AgentError::Incomplete)
     }
+}
+
+/// One step's generation.
+pub(super) struct Generated {
+    pub text: String,
+    pub usage: Usage,
+    pub elapsed_ms: f64,
+    pub layers: LayerTokens,
+    /// What the call checks changed in the model's answer, if anything.
+    pub checks: Option<CheckReport>,
 }
 
 /// `messages` as the prompt of a generation (the assistant's turn opened).

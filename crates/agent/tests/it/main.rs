@@ -61,6 +61,20 @@ pub fn world(script: &[&str]) -> World {
 
 /// A world whose agent runs with `options` (tool-call tuning as in `world`).
 pub fn world_with(script: &[&str], options: AgentOptions) -> World {
+    world_built(script, |dir, backend| {
+        open_agent_with(dir, backend, options)
+    })
+}
+
+/// A world whose agent runs with the served call checks on: the scripted replies are what the
+/// model wrote, and the checks may drop calls or ask for more.
+pub fn world_checked(script: &[&str]) -> World {
+    world_built(script, |dir, backend| {
+        open_agent_tuned(dir, backend, AgentOptions::default())
+    })
+}
+
+fn world_built(script: &[&str], open: impl FnOnce(&Path, Arc<ScriptedBackend>) -> Agent) -> World {
     let dir = tempfile::tempdir().expect("dir");
     let connection = rusqlite::Connection::open(dir.path().join("shop.db")).expect("db");
     connection
@@ -76,7 +90,7 @@ pub fn world_with(script: &[&str], options: AgentOptions) -> World {
         .expect("seed");
     std::fs::write(dir.path().join("policy.toml"), POLICY).expect("policy");
     let backend = Arc::new(ScriptedBackend::new(script.iter().copied()));
-    let agent = open_agent_with(dir.path(), Arc::clone(&backend), options);
+    let agent = open(dir.path(), Arc::clone(&backend));
     World {
         dir,
         backend,
@@ -89,6 +103,25 @@ pub fn open_agent(dir: &Path, backend: Arc<ScriptedBackend>) -> Agent {
 }
 
 pub fn open_agent_with(dir: &Path, backend: Arc<ScriptedBackend>, options: AgentOptions) -> Agent {
+    open_agent_tuned(
+        dir,
+        backend,
+        AgentOptions {
+            tuning: ToolCallTuning {
+                tool_call_bias: 20.0,
+                parallel_call_bias: 0.0,
+                // The scripted replies are exact: no call dropped, none asked for beyond them.
+                call_grounding: CallGrounding::Off,
+                probe_parallel_calls: false,
+                calls_for_lists: false,
+            },
+            ..options
+        },
+    )
+}
+
+/// An agent over `dir`'s policy and state with `options` as given.
+pub fn open_agent_tuned(dir: &Path, backend: Arc<ScriptedBackend>, options: AgentOptions) -> Agent {
     let registry = Registry::load(&dir.join("policy.toml")).expect("policy");
     let state = dir.join("state.db");
     let policy =
@@ -109,16 +142,7 @@ pub fn open_agent_with(dir: &Path, backend: Arc<ScriptedBackend>, options: Agent
         Arc::new(template),
         Arc::new(policy),
         Arc::new(sessions),
-        AgentOptions {
-            tuning: ToolCallTuning {
-                tool_call_bias: 20.0,
-                parallel_call_bias: 0.0,
-                // The scripted replies are exact: no call dropped, none asked for beyond them.
-                call_grounding: CallGrounding::Off,
-                probe_parallel_calls: false,
-            },
-            ..options
-        },
+        options,
     )
     .expect("agent")
 }

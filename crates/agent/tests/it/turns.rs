@@ -2,7 +2,7 @@ use fulcrum_agent::{AgentError, AgentEvent, TurnStop};
 use fulcrum_tools::{ActionState, Resolution};
 use serde_json::json;
 
-use crate::{call, user, world};
+use crate::{call, user, world, world_checked};
 
 #[tokio::test]
 async fn two_searches_then_a_recommendation() {
@@ -88,6 +88,48 @@ async fn two_searches_then_a_recommendation() {
         .expect("verify")
         .first_bad
         .is_none());
+}
+
+#[tokio::test]
+async fn the_call_a_list_asks_for_is_added_and_audited_beside_the_models_own_answer() {
+    let iphone = call("search_product", json!({"query": "iPhone 15"}));
+    let galaxy = call("search_product", json!({"query": "Galaxy S24"}));
+    // The model's answer, the call asked for with the list's other member, the model's own
+    // extra call (a copy, not kept), the answer from both results.
+    let w = world_checked(&[&iphone, &galaxy, &iphone, "Both cost 799."]);
+    let erin = user("erin", "employee");
+    let session = w.agent.create_session(&erin).expect("session");
+    let outcome = w
+        .agent
+        .send(
+            &erin,
+            &session.id,
+            "Compare the iPhone 15 and the Galaxy S24",
+            None,
+        )
+        .await
+        .expect("turn");
+    assert_eq!(outcome.answer.as_deref(), Some("Both cost 799."));
+    let prompts = w.backend.prompts();
+    let last = prompts.last().expect("prompts");
+    assert!(
+        last.contains("A16 chip") && last.contains("Samsung Galaxy S24"),
+        "both results came back: {last}"
+    );
+    let records = w.agent.policy().audit().records(0, 1000).expect("records");
+    let output = records
+        .iter()
+        .find(|r| r.event.kind == "model_output")
+        .expect("model output");
+    let checks = &output.event.data["call_checks"];
+    assert_eq!(checks["model_answer"], iphone.as_str(), "{checks}");
+    assert_eq!(
+        checks["added"],
+        json!([{"name": "search_product", "arguments": {"query": "Galaxy S24"}, "reason": "listed"}])
+    );
+    assert!(output.event.data["text"]
+        .as_str()
+        .is_some_and(|text| text.contains("Galaxy S24")));
 }
 
 #[tokio::test]

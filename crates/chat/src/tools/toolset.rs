@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use serde_json::{json, Value};
+
 use super::grammar::{closed, grammar};
 use super::relax::{enforceable, Relaxation};
 use super::{ParsedCall, ToolChoice};
@@ -134,6 +136,25 @@ impl ToolSet {
             .cloned()
             .collect();
         grammar(&tools, &ToolChoice::Required, false)
+    }
+
+    /// The grammar of exactly one call of `name` with its argument `property` set to `value`
+    /// (the other arguments as the schema allows); `None` when `name` is not offered or has
+    /// no such property.
+    pub fn pinned_call_grammar(&self, name: &str, property: &str, value: &Value) -> Option<String> {
+        let mut tool = self.enforced.iter().find(|tool| tool.name == name)?.clone();
+        let parameters = tool.parameters.as_object_mut()?;
+        let properties = parameters.get_mut("properties")?.as_object_mut()?;
+        let pinned = properties.get_mut(property)?;
+        *pinned = json!({ "const": value });
+        match parameters.get_mut("required").and_then(Value::as_array_mut) {
+            Some(required) if required.iter().any(|r| r == property) => {}
+            Some(required) => required.push(json!(property)),
+            None => {
+                parameters.insert("required".into(), json!([property]));
+            }
+        }
+        Some(grammar(&[tool], &ToolChoice::Required, false))
     }
 
     /// Checks a call against its tool's schema (with undeclared properties refused).

@@ -142,12 +142,13 @@ pub(super) async fn begin(
         buffered: !stream,
         ..request
     };
+    let checks = check.as_ref().map(CallCheck::report);
     let mut generation = match check {
         Some(check) => checked_generation(&model.backend, request, check).await?,
         None => start_generation(&model.backend, request).await?,
     };
     if let Some(audit) = audit {
-        generation = audit.attach(generation, tools.clone());
+        generation = audit.attach(generation, tools.clone(), checks);
     }
     let in_flight = InFlight::new(state.metrics.generations_in_flight.clone(), admission);
     let meta = ResponseMeta {

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use fulcrum_agent::{CheckReport, CheckReportSlot};
 use fulcrum_chat::tools::{dedupe_calls, parse_output, ToolSet};
 use fulcrum_engine::{FinishReason, GenerationStream, Usage};
 use fulcrum_tools::{CallContext, ChatAuditContent, Policy, Principal};
@@ -105,11 +106,22 @@ impl ChatAudit {
         self,
         generation: GenerationStream,
         tools: Option<Arc<ToolSet>>,
+        checks: Option<CheckReportSlot>,
     ) -> GenerationStream {
-        generation.on_complete(move |text, reason, usage| self.record(text, reason, usage, tools))
+        generation.on_complete(move |text, reason, usage| {
+            let checks = checks.and_then(|slot| slot.take());
+            self.record(text, reason, usage, tools, checks)
+        })
     }
 
-    fn record(self, text: &str, reason: FinishReason, usage: &Usage, tools: Option<Arc<ToolSet>>) {
+    fn record(
+        self,
+        text: &str,
+        reason: FinishReason,
+        usage: &Usage,
+        tools: Option<Arc<ToolSet>>,
+        checks: Option<CheckReport>,
+    ) {
         let calls: Vec<Value> = tools
             .map(|tools| {
                 dedupe_calls(parse_output(text, &|name| tools.contains(name)).calls)
@@ -132,6 +144,18 @@ impl ChatAudit {
             "tools_offered": self.tools_offered,
             "tool_calls": calls,
         });
+        if let Some(checks) = checks {
+            // What the call checks dropped or added; the model's own answer only where the
+            // content is audited.
+            data["call_checks"] = match self.content {
+                ChatAuditContent::Full => json!(checks),
+                ChatAuditContent::Metadata => json!({
+                    "dropped": checks.dropped.iter().map(|c| json!({"name": c.name, "reason": c.reason})).collect::<Vec<_>>(),
+                    "added": checks.added.iter().map(|c| json!({"name": c.name, "reason": c.reason})).collect::<Vec<_>>(),
+                    "answered_in_text": checks.answered_in_text,
+                }),
+            };
+        }
         if let Some(messages) = self.messages {
             data["messages"] = messages;
             data["output"] = json!(text);

@@ -62,6 +62,16 @@ fn governed_with_policy(
     passages: Option<Arc<dyn PassageSource>>,
     edit: impl FnOnce(String) -> String,
 ) -> Governed {
+    governed_tuned(outputs, passages, edit, super::exact_tuning())
+}
+
+/// [`governed_with_policy`] with the call checks of `tuning`.
+fn governed_tuned(
+    outputs: &[&str],
+    passages: Option<Arc<dyn PassageSource>>,
+    edit: impl FnOnce(String) -> String,
+    tuning: fulcrum_agent::ToolCallTuning,
+) -> Governed {
     let dir = tempfile::tempdir().expect("dir");
     let policy_path = fulcrum_tools::demo::install(dir.path()).expect("demo");
     let text = std::fs::read_to_string(&policy_path).expect("policy");
@@ -78,7 +88,7 @@ fn governed_with_policy(
     .expect("policy");
     let sessions = SessionStore::open(&state_db).expect("sessions");
     let policy = Arc::new(policy);
-    let state = super::state();
+    let state = super::state_tuned(tuning);
     let reports = dir.path().join("reports");
     let function = MonthlyReportFunction::new(
         &policy,
@@ -114,7 +124,7 @@ fn governed_with_policy(
         policy,
         Arc::new(sessions),
         AgentOptions {
-            tuning: super::exact_tuning(),
+            tuning,
             ..AgentOptions::default()
         },
     )
@@ -734,6 +744,38 @@ async fn chat_completions_are_audited_and_limited_to_the_policy_s_roles() {
     assert!(rows[0]["data"]["output"]
         .as_str()
         .is_some_and(|o| o.contains("<tool_call>")));
+}
+
+#[tokio::test]
+async fn what_the_call_checks_change_is_audited_with_the_models_own_answer() {
+    let invented = hermes("lookup", json!({"id": 99}));
+    for (content, full) in [("full", true), ("metadata", false)] {
+        let header = format!("audit_chat_content = \"{content}\"\n");
+        let g = governed_tuned(
+            &[&invented, "I cannot find it."],
+            None,
+            |text| format!("{header}{text}"),
+            fulcrum_agent::ToolCallTuning::default(),
+        );
+        let (status, answer) = chat(&g.app, EMPLOYEE).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert_eq!(
+            answer["choices"][0]["message"]["content"],
+            "I cannot find it."
+        );
+        let rows = chat_rows(&g.app).await;
+        let checks = &rows[0]["data"]["call_checks"];
+        assert_eq!(checks["answered_in_text"], true, "{checks}");
+        assert_eq!(checks["dropped"][0]["name"], "lookup");
+        assert_eq!(checks["dropped"][0]["reason"], "not_in_conversation");
+        if full {
+            assert_eq!(checks["model_answer"], invented.as_str());
+            assert_eq!(checks["dropped"][0]["arguments"], json!({"id": 99}));
+        } else {
+            assert!(checks.get("model_answer").is_none(), "{checks}");
+            assert!(checks["dropped"][0].get("arguments").is_none(), "{checks}");
+        }
+    }
 }
 
 #[tokio::test]

@@ -31,14 +31,19 @@ fn exact_tuning() -> fulcrum_agent::ToolCallTuning {
     fulcrum_agent::ToolCallTuning {
         call_grounding: fulcrum_agent::CallGrounding::Off,
         probe_parallel_calls: false,
+        calls_for_lists: false,
         ..Default::default()
     }
 }
 
 fn state() -> AppState {
+    state_tuned(exact_tuning())
+}
+
+fn state_tuned(tuning: fulcrum_agent::ToolCallTuning) -> AppState {
     AppState::new(ServerOptions {
         max_body_bytes: 64 * 1024,
-        tuning: exact_tuning(),
+        tuning,
         ..ServerOptions::default()
     })
     .expect("state")

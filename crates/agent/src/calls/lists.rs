@@ -1,0 +1,516 @@
+//! The lists a user writes: "in 2017, 2018 and 2019", "for Boston and New York",
+//! "北京、上海和广州".
+//!
+//! Asked for the same thing over a list, a small model makes the call for the first member and
+//! stops, and asked for another call it copies the first. A call that used one member of a
+//! list shows which argument the list fills; each other member is then one more call, with
+//! that argument set to it (see `checked`).
+
+use serde_json::{Number, Value};
+
+use super::grounding::{non_latin_letter, same_number, written_numbers, SCALES};
+
+/// Words that join the members of a list.
+const JOINING_WORDS: &[&str] = &["and", "or", "和", "与", "及", "或", "跟"];
+
+/// Marks that separate members without ending the list (`A, B and C`).
+const SEPARATORS: &[char] = &[',', '、', '，', '&'];
+
+/// Words written around each member of a number list and left out of the joint
+/// ("the number 4567 and the number 7890", "10 years and 20 years").
+const MAX_WORDS_AROUND_A_JOINT: usize = 2;
+
+/// Articles a member may start with ("Paris and the Louvre").
+const ARTICLES: &[&str] = &["the", "a", "an"];
+
+/// The lists of one text, read once.
+#[derive(Debug, Clone, Default)]
+pub struct Lists {
+    chars: Vec<char>,
+    /// The members of each list of numbers written in digits.
+    numbers: Vec<Vec<f64>>,
+}
+
+impl Lists {
+    pub fn new(text: &str) -> Self {
+        let chars: Vec<char> = text.chars().collect();
+        let mut numbers: Vec<Vec<f64>> = Vec::new();
+        let mut run: Vec<f64> = Vec::new();
+        let written = written_numbers(&chars);
+        for (index, number) in written.iter().enumerate() {
+            let joined = index > 0 && {
+                let previous = &written[index - 1];
+                let gap: String = chars[previous.end..number.start].iter().collect();
+                joint_words(&gap).is_some_and(|prefix| {
+                    // The next member dressed as the previous one ("the number 4567 and the
+                    // number 7890"), not a name that holds a number ("20 minutes and Maroon 5").
+                    let before: String = chars[..previous.start].iter().collect();
+                    let before = before.to_lowercase();
+                    let before: Vec<&str> = before
+                        .split(|c: char| !c.is_alphanumeric())
+                        .filter(|w| !w.is_empty())
+                        .collect();
+                    before.ends_with(&prefix.iter().map(String::as_str).collect::<Vec<_>>())
+                })
+            };
+            if !joined && run.len() > 1 {
+                numbers.push(std::mem::take(&mut run));
+            }
+            if !joined {
+                run.clear();
+            }
+            run.push(number.value);
+        }
+        if run.len() > 1 {
+            numbers.push(run);
+        }
+        Lists { chars, numbers }
+    }
+
+    /// The other members of the list `value` belongs to, written as `value` is: numbers
+    /// scaled the same way (a call's 0.04 for "4%" makes "5%" 0.05), strings as the text
+    /// writes them. Empty when `value` is in no list.
+    pub fn siblings(&self, value: &Value) -> Vec<Value> {
+        match value {
+            Value::Number(number) => number
+                .as_f64()
+                .map(|n| self.number_siblings(n, number.is_f64()))
+                .unwrap_or_default(),
+            Value::String(text) => self
+                .string_siblings(text)
+                .into_iter()
+                .map(Value::String)
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn number_siblings(&self, value: f64, fractional: bool) -> Vec<Value> {
+        for list in &self.numbers {
+            for (index, member) in list.iter().enumerate() {
+                let Some(scale) = scale_between(*member, value) else {
+                    continue;
+                };
+                return list
+                    .iter()
+                    .enumerate()
+                    .filter(|(other, _)| *other != index)
+                    .filter_map(|(_, sibling)| json_number(sibling * scale, fractional))
+                    .collect();
+            }
+        }
+        Vec::new()
+    }
+
+    /// The members after `value` in a list of words: "Boston and New York", "human HbA1c,
+    /// normal hemoglobin, and rat hemoglobin".
+    fn string_siblings(&self, value: &str) -> Vec<String> {
+        let needle: Vec<char> = value.trim().chars().collect();
+        if needle.is_empty() {
+            return Vec::new();
+        }
+        let Some(start) = find_ignoring_case(&self.chars, &needle) else {
+            return Vec::new();
+        };
+        if ends_a_list(&self.chars, start) {
+            // "A, B and C": C is the last member, whatever follows it.
+            return Vec::new();
+        }
+        let shape = MemberShape::of(&self.chars[start..start + needle.len()]);
+        let mut siblings = Vec::new();
+        let mut at = start + needle.len();
+        while let Some((member_start, last)) = joint_after(&self.chars, at) {
+            let Some(end) = shape.member_end(&self.chars, member_start) else {
+                break;
+            };
+            let member: String = self.chars[member_start..end].iter().collect();
+            siblings.push(member.trim().to_string());
+            at = end;
+            if last {
+                break;
+            }
+        }
+        siblings
+    }
+}
+
+/// Whether `gap`, the text between two numbers, joins them as members of one list: a joint
+/// (`,`, `and`, `, or`, `、`, `和`) with at most two words on either side and nothing else;
+/// with the words after the joint (lowercased), which the earlier member must have before it.
+fn joint_words(gap: &str) -> Option<Vec<String>> {
+    let mut tokens: Vec<String> = Vec::new();
+    let gap = gap.replace("以及", "及");
+    let gap = gap.trim_end_matches(['-', '+', ' ']);
+    let mut word = String::new();
+    for c in gap.chars() {
+        if (c.is_alphanumeric() && !non_latin_letter(c)) || c == '%' {
+            word.push(c);
+            continue;
+        }
+        if !word.is_empty() {
+            tokens.push(std::mem::take(&mut word).to_lowercase());
+        }
+        if c.is_whitespace() || "$€£¥".contains(c) {
+            continue;
+        }
+        if non_latin_letter(c) || SEPARATORS.contains(&c) {
+            tokens.push(c.to_string());
+        } else {
+            return None;
+        }
+    }
+    if !word.is_empty() {
+        tokens.push(word.to_lowercase());
+    }
+    let is_joint = |t: &String| {
+        JOINING_WORDS.contains(&t.as_str()) || t.chars().all(|c| SEPARATORS.contains(&c))
+    };
+    let first = tokens.iter().position(is_joint)?;
+    let mut last = first;
+    // ", and": a separator and a joining word make one joint.
+    if tokens.get(first + 1).is_some_and(is_joint)
+        && !JOINING_WORDS.contains(&tokens[first].as_str())
+    {
+        last = first + 1;
+    }
+    let after = &tokens[last + 1..];
+    (first <= MAX_WORDS_AROUND_A_JOINT
+        && after.len() <= MAX_WORDS_AROUND_A_JOINT
+        && !after.iter().any(is_joint))
+    .then(|| after.to_vec())
+}
+
+/// The scale that turns `written` (a number of the text) into `value` (a call's): 1, or a
+/// multiplier the text may have written after it (`%`, `k`, `million`).
+fn scale_between(written: f64, value: f64) -> Option<f64> {
+    std::iter::once(1.0)
+        .chain(SCALES.iter().map(|(_, scale)| *scale))
+        .find(|scale| same_number(written * scale, value))
+}
+
+fn json_number(value: f64, fractional: bool) -> Option<Value> {
+    // 5 × 0.01 is 0.05000000000000000277 in binary: round away what scaling added.
+    let value = if value.abs() < 1e8 {
+        (value * 1e10).round() / 1e10
+    } else {
+        value
+    };
+    if !fractional && value.fract() == 0.0 && value.abs() < 9.0e15 {
+        #[allow(clippy::cast_possible_truncation)]
+        return Some(Value::Number(Number::from(value as i64)));
+    }
+    Number::from_f64(value).map(Value::Number)
+}
+
+/// Where the member after a joint that starts at `at` begins, and whether the joint was the
+/// list's last (`and`, `or`, `和`: "A, B and C" ends at C).
+fn joint_after(chars: &[char], at: usize) -> Option<(usize, bool)> {
+    let mut i = skip_spaces(chars, at);
+    let mut joined = false;
+    if chars.get(i).is_some_and(|c| SEPARATORS.contains(c)) {
+        joined = true;
+        i = skip_spaces(chars, i + 1);
+    }
+    let mut last = false;
+    if let Some(after) = JOINING_WORDS
+        .iter()
+        .find_map(|word| word_at(chars, i, word))
+    {
+        joined = true;
+        last = true;
+        i = skip_spaces(chars, after);
+    }
+    if !joined {
+        return None;
+    }
+    if let Some(after) = ARTICLES.iter().find_map(|word| word_at(chars, i, word)) {
+        i = skip_spaces(chars, after);
+    }
+    (i < chars.len()).then_some((i, last))
+}
+
+/// Whether the member starting at `start` follows a joining word ("and C", "and the C"):
+/// the last member of its list.
+fn ends_a_list(chars: &[char], start: usize) -> bool {
+    let words_before = |end: usize| {
+        let mut at = end;
+        while at > 0 && chars[at - 1].is_whitespace() {
+            at -= 1;
+        }
+        let word_start = (0..at)
+            .rev()
+            .find(|&i| !chars[i].is_alphanumeric() || non_latin_letter(chars[i]))
+            .map_or(0, |i| i + 1);
+        // Chinese joining words are one character, written without spaces.
+        let word_start = if word_start == at && at > 0 && non_latin_letter(chars[at - 1]) {
+            at - 1
+        } else {
+            word_start
+        };
+        (
+            word_start,
+            chars[word_start..at]
+                .iter()
+                .collect::<String>()
+                .to_lowercase(),
+        )
+    };
+    let (before_word, word) = words_before(start);
+    let word = if ARTICLES.contains(&word.as_str()) {
+        words_before(before_word).1
+    } else {
+        word
+    };
+    JOINING_WORDS.contains(&word.as_str())
+}
+
+/// The end of `word` when the text has it at `at` as a whole word (Chinese: as characters).
+fn word_at(chars: &[char], at: usize, word: &str) -> Option<usize> {
+    let word: Vec<char> = word.chars().collect();
+    let end = at + word.len();
+    let matches = chars.get(at..end).is_some_and(|found| {
+        found
+            .iter()
+            .zip(&word)
+            .all(|(a, b)| a.to_lowercase().eq(b.to_lowercase()))
+    });
+    let whole = word.iter().all(|c| non_latin_letter(*c))
+        || !chars.get(end).is_some_and(|c| c.is_alphanumeric());
+    (matches && whole).then_some(end)
+}
+
+fn skip_spaces(chars: &[char], mut at: usize) -> usize {
+    while chars.get(at).is_some_and(|c| c.is_whitespace()) {
+        at += 1;
+    }
+    at
+}
+
+fn find_ignoring_case(haystack: &[char], needle: &[char]) -> Option<usize> {
+    if needle.len() > haystack.len() {
+        return None;
+    }
+    (0..=haystack.len() - needle.len()).find(|&start| {
+        haystack[start..start + needle.len()]
+            .iter()
+            .zip(needle)
+            .all(|(a, b)| a.to_lowercase().eq(b.to_lowercase()))
+    })
+}
+
+/// How the members of a list look, judged by the member a call used.
+#[derive(Debug, Clone, Copy)]
+enum MemberShape {
+    /// Chinese (or another script without spaces): as many characters.
+    Characters(usize),
+    /// A name: words that start with a capital letter or a digit, with as many commas
+    /// inside ("Boston, MA and San Francisco, CA").
+    Name { commas: usize },
+    /// Lowercase words: at most one more than the member had, ending at a joint or a mark.
+    Words(usize),
+}
+
+impl MemberShape {
+    fn of(member: &[char]) -> MemberShape {
+        if member.iter().all(|c| non_latin_letter(*c)) {
+            return MemberShape::Characters(member.len());
+        }
+        if member
+            .first()
+            .is_some_and(|c| c.is_uppercase() || c.is_ascii_digit())
+        {
+            return MemberShape::Name {
+                commas: member.iter().filter(|c| **c == ',').count(),
+            };
+        }
+        let words = member.iter().collect::<String>().split_whitespace().count();
+        MemberShape::Words(words)
+    }
+
+    /// Where a member of this shape starting at `start` ends; `None` when no such member
+    /// starts there.
+    fn member_end(self, chars: &[char], start: usize) -> Option<usize> {
+        match self {
+            MemberShape::Characters(count) => {
+                let end = start + count;
+                chars
+                    .get(start..end)
+                    .is_some_and(|found| found.iter().all(|c| non_latin_letter(*c)))
+                    .then_some(end)
+            }
+            MemberShape::Name { commas } => {
+                let mut end = start;
+                let mut commas_left = commas;
+                let mut at = start;
+                loop {
+                    let word_end = word_end(chars, at);
+                    let capitalised = chars
+                        .get(at)
+                        .is_some_and(|c| c.is_uppercase() || c.is_ascii_digit());
+                    if word_end == at || !capitalised {
+                        break;
+                    }
+                    end = word_end;
+                    at = skip_spaces(chars, word_end);
+                    if chars.get(word_end) == Some(&',') {
+                        if commas_left == 0 {
+                            break;
+                        }
+                        commas_left -= 1;
+                        at = skip_spaces(chars, word_end + 1);
+                    }
+                }
+                (end > start).then_some(end)
+            }
+            MemberShape::Words(count) => {
+                let mut at = start;
+                let mut end = start;
+                for _ in 0..=count {
+                    if JOINING_WORDS
+                        .iter()
+                        .any(|w| word_at(chars, at, w).is_some())
+                    {
+                        break;
+                    }
+                    let word_end = word_end(chars, at);
+                    if word_end == at {
+                        break;
+                    }
+                    end = word_end;
+                    at = skip_spaces(chars, word_end);
+                }
+                let closed = at >= chars.len()
+                    || !chars[at].is_alphanumeric()
+                    || JOINING_WORDS
+                        .iter()
+                        .any(|w| word_at(chars, at, w).is_some());
+                (end > start && closed).then_some(end)
+            }
+        }
+    }
+}
+
+/// The end of the word (letters, digits, `-`, `'`, and the dots of "St. Louis" or "D.C.")
+/// starting at `at`.
+fn word_end(chars: &[char], start: usize) -> usize {
+    let mut at = start;
+    loop {
+        let Some(&c) = chars.get(at) else {
+            return at;
+        };
+        let letter = c.is_alphanumeric() && !non_latin_letter(c);
+        let abbreviation_dot = c == '.'
+            && (chars.get(at + 1).is_some_and(|n| n.is_alphanumeric())
+                || chars[start..at].contains(&'.')
+                || at - start == 1 && chars[start].is_uppercase()
+                || chars[start..at] == ['S', 't']);
+        if !(letter || matches!(c, '-' | '\'') || abbreviation_dot) {
+            return at;
+        }
+        at += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn siblings(text: &str, value: Value) -> Vec<Value> {
+        Lists::new(text).siblings(&value)
+    }
+
+    #[test]
+    fn numbers_in_a_list_are_siblings_however_the_members_are_dressed() {
+        let text = "a loan term of 15, 20 and 30 years";
+        assert_eq!(siblings(text, json!(15)), vec![json!(20), json!(30)]);
+        assert_eq!(siblings(text, json!(30)), vec![json!(15), json!(20)]);
+        assert_eq!(
+            siblings("seasons 2017, 2018 and 2019.", json!(2018)),
+            vec![json!(2017), json!(2019)]
+        );
+        assert_eq!(
+            siblings("the number 4567 and the number 7890", json!(4567)),
+            vec![json!(7890)]
+        );
+        assert_eq!(
+            siblings("for the next 10 years and 20 years", json!(10)),
+            vec![json!(20)]
+        );
+        assert_eq!(
+            siblings("2017年、2018年和2019年的销售额", json!(2019)),
+            vec![json!(2017), json!(2018)]
+        );
+        // Scaled as the call scaled its member.
+        assert_eq!(
+            siblings("at 4% or 5% interest", json!(0.04)),
+            vec![json!(0.05)]
+        );
+    }
+
+    #[test]
+    fn numbers_that_play_different_parts_are_not_a_list() {
+        let text = "short term gains of $15000, long term gains of $25000 in California";
+        assert!(siblings(text, json!(15000)).is_empty());
+        assert!(siblings("from 3 to 7", json!(3)).is_empty());
+        assert!(siblings("x = 3. Then 4 and more", json!(3)).is_empty());
+        assert!(siblings("derivative of 3x^2 at 4", json!(3)).is_empty());
+        assert!(siblings("Play it for 20 minutes and Maroon 5 for 15", json!(20)).is_empty());
+        assert!(siblings("a loan of $400,000 at 4%", json!(400000)).is_empty());
+    }
+
+    #[test]
+    fn words_after_a_member_joined_to_it_are_siblings() {
+        assert_eq!(
+            siblings(
+                "What's the weather in Boston and New York today?",
+                json!("Boston")
+            ),
+            vec![json!("New York")]
+        );
+        assert_eq!(
+            siblings(
+                "Get the protein sequence of human HbA1c, normal hemoglobin, and rat hemoglobin and their 3D models",
+                json!("human HbA1c")
+            ),
+            vec![json!("normal hemoglobin"), json!("rat hemoglobin")]
+        );
+        assert!(
+            siblings(
+                "sequences of human HbA1c, normal hemoglobin, and rat hemoglobin and their 3D models",
+                json!("rat hemoglobin")
+            )
+            .is_empty(),
+            "the last member of a list has no siblings after it"
+        );
+        assert_eq!(
+            siblings(
+                "Weather in Boston, MA and San Francisco, CA.",
+                json!("Boston, MA")
+            ),
+            vec![json!("San Francisco, CA")]
+        );
+        assert_eq!(
+            siblings("北京、上海和广州的天气", json!("北京")),
+            vec![json!("上海"), json!("广州")]
+        );
+        assert_eq!(
+            siblings("Compare Paris and the Louvre", json!("Paris")),
+            vec![json!("Louvre")]
+        );
+    }
+
+    #[test]
+    fn words_that_are_not_a_list_have_no_siblings() {
+        // Another clause, not another member.
+        assert!(siblings("Book a flight to Boston and a hotel there", json!("Boston")).is_empty());
+        assert!(siblings(
+            "walking and running in the park every day",
+            json!("walking")
+        )
+        .is_empty());
+        assert!(siblings("Weather in Boston today", json!("Boston")).is_empty());
+        assert!(siblings("Weather in Boston and", json!("Boston")).is_empty());
+        assert!(siblings("anything", json!(true)).is_empty());
+    }
+}

@@ -41,6 +41,9 @@ pub struct ToolCallTuning {
     /// With parallel calls allowed, a call that used one member of a list the user wrote is
     /// made again for each other member, with that argument set to it.
     pub calls_for_lists: bool,
+    /// Leave out of a call the optional arguments whose values are nowhere in the
+    /// conversation (made up by the model), so that the tool's defaults apply.
+    pub ground_optional_arguments: bool,
 }
 
 impl Default for ToolCallTuning {
@@ -51,6 +54,7 @@ impl Default for ToolCallTuning {
             call_grounding: CallGrounding::default(),
             probe_parallel_calls: true,
             calls_for_lists: true,
+            ground_optional_arguments: true,
         }
     }
 }

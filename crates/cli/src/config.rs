@@ -58,6 +58,9 @@ pub struct Config {
     /// When parallel calls are allowed, make a call that used one member of a list the user
     /// wrote ("in 2017, 2018 and 2019") again for each other member.
     pub calls_for_lists: bool,
+    /// Leave out of a call the optional arguments whose values are nowhere in the
+    /// conversation: the model made them up, and the tool's defaults should apply.
+    pub ground_optional_arguments: bool,
     /// The policy file (users, roles, databases, tools); unset serves the demo enterprise.
     pub policy: Option<PathBuf>,
     /// SQLite file for the audit log, pending actions and agent sessions.
@@ -146,6 +149,7 @@ impl Default for Config {
             call_grounding: fulcrum_agent::CallGrounding::default(),
             probe_parallel_calls: true,
             calls_for_lists: true,
+            ground_optional_arguments: true,
             policy: None,
             state_db: None,
             state_url: None,
@@ -185,7 +189,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 46] = [
+pub const KEYS: [&str; 47] = [
     "engine",
     "upstreams",
     "host",
@@ -206,6 +210,7 @@ pub const KEYS: [&str; 46] = [
     "call_grounding",
     "probe_parallel_calls",
     "calls_for_lists",
+    "ground_optional_arguments",
     "policy",
     "state_db",
     "state_url",
@@ -313,6 +318,7 @@ impl Config {
             call_grounding: self.call_grounding,
             probe_parallel_calls: self.probe_parallel_calls,
             calls_for_lists: self.calls_for_lists,
+            ground_optional_arguments: self.ground_optional_arguments,
         }
     }
 

@@ -51,6 +51,8 @@ pub struct CheckReport {
     pub model_answer: String,
     pub dropped: Vec<CheckedCall>,
     pub added: Vec<CheckedCall>,
+    /// Optional arguments left out because their values were made up.
+    pub dropped_arguments: Vec<DroppedArgument>,
     /// No call was left: the answer was generated again as text.
     pub answered_in_text: bool,
 }
@@ -74,6 +76,14 @@ impl CheckedCall {
             reason,
         }
     }
+}
+
+/// An optional argument the checks left out of a call.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DroppedArgument {
+    pub function: String,
+    pub argument: String,
+    pub value: Value,
 }
 
 /// Where a checked generation leaves its [`CheckReport`] once the answer has finished (before
@@ -103,6 +113,8 @@ pub struct CallCheck {
     probe: bool,
     /// The lists of the user's message, when a call is made for each member.
     lists: Option<Lists>,
+    /// Leave out optional arguments whose values are not in the conversation.
+    ground_optionals: bool,
     /// The one function a named `tool_choice` allows; extra calls are of it alone.
     only: Option<String>,
     report: CheckReportSlot,
@@ -134,7 +146,8 @@ impl CallCheck {
             .flatten()
             .and_then(|m| m.content.as_deref())
             .map(Lists::new);
-        if grounding == CallGrounding::Off && !probe && lists.is_none() {
+        let ground_optionals = tuning.ground_optional_arguments;
+        if grounding == CallGrounding::Off && !probe && lists.is_none() && !ground_optionals {
             return None;
         }
         Some(CallCheck {
@@ -143,6 +156,7 @@ impl CallCheck {
             grounding,
             probe,
             lists,
+            ground_optionals,
             only: match choice {
                 ToolChoice::Named(name) => Some(name.clone()),
                 _ => None,
@@ -272,7 +286,11 @@ impl Checking {
             return;
         };
         let changes = std::mem::take(&mut *changes);
-        if changes.dropped.is_empty() && changes.added.is_empty() && !changes.answered_in_text {
+        if changes.dropped.is_empty()
+            && changes.added.is_empty()
+            && changes.dropped_arguments.is_empty()
+            && !changes.answered_in_text
+        {
             return;
         }
         self.check.report.put(CheckReport {
@@ -351,7 +369,7 @@ impl Checking {
             if kept.is_empty() || !new.is_empty() {
                 used.extend(new);
                 used.extend(self.check.grounds.found_values(&call.arguments));
-                kept.push(call);
+                self.keep(call, &mut kept, None);
             } else {
                 tracing::debug!(call = %call.name, arguments = %call.arguments, "dropped a call that brought nothing new");
                 self.note(|changes| changes.dropped.push(CheckedCall::new(&call, "nothing_new")));
@@ -410,8 +428,7 @@ impl Checking {
                 let new = self.new_values(&call, calls, &used, false);
                 if !new.is_empty() {
                     used.extend(new);
-                    self.note(|changes| changes.added.push(CheckedCall::new(&call, "listed")));
-                    calls.push(call);
+                    self.keep(call, calls, Some("listed"));
                     continue 'calls;
                 }
             }
@@ -447,8 +464,7 @@ impl Checking {
                     continue;
                 }
                 used.extend(new);
-                self.note(|changes| changes.added.push(CheckedCall::new(&call, "asked")));
-                calls.push(call);
+                self.keep(call, calls, Some("asked"));
                 continue 'calls;
             }
             break;
@@ -518,6 +534,49 @@ impl Checking {
             .next()
             .filter(|call| reason == FinishReason::Stop && self.check.tools.validate(call).is_ok());
         Ok((call, usage.completion_tokens))
+    }
+
+    /// Keeps `call` in `calls`, without the optional arguments the model made up (when that
+    /// check is on and the call stays valid without them).
+    fn keep(&self, call: ParsedCall, calls: &mut Vec<ParsedCall>, reason: Option<&'static str>) {
+        let call = self.as_told(call);
+        if let Some(reason) = reason {
+            self.note(|changes| changes.added.push(CheckedCall::new(&call, reason)));
+        }
+        calls.push(call);
+    }
+
+    /// `call` without the optional arguments whose values are not in the conversation.
+    fn as_told(&self, call: ParsedCall) -> ParsedCall {
+        if !self.check.ground_optionals {
+            return call;
+        }
+        let invented = self
+            .check
+            .grounds
+            .invented_optionals(&call.arguments, self.check.schema(&call.name));
+        if invented.is_empty() {
+            return call;
+        }
+        let mut told = call.clone();
+        let mut dropped = Vec::new();
+        if let Some(arguments) = told.arguments.as_object_mut() {
+            for name in invented {
+                if let Some(value) = arguments.remove(&name) {
+                    dropped.push(DroppedArgument {
+                        function: call.name.clone(),
+                        argument: name,
+                        value,
+                    });
+                }
+            }
+        }
+        if self.check.tools.validate(&told).is_err() {
+            return call;
+        }
+        tracing::debug!(call = %call.name, dropped = dropped.len(), "left out optional arguments the conversation does not hold");
+        self.note(|changes| changes.dropped_arguments.extend(dropped));
+        told
     }
 
     /// The values of the conversation `call` brings that no call of `calls` used (and, `by_name`,
@@ -890,6 +949,7 @@ mod tests {
             call_grounding: CallGrounding::Off,
             probe_parallel_calls: false,
             calls_for_lists: false,
+            ground_optional_arguments: false,
             ..tuning
         };
         assert!(CallCheck::new(&off, &tools(), &messages, &ToolChoice::Auto, true, true).is_none());
@@ -902,8 +962,66 @@ mod tests {
             true,
         );
         assert!(
+            required.is_some(),
+            "made-up optional arguments are left out under `required` too"
+        );
+        let optionals_kept = ToolCallTuning {
+            ground_optional_arguments: false,
+            ..tuning
+        };
+        let required = CallCheck::new(
+            &optionals_kept,
+            &tools(),
+            &messages,
+            &ToolChoice::Required,
+            false,
+            true,
+        );
+        assert!(
             required.is_none(),
             "nothing to drop and no parallel calls to ask for"
         );
+    }
+
+    #[tokio::test]
+    async fn optional_arguments_the_model_made_up_are_left_out() {
+        let told = call("play", json!({"artist": "Taylor Swift", "minutes": 20}));
+        let embellished = call(
+            "play",
+            json!({"artist": "Taylor Swift", "minutes": 20, "speed": 3}),
+        );
+        let (text, _, _, report) = answer_reported(
+            "Play Taylor Swift for 20 minutes",
+            ToolChoice::Auto,
+            vec![
+                embellished.clone(),
+                embellished.clone(),
+                embellished.clone(),
+            ],
+        )
+        .await;
+        assert_eq!(text, told);
+        let report = report.expect("an argument was left out");
+        assert_eq!(report.model_answer, embellished);
+        assert_eq!(
+            report.dropped_arguments,
+            vec![DroppedArgument {
+                function: "play".into(),
+                argument: "speed".into(),
+                value: json!(3)
+            }]
+        );
+        // Written by the user, an optional argument stays.
+        let (text, _, _, _) = answer_reported(
+            "Play Taylor Swift for 20 minutes at speed 3",
+            ToolChoice::Auto,
+            vec![
+                embellished.clone(),
+                embellished.clone(),
+                embellished.clone(),
+            ],
+        )
+        .await;
+        assert_eq!(text, embellished);
     }
 }

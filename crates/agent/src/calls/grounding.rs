@@ -98,6 +98,27 @@ impl Grounds {
         }
     }
 
+    /// The optional arguments of `arguments` (a tool with parameter schema `schema`) whose
+    /// values the text does not hold: a string sharing no word with it, a number never
+    /// written. The model made them up; the tool's default should stand instead. Choices and
+    /// what cannot be told are not among them.
+    pub fn invented_optionals(&self, arguments: &Value, schema: &Value) -> Vec<String> {
+        let required: Vec<&str> = schema
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|names| names.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let Some(arguments) = arguments.as_object() else {
+            return Vec::new();
+        };
+        arguments
+            .iter()
+            .filter(|(name, _)| !required.contains(&name.as_str()))
+            .filter(|(name, value)| self.value(value, property(schema, name)) == Some(false))
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
     /// Whether `value` (of a property with schema `schema`, if known) is in the text; `None`
     /// when that cannot be told (a choice, or a translation).
     pub fn value(&self, value: &Value, schema: Option<&Value>) -> Option<bool> {
@@ -472,6 +493,37 @@ mod tests {
         assert!(!grounds.call(&made_up, &booking, CallGrounding::Some));
         let choices = json!({"type": "object", "properties": {"unit": {"enum": ["c", "f"]}}, "required": ["unit"]});
         assert!(grounds.call(&json!({"unit": "c"}), &choices, CallGrounding::Every));
+    }
+
+    #[test]
+    fn optional_arguments_the_text_does_not_hold_are_invented() {
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "event": {"type": "string"},
+                "year": {"type": "integer"},
+                "depth": {"type": "string"},
+                "detailed": {"type": "boolean"},
+                "unit": {"type": "string", "enum": ["km", "miles"]},
+                "limit": {"type": "integer"}
+            },
+            "required": ["event"]
+        });
+        let grounds = Grounds::new("Tell me about the Magna Carta, the top 5 facts.");
+        let arguments = json!({"event": "Treaty of Paris", "year": 1215, "depth": "brief",
+                               "detailed": true, "unit": "km", "limit": 5});
+        // Required `event` is the grounding rule's business; the choices are kept.
+        assert_eq!(
+            grounds.invented_optionals(&arguments, &schema),
+            vec!["year".to_string(), "depth".to_string()]
+        );
+        let chinese = Grounds::new("介绍一下大宪章");
+        assert!(
+            chinese
+                .invented_optionals(&json!({"event": "x", "depth": "brief"}), &schema)
+                .is_empty(),
+            "Latin words against Chinese text cannot be told"
+        );
     }
 
     #[test]

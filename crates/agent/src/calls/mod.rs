@@ -5,5 +5,7 @@ mod checked;
 mod grounding;
 mod lists;
 
-pub use checked::{checked_generation, CallCheck, CheckReport, CheckReportSlot, CheckedCall};
+pub use checked::{
+    checked_generation, CallCheck, CheckReport, CheckReportSlot, CheckedCall, DroppedArgument,
+};
 pub use grounding::{CallGrounding, Grounds};

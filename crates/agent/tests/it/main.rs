@@ -114,6 +114,7 @@ pub fn open_agent_with(dir: &Path, backend: Arc<ScriptedBackend>, options: Agent
                 call_grounding: CallGrounding::Off,
                 probe_parallel_calls: false,
                 calls_for_lists: false,
+                ground_optional_arguments: false,
             },
             ..options
         },

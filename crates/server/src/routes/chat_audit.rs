@@ -152,6 +152,7 @@ impl ChatAudit {
                 ChatAuditContent::Metadata => json!({
                     "dropped": checks.dropped.iter().map(|c| json!({"name": c.name, "reason": c.reason})).collect::<Vec<_>>(),
                     "added": checks.added.iter().map(|c| json!({"name": c.name, "reason": c.reason})).collect::<Vec<_>>(),
+                    "dropped_arguments": checks.dropped_arguments.iter().map(|d| json!({"function": d.function, "argument": d.argument})).collect::<Vec<_>>(),
                     "answered_in_text": checks.answered_in_text,
                 }),
             };

@@ -92,6 +92,10 @@ pub struct GenerationRequest {
     /// Report the log-probability of every prompt token after the first, and this many
     /// alternatives at each position, once the prompt is computed.
     pub prompt_logprobs: Option<u32>,
+    /// A further generation of a request already served (the call checks' extra calls): it
+    /// waits ahead of new requests, so that one answer's steps are not queued behind requests
+    /// that came after it.
+    pub follow_up: bool,
 }
 
 /// The most alternatives a request may ask for at each position (OpenAI's limit).
@@ -160,6 +164,7 @@ impl GenerationRequest {
             prompt_tokens: None,
             logprobs: None,
             prompt_logprobs: None,
+            follow_up: false,
         }
     }
 

@@ -388,6 +388,7 @@ impl Checking {
             grammar: Some(self.check.tools.grammar(&ToolChoice::None, false)),
             logit_bias: Vec::new(),
             buffered: true,
+            follow_up: true,
             ..self.request.clone()
         };
         start_generation(&self.backend, request)
@@ -511,6 +512,7 @@ impl Checking {
             grammar: Some(grammar),
             logit_bias: Vec::new(),
             buffered: true,
+            follow_up: true,
             sampling: SamplingParams {
                 temperature: 0.0,
                 ..SamplingParams::default()
@@ -849,6 +851,10 @@ mod tests {
                 .expect("play has minutes")
         };
         assert_eq!(requests[1].grammar, Some(pinned(20)));
+        assert!(
+            !requests[0].follow_up && requests[1..].iter().all(|r| r.follow_up),
+            "the extra generations wait ahead of new requests"
+        );
         assert_eq!(requests[2].prompt, format!("PROMPT {first}\n{second}\n"));
         assert_eq!(requests[2].grammar, Some(pinned(30)));
         assert_eq!(requests.len(), 5, "then asked as before, and not kept");

@@ -397,6 +397,7 @@ impl LlamaEngine {
             prompt_len: tokens.len(),
             tokens,
             caller: request.caller.unwrap_or_default(),
+            follow_up: request.follow_up,
             decoding: None,
             waited: None,
             sampling: request.sampling,

@@ -1,13 +1,16 @@
 //! The jobs waiting for a sequence. Preempted jobs come first (they go back to the front, as
-//! vLLM puts them, so the work already done for them is lost no longer than needed); then the
-//! callers' own queues are served in turn, one job each, so that one caller's sixty requests
-//! do not hold another caller's single request back behind all of them.
+//! vLLM puts them, so the work already done for them is lost no longer than needed), then
+//! follow-ups (further generations of a request already served: its answer is not done, and
+//! requests that came after it should not finish first); then the callers' own queues are
+//! served in turn, one job each, so that one caller's sixty requests do not hold another
+//! caller's single request back behind all of them.
 
 use std::collections::VecDeque;
 
 #[derive(Debug)]
 pub(crate) struct WaitQueue<T> {
     resumed: VecDeque<T>,
+    follow_ups: VecDeque<T>,
     /// Callers with jobs waiting, the next to be served first; each with its jobs in order.
     callers: VecDeque<(String, VecDeque<T>)>,
 }
@@ -16,6 +19,7 @@ impl<T> Default for WaitQueue<T> {
     fn default() -> Self {
         WaitQueue {
             resumed: VecDeque::new(),
+            follow_ups: VecDeque::new(),
             callers: VecDeque::new(),
         }
     }
@@ -38,10 +42,17 @@ impl<T> WaitQueue<T> {
         self.resumed.push_front(item);
     }
 
+    /// A further generation of a request already served: after the preempted jobs, before
+    /// every new request, in the order they came.
+    pub fn push_follow_up(&mut self, item: T) {
+        self.follow_ups.push_back(item);
+    }
+
     /// The job [`WaitQueue::pop`] would take.
     pub fn front(&self) -> Option<&T> {
         self.resumed
             .front()
+            .or_else(|| self.follow_ups.front())
             .or_else(|| self.callers.front().and_then(|(_, jobs)| jobs.front()))
     }
 
@@ -49,6 +60,9 @@ impl<T> WaitQueue<T> {
     /// others.
     pub fn pop(&mut self) -> Option<T> {
         if let Some(item) = self.resumed.pop_front() {
+            return Some(item);
+        }
+        if let Some(item) = self.follow_ups.pop_front() {
             return Some(item);
         }
         let (caller, mut jobs) = self.callers.pop_front()?;
@@ -62,6 +76,7 @@ impl<T> WaitQueue<T> {
     /// Keeps only the jobs for which `keep` is true (the others are dropped).
     pub fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
         self.resumed.retain(&mut keep);
+        self.follow_ups.retain(&mut keep);
         for (_, jobs) in &mut self.callers {
             jobs.retain(&mut keep);
         }
@@ -70,6 +85,7 @@ impl<T> WaitQueue<T> {
 
     pub fn len(&self) -> usize {
         self.resumed.len()
+            + self.follow_ups.len()
             + self
                 .callers
                 .iter()
@@ -116,6 +132,27 @@ mod tests {
         assert_eq!(
             drain(&mut queue),
             ["older-admitted", "newest-admitted", "a1"]
+        );
+    }
+
+    #[test]
+    fn follow_ups_go_after_the_preempted_and_before_new_requests() {
+        let mut queue = WaitQueue::default();
+        queue.push("a", "a1");
+        queue.push("b", "b1");
+        queue.push_follow_up("first-follow-up");
+        queue.push_resumed("preempted");
+        queue.push_follow_up("second-follow-up");
+        assert_eq!(queue.len(), 5);
+        assert_eq!(
+            drain(&mut queue),
+            [
+                "preempted",
+                "first-follow-up",
+                "second-follow-up",
+                "a1",
+                "b1"
+            ]
         );
     }
 

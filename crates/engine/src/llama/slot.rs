@@ -15,6 +15,8 @@ pub(super) struct Job {
     pub(super) prompt_len: usize,
     /// Whose request it is: waiting jobs are served in turn across callers.
     pub(super) caller: String,
+    /// A further generation of a request already served (see [`GenerationRequest::follow_up`]).
+    pub(super) follow_up: bool,
     pub(super) sampling: SamplingParams,
     pub(super) max_tokens: u32,
     pub(super) stop: Vec<String>,

@@ -65,8 +65,12 @@ impl Sequences {
 
     fn enqueue(&mut self, jobs: Vec<Job>) {
         for job in jobs {
-            let caller = job.caller.clone();
-            self.waiting.push(&caller, job);
+            if job.follow_up {
+                self.waiting.push_follow_up(job);
+            } else {
+                let caller = job.caller.clone();
+                self.waiting.push(&caller, job);
+            }
         }
     }
 

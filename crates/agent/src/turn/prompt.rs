@@ -70,6 +70,8 @@ impl Agent {
         events: Events<'_>,
     ) -> Result<Generated, AgentError> {
         let mut stored = self.sessions.messages(session_id)?;
+        // After tool results the turn is under way: its next step waits ahead of new requests.
+        let continues_turn = stored.last().is_some_and(|m| m.role == Role::Tool);
         let memory = self.sessions.memory(session_id)?;
         let mut system = vec![Message::system(self.options.system_prompt.clone())];
         let offered = if *choice == ToolChoice::None {
@@ -131,6 +133,7 @@ impl Agent {
                     true,
                 )
             },
+            follow_up: continues_turn,
             ..GenerationRequest::greedy(prompt, self.options.max_tokens)
         };
         let started = Instant::now();

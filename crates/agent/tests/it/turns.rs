@@ -44,6 +44,9 @@ async fn two_searches_then_a_recommendation() {
     assert!(prompts[1].contains("A16 chip") && prompts[1].contains("Samsung Galaxy S24"));
     // The user's tools, and only those, were offered.
     assert!(prompts[0].contains("search_product") && !prompts[0].contains("refund_order"));
+    // The step after the results continues the turn: it waits ahead of new requests.
+    let requests = w.backend.requests();
+    assert!(!requests[0].follow_up && requests[1].follow_up);
 
     let mut events = Vec::new();
     while let Ok(event) = receiver.try_recv() {

@@ -176,7 +176,7 @@ impl Grounds {
                     .collect::<Vec<_>>()
                     .join(" ")
                     .to_lowercase();
-                if !written.is_empty() && self.spaced.contains(&written) {
+                if !written.is_empty() && contains_as_words(&self.spaced, &written) {
                     found.push(written);
                 }
             }
@@ -220,6 +220,20 @@ impl Grounds {
         }
         Some(words.iter().any(|word| self.lower.contains(word)))
     }
+}
+
+/// Whether `needle` is in `haystack` with no letter or digit right before or after it ("y" is
+/// not in "every year"; Chinese, written without spaces, is matched anywhere).
+fn contains_as_words(haystack: &str, needle: &str) -> bool {
+    let is_word_char = |c: char| c.is_alphanumeric() && !non_latin_letter(c);
+    haystack.match_indices(needle).any(|(at, _)| {
+        let before = haystack[..at].chars().next_back();
+        let after = haystack[at + needle.len()..].chars().next();
+        let starts_word = needle.chars().next().is_some_and(is_word_char);
+        let ends_word = needle.chars().next_back().is_some_and(is_word_char);
+        !(starts_word && before.is_some_and(is_word_char))
+            && !(ends_word && after.is_some_and(is_word_char))
+    })
 }
 
 /// A function name's words, lowercased: split at `_`, `.`, `-` and lower-to-upper case steps.
@@ -546,6 +560,24 @@ mod tests {
         assert!(grounds
             .found_name_words("rectangleArea", &["kinematics.final_velocity"])
             .is_empty());
+    }
+
+    #[test]
+    fn a_string_is_found_as_whole_words_only() {
+        assert!(Grounds::new("every year's line")
+            .found_values(&json!("y"))
+            .is_empty());
+        let grounds = Grounds::new("Find the intersection of y=3x+2 and every year's line");
+        assert!(grounds.found_values(&json!("ear")).is_empty());
+        assert_eq!(grounds.found_values(&json!("y=3x+2")), vec!["y=3x+2"]);
+        assert_eq!(
+            grounds.found_values(&json!("Every Year")),
+            vec!["every year"]
+        );
+        assert_eq!(
+            Grounds::new("查询杭州办公室").found_values(&json!("杭州")),
+            vec!["杭州"]
+        );
     }
 
     #[test]

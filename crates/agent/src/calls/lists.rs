@@ -116,21 +116,30 @@ impl Lists {
             // "A, B and C": C is the last member, whatever follows it.
             return Vec::new();
         }
-        let shape = MemberShape::of(&self.chars[start..start + needle.len()]);
+        let Some(shape) = MemberShape::of(&self.chars[start..start + needle.len()]) else {
+            return Vec::new();
+        };
         let mut siblings = Vec::new();
         let mut at = start + needle.len();
         while let Some((member_start, last)) = joint_after(&self.chars, at) {
-            let Some(end) = shape.member_end(&self.chars, member_start) else {
+            let Some(end) = shape
+                .member_end(&self.chars, member_start)
+                // Chinese has no spaces to end a member at: its length is the member's.
+                .filter(|end| {
+                    matches!(shape, MemberShape::Characters(_)) || ends_cleanly(&self.chars, *end)
+                })
+            else {
                 break;
             };
             let member: String = self.chars[member_start..end].iter().collect();
             siblings.push(member.trim().to_string());
             at = end;
             if last {
-                break;
+                return siblings;
             }
         }
-        siblings
+        // No "and" or "or" before a last member: "Paris, France" names one place.
+        Vec::new()
     }
 }
 
@@ -298,6 +307,14 @@ fn find_ignoring_case(haystack: &[char], needle: &[char]) -> Option<usize> {
     })
 }
 
+/// Whether a member ending at `end` ends there: at a space, a mark that ends a phrase, or the
+/// text's end, not inside a token such as `y=2x+3`.
+fn ends_cleanly(chars: &[char], end: usize) -> bool {
+    chars
+        .get(end)
+        .is_none_or(|c| c.is_whitespace() || ",.;:!?)]}\"'".contains(*c))
+}
+
 /// How the members of a list look, judged by the member a call used.
 #[derive(Debug, Clone, Copy)]
 enum MemberShape {
@@ -311,20 +328,27 @@ enum MemberShape {
 }
 
 impl MemberShape {
-    fn of(member: &[char]) -> MemberShape {
+    /// `None` for what is not words (a formula such as `y=3x+2`, a path, a query).
+    fn of(member: &[char]) -> Option<MemberShape> {
         if member.iter().all(|c| non_latin_letter(*c)) {
-            return MemberShape::Characters(member.len());
+            return Some(MemberShape::Characters(member.len()));
+        }
+        let words_only = member
+            .iter()
+            .all(|c| c.is_alphanumeric() || c.is_whitespace() || "-'.,&".contains(*c));
+        if !words_only {
+            return None;
         }
         if member
             .first()
             .is_some_and(|c| c.is_uppercase() || c.is_ascii_digit())
         {
-            return MemberShape::Name {
+            return Some(MemberShape::Name {
                 commas: member.iter().filter(|c| **c == ',').count(),
-            };
+            });
         }
         let words = member.iter().collect::<String>().split_whitespace().count();
-        MemberShape::Words(words)
+        Some(MemberShape::Words(words))
     }
 
     /// Where a member of this shape starting at `start` ends; `None` when no such member
@@ -512,5 +536,14 @@ mod tests {
         assert!(siblings("Weather in Boston today", json!("Boston")).is_empty());
         assert!(siblings("Weather in Boston and", json!("Boston")).is_empty());
         assert!(siblings("anything", json!(true)).is_empty());
+        // A place and its country, not two places.
+        assert!(siblings(
+            "the shortest path from Paris, France to Rome, Italy",
+            json!("Paris")
+        )
+        .is_empty());
+        // Formulas are not words.
+        assert!(siblings("the intersection of y=3x+2 and y=2x+3", json!("y=3x+2")).is_empty());
+        assert!(siblings("between x and y=2x+3", json!("x")).is_empty());
     }
 }

@@ -36,32 +36,47 @@ impl Lists {
         let chars: Vec<char> = text.chars().collect();
         let mut numbers: Vec<Vec<f64>> = Vec::new();
         let mut run: Vec<f64> = Vec::new();
+        // Whether the run's last joint was "and", "or", "和"…: "5, 10 and 15" is a list, the
+        // comma of "May 1, 2022" is not.
+        let mut closed_by_word = false;
         let written = written_numbers(&chars);
         for (index, number) in written.iter().enumerate() {
-            let joined = index > 0 && {
-                let previous = &written[index - 1];
-                let gap: String = chars[previous.end..number.start].iter().collect();
-                joint_words(&gap).is_some_and(|prefix| {
-                    // The next member dressed as the previous one ("the number 4567 and the
-                    // number 7890"), not a name that holds a number ("20 minutes and Maroon 5").
-                    let before: String = chars[..previous.start].iter().collect();
-                    let before = before.to_lowercase();
-                    let before: Vec<&str> = before
-                        .split(|c: char| !c.is_alphanumeric())
-                        .filter(|w| !w.is_empty())
-                        .collect();
-                    before.ends_with(&prefix.iter().map(String::as_str).collect::<Vec<_>>())
+            let joint = (index > 0)
+                .then(|| {
+                    let previous = &written[index - 1];
+                    let gap: String = chars[previous.end..number.start].iter().collect();
+                    joint(&gap).filter(|joint| {
+                        // The next member dressed as the previous one ("the number 4567 and
+                        // the number 7890"), not a name that holds a number ("20 minutes and
+                        // Maroon 5").
+                        let before: String = chars[..previous.start].iter().collect();
+                        let before = before.to_lowercase();
+                        let before: Vec<&str> = before
+                            .split(|c: char| !c.is_alphanumeric())
+                            .filter(|w| !w.is_empty())
+                            .collect();
+                        before.ends_with(
+                            &joint
+                                .words_after
+                                .iter()
+                                .map(String::as_str)
+                                .collect::<Vec<_>>(),
+                        )
+                    })
                 })
-            };
-            if !joined && run.len() > 1 {
-                numbers.push(std::mem::take(&mut run));
-            }
-            if !joined {
-                run.clear();
+                .flatten();
+            match joint {
+                Some(joint) => closed_by_word = joint.by_word,
+                None => {
+                    if run.len() > 1 && closed_by_word {
+                        numbers.push(std::mem::take(&mut run));
+                    }
+                    run.clear();
+                }
             }
             run.push(number.value);
         }
-        if run.len() > 1 {
+        if run.len() > 1 && closed_by_word {
             numbers.push(run);
         }
         Lists { chars, numbers }
@@ -143,10 +158,18 @@ impl Lists {
     }
 }
 
-/// Whether `gap`, the text between two numbers, joins them as members of one list: a joint
-/// (`,`, `and`, `, or`, `、`, `和`) with at most two words on either side and nothing else;
-/// with the words after the joint (lowercased), which the earlier member must have before it.
-fn joint_words(gap: &str) -> Option<Vec<String>> {
+/// How two numbers are joined as members of one list.
+struct Joint {
+    /// The words after the joint, lowercased, which the earlier member must have before it.
+    words_after: Vec<String>,
+    /// The joint holds "and", "or", "和"… (not only a comma).
+    by_word: bool,
+}
+
+/// How `gap`, the text between two numbers, joins them as members of one list, if it does: a
+/// joint (`,`, `and`, `, or`, `、`, `和`) with at most two words on either side and nothing
+/// else.
+fn joint(gap: &str) -> Option<Joint> {
     let mut tokens: Vec<String> = Vec::new();
     let gap = gap.replace("以及", "及");
     let gap = gap.trim_end_matches(['-', '+', ' ']);
@@ -186,7 +209,10 @@ fn joint_words(gap: &str) -> Option<Vec<String>> {
     (first <= MAX_WORDS_AROUND_A_JOINT
         && after.len() <= MAX_WORDS_AROUND_A_JOINT
         && !after.iter().any(is_joint))
-    .then(|| after.to_vec())
+    .then(|| Joint {
+        words_after: after.to_vec(),
+        by_word: JOINING_WORDS.contains(&tokens[last].as_str()),
+    })
 }
 
 /// The scale that turns `written` (a number of the text) into `value` (a call's): 1, or a
@@ -320,9 +346,10 @@ fn ends_cleanly(chars: &[char], end: usize) -> bool {
 enum MemberShape {
     /// Chinese (or another script without spaces): as many characters.
     Characters(usize),
-    /// A name: words that start with a capital letter or a digit, with as many commas
+    /// A name: words that start with a capital letter (or a digit, after the first word or
+    /// when the member started with one), with as many commas
     /// inside ("Boston, MA and San Francisco, CA").
-    Name { commas: usize },
+    Name { commas: usize, numbered: bool },
     /// Lowercase words: at most one more than the member had, ending at a joint or a mark.
     Words(usize),
 }
@@ -345,6 +372,7 @@ impl MemberShape {
         {
             return Some(MemberShape::Name {
                 commas: member.iter().filter(|c| **c == ',').count(),
+                numbered: member[0].is_ascii_digit(),
             });
         }
         let words = member.iter().collect::<String>().split_whitespace().count();
@@ -362,15 +390,18 @@ impl MemberShape {
                     .is_some_and(|found| found.iter().all(|c| non_latin_letter(*c)))
                     .then_some(end)
             }
-            MemberShape::Name { commas } => {
+            MemberShape::Name { commas, numbered } => {
                 let mut end = start;
                 let mut commas_left = commas;
                 let mut at = start;
                 loop {
                     let word_end = word_end(chars, at);
-                    let capitalised = chars
-                        .get(at)
-                        .is_some_and(|c| c.is_uppercase() || c.is_ascii_digit());
+                    // A name starts as the member did: with a capital ("4000 sq ft" is not a
+                    // place) unless that one started with a digit; digits may follow ("Galaxy
+                    // S24", "Studio 54").
+                    let capitalised = chars.get(at).is_some_and(|c| {
+                        c.is_uppercase() || ((numbered || at > start) && c.is_ascii_digit())
+                    });
                     if word_end == at || !capitalised {
                         break;
                     }
@@ -481,6 +512,11 @@ mod tests {
         assert!(siblings("derivative of 3x^2 at 4", json!(3)).is_empty());
         assert!(siblings("Play it for 20 minutes and Maroon 5 for 15", json!(20)).is_empty());
         assert!(siblings("a loan of $400,000 at 4%", json!(400000)).is_empty());
+        // A date, not a list: no "and" before the last member.
+        let booking =
+            "Book 2 adults and a child with check-in on May 1, 2022 and check-out on May 5, 2022.";
+        assert!(siblings(booking, json!(1)).is_empty());
+        assert!(siblings(booking, json!(2022)).is_empty());
     }
 
     #[test]
@@ -519,6 +555,10 @@ mod tests {
             vec![json!("上海"), json!("广州")]
         );
         assert_eq!(
+            siblings("Codes 2017A and 2018B, please", json!("2017A")),
+            vec![json!("2018B")]
+        );
+        assert_eq!(
             siblings("Compare Paris and the Louvre", json!("Paris")),
             vec![json!("Louvre")]
         );
@@ -536,6 +576,11 @@ mod tests {
         assert!(siblings("Weather in Boston today", json!("Boston")).is_empty());
         assert!(siblings("Weather in Boston and", json!("Boston")).is_empty());
         assert!(siblings("anything", json!(true)).is_empty());
+        assert!(siblings(
+            "a house of 3000 sq ft. in New York and 4000 sq ft. in Los Angeles",
+            json!("New York")
+        )
+        .is_empty());
         // A place and its country, not two places.
         assert!(siblings(
             "the shortest path from Paris, France to Rome, Italy",

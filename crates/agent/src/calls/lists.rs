@@ -321,15 +321,23 @@ fn skip_spaces(chars: &[char], mut at: usize) -> usize {
     at
 }
 
+/// Where `needle` first stands in `haystack` as whole words ("cm" is not in "6cm"), ignoring
+/// case. Chinese, written without spaces, is matched anywhere.
 fn find_ignoring_case(haystack: &[char], needle: &[char]) -> Option<usize> {
     if needle.len() > haystack.len() {
         return None;
     }
+    let word_char = |c: &char| c.is_alphanumeric() && !non_latin_letter(*c);
+    let starts_word = needle.first().is_some_and(word_char);
+    let ends_word = needle.last().is_some_and(word_char);
     (0..=haystack.len() - needle.len()).find(|&start| {
-        haystack[start..start + needle.len()]
+        let end = start + needle.len();
+        haystack[start..end]
             .iter()
             .zip(needle)
             .all(|(a, b)| a.to_lowercase().eq(b.to_lowercase()))
+            && !(starts_word && start > 0 && word_char(&haystack[start - 1]))
+            && !(ends_word && haystack.get(end).is_some_and(word_char))
     })
 }
 
@@ -576,6 +584,8 @@ mod tests {
         assert!(siblings("Weather in Boston today", json!("Boston")).is_empty());
         assert!(siblings("Weather in Boston and", json!("Boston")).is_empty());
         assert!(siblings("anything", json!(true)).is_empty());
+        // "cm" is a unit inside "6cm", not a member of "6cm and 10cm".
+        assert!(siblings("base and height as 6cm and 10cm.", json!("cm")).is_empty());
         assert!(siblings(
             "a house of 3000 sq ft. in New York and 4000 sq ft. in Los Angeles",
             json!("New York")

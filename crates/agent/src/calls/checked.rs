@@ -11,7 +11,12 @@
 //!   brings nothing new;
 //! - with parallel calls allowed, a call that used one member of a list the user wrote ("in
 //!   2017, 2018 and 2019") is asked for again with that argument set to each other member
-//!   (see [`Lists`]): the model's own extra call would copy the first.
+//!   (see [`Lists`]): the model's own extra call would copy the first;
+//! - a kept call loses the optional arguments whose values are nowhere in the conversation
+//!   (the model made them up; the tool's default applies).
+//!
+//! What the checks changed, with the model's own answer, is left in a [`CheckReportSlot`] for
+//! the audit log.
 //!
 //! A text answer is decided at its first token (the grammar has no way from text into calls),
 //! so it streams as it comes; only call answers wait.

@@ -231,8 +231,9 @@ fn contains_as_words(haystack: &str, needle: &str) -> bool {
         let after = haystack[at + needle.len()..].chars().next();
         let starts_word = needle.chars().next().is_some_and(is_word_char);
         let ends_word = needle.chars().next_back().is_some_and(is_word_char);
-        !(starts_word && before.is_some_and(is_word_char))
-            && !(ends_word && after.is_some_and(is_word_char))
+        let joined_before = starts_word && before.is_some_and(is_word_char);
+        let joined_after = ends_word && after.is_some_and(is_word_char);
+        !joined_before && !joined_after
     })
 }
 

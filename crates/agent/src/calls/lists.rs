@@ -337,7 +337,7 @@ fn find_ignoring_case(haystack: &[char], needle: &[char]) -> Option<usize> {
             .zip(needle)
             .all(|(a, b)| a.to_lowercase().eq(b.to_lowercase()))
             && !(starts_word && start > 0 && word_char(&haystack[start - 1]))
-            && !(ends_word && haystack.get(end).is_some_and(word_char))
+            && !(ends_word && haystack.get(end).is_some_and(&word_char))
     })
 }
 

@@ -1004,11 +1004,7 @@ mod tests {
         let (text, _, _, report) = answer_reported(
             "Play Taylor Swift for 20 minutes",
             ToolChoice::Auto,
-            vec![
-                embellished.clone(),
-                embellished.clone(),
-                embellished.clone(),
-            ],
+            vec![embellished.clone(); 3],
         )
         .await;
         assert_eq!(text, told);
@@ -1026,11 +1022,7 @@ mod tests {
         let (text, _, _, _) = answer_reported(
             "Play Taylor Swift for 20 minutes at speed 3",
             ToolChoice::Auto,
-            vec![
-                embellished.clone(),
-                embellished.clone(),
-                embellished.clone(),
-            ],
+            vec![embellished.clone(); 3],
         )
         .await;
         assert_eq!(text, embellished);

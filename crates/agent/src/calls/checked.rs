@@ -73,6 +73,16 @@ pub struct CheckedCall {
     pub reason: &'static str,
 }
 
+impl CheckReport {
+    /// Whether the checks left the model's answer as it was.
+    fn changed_nothing(&self) -> bool {
+        self.dropped.is_empty()
+            && self.added.is_empty()
+            && self.dropped_arguments.is_empty()
+            && !self.answered_in_text
+    }
+}
+
 impl CheckedCall {
     fn new(call: &ParsedCall, reason: &'static str) -> Self {
         CheckedCall {
@@ -291,11 +301,7 @@ impl Checking {
             return;
         };
         let changes = std::mem::take(&mut *changes);
-        if changes.dropped.is_empty()
-            && changes.added.is_empty()
-            && changes.dropped_arguments.is_empty()
-            && !changes.answered_in_text
-        {
+        if changes.changed_nothing() {
             return;
         }
         self.check.report.put(CheckReport {
@@ -383,20 +389,26 @@ impl Checking {
         (kept, used)
     }
 
+    /// A further generation of this request: its prompt continued by `continuation`, under
+    /// `grammar`, held until it ends, ahead of new requests in the engine's queue.
+    fn follow_up(&self, continuation: String, grammar: String) -> GenerationRequest {
+        GenerationRequest {
+            prompt: format!("{}{continuation}", self.request.prompt),
+            grammar: Some(grammar),
+            logit_bias: Vec::new(),
+            buffered: true,
+            follow_up: true,
+            ..self.request.clone()
+        }
+    }
+
     /// The answer generated again with no call allowed, after `prefix` (the reasoning).
     async fn text_instead(
         &self,
         prefix: &str,
     ) -> Result<(String, FinishReason, Usage), EngineError> {
-        let request = GenerationRequest {
-            prompt: format!("{}{prefix}", self.request.prompt),
-            grammar: Some(self.check.tools.grammar(&ToolChoice::None, false)),
-            logit_bias: Vec::new(),
-            buffered: true,
-            follow_up: true,
-            ..self.request.clone()
-        };
-        start_generation(&self.backend, request)
+        let grammar = self.check.tools.grammar(&ToolChoice::None, false);
+        start_generation(&self.backend, self.follow_up(prefix.to_string(), grammar))
             .await?
             .collect()
             .await
@@ -426,15 +438,11 @@ impl Checking {
                 let Some(grammar) = grammar else {
                     continue;
                 };
-                let (call, tokens) = self.one_more_call(prefix, calls, grammar).await?;
+                let (kept, tokens) = self
+                    .extra_call(prefix, calls, &mut used, grammar, false, "listed")
+                    .await?;
                 spent += tokens;
-                let Some(call) = call else {
-                    continue;
-                };
-                let new = self.new_values(&call, calls, &used, false);
-                if !new.is_empty() {
-                    used.extend(new);
-                    self.keep(call, calls, Some("listed"));
+                if kept {
                     continue 'calls;
                 }
             }
@@ -457,25 +465,45 @@ impl Checking {
                     .take(if any_not_called { 2 } else { 1 })
             {
                 let grammar = self.check.tools.one_call_grammar(admits);
-                let (call, tokens) = self.one_more_call(prefix, calls, grammar).await?;
-                spent += tokens;
-                let Some(call) = call else {
-                    continue;
-                };
                 // A function the model was made to pick must bring values of its own: its
                 // name alone echoes words of related requests too often.
-                let new = self.new_values(&call, calls, &used, attempt == 0);
-                if new.is_empty() {
-                    tracing::debug!(call = %call.name, arguments = %call.arguments, "an extra call brought nothing new");
-                    continue;
+                let (kept, tokens) = self
+                    .extra_call(prefix, calls, &mut used, grammar, attempt == 0, "asked")
+                    .await?;
+                spent += tokens;
+                if kept {
+                    continue 'calls;
                 }
-                used.extend(new);
-                self.keep(call, calls, Some("asked"));
-                continue 'calls;
             }
             break;
         }
         Ok(spent)
+    }
+
+    /// Asks for one more call after `calls` under `grammar` and keeps it (added for `reason`)
+    /// when it brings a value of the request no call used (or, `by_name`, is another function
+    /// the request names); whether it was kept, and the tokens spent.
+    async fn extra_call(
+        &self,
+        prefix: &str,
+        calls: &mut Vec<ParsedCall>,
+        used: &mut HashSet<String>,
+        grammar: String,
+        by_name: bool,
+        reason: &'static str,
+    ) -> Result<(bool, u32), EngineError> {
+        let (call, tokens) = self.one_more_call(prefix, calls, grammar).await?;
+        let Some(call) = call else {
+            return Ok((false, tokens));
+        };
+        let new = self.new_values(&call, calls, used, by_name);
+        if new.is_empty() {
+            tracing::debug!(call = %call.name, arguments = %call.arguments, "an extra call brought nothing new");
+            return Ok((false, tokens));
+        }
+        used.extend(new);
+        self.keep(call, calls, Some(reason));
+        Ok((true, tokens))
     }
 
     /// A call the lists of the user's message ask for and `calls` lack: the function and
@@ -485,7 +513,7 @@ impl Checking {
         &self,
         calls: &[ParsedCall],
         used: &HashSet<String>,
-        tried: &HashSet<String>,
+        tried: &HashSet<ListedKey>,
     ) -> Option<ListedCall> {
         let lists = self.check.lists.as_ref()?;
         calls.iter().find_map(|call| {
@@ -493,7 +521,7 @@ impl Checking {
             arguments.iter().find_map(|(argument, value)| {
                 lists.siblings(value).into_iter().find_map(|sibling| {
                     let found = self.check.grounds.found_values(&sibling).pop()?;
-                    let key = format!("{}\u{1f}{argument}\u{1f}{found}", call.name);
+                    let key = (call.name.clone(), argument.clone(), found.clone());
                     (!used.contains(&found) && !tried.contains(&key)).then(|| ListedCall {
                         function: call.name.clone(),
                         argument: argument.clone(),
@@ -513,11 +541,6 @@ impl Checking {
         grammar: String,
     ) -> Result<(Option<ParsedCall>, u32), EngineError> {
         let request = GenerationRequest {
-            prompt: format!("{}{prefix}{}\n", self.request.prompt, render_calls(calls)),
-            grammar: Some(grammar),
-            logit_bias: Vec::new(),
-            buffered: true,
-            follow_up: true,
             sampling: SamplingParams {
                 temperature: 0.0,
                 ..SamplingParams::default()
@@ -528,7 +551,7 @@ impl Checking {
                     .unwrap_or(PROBE_MAX_TOKENS)
                     .min(PROBE_MAX_TOKENS),
             ),
-            ..self.request.clone()
+            ..self.follow_up(format!("{prefix}{}\n", render_calls(calls)), grammar)
         };
         let (text, reason, usage) = start_generation(&self.backend, request)
             .await?
@@ -627,9 +650,12 @@ struct ListedCall {
     function: String,
     argument: String,
     value: Value,
-    /// Function, argument and value: what was asked for, not to be asked again.
-    key: String,
+    key: ListedKey,
 }
+
+/// Function, argument and value (as the conversation holds it) of a call a list asked for:
+/// not to be asked again.
+type ListedKey = (String, String, String);
 
 /// Whether `text` (the answer so far) is text or calls, once it can tell.
 fn answer_kind(text: &str) -> AnswerKind {

@@ -48,7 +48,7 @@ impl std::str::FromStr for CallGrounding {
 pub struct Grounds {
     lower: String,
     /// `lower` with every run of whitespace one space.
-    spaced: String,
+    spaced: Vec<char>,
     numbers: Vec<f64>,
     /// Text in a script whose words a call may carry translated.
     non_latin: bool,
@@ -58,7 +58,12 @@ impl Grounds {
     pub fn new(text: &str) -> Self {
         let lower = text.to_lowercase();
         Grounds {
-            spaced: lower.split_whitespace().collect::<Vec<_>>().join(" "),
+            spaced: lower
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .chars()
+                .collect(),
             lower,
             numbers: read_numbers(text),
             non_latin: text.chars().any(non_latin_letter),
@@ -80,11 +85,7 @@ impl Grounds {
     /// that can be told count: choices (enums, booleans) and Latin-script strings against
     /// Chinese text are left out, and a call with nothing to tell by passes.
     pub fn call(&self, arguments: &Value, schema: &Value, rule: CallGrounding) -> bool {
-        let required: Vec<&str> = schema
-            .get("required")
-            .and_then(Value::as_array)
-            .map(|names| names.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
+        let required = required_names(schema);
         let found: Vec<bool> = required
             .iter()
             .filter_map(|name| arguments.get(*name).map(|value| (name, value)))
@@ -103,11 +104,7 @@ impl Grounds {
     /// written. The model made them up; the tool's default should stand instead. Choices and
     /// what cannot be told are not among them.
     pub fn invented_optionals(&self, arguments: &Value, schema: &Value) -> Vec<String> {
-        let required: Vec<&str> = schema
-            .get("required")
-            .and_then(Value::as_array)
-            .map(|names| names.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
+        let required = required_names(schema);
         let Some(arguments) = arguments.as_object() else {
             return Vec::new();
         };
@@ -176,7 +173,8 @@ impl Grounds {
                     .collect::<Vec<_>>()
                     .join(" ")
                     .to_lowercase();
-                if !written.is_empty() && contains_as_words(&self.spaced, &written) {
+                let needle: Vec<char> = written.chars().collect();
+                if !written.is_empty() && find_words(&self.spaced, &needle).is_some() {
                     found.push(written);
                 }
             }
@@ -222,19 +220,37 @@ impl Grounds {
     }
 }
 
-/// Whether `needle` is in `haystack` with no letter or digit right before or after it ("y" is
-/// not in "every year"; Chinese, written without spaces, is matched anywhere).
-fn contains_as_words(haystack: &str, needle: &str) -> bool {
-    let is_word_char = |c: char| c.is_alphanumeric() && !non_latin_letter(c);
-    haystack.match_indices(needle).any(|(at, _)| {
-        let before = haystack[..at].chars().next_back();
-        let after = haystack[at + needle.len()..].chars().next();
-        let starts_word = needle.chars().next().is_some_and(is_word_char);
-        let ends_word = needle.chars().next_back().is_some_and(is_word_char);
-        let joined_before = starts_word && before.is_some_and(is_word_char);
-        let joined_after = ends_word && after.is_some_and(is_word_char);
-        !joined_before && !joined_after
-    })
+/// A letter or digit of a script written with spaces between words.
+pub(super) fn latin_word_char(c: char) -> bool {
+    c.is_alphanumeric() && !non_latin_letter(c)
+}
+
+/// Whether `needle` stands in `haystack` at `at` as whole words, ignoring case: no letter or
+/// digit joined to it on either side ("cm" is not in "6cm"; Chinese, written without spaces,
+/// is matched anywhere).
+pub(super) fn words_at(haystack: &[char], at: usize, needle: &[char]) -> bool {
+    let end = at + needle.len();
+    let Some(found) = haystack.get(at..end) else {
+        return false;
+    };
+    let same = found
+        .iter()
+        .zip(needle)
+        .all(|(a, b)| a.to_lowercase().eq(b.to_lowercase()));
+    let joined_before = needle.first().is_some_and(|c| latin_word_char(*c))
+        && at > 0
+        && latin_word_char(haystack[at - 1]);
+    let joined_after = needle.last().is_some_and(|c| latin_word_char(*c))
+        && haystack.get(end).is_some_and(|c| latin_word_char(*c));
+    same && !joined_before && !joined_after
+}
+
+/// Where `needle` first stands in `haystack` as whole words (see [`words_at`]).
+pub(super) fn find_words(haystack: &[char], needle: &[char]) -> Option<usize> {
+    if needle.is_empty() {
+        return None;
+    }
+    (0..haystack.len()).find(|&at| words_at(haystack, at, needle))
 }
 
 /// A function name's words, lowercased: split at `_`, `.`, `-` and lower-to-upper case steps.
@@ -266,6 +282,15 @@ pub(super) fn non_latin_letter(c: char) -> bool {
 fn any_found(parts: impl Iterator<Item = Option<bool>>) -> Option<bool> {
     let told: Vec<bool> = parts.flatten().collect();
     (!told.is_empty()).then(|| told.contains(&true))
+}
+
+/// The names a parameter schema lists as `required`.
+fn required_names(schema: &Value) -> Vec<&str> {
+    schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|names| names.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
 }
 
 fn property<'a>(schema: &'a Value, name: &str) -> Option<&'a Value> {

@@ -8,7 +8,9 @@
 
 use serde_json::{Number, Value};
 
-use super::grounding::{non_latin_letter, same_number, written_numbers, SCALES};
+use super::grounding::{
+    find_words, latin_word_char, non_latin_letter, same_number, words_at, written_numbers, SCALES,
+};
 
 /// Words that join the members of a list.
 const JOINING_WORDS: &[&str] = &["and", "or", "和", "与", "及", "或", "跟"];
@@ -45,23 +47,11 @@ impl Lists {
                 .then(|| {
                     let previous = &written[index - 1];
                     let gap: String = chars[previous.end..number.start].iter().collect();
+                    // The next member dressed as the previous one ("the number 4567 and the
+                    // number 7890"), not a name that holds a number ("20 minutes and Maroon 5").
                     joint(&gap).filter(|joint| {
-                        // The next member dressed as the previous one ("the number 4567 and
-                        // the number 7890"), not a name that holds a number ("20 minutes and
-                        // Maroon 5").
-                        let before: String = chars[..previous.start].iter().collect();
-                        let before = before.to_lowercase();
-                        let before: Vec<&str> = before
-                            .split(|c: char| !c.is_alphanumeric())
-                            .filter(|w| !w.is_empty())
-                            .collect();
-                        before.ends_with(
-                            &joint
-                                .words_after
-                                .iter()
-                                .map(String::as_str)
-                                .collect::<Vec<_>>(),
-                        )
+                        let dressed = &joint.words_after;
+                        words_before(&chars, previous.start, dressed.len()) == *dressed
                     })
                 })
                 .flatten();
@@ -124,7 +114,7 @@ impl Lists {
         if needle.is_empty() {
             return Vec::new();
         }
-        let Some(start) = find_ignoring_case(&self.chars, &needle) else {
+        let Some(start) = find_words(&self.chars, &needle) else {
             return Vec::new();
         };
         if ends_a_list(&self.chars, start) {
@@ -175,7 +165,7 @@ fn joint(gap: &str) -> Option<Joint> {
     let gap = gap.trim_end_matches(['-', '+', ' ']);
     let mut word = String::new();
     for c in gap.chars() {
-        if (c.is_alphanumeric() && !non_latin_letter(c)) || c == '%' {
+        if latin_word_char(c) || c == '%' {
             word.push(c);
             continue;
         }
@@ -247,10 +237,7 @@ fn joint_after(chars: &[char], at: usize) -> Option<(usize, bool)> {
         i = skip_spaces(chars, i + 1);
     }
     let mut last = false;
-    if let Some(after) = JOINING_WORDS
-        .iter()
-        .find_map(|word| word_at(chars, i, word))
-    {
+    if let Some(after) = joining_word_at(chars, i) {
         joined = true;
         last = true;
         i = skip_spaces(chars, after);
@@ -267,51 +254,58 @@ fn joint_after(chars: &[char], at: usize) -> Option<(usize, bool)> {
 /// Whether the member starting at `start` follows a joining word ("and C", "and the C"):
 /// the last member of its list.
 fn ends_a_list(chars: &[char], start: usize) -> bool {
-    let words_before = |end: usize| {
-        let mut at = end;
-        while at > 0 && chars[at - 1].is_whitespace() {
-            at -= 1;
-        }
-        let word_start = (0..at)
-            .rev()
-            .find(|&i| !chars[i].is_alphanumeric() || non_latin_letter(chars[i]))
-            .map_or(0, |i| i + 1);
-        // Chinese joining words are one character, written without spaces.
-        let word_start = if word_start == at && at > 0 && non_latin_letter(chars[at - 1]) {
-            at - 1
-        } else {
-            word_start
-        };
-        (
-            word_start,
-            chars[word_start..at]
-                .iter()
-                .collect::<String>()
-                .to_lowercase(),
-        )
-    };
-    let (before_word, word) = words_before(start);
-    let word = if ARTICLES.contains(&word.as_str()) {
-        words_before(before_word).1
-    } else {
-        word
-    };
-    JOINING_WORDS.contains(&word.as_str())
+    let mut before = words_before(chars, start, 2);
+    if before
+        .last()
+        .is_some_and(|word| ARTICLES.contains(&word.as_str()))
+    {
+        before.pop();
+    }
+    before
+        .last()
+        .is_some_and(|word| JOINING_WORDS.contains(&word.as_str()))
 }
 
-/// The end of `word` when the text has it at `at` as a whole word (Chinese: as characters).
+/// The last `count` words before char `end`, lowercased, in order (fewer at the text's start);
+/// a Chinese character is a word, marks and spaces are not.
+fn words_before(chars: &[char], end: usize, count: usize) -> Vec<String> {
+    let mut words = Vec::with_capacity(count);
+    let mut at = end;
+    while words.len() < count && at > 0 {
+        let c = chars[at - 1];
+        if non_latin_letter(c) {
+            words.push(c.to_string());
+            at -= 1;
+        } else if latin_word_char(c) {
+            let word_end = at;
+            while at > 0 && latin_word_char(chars[at - 1]) {
+                at -= 1;
+            }
+            words.push(
+                chars[at..word_end]
+                    .iter()
+                    .collect::<String>()
+                    .to_lowercase(),
+            );
+        } else {
+            at -= 1;
+        }
+    }
+    words.reverse();
+    words
+}
+
+/// The end of `word` when the text has it at `at` as whole words (Chinese: as characters).
 fn word_at(chars: &[char], at: usize, word: &str) -> Option<usize> {
     let word: Vec<char> = word.chars().collect();
-    let end = at + word.len();
-    let matches = chars.get(at..end).is_some_and(|found| {
-        found
-            .iter()
-            .zip(&word)
-            .all(|(a, b)| a.to_lowercase().eq(b.to_lowercase()))
-    });
-    let whole = word.iter().all(|c| non_latin_letter(*c))
-        || !chars.get(end).is_some_and(|c| c.is_alphanumeric());
-    (matches && whole).then_some(end)
+    words_at(chars, at, &word).then_some(at + word.len())
+}
+
+/// The end of the joining word ("and", "或"…) the text has at `at`, if any.
+fn joining_word_at(chars: &[char], at: usize) -> Option<usize> {
+    JOINING_WORDS
+        .iter()
+        .find_map(|word| word_at(chars, at, word))
 }
 
 fn skip_spaces(chars: &[char], mut at: usize) -> usize {
@@ -319,26 +313,6 @@ fn skip_spaces(chars: &[char], mut at: usize) -> usize {
         at += 1;
     }
     at
-}
-
-/// Where `needle` first stands in `haystack` as whole words ("cm" is not in "6cm"), ignoring
-/// case. Chinese, written without spaces, is matched anywhere.
-fn find_ignoring_case(haystack: &[char], needle: &[char]) -> Option<usize> {
-    if needle.len() > haystack.len() {
-        return None;
-    }
-    let word_char = |c: &char| c.is_alphanumeric() && !non_latin_letter(*c);
-    let starts_word = needle.first().is_some_and(word_char);
-    let ends_word = needle.last().is_some_and(word_char);
-    (0..=haystack.len() - needle.len()).find(|&start| {
-        let end = start + needle.len();
-        haystack[start..end]
-            .iter()
-            .zip(needle)
-            .all(|(a, b)| a.to_lowercase().eq(b.to_lowercase()))
-            && !(starts_word && start > 0 && word_char(&haystack[start - 1]))
-            && !(ends_word && haystack.get(end).is_some_and(&word_char))
-    })
 }
 
 /// Whether a member ending at `end` ends there: at a space, a mark that ends a phrase, or the
@@ -429,10 +403,7 @@ impl MemberShape {
                 let mut at = start;
                 let mut end = start;
                 for _ in 0..=count {
-                    if JOINING_WORDS
-                        .iter()
-                        .any(|w| word_at(chars, at, w).is_some())
-                    {
+                    if joining_word_at(chars, at).is_some() {
                         break;
                     }
                     let word_end = word_end(chars, at);
@@ -444,9 +415,7 @@ impl MemberShape {
                 }
                 let closed = at >= chars.len()
                     || !chars[at].is_alphanumeric()
-                    || JOINING_WORDS
-                        .iter()
-                        .any(|w| word_at(chars, at, w).is_some());
+                    || joining_word_at(chars, at).is_some();
                 (end > start && closed).then_some(end)
             }
         }
@@ -461,7 +430,7 @@ fn word_end(chars: &[char], start: usize) -> usize {
         let Some(&c) = chars.get(at) else {
             return at;
         };
-        let letter = c.is_alphanumeric() && !non_latin_letter(c);
+        let letter = latin_word_char(c);
         let abbreviation_dot = c == '.'
             && (chars.get(at + 1).is_some_and(|n| n.is_alphanumeric())
                 || chars[start..at].contains(&'.')

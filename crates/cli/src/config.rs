@@ -93,6 +93,10 @@ pub struct Config {
     /// Let the model make several calls in one agent step (run concurrently); off, it makes
     /// one call per step and sees each result before the next.
     pub agent_parallel_calls: bool,
+    /// Show the agent's model the tools that act (writes, sensitive tools) which the caller's
+    /// role may not use, so that a request for one is refused in words; off, only the role's
+    /// tools are shown.
+    pub agent_show_withheld_actions: bool,
     pub prefix_cache: bool,
     /// End a generation that repeats one phrase or line over and over (the fourth copy in a
     /// row of 16 bytes or more, or a run of 256 bytes of a shorter unit) instead of letting it
@@ -163,6 +167,7 @@ impl Default for Config {
             agent_max_session_messages: 500,
             agent_max_message_chars: 32_000,
             agent_parallel_calls: false,
+            agent_show_withheld_actions: true,
             prefix_cache: true,
             stop_repetition: true,
             prefix_cache_tokens: 0,
@@ -189,7 +194,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 47] = [
+pub const KEYS: [&str; 48] = [
     "engine",
     "upstreams",
     "host",
@@ -224,6 +229,7 @@ pub const KEYS: [&str; 47] = [
     "agent_max_session_messages",
     "agent_max_message_chars",
     "agent_parallel_calls",
+    "agent_show_withheld_actions",
     "prefix_cache",
     "prefix_cache_tokens",
     "stop_repetition",

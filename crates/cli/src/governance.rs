@@ -112,6 +112,7 @@ pub fn load(config: &Config) -> Result<Governance> {
         AgentOptions {
             max_steps: config.agent_max_steps,
             parallel_calls: config.agent_parallel_calls,
+            show_withheld_actions: config.agent_show_withheld_actions,
             tuning: config.tuning(),
             generation_timeout: config.request_timeout(),
             context: config.context_budget(),

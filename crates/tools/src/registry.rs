@@ -8,7 +8,7 @@ use fulcrum_chat::tools::ToolSet;
 use fulcrum_chat::ToolDefinition;
 use serde_json::Value;
 
-use crate::config::{ExecutorConfig, McpTransport, PolicyConfig, ToolConfig};
+use crate::config::{ExecutorConfig, McpTransport, PolicyConfig, SqlMode, ToolConfig};
 use crate::error::ToolsError;
 use crate::template::{fill_template, placeholders};
 
@@ -44,6 +44,17 @@ impl RegisteredTool {
 
     pub fn allows_role(&self, role: &str) -> bool {
         self.config.roles.iter().any(|r| r == role)
+    }
+
+    /// Whether a call changes something: a sensitive tool, a SQL write, or an HTTP request
+    /// other than GET. Host, built-in and MCP tools count as reads unless sensitive.
+    pub fn acts(&self) -> bool {
+        self.config.sensitive
+            || match &self.config.executor {
+                ExecutorConfig::Sql { mode, .. } => *mode == SqlMode::Write,
+                ExecutorConfig::Http { method, .. } => method != "GET",
+                _ => false,
+            }
     }
 
     /// Checks arguments against the tool's schema; the reason names the first problem.
@@ -330,6 +341,17 @@ impl Registry {
         self.tools
             .iter()
             .filter(|tool| tool.allows_role(role))
+            .map(RegisteredTool::definition)
+            .collect()
+    }
+
+    /// The tools that act (see [`RegisteredTool::acts`]) which `role` may not call: what an
+    /// agent shows the model so that a request to do one of them is called, refused by the
+    /// policy and answered with a refusal, instead of answered as if done.
+    pub fn actions_withheld_from(&self, role: &str) -> Vec<ToolDefinition> {
+        self.tools
+            .iter()
+            .filter(|tool| tool.acts() && !tool.allows_role(role))
             .map(RegisteredTool::definition)
             .collect()
     }

@@ -7,6 +7,7 @@
 mod confirm;
 mod memory;
 mod prompt;
+mod refusal;
 mod step;
 
 use std::collections::HashMap;
@@ -59,6 +60,11 @@ pub struct AgentOptions {
     pub context: ContextBudget,
     /// What one user may store: sessions, messages per session, characters per message.
     pub limits: SessionLimits,
+    /// Show the model, beside the role's tools, the tools that act which the role may not
+    /// use: a request to do one is then called, refused by the policy and answered with a
+    /// refusal, instead of answered as if it were done. Off, the model sees the role's tools
+    /// alone (a call to another registered tool is still refused the same way).
+    pub show_withheld_actions: bool,
 }
 
 /// Bounds on what users store, so no user can grow the state database without end.
@@ -94,6 +100,7 @@ impl Default for AgentOptions {
             generation_timeout: None,
             context: ContextBudget::default(),
             limits: SessionLimits::default(),
+            show_withheld_actions: true,
         }
     }
 }
@@ -117,6 +124,17 @@ pub struct TurnOutcome {
     pub steps: usize,
     /// Tokens per prompt layer of the turn's last generation.
     pub context: Option<LayerTokens>,
+    /// The tools the model called that the caller's role may not use: the answer is the
+    /// refusal written for them, not the model's.
+    pub refused: Vec<String>,
+}
+
+/// A turn's answer before it is recorded.
+struct Answered {
+    text: String,
+    reasoning: Option<String>,
+    /// The tools refused to the caller's role that the answer is a refusal for.
+    refused: Vec<String>,
 }
 
 /// Where a turn's events go (nowhere for a plain JSON response).
@@ -153,7 +171,10 @@ impl Agent {
     ) -> Result<Agent, AgentError> {
         let mut toolsets = HashMap::new();
         for role in &policy.registry().config().roles {
-            let definitions = policy.registry().definitions_for_role(role);
+            let mut definitions = policy.registry().definitions_for_role(role);
+            if options.show_withheld_actions {
+                definitions.extend(policy.registry().actions_withheld_from(role));
+            }
             toolsets.insert(role.clone(), Arc::new(ToolSet::new(definitions)?));
         }
         let mut options = options;
@@ -276,7 +297,11 @@ impl Agent {
         let outcome = self.run(&context, events).await?;
         // A first step's answer used no tool: it holds nothing live, and can be reused.
         if let (Some((cache, versions)), Some(answer)) = (&cacheable, &outcome.answer) {
-            if outcome.stop == TurnStop::Answer && outcome.steps == 1 && !answer.trim().is_empty() {
+            if outcome.stop == TurnStop::Answer
+                && outcome.steps == 1
+                && outcome.refused.is_empty()
+                && !answer.trim().is_empty()
+            {
                 cache.put(text, &caller.role, versions, answer);
             }
         }
@@ -318,6 +343,7 @@ impl Agent {
             pending: Vec::new(),
             steps: 0,
             context: None,
+            refused: Vec::new(),
         })
     }
 
@@ -433,26 +459,22 @@ impl Agent {
                 )?;
             }
             if calls.is_empty() {
-                let answer = parsed.content.unwrap_or_default();
-                let mut message = Message::assistant(answer.clone());
-                message.reasoning_content = parsed.reasoning;
-                self.sessions.append(&session_id, &[message], &[])?;
-                self.policy
-                    .audit()
-                    .append(context.event("answer", json!({"step": step, "text": answer})))?;
-                emit(
-                    events,
-                    AgentEvent::Answer {
-                        text: answer.clone(),
-                    },
-                );
-                return Ok(TurnOutcome {
-                    stop: TurnStop::Answer,
-                    answer: Some(answer),
-                    pending: Vec::new(),
-                    steps: step,
-                    context: last_context,
-                });
+                let answer = Answered {
+                    text: parsed.content.unwrap_or_default(),
+                    reasoning: parsed.reasoning,
+                    refused: Vec::new(),
+                };
+                return self.answer(context, &session_id, step, answer, last_context, events);
+            }
+            let role = &context.principal.role;
+            let mut refused: Vec<String> = Vec::new();
+            for call in &calls {
+                let withheld = registry
+                    .get(&call.name)
+                    .is_some_and(|tool| !tool.allows_role(role));
+                if withheld && !refused.contains(&call.name) {
+                    refused.push(call.name.clone());
+                }
             }
             let outcome = self
                 .act(context, &session_id, parsed.content, calls, events)
@@ -464,10 +486,71 @@ impl Agent {
                     pending: outcome,
                     steps: step,
                     context: last_context,
+                    refused,
                 });
+            }
+            if !refused.is_empty() {
+                // The policy refused the calls; the answer says so in code, as a model told of
+                // the refusal may still write that the thing was done.
+                let text =
+                    refusal::text(registry, role, &refused, &self.last_user_text(&session_id)?);
+                let answer = Answered {
+                    text,
+                    reasoning: None,
+                    refused,
+                };
+                return self.answer(context, &session_id, step, answer, last_context, events);
             }
         }
         Err(AgentError::Incomplete)
+    }
+
+    /// Records and announces the turn's answer.
+    fn answer(
+        &self,
+        context: &CallContext,
+        session_id: &str,
+        step: usize,
+        answer: Answered,
+        last_context: Option<LayerTokens>,
+        events: Events<'_>,
+    ) -> Result<TurnOutcome, AgentError> {
+        let Answered {
+            text,
+            reasoning,
+            refused,
+        } = answer;
+        let mut message = Message::assistant(text.clone());
+        message.reasoning_content = reasoning;
+        self.sessions.append(session_id, &[message], &[])?;
+        let mut record = json!({"step": step, "text": text});
+        if !refused.is_empty() {
+            record["refused"] = json!(refused);
+        }
+        self.policy
+            .audit()
+            .append(context.event("answer", record))?;
+        emit(events, AgentEvent::Answer { text: text.clone() });
+        Ok(TurnOutcome {
+            stop: TurnStop::Answer,
+            answer: Some(text),
+            pending: Vec::new(),
+            steps: step,
+            context: last_context,
+            refused,
+        })
+    }
+
+    /// The text of the session's last user message.
+    fn last_user_text(&self, session_id: &str) -> Result<String, AgentError> {
+        Ok(self
+            .sessions
+            .messages(session_id)?
+            .into_iter()
+            .rev()
+            .find(|m| m.role == Role::User)
+            .and_then(|m| m.content)
+            .unwrap_or_default())
     }
 
     /// The calls the session's assistant made since its last user message.

@@ -2,7 +2,9 @@ use fulcrum_agent::{AgentError, AgentEvent, TurnStop};
 use fulcrum_tools::{ActionState, Resolution};
 use serde_json::json;
 
-use crate::{call, user, world, world_checked};
+use fulcrum_chat::Role;
+
+use crate::{call, user, world, world_checked, world_with};
 
 #[tokio::test]
 async fn two_searches_then_a_recommendation() {
@@ -42,8 +44,9 @@ async fn two_searches_then_a_recommendation() {
         prompts[1]
     );
     assert!(prompts[1].contains("A16 chip") && prompts[1].contains("Samsung Galaxy S24"));
-    // The user's tools, and only those, were offered.
-    assert!(prompts[0].contains("search_product") && !prompts[0].contains("refund_order"));
+    // The user's tools were offered, and the refund the employee may not make (so that asked
+    // for, it is called and refused rather than claimed done).
+    assert!(prompts[0].contains("search_product") && prompts[0].contains("refund_order"));
     // The step after the results continues the turn: it waits ahead of new requests.
     let requests = w.backend.requests();
     assert!(!requests[0].follow_up && requests[1].follow_up);
@@ -136,9 +139,10 @@ async fn the_call_a_list_asks_for_is_added_and_audited_beside_the_models_own_ans
 }
 
 #[tokio::test]
-async fn a_forbidden_call_from_the_model_is_refused_at_the_policy_and_logged() {
+async fn a_forbidden_call_from_the_model_is_refused_at_the_policy_and_answered_in_code() {
     let refund = call("refund_order", json!({"order_id": 12345}));
-    let w = world(&[&refund, "I cannot refund that order."]);
+    // The second reply is what a model told of the refusal might write; it is never asked.
+    let w = world(&[&refund, "Order 12345 has been refunded."]);
     let erin = user("erin", "employee");
     let session = w.agent.create_session(&erin).expect("session");
     let outcome = w
@@ -147,15 +151,80 @@ async fn a_forbidden_call_from_the_model_is_refused_at_the_policy_and_logged() {
         .await
         .expect("turn");
     assert_eq!(outcome.stop, TurnStop::Answer);
+    assert_eq!(outcome.refused, vec!["refund_order".to_string()]);
     assert_eq!(w.refunds(), 0);
-    assert!(w.audit_kinds().contains(&"decision:deny".to_string()));
-    // The model was told it was denied.
+    let answer = outcome.answer.expect("answer");
+    for part in ["cannot", "employee", "`refund_order`", "finance"] {
+        assert!(answer.contains(part), "{answer:?} lacks {part:?}");
+    }
     let prompts = w.backend.prompts();
+    assert_eq!(prompts.len(), 1, "the refusal is not left to the model");
+    // The employee's model was shown the refund it may not make, so that it could ask for it.
+    assert!(prompts[0].contains("\"refund_order\""), "{}", prompts[0]);
+    let kinds = w.audit_kinds();
+    let denied = kinds
+        .iter()
+        .position(|k| k == "decision:deny")
+        .expect("denied");
+    let answered = kinds.iter().position(|k| k == "answer").expect("answered");
+    assert!(denied < answered, "{kinds:?}");
+    let records = w.agent.policy().audit().records(0, 1000).expect("records");
+    let answer_row = records
+        .iter()
+        .find(|r| r.event.kind == "answer")
+        .expect("answer row");
+    assert_eq!(answer_row.event.data["refused"], json!(["refund_order"]));
+    // The session holds the call, the policy's refusal as its result, and the answer.
+    let messages = w.agent.sessions().messages(&session.id).expect("messages");
+    let tool = messages
+        .iter()
+        .find(|m| m.role == Role::Tool)
+        .expect("result");
+    assert!(tool
+        .content
+        .as_deref()
+        .is_some_and(|c| c.contains("may not call")));
+}
+
+#[tokio::test]
+async fn a_refusal_is_written_in_the_language_of_the_request() {
+    let refund = call("refund_order", json!({"order_id": 12345}));
+    let w = world(&[&refund]);
+    let erin = user("erin", "employee");
+    let session = w.agent.create_session(&erin).expect("session");
+    let outcome = w
+        .agent
+        .send(&erin, &session.id, "请把订单 12345 全额退款。", None)
+        .await
+        .expect("turn");
+    let answer = outcome.answer.expect("answer");
     assert!(
-        prompts[1].contains("denied") && prompts[1].contains("may not call"),
-        "{}",
-        prompts[1]
+        answer.contains("无法") && answer.contains("`refund_order`"),
+        "{answer}"
     );
+    assert_eq!(w.refunds(), 0);
+}
+
+#[tokio::test]
+async fn with_withheld_actions_hidden_the_model_sees_the_roles_tools_alone() {
+    let w = world_with(
+        &["I can look orders up, not refund them."],
+        fulcrum_agent::AgentOptions {
+            show_withheld_actions: false,
+            ..Default::default()
+        },
+    );
+    let erin = user("erin", "employee");
+    let session = w.agent.create_session(&erin).expect("session");
+    let outcome = w
+        .agent
+        .send(&erin, &session.id, "Refund order 12345", None)
+        .await
+        .expect("turn");
+    assert!(outcome.refused.is_empty());
+    let prompts = w.backend.prompts();
+    assert!(!prompts[0].contains("\"refund_order\""), "{}", prompts[0]);
+    assert!(prompts[0].contains("\"search_product\""), "{}", prompts[0]);
 }
 
 #[tokio::test]

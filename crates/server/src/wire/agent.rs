@@ -90,6 +90,8 @@ pub struct Turn {
     pub pending: Vec<ActionView>,
     pub steps: usize,
     pub context: Option<ContextTokens>,
+    /// Tools the model called that the caller's role may not use; the answer is the refusal.
+    pub refused: Vec<String>,
 }
 
 fn stop_name(stop: TurnStop) -> &'static str {
@@ -107,6 +109,7 @@ impl From<TurnOutcome> for Turn {
             pending: outcome.pending.into_iter().map(ActionView::from).collect(),
             steps: outcome.steps,
             context: outcome.context.map(ContextTokens::from),
+            refused: outcome.refused,
         }
     }
 }

@@ -33,6 +33,55 @@ fn the_shop_policy_loads_and_shows_each_role_its_tools() {
 }
 
 #[test]
+fn the_actions_a_role_may_not_take_are_the_writes_it_lacks() {
+    let with_writes = format!(
+        "{}{}",
+        SHOP_POLICY.replace(
+            "http_allowlist = []",
+            "http_allowlist = [\"https://shipping.example/\"]"
+        ),
+        r#"
+[[tools]]
+name = "note_order"
+description = "Write a note on an order."
+roles = ["finance"]
+parameters = { type = "object", properties = { order_id = { type = "integer" }, note = { type = "string" } }, required = ["order_id", "note"] }
+executor = { kind = "sql", database = "shop", mode = "write", statement = "UPDATE orders SET note = :note WHERE id = :order_id" }
+
+[[tools]]
+name = "order_history"
+description = "Past orders of a customer."
+roles = ["finance"]
+parameters = { type = "object", properties = { customer = { type = "string" } }, required = ["customer"] }
+executor = { kind = "sql", database = "shop", statement = "SELECT id FROM orders WHERE customer = :customer" }
+
+[[tools]]
+name = "cancel_shipment"
+description = "Cancel a shipment."
+roles = ["finance"]
+parameters = { type = "object", properties = { id = { type = "string" } }, required = ["id"] }
+executor = { kind = "http", method = "DELETE", url = "https://shipping.example/shipments/{id}" }
+"#
+    );
+    let registry = load(&with_writes).expect("loads");
+    let withheld = |role: &str| -> Vec<String> {
+        registry
+            .actions_withheld_from(role)
+            .into_iter()
+            .map(|d| d.name)
+            .collect()
+    };
+    // A sensitive tool, a SQL write and a DELETE are actions; a read the role lacks is not.
+    assert_eq!(
+        withheld("employee"),
+        vec!["refund_order", "note_order", "cancel_shipment"]
+    );
+    assert!(withheld("finance").is_empty());
+    let acts = |name: &str| registry.get(name).expect("registered").acts();
+    assert!(!acts("order_history") && !acts("query_order") && !acts("calculator"));
+}
+
+#[test]
 fn wrong_definitions_name_the_file_the_tool_and_the_problem() {
     let unknown_role = SHOP_POLICY.replace(
         r#"roles = ["finance"]

@@ -107,14 +107,20 @@ def test_a_booking_waits_for_approval_and_runs_once_across_a_crash(governed, tmp
     assert "audit log OK" in result.stdout
 
 
-def test_each_role_sees_only_its_tools_and_the_log_catches_an_edit(governed, tmp_path):
-    # An employee asking for a refund: the model is not offered refund_order at all, and if
-    # it names it anyway the policy refuses it. Either way nothing is refunded.
+def test_a_refund_the_role_may_not_make_is_refused_in_words_and_the_log_catches_an_edit(governed, tmp_path):
+    # An employee asking for a refund: the model is shown refund_order (an action the role
+    # lacks) and calls it, the policy refuses it, and the answer is the refusal written in code,
+    # not the model's account of a refund. Nothing is refunded.
     session = new_session(governed, EMPLOYEE)
-    say(governed, EMPLOYEE, session, "Refund order 12345 in full, please.")
+    turn = say(governed, EMPLOYEE, session, "Refund order 12345 in full, please.")
+    assert turn["stop"] == "answer" and turn["refused"] == ["refund_order"], turn
+    assert "cannot" in turn["answer"] and "finance" in turn["answer"], turn
     rows = audit(governed)
     assert not executions(rows, "refund_order")
-    assert all(d["decision"] == "deny" for d in decisions(rows, "refund_order"))
+    denied = decisions(rows, "refund_order")
+    assert denied and all(d["decision"] == "deny" for d in denied), rows
+    answered = [r["data"] for r in rows if r["kind"] == "answer"]
+    assert answered[-1]["refused"] == ["refund_order"], answered
     r = httpx.get(governed.base_url + "/v1/audit", headers=EMPLOYEE)
     assert r.status_code == 403
     governed.stop()

@@ -12,6 +12,7 @@ mod calls;
 mod context;
 mod error;
 mod events;
+mod language;
 mod model;
 mod session;
 mod session_pg;

@@ -97,6 +97,9 @@ pub struct Config {
     /// role may not use, so that a request for one is refused in words; off, only the role's
     /// tools are shown.
     pub agent_show_withheld_actions: bool,
+    /// After tool results, ask the agent's model to answer in the language of the user's
+    /// message (Chinese or English).
+    pub agent_answer_in_users_language: bool,
     pub prefix_cache: bool,
     /// End a generation that repeats one phrase or line over and over (the fourth copy in a
     /// row of 16 bytes or more, or a run of 256 bytes of a shorter unit) instead of letting it
@@ -168,6 +171,7 @@ impl Default for Config {
             agent_max_message_chars: 32_000,
             agent_parallel_calls: false,
             agent_show_withheld_actions: true,
+            agent_answer_in_users_language: true,
             prefix_cache: true,
             stop_repetition: true,
             prefix_cache_tokens: 0,
@@ -194,7 +198,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 48] = [
+pub const KEYS: [&str; 49] = [
     "engine",
     "upstreams",
     "host",
@@ -230,6 +234,7 @@ pub const KEYS: [&str; 48] = [
     "agent_max_message_chars",
     "agent_parallel_calls",
     "agent_show_withheld_actions",
+    "agent_answer_in_users_language",
     "prefix_cache",
     "prefix_cache_tokens",
     "stop_repetition",

@@ -113,6 +113,7 @@ pub fn load(config: &Config) -> Result<Governance> {
             max_steps: config.agent_max_steps,
             parallel_calls: config.agent_parallel_calls,
             show_withheld_actions: config.agent_show_withheld_actions,
+            answer_in_users_language: config.agent_answer_in_users_language,
             tuning: config.tuning(),
             generation_timeout: config.request_timeout(),
             context: config.context_budget(),

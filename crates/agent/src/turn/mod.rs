@@ -32,6 +32,7 @@ use crate::context::{
 };
 use crate::error::AgentError;
 use crate::events::AgentEvent;
+use crate::language::Language;
 use crate::session::{PendingCall, SessionInfo, SessionStore};
 use crate::tuning::{add_call_guidance, step_biases, ToolCallTuning};
 use fulcrum_retrieval::{Passage, PassageSource};
@@ -39,9 +40,19 @@ use fulcrum_retrieval::{Passage, PassageSource};
 use prompt::Generated;
 use step::Call;
 
-/// Closes the prompt of an answer after tool results.
-const ANSWER_FROM_RESULTS: &str =
-    "Now answer the user's question in plain sentences from the results above.";
+/// Closes the prompt of a step after tool results (not stored in the session): small models
+/// asked to answer after tool results tend to echo the results' JSON, and answer a Chinese
+/// question in English once the results are English. `answer_only`: the step may not call.
+fn closing_instruction(language: Language, answer_only: bool) -> Option<&'static str> {
+    match (language, answer_only) {
+        (Language::English, true) => {
+            Some("Now answer the user's question in plain sentences from the results above.")
+        }
+        (Language::English, false) => None,
+        (Language::Chinese, true) => Some("现在请根据上面的结果，用中文回答用户的问题。"),
+        (Language::Chinese, false) => Some("请用中文回答。"),
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct AgentOptions {
@@ -65,6 +76,10 @@ pub struct AgentOptions {
     /// refusal, instead of answered as if it were done. Off, the model sees the role's tools
     /// alone (a call to another registered tool is still refused the same way).
     pub show_withheld_actions: bool,
+    /// After tool results, ask for the answer in the language of the user's message (a small
+    /// model answers a Chinese question in English once the results are English); off, the
+    /// answer's language is the model's choice.
+    pub answer_in_users_language: bool,
 }
 
 /// Bounds on what users store, so no user can grow the state database without end.
@@ -101,6 +116,7 @@ impl Default for AgentOptions {
             context: ContextBudget::default(),
             limits: SessionLimits::default(),
             show_withheld_actions: true,
+            answer_in_users_language: true,
         }
     }
 }

@@ -74,12 +74,24 @@ impl Agent {
         let continues_turn = stored.last().is_some_and(|m| m.role == Role::Tool);
         let memory = self.sessions.memory(session_id)?;
         let mut system = vec![Message::system(self.options.system_prompt.clone())];
-        let offered = if *choice == ToolChoice::None {
-            // Small models asked to answer after tool results tend to echo the results'
-            // JSON; a closing instruction (not stored in the session) turns that into prose.
-            if stored.last().is_some_and(|m| m.role == Role::Tool) {
-                stored.push(Message::system(ANSWER_FROM_RESULTS));
+        if continues_turn {
+            let request = stored
+                .iter()
+                .rev()
+                .find(|m| m.role == Role::User)
+                .and_then(|m| m.content.as_deref())
+                .unwrap_or_default();
+            let answer_only = *choice == ToolChoice::None;
+            let language = if self.options.answer_in_users_language {
+                Language::of(request)
+            } else {
+                Language::English
+            };
+            if let Some(closing) = closing_instruction(language, answer_only) {
+                stored.push(Message::system(closing));
             }
+        }
+        let offered = if *choice == ToolChoice::None {
             &[][..]
         } else {
             add_call_guidance(&mut system);

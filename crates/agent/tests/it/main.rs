@@ -11,7 +11,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use fulcrum_agent::{Agent, AgentOptions, CallGrounding, SessionStore, ToolCallTuning};
+use fulcrum_agent::{
+    Agent, AgentOptions, CallGrounding, SessionStore, ToolCallTuning, TurnOutcome,
+};
 use fulcrum_chat::{ChatTemplate, SpecialTokenGuard};
 use fulcrum_engine::scripted::ScriptedBackend;
 use fulcrum_engine::{Backend, TOKEN_BREAK};
@@ -164,6 +166,17 @@ pub fn call(name: &str, arguments: serde_json::Value) -> String {
 }
 
 impl World {
+    /// `text` as the first message of a new session of `principal`: the session and the turn.
+    pub async fn first_turn(&self, principal: &Principal, text: &str) -> (String, TurnOutcome) {
+        let session = self.agent.create_session(principal).expect("session");
+        let outcome = self
+            .agent
+            .send(principal, &session.id, text, None)
+            .await
+            .expect("turn");
+        (session.id, outcome)
+    }
+
     pub fn refunds(&self) -> i64 {
         let connection = rusqlite::Connection::open(self.dir.path().join("shop.db")).expect("db");
         connection

@@ -139,17 +139,44 @@ async fn the_call_a_list_asks_for_is_added_and_audited_beside_the_models_own_ans
 }
 
 #[tokio::test]
+async fn after_tool_results_a_chinese_question_is_asked_to_be_answered_in_chinese() {
+    let search = call("search_product", json!({"query": "iPhone 15"}));
+    let ask = |question: &'static str, in_users_language: bool| {
+        let search = search.clone();
+        async move {
+            let options = fulcrum_agent::AgentOptions {
+                answer_in_users_language: in_users_language,
+                ..Default::default()
+            };
+            let w = world_with(&[&search, "iPhone 15 售价 799。"], options);
+            w.first_turn(&user("erin", "employee"), question).await;
+            w.backend.prompts()
+        }
+    };
+    let chinese = ask("iPhone 15 多少钱？", true).await;
+    assert!(!chinese[0].contains("用中文回答"), "not before the results");
+    let closing = chinese[1]
+        .rfind("用中文回答")
+        .expect("the step after the results asks for Chinese");
+    assert!(closing > chinese[1].rfind("<tool_response>").expect("results"));
+    let english = ask("How much is the iPhone 15?", true).await;
+    assert!(!english[1].contains("用中文回答"), "{}", english[1]);
+    let switched_off = ask("iPhone 15 多少钱？", false).await;
+    assert!(
+        !switched_off[1].contains("用中文回答"),
+        "{}",
+        switched_off[1]
+    );
+}
+
+#[tokio::test]
 async fn a_forbidden_call_from_the_model_is_refused_at_the_policy_and_answered_in_code() {
     let refund = call("refund_order", json!({"order_id": 12345}));
     // The second reply is what a model told of the refusal might write; it is never asked.
     let w = world(&[&refund, "Order 12345 has been refunded."]);
-    let erin = user("erin", "employee");
-    let session = w.agent.create_session(&erin).expect("session");
-    let outcome = w
-        .agent
-        .send(&erin, &session.id, "Refund order 12345", None)
-        .await
-        .expect("turn");
+    let (session, outcome) = w
+        .first_turn(&user("erin", "employee"), "Refund order 12345")
+        .await;
     assert_eq!(outcome.stop, TurnStop::Answer);
     assert_eq!(outcome.refused, vec!["refund_order".to_string()]);
     assert_eq!(w.refunds(), 0);
@@ -175,7 +202,7 @@ async fn a_forbidden_call_from_the_model_is_refused_at_the_policy_and_answered_i
         .expect("answer row");
     assert_eq!(answer_row.event.data["refused"], json!(["refund_order"]));
     // The session holds the call, the policy's refusal as its result, and the answer.
-    let messages = w.agent.sessions().messages(&session.id).expect("messages");
+    let messages = w.agent.sessions().messages(&session).expect("messages");
     let tool = messages
         .iter()
         .find(|m| m.role == Role::Tool)
@@ -190,13 +217,9 @@ async fn a_forbidden_call_from_the_model_is_refused_at_the_policy_and_answered_i
 async fn a_refusal_is_written_in_the_language_of_the_request() {
     let refund = call("refund_order", json!({"order_id": 12345}));
     let w = world(&[&refund]);
-    let erin = user("erin", "employee");
-    let session = w.agent.create_session(&erin).expect("session");
-    let outcome = w
-        .agent
-        .send(&erin, &session.id, "请把订单 12345 全额退款。", None)
-        .await
-        .expect("turn");
+    let (_, outcome) = w
+        .first_turn(&user("erin", "employee"), "请把订单 12345 全额退款。")
+        .await;
     let answer = outcome.answer.expect("answer");
     assert!(
         answer.contains("无法") && answer.contains("`refund_order`"),
@@ -214,13 +237,9 @@ async fn with_withheld_actions_hidden_the_model_sees_the_roles_tools_alone() {
             ..Default::default()
         },
     );
-    let erin = user("erin", "employee");
-    let session = w.agent.create_session(&erin).expect("session");
-    let outcome = w
-        .agent
-        .send(&erin, &session.id, "Refund order 12345", None)
-        .await
-        .expect("turn");
+    let (_, outcome) = w
+        .first_turn(&user("erin", "employee"), "Refund order 12345")
+        .await;
     assert!(outcome.refused.is_empty());
     let prompts = w.backend.prompts();
     assert!(!prompts[0].contains("\"refund_order\""), "{}", prompts[0]);

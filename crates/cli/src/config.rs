@@ -171,7 +171,7 @@ impl Default for Config {
             agent_max_message_chars: 32_000,
             agent_parallel_calls: false,
             agent_show_withheld_actions: true,
-            agent_answer_in_users_language: true,
+            agent_answer_in_users_language: false,
             prefix_cache: true,
             stop_repetition: true,
             prefix_cache_tokens: 0,

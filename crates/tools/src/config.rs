@@ -213,6 +213,11 @@ pub struct ToolConfig {
     /// repeat, with the earlier call's outcome.
     #[serde(default)]
     pub idempotency_keys: Vec<String>,
+    /// Whether a call changes something (an action, shown to roles that lack it so that a
+    /// request for it is refused in words). Absent, it is inferred: sensitive, a SQL write, or
+    /// an HTTP method other than GET; host, built-in and MCP tools read unless told.
+    #[serde(default)]
+    pub acts: Option<bool>,
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
     /// Output longer than this is cut (and marked as cut) before the model sees it.

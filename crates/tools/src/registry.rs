@@ -46,9 +46,13 @@ impl RegisteredTool {
         self.config.roles.iter().any(|r| r == role)
     }
 
-    /// Whether a call changes something: a sensitive tool, a SQL write, or an HTTP request
-    /// other than GET. Host, built-in and MCP tools count as reads unless sensitive.
+    /// Whether a call changes something: as the policy's `acts` says, else a sensitive tool,
+    /// a SQL write, or an HTTP request other than GET. Host, built-in and MCP tools count as
+    /// reads unless the policy says otherwise or they are sensitive.
     pub fn acts(&self) -> bool {
+        if let Some(acts) = self.config.acts {
+            return acts;
+        }
         self.config.sensitive
             || match &self.config.executor {
                 ExecutorConfig::Sql { mode, .. } => *mode == SqlMode::Write,

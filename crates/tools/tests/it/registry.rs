@@ -56,6 +56,22 @@ parameters = { type = "object", properties = { customer = { type = "string" } },
 executor = { kind = "sql", database = "shop", statement = "SELECT id FROM orders WHERE customer = :customer" }
 
 [[tools]]
+name = "archive_order"
+description = "Archive an order in the order service."
+roles = ["finance"]
+acts = true
+parameters = { type = "object", properties = { order_id = { type = "integer" } }, required = ["order_id"] }
+executor = { kind = "builtin", function = "calculator" }
+
+[[tools]]
+name = "lookup_rate"
+description = "Read an exchange rate (a POST the service needs, changing nothing)."
+roles = ["finance"]
+acts = false
+parameters = { type = "object", properties = { pair = { type = "string" } }, required = ["pair"] }
+executor = { kind = "http", method = "POST", url = "https://shipping.example/rates" }
+
+[[tools]]
 name = "cancel_shipment"
 description = "Cancel a shipment."
 roles = ["finance"]
@@ -71,10 +87,16 @@ executor = { kind = "http", method = "DELETE", url = "https://shipping.example/s
             .map(|d| d.name)
             .collect()
     };
-    // A sensitive tool, a SQL write and a DELETE are actions; a read the role lacks is not.
+    // A sensitive tool, a SQL write and a DELETE are actions, and what the policy says is one;
+    // a read the role lacks is not, nor a POST the policy says changes nothing.
     assert_eq!(
         withheld("employee"),
-        vec!["refund_order", "note_order", "cancel_shipment"]
+        vec![
+            "refund_order",
+            "note_order",
+            "archive_order",
+            "cancel_shipment"
+        ]
     );
     assert!(withheld("finance").is_empty());
     let acts = |name: &str| registry.get(name).expect("registered").acts();

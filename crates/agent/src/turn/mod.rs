@@ -154,6 +154,15 @@ struct Answered {
     refused: Vec<String>,
 }
 
+/// The text of the last user message of `messages`, if it has one.
+fn last_user_text(messages: &[Message]) -> Option<&str> {
+    messages
+        .iter()
+        .rev()
+        .find(|m| m.role == Role::User)
+        .and_then(|m| m.content.as_deref())
+}
+
 /// Where a turn's events go (nowhere for a plain JSON response).
 type Events<'a> = Option<&'a UnboundedSender<AgentEvent>>;
 
@@ -509,8 +518,9 @@ impl Agent {
             if !refused.is_empty() {
                 // The policy refused the calls; the answer says so in code, as a model told of
                 // the refusal may still write that the thing was done.
-                let text =
-                    refusal::text(registry, role, &refused, &self.last_user_text(&session_id)?);
+                let messages = self.sessions.messages(&session_id)?;
+                let request = last_user_text(&messages).unwrap_or_default();
+                let text = refusal::text(registry, role, &refused, request);
                 let answer = Answered {
                     text,
                     reasoning: None,
@@ -556,18 +566,6 @@ impl Agent {
             context: last_context,
             refused,
         })
-    }
-
-    /// The text of the session's last user message.
-    fn last_user_text(&self, session_id: &str) -> Result<String, AgentError> {
-        Ok(self
-            .sessions
-            .messages(session_id)?
-            .into_iter()
-            .rev()
-            .find(|m| m.role == Role::User)
-            .and_then(|m| m.content)
-            .unwrap_or_default())
     }
 
     /// The calls the session's assistant made since its last user message.

@@ -16,12 +16,7 @@ impl Agent {
             return Ok(Vec::new());
         };
         let messages = self.sessions.messages(session_id)?;
-        let Some(query) = messages
-            .iter()
-            .rev()
-            .find(|m| m.role == Role::User)
-            .and_then(|m| m.content.clone())
-        else {
+        let Some(query) = last_user_text(&messages).map(str::to_string) else {
             return Ok(Vec::new());
         };
         let caller = context.principal.clone();
@@ -75,12 +70,7 @@ impl Agent {
         let memory = self.sessions.memory(session_id)?;
         let mut system = vec![Message::system(self.options.system_prompt.clone())];
         if continues_turn {
-            let request = stored
-                .iter()
-                .rev()
-                .find(|m| m.role == Role::User)
-                .and_then(|m| m.content.as_deref())
-                .unwrap_or_default();
+            let request = last_user_text(&stored).unwrap_or_default();
             let answer_only = *choice == ToolChoice::None;
             let language = if self.options.answer_in_users_language {
                 Language::of(request)

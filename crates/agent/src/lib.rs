@@ -21,8 +21,8 @@ mod turn;
 
 pub use answer_cache::{normalize as normalize_question, AnswerCache, CacheCounts};
 pub use calls::{
-    checked_generation, CallCheck, CallGrounding, CheckReport, CheckReportSlot, CheckedCall,
-    DroppedArgument, Grounds,
+    checked_generation, AskedFunctions, CallCheck, CallGrounding, CheckReport, CheckReportSlot,
+    CheckedCall, DroppedArgument, Grounds,
 };
 pub use context::{assemble, key_event, split_turns, ContextBudget, LayerTokens, Layers, Measure};
 pub use error::AgentError;

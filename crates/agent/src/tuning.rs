@@ -41,6 +41,10 @@ pub struct ToolCallTuning {
     /// With parallel calls allowed, a call that used one member of a list the user wrote is
     /// made again for each other member, with that argument set to it.
     pub calls_for_lists: bool,
+    /// With parallel calls allowed, a call of a function other than those called is kept only
+    /// when the user's message holds a word of its name or description that theirs do not
+    /// (see [`crate::calls::AskedFunctions`]).
+    pub other_functions_asked: bool,
     /// Leave out of a call the optional arguments whose values are nowhere in the
     /// conversation (made up by the model), so that the tool's defaults apply.
     pub ground_optional_arguments: bool,
@@ -54,6 +58,7 @@ impl Default for ToolCallTuning {
             call_grounding: CallGrounding::default(),
             probe_parallel_calls: true,
             calls_for_lists: true,
+            other_functions_asked: true,
             ground_optional_arguments: true,
         }
     }

@@ -58,6 +58,10 @@ pub struct Config {
     /// When parallel calls are allowed, make a call that used one member of a list the user
     /// wrote ("in 2017, 2018 and 2019") again for each other member.
     pub calls_for_lists: bool,
+    /// When parallel calls are allowed, keep a call of a function other than those called
+    /// only when the user's message holds a word of its name or description that theirs do
+    /// not.
+    pub other_functions_asked: bool,
     /// Leave out of a call the optional arguments whose values are nowhere in the
     /// conversation: the model made them up, and the tool's defaults should apply.
     pub ground_optional_arguments: bool,
@@ -156,6 +160,7 @@ impl Default for Config {
             call_grounding: fulcrum_agent::CallGrounding::default(),
             probe_parallel_calls: true,
             calls_for_lists: true,
+            other_functions_asked: true,
             ground_optional_arguments: true,
             policy: None,
             state_db: None,
@@ -198,7 +203,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 49] = [
+pub const KEYS: [&str; 50] = [
     "engine",
     "upstreams",
     "host",
@@ -219,6 +224,7 @@ pub const KEYS: [&str; 49] = [
     "call_grounding",
     "probe_parallel_calls",
     "calls_for_lists",
+    "other_functions_asked",
     "ground_optional_arguments",
     "policy",
     "state_db",
@@ -329,6 +335,7 @@ impl Config {
             call_grounding: self.call_grounding,
             probe_parallel_calls: self.probe_parallel_calls,
             calls_for_lists: self.calls_for_lists,
+            other_functions_asked: self.other_functions_asked,
             ground_optional_arguments: self.ground_optional_arguments,
         }
     }

@@ -25,7 +25,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use fulcrum_chat::tools::{dedupe_calls, parse_output, ParsedCall, ToolChoice, ToolSet};
-use fulcrum_chat::{to_python_json, Message, Role};
+use fulcrum_chat::{to_python_json, Message, Role, ToolDefinition};
 use fulcrum_engine::{
     start_generation, Backend, EngineError, FinishReason, GenerationEvent, GenerationRequest,
     GenerationStream, SamplingParams, Usage,
@@ -34,6 +34,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use super::asked::AskedFunctions;
 use super::grounding::{CallGrounding, Grounds};
 use super::lists::Lists;
 use crate::tuning::ToolCallTuning;
@@ -68,7 +69,8 @@ pub struct CheckedCall {
     pub name: String,
     pub arguments: Value,
     /// `not_in_conversation` (none of its values is), `nothing_new` (no value of the request
-    /// the other calls did not use), `listed` (another member of a list the user wrote),
+    /// the other calls did not use), `not_asked_for` (another function than those called, of
+    /// which the user's message says nothing), `listed` (another member of a list the user wrote),
     /// `asked` (the model asked for one more call).
     pub reason: &'static str,
 }
@@ -130,6 +132,9 @@ pub struct CallCheck {
     lists: Option<Lists>,
     /// Leave out optional arguments whose values are not in the conversation.
     ground_optionals: bool,
+    /// The user's message, when a call of a function other than those called must be asked
+    /// for by it.
+    asked: Option<AskedFunctions>,
     /// The one function a named `tool_choice` allows; extra calls are of it alone.
     only: Option<String>,
     report: CheckReportSlot,
@@ -156,13 +161,24 @@ impl CallCheck {
             CallGrounding::Off
         };
         let probe = tuning.probe_parallel_calls && parallel;
-        let lists = (tuning.calls_for_lists && parallel)
-            .then(|| messages.iter().rev().find(|m| m.role == Role::User))
-            .flatten()
-            .and_then(|m| m.content.as_deref())
+        let message = messages
+            .iter()
+            .rev()
+            .find(|m| m.role == Role::User)
+            .and_then(|m| m.content.as_deref());
+        let lists = message
+            .filter(|_| tuning.calls_for_lists && parallel)
             .map(Lists::new);
+        let asked = message
+            .filter(|_| tuning.other_functions_asked && parallel)
+            .map(AskedFunctions::new);
         let ground_optionals = tuning.ground_optional_arguments;
-        if grounding == CallGrounding::Off && !probe && lists.is_none() && !ground_optionals {
+        if grounding == CallGrounding::Off
+            && !probe
+            && lists.is_none()
+            && asked.is_none()
+            && !ground_optionals
+        {
             return None;
         }
         Some(CallCheck {
@@ -172,6 +188,7 @@ impl CallCheck {
             probe,
             lists,
             ground_optionals,
+            asked,
             only: match choice {
                 ToolChoice::Named(name) => Some(name.clone()),
                 _ => None,
@@ -197,6 +214,32 @@ impl CallCheck {
     fn grounded(&self, call: &ParsedCall, rule: CallGrounding) -> bool {
         self.grounds
             .call(&call.arguments, self.schema(&call.name), rule)
+    }
+
+    fn definition(&self, name: &str) -> Option<&ToolDefinition> {
+        self.tools
+            .definitions()
+            .iter()
+            .find(|tool| tool.name == name)
+    }
+
+    /// Whether `call`, next to `calls`, is of a function the user's message does not ask for
+    /// (another function than those called, of which the message says nothing theirs do not).
+    fn not_asked_for(&self, call: &ParsedCall, calls: &[ParsedCall]) -> bool {
+        let Some(asked) = &self.asked else {
+            return false;
+        };
+        if calls.is_empty() || calls.iter().any(|c| c.name == call.name) {
+            return false;
+        }
+        let Some(tool) = self.definition(&call.name) else {
+            return false;
+        };
+        let called: Vec<&ToolDefinition> = calls
+            .iter()
+            .filter_map(|c| self.definition(&c.name))
+            .collect();
+        asked.asks_for(tool, &called) == Some(false)
     }
 }
 
@@ -376,6 +419,15 @@ impl Checking {
         let mut kept: Vec<ParsedCall> = Vec::with_capacity(calls.len());
         let mut used = HashSet::new();
         for call in calls {
+            if self.check.not_asked_for(&call, &kept) {
+                tracing::debug!(call = %call.name, arguments = %call.arguments, "dropped a call of a function the request does not ask for");
+                self.note(|changes| {
+                    changes
+                        .dropped
+                        .push(CheckedCall::new(&call, "not_asked_for"))
+                });
+                continue;
+            }
             let new = self.new_values(&call, &kept, &used, true);
             if kept.is_empty() || !new.is_empty() {
                 used.extend(new);
@@ -496,6 +548,10 @@ impl Checking {
         let Some(call) = call else {
             return Ok((false, tokens));
         };
+        if self.check.not_asked_for(&call, calls) {
+            tracing::debug!(call = %call.name, arguments = %call.arguments, "an extra call is of a function the request does not ask for");
+            return Ok((false, tokens));
+        }
         let new = self.new_values(&call, calls, used, by_name);
         if new.is_empty() {
             tracing::debug!(call = %call.name, arguments = %call.arguments, "an extra call brought nothing new");
@@ -938,9 +994,34 @@ mod tests {
             dropped,
             vec![
                 ("play".to_string(), "nothing_new"),
-                ("travel_time".to_string(), "nothing_new")
+                ("travel_time".to_string(), "not_asked_for")
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn a_call_of_another_function_is_kept_only_when_the_request_asks_for_it() {
+        let first = call("play", json!({"artist": "Taylor Swift", "minutes": 20}));
+        let other = call("travel_time", json!({"distance": 120, "speed": 60}));
+        let (text, _, requests) = answer(
+            "Play Taylor Swift for 20 minutes, we drive 120 km at 60",
+            ToolChoice::Auto,
+            vec![first.clone(), other.clone(), other.clone()],
+        )
+        .await;
+        assert_eq!(
+            text, first,
+            "its values are the user's, but nothing asks for it"
+        );
+        assert_eq!(requests.len(), 3);
+
+        let (text, _, _) = answer(
+            "Play Taylor Swift for 20 minutes and tell me the travel time for 120 km at 60",
+            ToolChoice::Auto,
+            vec![first.clone(), other.clone(), first.clone(), first.clone()],
+        )
+        .await;
+        assert_eq!(text, format!("{first}\n{other}"));
     }
 
     #[tokio::test]
@@ -986,6 +1067,7 @@ mod tests {
             call_grounding: CallGrounding::Off,
             probe_parallel_calls: false,
             calls_for_lists: false,
+            other_functions_asked: false,
             ground_optional_arguments: false,
             ..tuning
         };

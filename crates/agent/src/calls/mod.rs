@@ -1,10 +1,12 @@
 //! Checks on the calls a model makes, beyond what the grammar enforces: whether their values
 //! come from the conversation, and whether the answer holds all the calls the request needs.
 
+mod asked;
 mod checked;
 mod grounding;
 mod lists;
 
+pub use asked::AskedFunctions;
 pub use checked::{
     checked_generation, CallCheck, CheckReport, CheckReportSlot, CheckedCall, DroppedArgument,
 };

@@ -116,6 +116,7 @@ pub fn open_agent_with(dir: &Path, backend: Arc<ScriptedBackend>, options: Agent
                 call_grounding: CallGrounding::Off,
                 probe_parallel_calls: false,
                 calls_for_lists: false,
+                other_functions_asked: false,
                 ground_optional_arguments: false,
             },
             ..options

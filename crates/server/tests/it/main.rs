@@ -32,6 +32,7 @@ fn exact_tuning() -> fulcrum_agent::ToolCallTuning {
         call_grounding: fulcrum_agent::CallGrounding::Off,
         probe_parallel_calls: false,
         calls_for_lists: false,
+        other_functions_asked: false,
         ground_optional_arguments: false,
         ..Default::default()
     }

@@ -1,0 +1,275 @@
+//! Whether the user's message asks for a function other than those already called.
+//!
+//! Asked for one more call, a small model picks some other function and fills it from the
+//! request (`restaurant_info(location="New York")` for "art exhibitions at the Museum of
+//! Modern Art, New York"): its values are the user's, so grounding keeps it. What tells such a
+//! call from the second part of "do this, and also that" is whether the message speaks of what
+//! the function is about: a word of its name or description that the message holds and the
+//! functions already called do not ("the energy to heat water, and the **temperature** in
+//! kelvin"). Words any tool's description uses ("calculate", "given", "specific") and English
+//! function words tell nothing and are skipped.
+
+use std::collections::HashSet;
+
+use fulcrum_chat::ToolDefinition;
+
+use crate::language::Language;
+
+/// Words shorter than this tell nothing of a function ("get", "for", "id").
+const MIN_WORD_CHARS: usize = 4;
+
+/// Two words longer than this are the same word when they share this many leading letters
+/// ("exhibitions" and "exhibition", "analyse" and "analysis").
+const STEM_CHARS: usize = 5;
+
+/// English function words, and the words tool descriptions use for what any function does.
+const UNTELLING_WORDS: &[&str] = &[
+    "about",
+    "after",
+    "also",
+    "another",
+    "based",
+    "been",
+    "before",
+    "being",
+    "between",
+    "both",
+    "calculate",
+    "calculates",
+    "calculation",
+    "certain",
+    "could",
+    "details",
+    "does",
+    "each",
+    "fetch",
+    "fetches",
+    "find",
+    "finds",
+    "from",
+    "function",
+    "gets",
+    "given",
+    "have",
+    "information",
+    "into",
+    "like",
+    "more",
+    "most",
+    "other",
+    "over",
+    "particular",
+    "please",
+    "provide",
+    "provided",
+    "provides",
+    "retrieve",
+    "retrieves",
+    "return",
+    "returns",
+    "should",
+    "some",
+    "specific",
+    "specified",
+    "such",
+    "than",
+    "that",
+    "their",
+    "them",
+    "then",
+    "there",
+    "these",
+    "they",
+    "this",
+    "those",
+    "using",
+    "what",
+    "when",
+    "where",
+    "which",
+    "while",
+    "will",
+    "with",
+    "would",
+    "your",
+];
+
+/// The message a call answers, read for what it asks about.
+#[derive(Debug, Clone)]
+pub struct AskedFunctions {
+    language: Language,
+    /// English: the message's telling words, lowercased.
+    words: Vec<String>,
+    /// Chinese: the message's pairs of Han characters in a row.
+    han_pairs: HashSet<String>,
+}
+
+impl AskedFunctions {
+    pub fn new(message: &str) -> Self {
+        AskedFunctions {
+            language: Language::of(message),
+            words: telling_words(message),
+            han_pairs: han_pairs(message),
+        }
+    }
+
+    /// Whether the message asks for `tool` beyond the functions `called`: it holds a word of
+    /// the tool's name or description that theirs do not. `None` when that cannot be told
+    /// (a Chinese message and a tool described in English only).
+    pub fn asks_for(&self, tool: &ToolDefinition, called: &[&ToolDefinition]) -> Option<bool> {
+        match self.language {
+            Language::English => {
+                let earlier: Vec<String> = called.iter().flat_map(|t| tool_words(t)).collect();
+                Some(tool_words(tool).iter().any(|word| {
+                    self.words.iter().any(|w| same_word(w, word))
+                        && !earlier.iter().any(|e| same_word(e, word))
+                }))
+            }
+            Language::Chinese => {
+                let own = han_pairs(&tool_text(tool));
+                if own.is_empty() {
+                    return None;
+                }
+                let earlier: HashSet<String> = called
+                    .iter()
+                    .flat_map(|t| han_pairs(&tool_text(t)))
+                    .collect();
+                Some(
+                    own.iter()
+                        .any(|pair| self.han_pairs.contains(pair) && !earlier.contains(pair)),
+                )
+            }
+        }
+    }
+}
+
+fn tool_text(tool: &ToolDefinition) -> String {
+    format!(
+        "{} {}",
+        tool.name,
+        tool.description.as_deref().unwrap_or_default()
+    )
+}
+
+/// A tool's telling words: of its name (split at `_`, `.` and case steps) and description.
+fn tool_words(tool: &ToolDefinition) -> Vec<String> {
+    telling_words(&split_case_steps(&tool_text(tool)))
+}
+
+/// `getWeather` as `get Weather`, so that a name's words are words.
+fn split_case_steps(text: &str) -> String {
+    let mut spaced = String::with_capacity(text.len() + 8);
+    let mut previous_lower = false;
+    for c in text.chars() {
+        if c.is_uppercase() && previous_lower {
+            spaced.push(' ');
+        }
+        spaced.push(c);
+        previous_lower = c.is_lowercase();
+    }
+    spaced
+}
+
+fn telling_words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|word| word.len() >= MIN_WORD_CHARS)
+        .map(str::to_lowercase)
+        .filter(|word| !UNTELLING_WORDS.contains(&word.as_str()))
+        .collect()
+}
+
+fn same_word(a: &str, b: &str) -> bool {
+    if a.len() < STEM_CHARS || b.len() < STEM_CHARS {
+        return a == b;
+    }
+    a.as_bytes()[..STEM_CHARS] == b.as_bytes()[..STEM_CHARS]
+}
+
+fn han_pairs(text: &str) -> HashSet<String> {
+    let han: Vec<char> = text.chars().collect();
+    han.windows(2)
+        .filter(|pair| pair.iter().all(|c| crate::language::is_han(*c)))
+        .map(|pair| pair.iter().collect())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn tool(name: &str, description: &str) -> ToolDefinition {
+        ToolDefinition {
+            name: name.into(),
+            description: Some(description.into()),
+            parameters: json!({"type": "object"}),
+            strict: false,
+        }
+    }
+
+    #[test]
+    fn another_function_is_asked_for_by_a_word_the_called_ones_lack() {
+        let exhibitions = tool(
+            "exhibition_info",
+            "Get exhibition information for a specific museum.",
+        );
+        let restaurants = tool(
+            "restaurant_info",
+            "Get restaurant information for a specific area.",
+        );
+        let message = AskedFunctions::new(
+            "Find art exhibitions for the upcoming month in the Museum of Modern Art, New York.",
+        );
+        assert_eq!(message.asks_for(&restaurants, &[&exhibitions]), Some(false));
+        let both = AskedFunctions::new(
+            "Find art exhibitions at the Museum of Modern Art and a restaurant near it.",
+        );
+        assert_eq!(both.asks_for(&restaurants, &[&exhibitions]), Some(true));
+    }
+
+    #[test]
+    fn a_word_the_called_function_also_holds_does_not_ask_for_another() {
+        let forecast = tool(
+            "corporate_finance.revenue_forecast",
+            "Estimate the revenue of a company by multiplying the sales units of the product \
+             with its selling price.",
+        );
+        let price = tool(
+            "corporate_finance.product_price",
+            "Fetch the current selling price of the product.",
+        );
+        let message = AskedFunctions::new(
+            "How much revenue would company XYZ generate if we increase the sales units of \
+             product A by 10% while keeping the price the same?",
+        );
+        assert_eq!(message.asks_for(&price, &[&forecast]), Some(false));
+    }
+
+    #[test]
+    fn words_of_a_name_count_and_endings_do_not_matter() {
+        let weather = tool("getWeather", "Current conditions for a city.");
+        let time = tool("getLocalTime", "The time of day somewhere.");
+        let message = AskedFunctions::new("What's the weather in Paris and the local time there?");
+        assert_eq!(message.asks_for(&time, &[&weather]), Some(true));
+        let plural = AskedFunctions::new("Any exhibitions in Boston?");
+        let exhibitions = tool("exhibition_info", "Museum shows.");
+        assert_eq!(plural.asks_for(&exhibitions, &[]), Some(true));
+        let generic = AskedFunctions::new("Calculate something specific, given this.");
+        let area = tool(
+            "area",
+            "Calculate the area of a specific shape given its sides.",
+        );
+        assert_eq!(generic.asks_for(&area, &[]), Some(false));
+    }
+
+    #[test]
+    fn a_chinese_message_is_read_by_character_pairs_or_not_at_all() {
+        let orders = tool("get_order", "查询订单状态 Look up an order.");
+        let rooms = tool("query_meeting_room", "查询会议室 Find meeting rooms.");
+        let message = AskedFunctions::new("订单 12345 现在是什么状态？");
+        assert_eq!(message.asks_for(&rooms, &[]), Some(false));
+        assert_eq!(message.asks_for(&orders, &[]), Some(true));
+        let english_only = tool("get_stock", "Stock level of a product.");
+        assert_eq!(message.asks_for(&english_only, &[&orders]), None);
+    }
+}

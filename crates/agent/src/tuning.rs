@@ -7,6 +7,9 @@ use fulcrum_engine::LogitBias;
 
 use crate::calls::CallGrounding;
 
+/// The tag that opens a call in Qwen's (Hermes) format.
+const CALL_TAG: &str = "<tool_call>";
+
 /// Added to the system prompt in `auto`: small models call tools for everything unless told.
 pub const WHEN_TO_CALL: &str = "Call a function only when the user's request needs one of the \
 functions provided. If none of them fits the request, or a required argument is missing, \
@@ -45,6 +48,10 @@ pub struct ToolCallTuning {
     /// when the user's message holds a word of its name or description that theirs do not
     /// (see [`crate::calls::AskedFunctions`]).
     pub other_functions_asked: bool,
+    /// In `auto`, answering a user's message: when the model's first choice is one the
+    /// grammar refuses as the start of text (a bare JSON object, a ```json fence: a call in a
+    /// form nobody parses), the answer takes the call path instead.
+    pub call_on_refused_start: bool,
     /// Leave out of a call the optional arguments whose values are nowhere in the
     /// conversation (made up by the model), so that the tool's defaults apply.
     pub ground_optional_arguments: bool,
@@ -59,6 +66,7 @@ impl Default for ToolCallTuning {
             probe_parallel_calls: true,
             calls_for_lists: true,
             other_functions_asked: true,
+            call_on_refused_start: true,
             ground_optional_arguments: true,
         }
     }
@@ -85,6 +93,20 @@ pub fn add_call_guidance(messages: &mut Vec<Message>) {
 /// where the model decides between calling and answering.
 pub fn answers_user(messages: &[Message]) -> bool {
     messages.last().is_some_and(|m| m.role == Role::User)
+}
+
+/// The call tag, which a generation that answers a user's message in `auto` (`deciding`)
+/// generates in place of a first token the grammar refuses as text: asked to choose between
+/// text and a tagged call, a small model often opens a bare JSON call (`{"name": …` or a
+/// ```json fence), which the grammar must refuse, and then writes whatever text is left
+/// ("Mark the start of the response with …"). It meant the call.
+pub fn call_instead_of_refused_start(
+    tuning: ToolCallTuning,
+    choice: &ToolChoice,
+    deciding: bool,
+) -> Option<String> {
+    (tuning.call_on_refused_start && deciding && *choice == ToolChoice::Auto)
+        .then(|| CALL_TAG.to_string())
 }
 
 /// The biases for a generation over `messages` with tools offered under `choice`.
@@ -114,10 +136,10 @@ pub fn step_biases(
     // block. A bias at every step would pull the tag into argument strings, where the grammar
     // cannot tell it from text.
     if *choice == ToolChoice::Auto && answering_user {
-        biases.push(LogitBias::at_start("<tool_call>", tuning.tool_call_bias));
+        biases.push(LogitBias::at_start(CALL_TAG, tuning.tool_call_bias));
         biases.push(LogitBias::after(
             "</think>",
-            "<tool_call>",
+            CALL_TAG,
             tuning.tool_call_bias,
         ));
     }

@@ -62,6 +62,9 @@ pub struct Config {
     /// only when the user's message holds a word of its name or description that theirs do
     /// not.
     pub other_functions_asked: bool,
+    /// In `auto`, answering a user's message: take the call path when the model's first
+    /// choice is one the grammar refuses as the start of text (a bare JSON object, a fence).
+    pub call_on_refused_start: bool,
     /// Leave out of a call the optional arguments whose values are nowhere in the
     /// conversation: the model made them up, and the tool's defaults should apply.
     pub ground_optional_arguments: bool,
@@ -161,6 +164,7 @@ impl Default for Config {
             probe_parallel_calls: true,
             calls_for_lists: true,
             other_functions_asked: true,
+            call_on_refused_start: true,
             ground_optional_arguments: true,
             policy: None,
             state_db: None,
@@ -203,7 +207,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 50] = [
+pub const KEYS: [&str; 51] = [
     "engine",
     "upstreams",
     "host",
@@ -225,6 +229,7 @@ pub const KEYS: [&str; 50] = [
     "probe_parallel_calls",
     "calls_for_lists",
     "other_functions_asked",
+    "call_on_refused_start",
     "ground_optional_arguments",
     "policy",
     "state_db",
@@ -336,6 +341,7 @@ impl Config {
             probe_parallel_calls: self.probe_parallel_calls,
             calls_for_lists: self.calls_for_lists,
             other_functions_asked: self.other_functions_asked,
+            call_on_refused_start: self.call_on_refused_start,
             ground_optional_arguments: self.ground_optional_arguments,
         }
     }

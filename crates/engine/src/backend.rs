@@ -92,6 +92,11 @@ pub struct GenerationRequest {
     /// Report the log-probability of every prompt token after the first, and this many
     /// alternatives at each position, once the prompt is computed.
     pub prompt_logprobs: Option<u32>,
+    /// When the model's own first choice for the first token is one `grammar` refuses, this
+    /// text's token is generated instead (if it is a single token the grammar allows): a
+    /// small model that would open a bare JSON object where only text or a tagged call may
+    /// start means the call. Ignored without a grammar, and by remote engines.
+    pub instead_of_refused_start: Option<String>,
     /// A further generation of a request already served (the call checks' extra calls): it
     /// waits ahead of new requests, so that one answer's steps are not queued behind requests
     /// that came after it.
@@ -164,6 +169,7 @@ impl GenerationRequest {
             prompt_tokens: None,
             logprobs: None,
             prompt_logprobs: None,
+            instead_of_refused_start: None,
             follow_up: false,
         }
     }

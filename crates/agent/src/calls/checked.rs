@@ -448,6 +448,7 @@ impl Checking {
             prompt: format!("{}{continuation}", self.request.prompt),
             grammar: Some(grammar),
             logit_bias: Vec::new(),
+            instead_of_refused_start: None,
             buffered: true,
             follow_up: true,
             ..self.request.clone()
@@ -1068,6 +1069,7 @@ mod tests {
             probe_parallel_calls: false,
             calls_for_lists: false,
             other_functions_asked: false,
+            call_on_refused_start: false,
             ground_optional_arguments: false,
             ..tuning
         };

@@ -34,7 +34,9 @@ use crate::error::AgentError;
 use crate::events::AgentEvent;
 use crate::language::Language;
 use crate::session::{PendingCall, SessionInfo, SessionStore};
-use crate::tuning::{add_call_guidance, step_biases, ToolCallTuning};
+use crate::tuning::{
+    add_call_guidance, call_instead_of_refused_start, step_biases, ToolCallTuning,
+};
 use fulcrum_retrieval::{Passage, PassageSource};
 
 use prompt::Generated;

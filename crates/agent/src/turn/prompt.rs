@@ -135,6 +135,13 @@ impl Agent {
                     true,
                 )
             },
+            // Only on the user's message: after tool results a refused start is not a call
+            // (the model may open its answer by quoting a result).
+            instead_of_refused_start: call_instead_of_refused_start(
+                self.options.tuning,
+                choice,
+                !continues_turn,
+            ),
             follow_up: continues_turn,
             ..GenerationRequest::greedy(prompt, self.options.max_tokens)
         };

@@ -117,6 +117,7 @@ pub fn open_agent_with(dir: &Path, backend: Arc<ScriptedBackend>, options: Agent
                 probe_parallel_calls: false,
                 calls_for_lists: false,
                 other_functions_asked: false,
+                call_on_refused_start: true,
                 ground_optional_arguments: false,
             },
             ..options

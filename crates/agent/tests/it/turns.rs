@@ -50,6 +50,12 @@ async fn two_searches_then_a_recommendation() {
     // The step after the results continues the turn: it waits ahead of new requests.
     let requests = w.backend.requests();
     assert!(!requests[0].follow_up && requests[1].follow_up);
+    // A refused first token means a call on the user's message, not after tool results.
+    assert_eq!(
+        requests[0].instead_of_refused_start.as_deref(),
+        Some("<tool_call>")
+    );
+    assert_eq!(requests[1].instead_of_refused_start, None);
 
     let mut events = Vec::new();
     while let Ok(event) = receiver.try_recv() {

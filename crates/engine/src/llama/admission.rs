@@ -157,7 +157,7 @@ impl Worker {
                         &job.sampling,
                         job.grammar.take(),
                         &job.logit_bias,
-                        !job.followup_bias.is_empty(),
+                        !job.followup_bias.is_empty() || job.instead_of_refused_start.is_some(),
                         self.n_vocab,
                     ),
                     last_token: None,

@@ -378,6 +378,11 @@ impl LlamaEngine {
                 }
             }
         }
+        let instead_of_refused_start = request
+            .instead_of_refused_start
+            .as_deref()
+            .filter(|_| grammar.is_some())
+            .and_then(single_token);
         let (events, receiver) = mpsc::unbounded_channel();
         let (logprob_events, logprob_receiver) =
             if request.logprobs.is_some() || request.prompt_logprobs.is_some() {
@@ -394,6 +399,7 @@ impl LlamaEngine {
             grammar,
             logit_bias,
             followup_bias,
+            instead_of_refused_start,
             prompt_len: tokens.len(),
             tokens,
             caller: request.caller.unwrap_or_default(),

@@ -44,13 +44,16 @@ pub(super) fn build_sampler(
 
 /// Samples from the logits at `at` with some tokens' logits moved first (llama.cpp's own
 /// `sample` reads the logits itself, so this goes through a candidate array), then accepts the
-/// token as `sample` would.
+/// token as `sample` would. With `instead_of_refused`, that token is taken when the model's
+/// own first choice is one the grammar refuses and it is allowed.
 pub(super) fn sample_with_bias(
     sampler: &mut LlamaSampler,
     ctx: &LlamaContext<'_>,
     at: i32,
     biases: &[FollowupBias],
+    instead_of_refused: Option<LlamaToken>,
 ) -> LlamaToken {
+    let first_choice = instead_of_refused.map(|_| argmax(ctx.get_logits_ith(at)));
     let mut candidates = ctx.token_data_array_ith(at);
     for bias in biases {
         if let Some(entry) = candidates
@@ -62,9 +65,22 @@ pub(super) fn sample_with_bias(
         }
     }
     candidates.apply_sampler(sampler);
-    let token = candidates
+    let mut token = candidates
         .selected_token()
         .unwrap_or_else(|| argmax(ctx.get_logits_ith(at)));
+    if let (Some(instead), Some(first_choice)) = (instead_of_refused, first_choice) {
+        // The grammar stage leaves the logits of the tokens it refuses at minus infinity;
+        // a later stage (top-k) may have dropped them altogether.
+        let allowed = |id: LlamaToken| {
+            candidates
+                .data
+                .iter()
+                .any(|entry| entry.id() == id && entry.logit().is_finite())
+        };
+        if token != first_choice && !allowed(first_choice) && allowed(instead) {
+            token = instead;
+        }
+    }
     sampler.accept(token);
     token
 }

@@ -24,6 +24,8 @@ pub(super) struct Job {
     pub(super) grammar: Option<llguidance::Matcher>,
     pub(super) logit_bias: Vec<LlamaLogitBias>,
     pub(super) followup_bias: Vec<FollowupBias>,
+    /// Generated at the first step instead of a first choice the grammar refuses.
+    pub(super) instead_of_refused_start: Option<LlamaToken>,
     pub(super) events: mpsc::UnboundedSender<Result<GenerationEvent, EngineError>>,
     /// Where log-probabilities go, when the request asked for them.
     pub(super) logprob_events: Option<mpsc::UnboundedSender<LogprobEvent>>,
@@ -115,6 +117,14 @@ pub(super) struct Slot {
 }
 
 impl Slot {
+    /// The token to generate at this step instead of a first choice the grammar refuses: at
+    /// the first step only.
+    pub(super) fn instead_of_refused(&self) -> Option<LlamaToken> {
+        self.job
+            .instead_of_refused_start
+            .filter(|_| self.decoding.last_token.is_none())
+    }
+
     /// The biases that apply at this step, given the last token (or none yet).
     pub(super) fn followup_biases(&self) -> Vec<FollowupBias> {
         self.job

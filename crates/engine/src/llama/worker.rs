@@ -237,9 +237,10 @@ impl Worker {
                     continue;
                 }
                 let followup = slot.followup_biases();
+                let instead = slot.instead_of_refused();
                 let token = match slot.decoding.sampler.as_mut() {
-                    Some(sampler) if !followup.is_empty() => {
-                        sample_with_bias(sampler, &ctx, at, &followup)
+                    Some(sampler) if !followup.is_empty() || instead.is_some() => {
+                        sample_with_bias(sampler, &ctx, at, &followup, instead)
                     }
                     Some(sampler) => sampler.sample(&ctx, at),
                     None => argmax(ctx.get_logits_ith(at)),

@@ -84,6 +84,42 @@ fn followup_bias_applies_only_right_after_its_token() {
     assert_eq!(text, " blue green blue green");
 }
 
+/// A first choice the grammar refuses is replaced by `instead_of_refused_start` (a model
+/// opening a bare JSON object where only text or a tagged call may start); a first choice the
+/// grammar allows, and every later step, are left alone.
+#[test]
+fn a_refused_first_choice_is_replaced_by_the_given_token() {
+    let _engine = exclusive();
+    let colours = [" red", " green", " blue"];
+    let (own_first, _, _) = run(greedy(PROMPT, 1));
+    assert!(!colours.contains(&own_first.as_str()), "{own_first:?}");
+    let only_colours = || {
+        let mut request = greedy(PROMPT, 4);
+        request.grammar = Some("start: \" red\" | \" green\" | \" blue\"\n".into());
+        request
+    };
+    let (chosen, _, _) = run(only_colours());
+    let other = colours
+        .iter()
+        .find(|colour| **colour != chosen)
+        .expect("another colour");
+    let (instead, _, _) = run(GenerationRequest {
+        instead_of_refused_start: Some((*other).to_string()),
+        ..only_colours()
+    });
+    assert_eq!(instead, *other, "the model's {own_first:?} is refused");
+
+    let mut free = greedy(PROMPT, 4);
+    free.grammar = Some("start: /(?s:.+)/\n".into());
+    let (plain, _, _) = run(free.clone());
+    let (unchanged, _, _) = run(GenerationRequest {
+        instead_of_refused_start: Some((*other).to_string()),
+        ..free
+    });
+    assert_eq!(unchanged, plain, "a first choice the grammar allows stays");
+    assert!(plain.starts_with(&own_first), "{plain:?}");
+}
+
 /// A grammar that can only repeat one sentence: the engine ends it at the fourth copy,
 /// unless `stop_repetition` is off, when it runs to `max_tokens`.
 #[test]

@@ -7,7 +7,10 @@ use axum::extract::State;
 use axum::response::sse::{KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use fulcrum_agent::{add_call_guidance, answers_user, call_biases, checked_generation, CallCheck};
+use fulcrum_agent::{
+    add_call_guidance, answers_user, call_biases, call_instead_of_refused_start,
+    checked_generation, CallCheck,
+};
 use fulcrum_chat::tools::{dedupe_calls, parse_output, split_reasoning, ToolChoice, ToolSet};
 use fulcrum_chat::RenderOptions;
 use fulcrum_engine::{
@@ -215,8 +218,16 @@ fn prepare(state: &AppState, valid: ValidRequest) -> Result<Prepared, ApiError> 
     } else {
         Vec::new()
     };
+    let instead_of_refused_start = tools.as_ref().and_then(|_| {
+        call_instead_of_refused_start(
+            state.options.tuning,
+            &valid.tool_choice,
+            answers_user(&messages),
+        )
+    });
     let request = GenerationRequest {
         stop: valid.stop,
+        instead_of_refused_start,
         ignore_eos: valid.ignore_eos,
         timeout: state.options.request_timeout,
         max_tokens_limit: Some(state.options.request_limits.max_tokens),

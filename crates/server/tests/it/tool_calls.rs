@@ -50,6 +50,11 @@ async fn tool_calls_are_parsed_validated_and_returned_with_ids() {
     // A bias of 0 is no bias and is not sent.
     expected.retain(|bias| bias.bias != 0.0);
     assert_eq!(request.logit_bias, expected);
+    // A first token the grammar refuses as text (a bare JSON call) takes the call path.
+    assert_eq!(
+        request.instead_of_refused_start.as_deref(),
+        Some("<tool_call>")
+    );
 }
 
 #[tokio::test]
@@ -71,6 +76,10 @@ async fn tool_choice_modes_shape_the_grammar() {
         .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let request = backend.requests().pop().expect("request");
+        assert_eq!(
+            request.instead_of_refused_start, None,
+            "{choice}: no choice to redirect"
+        );
         let grammar = request.grammar.expect("grammar");
         assert!(grammar.contains(start), "{choice}: {grammar}");
         // The opening-tag bias is for `auto` only; another call may be encouraged wherever

@@ -3,7 +3,7 @@
 
 use fulcrum_chat::tools::ToolChoice;
 use fulcrum_chat::{Message, Role};
-use fulcrum_engine::LogitBias;
+use fulcrum_engine::{LogitBias, RefusedStart};
 
 use crate::calls::CallGrounding;
 
@@ -104,10 +104,18 @@ pub fn call_instead_of_refused_start(
     tuning: ToolCallTuning,
     choice: &ToolChoice,
     deciding: bool,
-) -> Option<String> {
-    (tuning.call_on_refused_start && deciding && *choice == ToolChoice::Auto)
-        .then(|| CALL_TAG.to_string())
+) -> Option<RefusedStart> {
+    (tuning.call_on_refused_start && deciding && *choice == ToolChoice::Auto).then(|| {
+        RefusedStart {
+            // Not `[`: refused too, it mostly opens a citation ("[1]"), not a list of calls.
+            openers: BARE_CALL_OPENERS.iter().map(|o| o.to_string()).collect(),
+            instead: CALL_TAG.to_string(),
+        }
+    })
 }
+
+/// How a call the grammar refuses as text opens: a JSON object, a fence.
+const BARE_CALL_OPENERS: [&str; 2] = ["{", "```"];
 
 /// The biases for a generation over `messages` with tools offered under `choice`.
 pub fn call_biases(

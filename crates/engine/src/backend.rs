@@ -92,15 +92,23 @@ pub struct GenerationRequest {
     /// Report the log-probability of every prompt token after the first, and this many
     /// alternatives at each position, once the prompt is computed.
     pub prompt_logprobs: Option<u32>,
-    /// When the model's own first choice for the first token is one `grammar` refuses, this
-    /// text's token is generated instead (if it is a single token the grammar allows): a
-    /// small model that would open a bare JSON object where only text or a tagged call may
-    /// start means the call. Ignored without a grammar, and by remote engines.
-    pub instead_of_refused_start: Option<String>,
+    /// A first choice to replace at the first step (see [`RefusedStart`]). Ignored without a
+    /// grammar, and by remote engines.
+    pub instead_of_refused_start: Option<RefusedStart>,
     /// A further generation of a request already served (the call checks' extra calls): it
     /// waits ahead of new requests, so that one answer's steps are not queued behind requests
     /// that came after it.
     pub follow_up: bool,
+}
+
+/// When the model's own first choice for the first token is one the grammar refuses and its
+/// text opens with one of `openers`, `instead` (a single token the grammar allows) is generated
+/// in its place: a small model that opens a bare JSON object (`{"name": …`) or a fence where
+/// only text or a tagged call may start means the call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefusedStart {
+    pub openers: Vec<String>,
+    pub instead: String,
 }
 
 /// The most alternatives a request may ask for at each position (OpenAI's limit).

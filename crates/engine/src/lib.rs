@@ -19,8 +19,8 @@ mod threads;
 pub use backend::{output_budget, start_generation};
 pub use backend::{
     Backend, BiasWhen, EngineLoad, FinishReason, GenerationEvent, GenerationRequest,
-    GenerationStream, LogitBias, LogprobEvent, ModelInfo, PromptStart, SamplingParams,
-    TokenLogprob, TopLogprob, UpstreamStatus, Usage, MAX_TOP_LOGPROBS, TOKEN_BREAK,
+    GenerationStream, LogitBias, LogprobEvent, ModelInfo, PromptStart, RefusedStart,
+    SamplingParams, TokenLogprob, TopLogprob, UpstreamStatus, Usage, MAX_TOP_LOGPROBS, TOKEN_BREAK,
 };
 pub use error::EngineError;
 pub use llama::{EngineConfig, GgufVocabulary, LlamaEngine, DEFAULT_PREFILL_CHUNK_TOKENS};

@@ -52,7 +52,10 @@ async fn two_searches_then_a_recommendation() {
     assert!(!requests[0].follow_up && requests[1].follow_up);
     // A refused first token means a call on the user's message, not after tool results.
     assert_eq!(
-        requests[0].instead_of_refused_start.as_deref(),
+        requests[0]
+            .instead_of_refused_start
+            .as_ref()
+            .map(|r| r.instead.as_str()),
         Some("<tool_call>")
     );
     assert_eq!(requests[1].instead_of_refused_start, None);

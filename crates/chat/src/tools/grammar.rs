@@ -41,10 +41,10 @@ pub fn grammar(tools: &[ToolDefinition], choice: &ToolChoice, parallel: bool) ->
     lark.push_str(THINK_RULES);
     // Text: non-empty; no call tag, no line opening a JSON object, no ```json fence, no tool
     // name (a model that spells a tool's name out in prose is calling it in a format nobody
-    // can parse); and not starting with a fence or JSON ("[1]", a citation, may start it).
-    // Banned substrings share one complement
-    // (a small automaton): intersecting several `.*X.*` complements makes llguidance's lexer
-    // blow up.
+    // can parse); and not starting with a fence or JSON, nor with a citation (allowed to start
+    // with "[1]", the default model answers with a passage's header line and stops). Banned
+    // substrings share one complement (a small automaton): intersecting several `.*X.*`
+    // complements makes llguidance's lexer blow up.
     let mut banned = vec![
         regex_escape("<tool_call>"),
         regex_escape("\"arguments\""),
@@ -54,7 +54,7 @@ pub fn grammar(tools: &[ToolDefinition], choice: &ToolChoice, parallel: bool) ->
     // Every offered tool, whichever are callable now.
     banned.extend(tools.iter().map(|t| regex_escape(&t.name)));
     lark.push_str(&format!(
-        "TEXT: /(?s:.+)/ & ~/(?s:.*({}).*)/ & ~/(?s:[ \\t\\r\\n]*(```|\\{{|\\[[^0-9]).*)/\n",
+        "TEXT: /(?s:.+)/ & ~/(?s:.*({}).*)/ & ~/(?s:[ \\t\\r\\n]*(```|\\{{|\\[).*)/\n",
         banned.join("|")
     ));
     if !allowed.is_empty() {

@@ -380,9 +380,8 @@ impl LlamaEngine {
         }
         let instead_of_refused_start = request
             .instead_of_refused_start
-            .as_deref()
             .filter(|_| grammar.is_some())
-            .and_then(single_token);
+            .and_then(|refused| Some((single_token(&refused.instead)?, refused.openers)));
         let (events, receiver) = mpsc::unbounded_channel();
         let (logprob_events, logprob_receiver) =
             if request.logprobs.is_some() || request.prompt_logprobs.is_some() {

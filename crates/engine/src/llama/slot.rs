@@ -24,8 +24,9 @@ pub(super) struct Job {
     pub(super) grammar: Option<llguidance::Matcher>,
     pub(super) logit_bias: Vec<LlamaLogitBias>,
     pub(super) followup_bias: Vec<FollowupBias>,
-    /// Generated at the first step instead of a first choice the grammar refuses.
-    pub(super) instead_of_refused_start: Option<LlamaToken>,
+    /// Generated at the first step instead of a first choice the grammar refuses that opens
+    /// with one of these texts.
+    pub(super) instead_of_refused_start: Option<(LlamaToken, Vec<String>)>,
     pub(super) events: mpsc::UnboundedSender<Result<GenerationEvent, EngineError>>,
     /// Where log-probabilities go, when the request asked for them.
     pub(super) logprob_events: Option<mpsc::UnboundedSender<LogprobEvent>>,
@@ -117,12 +118,26 @@ pub(super) struct Slot {
 }
 
 impl Slot {
-    /// The token to generate at this step instead of a first choice the grammar refuses: at
-    /// the first step only.
-    pub(super) fn instead_of_refused(&self) -> Option<LlamaToken> {
-        self.job
+    /// The token to generate at this step instead of `first_choice` (the model's own), should
+    /// the grammar refuse it: at the first step only, and when its text opens as one of the
+    /// request's openers does.
+    pub(super) fn instead_of_refused(
+        &self,
+        first_choice: LlamaToken,
+        vocab: &LlamaVocab<'_>,
+    ) -> Option<LlamaToken> {
+        let (instead, openers) = self
+            .job
             .instead_of_refused_start
-            .filter(|_| self.decoding.last_token.is_none())
+            .as_ref()
+            .filter(|_| self.decoding.last_token.is_none())?;
+        let piece = vocab.token_to_piece(first_choice, true, None);
+        let text = String::from_utf8_lossy(&piece);
+        let text = text.trim_start();
+        openers
+            .iter()
+            .any(|opener| text.starts_with(opener.as_str()))
+            .then_some(*instead)
     }
 
     /// The biases that apply at this step, given the last token (or none yet).

@@ -84,9 +84,9 @@ fn followup_bias_applies_only_right_after_its_token() {
     assert_eq!(text, " blue green blue green");
 }
 
-/// A first choice the grammar refuses is replaced by `instead_of_refused_start` (a model
-/// opening a bare JSON object where only text or a tagged call may start); a first choice the
-/// grammar allows, and every later step, are left alone.
+/// A first choice the grammar refuses is replaced by `instead_of_refused_start` when it opens
+/// as one of its openers do (a model opening a bare JSON object where only text or a tagged
+/// call may start); another refused first choice, and one the grammar allows, are left alone.
 #[test]
 fn a_refused_first_choice_is_replaced_by_the_given_token() {
     let _engine = exclusive();
@@ -103,17 +103,31 @@ fn a_refused_first_choice_is_replaced_by_the_given_token() {
         .iter()
         .find(|colour| **colour != chosen)
         .expect("another colour");
+    let redirect = |openers: Vec<String>| {
+        Some(fulcrum_engine::RefusedStart {
+            openers,
+            instead: (*other).to_string(),
+        })
+    };
     let (instead, _, _) = run(GenerationRequest {
-        instead_of_refused_start: Some((*other).to_string()),
+        instead_of_refused_start: redirect(vec![own_first.trim_start().to_string()]),
         ..only_colours()
     });
     assert_eq!(instead, *other, "the model's {own_first:?} is refused");
+    let (not_an_opener, _, _) = run(GenerationRequest {
+        instead_of_refused_start: redirect(vec!["{".into(), "```".into()]),
+        ..only_colours()
+    });
+    assert_eq!(
+        not_an_opener, chosen,
+        "{own_first:?} opens with none of the openers"
+    );
 
     let mut free = greedy(PROMPT, 4);
     free.grammar = Some("start: /(?s:.+)/\n".into());
     let (plain, _, _) = run(free.clone());
     let (unchanged, _, _) = run(GenerationRequest {
-        instead_of_refused_start: Some((*other).to_string()),
+        instead_of_refused_start: redirect(vec![own_first.trim_start().to_string()]),
         ..free
     });
     assert_eq!(unchanged, plain, "a first choice the grammar allows stays");

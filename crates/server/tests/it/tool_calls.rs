@@ -51,10 +51,9 @@ async fn tool_calls_are_parsed_validated_and_returned_with_ids() {
     expected.retain(|bias| bias.bias != 0.0);
     assert_eq!(request.logit_bias, expected);
     // A first token the grammar refuses as text (a bare JSON call) takes the call path.
-    assert_eq!(
-        request.instead_of_refused_start.as_deref(),
-        Some("<tool_call>")
-    );
+    let refused = request.instead_of_refused_start.expect("a redirect");
+    assert_eq!(refused.instead, "<tool_call>");
+    assert!(refused.openers.contains(&"{".to_string()));
 }
 
 #[tokio::test]

@@ -50,7 +50,7 @@ mod worker;
 
 pub use vocab::GgufVocabulary;
 
-use slot::{FollowupBias, Job};
+use slot::{FollowupBias, Job, RefusedStartRedirect};
 use worker::Worker;
 
 /// Largest context used when the model's own is bigger (KV memory grows with it).

@@ -44,16 +44,15 @@ pub(super) fn build_sampler(
 
 /// Samples from the logits at `at` with some tokens' logits moved first (llama.cpp's own
 /// `sample` reads the logits itself, so this goes through a candidate array), then accepts the
-/// token as `sample` would. With `instead_of_refused`, that token is taken when the model's
-/// own first choice is one the grammar refuses and it is allowed.
+/// token as `sample` would. With `redirect`, its replacement is taken when the grammar refuses
+/// its first choice and allows the replacement.
 pub(super) fn sample_with_bias(
     sampler: &mut LlamaSampler,
     ctx: &LlamaContext<'_>,
     at: i32,
     biases: &[FollowupBias],
-    instead_of_refused: Option<LlamaToken>,
+    redirect: Option<RefusedStartRedirect>,
 ) -> LlamaToken {
-    let first_choice = instead_of_refused.map(|_| argmax(ctx.get_logits_ith(at)));
     let mut candidates = ctx.token_data_array_ith(at);
     for bias in biases {
         if let Some(entry) = candidates
@@ -68,7 +67,11 @@ pub(super) fn sample_with_bias(
     let mut token = candidates
         .selected_token()
         .unwrap_or_else(|| argmax(ctx.get_logits_ith(at)));
-    if let (Some(instead), Some(first_choice)) = (instead_of_refused, first_choice) {
+    if let Some(RefusedStartRedirect {
+        first_choice,
+        instead,
+    }) = redirect
+    {
         // The grammar stage leaves the logits of the tokens it refuses at minus infinity;
         // a later stage (top-k) may have dropped them altogether.
         let allowed = |id: LlamaToken| {

@@ -63,6 +63,13 @@ pub(super) struct Decoding {
     pub(super) repetition: Option<RepetitionGuard>,
 }
 
+/// A first token to replace, should the grammar refuse it, and its replacement.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct RefusedStartRedirect {
+    pub(super) first_choice: LlamaToken,
+    pub(super) instead: LlamaToken,
+}
+
 /// A bias on `token` at the step right after `previous` was generated (`None`: at the first
 /// step).
 #[derive(Debug, Clone, Copy)]
@@ -118,26 +125,29 @@ pub(super) struct Slot {
 }
 
 impl Slot {
-    /// The token to generate at this step instead of `first_choice` (the model's own), should
-    /// the grammar refuse it: at the first step only, and when its text opens as one of the
-    /// request's openers does.
-    pub(super) fn instead_of_refused(
+    /// At the first step of a job that asked for it: the token to generate instead of the
+    /// model's own first choice (read from `logits`), with that choice, when its text opens as
+    /// one of the job's openers do. Whether the grammar refuses it is for the sampler to tell.
+    pub(super) fn refused_start_redirect(
         &self,
-        first_choice: LlamaToken,
+        logits: &[f32],
         vocab: &LlamaVocab<'_>,
-    ) -> Option<LlamaToken> {
-        let (instead, openers) = self
-            .job
-            .instead_of_refused_start
-            .as_ref()
-            .filter(|_| self.decoding.last_token.is_none())?;
+    ) -> Option<RefusedStartRedirect> {
+        if self.decoding.last_token.is_some() {
+            return None;
+        }
+        let (instead, openers) = self.job.instead_of_refused_start.as_ref()?;
+        let first_choice = sampler::argmax(logits);
         let piece = vocab.token_to_piece(first_choice, true, None);
         let text = String::from_utf8_lossy(&piece);
         let text = text.trim_start();
         openers
             .iter()
             .any(|opener| text.starts_with(opener.as_str()))
-            .then_some(*instead)
+            .then_some(RefusedStartRedirect {
+                instead: *instead,
+                first_choice,
+            })
     }
 
     /// The biases that apply at this step, given the last token (or none yet).

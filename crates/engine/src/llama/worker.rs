@@ -237,10 +237,7 @@ impl Worker {
                     continue;
                 }
                 let followup = slot.followup_biases();
-                let instead =
-                    slot.job.instead_of_refused_start.as_ref().and_then(|_| {
-                        slot.instead_of_refused(argmax(ctx.get_logits_ith(at)), &vocab)
-                    });
+                let instead = slot.refused_start_redirect(ctx.get_logits_ith(at), &vocab);
                 let token = match slot.decoding.sampler.as_mut() {
                     Some(sampler) if !followup.is_empty() || instead.is_some() => {
                         sample_with_bias(sampler, &ctx, at, &followup, instead)

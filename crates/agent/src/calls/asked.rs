@@ -13,6 +13,7 @@ use std::collections::HashSet;
 
 use fulcrum_chat::ToolDefinition;
 
+use super::grounding::name_words;
 use crate::language::Language;
 
 /// Words shorter than this tell nothing of a function ("get", "for", "id").
@@ -151,23 +152,13 @@ fn tool_text(tool: &ToolDefinition) -> String {
     )
 }
 
-/// A tool's telling words: of its name (split at `_`, `.` and case steps) and description.
+/// A tool's telling words: of its name (split as [`name_words`] splits it) and description.
 fn tool_words(tool: &ToolDefinition) -> Vec<String> {
-    telling_words(&split_case_steps(&tool_text(tool)))
-}
-
-/// `getWeather` as `get Weather`, so that a name's words are words.
-fn split_case_steps(text: &str) -> String {
-    let mut spaced = String::with_capacity(text.len() + 8);
-    let mut previous_lower = false;
-    for c in text.chars() {
-        if c.is_uppercase() && previous_lower {
-            spaced.push(' ');
-        }
-        spaced.push(c);
-        previous_lower = c.is_lowercase();
-    }
-    spaced
+    let description = tool.description.as_deref().unwrap_or_default();
+    telling_words(&format!(
+        "{} {description}",
+        name_words(&tool.name).join(" ")
+    ))
 }
 
 fn telling_words(text: &str) -> Vec<String> {

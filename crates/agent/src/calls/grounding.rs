@@ -254,7 +254,7 @@ pub(super) fn find_words(haystack: &[char], needle: &[char]) -> Option<usize> {
 }
 
 /// A function name's words, lowercased: split at `_`, `.`, `-` and lower-to-upper case steps.
-fn name_words(name: &str) -> Vec<String> {
+pub(super) fn name_words(name: &str) -> Vec<String> {
     let mut words = Vec::new();
     let mut word = String::new();
     let mut previous_lower = false;

@@ -55,6 +55,12 @@ pub struct ToolCallTuning {
     /// Leave out of a call the optional arguments whose values are nowhere in the
     /// conversation (made up by the model), so that the tool's defaults apply.
     pub ground_optional_arguments: bool,
+    /// Leave out of a call the optional choices (enum values) the user's message does not
+    /// name, so that the tool's defaults apply.
+    pub ground_optional_choices: bool,
+    /// Set a number the user wrote with a scale word ("8.5 million") that a call carries off
+    /// by a power of ten back to what was written.
+    pub numbers_at_written_scale: bool,
 }
 
 impl Default for ToolCallTuning {
@@ -68,6 +74,8 @@ impl Default for ToolCallTuning {
             other_functions_asked: true,
             call_on_refused_start: true,
             ground_optional_arguments: true,
+            ground_optional_choices: true,
+            numbers_at_written_scale: true,
         }
     }
 }

@@ -49,8 +49,8 @@ pub struct Config {
     /// Logit bias on another call right after a finished one when parallel calls are allowed.
     pub parallel_call_bias: f32,
     /// Keep the calls of an `auto` answer by whether their required values are in the
-    /// conversation: `some` (at least one), `every`, or `off`. An answer left without calls is
-    /// generated again as text.
+    /// conversation: `some` (at least one), `every`, or `off`. An answer left without calls
+    /// is generated again as text.
     pub call_grounding: fulcrum_agent::CallGrounding,
     /// Ask the model for one more call after its last when parallel calls are allowed, kept
     /// only when it brings a value of the request no earlier call used.
@@ -68,6 +68,12 @@ pub struct Config {
     /// Leave out of a call the optional arguments whose values are nowhere in the
     /// conversation: the model made them up, and the tool's defaults should apply.
     pub ground_optional_arguments: bool,
+    /// Leave out of a call the optional choices (enum values) the user's message does not
+    /// name: the tool's defaults should apply.
+    pub ground_optional_choices: bool,
+    /// Set a number the user wrote with a scale word ("8.5 million") that a call carries off
+    /// by a power of ten (850000000) back to what was written.
+    pub numbers_at_written_scale: bool,
     /// The policy file (users, roles, databases, tools); unset serves the demo enterprise.
     pub policy: Option<PathBuf>,
     /// SQLite file for the audit log, pending actions and agent sessions.
@@ -166,6 +172,8 @@ impl Default for Config {
             other_functions_asked: true,
             call_on_refused_start: true,
             ground_optional_arguments: true,
+            ground_optional_choices: true,
+            numbers_at_written_scale: true,
             policy: None,
             state_db: None,
             state_url: None,
@@ -207,7 +215,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 51] = [
+pub const KEYS: [&str; 53] = [
     "engine",
     "upstreams",
     "host",
@@ -231,6 +239,8 @@ pub const KEYS: [&str; 51] = [
     "other_functions_asked",
     "call_on_refused_start",
     "ground_optional_arguments",
+    "ground_optional_choices",
+    "numbers_at_written_scale",
     "policy",
     "state_db",
     "state_url",
@@ -343,6 +353,8 @@ impl Config {
             other_functions_asked: self.other_functions_asked,
             call_on_refused_start: self.call_on_refused_start,
             ground_optional_arguments: self.ground_optional_arguments,
+            ground_optional_choices: self.ground_optional_choices,
+            numbers_at_written_scale: self.numbers_at_written_scale,
         }
     }
 

@@ -301,6 +301,9 @@ pub struct Usage {
     pub completion_tokens: u32,
     /// How long the request waited for its first admission to a sequence.
     pub queue_wait: Duration,
+    /// The first token is the request's `instead_of_refused_start`, taken in place of the
+    /// model's own first choice (which the grammar refused).
+    pub redirected_start: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -18,6 +18,8 @@ pub struct ScriptedBackend {
     requests: Mutex<Vec<GenerationRequest>>,
     /// Sent after the output's text instead of `Finished`, to test error paths.
     failure: Option<EngineError>,
+    /// The scripted model's own first choice is one the grammar refuses.
+    refused_first_choice: bool,
 }
 
 impl ScriptedBackend {
@@ -37,7 +39,16 @@ impl ScriptedBackend {
             outputs: Mutex::new(outputs.into_iter().map(Into::into).collect()),
             requests: Mutex::new(Vec::new()),
             failure: None,
+            refused_first_choice: false,
         }
+    }
+
+    /// The model's own first choice is always one the grammar refuses: a generation that
+    /// names an `instead_of_refused_start` and whose output opens with it reports the
+    /// redirect in its usage, as the embedded engine does.
+    pub fn with_refused_first_choice(mut self) -> Self {
+        self.refused_first_choice = true;
+        self
     }
 
     /// Every generation ends with `failure` after its text, as a timed-out or failed
@@ -95,6 +106,11 @@ impl Backend for ScriptedBackend {
             requests.push(request.clone());
         }
         let output = self.next_output();
+        let redirected_start = self.refused_first_choice
+            && request
+                .instead_of_refused_start
+                .as_ref()
+                .is_some_and(|refused| output.trim_start().starts_with(&refused.instead));
         let prompt_tokens = words(&request.prompt).len() as u32;
         let max = request.max_tokens.unwrap_or(u32::MAX) as usize;
         let (tx, rx) = mpsc::unbounded_channel();
@@ -119,6 +135,7 @@ impl Backend for ScriptedBackend {
                 prompt_tokens,
                 completion_tokens: sent,
                 queue_wait: std::time::Duration::ZERO,
+                redirected_start,
             },
         }));
         Ok(GenerationStream::new(rx))

@@ -565,6 +565,7 @@ impl Shared {
                 }),
             completion_tokens: usage.map_or(pieces, |u| u.completion_tokens),
             queue_wait: Duration::ZERO,
+            redirected_start: false,
         };
         let _ = events.send(Ok(GenerationEvent::Finished { reason, usage }));
         Ok(())

@@ -4,7 +4,8 @@
 //! should, nor make all the calls a request needs. So an answer that takes the call path is
 //! held back until it ends, and then:
 //! - a call whose required values appear nowhere in the conversation is dropped (see
-//!   [`Grounds`]); when none is left, the answer is generated again as text;
+//!   [`Grounds`]); when none is left, the answer is generated again as text (from the
+//!   conversation without tools, when the caller rendered it);
 //! - with parallel calls allowed, the model is asked for one more call after its last (it tends
 //!   to stop after the first of several), and the extra call is kept only when it is grounded
 //!   and carries a value from the conversation that no earlier call used; asked again until it
@@ -13,7 +14,10 @@
 //!   2017, 2018 and 2019") is asked for again with that argument set to each other member
 //!   (see [`Lists`]): the model's own extra call would copy the first;
 //! - a kept call loses the optional arguments whose values are nowhere in the conversation
-//!   (the model made them up; the tool's default applies).
+//!   (the model made them up; the tool's default applies), and the optional choices the user
+//!   did not name;
+//! - a number the user wrote with a scale word ("8.5 million") that a call carries off by a
+//!   power of ten (850000000) is set back to what was written.
 //!
 //! What the checks changed, with the model's own answer, is left in a [`CheckReportSlot`] for
 //! the audit log.
@@ -59,8 +63,13 @@ pub struct CheckReport {
     pub added: Vec<CheckedCall>,
     /// Optional arguments left out because their values were made up.
     pub dropped_arguments: Vec<DroppedArgument>,
+    /// Numbers set back to the scale the user wrote them at.
+    pub rescaled_arguments: Vec<RescaledArgument>,
     /// No call was left: the answer was generated again as text.
     pub answered_in_text: bool,
+    /// The engine took the call path in place of the model's refused first choice (a bare
+    /// JSON call): the model did not open the call itself.
+    pub redirected_start: bool,
 }
 
 /// A call the checks dropped or added, and why.
@@ -81,7 +90,9 @@ impl CheckReport {
         self.dropped.is_empty()
             && self.added.is_empty()
             && self.dropped_arguments.is_empty()
+            && self.rescaled_arguments.is_empty()
             && !self.answered_in_text
+            && !self.redirected_start
     }
 }
 
@@ -101,6 +112,18 @@ pub struct DroppedArgument {
     pub function: String,
     pub argument: String,
     pub value: Value,
+    /// `not_in_conversation` (a value nobody wrote) or `choice_not_named` (one of an enum's
+    /// values the user did not name).
+    pub reason: &'static str,
+}
+
+/// A number of a call set back to the scale the user wrote it at.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RescaledArgument {
+    pub function: String,
+    pub argument: String,
+    pub value: Value,
+    pub written: Value,
 }
 
 /// Where a checked generation leaves its [`CheckReport`] once the answer has finished (before
@@ -132,11 +155,19 @@ pub struct CallCheck {
     lists: Option<Lists>,
     /// Leave out optional arguments whose values are not in the conversation.
     ground_optionals: bool,
+    /// Leave out optional choices the user's message does not name.
+    ground_choices: bool,
+    /// Set numbers off by a power of ten back to the scale the user wrote them at.
+    rescale_numbers: bool,
     /// The user's message, when a call of a function other than those called must be asked
     /// for by it.
     asked: Option<AskedFunctions>,
     /// The one function a named `tool_choice` allows; extra calls are of it alone.
     only: Option<String>,
+    /// The conversation rendered without tools, for the text answer generated when no call
+    /// is left: shown the tools, the model that wanted a call writes around the call it may
+    /// not make ("Mark the start of the response with `{"name": …`").
+    plain_prompt: Option<String>,
     report: CheckReportSlot,
 }
 
@@ -173,11 +204,15 @@ impl CallCheck {
             .filter(|_| tuning.other_functions_asked && parallel)
             .map(AskedFunctions::new);
         let ground_optionals = tuning.ground_optional_arguments;
+        let ground_choices = tuning.ground_optional_choices;
+        let rescale_numbers = tuning.numbers_at_written_scale;
         if grounding == CallGrounding::Off
             && !probe
             && lists.is_none()
             && asked.is_none()
             && !ground_optionals
+            && !ground_choices
+            && !rescale_numbers
         {
             return None;
         }
@@ -188,13 +223,23 @@ impl CallCheck {
             probe,
             lists,
             ground_optionals,
+            ground_choices,
+            rescale_numbers,
             asked,
             only: match choice {
                 ToolChoice::Named(name) => Some(name.clone()),
                 _ => None,
             },
+            plain_prompt: None,
             report: CheckReportSlot::default(),
         })
+    }
+
+    /// The same conversation rendered without tools: a text answer generated when no call is
+    /// left starts from it (see the field).
+    pub fn with_plain_prompt(mut self, prompt: String) -> Self {
+        self.plain_prompt = Some(prompt);
+        self
     }
 
     /// Where the generation this check runs on will leave what the checks changed.
@@ -372,8 +417,20 @@ impl Checking {
     ) -> Result<(String, FinishReason, Usage), EngineError> {
         let prefix = &text[..start];
         let is_tool = |name: &str| self.check.tools.contains(name);
-        let calls = dedupe_calls(parse_output(text, &is_tool).calls);
+        let calls: Vec<ParsedCall> = parse_output(text, &is_tool)
+            .calls
+            .into_iter()
+            .map(|call| {
+                let (call, rescaled) = self.at_written_scale(call);
+                self.note(|changes| changes.rescaled_arguments.extend(rescaled));
+                call
+            })
+            .collect();
+        let calls = dedupe_calls(calls);
         let made = calls.len();
+        if usage.redirected_start {
+            self.note(|changes| changes.redirected_start = true);
+        }
         let (kept, ungrounded): (Vec<ParsedCall>, Vec<ParsedCall>) = calls
             .into_iter()
             .partition(|call| self.check.grounded(call, self.check.grounding));
@@ -455,16 +512,44 @@ impl Checking {
         }
     }
 
-    /// The answer generated again with no call allowed, after `prefix` (the reasoning).
+    /// The answer generated again with no call allowed, after `prefix` (the reasoning), from
+    /// the conversation without tools when the caller rendered it.
     async fn text_instead(
         &self,
         prefix: &str,
     ) -> Result<(String, FinishReason, Usage), EngineError> {
         let grammar = self.check.tools.grammar(&ToolChoice::None, false);
-        start_generation(&self.backend, self.follow_up(prefix.to_string(), grammar))
+        let with_tools = self.follow_up(prefix.to_string(), grammar);
+        let Some(plain) = &self.check.plain_prompt else {
+            return start_generation(&self.backend, with_tools)
+                .await?
+                .collect()
+                .await;
+        };
+        let request = GenerationRequest {
+            prompt: format!("{plain}{prefix}"),
+            ..with_tools.clone()
+        };
+        let (text, reason, usage) = start_generation(&self.backend, request)
             .await?
             .collect()
-            .await
+            .await?;
+        if !text.trim().is_empty() {
+            return Ok((text, reason, usage));
+        }
+        // Without its tools the model sometimes ends at once; an empty answer is none.
+        let (text, reason, more) = start_generation(&self.backend, with_tools)
+            .await?
+            .collect()
+            .await?;
+        Ok((
+            text,
+            reason,
+            Usage {
+                completion_tokens: usage.completion_tokens + more.completion_tokens,
+                ..more
+            },
+        ))
     }
 
     /// Asks for one more call after `calls` until none is kept; returns the tokens spent.
@@ -549,6 +634,7 @@ impl Checking {
         let Some(call) = call else {
             return Ok((false, tokens));
         };
+        let (call, rescaled) = self.at_written_scale(call);
         if self.check.not_asked_for(&call, calls) {
             tracing::debug!(call = %call.name, arguments = %call.arguments, "an extra call is of a function the request does not ask for");
             return Ok((false, tokens));
@@ -559,6 +645,7 @@ impl Checking {
             return Ok((false, tokens));
         }
         used.extend(new);
+        self.note(|changes| changes.rescaled_arguments.extend(rescaled));
         self.keep(call, calls, Some(reason));
         Ok((true, tokens))
     }
@@ -633,27 +720,42 @@ impl Checking {
         calls.push(call);
     }
 
-    /// `call` without the optional arguments whose values are not in the conversation.
+    /// `call` without the optional arguments whose values are not in the conversation and
+    /// the optional choices the user did not name (each when its check is on, and when the
+    /// call stays valid without them).
     fn as_told(&self, call: ParsedCall) -> ParsedCall {
-        if !self.check.ground_optionals {
-            return call;
+        let schema = self.check.schema(&call.name);
+        let grounds = &self.check.grounds;
+        let mut left_out: Vec<(String, &'static str)> = Vec::new();
+        if self.check.ground_optionals {
+            left_out.extend(
+                grounds
+                    .invented_optionals(&call.arguments, schema)
+                    .into_iter()
+                    .map(|name| (name, "not_in_conversation")),
+            );
         }
-        let invented = self
-            .check
-            .grounds
-            .invented_optionals(&call.arguments, self.check.schema(&call.name));
-        if invented.is_empty() {
+        if self.check.ground_choices {
+            left_out.extend(
+                grounds
+                    .unnamed_optional_choices(&call.arguments, schema)
+                    .into_iter()
+                    .map(|name| (name, "choice_not_named")),
+            );
+        }
+        if left_out.is_empty() {
             return call;
         }
         let mut told = call.clone();
         let mut dropped = Vec::new();
         if let Some(arguments) = told.arguments.as_object_mut() {
-            for name in invented {
+            for (name, reason) in left_out {
                 if let Some(value) = arguments.remove(&name) {
                     dropped.push(DroppedArgument {
                         function: call.name.clone(),
                         argument: name,
                         value,
+                        reason,
                     });
                 }
             }
@@ -661,9 +763,48 @@ impl Checking {
         if self.check.tools.validate(&told).is_err() {
             return call;
         }
-        tracing::debug!(call = %call.name, dropped = dropped.len(), "left out optional arguments the conversation does not hold");
+        tracing::debug!(call = %call.name, dropped = dropped.len(), "left out optional arguments the user did not give");
         self.note(|changes| changes.dropped_arguments.extend(dropped));
         told
+    }
+
+    /// `call` with each number (an argument, or an item of one) that is off by a power of ten
+    /// from a number the user wrote with a scale word set back to that number, when the check
+    /// is on and the call stays valid; and what was set back.
+    fn at_written_scale(&self, call: ParsedCall) -> (ParsedCall, Vec<RescaledArgument>) {
+        if !self.check.rescale_numbers {
+            return (call, Vec::new());
+        }
+        let grounds = &self.check.grounds;
+        let mut told = call.clone();
+        let mut rescaled = Vec::new();
+        if let Some(arguments) = told.arguments.as_object_mut() {
+            for (name, value) in arguments.iter_mut() {
+                let numbers: Vec<&mut Value> = match value {
+                    Value::Array(items) => items.iter_mut().collect(),
+                    other => vec![other],
+                };
+                for number in numbers {
+                    let Some(written) = number.as_f64().and_then(|n| grounds.as_written_scale(n))
+                    else {
+                        continue;
+                    };
+                    let written = written_number(written, number);
+                    rescaled.push(RescaledArgument {
+                        function: call.name.clone(),
+                        argument: name.clone(),
+                        value: number.clone(),
+                        written: written.clone(),
+                    });
+                    *number = written;
+                }
+            }
+        }
+        if rescaled.is_empty() || self.check.tools.validate(&told).is_err() {
+            return (call, Vec::new());
+        }
+        tracing::debug!(call = %call.name, rescaled = rescaled.len(), "set numbers back to the scale the user wrote them at");
+        (told, rescaled)
     }
 
     /// The values of the conversation `call` brings that no call of `calls` used (and, `by_name`,
@@ -739,6 +880,16 @@ fn answer_kind(text: &str) -> AnswerKind {
     }
 }
 
+/// `value` as a JSON number of the kind `like` is (an integer stays an integer when it can).
+fn written_number(value: f64, like: &Value) -> Value {
+    let integral = value.fract() == 0.0 && value.abs() < 9.0e15;
+    if integral && (like.is_i64() || like.is_u64()) {
+        Value::from(value as i64)
+    } else {
+        serde_json::Number::from_f64(value).map_or_else(|| like.clone(), Value::Number)
+    }
+}
+
 /// Calls as the model writes them (Qwen's Hermes tags, Python's JSON separators).
 fn render_calls(calls: &[ParsedCall]) -> String {
     calls
@@ -801,7 +952,8 @@ mod tests {
                     "artist": {"type": "string"},
                     "minutes": {"type": "integer"},
                     "distance": {"type": "number"},
-                    "speed": {"type": "number"}
+                    "speed": {"type": "number"},
+                    "order": {"type": "string", "enum": ["shuffled", "as listed"]}
                 },
                 "required": required
             }),
@@ -1071,6 +1223,8 @@ mod tests {
             other_functions_asked: false,
             call_on_refused_start: false,
             ground_optional_arguments: false,
+            ground_optional_choices: false,
+            numbers_at_written_scale: false,
             ..tuning
         };
         assert!(CallCheck::new(&off, &tools(), &messages, &ToolChoice::Auto, true, true).is_none());
@@ -1088,6 +1242,8 @@ mod tests {
         );
         let optionals_kept = ToolCallTuning {
             ground_optional_arguments: false,
+            ground_optional_choices: false,
+            numbers_at_written_scale: false,
             ..tuning
         };
         let required = CallCheck::new(
@@ -1125,7 +1281,8 @@ mod tests {
             vec![DroppedArgument {
                 function: "play".into(),
                 argument: "speed".into(),
-                value: json!(3)
+                value: json!(3),
+                reason: "not_in_conversation",
             }]
         );
         // Written by the user, an optional argument stays.
@@ -1136,5 +1293,149 @@ mod tests {
         )
         .await;
         assert_eq!(text, embellished);
+    }
+
+    #[tokio::test]
+    async fn optional_choices_the_user_did_not_name_are_left_out() {
+        let told = call("play", json!({"artist": "Taylor Swift", "minutes": 20}));
+        let chosen = call(
+            "play",
+            json!({"artist": "Taylor Swift", "minutes": 20, "order": "shuffled"}),
+        );
+        let (text, _, _, report) = answer_reported(
+            "Play Taylor Swift for 20 minutes",
+            ToolChoice::Auto,
+            vec![chosen.clone(); 3],
+        )
+        .await;
+        assert_eq!(text, told);
+        assert_eq!(
+            report.expect("a choice was left out").dropped_arguments,
+            vec![DroppedArgument {
+                function: "play".into(),
+                argument: "order".into(),
+                value: json!("shuffled"),
+                reason: "choice_not_named",
+            }]
+        );
+        // Named, by a word of the same stem, the choice stays.
+        let (text, _, _, _) = answer_reported(
+            "Play Taylor Swift for 20 minutes, shuffle them",
+            ToolChoice::Auto,
+            vec![chosen.clone(); 3],
+        )
+        .await;
+        assert_eq!(text, chosen);
+    }
+
+    #[tokio::test]
+    async fn a_number_off_by_a_power_of_ten_from_one_written_with_a_scale_is_set_back() {
+        let slipped = call("travel_time", json!({"distance": 120000000, "speed": 60}));
+        let (text, _, _, report) = answer_reported(
+            "How long do 1.2 million km take at 60 km/h?",
+            ToolChoice::Auto,
+            vec![slipped.clone(); 3],
+        )
+        .await;
+        assert_eq!(
+            text,
+            call("travel_time", json!({"distance": 1200000, "speed": 60}))
+        );
+        let report = report.expect("a number was set back");
+        assert_eq!(report.model_answer, slipped);
+        assert_eq!(
+            report.rescaled_arguments,
+            vec![RescaledArgument {
+                function: "travel_time".into(),
+                argument: "distance".into(),
+                value: json!(120000000),
+                written: json!(1200000),
+            }]
+        );
+        // Without a scale word there is nothing to set back to ("120 m" may be metres).
+        let (text, _, _, _) = answer_reported(
+            "How long do 120 m take at 60 km/h?",
+            ToolChoice::Auto,
+            vec![slipped.clone(); 3],
+        )
+        .await;
+        assert_eq!(text, slipped);
+    }
+
+    /// One checked answer of `outputs` to `question` where the engine took the call tag in
+    /// place of the model's refused first choice (`redirected`) or not, the conversation
+    /// rendered without tools being "PLAIN ".
+    async fn answer_after_start(
+        question: &str,
+        outputs: Vec<String>,
+        redirected: bool,
+    ) -> (String, Option<CheckReport>, Vec<GenerationRequest>) {
+        let mut scripted = fulcrum_engine::scripted::ScriptedBackend::new(outputs);
+        if redirected {
+            scripted = scripted.with_refused_first_choice();
+        }
+        let scripted = Arc::new(scripted);
+        let backend: Arc<dyn Backend> = scripted.clone();
+        let check = CallCheck::new(
+            &ToolCallTuning::default(),
+            &tools(),
+            &[Message::user(question)],
+            &ToolChoice::Auto,
+            false,
+            true,
+        )
+        .expect("a check applies")
+        .with_plain_prompt("PLAIN ".into());
+        let report = check.report();
+        let request = GenerationRequest {
+            instead_of_refused_start: Some(fulcrum_engine::RefusedStart {
+                openers: vec!["{".into()],
+                instead: OPEN.into(),
+            }),
+            ..GenerationRequest::greedy("PROMPT ".into(), 200)
+        };
+        let stream = checked_generation(&backend, request, check)
+            .await
+            .expect("started");
+        let (text, _, _) = stream.collect().await.expect("generated");
+        (text, report.take(), scripted.requests())
+    }
+
+    #[tokio::test]
+    async fn a_call_the_engine_put_in_place_of_a_refused_start_is_reported() {
+        let question = "What is the area under 3x^2 from x = 1 to x = 5?";
+        let told = call("travel_time", json!({"distance": 3, "speed": 5}));
+        let (text, report, _) = answer_after_start(question, vec![told.clone()], false).await;
+        assert_eq!(text, told);
+        assert_eq!(
+            report, None,
+            "the model chose the call itself: nothing changed"
+        );
+        let (text, report, _) = answer_after_start(question, vec![told.clone()], true).await;
+        assert_eq!(text, told, "checked like any other call, and kept");
+        let report = report.expect("the redirect is reported");
+        assert!(report.redirected_start && !report.answered_in_text);
+    }
+
+    #[tokio::test]
+    async fn with_no_call_left_the_text_answer_starts_from_the_conversation_without_tools() {
+        let invented = call("travel_time", json!({"distance": 100, "speed": 50}));
+        let outputs = vec![invented, "I cannot tell the time.".to_string()];
+        let (text, report, requests) =
+            answer_after_start("What time is it now?", outputs, false).await;
+        assert_eq!(text, "I cannot tell the time.");
+        assert!(report.expect("the call was dropped").answered_in_text);
+        assert_eq!(requests.len(), 2);
+        assert_eq!(requests[1].prompt, "PLAIN ");
+        let text_grammar = tools().grammar(&ToolChoice::None, false);
+        assert_eq!(requests[1].grammar.as_deref(), Some(text_grammar.as_str()));
+
+        // An empty answer without the tools is none: asked again with them.
+        let invented = call("travel_time", json!({"distance": 100, "speed": 50}));
+        let outputs = vec![invented, String::new(), "It is noon.".to_string()];
+        let (text, _, requests) = answer_after_start("What time is it now?", outputs, false).await;
+        assert_eq!(text, "It is noon.");
+        assert_eq!(requests.len(), 3);
+        assert_eq!(requests[2].prompt, "PROMPT ");
     }
 }

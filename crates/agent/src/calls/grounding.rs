@@ -50,6 +50,10 @@ pub struct Grounds {
     /// `lower` with every run of whitespace one space.
     spaced: Vec<char>,
     numbers: Vec<f64>,
+    /// The numbers written with a scale word ("8.5 million", "3 thousand", "2708万"), scaled.
+    scaled_numbers: Vec<f64>,
+    /// The words of the text (Latin script, lowercased).
+    words: Vec<String>,
     /// Text in a script whose words a call may carry translated.
     non_latin: bool,
 }
@@ -64,8 +68,10 @@ impl Grounds {
                 .join(" ")
                 .chars()
                 .collect(),
+            words: latin_words(&lower),
             lower,
             numbers: read_numbers(text),
+            scaled_numbers: read_scaled_numbers(text),
             non_latin: text.chars().any(non_latin_letter),
         }
     }
@@ -114,6 +120,59 @@ impl Grounds {
             .filter(|(name, value)| self.value(value, property(schema, name)) == Some(false))
             .map(|(name, _)| name.clone())
             .collect()
+    }
+
+    /// The optional arguments of `arguments` set to a choice (an enum's string value) that
+    /// the text does not name: the model picked one the user never asked for ("binary" as the
+    /// algorithm of a greatest common divisor), where the tool's default should stand. A
+    /// choice is named by any of its words, compared by their first five letters ("in detail"
+    /// names `detailed`). Nothing can be told against text in another script.
+    pub fn unnamed_optional_choices(&self, arguments: &Value, schema: &Value) -> Vec<String> {
+        let required = required_names(schema);
+        let Some(arguments) = arguments.as_object() else {
+            return Vec::new();
+        };
+        if self.non_latin {
+            return Vec::new();
+        }
+        arguments
+            .iter()
+            .filter(|(name, _)| !required.contains(&name.as_str()))
+            .filter(|(name, _)| property(schema, name).is_some_and(|p| p.get("enum").is_some()))
+            .filter_map(|(name, value)| Some((name, value.as_str()?)))
+            .filter(|(_, choice)| !self.names(choice))
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    /// Whether the text holds a word of `choice` (see [`Grounds::unnamed_optional_choices`]).
+    fn names(&self, choice: &str) -> bool {
+        let choice_words = latin_words(&name_words(choice).join(" "));
+        choice_words.iter().any(|word| {
+            self.words
+                .iter()
+                .any(|written| same_word_stem(word, written))
+        })
+    }
+
+    /// The number the text wrote with a scale word that `value` is off from by a power of
+    /// ten, when `value` itself is not written: a small model expanding "8.5 million" often
+    /// miscounts the zeros (850000000). `None` when the text holds `value`, or no such
+    /// number, or several.
+    pub fn as_written_scale(&self, value: f64) -> Option<f64> {
+        if value == 0.0 || !value.is_finite() || self.number(value) {
+            return None;
+        }
+        let mut candidates = self
+            .scaled_numbers
+            .iter()
+            .copied()
+            .filter(|written| off_by_power_of_ten(value.abs(), written.abs()))
+            .map(|written| written.abs().copysign(value));
+        let first = candidates.next()?;
+        candidates
+            .all(|other| same_number(other, first))
+            .then_some(first)
     }
 
     /// Whether `value` (of a property with schema `schema`, if known) is in the text; `None`
@@ -213,8 +272,10 @@ impl Grounds {
             .filter(|w| w.chars().count() >= 2)
             .collect();
         if words.is_empty() {
-            let trimmed = lower.trim();
-            return (!trimmed.is_empty()).then(|| self.lower.contains(trimmed));
+            // A letter or a sign ("m", "x", "%"): as a whole word, not inside one ("m" is not
+            // in "from").
+            let needle: Vec<char> = lower.trim().chars().collect();
+            return (!needle.is_empty()).then(|| find_words(&self.spaced, &needle).is_some());
         }
         Some(words.iter().any(|word| self.lower.contains(word)))
     }
@@ -276,6 +337,36 @@ pub(super) fn name_words(name: &str) -> Vec<String> {
 
 pub(super) fn non_latin_letter(c: char) -> bool {
     c.is_alphabetic() && !c.is_ascii() && !matches!(c, 'À'..='ɏ')
+}
+
+/// The Latin-script words of lowercased `text`.
+fn latin_words(text: &str) -> Vec<String> {
+    text.split(|c: char| !latin_word_char(c))
+        .filter(|w| w.chars().count() >= 2)
+        .map(str::to_string)
+        .collect()
+}
+
+/// Whether two lowercased words are the same, or share their first five letters (a word and
+/// its inflections: `detail`, `detailed`; `record`, `records`).
+fn same_word_stem(a: &str, b: &str) -> bool {
+    const STEM: usize = 5;
+    if a == b {
+        return true;
+    }
+    let stem = |w: &str| w.chars().take(STEM).collect::<String>();
+    a.chars().count() >= STEM && b.chars().count() >= STEM && stem(a) == stem(b)
+}
+
+/// Whether `value` is `written` times a power of ten other than one (up to 10^6 either way).
+fn off_by_power_of_ten(value: f64, written: f64) -> bool {
+    if written == 0.0 || same_number(value, written) {
+        return false;
+    }
+    let exponent = (value / written).log10().round();
+    exponent != 0.0
+        && exponent.abs() <= 6.0
+        && same_number(value, written * 10f64.powi(exponent as i32))
 }
 
 /// Found if any part is found, not found if some part can be told and none is found.
@@ -413,21 +504,22 @@ pub(super) fn written_numbers(chars: &[char]) -> Vec<WrittenNumber> {
     numbers
 }
 
-/// The multipliers written right after the number ending at char `end` (`%`, `million`, `万`).
-pub(super) fn scales_after(chars: &[char], end: usize) -> impl Iterator<Item = f64> {
+/// The scale words written right after the number ending at char `end` (`%`, `million`, `万`),
+/// with their multipliers.
+pub(super) fn scales_after(
+    chars: &[char],
+    end: usize,
+) -> impl Iterator<Item = &'static (&'static str, f64)> {
     let rest: String = chars[end..].iter().take(12).collect();
     let rest = rest.trim_start().to_lowercase();
-    SCALES
-        .iter()
-        .filter(move |(suffix, _)| {
-            rest.strip_prefix(suffix).is_some_and(|after| {
-                after
-                    .chars()
-                    .next()
-                    .is_none_or(|c| !c.is_ascii_alphanumeric())
-            })
+    SCALES.iter().filter(move |(suffix, _)| {
+        rest.strip_prefix(suffix).is_some_and(|after| {
+            after
+                .chars()
+                .next()
+                .is_none_or(|c| !c.is_ascii_alphanumeric())
         })
-        .map(|(_, scale)| *scale)
+    })
 }
 
 /// Every number `text` writes, each also scaled by what follows it (`5%` → 5 and 0.05).
@@ -436,7 +528,7 @@ fn read_numbers(text: &str) -> Vec<f64> {
     let mut numbers = Vec::new();
     for number in written_numbers(&chars) {
         numbers.push(number.value);
-        numbers.extend(scales_after(&chars, number.end).map(|scale| number.value * scale));
+        numbers.extend(scales_after(&chars, number.end).map(|(_, scale)| number.value * scale));
     }
     let lower = text.to_lowercase();
     for word in lower.split(|c: char| !c.is_ascii_alphanumeric()) {
@@ -450,6 +542,23 @@ fn read_numbers(text: &str) -> Vec<f64> {
         }
     }
     numbers
+}
+
+/// Scale words that cannot be read as units ("100 m" is metres, "5k" often a distance).
+const UNAMBIGUOUS_SCALES: &[&str] = &["thousand", "million", "mn", "billion", "bn", "万", "亿"];
+
+/// The numbers `text` writes with an unambiguous scale word after them, scaled.
+fn read_scaled_numbers(text: &str) -> Vec<f64> {
+    let chars: Vec<char> = text.chars().collect();
+    written_numbers(&chars)
+        .into_iter()
+        .flat_map(|number| {
+            scales_after(&chars, number.end)
+                .filter(|(suffix, _)| UNAMBIGUOUS_SCALES.contains(suffix))
+                .map(move |(_, scale)| number.value * scale)
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -511,6 +620,12 @@ mod tests {
             None
         );
         assert_eq!(grounds.value(&json!(true), None), None);
+        // A single letter stands as a word of its own, not inside one.
+        assert_eq!(grounds.value(&json!("m"), None), Some(false));
+        assert_eq!(
+            Grounds::new("fell 100 m in 5 s").value(&json!("m"), None),
+            Some(true)
+        );
         let chinese = Grounds::new("杭州办公室有哪些带投影仪的会议室？");
         assert_eq!(chinese.value(&json!("Hangzhou"), None), None);
         assert_eq!(chinese.value(&json!("杭州"), None), Some(true));
@@ -613,5 +728,64 @@ mod tests {
             grounds.found_values(&json!({"artist": "Maroon 5", "duration": 15, "volume": 80}));
         found.sort();
         assert_eq!(found, vec!["15".to_string(), "maroon 5".to_string()]);
+    }
+
+    #[test]
+    fn an_optional_choice_is_named_by_any_of_its_words_or_their_stems() {
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "num1": {"type": "integer"},
+                "algorithm": {"type": "string", "enum": ["euclidean", "binary"]},
+                "detail_level": {"type": "string", "enum": ["basic", "detailed"]},
+                "source": {"type": "string", "enum": ["historical records", "legends"]},
+                "unit": {"type": "string"}
+            },
+            "required": ["num1"]
+        });
+        let grounds = Grounds::new("The gcd of 128 and 256, in detail, from the historical record");
+        let arguments = json!({"num1": 128, "algorithm": "binary", "detail_level": "detailed",
+                               "source": "historical records", "unit": "none"});
+        assert_eq!(
+            grounds.unnamed_optional_choices(&arguments, &schema),
+            vec!["algorithm".to_string()],
+            "only enum choices are its business, and `detailed`, `historical records` are named"
+        );
+        let required = json!({"type": "object", "properties": {"algorithm": {"enum": ["binary"]}},
+                              "required": ["algorithm"]});
+        assert!(grounds
+            .unnamed_optional_choices(&json!({"algorithm": "binary"}), &required)
+            .is_empty());
+        assert!(
+            Grounds::new("128和256的最大公约数")
+                .unnamed_optional_choices(&arguments, &schema)
+                .is_empty(),
+            "English choices against Chinese text cannot be told"
+        );
+    }
+
+    #[test]
+    fn a_number_off_by_a_power_of_ten_is_set_back_to_the_one_written_with_a_scale() {
+        let grounds =
+            Grounds::new("Brazil: population 213 million, land area 8.5 million square km");
+        assert_eq!(grounds.as_written_scale(850_000_000.0), Some(8_500_000.0));
+        assert_eq!(
+            grounds.as_written_scale(2_130_000_000.0),
+            Some(213_000_000.0)
+        );
+        for left in [8_500_000.0, 8.5, 213.0, 42_000.0, 0.0] {
+            assert_eq!(grounds.as_written_scale(left), None, "{left}");
+        }
+        let ambiguous = Grounds::new("5 million here, 50 million there");
+        assert_eq!(ambiguous.as_written_scale(500.0), None);
+        assert_eq!(
+            Grounds::new("a 100 m fall").as_written_scale(1000.0),
+            None,
+            "`m` may be metres"
+        );
+        assert_eq!(
+            Grounds::new("营收2708万").as_written_scale(2_708_000.0),
+            Some(27_080_000.0)
+        );
     }
 }

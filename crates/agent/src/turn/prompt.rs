@@ -110,14 +110,19 @@ impl Agent {
             },
         );
         let prompt = render_prompt(&self.template, &messages, offered)?;
-        let check = CallCheck::new(
+        let check = match CallCheck::new(
             &self.options.tuning,
             tools,
             &messages,
             choice,
             self.options.parallel_calls,
             true,
-        );
+        ) {
+            Some(check) => {
+                Some(check.with_plain_prompt(render_prompt(&self.template, &messages, &[])?))
+            }
+            None => None,
+        };
         let request = GenerationRequest {
             timeout: self.options.generation_timeout,
             caller: Some(caller.to_string()),

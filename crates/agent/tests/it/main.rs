@@ -119,6 +119,8 @@ pub fn open_agent_with(dir: &Path, backend: Arc<ScriptedBackend>, options: Agent
                 other_functions_asked: false,
                 call_on_refused_start: true,
                 ground_optional_arguments: false,
+                ground_optional_choices: false,
+                numbers_at_written_scale: false,
             },
             ..options
         },

@@ -162,6 +162,7 @@ impl Worker {
                     ),
                     last_token: None,
                     generated: 0,
+                    redirected_start: false,
                     utf8: Utf8Assembler::default(),
                     stop: StopMatcher::new(job.stop.clone()),
                     repetition: self.stop_repetition.then(RepetitionGuard::default),

@@ -57,6 +57,9 @@ pub(super) struct Decoding {
     /// The token generated last, for biases that depend on it.
     pub(super) last_token: Option<LlamaToken>,
     pub(super) generated: u32,
+    /// The first token was taken instead of a refused first choice (see
+    /// [`Slot::refused_start_redirect`]).
+    pub(super) redirected_start: bool,
     pub(super) utf8: Utf8Assembler,
     pub(super) stop: StopMatcher,
     /// Watches the text for a loop; `None` when the engine lets loops run.
@@ -184,6 +187,7 @@ impl Slot {
             prompt_tokens: u32::try_from(self.job.prompt_len).unwrap_or(u32::MAX),
             completion_tokens: self.decoding.generated,
             queue_wait: self.job.waited.unwrap_or_default(),
+            redirected_start: self.decoding.redirected_start,
         }
     }
 

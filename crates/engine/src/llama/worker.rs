@@ -245,6 +245,9 @@ impl Worker {
                     Some(sampler) => sampler.sample(&ctx, at),
                     None => argmax(ctx.get_logits_ith(at)),
                 };
+                if instead.is_some_and(|r| token == r.instead && token != r.first_choice) {
+                    slot.decoding.redirected_start = true;
+                }
                 if let Some(top) = slot.job.logprobs {
                     let mut entry = token_logprob(ctx.get_logits_ith(at), token, top, &vocab);
                     // The end-of-text token that ends a generation is no text of it.

@@ -185,7 +185,11 @@ fn prepare(state: &AppState, valid: ValidRequest) -> Result<Prepared, ApiError> 
     };
     let mut messages = valid.messages;
     // Grounds are read from what the client sent, before Fulcrum's guidance is added.
-    let check = tools.as_ref().and_then(|tools| {
+    let options = RenderOptions {
+        add_generation_prompt: true,
+        extra: valid.template_kwargs,
+    };
+    let check = match tools.as_ref().and_then(|tools| {
         CallCheck::new(
             &state.options.tuning,
             tools,
@@ -194,14 +198,15 @@ fn prepare(state: &AppState, valid: ValidRequest) -> Result<Prepared, ApiError> 
             valid.parallel_tool_calls,
             answers_user(&messages),
         )
-    });
+    }) {
+        Some(check) => {
+            Some(check.with_plain_prompt(model.template.render(&messages, &[], &options)?))
+        }
+        None => None,
+    };
     if tools.is_some() && valid.tool_choice == ToolChoice::Auto {
         add_call_guidance(&mut messages);
     }
-    let options = RenderOptions {
-        add_generation_prompt: true,
-        extra: valid.template_kwargs,
-    };
     let definitions = tools.as_ref().map_or(&[][..], |set| set.definitions());
     let prompt = model.template.render(&messages, definitions, &options)?;
     let grammar = match &tools {

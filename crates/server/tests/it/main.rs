@@ -34,6 +34,8 @@ fn exact_tuning() -> fulcrum_agent::ToolCallTuning {
         calls_for_lists: false,
         other_functions_asked: false,
         ground_optional_arguments: false,
+        ground_optional_choices: false,
+        numbers_at_written_scale: false,
         ..Default::default()
     }
 }

@@ -13,15 +13,11 @@ use std::collections::HashSet;
 
 use fulcrum_chat::ToolDefinition;
 
-use super::grounding::name_words;
+use super::grounding::{name_words, same_word_stem};
 use crate::language::Language;
 
 /// Words shorter than this tell nothing of a function ("get", "for", "id").
 const MIN_WORD_CHARS: usize = 4;
-
-/// Two words longer than this are the same word when they share this many leading letters
-/// ("exhibitions" and "exhibition", "analyse" and "analysis").
-const STEM_CHARS: usize = 5;
 
 /// English function words, and the words tool descriptions use for what any function does.
 const UNTELLING_WORDS: &[&str] = &[
@@ -122,8 +118,8 @@ impl AskedFunctions {
             Language::English => {
                 let earlier: Vec<String> = called.iter().flat_map(|t| tool_words(t)).collect();
                 Some(tool_words(tool).iter().any(|word| {
-                    self.words.iter().any(|w| same_word(w, word))
-                        && !earlier.iter().any(|e| same_word(e, word))
+                    self.words.iter().any(|w| same_word_stem(w, word))
+                        && !earlier.iter().any(|e| same_word_stem(e, word))
                 }))
             }
             Language::Chinese => {
@@ -167,13 +163,6 @@ fn telling_words(text: &str) -> Vec<String> {
         .map(str::to_lowercase)
         .filter(|word| !UNTELLING_WORDS.contains(&word.as_str()))
         .collect()
-}
-
-fn same_word(a: &str, b: &str) -> bool {
-    if a.len() < STEM_CHARS || b.len() < STEM_CHARS {
-        return a == b;
-    }
-    a.as_bytes()[..STEM_CHARS] == b.as_bytes()[..STEM_CHARS]
 }
 
 fn han_pairs(text: &str) -> HashSet<String> {

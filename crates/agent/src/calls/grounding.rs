@@ -348,8 +348,8 @@ fn latin_words(text: &str) -> Vec<String> {
 }
 
 /// Whether two lowercased words are the same, or share their first five letters (a word and
-/// its inflections: `detail`, `detailed`; `record`, `records`).
-fn same_word_stem(a: &str, b: &str) -> bool {
+/// its inflections: `detail`, `detailed`; `record`, `records`; `exhibitions`, `exhibition`).
+pub(super) fn same_word_stem(a: &str, b: &str) -> bool {
     const STEM: usize = 5;
     if a == b {
         return true;

@@ -61,6 +61,10 @@ pub struct ToolCallTuning {
     /// Set a number the user wrote with a scale word ("8.5 million") that a call carries off
     /// by a power of ten back to what was written.
     pub numbers_at_written_scale: bool,
+    /// When the checks leave no call, generate the text answer from the conversation
+    /// rendered without the tools (shown them, the model writes about the call it may not
+    /// make).
+    pub text_answer_without_tools: bool,
 }
 
 impl Default for ToolCallTuning {
@@ -76,6 +80,7 @@ impl Default for ToolCallTuning {
             ground_optional_arguments: true,
             ground_optional_choices: true,
             numbers_at_written_scale: true,
+            text_answer_without_tools: true,
         }
     }
 }

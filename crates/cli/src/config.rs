@@ -74,6 +74,9 @@ pub struct Config {
     /// Set a number the user wrote with a scale word ("8.5 million") that a call carries off
     /// by a power of ten (850000000) back to what was written.
     pub numbers_at_written_scale: bool,
+    /// When the call checks leave no call, generate the text answer from the conversation
+    /// without the tools.
+    pub text_answer_without_tools: bool,
     /// The policy file (users, roles, databases, tools); unset serves the demo enterprise.
     pub policy: Option<PathBuf>,
     /// SQLite file for the audit log, pending actions and agent sessions.
@@ -174,6 +177,7 @@ impl Default for Config {
             ground_optional_arguments: true,
             ground_optional_choices: true,
             numbers_at_written_scale: true,
+            text_answer_without_tools: true,
             policy: None,
             state_db: None,
             state_url: None,
@@ -215,7 +219,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 53] = [
+pub const KEYS: [&str; 54] = [
     "engine",
     "upstreams",
     "host",
@@ -241,6 +245,7 @@ pub const KEYS: [&str; 53] = [
     "ground_optional_arguments",
     "ground_optional_choices",
     "numbers_at_written_scale",
+    "text_answer_without_tools",
     "policy",
     "state_db",
     "state_url",
@@ -355,6 +360,7 @@ impl Config {
             ground_optional_arguments: self.ground_optional_arguments,
             ground_optional_choices: self.ground_optional_choices,
             numbers_at_written_scale: self.numbers_at_written_scale,
+            text_answer_without_tools: self.text_answer_without_tools,
         }
     }
 

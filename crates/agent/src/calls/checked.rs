@@ -168,6 +168,8 @@ pub struct CallCheck {
     /// is left: shown the tools, the model that wanted a call writes around the call it may
     /// not make ("Mark the start of the response with `{"name": …`").
     plain_prompt: Option<String>,
+    /// Whether the caller should render [`Self::plain_prompt`] (`text_answer_without_tools`).
+    wants_plain_prompt: bool,
     report: CheckReportSlot,
 }
 
@@ -231,8 +233,15 @@ impl CallCheck {
                 _ => None,
             },
             plain_prompt: None,
+            wants_plain_prompt: tuning.text_answer_without_tools,
             report: CheckReportSlot::default(),
         })
+    }
+
+    /// Whether a text answer generated when no call is left should start from the
+    /// conversation rendered without tools (then give it with [`Self::with_plain_prompt`]).
+    pub fn wants_plain_prompt(&self) -> bool {
+        self.wants_plain_prompt
     }
 
     /// The same conversation rendered without tools: a text answer generated when no call is
@@ -1360,6 +1369,21 @@ mod tests {
         )
         .await;
         assert_eq!(text, slipped);
+    }
+
+    #[test]
+    fn the_plain_prompt_is_wanted_unless_switched_off() {
+        let messages = [Message::user("What is the weather in Paris?")];
+        let check = |tuning: &ToolCallTuning| {
+            CallCheck::new(tuning, &tools(), &messages, &ToolChoice::Auto, false, true)
+                .expect("a check applies")
+                .wants_plain_prompt()
+        };
+        assert!(check(&ToolCallTuning::default()));
+        assert!(!check(&ToolCallTuning {
+            text_answer_without_tools: false,
+            ..ToolCallTuning::default()
+        }));
     }
 
     /// One checked answer of `outputs` to `question` where the engine took the call tag in

@@ -118,10 +118,10 @@ impl Agent {
             self.options.parallel_calls,
             true,
         ) {
-            Some(check) => {
+            Some(check) if check.wants_plain_prompt() => {
                 Some(check.with_plain_prompt(render_prompt(&self.template, &messages, &[])?))
             }
-            None => None,
+            other => other,
         };
         let request = GenerationRequest {
             timeout: self.options.generation_timeout,

@@ -199,10 +199,10 @@ fn prepare(state: &AppState, valid: ValidRequest) -> Result<Prepared, ApiError> 
             answers_user(&messages),
         )
     }) {
-        Some(check) => {
+        Some(check) if check.wants_plain_prompt() => {
             Some(check.with_plain_prompt(model.template.render(&messages, &[], &options)?))
         }
-        None => None,
+        other => other,
     };
     if tools.is_some() && valid.tool_choice == ToolChoice::Auto {
         add_call_guidance(&mut messages);

@@ -116,6 +116,9 @@ pub struct Config {
     /// After tool results, ask the agent's model to answer in the language of the user's
     /// message (Chinese or English).
     pub agent_answer_in_users_language: bool,
+    /// `text_answer_without_tools` for the agent: off by default, since without the tools the
+    /// default model misreads the handbook passages it answers from (the ticket set).
+    pub agent_text_answer_without_tools: bool,
     pub prefix_cache: bool,
     /// End a generation that repeats one phrase or line over and over (the fourth copy in a
     /// row of 16 bytes or more, or a run of 256 bytes of a shorter unit) instead of letting it
@@ -193,6 +196,7 @@ impl Default for Config {
             agent_parallel_calls: false,
             agent_show_withheld_actions: true,
             agent_answer_in_users_language: false,
+            agent_text_answer_without_tools: false,
             prefix_cache: true,
             stop_repetition: true,
             prefix_cache_tokens: 0,
@@ -219,7 +223,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 54] = [
+pub const KEYS: [&str; 55] = [
     "engine",
     "upstreams",
     "host",
@@ -261,6 +265,7 @@ pub const KEYS: [&str; 54] = [
     "agent_parallel_calls",
     "agent_show_withheld_actions",
     "agent_answer_in_users_language",
+    "agent_text_answer_without_tools",
     "prefix_cache",
     "prefix_cache_tokens",
     "stop_repetition",

@@ -114,7 +114,10 @@ pub fn load(config: &Config) -> Result<Governance> {
             parallel_calls: config.agent_parallel_calls,
             show_withheld_actions: config.agent_show_withheld_actions,
             answer_in_users_language: config.agent_answer_in_users_language,
-            tuning: config.tuning(),
+            tuning: fulcrum_agent::ToolCallTuning {
+                text_answer_without_tools: config.agent_text_answer_without_tools,
+                ..config.tuning()
+            },
             generation_timeout: config.request_timeout(),
             context: config.context_budget(),
             limits: fulcrum_agent::SessionLimits {

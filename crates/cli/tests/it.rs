@@ -125,6 +125,15 @@ fn unknown_models_and_missing_files_are_one_line_errors() {
         .expect("run");
     assert_one_line_error(&out, "fulcrum models list");
 
+    // Each cause is said once: an error's message does not repeat its source's.
+    let out = fulcrum(dir.path())
+        .args(["eval", "tickets", "--tickets", "missing.jsonl"])
+        .output()
+        .expect("run");
+    assert_one_line_error(&out, "missing.jsonl");
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.matches("No such file").count(), 1, "{stderr}");
+
     let out = fulcrum(dir.path())
         .args(["serve", "--port", "0", "--model", "/nonexistent/model.gguf"])
         .output()

@@ -21,7 +21,7 @@ pub enum ModelError {
         "the wheel {wheel} does not contain `{path}`: the package does not match the catalogue"
     )]
     MissingInWheel { wheel: PathBuf, path: String },
-    #[error("cannot read the wheel {wheel}: {source}")]
+    #[error("cannot read the wheel {wheel}")]
     BadWheel {
         wheel: PathBuf,
         #[source]
@@ -39,7 +39,7 @@ pub enum ModelError {
         expected: String,
         actual: String,
     },
-    #[error("{action} {path}: {source}")]
+    #[error("{action} {path}")]
     Io {
         action: &'static str,
         path: PathBuf,

@@ -111,7 +111,7 @@ pub fn answers_user(messages: &[Message]) -> bool {
 /// The call tag, which a generation that answers a user's message in `auto` (`deciding`)
 /// generates in place of a first token the grammar refuses as text: asked to choose between
 /// text and a tagged call, a small model often opens a bare JSON call (`{"name": …` or a
-/// ```json fence), which the grammar must refuse, and then writes whatever text is left
+/// `json` code fence), which the grammar must refuse, and then writes whatever text is left
 /// ("Mark the start of the response with …"). It meant the call.
 pub fn call_instead_of_refused_start(
     tuning: ToolCallTuning,

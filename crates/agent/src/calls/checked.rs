@@ -168,7 +168,7 @@ pub struct CallCheck {
     /// is left: shown the tools, the model that wanted a call writes around the call it may
     /// not make ("Mark the start of the response with `{"name": …`").
     plain_prompt: Option<String>,
-    /// Whether the caller should render [`Self::plain_prompt`] (`text_answer_without_tools`).
+    /// Whether [`Self::with_plain_prompt`] renders it (`text_answer_without_tools`).
     wants_plain_prompt: bool,
     report: CheckReportSlot,
 }
@@ -238,17 +238,17 @@ impl CallCheck {
         })
     }
 
-    /// Whether a text answer generated when no call is left should start from the
-    /// conversation rendered without tools (then give it with [`Self::with_plain_prompt`]).
-    pub fn wants_plain_prompt(&self) -> bool {
-        self.wants_plain_prompt
-    }
-
-    /// The same conversation rendered without tools: a text answer generated when no call is
-    /// left starts from it (see the field).
-    pub fn with_plain_prompt(mut self, prompt: String) -> Self {
-        self.plain_prompt = Some(prompt);
-        self
+    /// Gives the check the same conversation rendered without tools, which a text answer
+    /// generated when no call is left starts from (see the field); `render` runs only when
+    /// `text_answer_without_tools` is on.
+    pub fn with_plain_prompt<E>(
+        mut self,
+        render: impl FnOnce() -> Result<String, E>,
+    ) -> Result<Self, E> {
+        if self.wants_plain_prompt {
+            self.plain_prompt = Some(render()?);
+        }
+        Ok(self)
     }
 
     /// Where the generation this check runs on will leave what the checks changed.
@@ -1372,12 +1372,19 @@ mod tests {
     }
 
     #[test]
-    fn the_plain_prompt_is_wanted_unless_switched_off() {
+    fn the_plain_prompt_is_rendered_unless_switched_off() {
         let messages = [Message::user("What is the weather in Paris?")];
         let check = |tuning: &ToolCallTuning| {
-            CallCheck::new(tuning, &tools(), &messages, &ToolChoice::Auto, false, true)
+            let mut rendered = false;
+            let check = CallCheck::new(tuning, &tools(), &messages, &ToolChoice::Auto, false, true)
                 .expect("a check applies")
-                .wants_plain_prompt()
+                .with_plain_prompt(|| {
+                    rendered = true;
+                    Ok::<_, std::convert::Infallible>("PLAIN ".into())
+                })
+                .expect("rendered");
+            assert_eq!(check.plain_prompt.is_some(), rendered);
+            rendered
         };
         assert!(check(&ToolCallTuning::default()));
         assert!(!check(&ToolCallTuning {
@@ -1409,7 +1416,8 @@ mod tests {
             true,
         )
         .expect("a check applies")
-        .with_plain_prompt("PLAIN ".into());
+        .with_plain_prompt(|| Ok::<_, std::convert::Infallible>("PLAIN ".into()))
+        .expect("rendered");
         let report = check.report();
         let request = GenerationRequest {
             instead_of_refused_start: Some(fulcrum_engine::RefusedStart {

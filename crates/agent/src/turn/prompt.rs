@@ -110,19 +110,16 @@ impl Agent {
             },
         );
         let prompt = render_prompt(&self.template, &messages, offered)?;
-        let check = match CallCheck::new(
+        let check = CallCheck::new(
             &self.options.tuning,
             tools,
             &messages,
             choice,
             self.options.parallel_calls,
             true,
-        ) {
-            Some(check) if check.wants_plain_prompt() => {
-                Some(check.with_plain_prompt(render_prompt(&self.template, &messages, &[])?))
-            }
-            other => other,
-        };
+        )
+        .map(|check| check.with_plain_prompt(|| render_prompt(&self.template, &messages, &[])))
+        .transpose()?;
         let request = GenerationRequest {
             timeout: self.options.generation_timeout,
             caller: Some(caller.to_string()),

@@ -189,21 +189,20 @@ fn prepare(state: &AppState, valid: ValidRequest) -> Result<Prepared, ApiError> 
         add_generation_prompt: true,
         extra: valid.template_kwargs,
     };
-    let check = match tools.as_ref().and_then(|tools| {
-        CallCheck::new(
-            &state.options.tuning,
-            tools,
-            &messages,
-            &valid.tool_choice,
-            valid.parallel_tool_calls,
-            answers_user(&messages),
-        )
-    }) {
-        Some(check) if check.wants_plain_prompt() => {
-            Some(check.with_plain_prompt(model.template.render(&messages, &[], &options)?))
-        }
-        other => other,
-    };
+    let check = tools
+        .as_ref()
+        .and_then(|tools| {
+            CallCheck::new(
+                &state.options.tuning,
+                tools,
+                &messages,
+                &valid.tool_choice,
+                valid.parallel_tool_calls,
+                answers_user(&messages),
+            )
+        })
+        .map(|check| check.with_plain_prompt(|| model.template.render(&messages, &[], &options)))
+        .transpose()?;
     if tools.is_some() && valid.tool_choice == ToolChoice::Auto {
         add_call_guidance(&mut messages);
     }

@@ -20,8 +20,6 @@ mod postgres;
 mod registry;
 mod store;
 mod template;
-#[cfg(feature = "testing")]
-pub mod testing;
 
 pub use actions::{Action, ActionState, Actions, ApprovalOutcome};
 pub use anchor::{

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use fulcrum_agent::AnswerCache;
-use fulcrum_tools::testing::PgCluster;
+use fulcrum_testing::PgCluster;
 use fulcrum_tools::PgConnection;
 
 fn instance(cluster: &PgCluster, ttl: Duration) -> AnswerCache {

@@ -4,7 +4,7 @@
 
 use fulcrum_agent::{PendingCall, SessionStore};
 use fulcrum_chat::{Message, Role};
-use fulcrum_tools::testing::PgCluster;
+use fulcrum_testing::PgCluster;
 use fulcrum_tools::PgConnection;
 
 use super::user;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use fulcrum_tools::{ActionState, Actions, ApprovalOutcome, PgConnection, Principal};
 use serde_json::json;
 
-use fulcrum_tools::testing::PgCluster as Cluster;
+use fulcrum_testing::PgCluster as Cluster;
 
 fn instance(cluster: &Cluster) -> Actions {
     Actions::postgres(PgConnection::connect(&cluster.url).expect("connect")).expect("migrated")

@@ -5,7 +5,7 @@
 use fulcrum_tools::{AuditEvent, AuditLog, PgConnection};
 use serde_json::json;
 
-use fulcrum_tools::testing::PgCluster as Cluster;
+use fulcrum_testing::PgCluster as Cluster;
 
 #[test]
 fn two_instances_appending_at_once_make_one_chain_that_catches_an_edit() {

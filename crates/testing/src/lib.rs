@@ -1,4 +1,4 @@
-//! Helpers for tests of this crate and the crates above it (feature `testing`).
+//! Helpers for the workspace's tests (a dev-dependency only).
 //!
 //! A throwaway PostgreSQL cluster for the tests: the machine's own server binaries
 //! (`/usr/lib/postgresql/<version>/bin`, installed by `scripts/setup --test`), a data folder

@@ -163,13 +163,15 @@ def test_tool_choice_is_honoured_with_the_grammar_enforced_upstream(remote):
 def test_bfcl_through_llama_server_scores_as_the_embedded_engine(remote, tmp_path):
     """`fulcrum eval bfcl` with the remote engine: as many right answers, within one, as the
     embedded engine's committed full run on the same entries (docs/eval/bfcl-fulcrum.jsonl),
-    where llama-server alone scored 0 on every call category (docs/eval/bfcl-llama-server.jsonl)."""
+    where llama-server alone scored 0 on every call category (docs/eval/bfcl-llama-server.jsonl).
+    Call categories only: the committed verdicts of the first irrelevance entries are wrong, so
+    they would add minutes and no check."""
     import json
     from conftest import BINARY, ROOT
     out = tmp_path / "remote.jsonl"
     run = subprocess.run(
         [str(BINARY), "--log", "warn", "--config", str(Path(remote.home) / "fulcrum.toml"), "eval", "bfcl",
-         "--model", default_model(), "--categories", "simple_python,parallel,irrelevance", "--limit", "2",
+         "--model", default_model(), "--categories", "simple_python,parallel", "--limit", "2",
          # One at a time: each request decodes alone, so its verdict does not depend on which
          # others shared its batch (llama.cpp's CPU kernels are not batch-invariant).
          "--concurrency", "1", "--out", str(out)],
@@ -179,14 +181,13 @@ def test_bfcl_through_llama_server_scores_as_the_embedded_engine(remote, tmp_pat
     remote_rows = {r["id"]: r for r in map(json.loads, out.read_text().splitlines())}
     embedded = {r["id"]: r["correct"] for r in map(json.loads, (ROOT / "docs/eval/bfcl-fulcrum.jsonl").open())}
     alone = {r["id"]: r["correct"] for r in map(json.loads, (ROOT / "docs/eval/bfcl-llama-server.jsonl").open())}
-    assert len(remote_rows) == 6
+    assert len(remote_rows) == 4
     # Verdicts may differ entry by entry (llama.cpp's CPU kernels are not batch-invariant: the
     # same greedy request decodes a little differently beside other requests), not in total.
     remote_correct = sum(r["correct"] for r in remote_rows.values())
     embedded_correct = sum(embedded[i] for i in remote_rows)
     assert remote_correct >= embedded_correct - 1, (remote_correct, embedded_correct)
-    calls = [i for i in remote_rows if not i.startswith("irrelevance")]
-    assert sum(remote_rows[i]["correct"] for i in calls) > sum(alone[i] for i in calls) == 0
+    assert remote_correct > sum(alone[i] for i in remote_rows) == 0
 
 
 def test_the_meeting_room_scenario_runs_as_an_agent_turn_with_its_confirmation(remote):

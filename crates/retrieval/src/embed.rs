@@ -6,20 +6,10 @@ use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
+use crate::bert::{BertModel, Config};
 use crate::error::RetrievalError;
-
-/// The model's architecture. It is fixed by the weights the catalogue verifies by checksum,
-/// so it travels with the code rather than as a third downloaded file.
-const MINILM_CONFIG: &str = r#"{
-    "vocab_size": 30522, "hidden_size": 384, "num_hidden_layers": 6,
-    "num_attention_heads": 12, "intermediate_size": 1536, "hidden_act": "gelu",
-    "hidden_dropout_prob": 0.1, "max_position_embeddings": 512, "type_vocab_size": 2,
-    "initializer_range": 0.02, "layer_norm_eps": 1e-12, "pad_token_id": 0,
-    "model_type": "bert"
-}"#;
 
 /// sentence-transformers' limit for this model; longer texts are cut (chunks are ~200 tokens).
 pub const MAX_TOKENS: usize = 256;
@@ -49,13 +39,13 @@ impl Embedder {
                 path.display()
             ))
         };
-        let config: Config = serde_json::from_str(MINILM_CONFIG)
-            .map_err(|err| RetrievalError::EmbeddingModel(format!("bad built-in config: {err}")))?;
         let tensors = candle_core::safetensors::load(weights, &device)
             .map_err(|err| embedding_error("the embedding weights", weights, &err))?;
         let model = BertModel::load(
             VarBuilder::from_tensors(tensors, DType::F32, &device),
-            &config,
+            // Fixed by the weights the catalogue verifies by checksum, so it travels with the
+            // code rather than as a third downloaded file.
+            &Config::ALL_MINILM_L6_V2,
         )
         .map_err(|err| embedding_error("the embedding weights", weights, &err))?;
         let mut tokenizer = Tokenizer::from_file(tokenizer)
@@ -122,7 +112,7 @@ impl Embedder {
         let ids = rows(tokenizers::Encoding::get_ids)?;
         let type_ids = rows(tokenizers::Encoding::get_type_ids)?;
         let mask = rows(tokenizers::Encoding::get_attention_mask)?;
-        let hidden = self.model.forward(&ids, &type_ids, Some(&mask))?;
+        let hidden = self.model.forward(&ids, &type_ids, &mask)?;
         // Mean over the real tokens only: padding must not pull short texts towards each other.
         let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
         let summed = hidden.broadcast_mul(&mask)?.sum(1)?;

@@ -5,6 +5,7 @@
 //! limited to roles, checked when the search tool runs. Re-ingesting a changed file replaces its chunks;
 //! every change bumps the collection's version, which caches key on.
 
+mod bert;
 mod chunk;
 mod embed;
 mod error;

@@ -192,7 +192,7 @@ fn docx_headings_become_sections_and_pdf_text_is_read() {
     assert!(text.contains("Taxis are refunded after 9 pm."), "{text}");
     assert!(text.contains("Beijing | 800 yuan"), "{text}");
 
-    // The sample report's PDF (typeset by Typst): its text layer is read.
+    // The sample report's PDF (a committed example): its text layer is read.
     let pdf = extract_text(&repo_file("docs/examples/sales-report-2024-03.pdf")).expect("pdf");
     assert!(pdf.contains("Southwest"), "{pdf}");
     // Not a PDF at all: an error naming the file, not a panic.

@@ -121,15 +121,17 @@ impl<'a> Metrics<'a> {
             let mut line = String::new();
             for piece in pieces(paragraph) {
                 let candidate = format!("{line}{piece}");
-                if line.trim().is_empty() || self.width(candidate.trim_end(), size) <= width {
+                if !line.trim().is_empty() && self.width(candidate.trim_end(), size) > width {
+                    lines.push(line.trim_end().to_string());
+                    line = piece.trim_start().to_string();
+                } else {
                     line = candidate;
-                    continue;
                 }
-                lines.push(line.trim_end().to_string());
-                line = piece.trim_start().to_string();
-                while self.width(&line, size) > width && line.chars().count() > 1 {
+                while self.width(line.trim_end(), size) > width
+                    && line.trim_end().chars().count() > 1
+                {
                     let (head, tail) = self.split_to_fit(&line, size, width);
-                    lines.push(head);
+                    lines.push(head.trim_end().to_string());
                     line = tail;
                 }
             }
@@ -229,6 +231,10 @@ impl<'a> Pages<'a> {
         let line = size * LEADING;
         self.reserve(line);
         let baseline = self.y + size;
+        if text.is_empty() {
+            self.y += line;
+            return;
+        }
         self.current().push(Item::Text {
             at: (x, baseline),
             size,
@@ -498,7 +504,23 @@ fn draw(
 
 #[cfg(test)]
 mod tests {
-    use super::pieces;
+    use super::{pieces, Metrics};
+
+    #[test]
+    fn wrapped_lines_fit_and_keep_every_character() {
+        let data = std::fs::read(crate::font_path()).expect("scripts/setup installs the CJK font");
+        let metrics = Metrics::new(&data).expect("a font");
+        let text =
+            "Revenue rose in East China while the Southwest fell; 华东区收入增长而西南区下降。\n\
+                    https://example.com/an/address/too/long/for/one/line/is/cut/where/it/must/be";
+        let lines = metrics.wrap(text, 11.0, 150.0);
+        assert!(lines.len() >= 5, "{lines:?}");
+        for line in &lines {
+            assert!(metrics.width(line, 11.0) <= 150.0, "{line}");
+        }
+        let without_spaces = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+        assert_eq!(without_spaces(&lines.concat()), without_spaces(text));
+    }
 
     #[test]
     fn lines_break_at_spaces_and_between_chinese_characters() {

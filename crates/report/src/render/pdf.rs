@@ -3,8 +3,8 @@
 //! font (the CJK-capable one the charts use) sets every script; the PDF embeds the subset it
 //! uses, with the text layer that `pdftotext` and search read.
 //!
-//! Why not Typst itself: its compiler and the ~150 crates only it needs were 39% of a cold
-//! build's compile time, for a report whose layout is a column of blocks.
+//! Why not Typst itself: its compiler and the 152 crates only it needed were the largest part
+//! of a cold build, for a report whose layout is a column of blocks.
 
 use std::path::Path;
 

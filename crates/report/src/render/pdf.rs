@@ -12,9 +12,8 @@ use krilla::color::rgb;
 use krilla::geom::{PathBuilder, Point, Rect, Size, Transform};
 use krilla::image::Image;
 use krilla::metadata::Metadata;
-use krilla::num::NormalizedF32;
 use krilla::page::PageSettings;
-use krilla::paint::{Fill, Stroke};
+use krilla::paint::{Fill, Paint, Stroke};
 use krilla::text::{Font, TextDirection};
 use krilla::Document;
 
@@ -42,12 +41,10 @@ const HEADER_FILL: Colour = Colour(0xD9, 0xE2, 0xF3);
 const RULE: Colour = Colour(180, 180, 180);
 
 pub fn render(report: &Report, font_path: &Path) -> Result<Vec<u8>, ReportError> {
-    let data = std::fs::read(font_path)
-        .map_err(|_| ReportError::FontMissing(font_path.display().to_string()))?;
-    let metrics = Metrics::new(&data)
-        .ok_or_else(|| ReportError::FontMissing(font_path.display().to_string()))?;
-    let font = Font::new(data.clone().into(), 0)
-        .ok_or_else(|| ReportError::FontMissing(font_path.display().to_string()))?;
+    let missing = || ReportError::FontMissing(font_path.display().to_string());
+    let data = std::fs::read(font_path).map_err(|_| missing())?;
+    let metrics = Metrics::new(&data).ok_or_else(missing)?;
+    let font = Font::new(data.clone().into(), 0).ok_or_else(missing)?;
     let images = report
         .charts
         .iter()
@@ -62,10 +59,22 @@ pub fn render(report: &Report, font_path: &Path) -> Result<Vec<u8>, ReportError>
 struct Colour(u8, u8, u8);
 
 impl Colour {
+    fn paint(self) -> Paint {
+        rgb::Color::new(self.0, self.1, self.2).into()
+    }
+
     fn fill(self) -> Fill {
         Fill {
-            paint: rgb::Color::new(self.0, self.1, self.2).into(),
+            paint: self.paint(),
             ..Fill::default()
+        }
+    }
+
+    fn stroke(self, width: f32) -> Stroke {
+        Stroke {
+            paint: self.paint(),
+            width,
+            ..Stroke::default()
         }
     }
 }
@@ -230,18 +239,16 @@ impl<'a> Pages<'a> {
     fn text_line(&mut self, x: f32, text: String, size: f32, colour: Colour, bold: bool) {
         let line = size * LEADING;
         self.reserve(line);
-        let baseline = self.y + size;
-        if text.is_empty() {
-            self.y += line;
-            return;
+        if !text.is_empty() {
+            let baseline = self.y + size;
+            self.current().push(Item::Text {
+                at: (x, baseline),
+                size,
+                colour,
+                bold,
+                text,
+            });
         }
-        self.current().push(Item::Text {
-            at: (x, baseline),
-            size,
-            colour,
-            bold,
-            text,
-        });
         self.y += line;
     }
 
@@ -279,15 +286,14 @@ impl<'a> Pages<'a> {
         self.space(BODY * 0.6);
     }
 
-    fn figure(&mut self, chart: usize, pixels: (u32, u32), caption: &str) {
-        let width = TEXT_WIDTH;
-        let height = width * pixels.1 as f32 / pixels.0.max(1) as f32;
+    fn figure(&mut self, chart: usize, image: &Image, caption: &str) {
+        let height = chart_height(image);
         // The caption stays with its chart.
         self.reserve(height + 2.0 * BODY * LEADING);
         let top = self.y;
         self.current().push(Item::Image {
             at: (MARGIN_X, top),
-            size: (width, height),
+            size: (TEXT_WIDTH, height),
             chart,
         });
         self.y += height + 4.0;
@@ -303,7 +309,6 @@ impl<'a> Pages<'a> {
     fn table(&mut self, table: &Table) {
         const SIZE: f32 = 10.0;
         const PAD: f32 = 5.0;
-        let row_height = TABLE_ROW;
         let columns = table.header.len().max(1);
         let mut widths: Vec<f32> = (0..columns)
             .map(|c| {
@@ -329,12 +334,12 @@ impl<'a> Pages<'a> {
         let rows =
             std::iter::once((&table.header, true)).chain(table.rows.iter().map(|r| (r, false)));
         for (row, header) in rows {
-            self.reserve(row_height);
+            self.reserve(TABLE_ROW);
             let top = self.y;
             let mut x = MARGIN_X;
             for (c, width) in widths.iter().enumerate() {
                 self.current().push(Item::Rect {
-                    frame: (x, top, *width, row_height),
+                    frame: (x, top, *width, TABLE_ROW),
                     fill: header.then_some(HEADER_FILL),
                     stroke: Some(RULE),
                 });
@@ -346,7 +351,7 @@ impl<'a> Pages<'a> {
                         x + width - PAD - text_width
                     };
                     self.current().push(Item::Text {
-                        at: (left, top + (row_height + SIZE * 0.7) / 2.0),
+                        at: (left, top + (TABLE_ROW + SIZE * 0.7) / 2.0),
                         size: SIZE,
                         colour: BLACK,
                         bold: header,
@@ -355,7 +360,7 @@ impl<'a> Pages<'a> {
                 }
                 x += width;
             }
-            self.y += row_height;
+            self.y += TABLE_ROW;
         }
         self.space(BODY);
     }
@@ -379,15 +384,10 @@ fn layout(report: &Report, images: &[Image], metrics: &Metrics) -> Vec<Vec<Item>
             pages.note(&note);
         }
     }
-    let first_chart = images.first().map_or(0.0, |image| {
-        let (width, height) = image.size();
-        TEXT_WIDTH * height as f32 / width.max(1) as f32
-    });
-    pages.heading("Charts", 15.0, first_chart);
+    pages.heading("Charts", 15.0, images.first().map_or(0.0, chart_height));
     for (index, (chart, image)) in report.charts.iter().zip(images).enumerate() {
-        let pixels = image.size();
         let caption = format!("Figure {}: {}", index + 1, chart.title);
-        pages.figure(index, pixels, &caption);
+        pages.figure(index, image, &caption);
     }
     pages.heading("Data", 15.0, 12.5 * LEADING + 2.0 * TABLE_ROW);
     for table in tables(&report.facts) {
@@ -411,6 +411,12 @@ fn layout(report: &Report, images: &[Image], metrics: &Metrics) -> Vec<Vec<Item>
         });
     }
     pages
+}
+
+/// A chart's height at the text's full width.
+fn chart_height(image: &Image) -> f32 {
+    let (width, height) = image.size();
+    TEXT_WIDTH * height as f32 / width.max(1) as f32
 }
 
 fn chart_image(chart: &crate::charts::Chart) -> Result<Image, ReportError> {
@@ -448,11 +454,7 @@ fn draw(
                 } => {
                     surface.set_fill(Some(colour.fill()));
                     // No bold face in the font: a thin outline in the text's colour thickens it.
-                    surface.set_stroke(bold.then(|| Stroke {
-                        paint: rgb::Color::new(colour.0, colour.1, colour.2).into(),
-                        width: size * 0.035,
-                        ..Stroke::default()
-                    }));
+                    surface.set_stroke(bold.then(|| colour.stroke(size * 0.035)));
                     surface.draw_text(
                         Point::from_xy(at.0, at.1),
                         font.clone(),
@@ -476,12 +478,7 @@ fn draw(
                         continue;
                     };
                     surface.set_fill(fill.map(Colour::fill));
-                    surface.set_stroke(stroke.map(|colour| Stroke {
-                        paint: rgb::Color::new(colour.0, colour.1, colour.2).into(),
-                        width: 0.5,
-                        opacity: NormalizedF32::ONE,
-                        ..Stroke::default()
-                    }));
+                    surface.set_stroke(stroke.map(|colour| colour.stroke(0.5)));
                     surface.draw_path(&path);
                 }
                 Item::Image { at, size, chart } => {

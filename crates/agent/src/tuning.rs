@@ -65,6 +65,9 @@ pub struct ToolCallTuning {
     /// rendered without the tools (shown them, the model writes about the call it may not
     /// make).
     pub text_answer_without_tools: bool,
+    /// Write a call's whole numbers that its tool's schema declares floats (`format: float`
+    /// or `double`) with a fraction (`2.0`), the type the tool's language reads.
+    pub floats_as_declared: bool,
 }
 
 impl Default for ToolCallTuning {
@@ -81,6 +84,7 @@ impl Default for ToolCallTuning {
             ground_optional_choices: true,
             numbers_at_written_scale: true,
             text_answer_without_tools: true,
+            floats_as_declared: true,
         }
     }
 }

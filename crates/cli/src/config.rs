@@ -77,6 +77,9 @@ pub struct Config {
     /// When the call checks leave no call, generate the text answer from the conversation
     /// without the tools.
     pub text_answer_without_tools: bool,
+    /// Write a call's whole numbers that its tool's schema declares floats (`format: float`
+    /// or `double`) with a fraction (`2.0`).
+    pub floats_as_declared: bool,
     /// The policy file (users, roles, databases, tools); unset serves the demo enterprise.
     pub policy: Option<PathBuf>,
     /// SQLite file for the audit log, pending actions and agent sessions.
@@ -181,6 +184,7 @@ impl Default for Config {
             ground_optional_choices: true,
             numbers_at_written_scale: true,
             text_answer_without_tools: true,
+            floats_as_declared: true,
             policy: None,
             state_db: None,
             state_url: None,
@@ -223,7 +227,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 55] = [
+pub const KEYS: [&str; 56] = [
     "engine",
     "upstreams",
     "host",
@@ -250,6 +254,7 @@ pub const KEYS: [&str; 55] = [
     "ground_optional_choices",
     "numbers_at_written_scale",
     "text_answer_without_tools",
+    "floats_as_declared",
     "policy",
     "state_db",
     "state_url",
@@ -366,6 +371,7 @@ impl Config {
             ground_optional_choices: self.ground_optional_choices,
             numbers_at_written_scale: self.numbers_at_written_scale,
             text_answer_without_tools: self.text_answer_without_tools,
+            floats_as_declared: self.floats_as_declared,
         }
     }
 

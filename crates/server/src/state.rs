@@ -246,7 +246,9 @@ impl AppState {
         {
             return Ok(set);
         }
-        let set = Arc::new(ToolSet::new(tools)?);
+        let set = Arc::new(
+            ToolSet::new(tools)?.with_declared_floats(self.options.tuning.floats_as_declared),
+        );
         // Once per distinct tool set (it is cached below): what the grammar could not enforce
         // as the client wrote it.
         for (tool, relaxation) in set.relaxations() {

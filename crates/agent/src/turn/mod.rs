@@ -203,7 +203,9 @@ impl Agent {
             if options.show_withheld_actions {
                 definitions.extend(policy.registry().actions_withheld_from(role));
             }
-            toolsets.insert(role.clone(), Arc::new(ToolSet::new(definitions)?));
+            let set =
+                ToolSet::new(definitions)?.with_declared_floats(options.tuning.floats_as_declared);
+            toolsets.insert(role.clone(), Arc::new(set));
         }
         let mut options = options;
         if let Some(prompt) = &policy.registry().config().system_prompt {
@@ -462,16 +464,23 @@ impl Agent {
             }
             let calls: Vec<Call> = fresh
                 .into_iter()
-                .map(|call| Call {
-                    id: new_call_id(),
+                .map(|call| {
                     // Schema checks here for the role's tools; the policy checks every call
                     // again, and refuses the others.
-                    invalid: tools
-                        .contains(&call.name)
-                        .then(|| tools.validate(&call).err().map(|err| err.to_string()))
-                        .flatten(),
-                    name: call.name,
-                    arguments: call.arguments,
+                    let (call, invalid) = if tools.contains(&call.name) {
+                        match tools.accept(call.clone()) {
+                            Ok(accepted) => (accepted, None),
+                            Err(err) => (call, Some(err.to_string())),
+                        }
+                    } else {
+                        (call, None)
+                    };
+                    Call {
+                        id: new_call_id(),
+                        invalid,
+                        name: call.name,
+                        arguments: call.arguments,
+                    }
                 })
                 .collect();
             if !calls.is_empty() {

@@ -122,6 +122,7 @@ pub fn open_agent_with(dir: &Path, backend: Arc<ScriptedBackend>, options: Agent
                 ground_optional_choices: false,
                 numbers_at_written_scale: false,
                 text_answer_without_tools: true,
+                floats_as_declared: true,
             },
             ..options
         },

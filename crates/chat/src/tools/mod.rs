@@ -6,6 +6,7 @@
 //! considered is never executed.
 
 mod dedupe;
+mod floats;
 mod grammar;
 mod parse;
 mod relax;

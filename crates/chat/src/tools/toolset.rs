@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
+use super::floats::write_declared_floats;
 use super::grammar::{closed, grammar};
 use super::relax::{enforceable, Relaxation};
 use super::{ParsedCall, ToolChoice};
@@ -30,6 +31,7 @@ pub struct ToolSet {
     enforced: Vec<ToolDefinition>,
     relaxations: Vec<(String, Relaxation)>,
     validators: HashMap<String, jsonschema::Validator>,
+    declared_floats: bool,
 }
 
 impl std::fmt::Debug for ToolSet {
@@ -102,6 +104,7 @@ impl ToolSet {
             enforced,
             relaxations,
             validators,
+            declared_floats: true,
         })
     }
 
@@ -157,6 +160,26 @@ impl ToolSet {
         Some(grammar(&[tool], &ToolChoice::Required, false))
     }
 
+    /// Whether [`Self::accept`] writes the whole numbers a schema declares floats (`format:
+    /// float` or `double`) as floats (`2.0`), as the tool's language reads them. On unless
+    /// switched off here.
+    pub fn with_declared_floats(mut self, on: bool) -> Self {
+        self.declared_floats = on;
+        self
+    }
+
+    /// `call` as it leaves: its declared floats written as floats (unless switched off), then
+    /// checked against its tool's schema.
+    pub fn accept(&self, mut call: ParsedCall) -> Result<ParsedCall, CallError> {
+        if self.declared_floats {
+            if let Some(tool) = self.tools.iter().find(|tool| tool.name == call.name) {
+                write_declared_floats(&tool.parameters, &mut call.arguments);
+            }
+        }
+        self.validate(&call)?;
+        Ok(call)
+    }
+
     /// Checks a call against its tool's schema (with undeclared properties refused).
     pub fn validate(&self, call: &ParsedCall) -> Result<(), CallError> {
         let validator = self
@@ -179,6 +202,31 @@ mod tests {
     use super::*;
 
     use crate::tools::test_tool as tool;
+
+    #[test]
+    fn accepted_calls_carry_declared_floats_unless_switched_off() {
+        let schema = json!({"type": "object", "properties": {
+            "interval": {"type": "array", "items": {"type": "number", "format": "float"}}
+        }, "required": ["interval"]});
+        let call = || ParsedCall {
+            name: "area".into(),
+            arguments: json!({"interval": [1, 3]}),
+        };
+        let set = ToolSet::new(vec![tool("area", schema.clone())]).expect("valid");
+        let accepted = set.accept(call()).expect("valid call");
+        assert_eq!(accepted.arguments.to_string(), r#"{"interval":[1.0,3.0]}"#);
+        let as_written = ToolSet::new(vec![tool("area", schema)])
+            .expect("valid")
+            .with_declared_floats(false);
+        let accepted = as_written.accept(call()).expect("valid call");
+        assert_eq!(accepted.arguments.to_string(), r#"{"interval":[1,3]}"#);
+        assert!(set
+            .accept(ParsedCall {
+                name: "area".into(),
+                arguments: json!({"interval": "1, 3"}),
+            })
+            .is_err());
+    }
 
     #[test]
     fn calls_are_validated_against_closed_schemas() {

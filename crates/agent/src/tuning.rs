@@ -61,6 +61,9 @@ pub struct ToolCallTuning {
     /// Set a number the user wrote with a scale word ("8.5 million") that a call carries off
     /// by a power of ten back to what was written.
     pub numbers_at_written_scale: bool,
+    /// Set a percentage the user wrote ("5%") that a call carries as its points (5) to its
+    /// value (0.05), in a number that is not said to be in percent.
+    pub percentages_as_fractions: bool,
     /// When the checks leave no call, generate the text answer from the conversation
     /// rendered without the tools (shown them, the model writes about the call it may not
     /// make).
@@ -83,6 +86,7 @@ impl Default for ToolCallTuning {
             ground_optional_arguments: true,
             ground_optional_choices: true,
             numbers_at_written_scale: true,
+            percentages_as_fractions: true,
             text_answer_without_tools: true,
             floats_as_declared: true,
         }

@@ -74,6 +74,9 @@ pub struct Config {
     /// Set a number the user wrote with a scale word ("8.5 million") that a call carries off
     /// by a power of ten (850000000) back to what was written.
     pub numbers_at_written_scale: bool,
+    /// Set a percentage the user wrote ("5%") that a call carries as its points (5) to its
+    /// value (0.05), in a number that is not said to be in percent.
+    pub percentages_as_fractions: bool,
     /// When the call checks leave no call, generate the text answer from the conversation
     /// without the tools.
     pub text_answer_without_tools: bool,
@@ -183,6 +186,7 @@ impl Default for Config {
             ground_optional_arguments: true,
             ground_optional_choices: true,
             numbers_at_written_scale: true,
+            percentages_as_fractions: true,
             text_answer_without_tools: true,
             floats_as_declared: true,
             policy: None,
@@ -227,7 +231,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 56] = [
+pub const KEYS: [&str; 57] = [
     "engine",
     "upstreams",
     "host",
@@ -253,6 +257,7 @@ pub const KEYS: [&str; 56] = [
     "ground_optional_arguments",
     "ground_optional_choices",
     "numbers_at_written_scale",
+    "percentages_as_fractions",
     "text_answer_without_tools",
     "floats_as_declared",
     "policy",
@@ -370,6 +375,7 @@ impl Config {
             ground_optional_arguments: self.ground_optional_arguments,
             ground_optional_choices: self.ground_optional_choices,
             numbers_at_written_scale: self.numbers_at_written_scale,
+            percentages_as_fractions: self.percentages_as_fractions,
             text_answer_without_tools: self.text_answer_without_tools,
             floats_as_declared: self.floats_as_declared,
         }

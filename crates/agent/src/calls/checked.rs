@@ -17,7 +17,8 @@
 //!   (the model made them up; the tool's default applies), and the optional choices the user
 //!   did not name;
 //! - a number the user wrote with a scale word ("8.5 million") that a call carries off by a
-//!   power of ten (850000000) is set back to what was written.
+//!   power of ten (850000000) is set back to what was written, and a percentage carried as its
+//!   points ("5%" as 5) in a number that is not said to be in percent is set to its value (0.05).
 //!
 //! What the checks changed, with the model's own answer, is left in a [`CheckReportSlot`] for
 //! the audit log.
@@ -63,7 +64,7 @@ pub struct CheckReport {
     pub added: Vec<CheckedCall>,
     /// Optional arguments left out because their values were made up.
     pub dropped_arguments: Vec<DroppedArgument>,
-    /// Numbers set back to the scale the user wrote them at.
+    /// Numbers set back to the scale the user wrote them at, and percentages to their values.
     pub rescaled_arguments: Vec<RescaledArgument>,
     /// No call was left: the answer was generated again as text.
     pub answered_in_text: bool,
@@ -124,6 +125,9 @@ pub struct RescaledArgument {
     pub argument: String,
     pub value: Value,
     pub written: Value,
+    /// `scale_word` (off by a power of ten from a number written with one) or `percentage`
+    /// (a percentage's points where its value belongs).
+    pub reason: &'static str,
 }
 
 /// Where a checked generation leaves its [`CheckReport`] once the answer has finished (before
@@ -159,6 +163,8 @@ pub struct CallCheck {
     ground_choices: bool,
     /// Set numbers off by a power of ten back to the scale the user wrote them at.
     rescale_numbers: bool,
+    /// Set a percentage carried as its points to its value.
+    percentages: bool,
     /// The user's message, when a call of a function other than those called must be asked
     /// for by it.
     asked: Option<AskedFunctions>,
@@ -208,6 +214,7 @@ impl CallCheck {
         let ground_optionals = tuning.ground_optional_arguments;
         let ground_choices = tuning.ground_optional_choices;
         let rescale_numbers = tuning.numbers_at_written_scale;
+        let percentages = tuning.percentages_as_fractions;
         if grounding == CallGrounding::Off
             && !probe
             && lists.is_none()
@@ -215,6 +222,7 @@ impl CallCheck {
             && !ground_optionals
             && !ground_choices
             && !rescale_numbers
+            && !percentages
         {
             return None;
         }
@@ -227,6 +235,7 @@ impl CallCheck {
             ground_optionals,
             ground_choices,
             rescale_numbers,
+            percentages,
             asked,
             only: match choice {
                 ToolChoice::Named(name) => Some(name.clone()),
@@ -430,7 +439,7 @@ impl Checking {
             .calls
             .into_iter()
             .map(|call| {
-                let (call, rescaled) = self.at_written_scale(call);
+                let (call, rescaled) = self.as_written(call);
                 self.note(|changes| changes.rescaled_arguments.extend(rescaled));
                 call
             })
@@ -643,7 +652,7 @@ impl Checking {
         let Some(call) = call else {
             return Ok((false, tokens));
         };
-        let (call, rescaled) = self.at_written_scale(call);
+        let (call, rescaled) = self.as_written(call);
         if self.check.not_asked_for(&call, calls) {
             tracing::debug!(call = %call.name, arguments = %call.arguments, "an extra call is of a function the request does not ask for");
             return Ok((false, tokens));
@@ -777,25 +786,48 @@ impl Checking {
         told
     }
 
-    /// `call` with each number (an argument, or an item of one) that is off by a power of ten
-    /// from a number the user wrote with a scale word set back to that number, when the check
-    /// is on and the call stays valid; and what was set back.
-    fn at_written_scale(&self, call: ParsedCall) -> (ParsedCall, Vec<RescaledArgument>) {
-        if !self.check.rescale_numbers {
+    /// `call` with each number (an argument, or an item of one) set to what the user wrote
+    /// when the model carried it at another scale, when the checks are on and the call stays
+    /// valid; and what was set back:
+    /// - off by a power of ten from a number written with a scale word ("8.5 million" as
+    ///   850000000), `numbers_at_written_scale`;
+    /// - a percentage as its points ("5%" as 5) in a number that is not said to be in percent
+    ///   (a rate, a probability), `percentages_as_fractions`.
+    fn as_written(&self, call: ParsedCall) -> (ParsedCall, Vec<RescaledArgument>) {
+        let check = &self.check;
+        if !check.rescale_numbers && !check.percentages {
             return (call, Vec::new());
         }
-        let grounds = &self.check.grounds;
+        let schema = check.schema(&call.name);
         let mut told = call.clone();
         let mut rescaled = Vec::new();
         if let Some(arguments) = told.arguments.as_object_mut() {
             for (name, value) in arguments.iter_mut() {
+                let takes_fraction = check.percentages
+                    && schema
+                        .get("properties")
+                        .and_then(|properties| properties.get(name))
+                        .is_some_and(|property| takes_fractions(name, property));
                 let numbers: Vec<&mut Value> = match value {
                     Value::Array(items) => items.iter_mut().collect(),
                     other => vec![other],
                 };
                 for number in numbers {
-                    let Some(written) = number.as_f64().and_then(|n| grounds.as_written_scale(n))
-                    else {
+                    let Some(model_value) = number.as_f64() else {
+                        continue;
+                    };
+                    let at_scale = check
+                        .rescale_numbers
+                        .then(|| check.grounds.as_written_scale(model_value))
+                        .flatten()
+                        .map(|written| (written, "scale_word"));
+                    let as_fraction = || {
+                        takes_fraction
+                            .then(|| check.grounds.as_percentage(model_value))
+                            .flatten()
+                            .map(|written| (written, "percentage"))
+                    };
+                    let Some((written, reason)) = at_scale.or_else(as_fraction) else {
                         continue;
                     };
                     let written = written_number(written, number);
@@ -804,12 +836,13 @@ impl Checking {
                         argument: name.clone(),
                         value: number.clone(),
                         written: written.clone(),
+                        reason,
                     });
                     *number = written;
                 }
             }
         }
-        if rescaled.is_empty() || self.check.tools.validate(&told).is_err() {
+        if rescaled.is_empty() || check.tools.validate(&told).is_err() {
             return (call, Vec::new());
         }
         tracing::debug!(call = %call.name, rescaled = rescaled.len(), "set numbers back to the scale the user wrote them at");
@@ -890,6 +923,27 @@ fn answer_kind(text: &str) -> AnswerKind {
 }
 
 /// `value` as a JSON number of the kind `like` is (an integer stays an integer when it can).
+/// Whether a property takes a rate as a fraction: typed `number` (an integer cannot hold
+/// 0.05), alone or as an array's items, and not said to be in percent by its name or
+/// description.
+fn takes_fractions(name: &str, property: &Value) -> bool {
+    let number = |schema: &Value| match schema.get("type") {
+        Some(Value::String(kind)) => kind == "number",
+        Some(Value::Array(kinds)) => kinds.iter().any(|kind| kind == "number"),
+        _ => false,
+    };
+    let numeric = number(property) || property.get("items").is_some_and(number);
+    let description = property
+        .get("description")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let said = format!("{name} {description}").to_lowercase();
+    numeric && !PERCENT_WORDS.iter().any(|word| said.contains(word))
+}
+
+/// What a property's name or description says when it takes percentage points.
+const PERCENT_WORDS: [&str; 4] = ["percent", "pct", "%", "百分"];
+
 fn written_number(value: f64, like: &Value) -> Value {
     let integral = value.fract() == 0.0 && value.abs() < 9.0e15;
     if integral && (like.is_i64() || like.is_u64()) {
@@ -962,7 +1016,10 @@ mod tests {
                     "minutes": {"type": "integer"},
                     "distance": {"type": "number"},
                     "speed": {"type": "number"},
-                    "order": {"type": "string", "enum": ["shuffled", "as listed"]}
+                    "order": {"type": "string", "enum": ["shuffled", "as listed"]},
+                    "rate": {"type": "number", "description": "The annual interest rate."},
+                    "years": {"type": "integer"},
+                    "discount": {"type": "number", "description": "Discount in percent."}
                 },
                 "required": required
             }),
@@ -972,6 +1029,7 @@ mod tests {
             ToolSet::new(vec![
                 definition("play", json!(["artist", "minutes"])),
                 definition("travel_time", json!(["distance", "speed"])),
+                definition("grow", json!(["distance", "rate", "years"])),
             ])
             .expect("tools"),
         )
@@ -1234,6 +1292,7 @@ mod tests {
             ground_optional_arguments: false,
             ground_optional_choices: false,
             numbers_at_written_scale: false,
+            percentages_as_fractions: false,
             ..tuning
         };
         assert!(CallCheck::new(&off, &tools(), &messages, &ToolChoice::Auto, true, true).is_none());
@@ -1253,6 +1312,7 @@ mod tests {
             ground_optional_arguments: false,
             ground_optional_choices: false,
             numbers_at_written_scale: false,
+            percentages_as_fractions: false,
             ..tuning
         };
         let required = CallCheck::new(
@@ -1359,6 +1419,7 @@ mod tests {
                 argument: "distance".into(),
                 value: json!(120000000),
                 written: json!(1200000),
+                reason: "scale_word",
             }]
         );
         // Without a scale word there is nothing to set back to ("120 m" may be metres).
@@ -1369,6 +1430,48 @@ mod tests {
         )
         .await;
         assert_eq!(text, slipped);
+    }
+
+    #[tokio::test]
+    async fn a_percentage_carried_as_its_points_is_set_to_its_value_unless_said_in_percent() {
+        let points = call(
+            "grow",
+            json!({"distance": 5000, "rate": 5, "years": 3, "discount": 10}),
+        );
+        let (text, _, _, report) = answer_reported(
+            "What do $5000 grow to in 3 years at 5%, with a 10% discount?",
+            ToolChoice::Auto,
+            vec![points.clone(); 3],
+        )
+        .await;
+        // The rate is 0.05; the discount is said to be in percent, so 10 stays.
+        assert_eq!(
+            text,
+            call(
+                "grow",
+                json!({"distance": 5000, "rate": 0.05, "years": 3, "discount": 10})
+            )
+        );
+        assert_eq!(
+            report.expect("a percentage was set").rescaled_arguments,
+            vec![RescaledArgument {
+                function: "grow".into(),
+                argument: "rate".into(),
+                value: json!(5),
+                written: json!(0.05),
+                reason: "percentage",
+            }]
+        );
+        // 5 written also as a count ("5 years"), or never as a percentage: left as it is.
+        let points = call("grow", json!({"distance": 5000, "rate": 5, "years": 3}));
+        for question in [
+            "What do $5000 grow to in 3 years at 5%, 5 times over?",
+            "What do $5000 grow to in 3 years at a rate of 5?",
+        ] {
+            let (text, _, _, _) =
+                answer_reported(question, ToolChoice::Auto, vec![points.clone(); 3]).await;
+            assert_eq!(text, points, "{question}");
+        }
     }
 
     #[test]

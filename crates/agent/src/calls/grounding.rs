@@ -52,6 +52,8 @@ pub struct Grounds {
     numbers: Vec<f64>,
     /// The numbers written with a scale word ("8.5 million", "3 thousand", "2708万"), scaled.
     scaled_numbers: Vec<f64>,
+    /// The numbers written only as percentages ("5%", "7 percent"), as written (5, 7).
+    percentages: Vec<f64>,
     /// The words of the text (Latin script, lowercased).
     words: Vec<String>,
     /// Text in a script whose words a call may carry translated.
@@ -72,6 +74,7 @@ impl Grounds {
             lower,
             numbers: read_numbers(text),
             scaled_numbers: read_scaled_numbers(text),
+            percentages: read_percentages(text),
             non_latin: text.chars().any(non_latin_letter),
         }
     }
@@ -173,6 +176,16 @@ impl Grounds {
         candidates
             .all(|other| same_number(other, first))
             .then_some(first)
+    }
+
+    /// The value of the percentage the text writes as `value` ("5%" when `value` is 5: 0.05),
+    /// when the text writes that number only as a percentage: a small model passes a rate
+    /// as its percentage points. `None` otherwise.
+    pub fn as_percentage(&self, value: f64) -> Option<f64> {
+        self.percentages
+            .iter()
+            .find(|written| same_number(**written, value))
+            .map(|written| percentage_value(*written))
     }
 
     /// Whether `value` (of a property with schema `schema`, if known) is in the text; `None`
@@ -441,6 +454,7 @@ const CHINESE_DIGITS: &[(char, f64)] = &[
 /// Multipliers written after a number.
 pub(super) const SCALES: &[(&str, f64)] = &[
     ("%", 0.01),
+    ("％", 0.01),
     ("percent", 0.01),
     ("k", 1e3),
     ("thousand", 1e3),
@@ -530,6 +544,41 @@ fn read_numbers(text: &str) -> Vec<f64> {
         numbers.push(number.value);
         numbers.extend(scales_after(&chars, number.end).map(|(_, scale)| number.value * scale));
     }
+    numbers.extend(spelled_numbers(text));
+    numbers
+}
+
+/// The scale words that make a number a percentage.
+const PERCENT_SIGNS: &[&str] = &["%", "％", "percent"];
+
+/// The numbers `text` writes with a percent sign after them and nowhere without one (in
+/// "5% over 5 years" the 5 is also a count of years), as written.
+fn read_percentages(text: &str) -> Vec<f64> {
+    let chars: Vec<char> = text.chars().collect();
+    let (percentages, written): (Vec<WrittenNumber>, Vec<WrittenNumber>) =
+        written_numbers(&chars).into_iter().partition(|number| {
+            scales_after(&chars, number.end).any(|(sign, _)| PERCENT_SIGNS.contains(sign))
+        });
+    let mut plain: Vec<f64> = written.into_iter().map(|number| number.value).collect();
+    plain.extend(spelled_numbers(text));
+    percentages
+        .into_iter()
+        .map(|number| number.value)
+        .filter(|value| !plain.iter().any(|p| same_number(*p, *value)))
+        .collect()
+}
+
+/// `percentage` percent as a number (5 → 0.05), rounded as its decimal writing would be
+/// (7 / 100 in binary is not the closest number to 0.07 for every percentage).
+fn percentage_value(percentage: f64) -> f64 {
+    format!("{percentage}e-2")
+        .parse()
+        .unwrap_or(percentage / 100.0)
+}
+
+/// The numbers `text` spells in words ("two", "两").
+fn spelled_numbers(text: &str) -> Vec<f64> {
+    let mut numbers = Vec::new();
     let lower = text.to_lowercase();
     for word in lower.split(|c: char| !c.is_ascii_alphanumeric()) {
         if let Some((_, value)) = NUMBER_WORDS.iter().find(|(w, _)| *w == word) {
@@ -762,6 +811,21 @@ mod tests {
                 .is_empty(),
             "English choices against Chinese text cannot be told"
         );
+    }
+
+    #[test]
+    fn a_percentage_is_its_value_only_where_the_number_is_written_only_as_one() {
+        let grounds = Grounds::new("Invest at 5% for 5 years, 7.5 percent after, 3％ fees, 12%");
+        assert_eq!(
+            grounds.as_percentage(5.0),
+            None,
+            "5 is also a count of years"
+        );
+        assert_eq!(grounds.as_percentage(7.5), Some(0.075));
+        assert_eq!(grounds.as_percentage(3.0), Some(0.03));
+        assert_eq!(grounds.as_percentage(12.0), Some(0.12));
+        assert_eq!(grounds.as_percentage(0.12), None, "already a fraction");
+        assert_eq!(Grounds::new("5% over five years").as_percentage(5.0), None);
     }
 
     #[test]

@@ -121,6 +121,7 @@ pub fn open_agent_with(dir: &Path, backend: Arc<ScriptedBackend>, options: Agent
                 ground_optional_arguments: false,
                 ground_optional_choices: false,
                 numbers_at_written_scale: false,
+                percentages_as_fractions: false,
                 text_answer_without_tools: true,
                 floats_as_declared: true,
             },

@@ -36,6 +36,7 @@ fn exact_tuning() -> fulcrum_agent::ToolCallTuning {
         ground_optional_arguments: false,
         ground_optional_choices: false,
         numbers_at_written_scale: false,
+        percentages_as_fractions: false,
         ..Default::default()
     }
 }

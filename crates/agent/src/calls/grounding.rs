@@ -451,11 +451,14 @@ const CHINESE_DIGITS: &[(char, f64)] = &[
     ('千', 1000.0),
 ];
 
+/// The multiplier of a percent sign.
+const PERCENT: f64 = 0.01;
+
 /// Multipliers written after a number.
 pub(super) const SCALES: &[(&str, f64)] = &[
-    ("%", 0.01),
-    ("％", 0.01),
-    ("percent", 0.01),
+    ("%", PERCENT),
+    ("％", PERCENT),
+    ("percent", PERCENT),
     ("k", 1e3),
     ("thousand", 1e3),
     ("m", 1e6),
@@ -548,17 +551,13 @@ fn read_numbers(text: &str) -> Vec<f64> {
     numbers
 }
 
-/// The scale words that make a number a percentage.
-const PERCENT_SIGNS: &[&str] = &["%", "％", "percent"];
-
 /// The numbers `text` writes with a percent sign after them and nowhere without one (in
 /// "5% over 5 years" the 5 is also a count of years), as written.
 fn read_percentages(text: &str) -> Vec<f64> {
     let chars: Vec<char> = text.chars().collect();
-    let (percentages, written): (Vec<WrittenNumber>, Vec<WrittenNumber>) =
-        written_numbers(&chars).into_iter().partition(|number| {
-            scales_after(&chars, number.end).any(|(sign, _)| PERCENT_SIGNS.contains(sign))
-        });
+    let (percentages, written): (Vec<WrittenNumber>, Vec<WrittenNumber>) = written_numbers(&chars)
+        .into_iter()
+        .partition(|number| scales_after(&chars, number.end).any(|(_, scale)| *scale == PERCENT));
     let mut plain: Vec<f64> = written.into_iter().map(|number| number.value).collect();
     plain.extend(spelled_numbers(text));
     percentages

@@ -464,23 +464,16 @@ impl Agent {
             }
             let calls: Vec<Call> = fresh
                 .into_iter()
-                .map(|call| {
+                .map(|mut call| Call {
+                    id: new_call_id(),
                     // Schema checks here for the role's tools; the policy checks every call
                     // again, and refuses the others.
-                    let (call, invalid) = if tools.contains(&call.name) {
-                        match tools.accept(call.clone()) {
-                            Ok(accepted) => (accepted, None),
-                            Err(err) => (call, Some(err.to_string())),
-                        }
-                    } else {
-                        (call, None)
-                    };
-                    Call {
-                        id: new_call_id(),
-                        invalid,
-                        name: call.name,
-                        arguments: call.arguments,
-                    }
+                    invalid: tools
+                        .contains(&call.name)
+                        .then(|| tools.accept(&mut call).err().map(|err| err.to_string()))
+                        .flatten(),
+                    name: call.name,
+                    arguments: call.arguments,
                 })
                 .collect();
             if !calls.is_empty() {

@@ -168,16 +168,15 @@ impl ToolSet {
         self
     }
 
-    /// `call` as it leaves: its declared floats written as floats (unless switched off), then
-    /// checked against its tool's schema.
-    pub fn accept(&self, mut call: ParsedCall) -> Result<ParsedCall, CallError> {
+    /// Makes `call` as it leaves: its declared floats written as floats (unless switched
+    /// off), then checked against its tool's schema.
+    pub fn accept(&self, call: &mut ParsedCall) -> Result<(), CallError> {
         if self.declared_floats {
             if let Some(tool) = self.tools.iter().find(|tool| tool.name == call.name) {
                 write_declared_floats(&tool.parameters, &mut call.arguments);
             }
         }
-        self.validate(&call)?;
-        Ok(call)
+        self.validate(call)
     }
 
     /// Checks a call against its tool's schema (with undeclared properties refused).
@@ -213,15 +212,17 @@ mod tests {
             arguments: json!({"interval": [1, 3]}),
         };
         let set = ToolSet::new(vec![tool("area", schema.clone())]).expect("valid");
-        let accepted = set.accept(call()).expect("valid call");
+        let mut accepted = call();
+        set.accept(&mut accepted).expect("valid call");
         assert_eq!(accepted.arguments.to_string(), r#"{"interval":[1.0,3.0]}"#);
         let as_written = ToolSet::new(vec![tool("area", schema)])
             .expect("valid")
             .with_declared_floats(false);
-        let accepted = as_written.accept(call()).expect("valid call");
+        let mut accepted = call();
+        as_written.accept(&mut accepted).expect("valid call");
         assert_eq!(accepted.arguments.to_string(), r#"{"interval":[1,3]}"#);
         assert!(set
-            .accept(ParsedCall {
+            .accept(&mut ParsedCall {
                 name: "area".into(),
                 arguments: json!({"interval": "1, 3"}),
             })

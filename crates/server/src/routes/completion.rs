@@ -65,11 +65,11 @@ pub(super) struct ResponseMeta {
 }
 
 /// A call that passed validation, with its new id; `None` (logged) when it did not.
-pub(super) fn accept_call(tools: &ToolSet, call: ParsedCall) -> Option<ResponseToolCall> {
-    let call = tools
-        .accept(call)
-        .map_err(|err| tracing::warn!(%err, "dropping a tool call that failed validation"))
-        .ok()?;
+pub(super) fn accept_call(tools: &ToolSet, mut call: ParsedCall) -> Option<ResponseToolCall> {
+    if let Err(err) = tools.accept(&mut call) {
+        tracing::warn!(%err, "dropping a tool call that failed validation");
+        return None;
+    }
     Some(ResponseToolCall {
         id: new_call_id(),
         kind: "function",

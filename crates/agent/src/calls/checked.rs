@@ -29,7 +29,9 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
-use fulcrum_chat::tools::{dedupe_calls, parse_output, ParsedCall, ToolChoice, ToolSet};
+use fulcrum_chat::tools::{
+    close_cut_call, dedupe_calls, parse_output, ParsedCall, ToolChoice, ToolSet,
+};
 use fulcrum_chat::{to_python_json, Message, Role, ToolDefinition};
 use fulcrum_engine::{
     start_generation, Backend, EngineError, FinishReason, GenerationEvent, GenerationRequest,
@@ -71,6 +73,9 @@ pub struct CheckReport {
     /// The engine took the call path in place of the model's refused first choice (a bare
     /// JSON call): the model did not open the call itself.
     pub redirected_start: bool,
+    /// The generation was stopped inside a call (the engine's loop check): the call was
+    /// closed after its last complete value, its lists' repeats left out.
+    pub closed_cut_call: bool,
 }
 
 /// A call the checks dropped or added, and why.
@@ -81,7 +86,8 @@ pub struct CheckedCall {
     /// `not_in_conversation` (none of its values is), `nothing_new` (no value of the request
     /// the other calls did not use), `not_asked_for` (another function than those called, of
     /// which the user's message says nothing), `listed` (another member of a list the user wrote),
-    /// `asked` (the model asked for one more call).
+    /// `asked` (the model asked for one more call), `incomplete` (a call cut short, closed, and
+    /// still not valid against its tool's schema).
     pub reason: &'static str,
 }
 
@@ -94,6 +100,7 @@ impl CheckReport {
             && self.rescaled_arguments.is_empty()
             && !self.answered_in_text
             && !self.redirected_start
+            && !self.closed_cut_call
     }
 }
 
@@ -435,7 +442,15 @@ impl Checking {
     ) -> Result<(String, FinishReason, Usage), EngineError> {
         let prefix = &text[..start];
         let is_tool = |name: &str| self.check.tools.contains(name);
-        let calls: Vec<ParsedCall> = parse_output(text, &is_tool)
+        let closed = close_cut_call(text);
+        if closed.is_some() {
+            tracing::info!(
+                "the generation was stopped inside a call: closed it after its last complete value"
+            );
+            self.note(|changes| changes.closed_cut_call = true);
+        }
+        let text = closed.as_deref().unwrap_or(text);
+        let (calls, incomplete): (Vec<ParsedCall>, Vec<ParsedCall>) = parse_output(text, &is_tool)
             .calls
             .into_iter()
             .map(|call| {
@@ -443,7 +458,15 @@ impl Checking {
                 self.note(|changes| changes.rescaled_arguments.extend(rescaled));
                 call
             })
-            .collect();
+            // A closed call may lack what the model had not written yet.
+            .partition(|call| closed.is_none() || self.check.tools.validate(call).is_ok());
+        self.note(|changes| {
+            changes.dropped.extend(
+                incomplete
+                    .iter()
+                    .map(|call| CheckedCall::new(call, "incomplete")),
+            );
+        });
         let calls = dedupe_calls(calls);
         let made = calls.len();
         if usage.redirected_start {
@@ -459,10 +482,11 @@ impl Checking {
                     .map(|call| CheckedCall::new(call, "not_in_conversation")),
             );
         });
-        if kept.is_empty() && made > 0 {
+        // No call read at all (one cut short past mending) is no answer either.
+        if kept.is_empty() {
             tracing::info!(
                 calls = made,
-                "no call's required values are in the conversation: answering in text"
+                "no call is left (none read, or none whose required values are in the conversation): answering in text"
             );
             self.note(|changes| changes.answered_in_text = true);
             let (answer, reason, more) = self.text_instead(prefix).await?;
@@ -1099,6 +1123,41 @@ mod tests {
         assert_eq!(requests[1].grammar.as_deref(), Some(text_grammar.as_str()));
         let invented_tokens = invented.split_inclusive(' ').count() as u32;
         assert_eq!(usage.completion_tokens, invented_tokens + 5);
+    }
+
+    #[tokio::test]
+    async fn a_call_the_loop_check_stopped_is_closed_after_its_last_whole_value() {
+        // What the engine ends with when its loop check stops a call: the block never closes.
+        let cut = "<tool_call>\n{\"name\": \"play\", \"arguments\": {\"artist\": \"Queen\", \"minutes\": 20, \"order\": \"shuffled shuffled shuff";
+        let whole = call("play", json!({"artist": "Queen", "minutes": 20}));
+        let (text, _, _, report) = answer_reported(
+            "Play Queen for 20 minutes",
+            ToolChoice::Auto,
+            vec![cut.into(), whole.clone()],
+        )
+        .await;
+        assert_eq!(text, whole);
+        let report = report.expect("the checks changed the answer");
+        assert!(report.closed_cut_call && !report.answered_in_text);
+        assert_eq!(report.model_answer, cut);
+    }
+
+    #[tokio::test]
+    async fn a_call_cut_before_any_whole_argument_is_answered_in_text_not_left_empty() {
+        let cut =
+            "<tool_call>\n{\"name\": \"play\", \"arguments\": {\"artist\": \"Queen Queen Queen Que";
+        let (text, _, requests, report) = answer_reported(
+            "Play Queen for 20 minutes",
+            ToolChoice::Auto,
+            vec![cut.into(), "Which song?".into()],
+        )
+        .await;
+        assert_eq!(text, "Which song?");
+        assert_eq!(requests.len(), 2);
+        let report = report.expect("the checks changed the answer");
+        assert!(report.closed_cut_call && report.answered_in_text);
+        assert_eq!(report.dropped.len(), 1);
+        assert_eq!(report.dropped[0].reason, "incomplete");
     }
 
     #[tokio::test]

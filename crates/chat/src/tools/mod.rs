@@ -5,6 +5,7 @@
 //! as `reasoning_content` and never searched for tool calls, so a call the model only
 //! considered is never executed.
 
+mod cut;
 mod dedupe;
 mod floats;
 mod grammar;
@@ -13,6 +14,7 @@ mod relax;
 mod stream;
 mod toolset;
 
+pub use cut::close_cut_call;
 pub use dedupe::{dedupe_calls, CallDeduper};
 pub use grammar::grammar;
 pub use parse::{parse_output, split_reasoning, ParsedOutput};

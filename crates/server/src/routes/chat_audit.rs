@@ -156,6 +156,7 @@ impl ChatAudit {
                     "rescaled_arguments": checks.rescaled_arguments.iter().map(|r| json!({"function": r.function, "argument": r.argument, "reason": r.reason})).collect::<Vec<_>>(),
                     "answered_in_text": checks.answered_in_text,
                     "redirected_start": checks.redirected_start,
+                    "closed_cut_call": checks.closed_cut_call,
                 }),
             };
         }

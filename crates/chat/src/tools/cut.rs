@@ -28,8 +28,8 @@ pub fn close_cut_call(text: &str) -> Option<String> {
 }
 
 /// The longest prefix of the JSON text `cut` that ends after a complete member or item, with
-/// its open brackets closed; `None` when `cut` does not open an object or an array, or
-/// completes nothing in it.
+/// its open brackets closed; `None` when `cut` does not open an object or an array, completes
+/// nothing in it, or is whole.
 fn closed_json(cut: &str) -> Option<String> {
     if !cut.starts_with(['{', '[']) {
         return None;
@@ -59,8 +59,9 @@ fn closed_json(cut: &str) -> Option<String> {
                     return None;
                 }
                 if open.is_empty() {
-                    // Whole after all: nothing was cut.
-                    return Some(cut[..=at].to_string());
+                    // Whole: only the closing tag is missing, and the parser reads an unclosed
+                    // last block to its end.
+                    return None;
                 }
                 last_end = Some((at + 1, open.clone()));
             }
@@ -168,6 +169,10 @@ half"#,
         assert_eq!(close_cut_call("plain text"), None);
         assert_eq!(
             close_cut_call("<tool_call>{\"name\": \"a\", \"arguments\": {}}</tool_call>"),
+            None
+        );
+        assert_eq!(
+            close_cut_call("<tool_call>{\"name\": \"a\", \"arguments\": {}}"),
             None
         );
         assert_eq!(close_cut_call("<tool_call>\nname: a"), None);

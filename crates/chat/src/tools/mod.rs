@@ -22,6 +22,12 @@ pub use relax::Relaxation;
 pub use stream::{StreamEvent, StreamParser};
 pub use toolset::{CallError, ToolSet};
 
+/// The tags of Qwen's (Hermes) call blocks and reasoning blocks.
+const OPEN: &str = "<tool_call>";
+const CLOSE: &str = "</tool_call>";
+const THINK_OPEN: &str = "<think>";
+const THINK_CLOSE: &str = "</think>";
+
 /// Which calls the model may or must make (OpenAI's `tool_choice`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ToolChoice {

@@ -11,12 +11,7 @@
 
 use serde_json::{Map, Value};
 
-use super::ParsedCall;
-
-const OPEN: &str = "<tool_call>";
-const CLOSE: &str = "</tool_call>";
-const THINK_OPEN: &str = "<think>";
-const THINK_CLOSE: &str = "</think>";
+use super::{ParsedCall, CLOSE, OPEN, THINK_CLOSE, THINK_OPEN};
 
 /// A model output split into its parts.
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -3,12 +3,8 @@
 //! server can validate it before any of it leaves.
 
 use super::parse::{calls_from_json, fenced_calls};
-use super::ParsedCall;
+use super::{ParsedCall, CLOSE, OPEN, THINK_CLOSE, THINK_OPEN};
 
-const OPEN: &str = "<tool_call>";
-const CLOSE: &str = "</tool_call>";
-const THINK_OPEN: &str = "<think>";
-const THINK_CLOSE: &str = "</think>";
 const FENCE: &str = "```";
 
 #[derive(Debug, Clone, PartialEq)]

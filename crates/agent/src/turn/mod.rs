@@ -15,11 +15,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use fulcrum_chat::tools::{
-    dedupe_calls, new_call_id, parse_output, CallDeduper, ParsedCall, StreamEvent, StreamParser,
-    ToolChoice, ToolSet,
+    dedupe_calls, new_call_id, parse_output, parse_stopped_output, CallDeduper, ParsedCall,
+    StreamEvent, StreamParser, ToolChoice, ToolSet,
 };
 use fulcrum_chat::{neutralize_markup, ChatTemplate, Message, RenderOptions, Role, ToolCall};
-use fulcrum_engine::{start_generation, Backend, GenerationEvent, GenerationRequest, Usage};
+use fulcrum_engine::{
+    start_generation, Backend, FinishReason, GenerationEvent, GenerationRequest, Usage,
+};
 use fulcrum_tools::{
     Action, ActionState, CallContext, Decision, Policy, Principal, Resolution, ToolOutput,
 };
@@ -416,6 +418,7 @@ impl Agent {
             };
             let Generated {
                 text,
+                reason,
                 usage,
                 elapsed_ms,
                 layers,
@@ -433,10 +436,13 @@ impl Agent {
             // Any registered tool is read as a call, also one this role may not use: the
             // policy refuses it and the refusal is logged, rather than it passing as text.
             let registry = self.policy.registry();
-            let parsed = if choice == ToolChoice::None {
-                parse_output(&text, &|_| false)
-            } else {
-                parse_output(&text, &|name| registry.get(name).is_some())
+            let is_registered = |name: &str| registry.get(name).is_some();
+            let (parsed, closed_cut_call) = match (&choice, reason) {
+                (ToolChoice::None, _) => (parse_output(&text, &|_| false), false),
+                // Stopped inside a call (the engine's loop check): the call it was making, if
+                // what it had written is a valid call.
+                (_, FinishReason::Stop) => parse_stopped_output(&text, &is_registered, &tools),
+                (_, FinishReason::Length) => (parse_output(&text, &is_registered), false),
             };
             let mut output = json!({"step": step, "text": text, "prompt_tokens": usage.prompt_tokens,
                    "completion_tokens": usage.completion_tokens, "elapsed_ms": elapsed_ms,
@@ -444,6 +450,9 @@ impl Agent {
             if let Some(checks) = checks {
                 // The model's own answer and what the call checks dropped or added.
                 output["call_checks"] = json!(checks);
+            }
+            if closed_cut_call {
+                output["closed_cut_call"] = json!(true);
             }
             self.policy
                 .audit()
@@ -454,6 +463,15 @@ impl Agent {
                 .into_iter()
                 .filter(|call| made.first_time(call))
                 .collect();
+            if closed_cut_call && proposed == 0 {
+                // Nothing of the cut call could be kept, and its text is only what led to it:
+                // the next step answers, rather than leaving the user an empty answer.
+                self.policy
+                    .audit()
+                    .append(context.event("cut_call", json!({"step": step, "next": "answer"})))?;
+                answer_now = true;
+                continue;
+            }
             if proposed > 0 && fresh.is_empty() {
                 self.policy.audit().append(context.event(
                     "repeated_calls",

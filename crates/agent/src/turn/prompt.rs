@@ -166,7 +166,7 @@ impl Agent {
                         }
                     }
                 }
-                GenerationEvent::Finished { usage, .. } => {
+                GenerationEvent::Finished { reason, usage } => {
                     for parsed in parser.finish() {
                         if let StreamEvent::Content(content) = parsed {
                             emit(events, AgentEvent::Token { text: content });
@@ -174,6 +174,7 @@ impl Agent {
                     }
                     return Ok(Generated {
                         text,
+                        reason,
                         usage,
                         elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
                         layers,
@@ -189,6 +190,7 @@ impl Agent {
 /// One step's generation.
 pub(super) struct Generated {
     pub text: String,
+    pub reason: FinishReason,
     pub usage: Usage,
     pub elapsed_ms: f64,
     pub layers: LayerTokens,

@@ -562,3 +562,39 @@ async fn sessions_messages_and_their_size_are_bounded_and_a_refused_message_is_n
         .count();
     assert_eq!(inputs, 1, "refused messages leave no input row");
 }
+
+#[tokio::test]
+async fn a_call_the_loop_check_stopped_is_made_when_valid_and_otherwise_the_model_answers() {
+    // Stopped while writing its second member again: closed after it, a valid call.
+    let first = call("search_product", json!({"query": "iPhone 15"}));
+    let looped = "<tool_call>\n{\"name\": \"search_product\", \"arguments\": {\"query\": \"Galaxy S24\", \"query\": \"Galaxy S24\", \"que";
+    let w = world(&[&first, looped, "Both cost 799."]);
+    let erin = user("erin", "employee");
+    let (_, outcome) = w
+        .first_turn(&erin, "Compare the iPhone 15 and the Galaxy S24")
+        .await;
+    assert_eq!(outcome.answer.as_deref(), Some("Both cost 799."));
+    assert_eq!(outcome.steps, 3);
+    let kinds = w.audit_kinds();
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "execution").count(),
+        2,
+        "{kinds:?}"
+    );
+    let prompts = w.backend.prompts();
+    assert!(prompts[2].contains("Samsung Galaxy S24"), "{}", prompts[2]);
+
+    // Stopped inside the required value: nothing valid to make, and no empty answer either.
+    let cut = "<tool_call>\n{\"name\": \"search_product\", \"arguments\": {\"query\": \"iPhone iPhone iPhone iPh";
+    let w = world(&[cut, "Which iPhone do you mean?"]);
+    let (_, outcome) = w.first_turn(&erin, "How much is the iPhone?").await;
+    assert_eq!(outcome.stop, TurnStop::Answer);
+    assert_eq!(outcome.answer.as_deref(), Some("Which iPhone do you mean?"));
+    assert_eq!(outcome.steps, 2);
+    let kinds = w.audit_kinds();
+    assert!(kinds.contains(&"cut_call".to_string()), "{kinds:?}");
+    assert!(!kinds.contains(&"execution".to_string()), "{kinds:?}");
+    // The answering step offers no tools.
+    let last = w.backend.requests().pop().expect("request");
+    assert!(last.grammar.is_none());
+}

@@ -9,7 +9,28 @@
 
 use serde_json::Value;
 
-use super::{CLOSE, OPEN};
+use super::{parse_output, ParsedOutput, ToolSet, CLOSE, OPEN};
+
+/// An answer the engine stopped (the model's end of turn, a stop sequence or the loop check;
+/// not the token limit, whose cut is the caller's to report as such) read for its calls: a
+/// last call block cut short is closed (see [`close_cut_call`]), and the call so closed is
+/// kept only if `tools` accepts it, as it may lack what the model had not written yet.
+/// Returns the output and whether a block was closed.
+pub fn parse_stopped_output(
+    text: &str,
+    is_tool: &dyn Fn(&str) -> bool,
+    tools: &ToolSet,
+) -> (ParsedOutput, bool) {
+    let Some(closed) = close_cut_call(text) else {
+        return (parse_output(text, is_tool), false);
+    };
+    let mut output = parse_output(&closed, is_tool);
+    // Calls of tools outside `tools` (another role's) are the caller's to refuse as such.
+    output
+        .calls
+        .retain(|call| !tools.contains(&call.name) || tools.validate(call).is_ok());
+    (output, true)
+}
 
 /// `text` with its last call block, when that block was cut short, closed after the last
 /// value it completed and its arrays' repeated items left out; `None` when no block is cut
@@ -20,10 +41,18 @@ pub fn close_cut_call(text: &str) -> Option<String> {
     if body.contains(CLOSE) {
         return None;
     }
+    let value = close_cut_block(body)?;
+    Some(format!("{}{OPEN}\n{value}\n{CLOSE}", &text[..open]))
+}
+
+/// The JSON of a call block's text `body` that was cut short, closed after the last value it
+/// completed and with its arrays' repeated items left out; `None` when it is whole or nothing
+/// of it reads as JSON.
+pub(super) fn close_cut_block(body: &str) -> Option<Value> {
     let json = closed_json(body.trim_start())?;
     let mut value: Value = serde_json::from_str(&json).ok()?;
     drop_repeated_items(&mut value);
-    Some(format!("{}{OPEN}\n{value}\n{CLOSE}", &text[..open]))
+    Some(value)
 }
 
 /// The longest prefix of the JSON text `cut` that ends after a complete member or item, with
@@ -184,5 +213,48 @@ half"#,
         assert_eq!(close_cut_call("<tool_call>\nname: a"), None);
         assert_eq!(close_cut_call("<tool_call>{\"name\": \"a\"]"), None);
         assert_eq!(close_cut_call("<tool_call>{\"name\": \"a"), None);
+    }
+
+    #[test]
+    fn a_stopped_answer_keeps_a_closed_call_only_when_its_schema_accepts_it() {
+        use crate::message::ToolDefinition;
+        let tool = |name: &str, required: &[&str]| ToolDefinition {
+            name: name.into(),
+            description: None,
+            parameters: json!({"type": "object", "required": required,
+                "properties": {"city": {"type": "string"}, "days": {"type": "integer"},
+                               "tags": {"type": "array", "items": {"type": "string"}}}}),
+            strict: false,
+        };
+        let tools = ToolSet::new(vec![
+            tool("forecast", &["city"]),
+            tool("history", &["city", "days"]),
+        ])
+        .expect("valid tools");
+        let is_tool = |name: &str| tools.contains(name);
+        // Cut in the optional list after the required city: closed, and valid.
+        let looped = "<tool_call>\n{\"name\": \"forecast\", \"arguments\": {\"city\": \"Oslo\", \"tags\": [\"rain\", \"wind\", \"rain\", \"wind\", \"ra";
+        let (output, closed) = parse_stopped_output(looped, &is_tool, &tools);
+        assert!(closed);
+        assert_eq!(output.calls.len(), 1);
+        assert_eq!(
+            output.calls[0].arguments,
+            json!({"city": "Oslo", "tags": ["rain", "wind"]})
+        );
+        // Cut before a required argument was written: closed, but no call the tool accepts.
+        let early = "Let me look.<tool_call>\n{\"name\": \"history\", \"arguments\": {\"city\": \"Oslo\", \"tags\": [\"a\", \"a";
+        let (output, closed) = parse_stopped_output(early, &is_tool, &tools);
+        assert!(closed);
+        assert!(output.calls.is_empty());
+        assert_eq!(output.content.as_deref(), Some("Let me look."));
+        // A whole answer is read as it is.
+        let whole = "<tool_call>\n{\"name\": \"history\", \"arguments\": {\"city\": \"Oslo\"}}\n</tool_call>";
+        let (output, closed) = parse_stopped_output(whole, &is_tool, &tools);
+        assert!(!closed);
+        assert_eq!(
+            output.calls.len(),
+            1,
+            "validation is the caller's for whole calls"
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! into a tag or a call, and each call is released whole, once it closed and parsed, so the
 //! server can validate it before any of it leaves.
 
+use super::cut::close_cut_block;
 use super::parse::{calls_from_json, fenced_calls};
 use super::{ParsedCall, CLOSE, OPEN, THINK_CLOSE, THINK_OPEN};
 
@@ -80,6 +81,21 @@ impl<'a> StreamParser<'a> {
             }
         }
         events
+    }
+
+    /// As [`Self::finish`], for a generation the engine stopped (its end of turn, a stop
+    /// sequence or its loop check; not its token limit): a last call block cut short is closed
+    /// after the last value it completed (see [`super::close_cut_call`]). Whether the call so
+    /// closed is valid is the caller's to check, as for every call.
+    pub fn finish_stopped(mut self) -> Vec<StreamEvent> {
+        if self.state == State::InCall
+            && calls_from_json(self.pending.trim(), self.is_tool).is_none()
+        {
+            if let Some(closed) = close_cut_block(&self.pending) {
+                self.pending = closed.to_string();
+            }
+        }
+        self.finish()
     }
 
     pub fn finish(mut self) -> Vec<StreamEvent> {
@@ -293,6 +309,32 @@ mod tests {
             name: "get_weather".into(),
             arguments: json!({"city": city}),
         })
+    }
+
+    #[test]
+    fn a_call_block_the_engine_stopped_is_closed_only_when_it_was_stopped() {
+        let looped = "Checking.\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Oslo\", \"city\": \"Oslo\", \"ci";
+        let is_tool: &(dyn Fn(&str) -> bool + Sync) = &tools;
+        for size in [1, 5, 1000] {
+            let chars: Vec<char> = looped.chars().collect();
+            let mut stopped = StreamParser::new(is_tool);
+            let mut cut = StreamParser::new(is_tool);
+            let mut events = Vec::new();
+            for piece in chars.chunks(size) {
+                let piece: String = piece.iter().collect();
+                events.extend(stopped.push(&piece));
+                cut.push(&piece);
+            }
+            let mut calls: Vec<StreamEvent> = stopped.finish_stopped();
+            calls.retain(|event| matches!(event, StreamEvent::Call(_)));
+            assert_eq!(calls, vec![call("Oslo")], "chunk size {size}");
+            assert!(
+                !cut.finish()
+                    .iter()
+                    .any(|event| matches!(event, StreamEvent::Call(_))),
+                "a cut by the token limit is no call (chunk size {size})"
+            );
+        }
     }
 
     #[test]

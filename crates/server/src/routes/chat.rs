@@ -11,7 +11,7 @@ use fulcrum_agent::{
     add_call_guidance, answers_user, call_biases, call_instead_of_refused_start,
     checked_generation, CallCheck,
 };
-use fulcrum_chat::tools::{dedupe_calls, parse_output, split_reasoning, ToolChoice, ToolSet};
+use fulcrum_chat::tools::{dedupe_calls, split_reasoning, ToolChoice, ToolSet};
 use fulcrum_chat::RenderOptions;
 use fulcrum_engine::{
     start_generation, FinishReason, GenerationEvent, GenerationRequest, GenerationStream,
@@ -22,8 +22,8 @@ use fulcrum_tools::Principal;
 use super::chat_audit::{check_allowed, ChatAudit};
 use super::chat_stream::sse_events;
 use super::completion::{
-    accept_call, finish_reason, served_model, unix_now, FirstText, InFlight, ResponseMeta,
-    FINGERPRINT,
+    accept_call, finish_reason, read_answer, served_model, unix_now, FirstText, InFlight,
+    ResponseMeta, FINGERPRINT,
 };
 use crate::error::ApiError;
 use crate::json::ApiJson;
@@ -273,7 +273,7 @@ pub(super) fn completion(
 ) -> ChatCompletion {
     let (content, reasoning, tool_calls) = match &meta.tools {
         Some(tools) => {
-            let parsed = parse_output(text, &|name| tools.contains(name));
+            let parsed = read_answer(text, reason, tools);
             let calls: Vec<ResponseToolCall> = dedupe_calls(parsed.calls)
                 .into_iter()
                 .filter_map(|call| accept_call(tools, call))

@@ -5,11 +5,12 @@
 use std::sync::Arc;
 
 use fulcrum_agent::{CheckReport, CheckReportSlot};
-use fulcrum_chat::tools::{dedupe_calls, parse_output, ToolSet};
+use fulcrum_chat::tools::{dedupe_calls, ToolSet};
 use fulcrum_engine::{FinishReason, GenerationStream, Usage};
 use fulcrum_tools::{CallContext, ChatAuditContent, Policy, Principal};
 use serde_json::{json, Value};
 
+use super::completion::read_answer;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::validate::ValidRequest;
@@ -124,7 +125,7 @@ impl ChatAudit {
     ) {
         let calls: Vec<Value> = tools
             .map(|tools| {
-                dedupe_calls(parse_output(text, &|name| tools.contains(name)).calls)
+                dedupe_calls(read_answer(text, reason, &tools).calls)
                     .into_iter()
                     .map(|call| match self.content {
                         ChatAuditContent::Full => {

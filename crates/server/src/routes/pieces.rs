@@ -64,8 +64,13 @@ pub(super) fn pieces(
                     (parser.push(&piece), None)
                 }
                 Some(Ok(GenerationEvent::Finished { reason, usage })) => {
-                    let rest =
-                        std::mem::replace(&mut parser, StreamParser::reasoning_only()).finish();
+                    let parser = std::mem::replace(&mut parser, StreamParser::reasoning_only());
+                    // A call the engine's loop check stopped is closed, as in a whole answer
+                    // (`read_answer`); one cut by the token limit stays cut.
+                    let rest = match reason {
+                        FinishReason::Stop => parser.finish_stopped(),
+                        FinishReason::Length => parser.finish(),
+                    };
                     (rest, Some((reason, usage)))
                 }
                 Some(Err(err)) => {

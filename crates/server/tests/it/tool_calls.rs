@@ -201,6 +201,33 @@ async fn a_call_repeated_in_one_answer_is_returned_once() {
     }
 }
 
+#[tokio::test]
+async fn a_call_the_loop_check_stopped_is_closed_and_one_cut_by_the_token_limit_is_not() {
+    // The engine's loop check stopped the model writing its member again.
+    let looped = "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", \"city\": \"Paris\", \"ci";
+    let (app, _) = ready(&[looped, looped]);
+    let (status, body) = post_chat(&app, chat(json!({"tools": weather_tools()}))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let choice = &body["choices"][0];
+    assert_eq!(choice["finish_reason"], "tool_calls", "{body}");
+    let calls = choice["message"]["tool_calls"].as_array().expect("calls");
+    assert_eq!(calls.len(), 1, "{body}");
+    let arguments: Value =
+        serde_json::from_str(calls[0]["function"]["arguments"].as_str().expect("text"))
+            .expect("json");
+    assert_eq!(arguments, json!({"city": "Paris"}));
+    // The same text cut by the token limit is reported as cut, not made a call.
+    let (status, body) = post_chat(
+        &app,
+        chat(json!({"tools": weather_tools(), "max_tokens": 9})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let choice = &body["choices"][0];
+    assert_eq!(choice["finish_reason"], "length", "{body}");
+    assert!(choice["message"]["tool_calls"].is_null(), "{body}");
+}
+
 /// A server with the served call checks on (the other tests run without them).
 fn ready_checked(outputs: &[&str]) -> (Router, Arc<ScriptedBackend>) {
     let state = AppState::new(ServerOptions::default()).expect("state");

@@ -219,7 +219,7 @@ async fn a_call_the_loop_check_stopped_is_closed_and_one_cut_by_the_token_limit_
     // The same text cut by the token limit is reported as cut, not made a call.
     let (status, body) = post_chat(
         &app,
-        chat(json!({"tools": weather_tools(), "max_tokens": 9})),
+        chat(json!({"tools": weather_tools(), "max_tokens": 6})),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");

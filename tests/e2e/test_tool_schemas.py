@@ -53,13 +53,26 @@ def model_output(server, function):
             if row["kind"] == "chat_completion" and row["data"].get("tools_offered") == [function["name"]]][-2:]
 
 
+def engine_state(server):
+    """What the engine went through, for a failure's message: a call that does not come under
+    `required` means the grammar was not enforced (a text answer came once in a whole suite's
+    run, never on a fresh server), and whether sequences were preempted, caches reused or
+    warnings logged is where to look next."""
+    metrics = httpx.get(server.base_url + "/metrics", timeout=30).text
+    counters = [line for line in metrics.splitlines()
+                if line.startswith(("fulcrum_engine_preemptions", "fulcrum_prefix_cache", "fulcrum_engine_admitted"))]
+    warnings = [line.rstrip() for line in server.log if " WARN " in line or " ERROR " in line][-20:]
+    return counters + warnings
+
+
 @pytest.mark.parametrize("entry", CORPUS, ids=[e["function"]["name"] for e in CORPUS])
 def test_a_real_world_schema_gets_a_valid_call(answers, qwen_server, entry):
     function = entry["function"]
     response = answers[function["name"]]
     assert not isinstance(response, Exception), (entry["source"], response)
     choice = response.choices[0]
-    assert choice.finish_reason == "tool_calls", (entry["source"], choice, model_output(qwen_server, function))
+    assert choice.finish_reason == "tool_calls", (entry["source"], choice, model_output(qwen_server, function),
+                                                  engine_state(qwen_server))
     call = choice.message.tool_calls[0]
     assert call.function.name == function["name"]
     arguments = json.loads(call.function.arguments)

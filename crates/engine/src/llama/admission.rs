@@ -152,7 +152,9 @@ impl Worker {
                     u64::try_from(waited.as_micros()).unwrap_or(u64::MAX),
                     Ordering::Relaxed,
                 );
+                let grammar_check = job.grammar.as_ref().map(llguidance::Matcher::deep_clone);
                 Decoding {
+                    grammar_check,
                     sampler: build_sampler(
                         &job.sampling,
                         job.grammar.take(),

@@ -64,6 +64,34 @@ pub(super) struct Decoding {
     pub(super) stop: StopMatcher,
     /// Watches the text for a loop; `None` when the engine lets loops run.
     pub(super) repetition: Option<RepetitionGuard>,
+    /// A copy of the grammar's matcher that follows the tokens taken. The sampler's own
+    /// (inside llama-cpp-2) leaves the logits unmasked when its matcher errs, silently; this
+    /// one notices, so a generation the grammar no longer constrains is ended, not returned.
+    pub(super) grammar_check: Option<llguidance::Matcher>,
+}
+
+impl Decoding {
+    /// Why `token` breaks the grammar this generation is under, if it does (or the grammar
+    /// could no longer be followed at all).
+    pub(super) fn grammar_violation(
+        &mut self,
+        token: LlamaToken,
+        vocab: &LlamaVocab<'_>,
+    ) -> Option<String> {
+        let check = self.grammar_check.as_mut()?;
+        if let Some(error) = check.get_error() {
+            return Some(error);
+        }
+        // A grammar that is complete allows only the end of the turn, which ends generation.
+        if check.is_stopped() || (vocab.is_eog(token) && check.is_accepting().unwrap_or(false)) {
+            return None;
+        }
+        check
+            .consume_token(token.0.cast_unsigned())
+            .err()
+            .map(|err| err.to_string())
+            .or_else(|| check.get_error())
+    }
 }
 
 /// A first token to replace, should the grammar refuse it, and its replacement.

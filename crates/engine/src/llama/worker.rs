@@ -245,6 +245,18 @@ impl Worker {
                     Some(sampler) => sampler.sample(&ctx, at),
                     None => argmax(ctx.get_logits_ith(at)),
                 };
+                if let Some(error) = slot.decoding.grammar_violation(token, &vocab) {
+                    tracing::error!(
+                        %error,
+                        generated = slot.decoding.generated,
+                        "the grammar could not be enforced: the generation is ended, not continued unconstrained"
+                    );
+                    let _ = slot.job.events.send(Err(EngineError::Stopped(format!(
+                        "the output's grammar could not be enforced ({error}); nothing unconstrained was returned: retry the request"
+                    ))));
+                    finished.push(index);
+                    continue;
+                }
                 if instead.is_some_and(|r| token == r.instead && token != r.first_choice) {
                     slot.decoding.redirected_start = true;
                 }

@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use fulcrum_chat::tools::{
-    dedupe_calls, new_call_id, parse_output, parse_stopped_output, CallDeduper, ParsedCall,
-    StreamEvent, StreamParser, ToolChoice, ToolSet,
+    dedupe_calls, new_call_id, parse_answer, parse_output, CallDeduper, ParsedCall, StreamEvent,
+    StreamParser, ToolChoice, ToolSet,
 };
 use fulcrum_chat::{neutralize_markup, ChatTemplate, Message, RenderOptions, Role, ToolCall};
 use fulcrum_engine::{
@@ -437,12 +437,12 @@ impl Agent {
             // policy refuses it and the refusal is logged, rather than it passing as text.
             let registry = self.policy.registry();
             let is_registered = |name: &str| registry.get(name).is_some();
-            let (parsed, closed_cut_call) = match (&choice, reason) {
-                (ToolChoice::None, _) => (parse_output(&text, &|_| false), false),
+            let (parsed, closed_cut_call) = if choice == ToolChoice::None {
+                (parse_output(&text, &|_| false), false)
+            } else {
                 // Stopped inside a call (the engine's loop check): the call it was making, if
                 // what it had written is a valid call.
-                (_, FinishReason::Stop) => parse_stopped_output(&text, &is_registered, &tools),
-                (_, FinishReason::Length) => (parse_output(&text, &is_registered), false),
+                parse_answer(&text, reason == FinishReason::Stop, &is_registered, &tools)
             };
             let mut output = json!({"step": step, "text": text, "prompt_tokens": usage.prompt_tokens,
                    "completion_tokens": usage.completion_tokens, "elapsed_ms": elapsed_ms,

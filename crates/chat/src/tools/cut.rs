@@ -11,17 +11,18 @@ use serde_json::Value;
 
 use super::{parse_output, ParsedOutput, ToolSet, CLOSE, OPEN};
 
-/// An answer the engine stopped (the model's end of turn, a stop sequence or the loop check;
-/// not the token limit, whose cut is the caller's to report as such) read for its calls: a
-/// last call block cut short is closed (see [`close_cut_call`]), and the call so closed is
-/// kept only if `tools` accepts it, as it may lack what the model had not written yet.
-/// Returns the output and whether a block was closed.
-pub fn parse_stopped_output(
+/// An answer read for its calls. When the engine `stopped` it (the model's end of turn, a
+/// stop sequence or the loop check; not the token limit, whose cut stays a cut), a last call
+/// block cut short is closed (see [`close_cut_call`]) and the call so closed is kept only if
+/// `tools` accepts it, as it may lack what the model had not written yet. Returns the output
+/// and whether a block was closed.
+pub fn parse_answer(
     text: &str,
+    stopped: bool,
     is_tool: &dyn Fn(&str) -> bool,
     tools: &ToolSet,
 ) -> (ParsedOutput, bool) {
-    let Some(closed) = close_cut_call(text) else {
+    let Some(closed) = close_cut_call(text).filter(|_| stopped) else {
         return (parse_output(text, is_tool), false);
     };
     let mut output = parse_output(&closed, is_tool);
@@ -234,22 +235,26 @@ half"#,
         let is_tool = |name: &str| tools.contains(name);
         // Cut in the optional list after the required city: closed, and valid.
         let looped = "<tool_call>\n{\"name\": \"forecast\", \"arguments\": {\"city\": \"Oslo\", \"tags\": [\"rain\", \"wind\", \"rain\", \"wind\", \"ra";
-        let (output, closed) = parse_stopped_output(looped, &is_tool, &tools);
+        let (output, closed) = parse_answer(looped, true, &is_tool, &tools);
         assert!(closed);
         assert_eq!(output.calls.len(), 1);
         assert_eq!(
             output.calls[0].arguments,
             json!({"city": "Oslo", "tags": ["rain", "wind"]})
         );
+        // The same text cut by the token limit is not closed.
+        let (output, closed) = parse_answer(looped, false, &is_tool, &tools);
+        assert!(!closed);
+        assert!(output.calls.is_empty());
         // Cut before a required argument was written: closed, but no call the tool accepts.
         let early = "Let me look.<tool_call>\n{\"name\": \"history\", \"arguments\": {\"city\": \"Oslo\", \"tags\": [\"a\", \"a";
-        let (output, closed) = parse_stopped_output(early, &is_tool, &tools);
+        let (output, closed) = parse_answer(early, true, &is_tool, &tools);
         assert!(closed);
         assert!(output.calls.is_empty());
         assert_eq!(output.content.as_deref(), Some("Let me look."));
         // A whole answer is read as it is.
         let whole = "<tool_call>\n{\"name\": \"history\", \"arguments\": {\"city\": \"Oslo\"}}\n</tool_call>";
-        let (output, closed) = parse_stopped_output(whole, &is_tool, &tools);
+        let (output, closed) = parse_answer(whole, true, &is_tool, &tools);
         assert!(!closed);
         assert_eq!(
             output.calls.len(),

@@ -14,7 +14,7 @@ mod relax;
 mod stream;
 mod toolset;
 
-pub use cut::{close_cut_call, parse_stopped_output};
+pub use cut::{close_cut_call, parse_answer};
 pub use dedupe::{dedupe_calls, CallDeduper};
 pub use grammar::grammar;
 pub use parse::{parse_output, split_reasoning, ParsedOutput};

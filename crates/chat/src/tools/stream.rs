@@ -319,10 +319,9 @@ mod tests {
             let chars: Vec<char> = looped.chars().collect();
             let mut stopped = StreamParser::new(is_tool);
             let mut cut = StreamParser::new(is_tool);
-            let mut events = Vec::new();
             for piece in chars.chunks(size) {
                 let piece: String = piece.iter().collect();
-                events.extend(stopped.push(&piece));
+                stopped.push(&piece);
                 cut.push(&piece);
             }
             let mut calls: Vec<StreamEvent> = stopped.finish_stopped();

@@ -273,7 +273,13 @@ pub(super) fn completion(
 ) -> ChatCompletion {
     let (content, reasoning, tool_calls) = match &meta.tools {
         Some(tools) => {
-            let parsed = read_answer(text, reason, tools);
+            let (parsed, closed) = read_answer(text, reason, tools);
+            if closed {
+                tracing::info!(
+                    calls = parsed.calls.len(),
+                    "the generation was stopped inside a call: closed it after its last complete value"
+                );
+            }
             let calls: Vec<ResponseToolCall> = dedupe_calls(parsed.calls)
                 .into_iter()
                 .filter_map(|call| accept_call(tools, call))

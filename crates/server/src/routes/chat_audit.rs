@@ -125,7 +125,7 @@ impl ChatAudit {
     ) {
         let calls: Vec<Value> = tools
             .map(|tools| {
-                dedupe_calls(read_answer(text, reason, &tools).calls)
+                dedupe_calls(read_answer(text, reason, &tools).0.calls)
                     .into_iter()
                     .map(|call| match self.content {
                         ChatAuditContent::Full => {

@@ -5,9 +5,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use fulcrum_agent::LoadedModel;
-use fulcrum_chat::tools::{
-    new_call_id, parse_output, parse_stopped_output, ParsedCall, ParsedOutput, ToolSet,
-};
+use fulcrum_chat::tools::{new_call_id, parse_answer, ParsedCall, ParsedOutput, ToolSet};
 use fulcrum_engine::FinishReason;
 use prometheus::{Histogram, IntGauge};
 
@@ -69,21 +67,18 @@ pub(super) struct ResponseMeta {
 /// The text, reasoning and calls of an answer to a request with `tools`. An answer the engine
 /// stopped inside a call (its loop check) has that call closed after its last complete value,
 /// kept only if valid: a cut by the token limit stays a cut (`finish_reason: length`).
-pub(super) fn read_answer(text: &str, reason: FinishReason, tools: &ToolSet) -> ParsedOutput {
-    let is_tool = |name: &str| tools.contains(name);
-    match reason {
-        FinishReason::Stop => {
-            let (output, closed) = parse_stopped_output(text, &is_tool, tools);
-            if closed {
-                tracing::info!(
-                    calls = output.calls.len(),
-                    "the generation was stopped inside a call: closed it after its last complete value"
-                );
-            }
-            output
-        }
-        FinishReason::Length => parse_output(text, &is_tool),
-    }
+/// Returns the output and whether a cut call was closed.
+pub(super) fn read_answer(
+    text: &str,
+    reason: FinishReason,
+    tools: &ToolSet,
+) -> (ParsedOutput, bool) {
+    parse_answer(
+        text,
+        reason == FinishReason::Stop,
+        &|name| tools.contains(name),
+        tools,
+    )
 }
 
 /// A call that passed validation, with its new id; `None` (logged) when it did not.

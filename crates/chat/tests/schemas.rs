@@ -3,7 +3,7 @@
 //! grammar of each compiles in llguidance — so a `tool_choice: required` request can always be
 //! served. `tests/e2e/test_tool_schemas.py` generates a call for each with the real engine.
 
-use fulcrum_chat::tools::{ToolChoice, ToolSet};
+use fulcrum_chat::tools::{ToolChoice, ToolSet, ValueBounds};
 use fulcrum_chat::{ChatError, ToolDefinition};
 use llguidance::api::TopLevelGrammar;
 use llguidance::toktrie::ApproximateTokEnv;
@@ -30,6 +30,11 @@ fn corpus() -> Vec<(String, ToolDefinition)> {
         .collect()
 }
 
+const BOUNDS: ValueBounds = ValueBounds {
+    string_chars: 256,
+    list_items: 16,
+};
+
 #[test]
 fn every_schema_of_the_corpus_is_served_and_its_call_grammar_compiles() {
     let env = ApproximateTokEnv::single_byte_env();
@@ -44,6 +49,11 @@ fn every_schema_of_the_corpus_is_served_and_its_call_grammar_compiles() {
         factory
             .create_parser(TopLevelGrammar::from_lark(grammar))
             .unwrap_or_else(|err| panic!("{source}: the call grammar does not compile: {err}"));
+        // The call asked for again when the model ran on in a free value.
+        let bounded = set.bounded_call_grammar(&|_| true, BOUNDS);
+        factory
+            .create_parser(TopLevelGrammar::from_lark(bounded))
+            .unwrap_or_else(|err| panic!("{source}: the bounded grammar does not compile: {err}"));
         if !set.relaxations().is_empty() {
             relaxed += 1;
             // The same schema, `strict`, is refused naming what could not be enforced.
@@ -88,21 +98,61 @@ fn a_pinned_call_grammar_admits_the_pinned_value_alone() {
     assert!(set
         .pinned_call_grammar("mortgage", "rate", &serde_json::json!(1))
         .is_none());
-    let env = ApproximateTokEnv::single_byte_env();
-    let factory = ParserFactory::new_simple(&env).expect("factory");
-    let accepts = |arguments: &str| {
-        let call = format!(
-            "<tool_call>\n{{\"name\": \"mortgage\", \"arguments\": {arguments}}}\n</tool_call>"
-        );
-        let parser = factory
-            .create_parser(TopLevelGrammar::from_lark(grammar.clone()))
-            .expect("the pinned grammar compiles");
-        let mut matcher = llguidance::Matcher::new(Ok(parser));
-        let tokens: Vec<u32> = call.bytes().map(u32::from).collect();
-        matcher.consume_tokens(&tokens).is_ok() && matcher.is_accepting().unwrap_or(false)
-    };
+    let accepts = |arguments: &str| grammar_accepts(&grammar, "mortgage", arguments);
     assert!(accepts(r#"{"amount": 400000, "years": 20}"#));
     assert!(!accepts(r#"{"amount": 400000, "years": 15}"#));
     // Pinned means required, though the tool leaves it optional.
     assert!(!accepts(r#"{"amount": 400000}"#));
+}
+
+#[test]
+fn a_bounded_call_grammar_ends_free_strings_and_lists_at_their_bounds() {
+    let set = ToolSet::new(vec![ToolDefinition {
+        name: "think".into(),
+        description: None,
+        parameters: serde_json::json!({
+            "type": "object",
+            "properties": {
+                "thought": {"type": "string"},
+                "steps": {"type": "array", "items": {"type": "integer"}},
+                "done": {"type": "boolean"}
+            },
+            "required": ["thought", "done"]
+        }),
+        strict: false,
+    }])
+    .expect("tool");
+    let grammar = set.bounded_call_grammar(&|_| true, BOUNDS);
+    let accepts = |thought: &str, steps: usize| {
+        let steps: Vec<String> = (0..steps).map(|step| step.to_string()).collect();
+        let arguments = format!(
+            "{{\"thought\": \"{thought}\", \"steps\": [{}], \"done\": true}}",
+            steps.join(", ")
+        );
+        grammar_accepts(&grammar, "think", &arguments)
+    };
+    let at_bound = "a".repeat(256);
+    assert!(accepts(&at_bound, 16));
+    assert!(
+        !accepts(&format!("{at_bound}a"), 16),
+        "a string past its bound"
+    );
+    assert!(!accepts("short", 17), "a list past its bound");
+    // The request's own grammar is left as the client wrote the schema.
+    let unbounded = set.grammar(&ToolChoice::Required, false);
+    assert!(!unbounded.contains("256"));
+}
+
+/// Whether `grammar` takes a whole call of `name` with `arguments` (JSON text), byte by byte.
+fn grammar_accepts(grammar: &str, name: &str, arguments: &str) -> bool {
+    let call =
+        format!("<tool_call>\n{{\"name\": \"{name}\", \"arguments\": {arguments}}}\n</tool_call>");
+    let env = ApproximateTokEnv::single_byte_env();
+    let factory = ParserFactory::new_simple(&env).expect("factory");
+    let parser = factory
+        .create_parser(TopLevelGrammar::from_lark(grammar.to_string()))
+        .expect("the grammar compiles");
+    let mut matcher = llguidance::Matcher::new(Ok(parser));
+    let tokens: Vec<u32> = call.bytes().map(u32::from).collect();
+    matcher.consume_tokens(&tokens).is_ok() && matcher.is_accepting().unwrap_or(false)
 }

@@ -99,6 +99,11 @@ pub struct GenerationRequest {
     /// waits ahead of new requests, so that one answer's steps are not queued behind requests
     /// that came after it.
     pub follow_up: bool,
+    /// Whether the engine's loop check (a degenerate repetition ends the generation, when the
+    /// engine has it on) watches this generation. Off where the grammar bounds every value
+    /// itself: a repetition inside a bound ends at the bound, and cutting it short would leave
+    /// the output unfinished.
+    pub loop_check: bool,
 }
 
 /// When the model's own first choice for the first token is one the grammar refuses and its
@@ -179,6 +184,7 @@ impl GenerationRequest {
             prompt_logprobs: None,
             instead_of_refused_start: None,
             follow_up: false,
+            loop_check: true,
         }
     }
 

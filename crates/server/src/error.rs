@@ -188,6 +188,16 @@ impl From<EngineError> for ApiError {
                     code: Some("upstream_error"),
                 }
             }
+            EngineError::NoValidCall(_) => {
+                tracing::warn!(%err, "no valid call under a tool_choice that requires one");
+                ApiError {
+                    status: StatusCode::INTERNAL_SERVER_ERROR,
+                    message: err.to_string(),
+                    kind: "server_error",
+                    param: None,
+                    code: Some("no_valid_tool_call"),
+                }
+            }
             EngineError::Unavailable(_) => ApiError {
                 status: StatusCode::SERVICE_UNAVAILABLE,
                 message: err.to_string(),

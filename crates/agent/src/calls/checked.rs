@@ -6,6 +6,11 @@
 //! - a call whose required values appear nowhere in the conversation is dropped (see
 //!   [`Grounds`]); when none is left, the answer is generated again as text (from the
 //!   conversation without tools, when the caller rendered it);
+//! - an answer whose only call the engine stopped short of its required values (the model
+//!   wrote a free string on and on until the loop check stopped it) is asked for again as one
+//!   call whose free strings and lists are bounded in the grammar, so that it ends; under a
+//!   `tool_choice` that requires a call this is asked whenever no valid call was written, and
+//!   a text answer is never given in its place (no call at all is an error);
 //! - with parallel calls allowed, the model is asked for one more call after its last (it tends
 //!   to stop after the first of several), and the extra call is kept only when it is grounded
 //!   and carries a value from the conversation that no earlier call used; asked again until it
@@ -30,7 +35,8 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use fulcrum_chat::tools::{
-    close_cut_call, dedupe_calls, parse_output, ParsedCall, ToolChoice, ToolSet,
+    close_cut_call, dedupe_calls, parse_answer, parse_output, ParsedCall, ToolChoice, ToolSet,
+    ValueBounds,
 };
 use fulcrum_chat::{to_python_json, Message, Role, ToolDefinition};
 use fulcrum_engine::{
@@ -56,6 +62,13 @@ const MAX_PROBED_CALLS: usize = 8;
 /// Tokens one extra call may take.
 const PROBE_MAX_TOKENS: u32 = 512;
 
+/// The free values of a call asked for again after the model's own ran on: room for a
+/// sentence or two, and for a list's usual length.
+const BOUNDED_VALUES: ValueBounds = ValueBounds {
+    string_chars: 256,
+    list_items: 16,
+};
+
 /// What the checks changed in one answer, for the audit log: the model's own answer and the
 /// calls dropped from it or added to it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -76,6 +89,9 @@ pub struct CheckReport {
     /// The generation was stopped inside a call (the engine's loop check): the call was
     /// closed after its last complete value, its lists' repeats left out.
     pub closed_cut_call: bool,
+    /// No valid call was written where one was wanted: one was asked for again with its free
+    /// values bounded (kept in `added` with reason `bounded`, when valid).
+    pub asked_bounded_call: bool,
 }
 
 /// A call the checks dropped or added, and why.
@@ -87,7 +103,8 @@ pub struct CheckedCall {
     /// the other calls did not use), `not_asked_for` (another function than those called, of
     /// which the user's message says nothing), `listed` (another member of a list the user wrote),
     /// `asked` (the model asked for one more call), `incomplete` (a call cut short, closed, and
-    /// still not valid against its tool's schema).
+    /// still not valid against its tool's schema), `bounded` (asked for again, its free values
+    /// bounded, in place of calls cut short).
     pub reason: &'static str,
 }
 
@@ -101,6 +118,7 @@ impl CheckReport {
             && !self.answered_in_text
             && !self.redirected_start
             && !self.closed_cut_call
+            && !self.asked_bounded_call
     }
 }
 
@@ -177,6 +195,8 @@ pub struct CallCheck {
     asked: Option<AskedFunctions>,
     /// The one function a named `tool_choice` allows; extra calls are of it alone.
     only: Option<String>,
+    /// The `tool_choice` requires a call (`required` or named): a text answer is never given.
+    call_required: bool,
     /// The conversation rendered without tools, for the text answer generated when no call
     /// is left: shown the tools, the model that wanted a call writes around the call it may
     /// not make ("Mark the start of the response with `{"name": …`").
@@ -188,8 +208,9 @@ pub struct CallCheck {
 
 impl CallCheck {
     /// The check of a generation over `messages` with `tools` under `choice`, where
-    /// `deciding` says the model is choosing between calling and answering; `None` when
-    /// nothing applies (no tools, `none`, or both checks switched off).
+    /// `deciding` says the model is answering the user's message (the checks that read it
+    /// apply only then); `None` when nothing applies (no tools, `none`, or every check
+    /// switched off and no call required).
     pub fn new(
         tuning: &ToolCallTuning,
         tools: &Arc<ToolSet>,
@@ -198,7 +219,8 @@ impl CallCheck {
         parallel: bool,
         deciding: bool,
     ) -> Option<CallCheck> {
-        if !deciding || *choice == ToolChoice::None || tools.is_empty() {
+        let call_required = matches!(choice, ToolChoice::Required | ToolChoice::Named(_));
+        if *choice == ToolChoice::None || tools.is_empty() || !(deciding || call_required) {
             return None;
         }
         let grounding = if *choice == ToolChoice::Auto {
@@ -206,23 +228,25 @@ impl CallCheck {
         } else {
             CallGrounding::Off
         };
-        let probe = tuning.probe_parallel_calls && parallel;
+        let on = |check: bool| check && deciding;
+        let probe = on(tuning.probe_parallel_calls) && parallel;
         let message = messages
             .iter()
             .rev()
             .find(|m| m.role == Role::User)
             .and_then(|m| m.content.as_deref());
         let lists = message
-            .filter(|_| tuning.calls_for_lists && parallel)
+            .filter(|_| on(tuning.calls_for_lists) && parallel)
             .map(Lists::new);
         let asked = message
-            .filter(|_| tuning.other_functions_asked && parallel)
+            .filter(|_| on(tuning.other_functions_asked) && parallel)
             .map(AskedFunctions::new);
-        let ground_optionals = tuning.ground_optional_arguments;
-        let ground_choices = tuning.ground_optional_choices;
-        let rescale_numbers = tuning.numbers_at_written_scale;
-        let percentages = tuning.percentages_as_fractions;
-        if grounding == CallGrounding::Off
+        let ground_optionals = on(tuning.ground_optional_arguments);
+        let ground_choices = on(tuning.ground_optional_choices);
+        let rescale_numbers = on(tuning.numbers_at_written_scale);
+        let percentages = on(tuning.percentages_as_fractions);
+        if !call_required
+            && grounding == CallGrounding::Off
             && !probe
             && lists.is_none()
             && asked.is_none()
@@ -248,8 +272,10 @@ impl CallCheck {
                 ToolChoice::Named(name) => Some(name.clone()),
                 _ => None,
             },
+            call_required,
             plain_prompt: None,
-            wants_plain_prompt: tuning.text_answer_without_tools,
+            // No text answer is generated where a call is required.
+            wants_plain_prompt: tuning.text_answer_without_tools && !call_required,
             report: CheckReportSlot::default(),
         })
     }
@@ -482,8 +508,21 @@ impl Checking {
                     .map(|call| CheckedCall::new(call, "not_in_conversation")),
             );
         });
+        let mut kept = kept;
+        // Calls cut short and nothing else: the model wanted a call and ran on in it.
+        let ran_on = made == 0 && !incomplete.is_empty();
+        if kept.is_empty() && (ran_on || self.check.call_required) {
+            let (call, tokens) = self.bounded_call(prefix).await?;
+            usage.completion_tokens += tokens;
+            kept.extend(call.filter(|call| self.check.grounded(call, self.check.grounding)));
+        }
         // No call read at all (one cut short past mending) is no answer either.
         if kept.is_empty() {
+            if self.check.call_required {
+                return Err(EngineError::NoValidCall(
+                    "the answer and a second, bounded attempt held no call its tool's schema accepts".into(),
+                ));
+            }
             tracing::info!(
                 calls = made,
                 "no call is left (none read, or none whose required values are in the conversation): answering in text"
@@ -592,6 +631,49 @@ impl Checking {
                 ..more
             },
         ))
+    }
+
+    /// One call of an allowed tool, asked for again after `prefix` (the reasoning) with the
+    /// free strings and lists of the schemas bounded, so that the model cannot run on in
+    /// one; the call (when it is valid) and the tokens spent.
+    async fn bounded_call(&self, prefix: &str) -> Result<(Option<ParsedCall>, u32), EngineError> {
+        self.note(|changes| changes.asked_bounded_call = true);
+        let allowed = |name: &str| self.check.only.as_deref().is_none_or(|only| only == name);
+        let grammar = self
+            .check
+            .tools
+            .bounded_call_grammar(&allowed, BOUNDED_VALUES);
+        let request = GenerationRequest {
+            // The bounds end every value; the loop check would stop a repetition inside one
+            // as it stopped the model's own answer.
+            loop_check: false,
+            ..self.follow_up(prefix.to_string(), grammar)
+        };
+        let (text, reason, usage) = start_generation(&self.backend, request)
+            .await?
+            .collect()
+            .await?;
+        let is_tool = |name: &str| self.check.tools.contains(name);
+        let stopped = reason == FinishReason::Stop;
+        let (output, _) = parse_answer(&text, stopped, &is_tool, &self.check.tools);
+        let call = output
+            .calls
+            .into_iter()
+            .next()
+            .filter(|call| stopped && self.check.tools.validate(call).is_ok())
+            .map(|call| {
+                let (call, rescaled) = self.as_written(call);
+                self.note(|changes| {
+                    changes.rescaled_arguments.extend(rescaled);
+                    changes.added.push(CheckedCall::new(&call, "bounded"));
+                });
+                call
+            });
+        tracing::info!(
+            valid = call.is_some(),
+            "no valid call was written: asked for one again with its free values bounded"
+        );
+        Ok((call, usage.completion_tokens))
     }
 
     /// Asks for one more call after `calls` until none is kept; returns the tokens spent.
@@ -1082,6 +1164,21 @@ mod tests {
         choice: ToolChoice,
         outputs: Vec<String>,
     ) -> (String, Usage, Vec<GenerationRequest>, Option<CheckReport>) {
+        let (answer, requests, report) = try_answer(question, choice, outputs).await;
+        let (text, usage) = answer.expect("generated");
+        (text, usage, requests, report)
+    }
+
+    /// [`answer_reported`], where the checked generation may end in an error.
+    async fn try_answer(
+        question: &str,
+        choice: ToolChoice,
+        outputs: Vec<String>,
+    ) -> (
+        Result<(String, Usage), EngineError>,
+        Vec<GenerationRequest>,
+        Option<CheckReport>,
+    ) {
         let scripted = Arc::new(fulcrum_engine::scripted::ScriptedBackend::new(outputs));
         let backend: Arc<dyn Backend> = scripted.clone();
         let check = CallCheck::new(
@@ -1098,8 +1195,8 @@ mod tests {
         let stream = checked_generation(&backend, request, check)
             .await
             .expect("started");
-        let (text, _, usage) = stream.collect().await.expect("generated");
-        (text, usage, scripted.requests(), report.take())
+        let answer = stream.collect().await.map(|(text, _, usage)| (text, usage));
+        (answer, scripted.requests(), report.take())
     }
 
     #[tokio::test]
@@ -1142,22 +1239,73 @@ mod tests {
         assert_eq!(report.model_answer, cut);
     }
 
+    /// What the engine ends with when its loop check stops the model inside a free string,
+    /// before the call's required values.
+    const RAN_ON: &str =
+        "<tool_call>\n{\"name\": \"play\", \"arguments\": {\"artist\": \"Queen Queen Queen Que";
+
     #[tokio::test]
-    async fn a_call_cut_before_any_whole_argument_is_answered_in_text_not_left_empty() {
-        let cut =
-            "<tool_call>\n{\"name\": \"play\", \"arguments\": {\"artist\": \"Queen Queen Queen Que";
+    async fn a_call_that_ran_on_in_a_free_string_is_asked_for_again_with_its_strings_bounded() {
+        let whole = call("play", json!({"artist": "Queen", "minutes": 20}));
         let (text, _, requests, report) = answer_reported(
             "Play Queen for 20 minutes",
             ToolChoice::Auto,
-            vec![cut.into(), "Which song?".into()],
+            vec![RAN_ON.into(), whole.clone()],
+        )
+        .await;
+        assert_eq!(text, whole);
+        let bounded = tools().bounded_call_grammar(&|_| true, BOUNDED_VALUES);
+        assert_eq!(requests[1].grammar.as_deref(), Some(bounded.as_str()));
+        assert!(requests[0].loop_check && !requests[1].loop_check);
+        assert!(bounded.contains("256"), "strings bounded: {bounded}");
+        let report = report.expect("the checks changed the answer");
+        assert!(report.closed_cut_call && report.asked_bounded_call && !report.answered_in_text);
+        assert_eq!(report.dropped[0].reason, "incomplete");
+        assert_eq!(report.added[0].reason, "bounded");
+    }
+
+    #[tokio::test]
+    async fn under_auto_a_bounded_call_that_fails_too_is_answered_in_text_not_left_empty() {
+        let (text, _, requests, report) = answer_reported(
+            "Play Queen for 20 minutes",
+            ToolChoice::Auto,
+            vec![RAN_ON.into(), RAN_ON.into(), "Which song?".into()],
         )
         .await;
         assert_eq!(text, "Which song?");
-        assert_eq!(requests.len(), 2);
+        assert_eq!(requests.len(), 3);
         let report = report.expect("the checks changed the answer");
-        assert!(report.closed_cut_call && report.answered_in_text);
-        assert_eq!(report.dropped.len(), 1);
-        assert_eq!(report.dropped[0].reason, "incomplete");
+        assert!(report.asked_bounded_call && report.answered_in_text);
+    }
+
+    #[tokio::test]
+    async fn where_a_call_is_required_no_text_is_given_in_its_place() {
+        let whole = call("play", json!({"artist": "Queen", "minutes": 20}));
+        for choice in [ToolChoice::Required, ToolChoice::Named("play".into())] {
+            let (text, _, requests, _) = answer_reported(
+                "Play Queen for 20 minutes",
+                choice.clone(),
+                vec![RAN_ON.into(), whole.clone()],
+            )
+            .await;
+            assert_eq!(text, whole, "{choice:?}");
+            assert!(requests[1]
+                .grammar
+                .as_deref()
+                .is_some_and(|g| g.contains("256")));
+            let (answer, requests, report) = try_answer(
+                "Play Queen for 20 minutes",
+                choice.clone(),
+                vec![RAN_ON.into(), RAN_ON.into(), "Which song?".into()],
+            )
+            .await;
+            assert!(
+                matches!(answer, Err(EngineError::NoValidCall(_))),
+                "{choice:?}: {answer:?}"
+            );
+            assert_eq!(requests.len(), 2, "no text answer generated");
+            assert!(report.is_none_or(|report| !report.answered_in_text));
+        }
     }
 
     #[tokio::test]
@@ -1383,8 +1531,23 @@ mod tests {
             true,
         );
         assert!(
-            required.is_none(),
-            "nothing to drop and no parallel calls to ask for"
+            required.is_some(),
+            "a required call is asked for again when none is valid"
+        );
+        let after_tool_results = CallCheck::new(
+            &tuning,
+            &tools(),
+            &messages,
+            &ToolChoice::Named("play".into()),
+            true,
+            false,
+        )
+        .expect("a required call is checked after tool results too");
+        assert!(
+            after_tool_results.lists.is_none()
+                && !after_tool_results.probe
+                && !after_tool_results.ground_optionals,
+            "the checks that read the user's message apply only when answering it"
         );
     }
 

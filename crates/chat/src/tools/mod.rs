@@ -5,6 +5,7 @@
 //! as `reasoning_content` and never searched for tool calls, so a call the model only
 //! considered is never executed.
 
+mod bounded;
 mod cut;
 mod dedupe;
 mod floats;
@@ -14,6 +15,7 @@ mod relax;
 mod stream;
 mod toolset;
 
+pub use bounded::ValueBounds;
 pub use cut::{close_cut_call, parse_answer};
 pub use dedupe::{dedupe_calls, CallDeduper};
 pub use grammar::grammar;

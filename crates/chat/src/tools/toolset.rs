@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
+use super::bounded::{bound_free_values, ValueBounds};
 use super::floats::write_declared_floats;
 use super::grammar::{closed, grammar};
 use super::relax::{enforceable, Relaxation};
@@ -132,13 +133,29 @@ impl ToolSet {
 
     /// The grammar of exactly one call of a tool `allowed` admits (at least one must).
     pub fn one_call_grammar(&self, allowed: &dyn Fn(&str) -> bool) -> String {
-        let tools: Vec<ToolDefinition> = self
-            .enforced
+        grammar(&self.allowed_tools(allowed), &ToolChoice::Required, false)
+    }
+
+    /// [`Self::one_call_grammar`] with every free string and list of the schemas bounded
+    /// (see [`ValueBounds`]): a call that has to end.
+    pub fn bounded_call_grammar(
+        &self,
+        allowed: &dyn Fn(&str) -> bool,
+        bounds: ValueBounds,
+    ) -> String {
+        let mut tools = self.allowed_tools(allowed);
+        for tool in &mut tools {
+            bound_free_values(&mut tool.parameters, bounds);
+        }
+        grammar(&tools, &ToolChoice::Required, false)
+    }
+
+    fn allowed_tools(&self, allowed: &dyn Fn(&str) -> bool) -> Vec<ToolDefinition> {
+        self.enforced
             .iter()
             .filter(|tool| allowed(&tool.name))
             .cloned()
-            .collect();
-        grammar(&tools, &ToolChoice::Required, false)
+            .collect()
     }
 
     /// The grammar of exactly one call of `name` with its argument `property` set to `value`

@@ -167,7 +167,8 @@ impl Worker {
                     redirected_start: false,
                     utf8: Utf8Assembler::default(),
                     stop: StopMatcher::new(job.stop.clone()),
-                    repetition: self.stop_repetition.then(RepetitionGuard::default),
+                    repetition: (self.stop_repetition && job.loop_check)
+                        .then(RepetitionGuard::default),
                 }
             }
         };

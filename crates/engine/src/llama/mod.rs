@@ -409,6 +409,7 @@ impl LlamaEngine {
             max_tokens,
             stop: request.stop,
             ignore_eos: request.ignore_eos,
+            loop_check: request.loop_check,
             events,
             queued_at,
             deadline,

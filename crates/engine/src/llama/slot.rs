@@ -21,6 +21,8 @@ pub(super) struct Job {
     pub(super) max_tokens: u32,
     pub(super) stop: Vec<String>,
     pub(super) ignore_eos: bool,
+    /// The request lets the engine's loop check watch it.
+    pub(super) loop_check: bool,
     pub(super) grammar: Option<llguidance::Matcher>,
     pub(super) logit_bias: Vec<LlamaLogitBias>,
     pub(super) followup_bias: Vec<FollowupBias>,

@@ -135,7 +135,8 @@ fn a_refused_first_choice_is_replaced_by_the_given_token() {
 }
 
 /// A grammar that can only repeat one sentence: the engine ends it at the fourth copy,
-/// unless `stop_repetition` is off, when it runs to `max_tokens`.
+/// unless `stop_repetition` is off (or the request turns the loop check off), when it runs
+/// to `max_tokens`.
 #[test]
 fn a_generation_repeating_one_sentence_is_stopped_at_its_fourth_copy() {
     const SENTENCE: &str = "The West Lake room has a projector. ";
@@ -149,6 +150,12 @@ fn a_generation_repeating_one_sentence_is_stopped_at_its_fourth_copy() {
     assert!((4..=5).contains(&copies), "{copies} copies: {text:?}");
     // Forced text is tokenized in small pieces: some 25 tokens a copy here.
     assert!(usage.completion_tokens < 150, "{usage:?}");
+    let mut unwatched = greedy(PROMPT, 200);
+    unwatched.grammar = Some(grammar.clone());
+    unwatched.loop_check = false;
+    let (text, reason, usage) = run(unwatched);
+    assert_eq!(reason, FinishReason::Length, "{text:?}");
+    assert_eq!(usage.completion_tokens, 200);
 
     let mut config = EngineConfig::new(model_path(), "smollm2");
     config.context_size = Some(1024);

@@ -228,6 +228,35 @@ async fn a_call_the_loop_check_stopped_is_closed_and_one_cut_by_the_token_limit_
     assert!(choice["message"]["tool_calls"].is_null(), "{body}");
 }
 
+#[tokio::test]
+async fn under_required_a_call_that_ran_on_is_asked_again_bounded_and_never_replaced_by_text() {
+    // The engine's loop check stopped the model inside the call's one required string.
+    let ran_on =
+        "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris Paris Paris Pa";
+    let whole = weather_call("Paris");
+    let (app, backend) = ready(&[ran_on, &whole]);
+    let required = chat(json!({"tools": weather_tools(), "tool_choice": "required"}));
+    let (status, body) = post_chat(&app, required.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["choices"][0]["finish_reason"], "tool_calls", "{body}");
+    let second = backend.requests().pop().expect("a second generation");
+    let grammar = second.grammar.expect("a grammar");
+    assert!(grammar.contains("256") && !second.loop_check, "{grammar}");
+
+    // Twice no valid call: an error in OpenAI's format, and no text in place of the call.
+    let (app, backend) = ready(&[ran_on, ran_on, "Sunny in Paris."]);
+    let (status, body) = post_chat(&app, required).await;
+    let (_, code) = check_error(status, &body, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(code, "no_valid_tool_call");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("tool_choice")),
+        "{body}"
+    );
+    assert_eq!(backend.requests().len(), 2, "no text answer was generated");
+}
+
 /// A server with the served call checks on (the other tests run without them).
 fn ready_checked(outputs: &[&str]) -> (Router, Arc<ScriptedBackend>) {
     let state = AppState::new(ServerOptions::default()).expect("state");

@@ -12,6 +12,13 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "llama_server: needs llama.cpp's llama-server (FULCRUM_LLAMA_SERVER); scripts/test runs "
+        "these last, so that the rest need not wait for its build")
 BINARY = ROOT / "target" / "release" / "fulcrum"
 MODEL_ID = "smollm2"
 # With no policy configured, `fulcrum serve` governs with the demo enterprise; its keys are public.

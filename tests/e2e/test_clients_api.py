@@ -260,6 +260,7 @@ def run_task(*args):
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.llama_server
 def test_lm_eval_scores_a_local_task_through_completions_as_on_llama_server(server):
     """lm-evaluation-harness's `local-completions` scores each choice by the log-probabilities
     of its tokens (`echo`), tokenized by the server (`tokenizer_backend=remote`); the same task

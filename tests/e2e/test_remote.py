@@ -15,6 +15,8 @@ import pytest
 
 from conftest import Process, Server, default_model, free_port
 
+pytestmark = pytest.mark.llama_server
+
 EMPLOYEE = {"Authorization": "Bearer demo-employee-key"}
 KEY = "demo-employee-key"
 

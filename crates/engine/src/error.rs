@@ -31,9 +31,10 @@ pub enum EngineError {
     Unsupported(String),
     #[error("the engine stopped: {0}")]
     Stopped(String),
-    /// Under a `tool_choice` that requires a call, the model wrote none that is valid.
-    #[error("the model wrote no valid tool call where the request requires one ({0}); retry the request (another seed or a higher temperature), or let the model answer in text with `tool_choice: auto`")]
-    NoValidCall(String),
+    /// Under a `tool_choice` that requires a call, the model wrote none that is valid, nor
+    /// did the bounded attempt asked for after it.
+    #[error("the model wrote no valid tool call where the request requires one (its answer and a second, bounded attempt held none its tool's schema accepts); retry the request (another seed or a higher temperature), or let the model answer in text with `tool_choice: auto`")]
+    NoValidCall,
     #[error("the request ran past its time limit of {limit_ms} ms (waiting for a slot included): retry later, ask for fewer tokens, or raise `request_timeout_s`")]
     Timeout { limit_ms: u64 },
     #[error("llama.cpp failed while decoding: {0}")]

@@ -188,7 +188,7 @@ impl From<EngineError> for ApiError {
                     code: Some("upstream_error"),
                 }
             }
-            EngineError::NoValidCall(_) => {
+            EngineError::NoValidCall => {
                 tracing::warn!(%err, "no valid call under a tool_choice that requires one");
                 ApiError {
                     status: StatusCode::INTERNAL_SERVER_ERROR,

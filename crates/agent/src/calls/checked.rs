@@ -498,7 +498,7 @@ impl Checking {
         if usage.redirected_start {
             self.note(|changes| changes.redirected_start = true);
         }
-        let (kept, ungrounded): (Vec<ParsedCall>, Vec<ParsedCall>) = calls
+        let (mut kept, ungrounded): (Vec<ParsedCall>, Vec<ParsedCall>) = calls
             .into_iter()
             .partition(|call| self.check.grounded(call, self.check.grounding));
         self.note(|changes| {
@@ -508,7 +508,6 @@ impl Checking {
                     .map(|call| CheckedCall::new(call, "not_in_conversation")),
             );
         });
-        let mut kept = kept;
         // Calls cut short and nothing else: the model wanted a call and ran on in it.
         let ran_on = made == 0 && !incomplete.is_empty();
         if kept.is_empty() && (ran_on || self.check.call_required) {
@@ -519,9 +518,7 @@ impl Checking {
         // No call read at all (one cut short past mending) is no answer either.
         if kept.is_empty() {
             if self.check.call_required {
-                return Err(EngineError::NoValidCall(
-                    "the answer and a second, bounded attempt held no call its tool's schema accepts".into(),
-                ));
+                return Err(EngineError::NoValidCall);
             }
             tracing::info!(
                 calls = made,
@@ -1300,7 +1297,7 @@ mod tests {
             )
             .await;
             assert!(
-                matches!(answer, Err(EngineError::NoValidCall(_))),
+                matches!(answer, Err(EngineError::NoValidCall)),
                 "{choice:?}: {answer:?}"
             );
             assert_eq!(requests.len(), 2, "no text answer generated");

@@ -5,6 +5,8 @@
 
 use serde_json::{Map, Value};
 
+use super::relax::for_each_subschema;
+
 /// How long a free value of a bounded call may be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ValueBounds {
@@ -29,29 +31,11 @@ pub(super) fn bound_free_values(schema: &mut Value, bounds: ValueBounds) {
         let least = object.get("minItems").and_then(Value::as_u64).unwrap_or(0);
         object.insert("maxItems".into(), least.max(bounds.list_items).into());
     }
-    for keyword in ["properties", "patternProperties", "$defs", "definitions"] {
-        if let Some(Value::Object(schemas)) = object.get_mut(keyword) {
-            schemas
-                .values_mut()
-                .for_each(|schema| bound_free_values(schema, bounds));
+    for_each_subschema(object, "", &mut |child, path| {
+        if !path.ends_with("/not") {
+            bound_free_values(child, bounds);
         }
-    }
-    for keyword in ["additionalProperties", "items", "contains"] {
-        match object.get_mut(keyword) {
-            Some(Value::Array(schemas)) => schemas
-                .iter_mut()
-                .for_each(|schema| bound_free_values(schema, bounds)),
-            Some(schema) => bound_free_values(schema, bounds),
-            None => {}
-        }
-    }
-    for keyword in ["anyOf", "oneOf", "allOf", "prefixItems"] {
-        if let Some(Value::Array(schemas)) = object.get_mut(keyword) {
-            schemas
-                .iter_mut()
-                .for_each(|schema| bound_free_values(schema, bounds));
-        }
-    }
+    });
 }
 
 fn has_type(object: &Map<String, Value>, name: &str) -> bool {

@@ -168,7 +168,7 @@ fn mentions_ref(schema: &Value) -> bool {
 }
 
 /// Calls `visit` on each direct subschema of `object` with its JSON Pointer.
-fn for_each_subschema(
+pub(super) fn for_each_subschema(
     object: &mut Map<String, Value>,
     path: &str,
     visit: &mut dyn FnMut(&mut Value, &str),

@@ -11,7 +11,6 @@ mod grammar;
 pub mod llama;
 mod prefix;
 mod repetition;
-pub use prefix::RECOMPUTED_TAIL as PREFIX_RECOMPUTED_TAIL;
 pub mod scripted;
 pub mod stop;
 mod threads;

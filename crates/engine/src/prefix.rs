@@ -8,10 +8,26 @@
 //! context like running requests do, and the least recently used are dropped first when a
 //! new request needs the room.
 
+use std::sync::Arc;
+
 /// Prompt tokens computed again even when cached, so that the first logits come from a batch
 /// of several tokens like a cold prompt's (a batch of one takes llama.cpp's matrix-vector
-/// path, whose rounding differs). It costs a few milliseconds.
+/// path, whose rounding differs). It costs a few milliseconds. A prompt that is all cached
+/// with the logits that followed it ([`PromptEndLogits`]) computes nothing.
 pub const RECOMPUTED_TAIL: usize = 8;
+
+/// The next-token logits a sequence computed right after its first `after` tokens (its
+/// prompt), as llama.cpp gave them, before any sampling stage. The same prompt again samples
+/// its first token from these instead of computing a tail again: llama.cpp's kernels round
+/// differently by batch shape, so a recomputed tail can tip a close first choice (the tiny
+/// model's "The" against "La" for France's capital, 0.13 apart, tipped on CI's machine),
+/// whereas these make a repeated request (a retry, an agent asking again) answer as the first
+/// did.
+#[derive(Debug, Clone)]
+pub(crate) struct PromptEndLogits {
+    pub after: usize,
+    pub values: Arc<[f32]>,
+}
 
 /// A free sequence slot and the tokens whose KV it still holds (empty when cleared).
 #[derive(Debug, Clone)]
@@ -20,6 +36,46 @@ pub(crate) struct FreeSeq<T> {
     pub tokens: Vec<T>,
     /// When it was last used, on the worker's clock; the lowest is evicted first.
     pub last_used: u64,
+    /// The logits after its prompt, while its KV still holds that prompt.
+    pub prompt_end: Option<PromptEndLogits>,
+}
+
+impl<T> FreeSeq<T> {
+    /// A slot that holds nothing.
+    pub(crate) fn empty(seq: i32) -> Self {
+        FreeSeq {
+            seq,
+            tokens: Vec::new(),
+            last_used: 0,
+            prompt_end: None,
+        }
+    }
+
+    /// Forgets what it holds (the caller clears the KV cells).
+    pub(crate) fn clear(&mut self) {
+        self.tokens.clear();
+        self.prompt_end = None;
+    }
+
+    /// How much of `prompt` this slot can give: the whole of it when it holds that very
+    /// prompt with the logits that followed it, otherwise the shared prefix up to `usable`.
+    fn reusable(&self, prompt: &[T], usable: usize, may_reuse: bool) -> usize
+    where
+        T: PartialEq,
+    {
+        let shared = common_prefix(&self.tokens, prompt);
+        let whole = may_reuse
+            && shared == prompt.len()
+            && self
+                .prompt_end
+                .as_ref()
+                .is_some_and(|end| end.after == prompt.len());
+        if whole {
+            shared
+        } else {
+            shared.min(usable)
+        }
+    }
 }
 
 /// How a new prompt gets its slot.
@@ -29,7 +85,8 @@ pub(crate) struct ReusePlan {
     pub target: usize,
     /// Copy the first `reuse` positions from this sequence; `None`: keep the target's own.
     pub source: Option<i32>,
-    /// Prompt tokens whose KV is reused (never the last [`RECOMPUTED_TAIL`]).
+    /// Prompt tokens whose KV is reused (never the last [`RECOMPUTED_TAIL`], unless all of
+    /// them are, with the logits that followed: see [`PromptEndLogits`]).
     pub reuse: usize,
     /// Free-list indices whose kept KV must be cleared first, to make room.
     pub evict: Vec<usize>,
@@ -61,7 +118,7 @@ pub(crate) fn plan<T: PartialEq>(
     };
     let own: Vec<usize> = free
         .iter()
-        .map(|slot| common_prefix(&slot.tokens, prompt).min(usable))
+        .map(|slot| slot.reusable(prompt, usable, may_reuse))
         .collect();
     let least_recent = |skip: Option<usize>| {
         (0..free.len())
@@ -175,6 +232,20 @@ mod tests {
             seq,
             tokens: tokens.to_vec(),
             last_used,
+            prompt_end: None,
+        }
+    }
+
+    /// A slot that computed `prompt` and then generated `output`, keeping the logits between.
+    fn answered(seq: i32, prompt: &[u32], output: &[u32], last_used: u64) -> FreeSeq<u32> {
+        let mut tokens = prompt.to_vec();
+        tokens.extend_from_slice(output);
+        FreeSeq {
+            prompt_end: Some(PromptEndLogits {
+                after: prompt.len(),
+                values: Arc::from(vec![0.0; 4]),
+            }),
+            ..free(seq, &tokens, last_used)
         }
     }
 
@@ -200,6 +271,38 @@ mod tests {
         let slots = [free(0, &counting(0..20), 1)];
         let planned = plan(&counting(0..20), true, 30, 100, &slots, &[]).expect("fits");
         assert_eq!(planned.reuse, 20 - RECOMPUTED_TAIL);
+    }
+
+    #[test]
+    fn the_same_prompt_again_is_reused_whole_where_its_logits_were_kept() {
+        let prompt = counting(0..20);
+        // Answered before: its prompt is copied whole, the slot itself kept for its next turn.
+        let slots = [answered(0, &prompt, &[50, 51], 4), free(1, &[9], 1)];
+        let planned = plan(&prompt, true, 30, 100, &slots, &[]).expect("fits");
+        assert_eq!(
+            (planned.target, planned.source, planned.reuse),
+            (1, Some(0), 20)
+        );
+        // Nothing generated after it: reused in place.
+        let slots = [answered(0, &prompt, &[], 4), free(1, &[], 0)];
+        let planned = plan(&prompt, true, 30, 100, &slots, &[]).expect("fits");
+        assert_eq!(
+            (planned.target, planned.source, planned.reuse),
+            (0, None, 20)
+        );
+        // Logits kept after another length (a shorter prompt) do not make this one whole,
+        // nor do they for a request that may not reuse at all.
+        let slots = [answered(0, &prompt[..12], &prompt[12..], 4)];
+        let planned = plan(&prompt, true, 30, 100, &slots, &[]).expect("fits");
+        assert_eq!(planned.reuse, 20 - RECOMPUTED_TAIL);
+        let slots = [answered(0, &prompt, &[], 4)];
+        let planned = plan(&prompt, false, 30, 100, &slots, &[]).expect("fits");
+        assert_eq!(planned.reuse, 0);
+        // A longer prompt that begins with it still computes its own tail.
+        let longer = counting(0..30);
+        let planned = plan(&longer, true, 40, 100, &slots, &[]).expect("fits");
+        assert_eq!(planned.reuse, 20);
+        assert!(planned.reuse <= longer.len() - RECOMPUTED_TAIL);
     }
 
     #[test]

@@ -68,7 +68,7 @@ impl Worker {
                 .min_by_key(|&index| seqs.free[index].last_used);
             if let Some(index) = oldest_kept {
                 clear_seq(ctx, seqs.free[index].seq);
-                seqs.free[index].tokens.clear();
+                seqs.free[index].clear();
             } else if seqs.active.len() > 1 {
                 self.preempt_newest(ctx, seqs);
             } else {
@@ -86,11 +86,7 @@ impl Worker {
         };
         let slot = seqs.active.swap_remove(index);
         clear_seq(ctx, slot.seq);
-        seqs.free.push(FreeSeq {
-            seq: slot.seq,
-            tokens: Vec::new(),
-            last_used: 0,
-        });
+        seqs.free.push(FreeSeq::empty(slot.seq));
         self.load.preempted.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(
             target: "fulcrum_engine::step",
@@ -112,8 +108,19 @@ impl Worker {
     ) -> Slot {
         for &index in &plan.evict {
             clear_seq(ctx, free[index].seq);
-            free[index].tokens.clear();
+            free[index].clear();
         }
+        // Reused whole, the prompt's first token comes from the logits its holder kept.
+        let prompt_end = (plan.reuse == job.tokens.len())
+            .then(|| {
+                let holder = match plan.source {
+                    Some(source) => free.iter().find(|slot| slot.seq == source),
+                    None => free.get(plan.target),
+                };
+                holder.and_then(|slot| slot.prompt_end.clone())
+            })
+            .flatten()
+            .filter(|end| end.after == job.tokens.len());
         let target = free.swap_remove(plan.target);
         let seq = target.seq;
         let mut reuse = plan.reuse;
@@ -134,9 +141,19 @@ impl Worker {
                     )
             }
         };
-        if !kept {
+        let prompt_end = if kept {
+            prompt_end
+        } else {
             clear_seq(ctx, seq);
             reuse = 0;
+            None
+        };
+        // Nothing left to compute and no kept logits to start from (cannot happen by the
+        // plan, but a sequence must have logits to sample): compute the last token again.
+        if reuse > 0 && reuse == job.tokens.len() && prompt_end.is_none() {
+            reuse -= 1;
+            let from = u32::try_from(reuse).ok();
+            let _ = ctx.clear_kv_cache_seq(u32::try_from(seq).ok(), from, None);
         }
         // A resumed job was counted when it was first admitted.
         let decoding = match job.decoding.take() {
@@ -188,6 +205,8 @@ impl Worker {
             position,
             next_input: None,
             logits_at: None,
+            kept_logits: prompt_end.as_ref().map(|end| Arc::clone(&end.values)),
+            prompt_end,
             prompt_logits: Vec::new(),
             admitted,
         }

@@ -36,7 +36,7 @@ use crate::backend::{
 };
 use crate::error::EngineError;
 use crate::grammar::GrammarCompiler;
-use crate::prefix::{self, FreeSeq, ReusePlan};
+use crate::prefix::{self, FreeSeq, PromptEndLogits, ReusePlan};
 use crate::repetition::RepetitionGuard;
 use crate::stop::{StopMatcher, StopScan, Utf8Assembler};
 use crate::threads::physical_cores;

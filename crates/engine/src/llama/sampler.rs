@@ -2,6 +2,9 @@
 //! then greedy or top-k/top-p/temperature), biases that depend on the previous token, and a
 //! plain arg-max for greedy decoding without either.
 
+use llama_cpp_2::token::data::LlamaTokenData;
+use llama_cpp_2::token::data_array::LlamaTokenDataArray;
+
 use super::*;
 
 pub(super) fn build_sampler(
@@ -42,18 +45,22 @@ pub(super) fn build_sampler(
     Some(LlamaSampler::chain_simple(chain))
 }
 
-/// Samples from the logits at `at` with some tokens' logits moved first (llama.cpp's own
-/// `sample` reads the logits itself, so this goes through a candidate array), then accepts the
-/// token as `sample` would. With `redirect`, its replacement is taken when the grammar refuses
-/// its first choice and allows the replacement.
+/// Samples from `logits` with some tokens' logits moved first (llama.cpp's own `sample` reads
+/// the context's logits itself, so this goes through a candidate array built as it builds
+/// its own), then accepts the token as `sample` would. With `redirect`, its replacement is
+/// taken when the grammar refuses its first choice and allows the replacement.
 pub(super) fn sample_with_bias(
     sampler: &mut LlamaSampler,
-    ctx: &LlamaContext<'_>,
-    at: i32,
+    logits: &[f32],
     biases: &[FollowupBias],
     redirect: Option<RefusedStartRedirect>,
 ) -> LlamaToken {
-    let mut candidates = ctx.token_data_array_ith(at);
+    let mut candidates = LlamaTokenDataArray::from_iter(
+        (0_i32..)
+            .zip(logits)
+            .map(|(id, &logit)| LlamaTokenData::new(LlamaToken(id), logit, 0.0)),
+        false,
+    );
     for bias in biases {
         if let Some(entry) = candidates
             .data
@@ -66,7 +73,7 @@ pub(super) fn sample_with_bias(
     candidates.apply_sampler(sampler);
     let mut token = candidates
         .selected_token()
-        .unwrap_or_else(|| argmax(ctx.get_logits_ith(at)));
+        .unwrap_or_else(|| argmax(logits));
     if let Some(RefusedStartRedirect {
         first_choice,
         instead,

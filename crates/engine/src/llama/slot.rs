@@ -150,6 +150,11 @@ pub(super) struct Slot {
     pub(super) next_input: Option<LlamaToken>,
     /// Where this sequence's logits are in the last decoded batch.
     pub(super) logits_at: Option<i32>,
+    /// Logits to sample from at the next step instead of a batch's: those its prompt was
+    /// followed by when all of it was reused from a kept cache.
+    pub(super) kept_logits: Option<Arc<[f32]>>,
+    /// The logits that followed its prompt, kept with its cache when it is released.
+    pub(super) prompt_end: Option<PromptEndLogits>,
     /// Prompt positions whose logits the last batch computed for their log-probabilities:
     /// (index in the batch, index of the token in the prompt).
     pub(super) prompt_logits: Vec<(i32, usize)>,

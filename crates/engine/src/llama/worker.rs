@@ -49,13 +49,7 @@ pub(super) struct Sequences {
 impl Sequences {
     fn new(slots: u32) -> Self {
         Sequences {
-            free: (0..slots as i32)
-                .map(|seq| FreeSeq {
-                    seq,
-                    tokens: Vec::new(),
-                    last_used: 0,
-                })
-                .collect(),
+            free: (0..slots as i32).map(FreeSeq::empty).collect(),
             active: Vec::new(),
             waiting: WaitQueue::default(),
             clock: 0,
@@ -189,7 +183,12 @@ impl Worker {
                 continue;
             }
             let step_started = Instant::now();
-            let decode_result = ctx.decode(&mut batch);
+            // Empty when every running sequence starts from kept logits.
+            let decode_result = if batch.n_tokens() == 0 {
+                Ok(())
+            } else {
+                ctx.decode(&mut batch)
+            };
             tracing::debug!(
                 target: "fulcrum_engine::step",
                 tokens = batch.n_tokens(),
@@ -227,9 +226,21 @@ impl Worker {
             }
             let mut finished = Vec::new();
             for (index, slot) in seqs.active.iter_mut().enumerate() {
-                let Some(at) = slot.logits_at.take() else {
-                    continue;
+                let kept = slot.kept_logits.take();
+                let at = slot.logits_at.take();
+                let logits: &[f32] = match (&kept, at) {
+                    (Some(kept), _) => kept,
+                    (None, Some(at)) => ctx.get_logits_ith(at),
+                    (None, None) => continue,
                 };
+                // The logits right after the prompt are kept with the cache, for the same
+                // prompt again (see `prefix::PromptEndLogits`).
+                if self.prefix_cache && kept.is_none() && slot.decoding.last_token.is_none() {
+                    slot.prompt_end = Some(PromptEndLogits {
+                        after: slot.kv_tokens.len(),
+                        values: Arc::from(logits),
+                    });
+                }
                 // Asked for nothing but the prompt (its log-probabilities, with `echo`).
                 if slot.job.max_tokens == 0 {
                     slot.finish(FinishReason::Length);
@@ -237,13 +248,15 @@ impl Worker {
                     continue;
                 }
                 let followup = slot.followup_biases();
-                let instead = slot.refused_start_redirect(ctx.get_logits_ith(at), &vocab);
-                let token = match slot.decoding.sampler.as_mut() {
-                    Some(sampler) if !followup.is_empty() || instead.is_some() => {
-                        sample_with_bias(sampler, &ctx, at, &followup, instead)
+                let instead = slot.refused_start_redirect(logits, &vocab);
+                let token = match (slot.decoding.sampler.as_mut(), at) {
+                    (Some(sampler), Some(at))
+                        if kept.is_none() && followup.is_empty() && instead.is_none() =>
+                    {
+                        sampler.sample(&ctx, at)
                     }
-                    Some(sampler) => sampler.sample(&ctx, at),
-                    None => argmax(ctx.get_logits_ith(at)),
+                    (Some(sampler), _) => sample_with_bias(sampler, logits, &followup, instead),
+                    (None, _) => argmax(logits),
                 };
                 if let Some(error) = slot.decoding.grammar_violation(token, &vocab) {
                     tracing::error!(
@@ -261,7 +274,7 @@ impl Worker {
                     slot.decoding.redirected_start = true;
                 }
                 if let Some(top) = slot.job.logprobs {
-                    let mut entry = token_logprob(ctx.get_logits_ith(at), token, top, &vocab);
+                    let mut entry = token_logprob(logits, token, top, &vocab);
                     // The end-of-text token that ends a generation is no text of it.
                     if vocab.is_eog(token) && !slot.job.ignore_eos {
                         entry.bytes.clear();
@@ -354,20 +367,21 @@ impl Worker {
     /// it (unless the prefix cache is off).
     pub(super) fn release(&self, ctx: &mut LlamaContext<'_>, slot: Slot, seqs: &mut Sequences) {
         seqs.clock += 1;
-        let mut tokens = slot.kv_tokens;
+        let mut free = FreeSeq {
+            seq: slot.seq,
+            tokens: slot.kv_tokens,
+            last_used: seqs.clock,
+            prompt_end: slot.prompt_end,
+        };
         if !self.prefix_cache {
             clear_seq(ctx, slot.seq);
-            tokens.clear();
+            free.clear();
         }
-        seqs.free.push(FreeSeq {
-            seq: slot.seq,
-            tokens,
-            last_used: seqs.clock,
-        });
+        seqs.free.push(free);
         if let Some(budget) = self.prefix_cache_tokens {
             for index in prefix::over_budget(&seqs.free, budget) {
                 clear_seq(ctx, seqs.free[index].seq);
-                seqs.free[index].tokens.clear();
+                seqs.free[index].clear();
             }
         }
     }
@@ -414,10 +428,6 @@ pub(super) fn fail_all(ctx: &mut LlamaContext<'_>, seqs: &mut Sequences, err: &E
     for slot in seqs.active.drain(..) {
         let _ = slot.job.events.send(Err(err.clone()));
         clear_seq(ctx, slot.seq);
-        seqs.free.push(FreeSeq {
-            seq: slot.seq,
-            tokens: Vec::new(),
-            last_used: 0,
-        });
+        seqs.free.push(FreeSeq::empty(slot.seq));
     }
 }

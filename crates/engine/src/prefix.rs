@@ -20,9 +20,11 @@ pub const RECOMPUTED_TAIL: usize = 8;
 /// prompt), as llama.cpp gave them, before any sampling stage. The same prompt again samples
 /// its first token from these instead of computing a tail again: llama.cpp's kernels round
 /// differently by batch shape, so a recomputed tail can tip a close first choice (the tiny
-/// model's "The" against "La" for France's capital, 0.13 apart, tipped on CI's machine),
-/// whereas these make a repeated request (a retry, an agent asking again) answer as the first
-/// did.
+/// model's "The" against "La" for France's capital, 0.13 apart, tipped in an end-to-end run),
+/// whereas these make a repeated request (a retry, an agent asking again) start as the first
+/// did: the same first token, which in `auto` is the choice between text and a call. (The
+/// tokens after it are decoded beside whatever else the cache holds, which can still round
+/// differently.)
 #[derive(Debug, Clone)]
 pub(crate) struct PromptEndLogits {
     pub after: usize,

@@ -15,6 +15,47 @@ pub const WHEN_TO_CALL: &str = "Call a function only when the user's request nee
 functions provided. If none of them fits the request, or a required argument is missing, \
 answer in plain text without calling any function.";
 
+/// Added to the system prompt with the when-to-call rule where parallel calls are allowed and
+/// asked for by [`CallGuidance::Rule`]: a small model, asked for the same thing over several
+/// values, makes one call and stops, or packs the values into one argument.
+pub const ONE_CALL_EACH: &str = "When the request asks for several things (the same thing for \
+several values, such as several places, items, amounts or dates, or several different tasks), \
+make one function call for each of them, each in its own <tool_call></tool_call> block, one \
+after another.";
+
+/// [`ONE_CALL_EACH`] shown once, for [`CallGuidance::Example`]. Its function and values are
+/// nobody's: the grammar allows only the request's functions, and the grounding check drops a
+/// call whose values come from the system prompt alone.
+pub const ONE_CALL_EACH_EXAMPLE: &str = "When the request asks for several things, make one \
+function call for each of them, each in its own <tool_call></tool_call> block. For example, \
+asked \"What is the weather in Paris and in Rome, in celsius?\" with a function get_weather, \
+answer:\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", \
+\"unit\": \"celsius\"}}\n</tool_call>\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": \
+{\"city\": \"Rome\", \"unit\": \"celsius\"}}\n</tool_call>";
+
+/// What the system prompt says about parallel calls, where they are allowed, in `auto`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CallGuidance {
+    /// Nothing.
+    #[default]
+    Off,
+    /// One call for each thing asked ([`ONE_CALL_EACH`]).
+    Rule,
+    /// The same, shown by an example ([`ONE_CALL_EACH_EXAMPLE`]).
+    Example,
+}
+
+impl CallGuidance {
+    fn text(self) -> Option<&'static str> {
+        match self {
+            CallGuidance::Off => None,
+            CallGuidance::Rule => Some(ONE_CALL_EACH),
+            CallGuidance::Example => Some(ONE_CALL_EACH_EXAMPLE),
+        }
+    }
+}
+
 /// Default logit bias on `<tool_call>` in `auto`. Chosen on a handful of prompts with the
 /// default model (it needed 12–20 to call for clear weather questions, while knowledge questions
 /// stayed text at 20); to be tuned on BFCL's irrelevance and simple sets.
@@ -71,6 +112,8 @@ pub struct ToolCallTuning {
     /// Write a call's whole numbers that its tool's schema declares floats (`format: float`
     /// or `double`) with a fraction (`2.0`), the type the tool's language reads.
     pub floats_as_declared: bool,
+    /// What the system prompt says about parallel calls in `auto`, where they are allowed.
+    pub parallel_call_guidance: CallGuidance,
 }
 
 impl Default for ToolCallTuning {
@@ -89,23 +132,29 @@ impl Default for ToolCallTuning {
             percentages_as_fractions: true,
             text_answer_without_tools: true,
             floats_as_declared: true,
+            parallel_call_guidance: CallGuidance::default(),
         }
     }
 }
 
-/// Appends the when-to-call rule to the system message, or adds one.
-pub fn add_call_guidance(messages: &mut Vec<Message>) {
+/// Appends the when-to-call rule (and, where parallel calls are allowed, the `parallel`
+/// guidance) to the system message, or adds one.
+pub fn add_call_guidance(messages: &mut Vec<Message>, parallel: Option<CallGuidance>) {
+    let guidance = match parallel.and_then(CallGuidance::text) {
+        Some(text) => format!("{WHEN_TO_CALL}\n\n{text}"),
+        None => WHEN_TO_CALL.to_string(),
+    };
     match messages.first_mut() {
         Some(first) if first.role == Role::System => {
             let content = first.content.get_or_insert_with(String::new);
             if !content.is_empty() {
                 content.push_str("\n\n");
             }
-            content.push_str(WHEN_TO_CALL);
+            content.push_str(&guidance);
         }
         _ => messages.insert(
             0,
-            Message::system(format!("You are a helpful assistant.\n\n{WHEN_TO_CALL}")),
+            Message::system(format!("You are a helpful assistant.\n\n{guidance}")),
         ),
     }
 }

@@ -83,6 +83,9 @@ pub struct Config {
     /// Write a call's whole numbers that its tool's schema declares floats (`format: float`
     /// or `double`) with a fraction (`2.0`).
     pub floats_as_declared: bool,
+    /// What the system prompt says about parallel calls in `auto`, where they are allowed:
+    /// `off`, `rule` (one call for each thing asked) or `example` (the same, shown).
+    pub parallel_call_guidance: fulcrum_agent::CallGuidance,
     /// The policy file (users, roles, databases, tools); unset serves the demo enterprise.
     pub policy: Option<PathBuf>,
     /// SQLite file for the audit log, pending actions and agent sessions.
@@ -130,6 +133,9 @@ pub struct Config {
     /// row of 16 bytes or more, or a run of 256 bytes of a shorter unit) instead of letting it
     /// run to its token limit.
     pub stop_repetition: bool,
+    /// Take the tokens a grammar forces (a call's name, argument names, punctuation)
+    /// without sampling each: computed together at the next step (the embedded engine).
+    pub jump_forward: bool,
     /// Most tokens kept in finished sequences for reuse; 0 = as many as the context allows.
     pub prefix_cache_tokens: usize,
     pub max_queue: usize,
@@ -189,6 +195,7 @@ impl Default for Config {
             percentages_as_fractions: true,
             text_answer_without_tools: true,
             floats_as_declared: true,
+            parallel_call_guidance: fulcrum_agent::CallGuidance::default(),
             policy: None,
             state_db: None,
             state_url: None,
@@ -207,6 +214,7 @@ impl Default for Config {
             agent_text_answer_without_tools: false,
             prefix_cache: true,
             stop_repetition: true,
+            jump_forward: false,
             prefix_cache_tokens: 0,
             max_queue: 64,
             request_timeout_secs: 300,
@@ -231,7 +239,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 57] = [
+pub const KEYS: [&str; 59] = [
     "engine",
     "upstreams",
     "host",
@@ -260,6 +268,7 @@ pub const KEYS: [&str; 57] = [
     "percentages_as_fractions",
     "text_answer_without_tools",
     "floats_as_declared",
+    "parallel_call_guidance",
     "policy",
     "state_db",
     "state_url",
@@ -279,6 +288,7 @@ pub const KEYS: [&str; 57] = [
     "prefix_cache",
     "prefix_cache_tokens",
     "stop_repetition",
+    "jump_forward",
     "max_queue",
     "request_timeout_secs",
     "context_max_tokens",
@@ -378,6 +388,7 @@ impl Config {
             percentages_as_fractions: self.percentages_as_fractions,
             text_answer_without_tools: self.text_answer_without_tools,
             floats_as_declared: self.floats_as_declared,
+            parallel_call_guidance: self.parallel_call_guidance,
         }
     }
 

@@ -122,6 +122,7 @@ pub fn engine_config(config: &Config, path: &Path, id: String) -> EngineConfig {
     engine.slots = config.slots;
     engine.prefix_cache = config.prefix_cache;
     engine.stop_repetition = config.stop_repetition;
+    engine.jump_forward = config.jump_forward;
     engine.prefix_cache_tokens =
         (config.prefix_cache_tokens > 0).then_some(config.prefix_cache_tokens);
     engine.batch_size = config.batch_size;

@@ -469,6 +469,8 @@ pub struct EngineLoad {
     /// Times a running generation gave back its KV cells because the cache was full (it
     /// resumed later with its output kept).
     pub preempted_total: u64,
+    /// Generated tokens a grammar forced, taken without sampling (jump-forward decoding).
+    pub forced_tokens_total: u64,
 }
 
 /// One engine a remote backend sends generations to, as it stands now.

@@ -22,6 +22,7 @@ pub struct Metrics {
     /// 429 answers, by the limit that refused.
     pub rejected: IntCounterVec,
     preemptions: IntCounter,
+    forced_tokens: IntCounter,
     pub generations_in_flight: IntGauge,
     pub engine_waiting: IntGauge,
     pub engine_running: IntGauge,
@@ -141,6 +142,10 @@ impl Metrics {
             "fulcrum_engine_preemptions_total",
             "Times a running generation gave back its KV cells because the cache was full (it resumed later, its output kept)",
         )?;
+        let forced_tokens = IntCounter::new(
+            "fulcrum_engine_forced_tokens_total",
+            "Generated tokens a grammar forced (a tool call's name, argument names, punctuation), taken without sampling (jump-forward decoding)",
+        )?;
         let queue_wait_by_class = HistogramVec::new(
             prometheus::HistogramOpts::new(
                 "fulcrum_queue_wait_by_class_seconds",
@@ -181,10 +186,12 @@ impl Metrics {
         registry.register(Box::new(upstream_outstanding.clone()))?;
         registry.register(Box::new(upstream_events.clone()))?;
         registry.register(Box::new(preemptions.clone()))?;
+        registry.register(Box::new(forced_tokens.clone()))?;
         registry.register(Box::new(queue_wait_by_class.clone()))?;
         registry.register(Box::new(rejected.clone()))?;
         Ok(Metrics {
             preemptions,
+            forced_tokens,
             queue_wait_by_class,
             rejected,
             answer_cache_hits,
@@ -234,6 +241,7 @@ impl Metrics {
         catch_up(&self.engine_admitted, load.admitted_total);
         catch_up(&self.timeouts, load.timed_out_total);
         catch_up(&self.preemptions, load.preempted_total);
+        catch_up(&self.forced_tokens, load.forced_tokens_total);
         let waited = load.queue_wait_seconds_total - self.queue_wait_seconds.get();
         if waited > 0.0 {
             self.queue_wait_seconds.inc_by(waited);

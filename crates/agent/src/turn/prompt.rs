@@ -84,7 +84,9 @@ impl Agent {
         let offered = if *choice == ToolChoice::None {
             &[][..]
         } else {
-            add_call_guidance(&mut system);
+            let parallel = (*choice == ToolChoice::Auto && self.options.parallel_calls)
+                .then_some(self.options.tuning.parallel_call_guidance);
+            add_call_guidance(&mut system, parallel);
             tools.definitions()
         };
         let measure = TemplateMeasure {

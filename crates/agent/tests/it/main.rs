@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fulcrum_agent::{
-    Agent, AgentOptions, CallGrounding, SessionStore, ToolCallTuning, TurnOutcome,
+    Agent, AgentOptions, CallGrounding, CallGuidance, SessionStore, ToolCallTuning, TurnOutcome,
 };
 use fulcrum_chat::{ChatTemplate, SpecialTokenGuard};
 use fulcrum_engine::scripted::ScriptedBackend;
@@ -124,6 +124,7 @@ pub fn open_agent_with(dir: &Path, backend: Arc<ScriptedBackend>, options: Agent
                 percentages_as_fractions: false,
                 text_answer_without_tools: true,
                 floats_as_declared: true,
+                parallel_call_guidance: CallGuidance::Off,
             },
             ..options
         },

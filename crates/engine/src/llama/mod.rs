@@ -91,6 +91,10 @@ pub struct EngineConfig {
     /// End a generation that repeats one phrase or line over and over (see
     /// [`crate::RepetitionGuard`]) instead of letting it run to its token limit.
     pub stop_repetition: bool,
+    /// Take the tokens a request's grammar forces (a tool call's name, its argument names
+    /// and punctuation) without sampling them one step each: they are computed together,
+    /// beside the token sampled before them (jump-forward decoding).
+    pub jump_forward: bool,
 }
 
 impl EngineConfig {
@@ -107,6 +111,7 @@ impl EngineConfig {
             prefix_cache: true,
             prefix_cache_tokens: None,
             stop_repetition: true,
+            jump_forward: false,
         }
     }
 }
@@ -133,6 +138,7 @@ struct LoadCounters {
     queue_wait_micros: AtomicU64,
     timed_out: AtomicU64,
     preempted: AtomicU64,
+    forced_tokens: AtomicU64,
 }
 
 fn backend() -> Result<&'static LlamaBackend, EngineError> {
@@ -218,6 +224,7 @@ impl LlamaEngine {
             prefix_cache: config.prefix_cache,
             prefix_cache_tokens: config.prefix_cache_tokens,
             stop_repetition: config.stop_repetition,
+            jump_forward: config.jump_forward,
         };
         std::thread::Builder::new()
             .name("fulcrum-llama".into())
@@ -282,6 +289,7 @@ impl Backend for LlamaEngine {
                 / 1e6,
             timed_out_total: self.load.timed_out.load(Ordering::Relaxed),
             preempted_total: self.load.preempted.load(Ordering::Relaxed),
+            forced_tokens_total: self.load.forced_tokens.load(Ordering::Relaxed),
         }
     }
 

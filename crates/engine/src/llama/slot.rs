@@ -234,6 +234,74 @@ impl Slot {
             self.finish(FinishReason::Stop);
             return true;
         }
+        if self.emit(token, vocab) {
+            return true;
+        }
+        self.job.tokens.push(token);
+        self.next_input = Some(token);
+        false
+    }
+
+    /// The tokens the grammar forces after the last one taken (jump-forward decoding), taken
+    /// from the grammar and the sampler: the model could pick nothing else, so they are not
+    /// sampled one step each but computed with the next step's batch, beside the token
+    /// sampled last ([`Slot::take_forced`] gives them out). The forced text is tokenized as the
+    /// model's tokenizer writes it after that token (see [`tokenize_after`]), less its last
+    /// token, which may be the start of a longer one that the free text after it completes;
+    /// no more than the token limit leaves. None for a request that reports each token's
+    /// log-probability.
+    pub(super) fn forced_tokens(&mut self, vocab: &LlamaVocab<'_>) -> Vec<LlamaToken> {
+        if self.job.logprobs.is_some() {
+            return Vec::new();
+        }
+        let Some(check) = self.decoding.grammar_check.as_mut() else {
+            return Vec::new();
+        };
+        let forced_text = check.compute_ff_bytes();
+        if forced_text.is_empty() {
+            return Vec::new();
+        }
+        let mut forced = tokenize_after(self.decoding.last_token, &forced_text, vocab);
+        forced.pop();
+        if let Some(end) = forced.iter().position(|token| vocab.is_eog(*token)) {
+            forced.truncate(end);
+        }
+        let left = self.job.max_tokens.saturating_sub(self.decoding.generated);
+        forced.truncate(usize::try_from(left).unwrap_or(usize::MAX));
+        let ids: Vec<u32> = forced.iter().map(|token| token.0.cast_unsigned()).collect();
+        // Checked token by token: only what the grammar accepts is taken (a tokenization the
+        // grammar reads otherwise stops the run there).
+        let accepted = check.try_consume_tokens(&ids).unwrap_or(0);
+        forced.truncate(accepted);
+        if let Some(sampler) = self.decoding.sampler.as_mut() {
+            for token in &forced {
+                sampler.accept(*token);
+            }
+        }
+        forced
+    }
+
+    /// Takes `forced` (from [`Slot::forced_tokens`]) as generated: counted, their text sent;
+    /// they are computed together with the token sampled before them at the next step. Says
+    /// whether the generation ended among them (a stop sequence, a loop, the token limit).
+    pub(super) fn take_forced(&mut self, forced: &[LlamaToken], vocab: &LlamaVocab<'_>) -> bool {
+        if forced.is_empty() {
+            return false;
+        }
+        self.next_input = None;
+        for token in forced {
+            self.decoding.last_token = Some(*token);
+            if self.emit(*token, vocab) {
+                return true;
+            }
+            self.job.tokens.push(*token);
+        }
+        false
+    }
+
+    /// Counts `token` as generated and sends the text it completes; says whether the
+    /// generation ended with it (a stop sequence, a loop, the token limit).
+    fn emit(&mut self, token: LlamaToken, vocab: &LlamaVocab<'_>) -> bool {
         self.decoding.generated += 1;
         let piece = vocab.token_to_piece(token, false, None);
         let text = self.decoding.utf8.push(&piece);
@@ -271,8 +339,6 @@ impl Slot {
             self.finish(FinishReason::Length);
             return true;
         }
-        self.job.tokens.push(token);
-        self.next_input = Some(token);
         false
     }
 
@@ -308,4 +374,24 @@ impl Slot {
         job.decoding = Some(self.decoding);
         job
     }
+}
+
+/// `text`'s tokens as the tokenizer writes them right after `previous`: the two are tokenized
+/// together (a tokenizer splits text by what precedes it, and the model was trained on whole
+/// answers so split), and `previous` taken off the front when it stands there unchanged;
+/// otherwise `text` is tokenized alone.
+fn tokenize_after(
+    previous: Option<LlamaToken>,
+    text: &[u8],
+    vocab: &LlamaVocab<'_>,
+) -> Vec<LlamaToken> {
+    if let Some(previous) = previous {
+        let mut joined = vocab.token_to_piece(previous, true, None);
+        joined.extend_from_slice(text);
+        let tokens = vocab.tokenize(&joined, false, true);
+        if tokens.first() == Some(&previous) {
+            return tokens[1..].to_vec();
+        }
+    }
+    vocab.tokenize(text, false, true)
 }

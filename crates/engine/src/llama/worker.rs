@@ -32,6 +32,8 @@ pub(super) struct Worker {
     pub(super) prefix_cache: bool,
     pub(super) prefix_cache_tokens: Option<usize>,
     pub(super) stop_repetition: bool,
+    /// Take the tokens a grammar forces without sampling them (see [`Slot::forced_tokens`]).
+    pub(super) jump_forward: bool,
 }
 
 /// The worker's sequences between steps.
@@ -284,6 +286,17 @@ impl Worker {
                 }
                 if slot.accept(token, &vocab) {
                     finished.push(index);
+                    continue;
+                }
+                if self.jump_forward {
+                    let forced = slot.forced_tokens(&vocab);
+                    // Counted before their text goes out, so a reader after it finds them.
+                    self.load
+                        .forced_tokens
+                        .fetch_add(forced.len() as u64, Ordering::Relaxed);
+                    if slot.take_forced(&forced, &vocab) {
+                        finished.push(index);
+                    }
                 }
             }
             for index in finished.into_iter().rev() {
@@ -325,7 +338,16 @@ impl Worker {
             self.prefill_chunk_tokens as usize,
             used,
         );
-        for slot in active.iter_mut() {
+        // Tokens a generation has taken but not computed (forced by its grammar) before
+        // prompts: they are that sequence's next step.
+        let generating: Vec<bool> = active
+            .iter()
+            .map(|slot| slot.decoding.last_token.is_some())
+            .collect();
+        let mut order: Vec<usize> = (0..active.len()).filter(|&i| generating[i]).collect();
+        order.extend((0..active.len()).filter(|&i| !generating[i]));
+        for index in order {
+            let slot = &mut active[index];
             let remaining = slot.job.tokens.len() - slot.computed;
             if remaining == 0 || used >= capacity {
                 continue;

@@ -176,3 +176,84 @@ fn a_generation_repeating_one_sentence_is_stopped_at_its_fourth_copy() {
     assert_eq!(reason, FinishReason::Length);
     assert_eq!(usage.completion_tokens, 200);
 }
+
+/// With `jump_forward`, what a grammar forces is taken without sampling and still counted,
+/// cut by a stop sequence and by the token limit as sampled text is; where each token's
+/// log-probability is asked for, or with `jump_forward` off (the default), every token is
+/// sampled.
+#[test]
+fn tokens_a_grammar_forces_are_taken_without_sampling_and_counted_as_generated() {
+    const OPENING: &str = r#"{"name": "get_weather", "arguments": {"city": ""#;
+    let grammar = format!(
+        "start: \"{}\" /[A-Z][a-z]{{2,8}}/ \"\\\"}}}}\"\n",
+        OPENING.replace('"', "\\\"")
+    );
+    let forced_so_far = |engine: &LlamaEngine| engine.occupancy().forced_tokens_total;
+    let mut config = EngineConfig::new(model_path(), "smollm2");
+    config.context_size = Some(1024);
+    config.slots = 1;
+    config.threads = Some(2);
+    config.jump_forward = true;
+    let jumping = LlamaEngine::load(config).expect("tiny model loads");
+
+    let mut request = greedy(PROMPT, 60);
+    request.grammar = Some(grammar);
+    let (text, reason, usage) = run_with(&jumping, request.clone());
+    let forced = forced_so_far(&jumping);
+    assert_eq!(reason, FinishReason::Stop, "{text:?}");
+    let call: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|err| panic!("{text:?}: {err}"));
+    assert!(call["arguments"]["city"].is_string(), "{text}");
+    assert!(forced >= 8, "{forced} tokens forced for {text:?}");
+    assert!(
+        u64::from(usage.completion_tokens) > forced,
+        "forced tokens are generated tokens: {usage:?}, {forced} forced"
+    );
+
+    let (cut, reason, _) = run_with(
+        &jumping,
+        GenerationRequest {
+            stop: vec!["arguments".into()],
+            ..request.clone()
+        },
+    );
+    assert_eq!(
+        (cut.as_str(), reason),
+        (r#"{"name": "get_weather", ""#, FinishReason::Stop)
+    );
+    let (short, reason, usage) = run_with(
+        &jumping,
+        GenerationRequest {
+            max_tokens: Some(3),
+            ..request.clone()
+        },
+    );
+    assert_eq!(
+        (reason, usage.completion_tokens),
+        (FinishReason::Length, 3),
+        "{short:?}"
+    );
+    assert!(OPENING.starts_with(&short), "{short:?}");
+
+    let before = forced_so_far(&jumping);
+    let (with_logprobs, _, _) = run_with(
+        &jumping,
+        GenerationRequest {
+            logprobs: Some(0),
+            ..request.clone()
+        },
+    );
+    assert_eq!(
+        forced_so_far(&jumping),
+        before,
+        "every token sampled for its log-probability"
+    );
+    assert!(with_logprobs.starts_with(OPENING), "{with_logprobs:?}");
+
+    let _engine = exclusive();
+    let shared = engine();
+    let before = forced_so_far(&shared);
+    let (text, _, _) = run_with(&shared, request);
+    assert!(text.starts_with(OPENING), "{text:?}");
+    assert_eq!(forced_so_far(&shared), before, "off by default");
+}

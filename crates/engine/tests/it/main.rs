@@ -65,7 +65,15 @@ fn exclusive() -> std::sync::MutexGuard<'static, ()> {
 }
 
 fn run(request: GenerationRequest) -> (String, FinishReason, fulcrum_engine::Usage) {
-    let mut stream = engine().generate(request).expect("generate");
+    run_with(&engine(), request)
+}
+
+/// `request`'s whole answer from `engine`: its text, why it ended, its usage.
+fn run_with(
+    engine: &LlamaEngine,
+    request: GenerationRequest,
+) -> (String, FinishReason, fulcrum_engine::Usage) {
+    let mut stream = engine.generate(request).expect("generate");
     let mut text = String::new();
     while let Some(event) = stream.blocking_next() {
         match event.expect("no engine error") {

@@ -64,15 +64,7 @@ fn fresh_engine() -> LlamaEngine {
 }
 
 pub(super) fn run_on(engine: &LlamaEngine, request: GenerationRequest) -> String {
-    let mut stream = engine.generate(request).expect("generate");
-    let mut text = String::new();
-    while let Some(event) = stream.blocking_next() {
-        match event.expect("no engine error") {
-            GenerationEvent::Text(piece) => text.push_str(&piece),
-            GenerationEvent::Finished { .. } => return text,
-        }
-    }
-    panic!("stream ended without Finished");
+    super::run_with(engine, request).0
 }
 
 /// A prompt behind a long shared system prompt, as an agent's steps are.

@@ -204,7 +204,10 @@ fn prepare(state: &AppState, valid: ValidRequest) -> Result<Prepared, ApiError> 
         .map(|check| check.with_plain_prompt(|| model.template.render(&messages, &[], &options)))
         .transpose()?;
     if tools.is_some() && valid.tool_choice == ToolChoice::Auto {
-        add_call_guidance(&mut messages);
+        let parallel = valid
+            .parallel_tool_calls
+            .then_some(state.options.tuning.parallel_call_guidance);
+        add_call_guidance(&mut messages, parallel);
     }
     let definitions = tools.as_ref().map_or(&[][..], |set| set.definitions());
     let prompt = model.template.render(&messages, definitions, &options)?;

@@ -381,3 +381,53 @@ async fn checked_nothing_is_asked_again_when_parallel_calls_are_off_and_the_call
     );
     assert_eq!(backend.requests().len(), 1);
 }
+
+#[tokio::test]
+async fn parallel_call_guidance_is_in_the_prompt_only_where_parallel_calls_are_allowed_in_auto() {
+    use fulcrum_agent::{CallGuidance, ToolCallTuning};
+    let call = weather_call("Paris");
+    for (guidance, said) in [
+        (CallGuidance::Off, None),
+        (
+            CallGuidance::Rule,
+            Some("make one function call for each of them"),
+        ),
+        (CallGuidance::Example, Some("\"city\": \"Rome\"")),
+    ] {
+        let state = state_tuned(ToolCallTuning {
+            parallel_call_guidance: guidance,
+            ..exact_tuning()
+        });
+        let backend = Arc::new(ScriptedBackend::new([call.as_str(), &call, &call]));
+        state.set_model(LoadedModel::new(backend.clone()).expect("model"));
+        let app = router(state);
+        let auto: Value = serde_json::from_str(&asking("Weather in Paris?", false)).expect("json");
+        let mut serial = auto.clone();
+        serial["parallel_tool_calls"] = json!(false);
+        let mut required = auto.clone();
+        required["tool_choice"] = json!("required");
+        for body in [auto, serial, required] {
+            let (status, body) = post_chat(&app, body).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+        let prompts = backend.prompts();
+        assert_eq!(prompts.len(), 3);
+        assert!(
+            prompts
+                .iter()
+                .take(2)
+                .all(|p| p.contains(fulcrum_agent::WHEN_TO_CALL)),
+            "the when-to-call rule is said in auto whatever the guidance"
+        );
+        match said {
+            Some(words) => assert!(prompts[0].contains(words), "{guidance:?}: {}", prompts[0]),
+            None => assert!(!prompts[0].contains("one function call for each")),
+        }
+        for prompt in &prompts[1..] {
+            assert!(
+                !prompt.contains("one function call for each"),
+                "{guidance:?}: said without parallel calls or outside auto: {prompt}"
+            );
+        }
+    }
+}

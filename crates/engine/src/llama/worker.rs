@@ -340,12 +340,8 @@ impl Worker {
         );
         // Tokens a generation has taken but not computed (forced by its grammar) before
         // prompts: they are that sequence's next step.
-        let generating: Vec<bool> = active
-            .iter()
-            .map(|slot| slot.decoding.last_token.is_some())
-            .collect();
-        let mut order: Vec<usize> = (0..active.len()).filter(|&i| generating[i]).collect();
-        order.extend((0..active.len()).filter(|&i| !generating[i]));
+        let mut order: Vec<usize> = (0..active.len()).collect();
+        order.sort_by_key(|&i| active[i].decoding.last_token.is_none());
         for index in order {
             let slot = &mut active[index];
             let remaining = slot.job.tokens.len() - slot.computed;

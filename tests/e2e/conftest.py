@@ -1,6 +1,7 @@
 """Starts real `fulcrum serve` processes for the end-to-end tests."""
 import os
 import re
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -58,6 +59,26 @@ def link_embedding_model(home: str):
                 link.symlink_to(path)
 
 
+_scratch_dirs = []
+
+
+def scratch_dir(prefix: str) -> str:
+    """A new directory under the system's temporary folder, removed when the test session ends
+    (servers' homes hold SQLite files, logs and model links that nobody reads afterwards)."""
+    path = tempfile.mkdtemp(prefix=prefix)
+    _scratch_dirs.append(path)
+    return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def remove_scratch_dirs():
+    # Session-scoped and autouse, so set up first and torn down last: after every server
+    # fixture has stopped its process.
+    yield
+    for path in _scratch_dirs:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def free_port() -> int:
     """A TCP port nothing listens on now (for servers that need one given)."""
     with socket.socket() as s:
@@ -89,7 +110,7 @@ class Server(Process):
         self.log = []
         # Each server keeps its demo data, audit log and sessions apart from the user's own
         # (models are given by path); `home` reuses another server's, as after a restart.
-        self.home = home or tempfile.mkdtemp(prefix="fulcrum-e2e-")
+        self.home = home or scratch_dir("fulcrum-e2e-")
         link_embedding_model((env or {}).get("FULCRUM_HOME", self.home))
         env = {"FULCRUM_HOME": self.home, **(env or {})}
         self.proc = subprocess.Popen(
@@ -142,6 +163,22 @@ class Server(Process):
 @pytest.fixture(scope="session")
 def server():
     srv = Server(["--model", tiny_model_path(), "--model-id", MODEL_ID, "--context-size", "4096", "--slots", "4"])
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def exact_server():
+    """One sequence and no prefix cache: every request is computed whole in an empty KV
+    cache, the one state in which llama.cpp's CPU arithmetic repeats exactly. On the shared
+    server a prompt's tail computed after a cached prefix, or a sequence whose cells lie beside
+    other kept ones, sums in another order, and the tiny model's answers are near ties from
+    their first word on ("The" -1.65 against "La" -1.78 here): CI's run saw "La femme de
+    France" after earlier tests' caches where a fresh engine says Paris."""
+    srv = Server(
+        ["--model", tiny_model_path(), "--model-id", MODEL_ID, "--context-size", "2048", "--slots", "1"],
+        env={"FULCRUM_PREFIX_CACHE": "false"},
+    )
     yield srv
     srv.stop()
 

@@ -116,12 +116,14 @@ def test_echo_scores_every_prompt_token_as_generation_would(server):
     assert continuation_logprob(" Paris") > continuation_logprob(" a banana")
 
 
-def test_chat_logprobs_cover_each_generated_token_streamed_or_not(server):
-    c = client(server)
-    # A seed computes the prompt whole (no prefix-cache reuse, which rounds differently), so the
-    # two greedy runs decode the same tokens.
+def test_chat_logprobs_cover_each_generated_token_streamed_or_not(exact_server):
+    c = client(exact_server)
+    # The two greedy runs decode the same tokens only where each is computed alone in an empty
+    # KV cache (see `exact_server`): on the shared server one run's cells may lie beside other
+    # kept sequences and sum in another order (a suite's run saw ' Cit' against ' Mar' at the
+    # eighth token).
     r = c.chat.completions.create(
-        model=MODEL_ID, messages=QUESTION, temperature=0, max_tokens=12, logprobs=True, top_logprobs=2, seed=7
+        model=MODEL_ID, messages=QUESTION, temperature=0, max_tokens=12, logprobs=True, top_logprobs=2
     )
     content = r.choices[0].logprobs.content
     assert len(content) == r.usage.completion_tokens
@@ -129,7 +131,6 @@ def test_chat_logprobs_cover_each_generated_token_streamed_or_not(server):
     assert r.choices[0].message.content.strip()[:8] in "".join(t.token for t in content)
     stream = c.chat.completions.create(
         model=MODEL_ID, messages=QUESTION, temperature=0, max_tokens=12, logprobs=True, top_logprobs=2, stream=True,
-        seed=7,
     )
     streamed = [t.token for chunk in stream for choice in chunk.choices if choice.logprobs for t in choice.logprobs.content]
     assert streamed == [t.token for t in content]

@@ -20,22 +20,6 @@ def client(server, **kwargs):
     return openai.OpenAI(base_url=server.base_url + "/v1", api_key=API_KEY, max_retries=0, **kwargs)
 
 
-@pytest.fixture(scope="module")
-def exact_server():
-    """One sequence and no prefix cache: every request is computed whole in an empty KV
-    cache, the one state in which llama.cpp's CPU arithmetic repeats exactly. On the shared
-    server a prompt's tail computed after a cached prefix, or a sequence whose cells lie beside
-    other kept ones, sums in another order, and the tiny model's answers are near ties from
-    their first word on ("The" -1.65 against "La" -1.78 here): CI's run saw "La femme de
-    France" after earlier tests' caches where a fresh engine says Paris."""
-    srv = Server(
-        ["--model", tiny_model_path(), "--model-id", MODEL_ID, "--context-size", "2048", "--slots", "1"],
-        env={"FULCRUM_PREFIX_CACHE": "false"},
-    )
-    yield srv
-    srv.stop()
-
-
 def test_models_lists_the_served_model(server):
     models = client(server).models.list()
     # The chat model, and the embedding model of /v1/embeddings.

@@ -13,7 +13,7 @@ import httpx
 import openai
 import pytest
 
-from conftest import Process, Server, default_model, free_port
+from conftest import Process, Server, default_model, free_port, scratch_dir
 
 pytestmark = pytest.mark.llama_server
 
@@ -75,7 +75,7 @@ def fulcrum_over(replicas, home):
 @pytest.fixture(scope="module")
 def remote():
     replicas = [Replica(), Replica()]
-    home = tempfile.mkdtemp(prefix="fulcrum-remote-")
+    home = scratch_dir("fulcrum-remote-")
     srv = fulcrum_over(replicas, home)
     yield srv
     srv.stop()
@@ -208,7 +208,7 @@ def test_the_meeting_room_scenario_runs_as_an_agent_turn_with_its_confirmation(r
 
 def test_a_replica_killed_under_load_is_routed_around_and_used_again():
     replicas = [Replica(), Replica()]
-    home = tempfile.mkdtemp(prefix="fulcrum-remote-kill-")
+    home = scratch_dir("fulcrum-remote-kill-")
     srv = fulcrum_over(replicas, home)
     try:
         c = client(srv)

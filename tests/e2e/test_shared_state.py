@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import BINARY, QWEN_ARGS, Server, default_model, free_port
+from conftest import BINARY, QWEN_ARGS, Server, default_model, free_port, scratch_dir
 
 EMPLOYEE = {"Authorization": "Bearer demo-employee-key"}
 BOOKING = "Book meeting room 1 on 2024-03-20 from 14:00 to 15:00 for a design review."
@@ -61,7 +61,7 @@ def shared():
     servers = []
     try:
         for _ in range(2):
-            home = tempfile.mkdtemp(prefix="fulcrum-shared-")
+            home = scratch_dir("fulcrum-shared-")
             config = Path(home) / "fulcrum.toml"
             config.write_text(f'state_url = "{pg.url}"\n')
             servers.append(Server(["--config", str(config), "--model", default_model(), *QWEN_ARGS], home=home))

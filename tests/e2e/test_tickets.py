@@ -8,12 +8,11 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 
 import httpx
 
-from conftest import BINARY, ROOT, Server, link_embedding_model, tiny_model_path
+from conftest import BINARY, ROOT, Server, link_embedding_model, scratch_dir, tiny_model_path
 
 TICKETS = ROOT / "eval" / "tickets" / "tickets.jsonl"
 
@@ -131,7 +130,7 @@ def test_serve_with_exit_with_stdin_ends_when_its_input_closes():
     proc = subprocess.Popen(
         [str(BINARY), "serve", "--port", "0", "--model", tiny_model_path(), "--exit-with-stdin"],
         stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "NO_COLOR": "1", "FULCRUM_HOME": tempfile.mkdtemp(prefix="fulcrum-e2e-")},
+        env={**os.environ, "NO_COLOR": "1", "FULCRUM_HOME": scratch_dir("fulcrum-e2e-")},
     )
     try:
         for line in proc.stderr:

@@ -109,24 +109,7 @@ pub fn load(config: &Config) -> Result<Governance> {
         identities,
         Arc::new(policy),
         Arc::new(sessions),
-        AgentOptions {
-            max_steps: config.agent_max_steps,
-            parallel_calls: config.agent_parallel_calls,
-            show_withheld_actions: config.agent_show_withheld_actions,
-            answer_in_users_language: config.agent_answer_in_users_language,
-            tuning: fulcrum_agent::ToolCallTuning {
-                text_answer_without_tools: config.agent_text_answer_without_tools,
-                ..config.tuning()
-            },
-            generation_timeout: config.request_timeout(),
-            context: config.context_budget(),
-            limits: fulcrum_agent::SessionLimits {
-                sessions_per_user: config.agent_max_sessions_per_user,
-                messages_per_session: config.agent_max_session_messages,
-                message_chars: config.agent_max_message_chars,
-            },
-            ..AgentOptions::default()
-        },
+        agent_options(config),
     )
     .with_limits(limits);
     if config.answer_cache_ttl_secs == 0 {
@@ -138,4 +121,46 @@ pub fn load(config: &Config) -> Result<Governance> {
         None => AnswerCache::new(ttl),
     };
     Ok(governance.with_answer_cache(Arc::new(cache)))
+}
+
+/// How the agent runs turns, from the configuration.
+fn agent_options(config: &Config) -> AgentOptions {
+    AgentOptions {
+        max_steps: config.agent_max_steps,
+        // The server's cap on any one generation holds for the agent's steps too.
+        max_tokens: AgentOptions::default()
+            .max_tokens
+            .min(config.max_tokens_limit),
+        parallel_calls: config.agent_parallel_calls,
+        show_withheld_actions: config.agent_show_withheld_actions,
+        answer_in_users_language: config.agent_answer_in_users_language,
+        tuning: fulcrum_agent::ToolCallTuning {
+            text_answer_without_tools: config.agent_text_answer_without_tools,
+            ..config.tuning()
+        },
+        generation_timeout: config.request_timeout(),
+        context: config.context_budget(),
+        limits: fulcrum_agent::SessionLimits {
+            sessions_per_user: config.agent_max_sessions_per_user,
+            messages_per_session: config.agent_max_session_messages,
+            message_chars: config.agent_max_message_chars,
+        },
+        ..AgentOptions::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_servers_token_cap_holds_for_each_agent_step() {
+        let default = agent_options(&Config::default());
+        assert_eq!(default.max_tokens, AgentOptions::default().max_tokens);
+        let capped = agent_options(&Config {
+            max_tokens_limit: 24,
+            ..Config::default()
+        });
+        assert_eq!(capped.max_tokens, 24);
+    }
 }

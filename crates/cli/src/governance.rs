@@ -125,12 +125,11 @@ pub fn load(config: &Config) -> Result<Governance> {
 
 /// How the agent runs turns, from the configuration.
 fn agent_options(config: &Config) -> AgentOptions {
+    let defaults = AgentOptions::default();
     AgentOptions {
         max_steps: config.agent_max_steps,
         // The server's cap on any one generation holds for the agent's steps too.
-        max_tokens: AgentOptions::default()
-            .max_tokens
-            .min(config.max_tokens_limit),
+        max_tokens: defaults.max_tokens.min(config.max_tokens_limit),
         parallel_calls: config.agent_parallel_calls,
         show_withheld_actions: config.agent_show_withheld_actions,
         answer_in_users_language: config.agent_answer_in_users_language,
@@ -145,7 +144,7 @@ fn agent_options(config: &Config) -> AgentOptions {
             messages_per_session: config.agent_max_session_messages,
             message_chars: config.agent_max_message_chars,
         },
-        ..AgentOptions::default()
+        ..defaults
     }
 }
 

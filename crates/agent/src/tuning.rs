@@ -99,6 +99,9 @@ pub struct ToolCallTuning {
     /// Leave out of a call the optional choices (enum values) the user's message does not
     /// name, so that the tool's defaults apply.
     pub ground_optional_choices: bool,
+    /// Leave out of a list argument (an array of an enum's values) the choices the user's
+    /// message does not name, when it names others of that list.
+    pub ground_listed_choices: bool,
     /// Set a number the user wrote with a scale word ("8.5 million") that a call carries off
     /// by a power of ten back to what was written.
     pub numbers_at_written_scale: bool,
@@ -128,6 +131,7 @@ impl Default for ToolCallTuning {
             call_on_refused_start: true,
             ground_optional_arguments: true,
             ground_optional_choices: true,
+            ground_listed_choices: true,
             numbers_at_written_scale: true,
             percentages_as_fractions: true,
             text_answer_without_tools: true,

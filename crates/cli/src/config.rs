@@ -71,6 +71,9 @@ pub struct Config {
     /// Leave out of a call the optional choices (enum values) the user's message does not
     /// name: the tool's defaults should apply.
     pub ground_optional_choices: bool,
+    /// Leave out of a list argument the choices the user's message does not name, beside
+    /// those it does.
+    pub ground_listed_choices: bool,
     /// Set a number the user wrote with a scale word ("8.5 million") that a call carries off
     /// by a power of ten (850000000) back to what was written.
     pub numbers_at_written_scale: bool,
@@ -191,6 +194,7 @@ impl Default for Config {
             call_on_refused_start: true,
             ground_optional_arguments: true,
             ground_optional_choices: true,
+            ground_listed_choices: true,
             numbers_at_written_scale: true,
             percentages_as_fractions: true,
             text_answer_without_tools: true,
@@ -239,7 +243,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 59] = [
+pub const KEYS: [&str; 60] = [
     "engine",
     "upstreams",
     "host",
@@ -264,6 +268,7 @@ pub const KEYS: [&str; 59] = [
     "call_on_refused_start",
     "ground_optional_arguments",
     "ground_optional_choices",
+    "ground_listed_choices",
     "numbers_at_written_scale",
     "percentages_as_fractions",
     "text_answer_without_tools",
@@ -384,6 +389,7 @@ impl Config {
             call_on_refused_start: self.call_on_refused_start,
             ground_optional_arguments: self.ground_optional_arguments,
             ground_optional_choices: self.ground_optional_choices,
+            ground_listed_choices: self.ground_listed_choices,
             numbers_at_written_scale: self.numbers_at_written_scale,
             percentages_as_fractions: self.percentages_as_fractions,
             text_answer_without_tools: self.text_answer_without_tools,

@@ -79,6 +79,8 @@ pub struct CheckReport {
     pub added: Vec<CheckedCall>,
     /// Optional arguments left out because their values were made up.
     pub dropped_arguments: Vec<DroppedArgument>,
+    /// Items of list arguments left out: choices the user did not name beside some they did.
+    pub dropped_items: Vec<DroppedItems>,
     /// Numbers set back to the scale the user wrote them at, and percentages to their values.
     pub rescaled_arguments: Vec<RescaledArgument>,
     /// No call was left: the answer was generated again as text.
@@ -114,6 +116,7 @@ impl CheckReport {
         self.dropped.is_empty()
             && self.added.is_empty()
             && self.dropped_arguments.is_empty()
+            && self.dropped_items.is_empty()
             && self.rescaled_arguments.is_empty()
             && !self.answered_in_text
             && !self.redirected_start
@@ -141,6 +144,15 @@ pub struct DroppedArgument {
     /// `not_in_conversation` (a value nobody wrote) or `choice_not_named` (one of an enum's
     /// values the user did not name).
     pub reason: &'static str,
+}
+
+/// Items the checks left out of a list argument of a call: choices (an enum's values) the
+/// user's message does not name, listed beside some it does.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DroppedItems {
+    pub function: String,
+    pub argument: String,
+    pub items: Vec<Value>,
 }
 
 /// A number of a call set back to the scale the user wrote it at.
@@ -186,6 +198,9 @@ pub struct CallCheck {
     ground_optionals: bool,
     /// Leave out optional choices the user's message does not name.
     ground_choices: bool,
+    /// Leave out of list arguments the choices the user's message does not name beside
+    /// those it does.
+    ground_listed_choices: bool,
     /// Set numbers off by a power of ten back to the scale the user wrote them at.
     rescale_numbers: bool,
     /// Set a percentage carried as its points to its value.
@@ -243,6 +258,7 @@ impl CallCheck {
             .map(AskedFunctions::new);
         let ground_optionals = on(tuning.ground_optional_arguments);
         let ground_choices = on(tuning.ground_optional_choices);
+        let ground_listed_choices = on(tuning.ground_listed_choices);
         let rescale_numbers = on(tuning.numbers_at_written_scale);
         let percentages = on(tuning.percentages_as_fractions);
         if !call_required
@@ -252,6 +268,7 @@ impl CallCheck {
             && asked.is_none()
             && !ground_optionals
             && !ground_choices
+            && !ground_listed_choices
             && !rescale_numbers
             && !percentages
         {
@@ -265,6 +282,7 @@ impl CallCheck {
             lists,
             ground_optionals,
             ground_choices,
+            ground_listed_choices,
             rescale_numbers,
             percentages,
             asked,
@@ -841,10 +859,12 @@ impl Checking {
         calls.push(call);
     }
 
-    /// `call` without the optional arguments whose values are not in the conversation and
-    /// the optional choices the user did not name (each when its check is on, and when the
-    /// call stays valid without them).
+    /// `call` without the optional arguments whose values are not in the conversation, the
+    /// optional choices the user did not name, and the listed choices the user did not name
+    /// beside those named (each when its check is on, and when the call stays valid without
+    /// them).
     fn as_told(&self, call: ParsedCall) -> ParsedCall {
+        let call = self.listed_as_told(call);
         let schema = self.check.schema(&call.name);
         let grounds = &self.check.grounds;
         let mut left_out: Vec<(String, &'static str)> = Vec::new();
@@ -886,6 +906,42 @@ impl Checking {
         }
         tracing::debug!(call = %call.name, dropped = dropped.len(), "left out optional arguments the user did not give");
         self.note(|changes| changes.dropped_arguments.extend(dropped));
+        told
+    }
+
+    /// `call` without the items of its list arguments that the user did not name beside
+    /// others that were (see [`Grounds::unnamed_listed_choices`]), when that check is on and
+    /// the call stays valid.
+    fn listed_as_told(&self, call: ParsedCall) -> ParsedCall {
+        if !self.check.ground_listed_choices {
+            return call;
+        }
+        let unnamed = self
+            .check
+            .grounds
+            .unnamed_listed_choices(&call.arguments, self.check.schema(&call.name));
+        if unnamed.is_empty() {
+            return call;
+        }
+        let mut told = call.clone();
+        let mut dropped = Vec::new();
+        if let Some(arguments) = told.arguments.as_object_mut() {
+            for (name, items) in unnamed {
+                if let Some(Value::Array(listed)) = arguments.get_mut(&name) {
+                    listed.retain(|item| !items.contains(item));
+                    dropped.push(DroppedItems {
+                        function: call.name.clone(),
+                        argument: name,
+                        items,
+                    });
+                }
+            }
+        }
+        if self.check.tools.validate(&told).is_err() {
+            return call;
+        }
+        tracing::debug!(call = %call.name, "left out listed choices the user did not name");
+        self.note(|changes| changes.dropped_items.extend(dropped));
         told
     }
 
@@ -1122,7 +1178,9 @@ mod tests {
                     "order": {"type": "string", "enum": ["shuffled", "as listed"]},
                     "rate": {"type": "number", "description": "The annual interest rate."},
                     "years": {"type": "integer"},
-                    "discount": {"type": "number", "description": "Discount in percent."}
+                    "discount": {"type": "number", "description": "Discount in percent."},
+                    "genres": {"type": "array",
+                               "items": {"type": "string", "enum": ["rock", "jazz", "pop", "classical"]}}
                 },
                 "required": required
             }),
@@ -1495,6 +1553,7 @@ mod tests {
             call_on_refused_start: false,
             ground_optional_arguments: false,
             ground_optional_choices: false,
+            ground_listed_choices: false,
             numbers_at_written_scale: false,
             percentages_as_fractions: false,
             ..tuning
@@ -1515,6 +1574,7 @@ mod tests {
         let optionals_kept = ToolCallTuning {
             ground_optional_arguments: false,
             ground_optional_choices: false,
+            ground_listed_choices: false,
             numbers_at_written_scale: false,
             percentages_as_fractions: false,
             ..tuning
@@ -1614,6 +1674,46 @@ mod tests {
         )
         .await;
         assert_eq!(text, chosen);
+    }
+
+    #[tokio::test]
+    async fn listed_choices_the_user_did_not_name_beside_those_named_are_left_out() {
+        let every_genre = call(
+            "play",
+            json!({"artist": "Taylor Swift", "minutes": 20,
+                   "genres": ["rock", "jazz", "pop", "classical"]}),
+        );
+        let (text, _, _, report) = answer_reported(
+            "Play Taylor Swift's jazz and pop songs for 20 minutes",
+            ToolChoice::Auto,
+            vec![every_genre.clone(); 3],
+        )
+        .await;
+        assert_eq!(
+            text,
+            call(
+                "play",
+                json!({"artist": "Taylor Swift", "minutes": 20, "genres": ["jazz", "pop"]})
+            )
+        );
+        let report = report.expect("items were left out");
+        assert_eq!(report.model_answer, every_genre);
+        assert_eq!(
+            report.dropped_items,
+            vec![DroppedItems {
+                function: "play".into(),
+                argument: "genres".into(),
+                items: vec![json!("rock"), json!("classical")],
+            }]
+        );
+        // No genre named: nothing tells which the user meant, and the list stays whole.
+        let (text, _, _, _) = answer_reported(
+            "Play Taylor Swift for 20 minutes",
+            ToolChoice::Auto,
+            vec![every_genre.clone(); 3],
+        )
+        .await;
+        assert_eq!(text, every_genre);
     }
 
     #[tokio::test]

@@ -148,6 +148,43 @@ impl Grounds {
             .collect()
     }
 
+    /// The items of list arguments of `arguments` (arrays whose items are an enum's values)
+    /// that the text does not name, by argument, where it names others of the same list: asked
+    /// for "annual plants" or "a patio", the model lists every value the enum offers, and the
+    /// user's choice drowns among filters nobody asked for. A list none of whose items is
+    /// named is left alone (the user described what they want in other words, or not at
+    /// all), and so are items with no word to tell them by ("A", "G") and text in another
+    /// script.
+    pub fn unnamed_listed_choices(
+        &self,
+        arguments: &Value,
+        schema: &Value,
+    ) -> Vec<(String, Vec<Value>)> {
+        let Some(arguments) = arguments.as_object() else {
+            return Vec::new();
+        };
+        if self.non_latin {
+            return Vec::new();
+        }
+        let mut unnamed = Vec::new();
+        for (name, value) in arguments {
+            let listed_choices = property(schema, name)
+                .and_then(|p| p.get("items"))
+                .is_some_and(|items| items.get("enum").is_some());
+            let Some(items) = value.as_array().filter(|_| listed_choices) else {
+                continue;
+            };
+            let (named, not_named): (Vec<&Value>, Vec<&Value>) = items
+                .iter()
+                .filter(|item| item.as_str().is_some_and(has_words))
+                .partition(|item| item.as_str().is_some_and(|choice| self.names(choice)));
+            if !named.is_empty() && !not_named.is_empty() {
+                unnamed.push((name.clone(), not_named.into_iter().cloned().collect()));
+            }
+        }
+        unnamed
+    }
+
     /// Whether the text holds a word of `choice` (see [`Grounds::unnamed_optional_choices`]).
     fn names(&self, choice: &str) -> bool {
         let choice_words = latin_words(&name_words(choice).join(" "));
@@ -360,15 +397,29 @@ fn latin_words(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// Whether two lowercased words are the same, or share their first five letters (a word and
-/// its inflections: `detail`, `detailed`; `record`, `records`; `exhibitions`, `exhibition`).
+/// Whether two lowercased words are the same, share their first five letters (a word and
+/// its inflections: `detail`, `detailed`; `record`, `records`; `exhibitions`, `exhibition`),
+/// or are a short word and its plural (`toll`, `tolls`; `goal`, `goals`; `box`, `boxes`).
 pub(super) fn same_word_stem(a: &str, b: &str) -> bool {
     const STEM: usize = 5;
     if a == b {
         return true;
     }
+    let plural_of = |plural: &str, word: &str| {
+        plural
+            .strip_prefix(word)
+            .is_some_and(|ending| ending == "s" || ending == "es")
+    };
+    if plural_of(a, b) || plural_of(b, a) {
+        return true;
+    }
     let stem = |w: &str| w.chars().take(STEM).collect::<String>();
     a.chars().count() >= STEM && b.chars().count() >= STEM && stem(a) == stem(b)
+}
+
+/// Whether `choice` has a word to be named by (two letters or more: "A" and "G" have none).
+fn has_words(choice: &str) -> bool {
+    !latin_words(&name_words(choice).join(" ")).is_empty()
 }
 
 /// Whether `value` is `written` times a power of ten other than one (up to 10^6 either way).
@@ -776,6 +827,56 @@ mod tests {
             grounds.found_values(&json!({"artist": "Maroon 5", "duration": 15, "volume": 80}));
         found.sort();
         assert_eq!(found, vec!["15".to_string(), "maroon 5".to_string()]);
+    }
+
+    #[test]
+    fn listed_choices_not_named_beside_named_ones_are_found_by_argument() {
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "amenities": {"type": "array", "items": {"type": "string",
+                    "enum": ["Patio", "Wi-Fi", "Happy Hour", "Wheelchair Accessible"]}},
+                "avoid": {"type": "array", "items": {"enum": ["highways", "tolls", "ferries"]}},
+                "bases": {"type": "array", "items": {"enum": ["A", "T", "C", "G"]}},
+                "tags": {"type": "array", "items": {"type": "string"}}
+            }
+        });
+        let grounds = Grounds::new(
+            "A pub with a patio, avoiding highways and toll roads, more G and C bases, tags x and y",
+        );
+        let arguments = json!({
+            "amenities": ["Patio", "Wi-Fi", "Happy Hour", "Wheelchair Accessible"],
+            "avoid": ["highways", "tolls", "ferries"],
+            "bases": ["G", "C", "A"],
+            "tags": ["x", "y", "z"]
+        });
+        assert_eq!(
+            grounds.unnamed_listed_choices(&arguments, &schema),
+            vec![
+                (
+                    "amenities".to_string(),
+                    vec![json!("Wi-Fi"), json!("Happy Hour"), json!("Wheelchair Accessible")]
+                ),
+                ("avoid".to_string(), vec![json!("ferries")]),
+            ],
+            "`tolls` is named by its singular; single letters cannot be told; free lists are not choices"
+        );
+        let none_named = json!({"amenities": ["Wi-Fi", "Happy Hour"]});
+        assert!(grounds
+            .unnamed_listed_choices(&none_named, &schema)
+            .is_empty());
+        assert!(Grounds::new("有露台的酒吧")
+            .unnamed_listed_choices(&arguments, &schema)
+            .is_empty());
+    }
+
+    #[test]
+    fn a_word_and_its_plural_share_a_stem_as_do_longer_words_by_five_letters() {
+        assert!(same_word_stem("toll", "tolls"));
+        assert!(same_word_stem("boxes", "box"));
+        assert!(same_word_stem("exhibitions", "exhibition"));
+        assert!(!same_word_stem("part", "party"));
+        assert!(!same_word_stem("car", "cards"));
     }
 
     #[test]

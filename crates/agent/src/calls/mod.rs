@@ -9,5 +9,6 @@ mod lists;
 pub use asked::AskedFunctions;
 pub use checked::{
     checked_generation, CallCheck, CheckReport, CheckReportSlot, CheckedCall, DroppedArgument,
+    DroppedItems,
 };
 pub use grounding::{CallGrounding, Grounds};

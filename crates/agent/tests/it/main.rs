@@ -120,6 +120,7 @@ pub fn open_agent_with(dir: &Path, backend: Arc<ScriptedBackend>, options: Agent
                 call_on_refused_start: true,
                 ground_optional_arguments: false,
                 ground_optional_choices: false,
+                ground_listed_choices: false,
                 numbers_at_written_scale: false,
                 percentages_as_fractions: false,
                 text_answer_without_tools: true,

@@ -154,6 +154,7 @@ impl ChatAudit {
                     "dropped": checks.dropped.iter().map(|c| json!({"name": c.name, "reason": c.reason})).collect::<Vec<_>>(),
                     "added": checks.added.iter().map(|c| json!({"name": c.name, "reason": c.reason})).collect::<Vec<_>>(),
                     "dropped_arguments": checks.dropped_arguments.iter().map(|d| json!({"function": d.function, "argument": d.argument, "reason": d.reason})).collect::<Vec<_>>(),
+                    "dropped_items": checks.dropped_items.iter().map(|d| json!({"function": d.function, "argument": d.argument, "count": d.items.len()})).collect::<Vec<_>>(),
                     "rescaled_arguments": checks.rescaled_arguments.iter().map(|r| json!({"function": r.function, "argument": r.argument, "reason": r.reason})).collect::<Vec<_>>(),
                     "answered_in_text": checks.answered_in_text,
                     "redirected_start": checks.redirected_start,

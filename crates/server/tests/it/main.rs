@@ -35,6 +35,7 @@ fn exact_tuning() -> fulcrum_agent::ToolCallTuning {
         other_functions_asked: false,
         ground_optional_arguments: false,
         ground_optional_choices: false,
+        ground_listed_choices: false,
         numbers_at_written_scale: false,
         percentages_as_fractions: false,
         ..Default::default()

@@ -99,8 +99,8 @@ pub struct ToolCallTuning {
     /// Leave out of a call the optional choices (enum values) the user's message does not
     /// name, so that the tool's defaults apply.
     pub ground_optional_choices: bool,
-    /// Leave out of a list argument (an array of an enum's values) the choices the user's
-    /// message does not name, when it names others of that list.
+    /// Where a list argument holds every value of its enum (the model copied the schema),
+    /// leave out the choices the user's message does not name, when it names some.
     pub ground_listed_choices: bool,
     /// Set a number the user wrote with a scale word ("8.5 million") that a call carries off
     /// by a power of ten back to what was written.

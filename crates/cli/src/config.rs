@@ -71,8 +71,8 @@ pub struct Config {
     /// Leave out of a call the optional choices (enum values) the user's message does not
     /// name: the tool's defaults should apply.
     pub ground_optional_choices: bool,
-    /// Leave out of a list argument the choices the user's message does not name, beside
-    /// those it does.
+    /// Where a list argument holds every value of its enum, leave out the choices the user's
+    /// message does not name, when it names some.
     pub ground_listed_choices: bool,
     /// Set a number the user wrote with a scale word ("8.5 million") that a call carries off
     /// by a power of ten (850000000) back to what was written.

@@ -198,8 +198,8 @@ pub struct CallCheck {
     ground_optionals: bool,
     /// Leave out optional choices the user's message does not name.
     ground_choices: bool,
-    /// Leave out of list arguments the choices the user's message does not name beside
-    /// those it does.
+    /// Where a list argument holds every value of its enum, leave out the choices the user's
+    /// message does not name, when it names some.
     ground_listed_choices: bool,
     /// Set numbers off by a power of ten back to the scale the user wrote them at.
     rescale_numbers: bool,
@@ -1677,7 +1677,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn listed_choices_the_user_did_not_name_beside_those_named_are_left_out() {
+    async fn a_list_holding_every_choice_keeps_those_the_user_named() {
         let every_genre = call(
             "play",
             json!({"artist": "Taylor Swift", "minutes": 20,

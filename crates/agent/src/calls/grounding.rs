@@ -149,12 +149,13 @@ impl Grounds {
     }
 
     /// The items of list arguments of `arguments` (arrays whose items are an enum's values)
-    /// that the text does not name, by argument, where it names others of the same list: asked
-    /// for "annual plants" or "a patio", the model lists every value the enum offers, and the
-    /// user's choice drowns among filters nobody asked for. A list none of whose items is
-    /// named is left alone (the user described what they want in other words, or not at
-    /// all), and so are items with no word to tell them by ("A", "G") and text in another
-    /// script.
+    /// that the text does not name, by argument, where the list holds every value of an enum
+    /// of three or more and the text names some of them: asked for "annual plants" or "a
+    /// patio", the model copies the whole enum, and the user's choice drowns among filters
+    /// nobody asked for. A list that picks some values is the model's choice and is left
+    /// alone ("Word and PDF" may rightly be `["docx", "pdf"]`), so is a list none of whose
+    /// items is named (the user described what they want in other words, or not at all),
+    /// and so are items with no word to tell them by ("A", "G") and text in another script.
     pub fn unnamed_listed_choices(
         &self,
         arguments: &Value,
@@ -168,10 +169,18 @@ impl Grounds {
         }
         let mut unnamed = Vec::new();
         for (name, value) in arguments {
-            let listed_choices = property(schema, name)
+            let Some(choices) = property(schema, name)
                 .and_then(|p| p.get("items"))
-                .is_some_and(|items| items.get("enum").is_some());
-            let Some(items) = value.as_array().filter(|_| listed_choices) else {
+                .and_then(|items| items.get("enum"))
+                .and_then(Value::as_array)
+                .filter(|choices| choices.len() >= WHOLE_ENUM_MIN_CHOICES)
+            else {
+                continue;
+            };
+            let Some(items) = value
+                .as_array()
+                .filter(|items| choices.iter().all(|choice| items.contains(choice)))
+            else {
                 continue;
             };
             let (named, not_named): (Vec<&Value>, Vec<&Value>) = items
@@ -416,6 +425,10 @@ pub(super) fn same_word_stem(a: &str, b: &str) -> bool {
     let stem = |w: &str| w.chars().take(STEM).collect::<String>();
     a.chars().count() >= STEM && b.chars().count() >= STEM && stem(a) == stem(b)
 }
+
+/// The fewest values an enum has for a list holding all of them to be read as copied from
+/// the schema: of two, both may well be meant.
+const WHOLE_ENUM_MIN_CHOICES: usize = 3;
 
 /// Whether `choice` has a word to be named by (two letters or more: "A" and "G" have none).
 fn has_words(choice: &str) -> bool {
@@ -830,7 +843,7 @@ mod tests {
     }
 
     #[test]
-    fn listed_choices_not_named_beside_named_ones_are_found_by_argument() {
+    fn a_whole_enum_copied_into_a_list_is_cut_to_the_choices_named() {
         let schema = json!({
             "type": "object",
             "properties": {
@@ -847,7 +860,7 @@ mod tests {
         let arguments = json!({
             "amenities": ["Patio", "Wi-Fi", "Happy Hour", "Wheelchair Accessible"],
             "avoid": ["highways", "tolls", "ferries"],
-            "bases": ["G", "C", "A"],
+            "bases": ["G", "C", "A", "T"],
             "tags": ["x", "y", "z"]
         });
         assert_eq!(
@@ -861,10 +874,19 @@ mod tests {
             ],
             "`tolls` is named by its singular; single letters cannot be told; free lists are not choices"
         );
-        let none_named = json!({"amenities": ["Wi-Fi", "Happy Hour"]});
-        assert!(grounds
-            .unnamed_listed_choices(&none_named, &schema)
-            .is_empty());
+        let every_amenity =
+            json!({"amenities": ["Wi-Fi", "Happy Hour", "Patio", "Wheelchair Accessible"]});
+        assert!(
+            Grounds::new("A pub near the station")
+                .unnamed_listed_choices(&every_amenity, &schema)
+                .is_empty(),
+            "none named: nothing tells which were meant"
+        );
+        let picked = json!({"amenities": ["Patio", "Wi-Fi"], "avoid": ["highways", "ferries"]});
+        assert!(
+            grounds.unnamed_listed_choices(&picked, &schema).is_empty(),
+            "a list that picks some of the values is the model's choice"
+        );
         assert!(Grounds::new("有露台的酒吧")
             .unnamed_listed_choices(&arguments, &schema)
             .is_empty());

@@ -79,7 +79,8 @@ pub struct CheckReport {
     pub added: Vec<CheckedCall>,
     /// Optional arguments left out because their values were made up.
     pub dropped_arguments: Vec<DroppedArgument>,
-    /// Items of list arguments left out: choices the user did not name beside some they did.
+    /// Items of list arguments left out: where a list held every value of its enum, the
+    /// choices the user did not name beside some they did.
     pub dropped_items: Vec<DroppedItems>,
     /// Numbers set back to the scale the user wrote them at, and percentages to their values.
     pub rescaled_arguments: Vec<RescaledArgument>,
@@ -146,8 +147,8 @@ pub struct DroppedArgument {
     pub reason: &'static str,
 }
 
-/// Items the checks left out of a list argument of a call: choices (an enum's values) the
-/// user's message does not name, listed beside some it does.
+/// Items the checks left out of a list argument of a call that held every value of its enum:
+/// the choices the user's message does not name, listed beside some it does.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DroppedItems {
     pub function: String,

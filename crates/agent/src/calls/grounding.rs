@@ -185,7 +185,10 @@ impl Grounds {
             };
             let (named, not_named): (Vec<&Value>, Vec<&Value>) = items
                 .iter()
-                .filter(|item| item.as_str().is_some_and(has_words))
+                .filter(|item| {
+                    item.as_str()
+                        .is_some_and(|choice| !choice_words(choice).is_empty())
+                })
                 .partition(|item| item.as_str().is_some_and(|choice| self.names(choice)));
             if !named.is_empty() && !not_named.is_empty() {
                 unnamed.push((name.clone(), not_named.into_iter().cloned().collect()));
@@ -196,8 +199,7 @@ impl Grounds {
 
     /// Whether the text holds a word of `choice` (see [`Grounds::unnamed_optional_choices`]).
     fn names(&self, choice: &str) -> bool {
-        let choice_words = latin_words(&name_words(choice).join(" "));
-        choice_words.iter().any(|word| {
+        choice_words(choice).iter().any(|word| {
             self.words
                 .iter()
                 .any(|written| same_word_stem(word, written))
@@ -430,9 +432,10 @@ pub(super) fn same_word_stem(a: &str, b: &str) -> bool {
 /// the schema: of two, both may well be meant.
 const WHOLE_ENUM_MIN_CHOICES: usize = 3;
 
-/// Whether `choice` has a word to be named by (two letters or more: "A" and "G" have none).
-fn has_words(choice: &str) -> bool {
-    !latin_words(&name_words(choice).join(" ")).is_empty()
+/// The words `choice` can be named by: split as names are, two letters or more ("A" and
+/// "G" have none).
+fn choice_words(choice: &str) -> Vec<String> {
+    latin_words(&name_words(choice).join(" "))
 }
 
 /// Whether `value` is `written` times a power of ten other than one (up to 10^6 either way).

@@ -102,6 +102,11 @@ pub struct ToolCallTuning {
     /// Where a list argument holds every value of its enum (the model copied the schema),
     /// leave out the choices the user's message does not name, when it names some.
     pub ground_listed_choices: bool,
+    /// In a list of free strings, leave out the items nobody wrote beside some the user did.
+    pub ground_list_items: bool,
+    /// Leave out of a string argument a year another argument of the call carries
+    /// (`league: "2021 La Liga"` beside `season: "2021"`).
+    pub years_in_their_own_argument: bool,
     /// Set a number the user wrote with a scale word ("8.5 million") that a call carries off
     /// by a power of ten back to what was written.
     pub numbers_at_written_scale: bool,
@@ -132,6 +137,8 @@ impl Default for ToolCallTuning {
             ground_optional_arguments: true,
             ground_optional_choices: true,
             ground_listed_choices: true,
+            ground_list_items: true,
+            years_in_their_own_argument: true,
             numbers_at_written_scale: true,
             percentages_as_fractions: true,
             text_answer_without_tools: true,

@@ -74,6 +74,10 @@ pub struct Config {
     /// Where a list argument holds every value of its enum, leave out the choices the user's
     /// message does not name, when it names some.
     pub ground_listed_choices: bool,
+    /// In a list of free strings, leave out the items nobody wrote beside some the user did.
+    pub ground_list_items: bool,
+    /// Leave out of a string argument a year another argument of the call carries.
+    pub years_in_their_own_argument: bool,
     /// Set a number the user wrote with a scale word ("8.5 million") that a call carries off
     /// by a power of ten (850000000) back to what was written.
     pub numbers_at_written_scale: bool,
@@ -195,6 +199,8 @@ impl Default for Config {
             ground_optional_arguments: true,
             ground_optional_choices: true,
             ground_listed_choices: true,
+            ground_list_items: true,
+            years_in_their_own_argument: true,
             numbers_at_written_scale: true,
             percentages_as_fractions: true,
             text_answer_without_tools: true,
@@ -243,7 +249,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 60] = [
+pub const KEYS: [&str; 62] = [
     "engine",
     "upstreams",
     "host",
@@ -269,6 +275,8 @@ pub const KEYS: [&str; 60] = [
     "ground_optional_arguments",
     "ground_optional_choices",
     "ground_listed_choices",
+    "ground_list_items",
+    "years_in_their_own_argument",
     "numbers_at_written_scale",
     "percentages_as_fractions",
     "text_answer_without_tools",
@@ -390,6 +398,8 @@ impl Config {
             ground_optional_arguments: self.ground_optional_arguments,
             ground_optional_choices: self.ground_optional_choices,
             ground_listed_choices: self.ground_listed_choices,
+            ground_list_items: self.ground_list_items,
+            years_in_their_own_argument: self.years_in_their_own_argument,
             numbers_at_written_scale: self.numbers_at_written_scale,
             percentages_as_fractions: self.percentages_as_fractions,
             text_answer_without_tools: self.text_answer_without_tools,

@@ -50,6 +50,7 @@ use tokio::sync::mpsc;
 use super::asked::AskedFunctions;
 use super::grounding::{CallGrounding, Grounds};
 use super::lists::Lists;
+use super::years::repeated_years;
 use crate::tuning::ToolCallTuning;
 
 const OPEN: &str = "<tool_call>";
@@ -80,8 +81,11 @@ pub struct CheckReport {
     /// Optional arguments left out because their values were made up.
     pub dropped_arguments: Vec<DroppedArgument>,
     /// Items of list arguments left out: where a list held every value of its enum, the
-    /// choices the user did not name beside some they did.
+    /// choices the user did not name beside some they did; in a list of free strings, the
+    /// items nobody wrote beside some the user did.
     pub dropped_items: Vec<DroppedItems>,
+    /// String arguments with a year left out that another argument of the call carries.
+    pub trimmed_arguments: Vec<TrimmedArgument>,
     /// Numbers set back to the scale the user wrote them at, and percentages to their values.
     pub rescaled_arguments: Vec<RescaledArgument>,
     /// No call was left: the answer was generated again as text.
@@ -118,6 +122,7 @@ impl CheckReport {
             && self.added.is_empty()
             && self.dropped_arguments.is_empty()
             && self.dropped_items.is_empty()
+            && self.trimmed_arguments.is_empty()
             && self.rescaled_arguments.is_empty()
             && !self.answered_in_text
             && !self.redirected_start
@@ -147,13 +152,28 @@ pub struct DroppedArgument {
     pub reason: &'static str,
 }
 
-/// Items the checks left out of a list argument of a call that held every value of its enum:
-/// the choices the user's message does not name, listed beside some it does.
+/// Items the checks left out of a list argument of a call.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DroppedItems {
     pub function: String,
     pub argument: String,
     pub items: Vec<Value>,
+    /// `choice_not_named` (the list held every value of its enum: the choices the user's
+    /// message does not name, beside some it does) or `not_in_conversation` (free strings
+    /// nobody wrote, beside some the user did).
+    pub reason: &'static str,
+}
+
+/// A string argument of a call that the checks wrote without a part the call carries
+/// elsewhere.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrimmedArgument {
+    pub function: String,
+    pub argument: String,
+    pub value: Value,
+    pub written: Value,
+    /// `repeated_year` (a year another argument of the call carries).
+    pub reason: &'static str,
 }
 
 /// A number of a call set back to the scale the user wrote it at.
@@ -202,6 +222,10 @@ pub struct CallCheck {
     /// Where a list argument holds every value of its enum, leave out the choices the user's
     /// message does not name, when it names some.
     ground_listed_choices: bool,
+    /// In a list of free strings, leave out the items nobody wrote beside some the user did.
+    ground_list_items: bool,
+    /// Leave out of a string argument a year another argument of the call carries.
+    trim_repeated_years: bool,
     /// Set numbers off by a power of ten back to the scale the user wrote them at.
     rescale_numbers: bool,
     /// Set a percentage carried as its points to its value.
@@ -260,6 +284,8 @@ impl CallCheck {
         let ground_optionals = on(tuning.ground_optional_arguments);
         let ground_choices = on(tuning.ground_optional_choices);
         let ground_listed_choices = on(tuning.ground_listed_choices);
+        let ground_list_items = on(tuning.ground_list_items);
+        let trim_repeated_years = on(tuning.years_in_their_own_argument);
         let rescale_numbers = on(tuning.numbers_at_written_scale);
         let percentages = on(tuning.percentages_as_fractions);
         if !call_required
@@ -270,6 +296,8 @@ impl CallCheck {
             && !ground_optionals
             && !ground_choices
             && !ground_listed_choices
+            && !ground_list_items
+            && !trim_repeated_years
             && !rescale_numbers
             && !percentages
         {
@@ -284,6 +312,8 @@ impl CallCheck {
             ground_optionals,
             ground_choices,
             ground_listed_choices,
+            ground_list_items,
+            trim_repeated_years,
             rescale_numbers,
             percentages,
             asked,
@@ -865,7 +895,7 @@ impl Checking {
     /// beside those named (each when its check is on, and when the call stays valid without
     /// them).
     fn as_told(&self, call: ParsedCall) -> ParsedCall {
-        let call = self.listed_as_told(call);
+        let call = self.years_once(self.listed_as_told(call));
         let schema = self.check.schema(&call.name);
         let grounds = &self.check.grounds;
         let mut left_out: Vec<(String, &'static str)> = Vec::new();
@@ -911,29 +941,43 @@ impl Checking {
     }
 
     /// `call` without the items of its list arguments that the user did not name beside
-    /// others that were (see [`Grounds::unnamed_listed_choices`]), when that check is on and
-    /// the call stays valid.
+    /// others that were (see [`Grounds::unnamed_listed_choices`]) and those of free-string
+    /// lists nobody wrote beside others the user did (see [`Grounds::invented_list_items`]),
+    /// each when its check is on, when the call stays valid.
     fn listed_as_told(&self, call: ParsedCall) -> ParsedCall {
-        if !self.check.ground_listed_choices {
-            return call;
+        let grounds = &self.check.grounds;
+        let schema = self.check.schema(&call.name);
+        let mut cut: Vec<(String, Vec<Value>, &'static str)> = Vec::new();
+        if self.check.ground_listed_choices {
+            cut.extend(
+                grounds
+                    .unnamed_listed_choices(&call.arguments, schema)
+                    .into_iter()
+                    .map(|(name, items)| (name, items, "choice_not_named")),
+            );
         }
-        let unnamed = self
-            .check
-            .grounds
-            .unnamed_listed_choices(&call.arguments, self.check.schema(&call.name));
-        if unnamed.is_empty() {
+        if self.check.ground_list_items {
+            cut.extend(
+                grounds
+                    .invented_list_items(&call.arguments, schema)
+                    .into_iter()
+                    .map(|(name, items)| (name, items, "not_in_conversation")),
+            );
+        }
+        if cut.is_empty() {
             return call;
         }
         let mut told = call.clone();
         let mut dropped = Vec::new();
         if let Some(arguments) = told.arguments.as_object_mut() {
-            for (name, items) in unnamed {
+            for (name, items, reason) in cut {
                 if let Some(Value::Array(listed)) = arguments.get_mut(&name) {
                     listed.retain(|item| !items.contains(item));
                     dropped.push(DroppedItems {
                         function: call.name.clone(),
                         argument: name,
                         items,
+                        reason,
                     });
                 }
             }
@@ -941,8 +985,42 @@ impl Checking {
         if self.check.tools.validate(&told).is_err() {
             return call;
         }
-        tracing::debug!(call = %call.name, "left out listed choices the user did not name");
+        tracing::debug!(call = %call.name, "left out list items the user did not ask for");
         self.note(|changes| changes.dropped_items.extend(dropped));
+        told
+    }
+
+    /// `call` with its string arguments written without a year another argument carries
+    /// (see [`repeated_years`]), when that check is on and the call stays valid.
+    fn years_once(&self, call: ParsedCall) -> ParsedCall {
+        if !self.check.trim_repeated_years {
+            return call;
+        }
+        let repeated = repeated_years(&call.arguments);
+        if repeated.is_empty() {
+            return call;
+        }
+        let mut told = call.clone();
+        let mut trimmed = Vec::new();
+        if let Some(arguments) = told.arguments.as_object_mut() {
+            for (name, written) in repeated {
+                if let Some(value) = arguments.insert(name.clone(), Value::String(written.clone()))
+                {
+                    trimmed.push(TrimmedArgument {
+                        function: call.name.clone(),
+                        argument: name,
+                        value,
+                        written: Value::String(written),
+                        reason: "repeated_year",
+                    });
+                }
+            }
+        }
+        if self.check.tools.validate(&told).is_err() {
+            return call;
+        }
+        tracing::debug!(call = %call.name, "left out of a string a year another argument carries");
+        self.note(|changes| changes.trimmed_arguments.extend(trimmed));
         told
     }
 
@@ -1181,7 +1259,10 @@ mod tests {
                     "years": {"type": "integer"},
                     "discount": {"type": "number", "description": "Discount in percent."},
                     "genres": {"type": "array",
-                               "items": {"type": "string", "enum": ["rock", "jazz", "pop", "classical"]}}
+                               "items": {"type": "string", "enum": ["rock", "jazz", "pop", "classical"]}},
+                    "songs": {"type": "array", "items": {"type": "string"}},
+                    "tour": {"type": "string"},
+                    "year": {"type": "integer"}
                 },
                 "required": required
             }),
@@ -1555,6 +1636,8 @@ mod tests {
             ground_optional_arguments: false,
             ground_optional_choices: false,
             ground_listed_choices: false,
+            ground_list_items: false,
+            years_in_their_own_argument: false,
             numbers_at_written_scale: false,
             percentages_as_fractions: false,
             ..tuning
@@ -1576,6 +1659,8 @@ mod tests {
             ground_optional_arguments: false,
             ground_optional_choices: false,
             ground_listed_choices: false,
+            ground_list_items: false,
+            years_in_their_own_argument: false,
             numbers_at_written_scale: false,
             percentages_as_fractions: false,
             ..tuning
@@ -1705,6 +1790,7 @@ mod tests {
                 function: "play".into(),
                 argument: "genres".into(),
                 items: vec![json!("rock"), json!("classical")],
+                reason: "choice_not_named",
             }]
         );
         // No genre named: nothing tells which the user meant, and the list stays whole.
@@ -1715,6 +1801,90 @@ mod tests {
         )
         .await;
         assert_eq!(text, every_genre);
+    }
+
+    #[tokio::test]
+    async fn free_list_items_nobody_wrote_are_left_out_beside_those_the_user_did() {
+        let songs = |titles: serde_json::Value| {
+            call(
+                "play",
+                json!({"artist": "Taylor Swift", "minutes": 20, "songs": titles}),
+            )
+        };
+        let padded = songs(json!(["Shake It Off", "Love Story", "Bad Blood"]));
+        let (text, _, _, report) = answer_reported(
+            "Play Taylor Swift's Shake It Off and Love Story for 20 minutes",
+            ToolChoice::Auto,
+            vec![padded.clone(); 3],
+        )
+        .await;
+        assert_eq!(text, songs(json!(["Shake It Off", "Love Story"])));
+        let report = report.expect("an item was left out");
+        assert_eq!(report.model_answer, padded);
+        assert_eq!(
+            report.dropped_items,
+            vec![DroppedItems {
+                function: "play".into(),
+                argument: "songs".into(),
+                items: vec![json!("Bad Blood")],
+                reason: "not_in_conversation",
+            }]
+        );
+        // An item too short to tell is kept: "ME!" may be written otherwise. (A list none of
+        // whose items is written is an optional argument nobody gave: see
+        // `optional_arguments_the_model_made_up_are_left_out`.)
+        let short = songs(json!(["Shake It Off", "ME!"]));
+        let (text, _, _) = answer(
+            "Play Taylor Swift's Shake It Off for 20 minutes",
+            ToolChoice::Auto,
+            vec![short.clone(); 3],
+        )
+        .await;
+        assert_eq!(text, short);
+    }
+
+    #[tokio::test]
+    async fn a_year_another_argument_carries_is_left_out_of_a_string() {
+        let doubled = call(
+            "play",
+            json!({"artist": "Taylor Swift", "minutes": 20, "tour": "Eras Tour of 2023", "year": 2023}),
+        );
+        let (text, _, _, report) = answer_reported(
+            "Play Taylor Swift's Eras Tour of 2023 for 20 minutes",
+            ToolChoice::Auto,
+            vec![doubled.clone(); 3],
+        )
+        .await;
+        assert_eq!(
+            text,
+            call(
+                "play",
+                json!({"artist": "Taylor Swift", "minutes": 20, "tour": "Eras Tour", "year": 2023})
+            )
+        );
+        let report = report.expect("a year was left out");
+        assert_eq!(
+            report.trimmed_arguments,
+            vec![TrimmedArgument {
+                function: "play".into(),
+                argument: "tour".into(),
+                value: json!("Eras Tour of 2023"),
+                written: json!("Eras Tour"),
+                reason: "repeated_year",
+            }]
+        );
+        // No other argument holds the year: it is the name's own.
+        let own = call(
+            "play",
+            json!({"artist": "Taylor Swift", "minutes": 20, "tour": "Eras Tour 2023"}),
+        );
+        let (text, _, _) = answer(
+            "Play Taylor Swift's Eras Tour 2023 for 20 minutes",
+            ToolChoice::Auto,
+            vec![own.clone(); 3],
+        )
+        .await;
+        assert_eq!(text, own);
     }
 
     #[tokio::test]

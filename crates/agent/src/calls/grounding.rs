@@ -197,6 +197,48 @@ impl Grounds {
         unnamed
     }
 
+    /// The items of free-string list arguments of `arguments` (arrays of strings, no enum)
+    /// that the text does not hold, by argument, beside items of the same list it does:
+    /// asked for "a vegetarian pasta with cheese", the model lists `["Pasta", "Cheese",
+    /// "Tomato"]`, and a search for tomato is not what the user asked for. Only items with a
+    /// word of four letters or more can be told (not "ssn", "A", "10♥": abbreviations and
+    /// symbols the text may write otherwise); a list none of whose items the text holds is
+    /// left whole (whether the call stands is grounding's question), and so is everything
+    /// against text in another script.
+    pub fn invented_list_items(
+        &self,
+        arguments: &Value,
+        schema: &Value,
+    ) -> Vec<(String, Vec<Value>)> {
+        let Some(arguments) = arguments.as_object() else {
+            return Vec::new();
+        };
+        let mut invented = Vec::new();
+        for (name, value) in arguments {
+            let free_strings = property(schema, name)
+                .and_then(|p| p.get("items"))
+                .is_some_and(|items| {
+                    items.get("type").and_then(Value::as_str) == Some("string")
+                        && items.get("enum").is_none()
+                        && items.get("const").is_none()
+                });
+            let Some(items) = value.as_array().filter(|items| items.len() >= 2) else {
+                continue;
+            };
+            if !free_strings {
+                continue;
+            }
+            let (made_up, kept): (Vec<&Value>, Vec<&Value>) = items.iter().partition(|item| {
+                item.as_str()
+                    .is_some_and(|text| has_telling_word(text) && self.string(text) == Some(false))
+            });
+            if !made_up.is_empty() && !kept.is_empty() {
+                invented.push((name.clone(), made_up.into_iter().cloned().collect()));
+            }
+        }
+        invented
+    }
+
     /// Whether the text holds a word of `choice` (see [`Grounds::unnamed_optional_choices`]).
     fn names(&self, choice: &str) -> bool {
         choice_words(choice).iter().any(|word| {
@@ -447,6 +489,21 @@ fn off_by_power_of_ten(value: f64, written: f64) -> bool {
     exponent != 0.0
         && exponent.abs() <= 6.0
         && same_number(value, written * 10f64.powi(exponent as i32))
+}
+
+/// The fewest letters a word of a list item needs for the item to be told missing from the
+/// text: shorter ones are often abbreviations ("ssn" for "social security number").
+const TELLING_ITEM_WORD: usize = 4;
+
+/// Whether `text` holds a word of Latin letters alone, [`TELLING_ITEM_WORD`] long or more.
+fn has_telling_word(text: &str) -> bool {
+    text.split(|c: char| !c.is_alphanumeric()).any(|word| {
+        word.chars().count() >= TELLING_ITEM_WORD && word.chars().all(latin_word_letter)
+    })
+}
+
+fn latin_word_letter(c: char) -> bool {
+    c.is_alphabetic() && !non_latin_letter(c)
 }
 
 /// Found if any part is found, not found if some part can be told and none is found.

@@ -5,10 +5,11 @@ mod asked;
 mod checked;
 mod grounding;
 mod lists;
+mod years;
 
 pub use asked::AskedFunctions;
 pub use checked::{
     checked_generation, CallCheck, CheckReport, CheckReportSlot, CheckedCall, DroppedArgument,
-    DroppedItems,
+    DroppedItems, TrimmedArgument,
 };
 pub use grounding::{CallGrounding, Grounds};

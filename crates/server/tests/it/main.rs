@@ -36,6 +36,8 @@ fn exact_tuning() -> fulcrum_agent::ToolCallTuning {
         ground_optional_arguments: false,
         ground_optional_choices: false,
         ground_listed_choices: false,
+        ground_list_items: false,
+        years_in_their_own_argument: false,
         numbers_at_written_scale: false,
         percentages_as_fractions: false,
         ..Default::default()

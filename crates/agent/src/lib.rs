@@ -22,7 +22,7 @@ mod turn;
 pub use answer_cache::{normalize as normalize_question, AnswerCache, CacheCounts};
 pub use calls::{
     checked_generation, AskedFunctions, CallCheck, CallGrounding, CheckReport, CheckReportSlot,
-    CheckedCall, DroppedArgument, DroppedItems, Grounds, TrimmedArgument,
+    CheckedCall, DroppedArgument, DroppedItems, Grounds, RewrittenArgument,
 };
 pub use context::{assemble, key_event, split_turns, ContextBudget, LayerTokens, Layers, Measure};
 pub use error::AgentError;

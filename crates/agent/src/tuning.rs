@@ -107,6 +107,12 @@ pub struct ToolCallTuning {
     /// Leave out of a string argument a year another argument of the call carries
     /// (`league: "2021 La Liga"` beside `season: "2021"`).
     pub years_in_their_own_argument: bool,
+    /// Write a string argument in the form its description lists the value in (`"hearts"`
+    /// for `"heart"` where the description says "'spades', 'clubs', 'hearts', 'diamonds'").
+    pub values_as_described: bool,
+    /// Where an argument's description asks for a city and its state ("The city and state,
+    /// e.g. Seattle, WA") and the call gives the city alone, ask the model for the state.
+    pub city_with_state: bool,
     /// Set a number the user wrote with a scale word ("8.5 million") that a call carries off
     /// by a power of ten back to what was written.
     pub numbers_at_written_scale: bool,
@@ -139,6 +145,8 @@ impl Default for ToolCallTuning {
             ground_listed_choices: true,
             ground_list_items: true,
             years_in_their_own_argument: true,
+            values_as_described: true,
+            city_with_state: true,
             numbers_at_written_scale: true,
             percentages_as_fractions: true,
             text_answer_without_tools: true,

@@ -78,6 +78,11 @@ pub struct Config {
     pub ground_list_items: bool,
     /// Leave out of a string argument a year another argument of the call carries.
     pub years_in_their_own_argument: bool,
+    /// Write a string argument in the form its description lists the value in.
+    pub values_as_described: bool,
+    /// Where an argument's description asks for a city and its state and the call gives the
+    /// city alone, ask the model for the state.
+    pub city_with_state: bool,
     /// Set a number the user wrote with a scale word ("8.5 million") that a call carries off
     /// by a power of ten (850000000) back to what was written.
     pub numbers_at_written_scale: bool,
@@ -201,6 +206,8 @@ impl Default for Config {
             ground_listed_choices: true,
             ground_list_items: true,
             years_in_their_own_argument: true,
+            values_as_described: true,
+            city_with_state: true,
             numbers_at_written_scale: true,
             percentages_as_fractions: true,
             text_answer_without_tools: true,
@@ -249,7 +256,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 62] = [
+pub const KEYS: [&str; 64] = [
     "engine",
     "upstreams",
     "host",
@@ -277,6 +284,8 @@ pub const KEYS: [&str; 62] = [
     "ground_listed_choices",
     "ground_list_items",
     "years_in_their_own_argument",
+    "values_as_described",
+    "city_with_state",
     "numbers_at_written_scale",
     "percentages_as_fractions",
     "text_answer_without_tools",
@@ -400,6 +409,8 @@ impl Config {
             ground_listed_choices: self.ground_listed_choices,
             ground_list_items: self.ground_list_items,
             years_in_their_own_argument: self.years_in_their_own_argument,
+            values_as_described: self.values_as_described,
+            city_with_state: self.city_with_state,
             numbers_at_written_scale: self.numbers_at_written_scale,
             percentages_as_fractions: self.percentages_as_fractions,
             text_answer_without_tools: self.text_answer_without_tools,

@@ -48,6 +48,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::asked::AskedFunctions;
+use super::formats::{cities_without_state, values_as_described, STATE_GRAMMAR};
 use super::grounding::{CallGrounding, Grounds};
 use super::lists::Lists;
 use super::years::repeated_years;
@@ -59,6 +60,9 @@ const THINK_CLOSE: &str = "</think>";
 
 /// The most calls one answer is grown to by asking for more.
 const MAX_PROBED_CALLS: usize = 8;
+
+/// Tokens a state after a city may take (" New Mexico\"": four).
+const STATE_MAX_TOKENS: u32 = 8;
 
 /// Tokens one extra call may take.
 const PROBE_MAX_TOKENS: u32 = 512;
@@ -84,8 +88,9 @@ pub struct CheckReport {
     /// choices the user did not name beside some they did; in a list of free strings, the
     /// items nobody wrote beside some the user did.
     pub dropped_items: Vec<DroppedItems>,
-    /// String arguments with a year left out that another argument of the call carries.
-    pub trimmed_arguments: Vec<TrimmedArgument>,
+    /// String arguments written otherwise: without a year another argument carries, as
+    /// their description lists the value, a city with its state.
+    pub rewritten_arguments: Vec<RewrittenArgument>,
     /// Numbers set back to the scale the user wrote them at, and percentages to their values.
     pub rescaled_arguments: Vec<RescaledArgument>,
     /// No call was left: the answer was generated again as text.
@@ -122,7 +127,7 @@ impl CheckReport {
             && self.added.is_empty()
             && self.dropped_arguments.is_empty()
             && self.dropped_items.is_empty()
-            && self.trimmed_arguments.is_empty()
+            && self.rewritten_arguments.is_empty()
             && self.rescaled_arguments.is_empty()
             && !self.answered_in_text
             && !self.redirected_start
@@ -164,15 +169,16 @@ pub struct DroppedItems {
     pub reason: &'static str,
 }
 
-/// A string argument of a call that the checks wrote without a part the call carries
-/// elsewhere.
+/// A string argument of a call that the checks wrote otherwise.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TrimmedArgument {
+pub struct RewrittenArgument {
     pub function: String,
     pub argument: String,
     pub value: Value,
     pub written: Value,
-    /// `repeated_year` (a year another argument of the call carries).
+    /// `repeated_year` (left out: another argument of the call carries it), `as_described`
+    /// (the value in the form its description lists it), `state_added` (the description asks
+    /// for a city and its state; the model was asked for the state).
     pub reason: &'static str,
 }
 
@@ -226,6 +232,10 @@ pub struct CallCheck {
     ground_list_items: bool,
     /// Leave out of a string argument a year another argument of the call carries.
     trim_repeated_years: bool,
+    /// Write a value in the form its description lists it.
+    values_as_described: bool,
+    /// Ask for the state of a city given alone where the description asks for both.
+    city_with_state: bool,
     /// Set numbers off by a power of ten back to the scale the user wrote them at.
     rescale_numbers: bool,
     /// Set a percentage carried as its points to its value.
@@ -286,6 +296,8 @@ impl CallCheck {
         let ground_listed_choices = on(tuning.ground_listed_choices);
         let ground_list_items = on(tuning.ground_list_items);
         let trim_repeated_years = on(tuning.years_in_their_own_argument);
+        let values_as_described = on(tuning.values_as_described);
+        let city_with_state = on(tuning.city_with_state);
         let rescale_numbers = on(tuning.numbers_at_written_scale);
         let percentages = on(tuning.percentages_as_fractions);
         if !call_required
@@ -298,6 +310,8 @@ impl CallCheck {
             && !ground_listed_choices
             && !ground_list_items
             && !trim_repeated_years
+            && !values_as_described
+            && !city_with_state
             && !rescale_numbers
             && !percentages
         {
@@ -314,6 +328,8 @@ impl CallCheck {
             ground_listed_choices,
             ground_list_items,
             trim_repeated_years,
+            values_as_described,
+            city_with_state,
             rescale_numbers,
             percentages,
             asked,
@@ -588,6 +604,9 @@ impl Checking {
         if (self.check.probe || self.check.lists.is_some()) && !calls.is_empty() {
             let more = self.more_calls(prefix, &mut calls, used).await?;
             usage.completion_tokens += more;
+        }
+        if self.check.city_with_state {
+            usage.completion_tokens += self.with_states(prefix, &mut calls).await?;
         }
         Ok((
             format!("{prefix}{}", render_calls(&calls)),
@@ -895,7 +914,7 @@ impl Checking {
     /// beside those named (each when its check is on, and when the call stays valid without
     /// them).
     fn as_told(&self, call: ParsedCall) -> ParsedCall {
-        let call = self.years_once(self.listed_as_told(call));
+        let call = self.as_described(self.years_once(self.listed_as_told(call)));
         let schema = self.check.schema(&call.name);
         let grounds = &self.check.grounds;
         let mut left_out: Vec<(String, &'static str)> = Vec::new();
@@ -997,21 +1016,42 @@ impl Checking {
             return call;
         }
         let repeated = repeated_years(&call.arguments);
-        if repeated.is_empty() {
+        self.rewritten(call, repeated, "repeated_year")
+    }
+
+    /// `call` with its string arguments in the form their descriptions list them (see
+    /// [`values_as_described`]), when that check is on and the call stays valid.
+    fn as_described(&self, call: ParsedCall) -> ParsedCall {
+        if !self.check.values_as_described {
+            return call;
+        }
+        let described = values_as_described(&call.arguments, self.check.schema(&call.name));
+        self.rewritten(call, described, "as_described")
+    }
+
+    /// `call` with each argument of `rewrites` set to its new string value, recorded with
+    /// `reason`; the call as it was when it would not stay valid.
+    fn rewritten(
+        &self,
+        call: ParsedCall,
+        rewrites: Vec<(String, String)>,
+        reason: &'static str,
+    ) -> ParsedCall {
+        if rewrites.is_empty() {
             return call;
         }
         let mut told = call.clone();
-        let mut trimmed = Vec::new();
+        let mut rewritten = Vec::new();
         if let Some(arguments) = told.arguments.as_object_mut() {
-            for (name, written) in repeated {
+            for (name, written) in rewrites {
                 if let Some(value) = arguments.insert(name.clone(), Value::String(written.clone()))
                 {
-                    trimmed.push(TrimmedArgument {
+                    rewritten.push(RewrittenArgument {
                         function: call.name.clone(),
                         argument: name,
                         value,
                         written: Value::String(written),
-                        reason: "repeated_year",
+                        reason,
                     });
                 }
             }
@@ -1019,9 +1059,64 @@ impl Checking {
         if self.check.tools.validate(&told).is_err() {
             return call;
         }
-        tracing::debug!(call = %call.name, "left out of a string a year another argument carries");
-        self.note(|changes| changes.trimmed_arguments.extend(trimmed));
+        tracing::debug!(call = %call.name, reason, "wrote string arguments otherwise");
+        self.note(|changes| changes.rewritten_arguments.extend(rewritten));
         told
+    }
+
+    /// `calls` with the state asked for of each city given alone where the argument's
+    /// description asks for a city and its state (see [`cities_without_state`]): the model
+    /// continues the call after the city and its comma, under [`STATE_GRAMMAR`]; the tokens
+    /// spent.
+    async fn with_states(
+        &self,
+        prefix: &str,
+        calls: &mut [ParsedCall],
+    ) -> Result<u32, EngineError> {
+        let mut spent = 0;
+        for at in 0..calls.len() {
+            let cities =
+                cities_without_state(&calls[at].arguments, self.check.schema(&calls[at].name));
+            let mut states = Vec::new();
+            for (argument, city) in cities {
+                let Some(opening) = opened_at_value(&calls[at], &argument, &city) else {
+                    continue;
+                };
+                let earlier = render_calls(&calls[..at]);
+                let separator = if earlier.is_empty() { "" } else { "\n" };
+                let request = GenerationRequest {
+                    sampling: SamplingParams {
+                        temperature: 0.0,
+                        ..SamplingParams::default()
+                    },
+                    max_tokens: Some(STATE_MAX_TOKENS),
+                    loop_check: false,
+                    ..self.follow_up(
+                        format!("{prefix}{earlier}{separator}{opening}"),
+                        STATE_GRAMMAR.to_string(),
+                    )
+                };
+                let (text, reason, usage) = start_generation(&self.backend, request)
+                    .await?
+                    .collect()
+                    .await?;
+                spent += usage.completion_tokens;
+                let state = text.strip_suffix('"').map(str::trim);
+                match state.filter(|state| reason == FinishReason::Stop && !state.is_empty()) {
+                    Some(state) => states.push((argument, format!("{city}, {state}"))),
+                    None => tracing::debug!(%text, "no state was written"),
+                }
+            }
+            let call = std::mem::replace(
+                &mut calls[at],
+                ParsedCall {
+                    name: String::new(),
+                    arguments: Value::Null,
+                },
+            );
+            calls[at] = self.rewritten(call, states, "state_added");
+        }
+        Ok(spent)
     }
 
     /// `call` with each number (an argument, or an item of one) set to what the user wrote
@@ -1191,6 +1286,22 @@ fn written_number(value: f64, like: &Value) -> Value {
     }
 }
 
+/// `call` rendered as [`render_calls`] renders it, up to and with the comma that follows
+/// `city` in its argument `argument`: where the model continues with the state. `None` when
+/// the rendering does not hold that place.
+fn opened_at_value(call: &ParsedCall, argument: &str, city: &str) -> Option<String> {
+    // Printable: the rendering escapes control characters.
+    const MARK: &str = "@@state@@";
+    let mut marked = call.clone();
+    marked.arguments.as_object_mut()?.insert(
+        argument.to_string(),
+        Value::String(format!("{city},{MARK}")),
+    );
+    let rendered = render_calls(std::slice::from_ref(&marked));
+    let at = rendered.find(MARK)?;
+    Some(rendered[..at].to_string())
+}
+
 /// Calls as the model writes them (Qwen's Hermes tags, Python's JSON separators).
 fn render_calls(calls: &[ParsedCall]) -> String {
     calls
@@ -1262,6 +1373,7 @@ mod tests {
                                "items": {"type": "string", "enum": ["rock", "jazz", "pop", "classical"]}},
                     "songs": {"type": "array", "items": {"type": "string"}},
                     "tour": {"type": "string"},
+                    "city": {"type": "string", "description": "The city and state, e.g. Seattle, WA"},
                     "year": {"type": "integer"}
                 },
                 "required": required
@@ -1638,6 +1750,8 @@ mod tests {
             ground_listed_choices: false,
             ground_list_items: false,
             years_in_their_own_argument: false,
+            values_as_described: false,
+            city_with_state: false,
             numbers_at_written_scale: false,
             percentages_as_fractions: false,
             ..tuning
@@ -1661,6 +1775,8 @@ mod tests {
             ground_listed_choices: false,
             ground_list_items: false,
             years_in_their_own_argument: false,
+            values_as_described: false,
+            city_with_state: false,
             numbers_at_written_scale: false,
             percentages_as_fractions: false,
             ..tuning
@@ -1864,8 +1980,8 @@ mod tests {
         );
         let report = report.expect("a year was left out");
         assert_eq!(
-            report.trimmed_arguments,
-            vec![TrimmedArgument {
+            report.rewritten_arguments,
+            vec![RewrittenArgument {
                 function: "play".into(),
                 argument: "tour".into(),
                 value: json!("Eras Tour of 2023"),
@@ -1885,6 +2001,50 @@ mod tests {
         )
         .await;
         assert_eq!(text, own);
+    }
+
+    #[tokio::test]
+    async fn the_state_of_a_city_given_alone_is_asked_for_where_the_description_wants_it() {
+        let alone = call(
+            "play",
+            json!({"artist": "Taylor Swift", "minutes": 20, "city": "Chicago"}),
+        );
+        let (text, _, requests, report) = answer_reported(
+            "Play Taylor Swift for 20 minutes in Chicago",
+            ToolChoice::Auto,
+            vec![alone.clone(), alone.clone(), alone.clone(), " IL\"".into()],
+        )
+        .await;
+        assert_eq!(
+            text,
+            call(
+                "play",
+                json!({"artist": "Taylor Swift", "minutes": 20, "city": "Chicago, IL"})
+            )
+        );
+        let asked = requests.last().expect("the state was asked for");
+        assert!(
+            asked.prompt.ends_with("\"city\": \"Chicago,"),
+            "the model continues after the city's comma: {}",
+            asked.prompt
+        );
+        assert_eq!(asked.grammar.as_deref(), Some(STATE_GRAMMAR));
+        let report = report.expect("the state was added");
+        assert_eq!(report.rewritten_arguments[0].reason, "state_added");
+        assert_eq!(report.rewritten_arguments[0].value, json!("Chicago"));
+        // Given with its state: nothing more is asked.
+        let with_state = call(
+            "play",
+            json!({"artist": "Taylor Swift", "minutes": 20, "city": "Chicago, IL"}),
+        );
+        let (text, _, requests) = answer(
+            "Play Taylor Swift for 20 minutes in Chicago, IL",
+            ToolChoice::Auto,
+            vec![with_state.clone(); 3],
+        )
+        .await;
+        assert_eq!(text, with_state);
+        assert_eq!(requests.len(), 3);
     }
 
     #[tokio::test]

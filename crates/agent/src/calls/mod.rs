@@ -3,6 +3,7 @@
 
 mod asked;
 mod checked;
+mod formats;
 mod grounding;
 mod lists;
 mod years;
@@ -10,6 +11,6 @@ mod years;
 pub use asked::AskedFunctions;
 pub use checked::{
     checked_generation, CallCheck, CheckReport, CheckReportSlot, CheckedCall, DroppedArgument,
-    DroppedItems, TrimmedArgument,
+    DroppedItems, RewrittenArgument,
 };
 pub use grounding::{CallGrounding, Grounds};

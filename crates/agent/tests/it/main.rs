@@ -123,6 +123,8 @@ pub fn open_agent_with(dir: &Path, backend: Arc<ScriptedBackend>, options: Agent
                 ground_listed_choices: false,
                 ground_list_items: false,
                 years_in_their_own_argument: false,
+                values_as_described: false,
+                city_with_state: false,
                 numbers_at_written_scale: false,
                 percentages_as_fractions: false,
                 text_answer_without_tools: true,

@@ -155,7 +155,7 @@ impl ChatAudit {
                     "added": checks.added.iter().map(|c| json!({"name": c.name, "reason": c.reason})).collect::<Vec<_>>(),
                     "dropped_arguments": checks.dropped_arguments.iter().map(|d| json!({"function": d.function, "argument": d.argument, "reason": d.reason})).collect::<Vec<_>>(),
                     "dropped_items": checks.dropped_items.iter().map(|d| json!({"function": d.function, "argument": d.argument, "count": d.items.len(), "reason": d.reason})).collect::<Vec<_>>(),
-                    "trimmed_arguments": checks.trimmed_arguments.iter().map(|t| json!({"function": t.function, "argument": t.argument, "reason": t.reason})).collect::<Vec<_>>(),
+                    "rewritten_arguments": checks.rewritten_arguments.iter().map(|t| json!({"function": t.function, "argument": t.argument, "reason": t.reason})).collect::<Vec<_>>(),
                     "rescaled_arguments": checks.rescaled_arguments.iter().map(|r| json!({"function": r.function, "argument": r.argument, "reason": r.reason})).collect::<Vec<_>>(),
                     "answered_in_text": checks.answered_in_text,
                     "redirected_start": checks.redirected_start,

@@ -38,6 +38,8 @@ fn exact_tuning() -> fulcrum_agent::ToolCallTuning {
         ground_listed_choices: false,
         ground_list_items: false,
         years_in_their_own_argument: false,
+        values_as_described: false,
+        city_with_state: false,
         numbers_at_written_scale: false,
         percentages_as_fractions: false,
         ..Default::default()

@@ -1,0 +1,200 @@
+//! Values written the way a parameter's description says they are written.
+//!
+//! Two habits of a small model that a tool's description already answers:
+//! - "The city and state, e.g. Chicago, IL" (the wording of OpenAI's own `get_weather`
+//!   example, copied into countless tools), and the call carries `"Chicago"`: the lookup the
+//!   tool makes may need the state. The model knows it; it was not asked.
+//! - "The card suit. Valid values include: 'spades', 'clubs', 'hearts', 'diamonds'", and the
+//!   call carries `"heart"`: the description lists the values the tool takes, and one of them
+//!   is the same word in another form.
+
+use serde_json::Value;
+
+use super::grounding::non_latin_letter;
+
+/// The grammar of the state after a city and its comma (the prompt ends at the comma): a
+/// space, one or two capitalized words ("IL", "Illinois", "New Mexico", "UK"), the string's
+/// closing quote.
+pub const STATE_GRAMMAR: &str =
+    "%llguidance {}\nstart: STATE \"\\\"\"\nSTATE: / [A-Z][A-Za-z]{1,15}( [A-Z][a-z]{1,15})?/\n";
+
+/// Longest city name a state is asked for.
+const MAX_CITY_CHARS: usize = 60;
+
+/// The string arguments of `arguments` (a tool with parameter schema `schema`) whose
+/// description asks for a city and its state, given a city alone: the argument and the city.
+pub fn cities_without_state(arguments: &Value, schema: &Value) -> Vec<(String, String)> {
+    let Some(arguments) = arguments.as_object() else {
+        return Vec::new();
+    };
+    arguments
+        .iter()
+        .filter(|(name, _)| property(schema, name).is_some_and(asks_city_and_state))
+        .filter_map(|(name, value)| Some((name, value.as_str()?.trim())))
+        .filter(|(_, city)| {
+            !city.contains(',')
+                && city.chars().count() <= MAX_CITY_CHARS
+                && city.chars().any(char::is_alphabetic)
+                && !city.chars().any(non_latin_letter)
+        })
+        .map(|(name, city)| (name.clone(), city.to_string()))
+        .collect()
+}
+
+/// Whether a parameter's description asks for a city with its state.
+fn asks_city_and_state(property: &Value) -> bool {
+    let Some(description) = property.get("description").and_then(Value::as_str) else {
+        return false;
+    };
+    let description = description.to_lowercase();
+    ["city and state", "city, state", "city,state"]
+        .iter()
+        .any(|phrase| description.contains(phrase))
+}
+
+/// The string arguments of `arguments` whose value is, in another form, exactly one of the
+/// values their description quotes ("'spades', 'clubs', 'hearts'"): by case, or as the
+/// singular or plural of it. The argument and the value as the description writes it.
+/// Arguments with an enum are the grammar's, and left alone.
+pub fn values_as_described(arguments: &Value, schema: &Value) -> Vec<(String, String)> {
+    let Some(arguments) = arguments.as_object() else {
+        return Vec::new();
+    };
+    let mut described = Vec::new();
+    for (name, value) in arguments {
+        let Some(written) = value.as_str() else {
+            continue;
+        };
+        let Some(property) = property(schema, name).filter(|p| p.get("enum").is_none()) else {
+            continue;
+        };
+        let quoted = quoted_values(
+            property
+                .get("description")
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
+        );
+        if quoted.len() < 2 || quoted.iter().any(|q| q == written) {
+            continue;
+        }
+        let mut alike = quoted
+            .iter()
+            .filter(|q| same_word_in_another_form(q, written));
+        if let (Some(value), None) = (alike.next(), alike.next()) {
+            described.push((name.clone(), value.clone()));
+        }
+    }
+    described
+}
+
+/// The values a description quotes, in single or double quotes (at most 40 characters each).
+/// A quote opens a value only after a character that is not a letter or digit, and closes it
+/// only before one, so that an apostrophe ("the player's") is not read as a quote.
+fn quoted_values(description: &str) -> Vec<String> {
+    let chars: Vec<char> = description.chars().collect();
+    let outside_word = |at: Option<&char>| at.is_none_or(|c| !c.is_alphanumeric());
+    let mut values = Vec::new();
+    let mut at = 0;
+    while at < chars.len() {
+        let quote = chars[at];
+        let opens = (quote == '\'' || quote == '"')
+            && outside_word(at.checked_sub(1).and_then(|before| chars.get(before)));
+        if !opens {
+            at += 1;
+            continue;
+        }
+        let close = (at + 1..chars.len())
+            .find(|&end| chars[end] == quote && outside_word(chars.get(end + 1)));
+        let Some(close) = close else {
+            break;
+        };
+        let value: String = chars[at + 1..close].iter().collect();
+        if (1..=40).contains(&value.chars().count()) && !value.trim().is_empty() {
+            values.push(value);
+        }
+        at = close + 1;
+    }
+    values
+}
+
+/// `a` and `b` differ only by case, or as a word and its plural.
+fn same_word_in_another_form(a: &str, b: &str) -> bool {
+    let (a, b) = (a.to_lowercase(), b.to_lowercase());
+    let plural_of = |plural: &str, word: &str| {
+        plural
+            .strip_prefix(word)
+            .is_some_and(|ending| ending == "s" || ending == "es")
+    };
+    a == b || plural_of(&a, &b) || plural_of(&b, &a)
+}
+
+fn property<'a>(schema: &'a Value, name: &str) -> Option<&'a Value> {
+    schema.get("properties").and_then(|p| p.get(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_city_alone_where_the_description_asks_for_its_state_is_found() {
+        let schema = json!({"properties": {
+            "location": {"type": "string", "description": "The city and state, e.g. Seattle, WA"},
+            "venue": {"type": "string", "description": "The concert hall."},
+            "where": {"type": "string", "description": "In the format City, State."}
+        }});
+        assert_eq!(
+            cities_without_state(
+                &json!({"location": "Chicago", "venue": "Symphony Center", "where": "Boston"}),
+                &schema
+            ),
+            vec![
+                ("location".to_string(), "Chicago".to_string()),
+                ("where".to_string(), "Boston".to_string())
+            ]
+        );
+        // Given with its state, or in another script: nothing to ask.
+        assert!(cities_without_state(&json!({"location": "Chicago, IL"}), &schema).is_empty());
+        assert!(cities_without_state(&json!({"location": "杭州"}), &schema).is_empty());
+    }
+
+    #[test]
+    fn a_value_the_description_lists_in_another_form_is_written_as_listed() {
+        let schema = json!({"properties": {
+            "suit": {"type": "string", "description":
+                "The card suit. Valid values include: 'spades', 'clubs', 'hearts', 'diamonds'."},
+            "deck": {"type": "string", "description": "Type of deck, e.g. \"normal\" or \"without_joker\"."},
+            "rank": {"type": "string", "enum": ["Ace", "King"], "description": "'aces' or 'kings'"}
+        }});
+        assert_eq!(
+            values_as_described(
+                &json!({"suit": "heart", "deck": "Normal", "rank": "Ace"}),
+                &schema
+            ),
+            vec![
+                ("suit".to_string(), "hearts".to_string()),
+                ("deck".to_string(), "normal".to_string())
+            ]
+        );
+        // Listed as written, or nothing alike: left alone.
+        assert!(values_as_described(&json!({"suit": "hearts"}), &schema).is_empty());
+        assert!(values_as_described(&json!({"suit": "stars"}), &schema).is_empty());
+    }
+
+    #[test]
+    fn quoted_values_are_those_between_pairs_of_quotes() {
+        assert_eq!(
+            quoted_values("Either 'a' or 'bb', the player's choice"),
+            vec!["a".to_string(), "bb".to_string()]
+        );
+        assert_eq!(
+            quoted_values("The player's pick: 'rock' or 'paper'"),
+            vec!["rock".to_string(), "paper".to_string()]
+        );
+        assert_eq!(
+            quoted_values("say \"yes\" or \"no\""),
+            vec!["yes".to_string(), "no".to_string()]
+        );
+    }
+}

@@ -49,7 +49,12 @@ fn asks_city_and_state(property: &Value) -> bool {
     let description = description.to_lowercase();
     ["city and state", "city, state", "city,state"]
         .iter()
-        .any(|phrase| description.contains(phrase))
+        .flat_map(|phrase| description.match_indices(phrase))
+        .any(|(at, phrase)| {
+            // "the city, state, or country" names kinds of place, not a format.
+            let after = description[at + phrase.len()..].trim_start_matches([',', ' ']);
+            !after.starts_with("or ")
+        })
 }
 
 /// The string arguments of `arguments` whose value is, in another form, exactly one of the
@@ -153,6 +158,18 @@ mod tests {
                 ("location".to_string(), "Chicago".to_string()),
                 ("where".to_string(), "Boston".to_string())
             ]
+        );
+        // A list of kinds of place is no format.
+        let kinds = json!({"properties": {
+            "area": {"type": "string", "description": "Name of the city, state, or country."}
+        }});
+        assert!(cities_without_state(&json!({"area": "Alaska"}), &kinds).is_empty());
+        let format = json!({"properties": {
+            "area": {"type": "string", "description": "In the format: City, State, e.g., Dallas, TX."}
+        }});
+        assert_eq!(
+            cities_without_state(&json!({"area": "Austin"}), &format).len(),
+            1
         );
         // Given with its state, or in another script: nothing to ask.
         assert!(cities_without_state(&json!({"location": "Chicago, IL"}), &schema).is_empty());

@@ -67,14 +67,28 @@ fn is_year(number: u64) -> bool {
     (FIRST_YEAR..=LAST_YEAR).contains(&number)
 }
 
-/// "2021", or a season's span: "2020-2021", "2020/21".
+/// "2021", or a season's span: "2020-2021", "2020/21" (the next year: "2024-05" is a month).
 fn is_year_text(text: &str) -> bool {
-    let first = text.split(['-', '/', '–']).next().unwrap_or_default();
-    let digits = |part: &str| !part.is_empty() && part.chars().all(|c| c.is_ascii_digit());
-    let span_ok = text[first.len()..]
-        .get(1..)
-        .is_none_or(|rest| digits(rest) && (2..=4).contains(&rest.len()));
-    first.len() == 4 && digits(first) && first.parse().is_ok_and(is_year) && span_ok
+    let mut parts = text.split(['-', '/', '–']);
+    let Some(first) = parts.next().and_then(year_digits) else {
+        return false;
+    };
+    match (parts.next(), parts.next()) {
+        (None, _) => true,
+        (Some(next), None) if next.len() == 4 => year_digits(next) == Some(first + 1),
+        (Some(next), None) if next.len() == 2 => {
+            next.parse::<u64>().ok() == Some((first + 1) % 100)
+        }
+        _ => false,
+    }
+}
+
+/// The year four digits write, when they write one.
+fn year_digits(text: &str) -> Option<u64> {
+    (text.len() == 4 && text.chars().all(|c| c.is_ascii_digit()))
+        .then(|| text.parse().ok())
+        .flatten()
+        .filter(|year| is_year(*year))
 }
 
 /// `text` without `year` where it stands as a word of its own, and without the tying words
@@ -147,5 +161,7 @@ mod tests {
         assert!(!is_year_text("12345"));
         assert!(!is_year_text("0999"));
         assert!(!is_year_text("2020-2"));
+        assert!(!is_year_text("2024-05"), "a month");
+        assert!(!is_year_text("2020-2025"));
     }
 }

@@ -1107,14 +1107,7 @@ impl Checking {
                     None => tracing::debug!(%text, "no state was written"),
                 }
             }
-            let call = std::mem::replace(
-                &mut calls[at],
-                ParsedCall {
-                    name: String::new(),
-                    arguments: Value::Null,
-                },
-            );
-            calls[at] = self.rewritten(call, states, "state_added");
+            calls[at] = self.rewritten(calls[at].clone(), states, "state_added");
         }
         Ok(spent)
     }

@@ -10,7 +10,7 @@
 
 use serde_json::Value;
 
-use super::grounding::non_latin_letter;
+use super::grounding::{non_latin_letter, plural_of, property};
 
 /// The grammar of the state after a city and its comma (the prompt ends at the comma): a
 /// space, one or two capitalized words ("IL", "Illinois", "New Mexico", "UK"), the string's
@@ -125,16 +125,7 @@ fn quoted_values(description: &str) -> Vec<String> {
 /// `a` and `b` differ only by case, or as a word and its plural.
 fn same_word_in_another_form(a: &str, b: &str) -> bool {
     let (a, b) = (a.to_lowercase(), b.to_lowercase());
-    let plural_of = |plural: &str, word: &str| {
-        plural
-            .strip_prefix(word)
-            .is_some_and(|ending| ending == "s" || ending == "es")
-    };
     a == b || plural_of(&a, &b) || plural_of(&b, &a)
-}
-
-fn property<'a>(schema: &'a Value, name: &str) -> Option<&'a Value> {
-    schema.get("properties").and_then(|p| p.get(name))
 }
 
 #[cfg(test)]

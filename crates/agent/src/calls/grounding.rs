@@ -458,16 +458,18 @@ pub(super) fn same_word_stem(a: &str, b: &str) -> bool {
     if a == b {
         return true;
     }
-    let plural_of = |plural: &str, word: &str| {
-        plural
-            .strip_prefix(word)
-            .is_some_and(|ending| ending == "s" || ending == "es")
-    };
     if plural_of(a, b) || plural_of(b, a) {
         return true;
     }
     let stem = |w: &str| w.chars().take(STEM).collect::<String>();
     a.chars().count() >= STEM && b.chars().count() >= STEM && stem(a) == stem(b)
+}
+
+/// Whether `plural` is `word` with an English plural ending (`tolls`, `boxes`).
+pub(super) fn plural_of(plural: &str, word: &str) -> bool {
+    plural
+        .strip_prefix(word)
+        .is_some_and(|ending| ending == "s" || ending == "es")
 }
 
 /// The fewest values an enum has for a list holding all of them to be read as copied from
@@ -521,7 +523,7 @@ fn required_names(schema: &Value) -> Vec<&str> {
         .unwrap_or_default()
 }
 
-fn property<'a>(schema: &'a Value, name: &str) -> Option<&'a Value> {
+pub(super) fn property<'a>(schema: &'a Value, name: &str) -> Option<&'a Value> {
     schema.get("properties").and_then(|p| p.get(name))
 }
 

@@ -2,6 +2,7 @@
 model: every `tool_choice` mode, `parallel_tool_calls`, streaming, a tool round trip, and
 `response_format` — and every returned call parses and matches its schema."""
 import json
+import re
 
 import openai
 import pytest
@@ -61,6 +62,24 @@ def test_auto_calls_a_tool_when_the_question_needs_one(qwen_server):
     args = check_call(calls[0].function.name, calls[0].function.arguments)
     assert calls[0].function.name == "get_weather" and "Paris" in args["city"]
     assert "<tool_call>" not in (choice.message.content or "")
+
+
+def test_a_city_is_given_with_its_state_where_the_tool_asks_for_both(qwen_server):
+    # OpenAI's own example tool: its description asks for "the city and state".
+    weather = {"type": "function", "function": {
+        "name": "get_current_weather", "description": "Get the current weather in a given location",
+        "parameters": {"type": "object", "properties": {
+            "location": {"type": "string", "description": "The city and state, e.g. San Francisco, CA"},
+            "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}},
+            "required": ["location"]}}}
+    r = client(qwen_server).chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "What's the weather like in Boston today?"}],
+        tools=[weather], temperature=0, max_tokens=120,
+    )
+    calls = r.choices[0].message.tool_calls
+    assert calls and calls[0].function.name == "get_current_weather"
+    location = json.loads(calls[0].function.arguments)["location"]
+    assert re.fullmatch(r"Boston, [A-Z][A-Za-z]+( [A-Z][a-z]+)?", location), location
 
 
 def test_auto_answers_in_text_when_no_tool_fits(qwen_server):

@@ -1077,13 +1077,16 @@ impl Checking {
         for at in 0..calls.len() {
             let cities =
                 cities_without_state(&calls[at].arguments, self.check.schema(&calls[at].name));
+            if cities.is_empty() {
+                continue;
+            }
+            let earlier = render_calls(&calls[..at]);
+            let separator = if earlier.is_empty() { "" } else { "\n" };
             let mut states = Vec::new();
             for (argument, city) in cities {
                 let Some(opening) = opened_at_value(&calls[at], &argument, &city) else {
                     continue;
                 };
-                let earlier = render_calls(&calls[..at]);
-                let separator = if earlier.is_empty() { "" } else { "\n" };
                 let request = GenerationRequest {
                     sampling: SamplingParams {
                         temperature: 0.0,

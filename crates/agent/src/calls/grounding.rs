@@ -222,12 +222,12 @@ impl Grounds {
                         && items.get("enum").is_none()
                         && items.get("const").is_none()
                 });
-            let Some(items) = value.as_array().filter(|items| items.len() >= 2) else {
+            let Some(items) = value
+                .as_array()
+                .filter(|items| free_strings && items.len() >= 2)
+            else {
                 continue;
             };
-            if !free_strings {
-                continue;
-            }
             let (made_up, kept): (Vec<&Value>, Vec<&Value>) = items.iter().partition(|item| {
                 item.as_str()
                     .is_some_and(|text| has_telling_word(text) && self.string(text) == Some(false))
@@ -500,12 +500,11 @@ const TELLING_ITEM_WORD: usize = 4;
 /// Whether `text` holds a word of Latin letters alone, [`TELLING_ITEM_WORD`] long or more.
 fn has_telling_word(text: &str) -> bool {
     text.split(|c: char| !c.is_alphanumeric()).any(|word| {
-        word.chars().count() >= TELLING_ITEM_WORD && word.chars().all(latin_word_letter)
+        word.chars().count() >= TELLING_ITEM_WORD
+            && word
+                .chars()
+                .all(|c| c.is_alphabetic() && latin_word_char(c))
     })
-}
-
-fn latin_word_letter(c: char) -> bool {
-    c.is_alphabetic() && !non_latin_letter(c)
 }
 
 /// Found if any part is found, not found if some part can be told and none is found.

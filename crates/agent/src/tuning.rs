@@ -85,6 +85,14 @@ pub struct ToolCallTuning {
     /// With parallel calls allowed, a call that used one member of a list the user wrote is
     /// made again for each other member, with that argument set to it.
     pub calls_for_lists: bool,
+    /// With parallel calls allowed, a call that chose one of an enum's values the user's
+    /// message names beside others of the same enum is made again for each other one ("the
+    /// status and the trial date" of a case is two calls).
+    pub calls_for_named_choices: bool,
+    /// With parallel calls allowed, where the calls of one function fill two arguments from
+    /// two lists the user wrote, every pairing is made ("the Lakers and the Bulls in 2018 and
+    /// 2020" is four calls), unless the message pairs them ("respectively").
+    pub calls_for_list_combinations: bool,
     /// With parallel calls allowed, a call of a function other than those called is kept only
     /// when the user's message holds a word of its name or description that theirs do not
     /// (see [`crate::calls::AskedFunctions`]).
@@ -138,6 +146,8 @@ impl Default for ToolCallTuning {
             call_grounding: CallGrounding::default(),
             probe_parallel_calls: true,
             calls_for_lists: true,
+            calls_for_named_choices: true,
+            calls_for_list_combinations: true,
             other_functions_asked: true,
             call_on_refused_start: true,
             ground_optional_arguments: true,

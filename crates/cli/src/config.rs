@@ -58,6 +58,12 @@ pub struct Config {
     /// When parallel calls are allowed, make a call that used one member of a list the user
     /// wrote ("in 2017, 2018 and 2019") again for each other member.
     pub calls_for_lists: bool,
+    /// When parallel calls are allowed, make a call that chose one of an enum's values the
+    /// user names beside others ("the status and the trial date") again for each other one.
+    pub calls_for_named_choices: bool,
+    /// When parallel calls are allowed, make every pairing of two lists the user wrote that
+    /// the calls of one function take their values from, unless the message pairs them.
+    pub calls_for_list_combinations: bool,
     /// When parallel calls are allowed, keep a call of a function other than those called
     /// only when the user's message holds a word of its name or description that theirs do
     /// not.
@@ -199,6 +205,8 @@ impl Default for Config {
             call_grounding: fulcrum_agent::CallGrounding::default(),
             probe_parallel_calls: true,
             calls_for_lists: true,
+            calls_for_named_choices: true,
+            calls_for_list_combinations: true,
             other_functions_asked: true,
             call_on_refused_start: true,
             ground_optional_arguments: true,
@@ -256,7 +264,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 64] = [
+pub const KEYS: [&str; 66] = [
     "engine",
     "upstreams",
     "host",
@@ -277,6 +285,8 @@ pub const KEYS: [&str; 64] = [
     "call_grounding",
     "probe_parallel_calls",
     "calls_for_lists",
+    "calls_for_named_choices",
+    "calls_for_list_combinations",
     "other_functions_asked",
     "call_on_refused_start",
     "ground_optional_arguments",
@@ -402,6 +412,8 @@ impl Config {
             call_grounding: self.call_grounding,
             probe_parallel_calls: self.probe_parallel_calls,
             calls_for_lists: self.calls_for_lists,
+            calls_for_named_choices: self.calls_for_named_choices,
+            calls_for_list_combinations: self.calls_for_list_combinations,
             other_functions_asked: self.other_functions_asked,
             call_on_refused_start: self.call_on_refused_start,
             ground_optional_arguments: self.ground_optional_arguments,

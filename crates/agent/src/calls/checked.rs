@@ -48,9 +48,10 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::asked::AskedFunctions;
+use super::choices::NamedChoices;
 use super::formats::{cities_without_state, values_as_described, STATE_GRAMMAR};
 use super::grounding::{CallGrounding, Grounds};
-use super::lists::Lists;
+use super::lists::{same_member, Lists};
 use super::years::repeated_years;
 use crate::tuning::ToolCallTuning;
 
@@ -114,7 +115,9 @@ pub struct CheckedCall {
     /// `not_in_conversation` (none of its values is), `nothing_new` (no value of the request
     /// the other calls did not use), `not_asked_for` (another function than those called, of
     /// which the user's message says nothing), `listed` (another member of a list the user wrote),
-    /// `asked` (the model asked for one more call), `incomplete` (a call cut short, closed, and
+    /// `asked` (the model asked for one more call), `named_choice` (another of an enum's values
+    /// the user named beside the call's own), `list_combination` (a pairing of members of two
+    /// lists the user wrote that no call made), `incomplete` (a call cut short, closed, and
     /// still not valid against its tool's schema), `bounded` (asked for again, its free values
     /// bounded, in place of calls cut short).
     pub reason: &'static str,
@@ -221,6 +224,12 @@ pub struct CallCheck {
     probe: bool,
     /// The lists of the user's message, when a call is made for each member.
     lists: Option<Lists>,
+    /// A call for each other member of a list a call used one member of.
+    members: bool,
+    /// The calls of two lists made each with each (see `Checking::add_list_combinations`).
+    combinations: bool,
+    /// The words of the user's message, when a call is made for each enum value it names.
+    choices: Option<NamedChoices>,
     /// Leave out optional arguments whose values are not in the conversation.
     ground_optionals: bool,
     /// Leave out optional choices the user's message does not name.
@@ -285,9 +294,12 @@ impl CallCheck {
             .rev()
             .find(|m| m.role == Role::User)
             .and_then(|m| m.content.as_deref());
-        let lists = message
-            .filter(|_| on(tuning.calls_for_lists) && parallel)
-            .map(Lists::new);
+        let members = on(tuning.calls_for_lists) && parallel;
+        let combinations = on(tuning.calls_for_list_combinations) && parallel;
+        let lists = message.filter(|_| members || combinations).map(Lists::new);
+        let choices = message
+            .filter(|_| on(tuning.calls_for_named_choices) && parallel)
+            .map(NamedChoices::new);
         let asked = message
             .filter(|_| on(tuning.other_functions_asked) && parallel)
             .map(AskedFunctions::new);
@@ -304,6 +316,7 @@ impl CallCheck {
             && grounding == CallGrounding::Off
             && !probe
             && lists.is_none()
+            && choices.is_none()
             && asked.is_none()
             && !ground_optionals
             && !ground_choices
@@ -323,6 +336,9 @@ impl CallCheck {
             grounding,
             probe,
             lists,
+            members,
+            combinations,
+            choices,
             ground_optionals,
             ground_choices,
             ground_listed_choices,
@@ -601,10 +617,14 @@ impl Checking {
             );
         }
         let (mut calls, used) = self.each_new(kept);
-        if (self.check.probe || self.check.lists.is_some()) && !calls.is_empty() {
+        if (self.check.probe || self.check.members) && !calls.is_empty() {
             let more = self.more_calls(prefix, &mut calls, used).await?;
             usage.completion_tokens += more;
         }
+        // After the calls asked for: a choice's own call may differ in more than the choice
+        // ("stage 7 in easy mode and stage 3 in hard mode"), which the model writes itself.
+        self.add_named_choices(&mut calls);
+        self.add_list_combinations(&mut calls);
         if self.check.city_with_state {
             usage.completion_tokens += self.with_states(prefix, &mut calls).await?;
         }
@@ -642,6 +662,124 @@ impl Checking {
             }
         }
         (kept, used)
+    }
+
+    /// `calls` with, after them, each call that chose one of an enum's values the user's
+    /// message names beside others no call chose made again for each of those (see
+    /// [`NamedChoices`]): "the status and trial date" of two cases is four calls. Added up to
+    /// [`MAX_PROBED_CALLS`], each valid against its tool's schema.
+    fn add_named_choices(&self, calls: &mut Vec<ParsedCall>) {
+        let Some(choices) = &self.check.choices else {
+            return;
+        };
+        let made = calls.len();
+        for at in 0..made {
+            let call = calls[at].clone();
+            let chosen = |argument: &str| -> Vec<Value> {
+                calls[..made]
+                    .iter()
+                    .filter(|c| c.name == call.name)
+                    .filter_map(|c| c.arguments.get(argument).cloned())
+                    .collect()
+            };
+            let others =
+                choices.others_named(&call.arguments, self.check.schema(&call.name), &chosen);
+            for (argument, values) in others {
+                for value in values {
+                    if calls.len() >= MAX_PROBED_CALLS {
+                        return;
+                    }
+                    let mut copy = call.clone();
+                    copy.arguments[&argument] = value;
+                    if calls.contains(&copy) || self.check.tools.validate(&copy).is_err() {
+                        continue;
+                    }
+                    tracing::debug!(call = %copy.name, arguments = %copy.arguments, "the call made again for another choice the user named");
+                    self.note(|changes| {
+                        changes.added.push(CheckedCall::new(&copy, "named_choice"))
+                    });
+                    calls.push(copy);
+                }
+            }
+        }
+    }
+
+    /// `calls` with the pairings two lists of the user's message ask for, each member with
+    /// each: where the calls of one function give one argument two or more members of one
+    /// list and another argument members of another, each missing pairing is a call
+    /// ("the Lakers and the Bulls in 2018 and 2020" is four calls, whatever two the model
+    /// made), copied from one with the first member and the second set; not when the message
+    /// pairs its lists ("respectively"). Up to [`MAX_PROBED_CALLS`], each valid.
+    fn add_list_combinations(&self, calls: &mut Vec<ParsedCall>) {
+        let Some(lists) = self
+            .check
+            .lists
+            .as_ref()
+            .filter(|_| self.check.combinations)
+        else {
+            return;
+        };
+        if calls.len() < 2 || lists.paired() {
+            return;
+        }
+        let mut functions: Vec<String> = Vec::new();
+        for call in calls.iter() {
+            if !functions.contains(&call.name) {
+                functions.push(call.name.clone());
+            }
+        }
+        for function in functions {
+            let of_function: Vec<ParsedCall> = calls
+                .iter()
+                .filter(|call| call.name == function)
+                .cloned()
+                .collect();
+            let Some(((first, firsts), (second, seconds))) =
+                two_listed_arguments(lists, &of_function)
+            else {
+                continue;
+            };
+            for a in &firsts {
+                for b in &seconds {
+                    if calls.len() >= MAX_PROBED_CALLS {
+                        return;
+                    }
+                    let paired = |call: &ParsedCall| {
+                        call.name == function
+                            && call
+                                .arguments
+                                .get(&first)
+                                .is_some_and(|v| same_member(v, a))
+                            && call
+                                .arguments
+                                .get(&second)
+                                .is_some_and(|v| same_member(v, b))
+                    };
+                    if calls.iter().any(paired) {
+                        continue;
+                    }
+                    let Some(base) = of_function.iter().find(|call| {
+                        call.arguments
+                            .get(&first)
+                            .is_some_and(|v| same_member(v, a))
+                    }) else {
+                        continue;
+                    };
+                    let mut combined = base.clone();
+                    combined.arguments[&second] = b.clone();
+                    if self.check.tools.validate(&combined).is_err() {
+                        continue;
+                    }
+                    tracing::debug!(call = %combined.name, arguments = %combined.arguments, "a pairing of two lists the user wrote");
+                    self.note(|changes| {
+                        changes
+                            .added
+                            .push(CheckedCall::new(&combined, "list_combination"))
+                    });
+                    calls.push(combined);
+                }
+            }
+        }
     }
 
     /// A further generation of this request: its prompt continued by `continuation`, under
@@ -848,7 +986,7 @@ impl Checking {
         used: &HashSet<String>,
         tried: &HashSet<ListedKey>,
     ) -> Option<ListedCall> {
-        let lists = self.check.lists.as_ref()?;
+        let lists = self.check.lists.as_ref().filter(|_| self.check.members)?;
         calls.iter().find_map(|call| {
             let arguments = call.arguments.as_object()?;
             arguments.iter().find_map(|(argument, value)| {
@@ -1212,6 +1350,45 @@ impl Checking {
             .filter(|value| !used.contains(value))
             .collect()
     }
+}
+
+/// An argument and the distinct values `calls` give it.
+type ListedArgument = (String, Vec<Value>);
+
+/// Two arguments that `calls` (of one function) each fill with two or more members of a
+/// list of `lists`, of two lists; the first two such, in the first call's order.
+fn two_listed_arguments(
+    lists: &Lists,
+    calls: &[ParsedCall],
+) -> Option<(ListedArgument, ListedArgument)> {
+    let first = calls.first()?.arguments.as_object()?;
+    let mut listed: Vec<ListedArgument> = Vec::new();
+    for argument in first.keys() {
+        let mut values: Vec<Value> = Vec::new();
+        for call in calls {
+            let value = call.arguments.get(argument)?;
+            if !values.iter().any(|v| same_member(v, value)) {
+                values.push(value.clone());
+            }
+        }
+        let one_list = values.len() >= 2
+            && values.iter().enumerate().all(|(index, value)| {
+                values[index + 1..]
+                    .iter()
+                    .all(|other| lists.same_list(value, other))
+            });
+        if !one_list {
+            continue;
+        }
+        if let Some(earlier) = listed
+            .iter()
+            .find(|(_, earlier)| !lists.same_list(&earlier[0], &values[0]))
+        {
+            return Some((earlier.clone(), (argument.clone(), values)));
+        }
+        listed.push((argument.clone(), values));
+    }
+    None
 }
 
 /// One more call a list asks for.
@@ -1629,6 +1806,79 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_call_is_made_again_for_each_other_choice_the_user_names_beside_its_own() {
+        let play = |order: &str| {
+            call(
+                "play",
+                json!({"artist": "Taylor Swift", "minutes": 20, "order": order}),
+            )
+        };
+        let shuffled = play("shuffled");
+        let (text, _, _, report) = answer_reported(
+            "Play Taylor Swift for 20 minutes, once shuffled and once as listed",
+            ToolChoice::Auto,
+            // The model's extra call copies its first.
+            vec![shuffled.clone(); 3],
+        )
+        .await;
+        assert_eq!(text, format!("{shuffled}\n{}", play("as listed")));
+        let report = report.expect("a call was added");
+        let added: Vec<_> = report
+            .added
+            .iter()
+            .map(|c| (c.reason, c.arguments["order"].clone()))
+            .collect();
+        assert_eq!(added, vec![("named_choice", json!("as listed"))]);
+        // One choice named: one call.
+        let (text, _, _) = answer(
+            "Play Taylor Swift for 20 minutes, shuffled",
+            ToolChoice::Auto,
+            vec![shuffled.clone(); 3],
+        )
+        .await;
+        assert_eq!(text, shuffled);
+    }
+
+    #[tokio::test]
+    async fn calls_from_two_lists_are_made_for_every_pairing_unless_the_message_pairs_them() {
+        let play = |artist: &str, year: u32| {
+            call(
+                "play",
+                json!({"artist": artist, "minutes": 20, "year": year}),
+            )
+        };
+        let paired = format!("{}\n{}", play("Taylor Swift", 2018), play("Adele", 2020));
+        let (text, _, _, report) = answer_reported(
+            "Play Taylor Swift and Adele for 20 minutes, their songs of 2018 and 2020",
+            ToolChoice::Auto,
+            vec![paired.clone(); 3],
+        )
+        .await;
+        assert_eq!(
+            text,
+            format!(
+                "{paired}\n{}\n{}",
+                play("Taylor Swift", 2020),
+                play("Adele", 2018)
+            )
+        );
+        let added: Vec<_> = report
+            .expect("calls were added")
+            .added
+            .iter()
+            .map(|c| c.reason)
+            .collect();
+        assert_eq!(added, vec!["list_combination"; 2]);
+        let (text, _, _) = answer(
+            "Play Taylor Swift and Adele for 20 minutes, their songs of 2018 and 2020 respectively",
+            ToolChoice::Auto,
+            vec![paired.clone(); 3],
+        )
+        .await;
+        assert_eq!(text, paired);
+    }
+
+    #[tokio::test]
     async fn an_extra_call_with_nothing_new_or_with_invented_values_is_not_kept() {
         let first = call("travel_time", json!({"distance": 120, "speed": 60}));
         let swapped = call("travel_time", json!({"distance": 60, "speed": 120}));
@@ -1739,6 +1989,8 @@ mod tests {
             call_grounding: CallGrounding::Off,
             probe_parallel_calls: false,
             calls_for_lists: false,
+            calls_for_named_choices: false,
+            calls_for_list_combinations: false,
             other_functions_asked: false,
             call_on_refused_start: false,
             ground_optional_arguments: false,

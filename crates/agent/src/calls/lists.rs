@@ -121,6 +121,9 @@ impl Lists {
             // "A, B and C": C is the last member, whatever follows it.
             return Vec::new();
         }
+        if let Some(close) = quoted_at(&self.chars, start, start + needle.len()) {
+            return self.quoted_siblings(start + needle.len() + 1, close);
+        }
         let Some(shape) = MemberShape::of(&self.chars[start..start + needle.len()]) else {
             return Vec::new();
         };
@@ -146,6 +149,92 @@ impl Lists {
         // No "and" or "or" before a last member: "Paris, France" names one place.
         Vec::new()
     }
+}
+
+impl Lists {
+    /// Whether `a` and `b` are two members of one list (as [`Self::siblings`] reads them).
+    pub fn same_list(&self, a: &Value, b: &Value) -> bool {
+        let among = |siblings: Vec<Value>, other: &Value| {
+            siblings.iter().any(|sibling| same_member(sibling, other))
+        };
+        !same_member(a, b) && (among(self.siblings(a), b) || among(self.siblings(b), a))
+    }
+
+    /// Whether the text says its lists pair up member by member ("Japan and India in 10 and
+    /// 20 years respectively") rather than each with each.
+    pub fn paired(&self) -> bool {
+        PAIRING_WORDS.iter().any(|word| {
+            let word: Vec<char> = word.chars().collect();
+            find_words(&self.chars, &word).is_some()
+        })
+    }
+
+    /// The quoted members after a quoted one that ends before `at` ("'Civil' and
+    /// 'Criminal'", "\"Climate Change\" and \"Artificial Intelligence\""): the quotes
+    /// bound each member, whatever its words.
+    fn quoted_siblings(&self, mut at: usize, close: char) -> Vec<String> {
+        let mut siblings = Vec::new();
+        while let Some((member_start, last)) = joint_after(&self.chars, at) {
+            if self.chars.get(member_start) != Some(&opening_quote(close)) {
+                break;
+            }
+            let inside = member_start + 1;
+            let Some(length) = self.chars[inside..]
+                .iter()
+                .take(MAX_QUOTED_MEMBER_CHARS + 1)
+                .position(|c| *c == close)
+            else {
+                break;
+            };
+            let member: String = self.chars[inside..inside + length].iter().collect();
+            if member.trim().is_empty() {
+                break;
+            }
+            siblings.push(member.trim().to_string());
+            at = inside + length + 1;
+            if last {
+                return siblings;
+            }
+        }
+        // As for words: no "and" or "or" before a last member, no list.
+        Vec::new()
+    }
+}
+
+/// Words that pair the members of two lists one to one.
+const PAIRING_WORDS: &[&str] = &["respectively", "correspondingly", "in that order", "分别"];
+
+/// Two values the same member: equal, or strings equal but for case.
+pub(super) fn same_member(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::String(a), Value::String(b)) => a.trim().to_lowercase() == b.trim().to_lowercase(),
+        (Value::Number(a), Value::Number(b)) => a
+            .as_f64()
+            .zip(b.as_f64())
+            .is_some_and(|(a, b)| same_number(a, b)),
+        _ => a == b,
+    }
+}
+
+/// Quote marks a member may be written in, each with its closing mark.
+const QUOTES: &[(char, char)] = &[('"', '"'), ('\'', '\''), ('“', '”'), ('‘', '’')];
+
+/// The longest quoted member read.
+const MAX_QUOTED_MEMBER_CHARS: usize = 100;
+
+/// The closing quote of a member written in quotes from `start` to `end` (the quotes
+/// outside them), if it is.
+fn quoted_at(chars: &[char], start: usize, end: usize) -> Option<char> {
+    let open = *chars.get(start.checked_sub(1)?)?;
+    let close = *chars.get(end)?;
+    QUOTES.contains(&(open, close)).then_some(close)
+}
+
+fn opening_quote(close: char) -> char {
+    QUOTES
+        .iter()
+        .find(|(_, c)| *c == close)
+        .map_or(close, |(open, _)| *open)
 }
 
 /// How two numbers are joined as members of one list.
@@ -539,6 +628,46 @@ mod tests {
             siblings("Compare Paris and the Louvre", json!("Paris")),
             vec![json!("Louvre")]
         );
+    }
+
+    #[test]
+    fn members_of_one_list_are_told_from_members_of_two() {
+        let lists = Lists::new(
+            "Win rates of the Lakers and the Bulls in seasons 2018 and 2020, on 2022-01-01 and 2022-02-01",
+        );
+        assert!(lists.same_list(&json!("Lakers"), &json!("Bulls")));
+        assert!(lists.same_list(&json!("bulls"), &json!("Lakers")));
+        assert!(lists.same_list(&json!(2020), &json!(2018)));
+        assert!(lists.same_list(&json!("2022-01-01"), &json!("2022-02-01")));
+        assert!(!lists.same_list(&json!("Lakers"), &json!(2018)));
+        assert!(!lists.same_list(&json!("Lakers"), &json!("Lakers")));
+        assert!(!lists.paired());
+        assert!(Lists::new("Japan and India in 10 and 20 years respectively").paired());
+    }
+
+    #[test]
+    fn quoted_members_are_bounded_by_their_quotes() {
+        assert_eq!(
+            siblings(
+                "the news on \"Climate Change\" and \"Artificial Intelligence\", each with 5 articles",
+                json!("Climate Change")
+            ),
+            vec![json!("Artificial Intelligence")]
+        );
+        assert_eq!(
+            siblings(
+                "train on 'dataset1' and 'dataset2'. For the first run",
+                json!("dataset1")
+            ),
+            vec![json!("dataset2")]
+        );
+        assert_eq!(
+            siblings("types ‘Civil’, ‘Criminal’ or ‘Family’", json!("Civil")),
+            vec![json!("Criminal"), json!("Family")]
+        );
+        // No joining word before the last: one name, not a list; nor a quote then a word.
+        assert!(siblings("the 'Civil', 'Criminal' cases", json!("Civil")).is_empty());
+        assert!(siblings("the 'Civil' and the Criminal cases", json!("Civil")).is_empty());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod asked;
 mod checked;
+mod choices;
 mod formats;
 mod grounding;
 mod lists;

@@ -116,6 +116,8 @@ pub fn open_agent_with(dir: &Path, backend: Arc<ScriptedBackend>, options: Agent
                 call_grounding: CallGrounding::Off,
                 probe_parallel_calls: false,
                 calls_for_lists: false,
+                calls_for_named_choices: false,
+                calls_for_list_combinations: false,
                 other_functions_asked: false,
                 call_on_refused_start: true,
                 ground_optional_arguments: false,

@@ -32,6 +32,8 @@ fn exact_tuning() -> fulcrum_agent::ToolCallTuning {
         call_grounding: fulcrum_agent::CallGrounding::Off,
         probe_parallel_calls: false,
         calls_for_lists: false,
+        calls_for_named_choices: false,
+        calls_for_list_combinations: false,
         other_functions_asked: false,
         ground_optional_arguments: false,
         ground_optional_choices: false,

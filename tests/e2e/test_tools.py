@@ -82,6 +82,25 @@ def test_a_city_is_given_with_its_state_where_the_tool_asks_for_both(qwen_server
     assert re.fullmatch(r"Boston, [A-Z][A-Za-z]+( [A-Z][a-z]+)?", location), location
 
 
+def test_each_choice_the_user_names_gets_its_call(qwen_server):
+    # One enum's values named in one request: the model makes the first call and copies it
+    # when asked for more; each other named value is its own call.
+    stats = {"type": "function", "function": {
+        "name": "precipitation_stats", "description": "Precipitation statistics for a location.",
+        "parameters": {"type": "object", "properties": {
+            "location": {"type": "string", "description": "The name of the location."},
+            "time_frame": {"type": "string", "enum": ["six_months", "year", "five_years"]}},
+            "required": ["location", "time_frame"]}}}
+    r = client(qwen_server).chat.completions.create(
+        model=MODEL, tools=[stats], temperature=0, max_tokens=200,
+        messages=[{"role": "user", "content": "What are the precipitation statistics for the Amazon "
+                   "rainforest for the last six months, the last year, and the last five years?"}],
+    )
+    calls = r.choices[0].message.tool_calls or []
+    frames = sorted(json.loads(c.function.arguments)["time_frame"] for c in calls)
+    assert frames == ["five_years", "six_months", "year"], [c.function.arguments for c in calls]
+
+
 def test_auto_answers_in_text_when_no_tool_fits(qwen_server):
     r = ask(qwen_server, "Who wrote the play Hamlet?")
     choice = r.choices[0]

@@ -64,6 +64,9 @@ pub struct Config {
     /// When parallel calls are allowed, make every pairing of two lists the user wrote that
     /// the calls of one function take their values from, unless the message pairs them.
     pub calls_for_list_combinations: bool,
+    /// With `probe_parallel_calls`: when the extra call repeats earlier ones and the user
+    /// wrote a number no call used, ask again with the first argument held to new values.
+    pub probe_other_values: bool,
     /// When parallel calls are allowed, keep a call of a function other than those called
     /// only when the user's message holds a word of its name or description that theirs do
     /// not.
@@ -207,6 +210,7 @@ impl Default for Config {
             calls_for_lists: true,
             calls_for_named_choices: true,
             calls_for_list_combinations: true,
+            probe_other_values: false,
             other_functions_asked: true,
             call_on_refused_start: true,
             ground_optional_arguments: true,
@@ -264,7 +268,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 66] = [
+pub const KEYS: [&str; 67] = [
     "engine",
     "upstreams",
     "host",
@@ -287,6 +291,7 @@ pub const KEYS: [&str; 66] = [
     "calls_for_lists",
     "calls_for_named_choices",
     "calls_for_list_combinations",
+    "probe_other_values",
     "other_functions_asked",
     "call_on_refused_start",
     "ground_optional_arguments",
@@ -414,6 +419,7 @@ impl Config {
             calls_for_lists: self.calls_for_lists,
             calls_for_named_choices: self.calls_for_named_choices,
             calls_for_list_combinations: self.calls_for_list_combinations,
+            probe_other_values: self.probe_other_values,
             other_functions_asked: self.other_functions_asked,
             call_on_refused_start: self.call_on_refused_start,
             ground_optional_arguments: self.ground_optional_arguments,

@@ -115,7 +115,8 @@ pub struct CheckedCall {
     /// `not_in_conversation` (none of its values is), `nothing_new` (no value of the request
     /// the other calls did not use), `not_asked_for` (another function than those called, of
     /// which the user's message says nothing), `listed` (another member of a list the user wrote),
-    /// `asked` (the model asked for one more call), `named_choice` (another of an enum's values
+    /// `asked` (the model asked for one more call), `steered` (asked for with its first
+    /// argument held away from the earlier calls' values), `named_choice` (another of an enum's values
     /// the user named beside the call's own), `list_combination` (a pairing of members of two
     /// lists the user wrote that no call made), `incomplete` (a call cut short, closed, and
     /// still not valid against its tool's schema), `bounded` (asked for again, its free values
@@ -222,6 +223,9 @@ pub struct CallCheck {
     /// Applied under `auto` only: elsewhere a call is required, so none is dropped.
     grounding: CallGrounding,
     probe: bool,
+    /// When the extra call brings nothing new, ask again with its first argument held away
+    /// from the values earlier calls gave it (see `Checking::steered_call`).
+    probe_other_values: bool,
     /// The lists of the user's message, when a call is made for each member.
     lists: Option<Lists>,
     /// A call for each other member of a list a call used one member of.
@@ -289,6 +293,7 @@ impl CallCheck {
         };
         let on = |check: bool| check && deciding;
         let probe = on(tuning.probe_parallel_calls) && parallel;
+        let probe_other_values = probe && tuning.probe_other_values;
         let message = messages
             .iter()
             .rev()
@@ -335,6 +340,7 @@ impl CallCheck {
             grounds: Grounds::from_messages(messages),
             grounding,
             probe,
+            probe_other_values,
             lists,
             members,
             combinations,
@@ -892,6 +898,7 @@ impl Checking {
         let mut spent = 0;
         let allowed = |name: &str| self.check.only.as_deref().is_none_or(|only| only == name);
         let mut tried = HashSet::new();
+        let mut steered = HashSet::new();
         'calls: while calls.len() < MAX_PROBED_CALLS {
             while let Some(listed) = self.listed_call(calls, &used, &tried) {
                 let grammar = self.check.tools.pinned_call_grammar(
@@ -940,6 +947,16 @@ impl Checking {
                     continue 'calls;
                 }
             }
+            // Nothing new among all tools nor those not called: the model copied.
+            if let Some(grammar) = self.steered_grammar(calls, &used, &mut steered) {
+                let (kept, tokens) = self
+                    .extra_call(prefix, calls, &mut used, grammar, false, "steered")
+                    .await?;
+                spent += tokens;
+                if kept {
+                    continue 'calls;
+                }
+            }
             break;
         }
         Ok(spent)
@@ -975,6 +992,49 @@ impl Checking {
         self.note(|changes| changes.rescaled_arguments.extend(rescaled));
         self.keep(call, calls, Some(reason));
         Ok((true, tokens))
+    }
+
+    /// The grammar of one more call of the last call's function with its first argument (in
+    /// the schema's order) held away from every value `calls` gave it, when the user wrote a
+    /// number no call used (see [`Grounds::unused_written_number`]): asked for another call,
+    /// a small model copies the one it made ("solar for 12 months and wind for 8 months"
+    /// stops at solar), and the copy's first value is where the next call differs most
+    /// often. Once per function and excluded values (`steered`).
+    fn steered_grammar(
+        &self,
+        calls: &[ParsedCall],
+        used: &HashSet<String>,
+        steered: &mut HashSet<String>,
+    ) -> Option<String> {
+        if !self.check.probe_other_values || !self.check.grounds.unused_written_number(used) {
+            return None;
+        }
+        let last = calls.last()?;
+        let schema = self.check.schema(&last.name);
+        let first = schema
+            .get("properties")?
+            .as_object()?
+            .keys()
+            .find(|property| last.arguments.get(property.as_str()).is_some())?;
+        let mut excluded: Vec<Value> = Vec::new();
+        for call in calls.iter().filter(|call| call.name == last.name) {
+            if let Some(value) = call.arguments.get(first.as_str()) {
+                if !excluded.contains(value) {
+                    excluded.push(value.clone());
+                }
+            }
+        }
+        let key = format!(
+            "{}\u{1f}{first}\u{1f}{}",
+            last.name,
+            Value::Array(excluded.clone())
+        );
+        if !steered.insert(key) {
+            return None;
+        }
+        self.check
+            .tools
+            .call_grammar_without(&last.name, first, &excluded)
     }
 
     /// A call the lists of the user's message ask for and `calls` lack: the function and
@@ -1363,10 +1423,13 @@ fn two_listed_arguments(
 ) -> Option<(ListedArgument, ListedArgument)> {
     let first = calls.first()?.arguments.as_object()?;
     let mut listed: Vec<ListedArgument> = Vec::new();
-    for argument in first.keys() {
+    'arguments: for argument in first.keys() {
         let mut values: Vec<Value> = Vec::new();
         for call in calls {
-            let value = call.arguments.get(argument)?;
+            // An argument some calls leave out is not filled from a list.
+            let Some(value) = call.arguments.get(argument) else {
+                continue 'arguments;
+            };
             if !values.iter().any(|v| same_member(v, value)) {
                 values.push(value.clone());
             }
@@ -1601,10 +1664,24 @@ mod tests {
         Vec<GenerationRequest>,
         Option<CheckReport>,
     ) {
+        try_answer_tuned(&ToolCallTuning::default(), question, choice, outputs).await
+    }
+
+    /// [`try_answer`] under `tuning`.
+    async fn try_answer_tuned(
+        tuning: &ToolCallTuning,
+        question: &str,
+        choice: ToolChoice,
+        outputs: Vec<String>,
+    ) -> (
+        Result<(String, Usage), EngineError>,
+        Vec<GenerationRequest>,
+        Option<CheckReport>,
+    ) {
         let scripted = Arc::new(fulcrum_engine::scripted::ScriptedBackend::new(outputs));
         let backend: Arc<dyn Backend> = scripted.clone();
         let check = CallCheck::new(
-            &ToolCallTuning::default(),
+            tuning,
             &tools(),
             &[Message::user(question)],
             &choice,
@@ -1879,6 +1956,78 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_copied_call_is_asked_again_away_from_its_first_value_while_a_number_is_unused() {
+        let swift = call("play", json!({"artist": "Taylor Swift", "minutes": 20}));
+        let adele = call("play", json!({"artist": "Adele", "minutes": 15}));
+        let steering = ToolCallTuning {
+            probe_other_values: true,
+            ..ToolCallTuning::default()
+        };
+        let answer = |question: &'static str, outputs: Vec<String>| async move {
+            let (answer, requests, report) =
+                try_answer_tuned(&steering, question, ToolChoice::Auto, outputs).await;
+            (answer.expect("generated").0, requests, report)
+        };
+        let (text, requests, report) = answer(
+            "Play Taylor Swift for 20 minutes, then Adele for 15 minutes",
+            // The model's first answer, its two extra calls (copies), the steered one.
+            vec![swift.clone(), swift.clone(), swift.clone(), adele.clone()],
+        )
+        .await;
+        assert_eq!(text, format!("{swift}\n{adele}"));
+        let steered = tools()
+            .call_grammar_without("play", "artist", &[json!("Taylor Swift")])
+            .expect("artist can be narrowed");
+        assert_eq!(requests[3].grammar, Some(steered));
+        let added: Vec<_> = report
+            .expect("a call was added")
+            .added
+            .iter()
+            .map(|c| c.reason)
+            .collect();
+        assert_eq!(added, vec!["steered"]);
+        // Every number used: the copies end the answer, nothing is steered.
+        let (text, requests, _) =
+            answer("Play Taylor Swift for 20 minutes", vec![swift.clone(); 4]).await;
+        assert_eq!(text, swift);
+        assert_eq!(requests.len(), 3);
+        // Off by default: the copies end the answer.
+        let (answer, requests, _) = try_answer(
+            "Play Taylor Swift for 20 minutes, then Adele for 15 minutes",
+            ToolChoice::Auto,
+            vec![swift.clone(); 4],
+        )
+        .await;
+        assert_eq!(answer.expect("generated").0, swift);
+        assert_eq!(requests.len(), 3);
+    }
+
+    #[test]
+    fn two_lists_are_read_though_some_calls_leave_an_argument_out() {
+        let lists = Lists::new("Win rates of the Lakers and the Bulls in seasons 2018 and 2020");
+        let win = |arguments: serde_json::Value| ParsedCall {
+            name: "win_rate".into(),
+            arguments,
+        };
+        let calls = [
+            win(json!({"team": "Lakers", "playoffs": true, "season": 2018})),
+            win(json!({"team": "Bulls", "season": 2020})),
+        ];
+        let ((first, firsts), (second, seconds)) =
+            two_listed_arguments(&lists, &calls).expect("two lists");
+        assert_eq!((first.as_str(), second.as_str()), ("team", "season"));
+        assert_eq!(firsts, vec![json!("Lakers"), json!("Bulls")]);
+        assert_eq!(seconds, vec![json!(2018), json!(2020)]);
+        // One list filling two arguments is not two lists.
+        let one_list = Lists::new("the numbers 3, 4, 5 and 12");
+        let pair = |a: u32, b: u32| ParsedCall {
+            name: "hypot".into(),
+            arguments: json!({"a": a, "b": b}),
+        };
+        assert!(two_listed_arguments(&one_list, &[pair(3, 4), pair(5, 12)]).is_none());
+    }
+
+    #[tokio::test]
     async fn an_extra_call_with_nothing_new_or_with_invented_values_is_not_kept() {
         let first = call("travel_time", json!({"distance": 120, "speed": 60}));
         let swapped = call("travel_time", json!({"distance": 60, "speed": 120}));
@@ -1991,6 +2140,7 @@ mod tests {
             calls_for_lists: false,
             calls_for_named_choices: false,
             calls_for_list_combinations: false,
+            probe_other_values: false,
             other_functions_asked: false,
             call_on_refused_start: false,
             ground_optional_arguments: false,

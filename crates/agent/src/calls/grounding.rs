@@ -10,6 +10,8 @@
 //! facts). A Latin-script string is not checked against text in Chinese or another non-Latin
 //! script: the model may rightly translate "杭州" to "Hangzhou".
 
+use std::collections::HashSet;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -346,6 +348,37 @@ impl Grounds {
         }
     }
 
+    /// Whether the text wrote in digits a number that none of `used` (keys of
+    /// [`Self::found_values`]) carries, at its scale or as its percentage, nor as digits of
+    /// a string ("May 3, 2022" in `"2022-05-03"`): a value of the request no call has used.
+    pub fn unused_written_number(&self, used: &HashSet<String>) -> bool {
+        let mut carried: Vec<f64> = Vec::new();
+        for key in used {
+            match key.parse::<f64>() {
+                Ok(number) => carried.push(number),
+                Err(_) => carried.extend(
+                    key.split(|c: char| !c.is_ascii_digit())
+                        .filter_map(|digits| digits.parse::<f64>().ok()),
+                ),
+            }
+        }
+        let chars: Vec<char> = self.lower.chars().collect();
+        written_numbers(&chars)
+            .iter()
+            .filter(|written| !in_scientific_notation(&chars, written.start, written.end))
+            .any(|written| {
+                let forms: Vec<f64> = std::iter::once(written.value)
+                    .chain(
+                        scales_after(&chars, written.end).map(|(_, scale)| written.value * scale),
+                    )
+                    .chain(std::iter::once(percentage_value(written.value)))
+                    .collect();
+                !carried
+                    .iter()
+                    .any(|c| forms.iter().any(|form| same_number(*c, *form)))
+            })
+    }
+
     fn number(&self, value: f64) -> bool {
         self.numbers
             .iter()
@@ -505,6 +538,22 @@ fn has_telling_word(text: &str) -> bool {
                 .chars()
                 .all(|c| c.is_alphabetic() && latin_word_char(c))
     })
+}
+
+/// Whether the digits from `start` to `end` are a part of a number in scientific notation
+/// ("1e-9": 1 and 9 are not numbers of their own).
+fn in_scientific_notation(chars: &[char], start: usize, end: usize) -> bool {
+    let exponent_after = chars.get(end) == Some(&'e')
+        && chars
+            .get(end + 1)
+            .is_some_and(|c| c.is_ascii_digit() || *c == '-' || *c == '+');
+    let mut before = start;
+    if before > 0 && matches!(chars[before - 1], '-' | '+') {
+        before -= 1;
+    }
+    let exponent_before =
+        before >= 2 && chars[before - 1] == 'e' && chars[before - 2].is_ascii_digit();
+    exponent_after || exponent_before
 }
 
 /// Found if any part is found, not found if some part can be told and none is found.
@@ -750,6 +799,20 @@ mod tests {
             },
             "required": ["distance", "speed"]
         })
+    }
+
+    #[test]
+    fn a_written_number_no_call_carries_is_unused_in_any_of_its_forms() {
+        let used = |keys: &[&str]| keys.iter().map(|k| k.to_string()).collect::<HashSet<_>>();
+        let grounds =
+            Grounds::new("Solar for 12 months and wind for 8 months, at 5% over 1.2 million");
+        assert!(grounds.unused_written_number(&used(&["solar", "12", "0.05", "1200000"])));
+        assert!(!grounds.unused_written_number(&used(&["12", "8", "5", "1.2"])));
+        let tiny = Grounds::new("charges of 1e-9 and 2E-9 at 0.05 m");
+        assert!(!tiny.unused_written_number(&used(&["0.000000001", "0.000000002", "0.05"])));
+        let dated = Grounds::new("Book a flight on May 3rd 2022 for 2 adults");
+        assert!(!dated.unused_written_number(&used(&["2022-05-03", "2"])));
+        assert!(dated.unused_written_number(&used(&["2022-05-03"])));
     }
 
     #[test]

@@ -118,6 +118,7 @@ pub fn open_agent_with(dir: &Path, backend: Arc<ScriptedBackend>, options: Agent
                 calls_for_lists: false,
                 calls_for_named_choices: false,
                 calls_for_list_combinations: false,
+                probe_other_values: false,
                 other_functions_asked: false,
                 call_on_refused_start: true,
                 ground_optional_arguments: false,

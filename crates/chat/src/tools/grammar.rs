@@ -78,7 +78,7 @@ pub fn grammar(tools: &[ToolDefinition], choice: &ToolChoice, parallel: bool) ->
 
 /// Escapes regex metacharacters (tool names may hold `.` and `-`). Only those: escaping
 /// other punctuation can change meaning (`\\<` is a word boundary).
-fn regex_escape(text: &str) -> String {
+pub(super) fn regex_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if "\\.+*?()|[]{}^$#&-~/".contains(c) {

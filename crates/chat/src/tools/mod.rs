@@ -8,6 +8,7 @@
 mod bounded;
 mod cut;
 mod dedupe;
+mod exclude;
 mod floats;
 mod grammar;
 mod parse;

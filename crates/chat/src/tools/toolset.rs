@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use serde_json::{json, Value};
 
 use super::bounded::{bound_free_values, ValueBounds};
+use super::exclude::excluding;
 use super::floats::write_declared_floats;
 use super::grammar::{closed, grammar};
 use super::relax::{enforceable, Relaxation};
@@ -167,13 +168,25 @@ impl ToolSet {
         let properties = parameters.get_mut("properties")?.as_object_mut()?;
         let pinned = properties.get_mut(property)?;
         *pinned = json!({ "const": value });
-        match parameters.get_mut("required").and_then(Value::as_array_mut) {
-            Some(required) if required.iter().any(|r| r == property) => {}
-            Some(required) => required.push(json!(property)),
-            None => {
-                parameters.insert("required".into(), json!([property]));
-            }
-        }
+        require(parameters, property);
+        Some(grammar(&[tool], &ToolChoice::Required, false))
+    }
+
+    /// The grammar of exactly one call of `name` whose argument `property` is given and is
+    /// none of `excluded` (the values earlier calls gave it); `None` when `name` is not
+    /// offered, has no such property, or its schema cannot be narrowed so (see `exclude`).
+    pub fn call_grammar_without(
+        &self,
+        name: &str,
+        property: &str,
+        excluded: &[Value],
+    ) -> Option<String> {
+        let mut tool = self.enforced.iter().find(|tool| tool.name == name)?.clone();
+        let parameters = tool.parameters.as_object_mut()?;
+        let properties = parameters.get_mut("properties")?.as_object_mut()?;
+        let narrowed = properties.get_mut(property)?;
+        *narrowed = excluding(narrowed, excluded)?;
+        require(parameters, property);
         Some(grammar(&[tool], &ToolChoice::Required, false))
     }
 
@@ -208,6 +221,17 @@ impl ToolSet {
                 name: call.name.clone(),
                 reason: err.to_string(),
             })
+    }
+}
+
+/// `parameters` (an object schema) with `property` among its required ones.
+fn require(parameters: &mut serde_json::Map<String, Value>, property: &str) {
+    match parameters.get_mut("required").and_then(Value::as_array_mut) {
+        Some(required) if required.iter().any(|r| r == property) => {}
+        Some(required) => required.push(json!(property)),
+        None => {
+            parameters.insert("required".into(), json!([property]));
+        }
     }
 }
 

@@ -34,6 +34,7 @@ fn exact_tuning() -> fulcrum_agent::ToolCallTuning {
         calls_for_lists: false,
         calls_for_named_choices: false,
         calls_for_list_combinations: false,
+        probe_other_values: false,
         other_functions_asked: false,
         ground_optional_arguments: false,
         ground_optional_choices: false,

@@ -224,7 +224,7 @@ pub struct CallCheck {
     grounding: CallGrounding,
     probe: bool,
     /// When the extra call brings nothing new, ask again with its first argument held away
-    /// from the values earlier calls gave it (see `Checking::steered_call`).
+    /// from the values earlier calls gave it (see `Checking::steered_grammar`).
     probe_other_values: bool,
     /// The lists of the user's message, when a call is made for each member.
     lists: Option<Lists>,

@@ -750,7 +750,7 @@ impl Checking {
                     if calls.len() >= MAX_PROBED_CALLS {
                         return;
                     }
-                    let paired = |call: &ParsedCall| {
+                    let made = |call: &ParsedCall| {
                         call.name == function
                             && call
                                 .arguments
@@ -761,7 +761,7 @@ impl Checking {
                                 .get(&second)
                                 .is_some_and(|v| same_member(v, b))
                     };
-                    if calls.iter().any(paired) {
+                    if calls.iter().any(made) {
                         continue;
                     }
                     let Some(base) = of_function.iter().find(|call| {

@@ -149,9 +149,7 @@ impl Lists {
         // No "and" or "or" before a last member: "Paris, France" names one place.
         Vec::new()
     }
-}
 
-impl Lists {
     /// Whether `a` and `b` are two members of one list (as [`Self::siblings`] reads them).
     pub fn same_list(&self, a: &Value, b: &Value) -> bool {
         let among = |siblings: Vec<Value>, other: &Value| {

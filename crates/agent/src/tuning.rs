@@ -97,6 +97,19 @@ pub struct ToolCallTuning {
     /// user wrote a number no call used, ask once more with the first argument held away
     /// from the values earlier calls of that function gave it.
     pub probe_other_values: bool,
+    /// In `auto`, a call that gives one free string to more of its arguments than the
+    /// conversation writes it is dropped: the model copied one argument into another
+    /// (`start_location` and `end_location` both "Los Angeles").
+    pub drop_copied_values: bool,
+    /// A pronoun of the user or the assistant given as a value (`"location": "I"`) counts as
+    /// written, as any word of the message does; off (the default), it grounds no call and is
+    /// no new value of an extra call.
+    pub pronouns_are_values: bool,
+    /// With `probe_parallel_calls` and `other_functions_asked`: the extra call asked for among
+    /// the tools not called yet is kept for a word of its function's name the user's message
+    /// holds, as the one asked for among all tools is ("the GDP in these years" keeps
+    /// `us_history.gdp` with the years already used); off, it must bring a value of its own.
+    pub other_functions_by_name: bool,
     /// With parallel calls allowed, a call of a function other than those called is kept only
     /// when the user's message holds a word of its name or description that theirs do not
     /// (see [`crate::calls::AskedFunctions`]).
@@ -155,6 +168,9 @@ impl Default for ToolCallTuning {
             // Measured on the tuning half's 40 entries where it can act: 19 right against 21
             // off (EVAL.md). Asked away from 3, the model writes 30.
             probe_other_values: false,
+            drop_copied_values: true,
+            pronouns_are_values: false,
+            other_functions_by_name: false,
             other_functions_asked: true,
             call_on_refused_start: true,
             ground_optional_arguments: true,

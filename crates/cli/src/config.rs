@@ -67,6 +67,9 @@ pub struct Config {
     /// With `probe_parallel_calls`: when the extra call repeats earlier ones and the user
     /// wrote a number no call used, ask again with the first argument held to new values.
     pub probe_other_values: bool,
+    pub drop_copied_values: bool,
+    pub pronouns_are_values: bool,
+    pub other_functions_by_name: bool,
     /// When parallel calls are allowed, keep a call of a function other than those called
     /// only when the user's message holds a word of its name or description that theirs do
     /// not.
@@ -211,6 +214,9 @@ impl Default for Config {
             calls_for_named_choices: true,
             calls_for_list_combinations: true,
             probe_other_values: false,
+            drop_copied_values: true,
+            pronouns_are_values: false,
+            other_functions_by_name: false,
             other_functions_asked: true,
             call_on_refused_start: true,
             ground_optional_arguments: true,
@@ -268,7 +274,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 67] = [
+pub const KEYS: [&str; 70] = [
     "engine",
     "upstreams",
     "host",
@@ -292,6 +298,9 @@ pub const KEYS: [&str; 67] = [
     "calls_for_named_choices",
     "calls_for_list_combinations",
     "probe_other_values",
+    "drop_copied_values",
+    "pronouns_are_values",
+    "other_functions_by_name",
     "other_functions_asked",
     "call_on_refused_start",
     "ground_optional_arguments",
@@ -420,6 +429,9 @@ impl Config {
             calls_for_named_choices: self.calls_for_named_choices,
             calls_for_list_combinations: self.calls_for_list_combinations,
             probe_other_values: self.probe_other_values,
+            drop_copied_values: self.drop_copied_values,
+            pronouns_are_values: self.pronouns_are_values,
+            other_functions_by_name: self.other_functions_by_name,
             other_functions_asked: self.other_functions_asked,
             call_on_refused_start: self.call_on_refused_start,
             ground_optional_arguments: self.ground_optional_arguments,

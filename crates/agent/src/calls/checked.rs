@@ -112,7 +112,8 @@ pub struct CheckReport {
 pub struct CheckedCall {
     pub name: String,
     pub arguments: Value,
-    /// `not_in_conversation` (none of its values is), `nothing_new` (no value of the request
+    /// `not_in_conversation` (none of its values is), `copied_value` (one free string given to
+    /// more of its arguments than the conversation writes it), `nothing_new` (no value of the request
     /// the other calls did not use), `not_asked_for` (another function than those called, of
     /// which the user's message says nothing), `listed` (another member of a list the user wrote),
     /// `asked` (the model asked for one more call), `steered` (asked for with its first
@@ -222,6 +223,9 @@ pub struct CallCheck {
     grounds: Grounds,
     /// Applied under `auto` only: elsewhere a call is required, so none is dropped.
     grounding: CallGrounding,
+    /// Drop a call that copies one free string into more arguments than the conversation
+    /// writes it (under `auto` only, as `grounding`).
+    drop_copied_values: bool,
     probe: bool,
     /// When the extra call brings nothing new, ask again with its first argument held away
     /// from the values earlier calls gave it (see `Checking::steered_grammar`).
@@ -256,6 +260,9 @@ pub struct CallCheck {
     /// The user's message, when a call of a function other than those called must be asked
     /// for by it.
     asked: Option<AskedFunctions>,
+    /// The extra call among the tools not called is kept for a word of its name the message
+    /// holds (only where `asked` checks that the message asks for it).
+    other_functions_by_name: bool,
     /// The one function a named `tool_choice` allows; extra calls are of it alone.
     only: Option<String>,
     /// The `tool_choice` requires a call (`required` or named): a text answer is never given.
@@ -292,6 +299,7 @@ impl CallCheck {
             CallGrounding::Off
         };
         let on = |check: bool| check && deciding;
+        let drop_copied_values = on(tuning.drop_copied_values) && *choice == ToolChoice::Auto;
         let probe = on(tuning.probe_parallel_calls) && parallel;
         let probe_other_values = probe && tuning.probe_other_values;
         let message = messages
@@ -308,6 +316,7 @@ impl CallCheck {
         let asked = message
             .filter(|_| on(tuning.other_functions_asked) && parallel)
             .map(AskedFunctions::new);
+        let other_functions_by_name = tuning.other_functions_by_name && asked.is_some();
         let ground_optionals = on(tuning.ground_optional_arguments);
         let ground_choices = on(tuning.ground_optional_choices);
         let ground_listed_choices = on(tuning.ground_listed_choices);
@@ -319,6 +328,7 @@ impl CallCheck {
         let percentages = on(tuning.percentages_as_fractions);
         if !call_required
             && grounding == CallGrounding::Off
+            && !drop_copied_values
             && !probe
             && lists.is_none()
             && choices.is_none()
@@ -337,8 +347,10 @@ impl CallCheck {
         }
         Some(CallCheck {
             tools: Arc::clone(tools),
-            grounds: Grounds::from_messages(messages),
+            grounds: Grounds::from_messages(messages)
+                .with_pronouns_as_values(tuning.pronouns_are_values),
             grounding,
+            drop_copied_values,
             probe,
             probe_other_values,
             lists,
@@ -355,6 +367,7 @@ impl CallCheck {
             rescale_numbers,
             percentages,
             asked,
+            other_functions_by_name,
             only: match choice {
                 ToolChoice::Named(name) => Some(name.clone()),
                 _ => None,
@@ -397,6 +410,16 @@ impl CallCheck {
     fn grounded(&self, call: &ParsedCall, rule: CallGrounding) -> bool {
         self.grounds
             .call(&call.arguments, self.schema(&call.name), rule)
+    }
+
+    /// Whether `call` gives one free string to more of its arguments than the conversation
+    /// writes it, when such calls are dropped (see [`Grounds::copied_value`]).
+    fn copies_a_value(&self, call: &ParsedCall) -> bool {
+        self.drop_copied_values
+            && self
+                .grounds
+                .copied_value(&call.arguments, self.schema(&call.name))
+                .is_some()
     }
 
     fn definition(&self, name: &str) -> Option<&ToolDefinition> {
@@ -585,14 +608,22 @@ impl Checking {
         if usage.redirected_start {
             self.note(|changes| changes.redirected_start = true);
         }
-        let (mut kept, ungrounded): (Vec<ParsedCall>, Vec<ParsedCall>) = calls
+        let (kept, ungrounded): (Vec<ParsedCall>, Vec<ParsedCall>) = calls
             .into_iter()
             .partition(|call| self.check.grounded(call, self.check.grounding));
+        let (mut kept, copying): (Vec<ParsedCall>, Vec<ParsedCall>) = kept
+            .into_iter()
+            .partition(|call| !self.check.copies_a_value(call));
         self.note(|changes| {
             changes.dropped.extend(
                 ungrounded
                     .iter()
-                    .map(|call| CheckedCall::new(call, "not_in_conversation")),
+                    .map(|call| CheckedCall::new(call, "not_in_conversation"))
+                    .chain(
+                        copying
+                            .iter()
+                            .map(|call| CheckedCall::new(call, "copied_value")),
+                    ),
             );
         });
         // Calls cut short and nothing else: the model wanted a call and ran on in it.
@@ -600,7 +631,9 @@ impl Checking {
         if kept.is_empty() && (ran_on || self.check.call_required) {
             let (call, tokens) = self.bounded_call(prefix).await?;
             usage.completion_tokens += tokens;
-            kept.extend(call.filter(|call| self.check.grounded(call, self.check.grounding)));
+            kept.extend(call.filter(|call| {
+                self.check.grounded(call, self.check.grounding) && !self.check.copies_a_value(call)
+            }));
         }
         // No call read at all (one cut short past mending) is no answer either.
         if kept.is_empty() {
@@ -609,7 +642,7 @@ impl Checking {
             }
             tracing::info!(
                 calls = made,
-                "no call is left (none read, or none whose required values are in the conversation): answering in text"
+                "no call is left (none read, or none whose required values are in the conversation, or each copying a value): answering in text"
             );
             self.note(|changes| changes.answered_in_text = true);
             let (answer, reason, more) = self.text_instead(prefix).await?;
@@ -619,7 +652,7 @@ impl Checking {
         if kept.len() < made {
             tracing::info!(
                 dropped = made - kept.len(),
-                "dropped calls whose required values are not in the conversation"
+                "dropped calls whose required values are not in the conversation or that copy a value"
             );
         }
         let (mut calls, used) = self.each_new(kept);
@@ -937,10 +970,11 @@ impl Checking {
                     .take(if any_not_called { 2 } else { 1 })
             {
                 let grammar = self.check.tools.one_call_grammar(admits);
-                // A function the model was made to pick must bring values of its own: its
-                // name alone echoes words of related requests too often.
+                // A function the model was made to pick must bring values of its own, unless
+                // the message asks for it: its name alone echoes words of related requests.
+                let by_name = attempt == 0 || self.check.other_functions_by_name;
                 let (kept, tokens) = self
-                    .extra_call(prefix, calls, &mut used, grammar, attempt == 0, "asked")
+                    .extra_call(prefix, calls, &mut used, grammar, by_name, "asked")
                     .await?;
                 spent += tokens;
                 if kept {
@@ -983,10 +1017,17 @@ impl Checking {
             tracing::debug!(call = %call.name, arguments = %call.arguments, "an extra call is of a function the request does not ask for");
             return Ok((false, tokens));
         }
+        if self.check.copies_a_value(&call) {
+            tracing::debug!(call = %call.name, arguments = %call.arguments, "an extra call copies one value into several arguments");
+            return Ok((false, tokens));
+        }
         let new = self.new_values(&call, calls, used, by_name);
         if new.is_empty() {
             tracing::debug!(call = %call.name, arguments = %call.arguments, "an extra call brought nothing new");
             return Ok((false, tokens));
+        }
+        if new.iter().all(|value| value.starts_with(FUNCTION_WORD)) {
+            tracing::debug!(call = %call.name, arguments = %call.arguments, "an extra call kept for a word of its function's name alone");
         }
         used.extend(new);
         self.note(|changes| changes.rescaled_arguments.extend(rescaled));
@@ -1401,7 +1442,7 @@ impl Checking {
         };
         let name_words = name_words
             .into_iter()
-            .map(|word| format!("function:{word}"));
+            .map(|word| format!("{FUNCTION_WORD}{word}"));
         self.check
             .grounds
             .found_values(&call.arguments)
@@ -1411,6 +1452,10 @@ impl Checking {
             .collect()
     }
 }
+
+/// What marks a word of a function's name among the values a call brings (see
+/// `Checking::new_values`).
+const FUNCTION_WORD: &str = "function:";
 
 /// An argument and the distinct values `calls` give it.
 type ListedArgument = (String, Vec<Value>);
@@ -1719,6 +1764,121 @@ mod tests {
         assert_eq!(requests[1].grammar.as_deref(), Some(text_grammar.as_str()));
         let invented_tokens = invented.split_inclusive(' ').count() as u32;
         assert_eq!(usage.completion_tokens, invented_tokens + 5);
+    }
+
+    #[tokio::test]
+    async fn a_call_copying_one_value_into_two_arguments_is_dropped_unless_written_twice() {
+        // The model found no value for `tour` and copied the artist into it.
+        let copied = call(
+            "play",
+            json!({"artist": "Queen", "minutes": 20, "tour": "queen"}),
+        );
+        let (text, _, requests, report) = answer_reported(
+            "Play Queen for 20 minutes",
+            ToolChoice::Auto,
+            vec![copied.clone(), "Which tour?".into()],
+        )
+        .await;
+        assert_eq!(text, "Which tour?");
+        let report = report.expect("the checks changed the answer");
+        assert!(report.answered_in_text);
+        assert_eq!(report.dropped.len(), 1);
+        assert_eq!(report.dropped[0].reason, "copied_value");
+        assert_eq!(requests.len(), 2);
+
+        // Beside a call of its own the copy goes and the other call stays.
+        let other = call("travel_time", json!({"distance": 100, "speed": 50}));
+        let (text, _, _, report) = answer_reported(
+            "Play Queen for 20 minutes, and how long are 100 km at 50 km/h?",
+            ToolChoice::Auto,
+            vec![format!("{copied}\n{other}")],
+        )
+        .await;
+        assert_eq!(text, other);
+        assert_eq!(report.expect("changed").dropped[0].reason, "copied_value");
+
+        // Written as often as carried, the value is the user's.
+        let named = call(
+            "play",
+            json!({"artist": "Queen", "minutes": 20, "tour": "Queen"}),
+        );
+        let (text, _, _, report) = answer_reported(
+            "Play Queen for 20 minutes from the tour named Queen",
+            ToolChoice::Auto,
+            vec![named.clone()],
+        )
+        .await;
+        assert_eq!(text, named);
+        assert!(report.is_none_or(|r| r.dropped.is_empty()));
+
+        // Switched off, the copy stays.
+        let off = ToolCallTuning {
+            drop_copied_values: false,
+            ..ToolCallTuning::default()
+        };
+        let (answer, _, _) = try_answer_tuned(
+            &off,
+            "Play Queen for 20 minutes",
+            ToolChoice::Auto,
+            vec![copied.clone()],
+        )
+        .await;
+        assert_eq!(answer.expect("generated").0, copied);
+    }
+
+    #[tokio::test]
+    async fn an_extra_call_whose_only_new_value_is_a_pronoun_is_not_kept() {
+        let queen = call("play", json!({"artist": "Queen", "minutes": 20}));
+        let me = call("play", json!({"artist": "I", "minutes": 20}));
+        let question = "I would like Queen for 20 minutes";
+        let (text, _, _) =
+            answer(question, ToolChoice::Auto, vec![queen.clone(), me.clone()]).await;
+        assert_eq!(text, queen);
+
+        let counted = ToolCallTuning {
+            pronouns_are_values: true,
+            other_functions_by_name: false,
+            ..ToolCallTuning::default()
+        };
+        let (answer, _, report) = try_answer_tuned(
+            &counted,
+            question,
+            ToolChoice::Auto,
+            vec![queen.clone(), me.clone()],
+        )
+        .await;
+        assert_eq!(answer.expect("generated").0, format!("{queen}\n{me}"));
+        assert_eq!(report.expect("a call was added").added[0].reason, "asked");
+    }
+
+    #[tokio::test]
+    async fn a_function_not_called_is_kept_for_its_name_in_the_message_when_switched_on() {
+        let travel = call("travel_time", json!({"distance": 100, "speed": 50}));
+        let grow = call("grow", json!({"distance": 100, "rate": 50, "years": 100}));
+        let question = "How long do 100 km at 50 km/h take, and how would that grow?";
+        // Asked among all tools the model copies its call; among those not called it picks
+        // `grow`, with values already used.
+        let outputs = || vec![travel.clone(), travel.clone(), grow.clone()];
+        let (text, _, _) = answer(question, ToolChoice::Auto, outputs()).await;
+        assert_eq!(text, travel);
+
+        let by_name = ToolCallTuning {
+            other_functions_by_name: true,
+            ..ToolCallTuning::default()
+        };
+        let (answer, _, _) =
+            try_answer_tuned(&by_name, question, ToolChoice::Auto, outputs()).await;
+        assert_eq!(answer.expect("generated").0, format!("{travel}\n{grow}"));
+
+        // Not where the message does not name it.
+        let (answer, _, _) = try_answer_tuned(
+            &by_name,
+            "How long do 100 km at 50 km/h take?",
+            ToolChoice::Auto,
+            outputs(),
+        )
+        .await;
+        assert_eq!(answer.expect("generated").0, travel);
     }
 
     #[tokio::test]
@@ -2141,6 +2301,9 @@ mod tests {
             calls_for_named_choices: false,
             calls_for_list_combinations: false,
             probe_other_values: false,
+            drop_copied_values: false,
+            pronouns_are_values: true,
+            other_functions_by_name: false,
             other_functions_asked: false,
             call_on_refused_start: false,
             ground_optional_arguments: false,

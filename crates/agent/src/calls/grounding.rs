@@ -60,6 +60,8 @@ pub struct Grounds {
     words: Vec<String>,
     /// Text in a script whose words a call may carry translated.
     non_latin: bool,
+    /// A pronoun given as a value ("I" as a location) counts as written, as any word does.
+    pronouns_are_values: bool,
 }
 
 impl Grounds {
@@ -78,7 +80,21 @@ impl Grounds {
             scaled_numbers: read_scaled_numbers(text),
             percentages: read_percentages(text),
             non_latin: text.chars().any(non_latin_letter),
+            pronouns_are_values: false,
         }
+    }
+
+    /// These grounds with a pronoun given as a value counted as written when `counted`:
+    /// otherwise ("I" as a location, "I'm" as a company) it is no value of the request.
+    pub fn with_pronouns_as_values(mut self, counted: bool) -> Self {
+        self.pronouns_are_values = counted;
+        self
+    }
+
+    /// Whether `text` is a pronoun standing for a value (see [`PRONOUNS`]) that is not to
+    /// count as one.
+    fn stands_for_a_value(&self, text: &str) -> bool {
+        !self.pronouns_are_values && PRONOUNS.contains(&text.trim().to_lowercase().as_str())
     }
 
     /// What the user and the tools said in `messages`. Not the system prompt: it carries
@@ -312,6 +328,45 @@ impl Grounds {
         found
     }
 
+    /// A free string (no enum) that `arguments` of a tool with parameter schema `schema`
+    /// give to more of their arguments than the text writes it: a small model fills an
+    /// argument it has no value for by copying another one (`start_location` and
+    /// `end_location` both "Los Angeles", four preferences all "talkative"). A value the text
+    /// writes as often as it is carried ("sequence AGCTTA against reference AGCTTA") is the
+    /// user's, and a Latin-script one cannot be told against text in another script.
+    pub fn copied_value(&self, arguments: &Value, schema: &Value) -> Option<String> {
+        let arguments = arguments.as_object()?;
+        let mut carried: Vec<(String, usize)> = Vec::new();
+        for (name, value) in arguments {
+            let Some(text) = value.as_str() else {
+                continue;
+            };
+            if property(schema, name).is_some_and(|p| p.get("enum").is_some()) {
+                continue;
+            }
+            let key = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            if key.is_empty() {
+                continue;
+            }
+            match carried
+                .iter_mut()
+                .find(|(seen, _)| seen.to_lowercase() == key.to_lowercase())
+            {
+                Some((_, times)) => *times += 1,
+                None => carried.push((key, 1)),
+            }
+        }
+        carried
+            .into_iter()
+            .filter(|(_, times)| *times >= 2)
+            .filter(|(value, _)| !self.non_latin || value.chars().any(non_latin_letter))
+            .find(|(value, times)| {
+                let needle: Vec<char> = value.to_lowercase().chars().collect();
+                count_words(&self.spaced, &needle) < *times
+            })
+            .map(|(value, _)| value)
+    }
+
     /// The words of a function's name (`kinematics.distance_traveled`, `getWeather`) that
     /// none of `earlier` names holds and the text does: what makes a call of another function
     /// with the same values a different request ("the velocity, and the distance").
@@ -331,6 +386,7 @@ impl Grounds {
                     found.push(format!("{n}"));
                 }
             }
+            Value::String(text) if self.stands_for_a_value(text) => {}
             Value::String(text) => {
                 let written = text
                     .split_whitespace()
@@ -386,6 +442,9 @@ impl Grounds {
     }
 
     fn string(&self, text: &str) -> Option<bool> {
+        if self.stands_for_a_value(text) {
+            return Some(false);
+        }
         let lower = text.to_lowercase();
         let foreign: Vec<char> = lower.chars().filter(|c| non_latin_letter(*c)).collect();
         if !foreign.is_empty() {
@@ -416,6 +475,31 @@ impl Grounds {
         Some(words.iter().any(|word| self.lower.contains(word)))
     }
 }
+
+/// The pronouns of the person speaking and the one spoken to, which a small model copies from
+/// the message into an argument it has no value for (`"location": "I"`, `"company_name":
+/// "I'm"`): the user is no city, company or date. Third persons are left out ("Her" is a
+/// film), as are "us" and "it" ("US" and "IT" are values).
+const PRONOUNS: [&str; 18] = [
+    "i",
+    "i'm",
+    "i\u{2019}m",
+    "me",
+    "my",
+    "mine",
+    "myself",
+    "you",
+    "you're",
+    "your",
+    "yours",
+    "yourself",
+    "we",
+    "our",
+    "ours",
+    "我",
+    "我们",
+    "你",
+];
 
 /// A letter or digit of a script written with spaces between words.
 pub(super) fn latin_word_char(c: char) -> bool {
@@ -448,6 +532,16 @@ pub(super) fn find_words(haystack: &[char], needle: &[char]) -> Option<usize> {
         return None;
     }
     (0..haystack.len()).find(|&at| words_at(haystack, at, needle))
+}
+
+/// How many times `needle` stands in `haystack` as whole words (see [`words_at`]).
+fn count_words(haystack: &[char], needle: &[char]) -> usize {
+    if needle.is_empty() {
+        return 0;
+    }
+    (0..haystack.len())
+        .filter(|&at| words_at(haystack, at, needle))
+        .count()
 }
 
 /// A function name's words, lowercased: split at `_`, `.`, `-` and lower-to-upper case steps.
@@ -937,6 +1031,79 @@ mod tests {
         assert!(grounds
             .found_name_words("rectangleArea", &["kinematics.final_velocity"])
             .is_empty());
+    }
+
+    #[test]
+    fn a_value_copied_into_more_arguments_than_the_text_writes_it_is_found() {
+        let schema = json!({"type": "object", "properties": {
+            "start": {"type": "string"}, "end": {"type": "string"},
+            "mode": {"type": "string", "enum": ["walk", "drive"]},
+            "fallback": {"type": "string", "enum": ["walk", "drive"]}}});
+        let grounds = Grounds::new("The fastest way from Los Angeles to San Diego on foot?");
+        assert_eq!(
+            grounds.copied_value(
+                &json!({"start": "Los Angeles", "end": "los  angeles"}),
+                &schema
+            ),
+            Some("Los Angeles".into())
+        );
+        assert_eq!(
+            grounds.copied_value(
+                &json!({"start": "Los Angeles", "end": "San Diego"}),
+                &schema
+            ),
+            None
+        );
+        // Choices may rightly repeat; only free strings are copied.
+        assert_eq!(
+            grounds.copied_value(&json!({"mode": "walk", "fallback": "walk"}), &schema),
+            None
+        );
+        // Written twice, twice carried: the user's.
+        let twice = Grounds::new("Compare sequence AGCT with the reference sequence AGCT.");
+        assert_eq!(
+            twice.copied_value(&json!({"start": "AGCT", "end": "AGCT"}), &schema),
+            None
+        );
+        // Nowhere written and carried twice: copied.
+        assert_eq!(
+            twice.copied_value(
+                &json!({"start": "America/New_York", "end": "America/New_York"}),
+                &schema
+            ),
+            Some("America/New_York".into())
+        );
+        // Against Chinese text a Latin-script value may be a translation: not told.
+        let chinese = Grounds::new("从杭州到杭州东站怎么走？");
+        assert_eq!(
+            chinese.copied_value(&json!({"start": "Hangzhou", "end": "Hangzhou"}), &schema),
+            None
+        );
+    }
+
+    #[test]
+    fn a_pronoun_is_no_value_of_the_request_unless_counted() {
+        let schema = json!({"type": "object", "required": ["location"],
+            "properties": {"location": {"type": "string"}, "cuisine": {"type": "string"}}});
+        let grounds = Grounds::new("I'm in Boston and I want sushi; can you find me a place?");
+        for pronoun in ["I", "I'm", "me", "You"] {
+            let call = json!({"location": pronoun});
+            assert!(
+                !grounds.call(&call, &schema, CallGrounding::Some),
+                "{pronoun}"
+            );
+            assert!(grounds.found_values(&call).is_empty(), "{pronoun}");
+        }
+        assert!(grounds.call(&json!({"location": "Boston"}), &schema, CallGrounding::Some));
+        // "US" is a country, not "us".
+        let us = Grounds::new("Flights to the US, please");
+        assert!(us.call(&json!({"location": "US"}), &schema, CallGrounding::Some));
+        let counted = grounds.with_pronouns_as_values(true);
+        assert!(counted.call(&json!({"location": "I"}), &schema, CallGrounding::Some));
+        assert_eq!(
+            counted.found_values(&json!({"location": "I'm"})),
+            vec!["i'm".to_string()]
+        );
     }
 
     #[test]

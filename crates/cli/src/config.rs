@@ -216,7 +216,7 @@ impl Default for Config {
             probe_other_values: false,
             drop_copied_values: true,
             pronouns_are_values: false,
-            other_functions_by_name: false,
+            other_functions_by_name: true,
             other_functions_asked: true,
             call_on_refused_start: true,
             ground_optional_arguments: true,

@@ -1859,13 +1859,14 @@ mod tests {
         // Asked among all tools the model copies its call; among those not called it picks
         // `grow`, with values already used.
         let outputs = || vec![travel.clone(), travel.clone(), grow.clone()];
-        let (text, _, _) = answer(question, ToolChoice::Auto, outputs()).await;
-        assert_eq!(text, travel);
-
-        let by_name = ToolCallTuning {
-            other_functions_by_name: true,
+        let off = ToolCallTuning {
+            other_functions_by_name: false,
             ..ToolCallTuning::default()
         };
+        let (answer, _, _) = try_answer_tuned(&off, question, ToolChoice::Auto, outputs()).await;
+        assert_eq!(answer.expect("generated").0, travel);
+
+        let by_name = ToolCallTuning::default();
         let (answer, _, _) =
             try_answer_tuned(&by_name, question, ToolChoice::Auto, outputs()).await;
         assert_eq!(answer.expect("generated").0, format!("{travel}\n{grow}"));

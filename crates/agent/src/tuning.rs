@@ -97,8 +97,9 @@ pub struct ToolCallTuning {
     /// user wrote a number no call used, ask once more with the first argument held away
     /// from the values earlier calls of that function gave it.
     pub probe_other_values: bool,
-    /// In `auto`, a call that gives one free string to more of its arguments than the
-    /// conversation writes it is dropped: the model copied one argument into another
+    /// In `auto`, a free string a call gives to more of its arguments than the conversation
+    /// writes it (the model copied one argument into another) is left out of the optional
+    /// arguments carrying it, and a call whose required arguments carry it is dropped
     /// (`start_location` and `end_location` both "Los Angeles").
     pub drop_copied_values: bool,
     /// A pronoun of the user or the assistant given as a value (`"location": "I"`) counts as

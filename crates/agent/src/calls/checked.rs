@@ -50,7 +50,7 @@ use tokio::sync::mpsc;
 use super::asked::AskedFunctions;
 use super::choices::NamedChoices;
 use super::formats::{cities_without_state, values_as_described, STATE_GRAMMAR};
-use super::grounding::{CallGrounding, Grounds};
+use super::grounding::{CallGrounding, CopiedValue, Grounds};
 use super::lists::{same_member, Lists};
 use super::years::repeated_years;
 use crate::tuning::ToolCallTuning;
@@ -157,8 +157,8 @@ pub struct DroppedArgument {
     pub function: String,
     pub argument: String,
     pub value: Value,
-    /// `not_in_conversation` (a value nobody wrote) or `choice_not_named` (one of an enum's
-    /// values the user did not name).
+    /// `not_in_conversation` (a value nobody wrote), `choice_not_named` (one of an enum's
+    /// values the user did not name) or `copied_value` (another argument's value, copied).
     pub reason: &'static str,
 }
 
@@ -223,8 +223,9 @@ pub struct CallCheck {
     grounds: Grounds,
     /// Applied under `auto` only: elsewhere a call is required, so none is dropped.
     grounding: CallGrounding,
-    /// Drop a call that copies one free string into more arguments than the conversation
-    /// writes it (under `auto` only, as `grounding`).
+    /// Undo a call's copy of one free string into more arguments than the conversation
+    /// writes it: leave out the optional copies, drop a call whose required arguments carry
+    /// it (under `auto` only, as `grounding`).
     drop_copied_values: bool,
     probe: bool,
     /// When the extra call brings nothing new, ask again with its first argument held away
@@ -412,14 +413,16 @@ impl CallCheck {
             .call(&call.arguments, self.schema(&call.name), rule)
     }
 
-    /// Whether `call` gives one free string to more of its arguments than the conversation
-    /// writes it, when such calls are dropped (see [`Grounds::copied_value`]).
+    /// Whether `call` gives one free string to more of its required arguments than the
+    /// conversation writes it, when such calls are dropped (see [`Grounds::copied_values`];
+    /// a copy in an optional argument is left out of the call instead, in `as_told`).
     fn copies_a_value(&self, call: &ParsedCall) -> bool {
         self.drop_copied_values
             && self
                 .grounds
-                .copied_value(&call.arguments, self.schema(&call.name))
-                .is_some()
+                .copied_values(&call.arguments, self.schema(&call.name))
+                .iter()
+                .any(CopiedValue::in_required_arguments)
     }
 
     fn definition(&self, name: &str) -> Option<&ToolDefinition> {
@@ -1165,6 +1168,15 @@ impl Checking {
                     .map(|name| (name, "not_in_conversation")),
             );
         }
+        if self.check.drop_copied_values {
+            left_out.extend(
+                grounds
+                    .copied_values(&call.arguments, schema)
+                    .iter()
+                    .flat_map(|copy| copy.optional_copies().to_vec())
+                    .map(|name| (name, "copied_value")),
+            );
+        }
         if self.check.ground_choices {
             left_out.extend(
                 grounds
@@ -1655,7 +1667,9 @@ mod tests {
                     "songs": {"type": "array", "items": {"type": "string"}},
                     "tour": {"type": "string"},
                     "city": {"type": "string", "description": "The city and state, e.g. Seattle, WA"},
-                    "year": {"type": "integer"}
+                    "year": {"type": "integer"},
+                    "start": {"type": "string"},
+                    "end": {"type": "string"}
                 },
                 "required": required
             }),
@@ -1666,6 +1680,7 @@ mod tests {
                 definition("play", json!(["artist", "minutes"])),
                 definition("travel_time", json!(["distance", "speed"])),
                 definition("grow", json!(["distance", "rate", "years"])),
+                definition("route", json!(["start", "end"])),
             ])
             .expect("tools"),
         )
@@ -1767,19 +1782,35 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_call_copying_one_value_into_two_arguments_is_dropped_unless_written_twice() {
-        // The model found no value for `tour` and copied the artist into it.
-        let copied = call(
+    async fn a_value_copied_into_another_argument_is_left_out_or_its_call_dropped() {
+        // The model found no value for the optional `tour` and copied the artist into it:
+        // the copy is left out, the call stands.
+        let toured = call(
             "play",
             json!({"artist": "Queen", "minutes": 20, "tour": "queen"}),
         );
-        let (text, _, requests, report) = answer_reported(
+        let queen = call("play", json!({"artist": "Queen", "minutes": 20}));
+        let (text, _, _, report) = answer_reported(
             "Play Queen for 20 minutes",
             ToolChoice::Auto,
-            vec![copied.clone(), "Which tour?".into()],
+            vec![toured.clone()],
         )
         .await;
-        assert_eq!(text, "Which tour?");
+        assert_eq!(text, queen);
+        let report = report.expect("the checks changed the answer");
+        assert_eq!(report.dropped_arguments.len(), 1);
+        assert_eq!(report.dropped_arguments[0].argument, "tour");
+        assert_eq!(report.dropped_arguments[0].reason, "copied_value");
+
+        // Both required ends one place written once: only dropping the call undoes it.
+        let round = call("route", json!({"start": "Chicago", "end": "Chicago"}));
+        let (text, _, requests, report) = answer_reported(
+            "How do I get to Chicago?",
+            ToolChoice::Auto,
+            vec![round.clone(), "From where?".into()],
+        )
+        .await;
+        assert_eq!(text, "From where?");
         let report = report.expect("the checks changed the answer");
         assert!(report.answered_in_text);
         assert_eq!(report.dropped.len(), 1);
@@ -1787,43 +1818,40 @@ mod tests {
         assert_eq!(requests.len(), 2);
 
         // Beside a call of its own the copy goes and the other call stays.
-        let other = call("travel_time", json!({"distance": 100, "speed": 50}));
         let (text, _, _, report) = answer_reported(
-            "Play Queen for 20 minutes, and how long are 100 km at 50 km/h?",
+            "How do I get to Chicago, and play Queen for 20 minutes on the way",
             ToolChoice::Auto,
-            vec![format!("{copied}\n{other}")],
+            vec![format!("{round}\n{queen}")],
         )
         .await;
-        assert_eq!(text, other);
+        assert_eq!(text, queen);
         assert_eq!(report.expect("changed").dropped[0].reason, "copied_value");
 
         // Written as often as carried, the value is the user's.
-        let named = call(
-            "play",
-            json!({"artist": "Queen", "minutes": 20, "tour": "Queen"}),
-        );
         let (text, _, _, report) = answer_reported(
-            "Play Queen for 20 minutes from the tour named Queen",
+            "A round trip from Chicago back to Chicago, please",
             ToolChoice::Auto,
-            vec![named.clone()],
+            vec![round.clone()],
         )
         .await;
-        assert_eq!(text, named);
+        assert_eq!(text, round);
         assert!(report.is_none_or(|r| r.dropped.is_empty()));
 
-        // Switched off, the copy stays.
+        // Switched off, the copies stay.
         let off = ToolCallTuning {
             drop_copied_values: false,
             ..ToolCallTuning::default()
         };
-        let (answer, _, _) = try_answer_tuned(
-            &off,
-            "Play Queen for 20 minutes",
-            ToolChoice::Auto,
-            vec![copied.clone()],
-        )
-        .await;
-        assert_eq!(answer.expect("generated").0, copied);
+        for copied in [&toured, &round] {
+            let (answer, _, _) = try_answer_tuned(
+                &off,
+                "Play Queen for 20 minutes; how do I get to Chicago?",
+                ToolChoice::Auto,
+                vec![copied.clone()],
+            )
+            .await;
+            assert_eq!(&answer.expect("generated").0, copied);
+        }
     }
 
     #[tokio::test]

@@ -45,6 +45,41 @@ impl std::str::FromStr for CallGrounding {
     }
 }
 
+/// A free string a call gives to more of its arguments than the text writes it (see
+/// [`Grounds::copied_values`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CopiedValue {
+    pub value: String,
+    /// The required arguments that carry it, in the call's order.
+    pub required: Vec<String>,
+    /// The optional ones.
+    pub optional: Vec<String>,
+    /// How many times the text writes it.
+    pub written: usize,
+}
+
+impl CopiedValue {
+    fn carriers(&self) -> usize {
+        self.required.len() + self.optional.len()
+    }
+
+    /// Whether the call's required arguments alone carry it more often than the text writes
+    /// it: only dropping the call undoes the copy.
+    pub fn in_required_arguments(&self) -> bool {
+        self.required.len() >= 2 && self.required.len() > self.written
+    }
+
+    /// The optional arguments to leave out so that the copy is undone where it can be: all
+    /// of them beside a required one, else all but the first (the tool's defaults apply).
+    pub fn optional_copies(&self) -> &[String] {
+        if self.required.is_empty() {
+            self.optional.get(1..).unwrap_or_default()
+        } else {
+            &self.optional
+        }
+    }
+}
+
 /// The text a call's values may come from, read once.
 #[derive(Debug, Clone, Default)]
 pub struct Grounds {
@@ -328,15 +363,18 @@ impl Grounds {
         found
     }
 
-    /// A free string (no enum) that `arguments` of a tool with parameter schema `schema`
-    /// give to more of their arguments than the text writes it: a small model fills an
+    /// The free strings (no enum) that `arguments` of a tool with parameter schema `schema`
+    /// give to more of their arguments than the text writes them: a small model fills an
     /// argument it has no value for by copying another one (`start_location` and
     /// `end_location` both "Los Angeles", four preferences all "talkative"). A value the text
     /// writes as often as it is carried ("sequence AGCTTA against reference AGCTTA") is the
     /// user's, and a Latin-script one cannot be told against text in another script.
-    pub fn copied_value(&self, arguments: &Value, schema: &Value) -> Option<String> {
-        let arguments = arguments.as_object()?;
-        let mut carried: Vec<(String, usize)> = Vec::new();
+    pub fn copied_values(&self, arguments: &Value, schema: &Value) -> Vec<CopiedValue> {
+        let Some(arguments) = arguments.as_object() else {
+            return Vec::new();
+        };
+        let required = required_names(schema);
+        let mut carried: Vec<CopiedValue> = Vec::new();
         for (name, value) in arguments {
             let Some(text) = value.as_str() else {
                 continue;
@@ -348,23 +386,38 @@ impl Grounds {
             if key.is_empty() {
                 continue;
             }
-            match carried
-                .iter_mut()
-                .find(|(seen, _)| seen.to_lowercase() == key.to_lowercase())
-            {
-                Some((_, times)) => *times += 1,
-                None => carried.push((key, 1)),
+            let seen = carried
+                .iter()
+                .position(|copy| copy.value.to_lowercase() == key.to_lowercase());
+            let at = seen.unwrap_or_else(|| {
+                carried.push(CopiedValue {
+                    value: key,
+                    required: Vec::new(),
+                    optional: Vec::new(),
+                    written: 0,
+                });
+                carried.len() - 1
+            });
+            let copy = &mut carried[at];
+            if required.contains(&name.as_str()) {
+                copy.required.push(name.clone());
+            } else {
+                copy.optional.push(name.clone());
             }
         }
         carried
             .into_iter()
-            .filter(|(_, times)| *times >= 2)
-            .filter(|(value, _)| !self.non_latin || value.chars().any(non_latin_letter))
-            .find(|(value, times)| {
-                let needle: Vec<char> = value.to_lowercase().chars().collect();
-                count_words(&self.spaced, &needle) < *times
+            .filter(|copy| copy.carriers() >= 2)
+            .filter(|copy| !self.non_latin || copy.value.chars().any(non_latin_letter))
+            .map(|copy| CopiedValue {
+                written: count_words(
+                    &self.spaced,
+                    &copy.value.to_lowercase().chars().collect::<Vec<_>>(),
+                ),
+                ..copy
             })
-            .map(|(value, _)| value)
+            .filter(|copy| copy.written < copy.carriers())
+            .collect()
     }
 
     /// The words of a function's name (`kinematics.distance_traveled`, `getWeather`) that
@@ -1035,50 +1088,59 @@ mod tests {
 
     #[test]
     fn a_value_copied_into_more_arguments_than_the_text_writes_it_is_found() {
-        let schema = json!({"type": "object", "properties": {
+        let schema = json!({"type": "object", "required": ["start", "end"], "properties": {
             "start": {"type": "string"}, "end": {"type": "string"},
+            "note": {"type": "string"}, "title": {"type": "string"},
             "mode": {"type": "string", "enum": ["walk", "drive"]},
             "fallback": {"type": "string", "enum": ["walk", "drive"]}}});
         let grounds = Grounds::new("The fastest way from Los Angeles to San Diego on foot?");
-        assert_eq!(
-            grounds.copied_value(
-                &json!({"start": "Los Angeles", "end": "los  angeles"}),
-                &schema
-            ),
-            Some("Los Angeles".into())
+        let copies = |grounds: &Grounds, arguments: serde_json::Value| {
+            grounds.copied_values(&arguments, &schema)
+        };
+        let copied = copies(
+            &grounds,
+            json!({"start": "Los Angeles", "end": "los  angeles"}),
         );
         assert_eq!(
-            grounds.copied_value(
-                &json!({"start": "Los Angeles", "end": "San Diego"}),
-                &schema
-            ),
-            None
+            copied,
+            vec![CopiedValue {
+                value: "Los Angeles".into(),
+                required: vec!["start".into(), "end".into()],
+                optional: vec![],
+                written: 1,
+            }]
         );
+        assert!(copied[0].in_required_arguments());
+        assert!(copies(
+            &grounds,
+            json!({"start": "Los Angeles", "end": "San Diego"})
+        )
+        .is_empty());
+        // Beside a required argument, an optional copy is left out and the call stands.
+        let noted = copies(
+            &grounds,
+            json!({"start": "Los Angeles", "end": "San Diego", "note": "Los Angeles"}),
+        );
+        assert!(!noted[0].in_required_arguments());
+        assert_eq!(noted[0].optional_copies(), ["note".to_string()]);
+        // Optional arguments alone: the first keeps the value.
+        let optional = copies(&grounds, json!({"note": "San Diego", "title": "San Diego"}));
+        assert_eq!(optional[0].optional_copies(), ["title".to_string()]);
         // Choices may rightly repeat; only free strings are copied.
-        assert_eq!(
-            grounds.copied_value(&json!({"mode": "walk", "fallback": "walk"}), &schema),
-            None
-        );
+        assert!(copies(&grounds, json!({"mode": "walk", "fallback": "walk"})).is_empty());
         // Written twice, twice carried: the user's.
         let twice = Grounds::new("Compare sequence AGCT with the reference sequence AGCT.");
-        assert_eq!(
-            twice.copied_value(&json!({"start": "AGCT", "end": "AGCT"}), &schema),
-            None
-        );
+        assert!(copies(&twice, json!({"start": "AGCT", "end": "AGCT"})).is_empty());
         // Nowhere written and carried twice: copied.
-        assert_eq!(
-            twice.copied_value(
-                &json!({"start": "America/New_York", "end": "America/New_York"}),
-                &schema
-            ),
-            Some("America/New_York".into())
+        let nowhere = copies(
+            &twice,
+            json!({"start": "America/New_York", "end": "America/New_York"}),
         );
+        assert_eq!(nowhere[0].written, 0);
+        assert!(nowhere[0].in_required_arguments());
         // Against Chinese text a Latin-script value may be a translation: not told.
         let chinese = Grounds::new("从杭州到杭州东站怎么走？");
-        assert_eq!(
-            chinese.copied_value(&json!({"start": "Hangzhou", "end": "Hangzhou"}), &schema),
-            None
-        );
+        assert!(copies(&chinese, json!({"start": "Hangzhou", "end": "Hangzhou"})).is_empty());
     }
 
     #[test]

@@ -101,6 +101,35 @@ def test_each_choice_the_user_names_gets_its_call(qwen_server):
     assert frames == ["five_years", "six_months", "year"], [c.function.arguments for c in calls]
 
 
+def test_a_call_copying_one_value_into_both_ends_is_not_returned(qwen_server):
+    # Asked something the tool cannot answer, the default model still calls it, filling both
+    # required time zones with the one place it has: the copy is dropped and the answer is text
+    # (with FULCRUM_DROP_COPIED_VALUES=false the call comes back, from and to New York).
+    converter = {"type": "function", "function": {
+        "name": "time_converter",
+        "description": "Converts the local time of user's region to the target region's local time.",
+        "parameters": {"type": "object", "properties": {
+            "user_timezone": {"type": "string", "description": "The timezone of the user in "
+                              "string format. Example: 'Pacific Time (US & Canada)'"},
+            "target_timezone": {"type": "string", "description": "The target timezone in string "
+                                "format where user wants to know the local time. Example: "
+                                "'Eastern Time (US & Canada)'"},
+            "time": {"type": "string", "description": "The local time of user's timezone in "
+                     "string format (24 hr format). Optional parameter. Example: '15:30:00'",
+                     "default": "13:30:00"}},
+            "required": ["user_timezone", "target_timezone"]}}}
+    r = client(qwen_server).chat.completions.create(
+        model=MODEL, tools=[converter], temperature=0, max_tokens=200,
+        messages=[{"role": "user", "content": "What's the population in New York right now?"}],
+    )
+    choice = r.choices[0]
+    for call in choice.message.tool_calls or []:
+        arguments = json.loads(call.function.arguments)
+        assert arguments["user_timezone"] != arguments["target_timezone"], call.function.arguments
+    assert choice.message.tool_calls is None and choice.message.content
+    assert choice.finish_reason == "stop"
+
+
 def test_auto_answers_in_text_when_no_tool_fits(qwen_server):
     r = ask(qwen_server, "Who wrote the play Hamlet?")
     choice = r.choices[0]

@@ -130,6 +130,43 @@ def test_a_call_copying_one_value_into_both_ends_is_not_returned(qwen_server):
     assert choice.finish_reason == "stop"
 
 
+def test_the_tool_asked_for_is_called_in_place_of_a_copy(qwen_server):
+    # BFCL's multiple_187: the model's own answer is a drive from Los Angeles to Los Angeles;
+    # dropped as a copy, the call is asked for again among the other tools the message asks for
+    # (with FULCRUM_DROP_COPIED_VALUES=false the drive comes back beside the price check).
+    def tool(name, description, properties, required):
+        return {"type": "function", "function": {"name": name, "description": description,
+                "parameters": {"type": "object", "properties": properties, "required": required}}}
+    text = {"type": "string"}
+    tools = [
+        tool("geometry_area_circle", "Calculate the area of a circle given the radius.",
+             {"radius": {"type": "number"}, "units": text}, ["radius"]),
+        tool("find_recipes", "Find recipes based on dietary restrictions, meal type, and "
+             "preferred ingredients.", {"diet": text, "meal_type": text,
+             "ingredients": {"type": "array", "items": text}}, ["diet", "meal_type"]),
+        tool("whole_foods_check_price", "Check the price of items at a specific Whole Foods "
+             "location.", {"location": {"type": "string", "description": "Location of the Whole "
+             "Foods store."}, "items": {"type": "array", "items": text, "description": "List of "
+             "items for which the price needs to be checked."}}, ["location", "items"]),
+        tool("calculate_shortest_distance", "Calculate the shortest driving distance between two "
+             "locations.", {"start_location": {"type": "string", "description": "The starting "
+             "location for the drive."}, "end_location": {"type": "string", "description": "The "
+             "destination location for the drive."}, "route_preference": {"type": "string",
+             "enum": ["Shortest", "Scenic"], "description": "The preferred type of route."}},
+             ["start_location", "end_location", "route_preference"]),
+    ]
+    r = client(qwen_server).chat.completions.create(
+        model=MODEL, tools=tools, temperature=0, max_tokens=300,
+        messages=[{"role": "user", "content": "Check the price of tomatoes and lettuce at the "
+                   "Whole Foods in Los Angeles."}],
+    )
+    calls = r.choices[0].message.tool_calls or []
+    assert [c.function.name for c in calls] == ["whole_foods_check_price"], \
+        [(c.function.name, c.function.arguments) for c in calls]
+    arguments = json.loads(calls[0].function.arguments)
+    assert sorted(arguments["items"]) == ["lettuce", "tomatoes"]
+
+
 def test_auto_answers_in_text_when_no_tool_fits(qwen_server):
     r = ask(qwen_server, "Who wrote the play Hamlet?")
     choice = r.choices[0]

@@ -100,7 +100,8 @@ pub struct ToolCallTuning {
     /// In `auto`, a free string a call gives to more of its arguments than the conversation
     /// writes it (the model copied one argument into another) is left out of the optional
     /// arguments carrying it, and a call whose required arguments carry it is dropped
-    /// (`start_location` and `end_location` both "Los Angeles").
+    /// (`start_location` and `end_location` both "Los Angeles"); when every call is dropped
+    /// so, one of another tool the message asks for is asked for in their place.
     pub drop_copied_values: bool,
     /// A pronoun of the user or the assistant given as a value (`"location": "I"`) counts as
     /// written, as any word of the message does; off (the default), it grounds no call and is

@@ -121,7 +121,8 @@ pub struct CheckedCall {
     /// the user named beside the call's own), `list_combination` (a pairing of members of two
     /// lists the user wrote that no call made), `incomplete` (a call cut short, closed, and
     /// still not valid against its tool's schema), `bounded` (asked for again, its free values
-    /// bounded, in place of calls cut short).
+    /// bounded, in place of calls cut short), `instead_of_copy` (a call of another tool the
+    /// message asks for, asked for when every call copied a value).
     pub reason: &'static str,
 }
 
@@ -638,6 +639,20 @@ impl Checking {
                 self.check.grounded(call, self.check.grounding) && !self.check.copies_a_value(call)
             }));
         }
+        // Every call copied a value: the model may still want another tool ("the price of
+        // tomatoes at the Whole Foods in Los Angeles" after a drive from Los Angeles to itself).
+        if kept.is_empty() && !copying.is_empty() {
+            let (call, tokens) = self.instead_of_copies(prefix, &copying).await?;
+            usage.completion_tokens += tokens;
+            if let Some(call) = call {
+                self.note(|changes| {
+                    changes
+                        .added
+                        .push(CheckedCall::new(&call, "instead_of_copy"))
+                });
+                kept.push(call);
+            }
+        }
         // No call read at all (one cut short past mending) is no answer either.
         if kept.is_empty() {
             if self.check.call_required {
@@ -1126,7 +1141,14 @@ impl Checking {
                     .unwrap_or(PROBE_MAX_TOKENS)
                     .min(PROBE_MAX_TOKENS),
             ),
-            ..self.follow_up(format!("{prefix}{}\n", render_calls(calls)), grammar)
+            ..self.follow_up(
+                if calls.is_empty() {
+                    prefix.to_string()
+                } else {
+                    format!("{prefix}{}\n", render_calls(calls))
+                },
+                grammar,
+            )
         };
         let (text, reason, usage) = start_generation(&self.backend, request)
             .await?
@@ -1139,6 +1161,39 @@ impl Checking {
             .next()
             .filter(|call| reason == FinishReason::Stop && self.check.tools.validate(call).is_ok());
         Ok((call, usage.completion_tokens))
+    }
+
+    /// When every call of the answer was dropped for a copied value, one call of another tool
+    /// the user's message asks for (see [`AskedFunctions`]), kept when grounded and not a copy
+    /// itself; with the tokens spent. Nothing is asked where the message cannot be read for
+    /// the functions it asks for (no parallel calls, `other_functions_asked` off) or no other
+    /// tool is allowed.
+    async fn instead_of_copies(
+        &self,
+        prefix: &str,
+        copies: &[ParsedCall],
+    ) -> Result<(Option<ParsedCall>, u32), EngineError> {
+        let check = &self.check;
+        let admits = |name: &str| {
+            check.only.as_deref().is_none_or(|only| only == name)
+                && copies.iter().all(|copy| copy.name != name)
+        };
+        let other_tool = check
+            .tools
+            .definitions()
+            .iter()
+            .any(|tool| admits(&tool.name));
+        if check.asked.is_none() || check.call_required || !other_tool {
+            return Ok((None, 0));
+        }
+        let grammar = check.tools.one_call_grammar(&admits);
+        let (call, tokens) = self.one_more_call(prefix, &[], grammar).await?;
+        let call = call.map(|call| self.as_written(call).0).filter(|call| {
+            check.grounded(call, check.grounding)
+                && !check.copies_a_value(call)
+                && !check.not_asked_for(call, copies)
+        });
+        Ok((call, tokens))
     }
 
     /// Keeps `call` in `calls`, without the optional arguments the model made up (when that
@@ -1815,7 +1870,8 @@ mod tests {
         assert!(report.answered_in_text);
         assert_eq!(report.dropped.len(), 1);
         assert_eq!(report.dropped[0].reason, "copied_value");
-        assert_eq!(requests.len(), 2);
+        // The answer, a call among the other tools (none written), the text.
+        assert_eq!(requests.len(), 3);
 
         // Beside a call of its own the copy goes and the other call stays.
         let (text, _, _, report) = answer_reported(
@@ -1852,6 +1908,39 @@ mod tests {
             .await;
             assert_eq!(&answer.expect("generated").0, copied);
         }
+    }
+
+    #[tokio::test]
+    async fn when_every_call_copied_a_value_another_tool_the_message_asks_for_is_called() {
+        let round = call("route", json!({"start": "Chicago", "end": "Chicago"}));
+        let queen = call("play", json!({"artist": "Queen", "minutes": 20}));
+        let question = "Play Queen for 20 minutes while I drive in Chicago";
+        let (text, _, requests, report) = answer_reported(
+            question,
+            ToolChoice::Auto,
+            vec![round.clone(), queen.clone()],
+        )
+        .await;
+        assert_eq!(text, queen);
+        let report = report.expect("the checks changed the answer");
+        assert_eq!(report.dropped[0].reason, "copied_value");
+        assert_eq!(report.added[0].reason, "instead_of_copy");
+        // The call asked for in its place could not be the copied function's.
+        let grammar = requests[1].grammar.as_deref().expect("a grammar");
+        assert!(
+            grammar.contains("play") && !grammar.contains("\"route\""),
+            "{grammar}"
+        );
+
+        // A call of a tool the message does not ask for is not kept in its place.
+        let grow = call("grow", json!({"distance": 20, "rate": 20, "years": 20}));
+        let (text, _, _, _) = answer_reported(
+            question,
+            ToolChoice::Auto,
+            vec![round.clone(), grow, "Which route?".into()],
+        )
+        .await;
+        assert_eq!(text, "Which route?");
     }
 
     #[tokio::test]

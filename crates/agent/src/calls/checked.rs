@@ -1166,34 +1166,37 @@ impl Checking {
     /// When every call of the answer was dropped for a copied value, one call of another tool
     /// the user's message asks for (see [`AskedFunctions`]), kept when grounded and not a copy
     /// itself; with the tokens spent. Nothing is asked where the message cannot be read for
-    /// the functions it asks for (no parallel calls, `other_functions_asked` off) or no other
-    /// tool is allowed.
+    /// the functions it asks for (no parallel calls, `other_functions_asked` off) or there is
+    /// no other tool.
     async fn instead_of_copies(
         &self,
         prefix: &str,
         copies: &[ParsedCall],
     ) -> Result<(Option<ParsedCall>, u32), EngineError> {
+        // Copies are dropped under `auto` only, so no named or required choice limits the tools.
         let check = &self.check;
-        let admits = |name: &str| {
-            check.only.as_deref().is_none_or(|only| only == name)
-                && copies.iter().all(|copy| copy.name != name)
-        };
+        let admits = |name: &str| copies.iter().all(|copy| copy.name != name);
         let other_tool = check
             .tools
             .definitions()
             .iter()
             .any(|tool| admits(&tool.name));
-        if check.asked.is_none() || check.call_required || !other_tool {
+        if check.asked.is_none() || !other_tool {
             return Ok((None, 0));
         }
         let grammar = check.tools.one_call_grammar(&admits);
         let (call, tokens) = self.one_more_call(prefix, &[], grammar).await?;
-        let call = call.map(|call| self.as_written(call).0).filter(|call| {
-            check.grounded(call, check.grounding)
-                && !check.copies_a_value(call)
-                && !check.not_asked_for(call, copies)
-        });
-        Ok((call, tokens))
+        let Some((call, rescaled)) = call.map(|call| self.as_written(call)) else {
+            return Ok((None, tokens));
+        };
+        let kept = check.grounded(&call, check.grounding)
+            && !check.copies_a_value(&call)
+            && !check.not_asked_for(&call, copies);
+        if !kept {
+            return Ok((None, tokens));
+        }
+        self.note(|changes| changes.rescaled_arguments.extend(rescaled));
+        Ok((Some(call), tokens))
     }
 
     /// Keeps `call` in `calls`, without the optional arguments the model made up (when that

@@ -172,6 +172,39 @@ def test_the_tool_asked_for_is_called_in_place_of_a_copy(qwen_server):
     assert prices and sorted(i.lower() for i in prices[0]["items"]) == ["lettuce", "tomatoes"], calls
 
 
+def test_each_member_of_a_list_is_asked_of_each_function_that_took_one(qwen_server):
+    # BFCL's parallel_multiple_56: the time difference takes both cities; the current time of
+    # Tokyo, which the model does make, brought nothing new once the difference had used
+    # Tokyo and was dropped (with FULCRUM_LIST_MEMBERS_PER_FUNCTION=false Beijing's alone
+    # comes back). A member is new to each function no call of which used it.
+    def city(which):
+        return {"type": "string", "description": f"{which} city for calculating the time difference."}
+    tools = [
+        {"type": "function", "function": {
+            "name": "time_zones_get_current_time",
+            "description": "Retrieve current time for the specified location",
+            "parameters": {"type": "object", "properties": {"location": {
+                "type": "string", "description": "The city that you want to get the current "
+                "time for."}}, "required": ["location"]}}},
+        {"type": "function", "function": {
+            "name": "time_zones_get_time_difference",
+            "description": "Retrieve the time difference between two cities",
+            "parameters": {"type": "object", "properties": {"city_1": city("First"),
+                           "city_2": city("Second")}, "required": ["city_1", "city_2"]}}},
+    ]
+    r = client(qwen_server).chat.completions.create(
+        model=MODEL, tools=tools, temperature=0, max_tokens=300,
+        messages=[{"role": "user", "content": "What is the current time in Beijing and Tokyo "
+                   "and what's the time difference between two cities?"}],
+    )
+    calls = [(c.function.name, json.loads(c.function.arguments))
+             for c in r.choices[0].message.tool_calls or []]
+    times = sorted(a["location"] for name, a in calls if name == "time_zones_get_current_time")
+    assert times == ["Beijing", "Tokyo"], calls
+    differences = [a for name, a in calls if name == "time_zones_get_time_difference"]
+    assert len(differences) == 1, calls
+
+
 def test_auto_answers_in_text_when_no_tool_fits(qwen_server):
     r = ask(qwen_server, "Who wrote the play Hamlet?")
     choice = r.choices[0]

@@ -85,6 +85,13 @@ pub struct ToolCallTuning {
     /// With parallel calls allowed, a call that used one member of a list the user wrote is
     /// made again for each other member, with that argument set to it.
     pub calls_for_lists: bool,
+    /// With `calls_for_lists`: a list's members are each asked of every function a call used
+    /// one of them with, whatever other functions used: "the current time in Beijing and
+    /// Tokyo, and the time difference" keeps the model's `current_time("Tokyo")` beside
+    /// `time_difference("Beijing", "Tokyo")` and asks for it when missing. Off, a member any
+    /// call used is no new value for any function. Either way, "between 50 and 150" is a
+    /// range, not a list.
+    pub list_members_per_function: bool,
     /// With parallel calls allowed, a call that chose one of an enum's values the user's
     /// message names beside others of the same enum is made again for each other one ("the
     /// status and the trial date" of a case is two calls).
@@ -166,6 +173,7 @@ impl Default for ToolCallTuning {
             call_grounding: CallGrounding::default(),
             probe_parallel_calls: true,
             calls_for_lists: true,
+            list_members_per_function: true,
             calls_for_named_choices: true,
             calls_for_list_combinations: true,
             // Measured on the tuning half's 40 entries where it can act: 19 right against 21

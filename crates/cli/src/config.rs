@@ -58,6 +58,9 @@ pub struct Config {
     /// When parallel calls are allowed, make a call that used one member of a list the user
     /// wrote ("in 2017, 2018 and 2019") again for each other member.
     pub calls_for_lists: bool,
+    /// With `calls_for_lists`: each member of a list is asked of every function a call used
+    /// one of its members with, not only where no call used it yet.
+    pub list_members_per_function: bool,
     /// When parallel calls are allowed, make a call that chose one of an enum's values the
     /// user names beside others ("the status and the trial date") again for each other one.
     pub calls_for_named_choices: bool,
@@ -211,6 +214,7 @@ impl Default for Config {
             call_grounding: fulcrum_agent::CallGrounding::default(),
             probe_parallel_calls: true,
             calls_for_lists: true,
+            list_members_per_function: true,
             calls_for_named_choices: true,
             calls_for_list_combinations: true,
             probe_other_values: false,
@@ -274,7 +278,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 70] = [
+pub const KEYS: [&str; 71] = [
     "engine",
     "upstreams",
     "host",
@@ -295,6 +299,7 @@ pub const KEYS: [&str; 70] = [
     "call_grounding",
     "probe_parallel_calls",
     "calls_for_lists",
+    "list_members_per_function",
     "calls_for_named_choices",
     "calls_for_list_combinations",
     "probe_other_values",
@@ -426,6 +431,7 @@ impl Config {
             call_grounding: self.call_grounding,
             probe_parallel_calls: self.probe_parallel_calls,
             calls_for_lists: self.calls_for_lists,
+            list_members_per_function: self.list_members_per_function,
             calls_for_named_choices: self.calls_for_named_choices,
             calls_for_list_combinations: self.calls_for_list_combinations,
             probe_other_values: self.probe_other_values,

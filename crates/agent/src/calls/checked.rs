@@ -236,6 +236,9 @@ pub struct CallCheck {
     lists: Option<Lists>,
     /// A call for each other member of a list a call used one member of.
     members: bool,
+    /// With `members`: a member is new to each function no call of which used it, whatever
+    /// other functions did (see `Checking::new_member_of_its_function`).
+    members_per_function: bool,
     /// The calls of two lists made each with each (see `Checking::add_list_combinations`).
     combinations: bool,
     /// The words of the user's message, when a call is made for each enum value it names.
@@ -310,6 +313,7 @@ impl CallCheck {
             .find(|m| m.role == Role::User)
             .and_then(|m| m.content.as_deref());
         let members = on(tuning.calls_for_lists) && parallel;
+        let members_per_function = members && tuning.list_members_per_function;
         let combinations = on(tuning.calls_for_list_combinations) && parallel;
         let lists = message.filter(|_| members || combinations).map(Lists::new);
         let choices = message
@@ -357,6 +361,7 @@ impl CallCheck {
             probe_other_values,
             lists,
             members,
+            members_per_function,
             combinations,
             choices,
             ground_optionals,
@@ -709,7 +714,14 @@ impl Checking {
                 continue;
             }
             let new = self.new_values(&call, &kept, &used, true);
-            if kept.is_empty() || !new.is_empty() {
+            let new_member = || {
+                let new_member = self.new_member_of_its_function(&call, &kept);
+                if new_member {
+                    tracing::debug!(call = %call.name, arguments = %call.arguments, "kept a call for a member of a list new to its function");
+                }
+                new_member
+            };
+            if kept.is_empty() || !new.is_empty() || new_member() {
                 used.extend(new);
                 used.extend(self.check.grounds.found_values(&call.arguments));
                 self.keep(call, &mut kept, None);
@@ -957,15 +969,21 @@ impl Checking {
                     &listed.argument,
                     &listed.value,
                 );
+                let used_elsewhere = used.contains(&listed.key.2);
                 tried.insert(listed.key);
                 let Some(grammar) = grammar else {
                     continue;
                 };
+                let mut used_here = self.used_by_function(calls, &listed.function, &used);
                 let (kept, tokens) = self
-                    .extra_call(prefix, calls, &mut used, grammar, false, "listed")
+                    .extra_call(prefix, calls, &mut used_here, grammar, false, "listed")
                     .await?;
                 spent += tokens;
                 if kept {
+                    if used_elsewhere {
+                        tracing::debug!(call = %listed.function, argument = %listed.argument, "asked for a member of a list another function used");
+                    }
+                    used.extend(used_here);
                     continue 'calls;
                 }
             }
@@ -1108,11 +1126,16 @@ impl Checking {
         let lists = self.check.lists.as_ref().filter(|_| self.check.members)?;
         calls.iter().find_map(|call| {
             let arguments = call.arguments.as_object()?;
+            let used_here = self.used_by_function(calls, &call.name, used);
             arguments.iter().find_map(|(argument, value)| {
                 lists.siblings(value).into_iter().find_map(|sibling| {
                     let found = self.check.grounds.found_values(&sibling).pop()?;
                     let key = (call.name.clone(), argument.clone(), found.clone());
-                    (!used.contains(&found) && !tried.contains(&key)).then(|| ListedCall {
+                    // Asked only because another function used it: the call's value must be
+                    // the list's (a "5" also written as "five" may come from elsewhere).
+                    let new_here = !used_here.contains(&found)
+                        && (!used.contains(&found) || lists.only_in_lists(value));
+                    (new_here && !tried.contains(&key)).then(|| ListedCall {
                         function: call.name.clone(),
                         argument: argument.clone(),
                         value: sibling,
@@ -1121,6 +1144,58 @@ impl Checking {
                 })
             })
         })
+    }
+
+    /// The values a list member must be new against for a call of `function`: those the
+    /// calls of `function` used, where members are new to each function, else `used` (those
+    /// of every call).
+    fn used_by_function(
+        &self,
+        calls: &[ParsedCall],
+        function: &str,
+        used: &HashSet<String>,
+    ) -> HashSet<String> {
+        if !self.check.members_per_function {
+            return used.clone();
+        }
+        calls
+            .iter()
+            .filter(|call| call.name == function)
+            .flat_map(|call| self.check.grounds.found_values(&call.arguments))
+            .collect()
+    }
+
+    /// Whether `call` gives an argument a member of a list that no earlier call of its
+    /// function used, where an earlier one gave that argument another member: the list asks
+    /// each function for each member, whatever other functions used ("the current time in
+    /// Beijing and Tokyo, and the time difference" makes `current_time("Tokyo")` new beside
+    /// `time_difference("Beijing", "Tokyo")`).
+    fn new_member_of_its_function(&self, call: &ParsedCall, earlier: &[ParsedCall]) -> bool {
+        let Some(lists) = self
+            .check
+            .lists
+            .as_ref()
+            .filter(|_| self.check.members_per_function)
+        else {
+            return false;
+        };
+        let Some(arguments) = call.arguments.as_object() else {
+            return false;
+        };
+        let same_function: Vec<&ParsedCall> =
+            earlier.iter().filter(|c| c.name == call.name).collect();
+        let used = self.used_by_function(earlier, &call.name, &HashSet::new());
+        let new_member = arguments.iter().any(|(argument, value)| {
+            let found = self.check.grounds.found_values(value);
+            !found.is_empty()
+                && found.iter().all(|value| !used.contains(value))
+                && same_function.iter().any(|other| {
+                    other.arguments.get(argument).is_some_and(|sibling| {
+                        lists.same_list(sibling, value) && lists.only_in_lists(sibling)
+                    })
+                })
+        });
+        new_member && self.check.grounded(call, self.new_value_grounding())
     }
 
     /// One more call after `calls` under `grammar`, if a valid one came.
@@ -1490,6 +1565,15 @@ impl Checking {
     /// The values of the conversation `call` brings that no call of `calls` used (and, `by_name`,
     /// the words of its function's name the conversation holds, when it is another function);
     /// none when it repeats a call or fails the grounding rule.
+    /// The grounding a call's new values must pass: the request's, and at least `some`
+    /// where grounding is off (a value nobody wrote is never new).
+    fn new_value_grounding(&self) -> CallGrounding {
+        match self.check.grounding {
+            CallGrounding::Off => CallGrounding::Some,
+            rule => rule,
+        }
+    }
+
     fn new_values(
         &self,
         call: &ParsedCall,
@@ -1497,11 +1581,7 @@ impl Checking {
         used: &HashSet<String>,
         by_name: bool,
     ) -> Vec<String> {
-        let rule = match self.check.grounding {
-            CallGrounding::Off => CallGrounding::Some,
-            rule => rule,
-        };
-        if calls.contains(call) || !self.check.grounded(call, rule) {
+        if calls.contains(call) || !self.check.grounded(call, self.new_value_grounding()) {
             return Vec::new();
         }
         let earlier: Vec<&str> = calls.iter().map(|c| c.name.as_str()).collect();
@@ -2164,6 +2244,63 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_list_member_another_function_used_is_still_new_to_the_function_of_its_list() {
+        let play_queen = call("play", json!({"artist": "Queen", "minutes": 20}));
+        let play_muse = call("play", json!({"artist": "Muse", "minutes": 20}));
+        let route = call("route", json!({"start": "Queen", "end": "Muse"}));
+        let question = "Play Queen and Muse for 20 minutes, then the route from Queen to Muse";
+        let per_function = ToolCallTuning::default();
+        let global = ToolCallTuning {
+            list_members_per_function: false,
+            ..ToolCallTuning::default()
+        };
+
+        // The model's own call of `play` for Muse, whom `route` used already, is kept.
+        let made = || {
+            vec![
+                format!("{play_queen}\n{route}\n{play_muse}"),
+                play_queen.clone(),
+            ]
+        };
+        let (answer, _, _) =
+            try_answer_tuned(&per_function, question, ToolChoice::Auto, made()).await;
+        assert_eq!(
+            answer.expect("generated").0,
+            format!("{play_queen}\n{route}\n{play_muse}")
+        );
+        let (answer, _, _) = try_answer_tuned(&global, question, ToolChoice::Auto, made()).await;
+        assert_eq!(
+            answer.expect("generated").0,
+            format!("{play_queen}\n{route}")
+        );
+
+        // Left out by the model, it is asked for, pinned to the member.
+        let missing = || {
+            vec![
+                format!("{play_queen}\n{route}"),
+                play_muse.clone(),
+                play_queen.clone(),
+            ]
+        };
+        let (answer, requests, report) =
+            try_answer_tuned(&per_function, question, ToolChoice::Auto, missing()).await;
+        assert_eq!(
+            answer.expect("generated").0,
+            format!("{play_queen}\n{route}\n{play_muse}")
+        );
+        let pinned = tools().pinned_call_grammar("play", "artist", &json!("Muse"));
+        assert_eq!(requests[1].grammar, pinned);
+        assert_eq!(report.expect("a call was added").added[0].reason, "listed");
+        let (answer, requests, _) =
+            try_answer_tuned(&global, question, ToolChoice::Auto, missing()).await;
+        assert_eq!(
+            answer.expect("generated").0,
+            format!("{play_queen}\n{route}")
+        );
+        assert_ne!(requests[1].grammar, pinned);
+    }
+
+    #[tokio::test]
     async fn a_call_is_made_again_for_each_other_choice_the_user_names_beside_its_own() {
         let play = |order: &str| {
             call(
@@ -2419,6 +2556,7 @@ mod tests {
             call_grounding: CallGrounding::Off,
             probe_parallel_calls: false,
             calls_for_lists: false,
+            list_members_per_function: false,
             calls_for_named_choices: false,
             calls_for_list_combinations: false,
             probe_other_values: false,

@@ -897,7 +897,7 @@ fn percentage_value(percentage: f64) -> f64 {
 }
 
 /// The numbers `text` spells in words ("two", "两").
-fn spelled_numbers(text: &str) -> Vec<f64> {
+pub(super) fn spelled_numbers(text: &str) -> Vec<f64> {
     let mut numbers = Vec::new();
     let lower = text.to_lowercase();
     for word in lower.split(|c: char| !c.is_ascii_alphanumeric()) {

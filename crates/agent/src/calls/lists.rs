@@ -9,11 +9,15 @@
 use serde_json::{Number, Value};
 
 use super::grounding::{
-    find_words, latin_word_char, non_latin_letter, same_number, words_at, written_numbers, SCALES,
+    find_words, latin_word_char, non_latin_letter, same_number, spelled_numbers, words_at,
+    written_numbers, SCALES,
 };
 
 /// Words that join the members of a list.
 const JOINING_WORDS: &[&str] = &["and", "or", "和", "与", "及", "或", "跟"];
+
+/// Words before the first of two ends of a range, which are no list.
+const RANGE_WORDS: &[&str] = &["between"];
 
 /// Marks that separate members without ending the list (`A, B and C`).
 const SEPARATORS: &[char] = &[',', '、', '，', '&'];
@@ -31,6 +35,8 @@ pub struct Lists {
     chars: Vec<char>,
     /// The members of each list of numbers written in digits.
     numbers: Vec<Vec<f64>>,
+    /// Every number the text writes, in digits or in words, each time it does.
+    mentions: Vec<f64>,
 }
 
 impl Lists {
@@ -38,6 +44,7 @@ impl Lists {
         let chars: Vec<char> = text.chars().collect();
         let mut numbers: Vec<Vec<f64>> = Vec::new();
         let mut run: Vec<f64> = Vec::new();
+        let mut run_start = 0;
         // Whether the run's last joint was "and", "or", "和"…: "5, 10 and 15" is a list, the
         // comma of "May 1, 2022" is not.
         let mut closed_by_word = false;
@@ -58,18 +65,25 @@ impl Lists {
             match joint {
                 Some(joint) => closed_by_word = joint.by_word,
                 None => {
-                    if run.len() > 1 && closed_by_word {
+                    if run.len() > 1 && closed_by_word && !opens_a_range(&chars, run_start) {
                         numbers.push(std::mem::take(&mut run));
                     }
                     run.clear();
+                    run_start = number.start;
                 }
             }
             run.push(number.value);
         }
-        if run.len() > 1 && closed_by_word {
+        if run.len() > 1 && closed_by_word && !opens_a_range(&chars, run_start) {
             numbers.push(run);
         }
-        Lists { chars, numbers }
+        let mut mentions: Vec<f64> = written.iter().map(|number| number.value).collect();
+        mentions.extend(spelled_numbers(text));
+        Lists {
+            chars,
+            numbers,
+            mentions,
+        }
     }
 
     /// The other members of the list `value` belongs to, written as `value` is: numbers
@@ -108,16 +122,25 @@ impl Lists {
     }
 
     /// The members after `value` in a list of words: "Boston and New York", "human HbA1c,
-    /// normal hemoglobin, and rat hemoglobin".
+    /// normal hemoglobin, and rat hemoglobin"; where the text writes `value` more than once,
+    /// after the first that opens a list ("the weight of the Neutron and the Proton, and the
+    /// diameter of the Proton and the Neutron": the Proton's sibling is the Neutron).
     fn string_siblings(&self, value: &str) -> Vec<String> {
         let needle: Vec<char> = value.trim().chars().collect();
         if needle.is_empty() {
             return Vec::new();
         }
-        let Some(start) = find_words(&self.chars, &needle) else {
-            return Vec::new();
-        };
-        if ends_a_list(&self.chars, start) {
+        (0..self.chars.len())
+            .filter(|&at| words_at(&self.chars, at, &needle))
+            .map(|start| self.string_siblings_at(start, needle.len()))
+            .find(|siblings| !siblings.is_empty())
+            .unwrap_or_default()
+    }
+
+    /// The members after the one written at `start`, `length` chars long.
+    fn string_siblings_at(&self, start: usize, length: usize) -> Vec<String> {
+        let needle = &self.chars[start..start + length];
+        if ends_a_list(&self.chars, start) || opens_a_range(&self.chars, start) {
             // "A, B and C": C is the last member, whatever follows it.
             return Vec::new();
         }
@@ -148,6 +171,19 @@ impl Lists {
         }
         // No "and" or "or" before a last member: "Paris, France" names one place.
         Vec::new()
+    }
+
+    /// Whether the text writes `value` nowhere but as a member of its lists: a number also
+    /// written elsewhere ("multiples of 3 and 5 … the first five primes") may be a call's
+    /// value from there, not from the list. Strings are taken as their list's.
+    pub fn only_in_lists(&self, value: &Value) -> bool {
+        let Some(number) = value.as_f64() else {
+            return true;
+        };
+        let count = |numbers: &mut dyn Iterator<Item = &f64>| {
+            numbers.filter(|n| same_number(**n, number)).count()
+        };
+        count(&mut self.mentions.iter()) <= count(&mut self.numbers.iter().flatten())
     }
 
     /// Whether `a` and `b` are two members of one list (as [`Self::siblings`] reads them).
@@ -338,9 +374,20 @@ fn joint_after(chars: &[char], at: usize) -> Option<(usize, bool)> {
     (i < chars.len()).then_some((i, last))
 }
 
+/// Whether the member starting at `start` is the first end of a range ("between 50 and 150",
+/// "between the Louvre and the Eiffel Tower"): the two ends of one value, not two values.
+fn opens_a_range(chars: &[char], start: usize) -> bool {
+    word_before_member(chars, start).is_some_and(|word| RANGE_WORDS.contains(&word.as_str()))
+}
+
 /// Whether the member starting at `start` follows a joining word ("and C", "and the C"):
 /// the last member of its list.
 fn ends_a_list(chars: &[char], start: usize) -> bool {
+    word_before_member(chars, start).is_some_and(|word| JOINING_WORDS.contains(&word.as_str()))
+}
+
+/// The word before the member starting at `start`, past an article ("and the C": "and").
+fn word_before_member(chars: &[char], start: usize) -> Option<String> {
     let mut before = words_before(chars, start, 2);
     if before
         .last()
@@ -348,9 +395,7 @@ fn ends_a_list(chars: &[char], start: usize) -> bool {
     {
         before.pop();
     }
-    before
-        .last()
-        .is_some_and(|word| JOINING_WORDS.contains(&word.as_str()))
+    before.pop()
 }
 
 /// The last `count` words before char `end`, lowercased, in order (fewer at the text's start);
@@ -626,6 +671,14 @@ mod tests {
             siblings("Compare Paris and the Louvre", json!("Paris")),
             vec![json!("Louvre")]
         );
+        // A member written first outside its list.
+        assert_eq!(
+            siblings(
+                "The weight of Neutron and Proton? Also the diameter of a Proton and Neutron?",
+                json!("Proton")
+            ),
+            vec![json!("Neutron")]
+        );
     }
 
     #[test]
@@ -641,6 +694,18 @@ mod tests {
         assert!(!lists.same_list(&json!("Lakers"), &json!("Lakers")));
         assert!(!lists.paired());
         assert!(Lists::new("Japan and India in 10 and 20 years respectively").paired());
+    }
+
+    #[test]
+    fn a_number_also_written_outside_its_list_may_not_be_the_lists() {
+        let lists =
+            Lists::new("the multiples of 3 and 5, and the product of the first five primes");
+        assert!(lists.only_in_lists(&json!(3)));
+        assert!(!lists.only_in_lists(&json!(5)), "also written as \"five\"");
+        let lists = Lists::new("in 1980 and 1990, and the GDP in 1990");
+        assert!(lists.only_in_lists(&json!(1980)));
+        assert!(!lists.only_in_lists(&json!(1990)));
+        assert!(lists.only_in_lists(&json!("Boston")));
     }
 
     #[test]
@@ -696,5 +761,16 @@ mod tests {
         // Formulas are not words.
         assert!(siblings("the intersection of y=3x+2 and y=2x+3", json!("y=3x+2")).is_empty());
         assert!(siblings("between x and y=2x+3", json!("x")).is_empty());
+        // The two ends of a range.
+        assert!(siblings("all primes between 50 and 150, then", json!(50)).is_empty());
+        assert!(siblings(
+            "the distance between the Louvre and the Eiffel Tower",
+            json!("Louvre")
+        )
+        .is_empty());
+        assert_eq!(
+            siblings("primes in 50 and 150, then", json!(50)),
+            vec![json!(150)]
+        );
     }
 }

@@ -116,6 +116,7 @@ pub fn open_agent_with(dir: &Path, backend: Arc<ScriptedBackend>, options: Agent
                 call_grounding: CallGrounding::Off,
                 probe_parallel_calls: false,
                 calls_for_lists: false,
+                list_members_per_function: false,
                 calls_for_named_choices: false,
                 calls_for_list_combinations: false,
                 probe_other_values: false,

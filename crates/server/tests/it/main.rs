@@ -32,6 +32,7 @@ fn exact_tuning() -> fulcrum_agent::ToolCallTuning {
         call_grounding: fulcrum_agent::CallGrounding::Off,
         probe_parallel_calls: false,
         calls_for_lists: false,
+        list_members_per_function: false,
         calls_for_named_choices: false,
         calls_for_list_combinations: false,
         probe_other_values: false,

@@ -120,6 +120,10 @@ pub struct ToolCallTuning {
     /// keeps `kinematics.distance_traveled` with the values the velocity's call used); off, it
     /// must bring a value of its own.
     pub other_functions_by_name: bool,
+    /// A word of two or three letters of a function's name counts as named by the user's
+    /// message where it writes the word in capitals ("the GDP in these years" names
+    /// `us_history.gdp`); off, only words of four letters or more name a function.
+    pub acronyms_name_functions: bool,
     /// With parallel calls allowed, a call of a function other than those called is kept only
     /// when the user's message holds a word of its name or description that theirs do not
     /// (see [`crate::calls::AskedFunctions`]).
@@ -184,6 +188,7 @@ impl Default for ToolCallTuning {
             // Measured on the 28 entries where it can act: +1 on the tuning half, none lost
             // (EVAL.md).
             other_functions_by_name: true,
+            acronyms_name_functions: true,
             other_functions_asked: true,
             call_on_refused_start: true,
             ground_optional_arguments: true,

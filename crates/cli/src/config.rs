@@ -73,6 +73,9 @@ pub struct Config {
     pub drop_copied_values: bool,
     pub pronouns_are_values: bool,
     pub other_functions_by_name: bool,
+    /// A two- or three-letter word of a function's name names it where the message writes it
+    /// in capitals ("GDP").
+    pub acronyms_name_functions: bool,
     /// When parallel calls are allowed, keep a call of a function other than those called
     /// only when the user's message holds a word of its name or description that theirs do
     /// not.
@@ -221,6 +224,7 @@ impl Default for Config {
             drop_copied_values: true,
             pronouns_are_values: false,
             other_functions_by_name: true,
+            acronyms_name_functions: true,
             other_functions_asked: true,
             call_on_refused_start: true,
             ground_optional_arguments: true,
@@ -278,7 +282,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 71] = [
+pub const KEYS: [&str; 72] = [
     "engine",
     "upstreams",
     "host",
@@ -306,6 +310,7 @@ pub const KEYS: [&str; 71] = [
     "drop_copied_values",
     "pronouns_are_values",
     "other_functions_by_name",
+    "acronyms_name_functions",
     "other_functions_asked",
     "call_on_refused_start",
     "ground_optional_arguments",
@@ -438,6 +443,7 @@ impl Config {
             drop_copied_values: self.drop_copied_values,
             pronouns_are_values: self.pronouns_are_values,
             other_functions_by_name: self.other_functions_by_name,
+            acronyms_name_functions: self.acronyms_name_functions,
             other_functions_asked: self.other_functions_asked,
             call_on_refused_start: self.call_on_refused_start,
             ground_optional_arguments: self.ground_optional_arguments,

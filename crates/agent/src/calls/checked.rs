@@ -354,7 +354,8 @@ impl CallCheck {
         Some(CallCheck {
             tools: Arc::clone(tools),
             grounds: Grounds::from_messages(messages)
-                .with_pronouns_as_values(tuning.pronouns_are_values),
+                .with_pronouns_as_values(tuning.pronouns_are_values)
+                .with_acronyms_naming_functions(tuning.acronyms_name_functions),
             grounding,
             drop_copied_values,
             probe,
@@ -2563,6 +2564,7 @@ mod tests {
             drop_copied_values: false,
             pronouns_are_values: true,
             other_functions_by_name: false,
+            acronyms_name_functions: false,
             other_functions_asked: false,
             call_on_refused_start: false,
             ground_optional_arguments: false,

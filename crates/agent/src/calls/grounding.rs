@@ -97,6 +97,11 @@ pub struct Grounds {
     non_latin: bool,
     /// A pronoun given as a value ("I" as a location) counts as written, as any word does.
     pronouns_are_values: bool,
+    /// The words of two or three capitals the text writes ("GDP", "BMI"), lowercased.
+    acronyms: Vec<String>,
+    /// A function's name word that short counts as named where the text has it as an
+    /// acronym (see [`Self::found_name_words`]).
+    acronyms_name_functions: bool,
 }
 
 impl Grounds {
@@ -116,7 +121,16 @@ impl Grounds {
             percentages: read_percentages(text),
             non_latin: text.chars().any(non_latin_letter),
             pronouns_are_values: false,
+            acronyms: acronyms(text),
+            acronyms_name_functions: false,
         }
+    }
+
+    /// These grounds with a function's name word of two or three letters counted as found
+    /// where the text writes it in capitals (`us_history.gdp` for "the GDP"), when `counted`.
+    pub fn with_acronyms_naming_functions(mut self, counted: bool) -> Self {
+        self.acronyms_name_functions = counted;
+        self
     }
 
     /// These grounds with a pronoun given as a value counted as written when `counted`:
@@ -422,13 +436,21 @@ impl Grounds {
 
     /// The words of a function's name (`kinematics.distance_traveled`, `getWeather`) that
     /// none of `earlier` names holds and the text does: what makes a call of another function
-    /// with the same values a different request ("the velocity, and the distance").
+    /// with the same values a different request ("the velocity, and the distance"). Words
+    /// under four letters tell nothing ("get", "by"), unless the text writes them as an
+    /// acronym and acronyms count ("the GDP in these years": `us_history.gdp`).
     pub fn found_name_words(&self, name: &str, earlier: &[&str]) -> Vec<String> {
         let earlier: Vec<String> = earlier.iter().flat_map(|n| name_words(n)).collect();
         name_words(name)
             .into_iter()
-            .filter(|word| word.chars().count() >= 4 && !earlier.contains(word))
-            .filter(|word| self.lower.contains(word.as_str()))
+            .filter(|word| !earlier.contains(word))
+            .filter(|word| {
+                if word.chars().count() >= 4 {
+                    self.lower.contains(word.as_str())
+                } else {
+                    self.acronyms_name_functions && self.acronyms.contains(word)
+                }
+            })
             .collect()
     }
 
@@ -623,6 +645,15 @@ pub(super) fn non_latin_letter(c: char) -> bool {
 }
 
 /// The Latin-script words of lowercased `text`.
+/// The words of two or three capital letters `text` writes ("GDP", "BMI"), lowercased.
+fn acronyms(text: &str) -> Vec<String> {
+    text.split(|c: char| !latin_word_char(c))
+        .filter(|word| (2..=3).contains(&word.chars().count()))
+        .filter(|word| word.chars().all(|c| c.is_ascii_uppercase()))
+        .map(str::to_lowercase)
+        .collect()
+}
+
 fn latin_words(text: &str) -> Vec<String> {
     text.split(|c: char| !latin_word_char(c))
         .filter(|w| w.chars().count() >= 2)
@@ -1084,6 +1115,21 @@ mod tests {
         assert!(grounds
             .found_name_words("rectangleArea", &["kinematics.final_velocity"])
             .is_empty());
+    }
+
+    #[test]
+    fn a_short_name_word_is_found_where_the_text_writes_it_as_an_acronym() {
+        let text = "The life expectancy in 1900, and the GDP in those years; get it by id";
+        let earlier = ["us_history.life_expectancy"];
+        let grounds = Grounds::new(text).with_acronyms_naming_functions(true);
+        assert_eq!(
+            grounds.found_name_words("us_history.gdp", &earlier),
+            vec!["gdp".to_string()]
+        );
+        // Not in capitals: a short word tells nothing.
+        assert!(grounds.found_name_words("get_by_id", &earlier).is_empty());
+        let off = Grounds::new(text);
+        assert!(off.found_name_words("us_history.gdp", &earlier).is_empty());
     }
 
     #[test]

@@ -1563,9 +1563,6 @@ impl Checking {
         (told, rescaled)
     }
 
-    /// The values of the conversation `call` brings that no call of `calls` used (and, `by_name`,
-    /// the words of its function's name the conversation holds, when it is another function);
-    /// none when it repeats a call or fails the grounding rule.
     /// The grounding a call's new values must pass: the request's, and at least `some`
     /// where grounding is off (a value nobody wrote is never new).
     fn new_value_grounding(&self) -> CallGrounding {
@@ -1575,6 +1572,9 @@ impl Checking {
         }
     }
 
+    /// The values of the conversation `call` brings that no call of `calls` used (and, `by_name`,
+    /// the words of its function's name the conversation holds, when it is another function);
+    /// none when it repeats a call or fails the grounding rule.
     fn new_values(
         &self,
         call: &ParsedCall,

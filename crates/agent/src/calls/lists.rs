@@ -180,10 +180,9 @@ impl Lists {
         let Some(number) = value.as_f64() else {
             return true;
         };
-        let count = |numbers: &mut dyn Iterator<Item = &f64>| {
-            numbers.filter(|n| same_number(**n, number)).count()
-        };
-        count(&mut self.mentions.iter()) <= count(&mut self.numbers.iter().flatten())
+        let same = |n: &&f64| same_number(**n, number);
+        self.mentions.iter().filter(same).count()
+            <= self.numbers.iter().flatten().filter(same).count()
     }
 
     /// Whether `a` and `b` are two members of one list (as [`Self::siblings`] reads them).

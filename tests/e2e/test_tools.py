@@ -53,6 +53,16 @@ def ask(server, question, **kwargs):
     )
 
 
+def calls_made(server, tools, question):
+    """The calls (name, arguments) answering `question` with `tools` under `auto`."""
+    r = client(server).chat.completions.create(
+        model=MODEL, tools=tools, temperature=0, max_tokens=300,
+        messages=[{"role": "user", "content": question}],
+    )
+    return [(c.function.name, json.loads(c.function.arguments))
+            for c in r.choices[0].message.tool_calls or []]
+
+
 def test_auto_calls_a_tool_when_the_question_needs_one(qwen_server):
     r = ask(qwen_server, "What's the weather in Paris?")
     choice = r.choices[0]
@@ -156,13 +166,8 @@ def test_the_tool_asked_for_is_called_in_place_of_a_copy(qwen_server):
              "enum": ["Shortest", "Scenic"], "description": "The preferred type of route."}},
              ["start_location", "end_location", "route_preference"]),
     ]
-    r = client(qwen_server).chat.completions.create(
-        model=MODEL, tools=tools, temperature=0, max_tokens=300,
-        messages=[{"role": "user", "content": "Check the price of tomatoes and lettuce at the "
-                   "Whole Foods in Los Angeles."}],
-    )
-    calls = [(c.function.name, json.loads(c.function.arguments))
-             for c in r.choices[0].message.tool_calls or []]
+    calls = calls_made(qwen_server, tools, "Check the price of tomatoes and lettuce at the "
+                       "Whole Foods in Los Angeles.")
     # The drive the model may add depends on what the shared server computed before (its
     # cached prefixes round differently); a drive from a place to itself is never returned.
     for name, arguments in calls:
@@ -192,13 +197,8 @@ def test_each_member_of_a_list_is_asked_of_each_function_that_took_one(qwen_serv
             "parameters": {"type": "object", "properties": {"city_1": city("First"),
                            "city_2": city("Second")}, "required": ["city_1", "city_2"]}}},
     ]
-    r = client(qwen_server).chat.completions.create(
-        model=MODEL, tools=tools, temperature=0, max_tokens=300,
-        messages=[{"role": "user", "content": "What is the current time in Beijing and Tokyo "
-                   "and what's the time difference between two cities?"}],
-    )
-    calls = [(c.function.name, json.loads(c.function.arguments))
-             for c in r.choices[0].message.tool_calls or []]
+    calls = calls_made(qwen_server, tools, "What is the current time in Beijing and Tokyo "
+                       "and what's the time difference between two cities?")
     times = sorted(a["location"] for name, a in calls if name == "time_zones_get_current_time")
     assert times == ["Beijing", "Tokyo"], calls
     differences = [a for name, a in calls if name == "time_zones_get_time_difference"]

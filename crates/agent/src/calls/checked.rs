@@ -1159,6 +1159,11 @@ impl Checking {
         if !self.check.members_per_function {
             return used.clone();
         }
+        self.function_values(calls, function)
+    }
+
+    /// The values of the conversation the calls of `function` among `calls` used.
+    fn function_values(&self, calls: &[ParsedCall], function: &str) -> HashSet<String> {
         calls
             .iter()
             .filter(|call| call.name == function)
@@ -1185,7 +1190,7 @@ impl Checking {
         };
         let same_function: Vec<&ParsedCall> =
             earlier.iter().filter(|c| c.name == call.name).collect();
-        let used = self.used_by_function(earlier, &call.name, &HashSet::new());
+        let used = self.function_values(earlier, &call.name);
         let new_member = arguments.iter().any(|(argument, value)| {
             let found = self.check.grounds.found_values(value);
             !found.is_empty()

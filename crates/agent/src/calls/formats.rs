@@ -7,6 +7,8 @@
 //! - "The card suit. Valid values include: 'spades', 'clubs', 'hearts', 'diamonds'", and the
 //!   call carries `"heart"`: the description lists the values the tool takes, and one of them
 //!   is the same word in another form.
+//! - "The check-in date in YYYY-MM-DD format", and the call carries `"2022-04-5"`: the
+//!   described form pads the day to two digits.
 
 use serde_json::Value;
 
@@ -59,7 +61,8 @@ fn asks_city_and_state(property: &Value) -> bool {
 
 /// The string arguments of `arguments` whose value is, in another form, exactly one of the
 /// values their description quotes ("'spades', 'clubs', 'hearts'"): by case, or as the
-/// singular or plural of it. The argument and the value as the description writes it.
+/// singular or plural of it; or a date the parameter asks for as `YYYY-MM-DD` written with
+/// a one-digit month or day. The argument and the value as the description writes it.
 /// Arguments with an enum are the grammar's, and left alone.
 pub fn values_as_described(arguments: &Value, schema: &Value) -> Vec<(String, String)> {
     let Some(arguments) = arguments.as_object() else {
@@ -73,6 +76,10 @@ pub fn values_as_described(arguments: &Value, schema: &Value) -> Vec<(String, St
         let Some(property) = property(schema, name).filter(|p| p.get("enum").is_none()) else {
             continue;
         };
+        if let Some(padded) = iso_date_padded(written).filter(|_| asks_iso_date(property)) {
+            described.push((name.clone(), padded));
+            continue;
+        }
         let quoted = quoted_values(
             property
                 .get("description")
@@ -90,6 +97,36 @@ pub fn values_as_described(arguments: &Value, schema: &Value) -> Vec<(String, St
         }
     }
     described
+}
+
+/// Whether a parameter is a date in ISO 8601's calendar form: `"format": "date"`, or a
+/// description that writes the form out ("in YYYY-MM-DD format").
+fn asks_iso_date(property: &Value) -> bool {
+    property.get("format").and_then(Value::as_str) == Some("date")
+        || property
+            .get("description")
+            .and_then(Value::as_str)
+            .is_some_and(|description| description.to_uppercase().contains("YYYY-MM-DD"))
+}
+
+/// `value` as `YYYY-MM-DD` where it is a date of that form with a one-digit month or day
+/// (`"2022-4-5"`); none where it is already padded or not such a date.
+fn iso_date_padded(value: &str) -> Option<String> {
+    let mut parts = value.trim().split('-');
+    let (year, month, day) = (parts.next()?, parts.next()?, parts.next()?);
+    let digits = |part: &str, most: usize| {
+        (!part.is_empty() && part.len() <= most && part.chars().all(|c| c.is_ascii_digit()))
+            .then(|| part.parse::<u32>().ok())
+            .flatten()
+    };
+    let (month_number, day_number) = (digits(month, 2)?, digits(day, 2)?);
+    let valid = parts.next().is_none()
+        && year.len() == 4
+        && year.chars().all(|c| c.is_ascii_digit())
+        && (1..=12).contains(&month_number)
+        && (1..=31).contains(&day_number);
+    (valid && (month.len() == 1 || day.len() == 1))
+        .then(|| format!("{year}-{month_number:02}-{day_number:02}"))
 }
 
 /// The values a description quotes, in single or double quotes (at most 40 characters each).
@@ -188,6 +225,32 @@ mod tests {
         // Listed as written, or nothing alike: left alone.
         assert!(values_as_described(&json!({"suit": "hearts"}), &schema).is_empty());
         assert!(values_as_described(&json!({"suit": "stars"}), &schema).is_empty());
+    }
+
+    #[test]
+    fn a_date_in_the_described_iso_form_is_padded_to_two_digit_months_and_days() {
+        let schema = json!({"properties": {
+            "check_in": {"type": "string", "description": "The check-in date in YYYY-MM-DD format."},
+            "due": {"type": "string", "format": "date"},
+            "note": {"type": "string", "description": "Free text."}
+        }});
+        assert_eq!(
+            values_as_described(
+                &json!({"check_in": "2022-04-5", "due": "2023-1-15", "note": "2022-04-5"}),
+                &schema
+            ),
+            vec![
+                ("check_in".to_string(), "2022-04-05".to_string()),
+                ("due".to_string(), "2023-01-15".to_string())
+            ],
+            "a string with no date format is left as the model wrote it"
+        );
+        for left_alone in ["2022-04-05", "2022-13-5", "2022-4", "22-4-5", "2022-04-5x", "May 5"] {
+            assert!(
+                values_as_described(&json!({"check_in": left_alone}), &schema).is_empty(),
+                "{left_alone}"
+            );
+        }
     }
 
     #[test]

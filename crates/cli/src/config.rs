@@ -73,6 +73,9 @@ pub struct Config {
     pub drop_copied_values: bool,
     pub pronouns_are_values: bool,
     pub other_functions_by_name: bool,
+    /// With `other_functions_asked`: keep the model's own call of a function the message does
+    /// not name when it brings two values no earlier call used.
+    pub own_calls_by_values: bool,
     /// A two- or three-letter word of a function's name names it where the message writes it
     /// in capitals ("GDP").
     pub acronyms_name_functions: bool,
@@ -220,10 +223,11 @@ impl Default for Config {
             list_members_per_function: true,
             calls_for_named_choices: true,
             calls_for_list_combinations: true,
-            probe_other_values: false,
+            probe_other_values: true,
             drop_copied_values: true,
             pronouns_are_values: false,
             other_functions_by_name: true,
+            own_calls_by_values: false,
             acronyms_name_functions: true,
             other_functions_asked: true,
             call_on_refused_start: true,
@@ -282,7 +286,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 72] = [
+pub const KEYS: [&str; 73] = [
     "engine",
     "upstreams",
     "host",
@@ -310,6 +314,7 @@ pub const KEYS: [&str; 72] = [
     "drop_copied_values",
     "pronouns_are_values",
     "other_functions_by_name",
+    "own_calls_by_values",
     "acronyms_name_functions",
     "other_functions_asked",
     "call_on_refused_start",
@@ -443,6 +448,7 @@ impl Config {
             drop_copied_values: self.drop_copied_values,
             pronouns_are_values: self.pronouns_are_values,
             other_functions_by_name: self.other_functions_by_name,
+            own_calls_by_values: self.own_calls_by_values,
             acronyms_name_functions: self.acronyms_name_functions,
             other_functions_asked: self.other_functions_asked,
             call_on_refused_start: self.call_on_refused_start,

@@ -230,7 +230,7 @@ pub struct CallCheck {
     drop_copied_values: bool,
     probe: bool,
     /// When the extra call brings nothing new, ask again with its first argument held away
-    /// from the values earlier calls gave it (see `Checking::steered_grammar`).
+    /// from the values earlier calls gave it (see `Checking::steer`).
     probe_other_values: bool,
     /// The lists of the user's message, when a call is made for each member.
     lists: Option<Lists>,
@@ -268,6 +268,9 @@ pub struct CallCheck {
     /// The extra call among the tools not called is kept for a word of its name the message
     /// holds (only where `asked` checks that the message asks for it).
     other_functions_by_name: bool,
+    /// The model's own call of a function `asked` finds not named is kept for two values no
+    /// earlier call used.
+    own_calls_by_values: bool,
     /// The one function a named `tool_choice` allows; extra calls are of it alone.
     only: Option<String>,
     /// The `tool_choice` requires a call (`required` or named): a text answer is never given.
@@ -323,6 +326,7 @@ impl CallCheck {
             .filter(|_| on(tuning.other_functions_asked) && parallel)
             .map(AskedFunctions::new);
         let other_functions_by_name = tuning.other_functions_by_name && asked.is_some();
+        let own_calls_by_values = tuning.own_calls_by_values && asked.is_some();
         let ground_optionals = on(tuning.ground_optional_arguments);
         let ground_choices = on(tuning.ground_optional_choices);
         let ground_listed_choices = on(tuning.ground_listed_choices);
@@ -376,6 +380,7 @@ impl CallCheck {
             percentages,
             asked,
             other_functions_by_name,
+            own_calls_by_values,
             only: match choice {
                 ToolChoice::Named(name) => Some(name.clone()),
                 _ => None,
@@ -705,7 +710,7 @@ impl Checking {
         let mut kept: Vec<ParsedCall> = Vec::with_capacity(calls.len());
         let mut used = HashSet::new();
         for call in calls {
-            if self.check.not_asked_for(&call, &kept) {
+            if self.check.not_asked_for(&call, &kept) && !self.by_own_values(&call, &kept, &used) {
                 tracing::debug!(call = %call.name, arguments = %call.arguments, "dropped a call of a function the request does not ask for");
                 self.note(|changes| {
                     changes
@@ -732,6 +737,26 @@ impl Checking {
             }
         }
         (kept, used)
+    }
+
+    /// Whether the model's own `call`, of a function the message does not name, is kept for
+    /// the values it brings (see `own_calls_by_values`): two or more that no call of `kept`
+    /// used.
+    fn by_own_values(
+        &self,
+        call: &ParsedCall,
+        kept: &[ParsedCall],
+        used: &HashSet<String>,
+    ) -> bool {
+        if !self.check.own_calls_by_values {
+            return false;
+        }
+        let new = self.new_values(call, kept, used, false);
+        let by_values = new.len() >= MIN_OWN_NEW_VALUES;
+        if by_values {
+            tracing::debug!(call = %call.name, arguments = %call.arguments, new = new.len(), "kept the model's own call of a function the request does not name, for values no call used");
+        }
+        by_values
     }
 
     /// `calls` with, after them, each call that chose one of an enum's values the user's
@@ -977,7 +1002,15 @@ impl Checking {
                 };
                 let mut used_here = self.used_by_function(calls, &listed.function, &used);
                 let (kept, tokens) = self
-                    .extra_call(prefix, calls, &mut used_here, grammar, false, "listed")
+                    .extra_call(
+                        prefix,
+                        calls,
+                        &mut used_here,
+                        grammar,
+                        false,
+                        "listed",
+                        None,
+                    )
                     .await?;
                 spent += tokens;
                 if kept {
@@ -1011,7 +1044,7 @@ impl Checking {
                 // the message asks for it: its name alone echoes words of related requests.
                 let by_name = attempt == 0 || self.check.other_functions_by_name;
                 let (kept, tokens) = self
-                    .extra_call(prefix, calls, &mut used, grammar, by_name, "asked")
+                    .extra_call(prefix, calls, &mut used, grammar, by_name, "asked", None)
                     .await?;
                 spent += tokens;
                 if kept {
@@ -1019,9 +1052,17 @@ impl Checking {
                 }
             }
             // Nothing new among all tools nor those not called: the model copied.
-            if let Some(grammar) = self.steered_grammar(calls, &used, &mut steered) {
+            if let Some(steer) = self.steer(calls, &used, &mut steered) {
                 let (kept, tokens) = self
-                    .extra_call(prefix, calls, &mut used, grammar, false, "steered")
+                    .extra_call(
+                        prefix,
+                        calls,
+                        &mut used,
+                        steer.grammar.clone(),
+                        false,
+                        "steered",
+                        Some(&steer),
+                    )
                     .await?;
                 spent += tokens;
                 if kept {
@@ -1035,7 +1076,9 @@ impl Checking {
 
     /// Asks for one more call after `calls` under `grammar` and keeps it (added for `reason`)
     /// when it brings a value of the request no call used (or, `by_name`, is another function
-    /// the request names); whether it was kept, and the tokens spent.
+    /// the request names) and, `steered`, its held argument took another value the user
+    /// wrote; whether it was kept, and the tokens spent.
+    #[allow(clippy::too_many_arguments)]
     async fn extra_call(
         &self,
         prefix: &str,
@@ -1044,11 +1087,17 @@ impl Checking {
         grammar: String,
         by_name: bool,
         reason: &'static str,
+        steered: Option<&Steer>,
     ) -> Result<(bool, u32), EngineError> {
         let (call, tokens) = self.one_more_call(prefix, calls, grammar).await?;
         let Some(call) = call else {
             return Ok((false, tokens));
         };
+        if let Some(steer) = steered.filter(|steer| !self.took_another_written_value(&call, steer))
+        {
+            tracing::debug!(call = %call.name, arguments = %call.arguments, argument = %steer.argument, "a steered call's held argument took no other value the user wrote");
+            return Ok((false, tokens));
+        }
         let (call, rescaled) = self.as_written(call);
         if self.check.not_asked_for(&call, calls) {
             tracing::debug!(call = %call.name, arguments = %call.arguments, "an extra call is of a function the request does not ask for");
@@ -1072,18 +1121,18 @@ impl Checking {
         Ok((true, tokens))
     }
 
-    /// The grammar of one more call of the last call's function with its first argument (in
-    /// the schema's order) held away from every value `calls` gave it, when the user wrote a
-    /// number no call used (see [`Grounds::unused_written_number`]): asked for another call,
-    /// a small model copies the one it made ("solar for 12 months and wind for 8 months"
-    /// stops at solar), and the copy's first value is where the next call differs most
-    /// often. Once per function and excluded values (`steered`).
-    fn steered_grammar(
+    /// One more call of the last call's function with its first argument (in the schema's
+    /// order) held away from every value `calls` gave it, when the user wrote a number no
+    /// call used (see [`Grounds::unused_written_number`]): asked for another call, a small
+    /// model copies the one it made ("solar for 12 months and wind for 8 months" stops at
+    /// solar), and the copy's first value is where the next call differs most often. Once
+    /// per function and excluded values (`steered`).
+    fn steer(
         &self,
         calls: &[ParsedCall],
         used: &HashSet<String>,
         steered: &mut HashSet<String>,
-    ) -> Option<String> {
+    ) -> Option<Steer> {
         if !self.check.probe_other_values || !self.check.grounds.unused_written_number(used) {
             return None;
         }
@@ -1110,9 +1159,41 @@ impl Checking {
         if !steered.insert(key) {
             return None;
         }
-        self.check
+        let grammar = self
+            .check
             .tools
-            .call_grammar_without(&last.name, first, &excluded)
+            .call_grammar_without(&last.name, first, &excluded)?;
+        Some(Steer {
+            grammar,
+            argument: first.clone(),
+            excluded,
+        })
+    }
+
+    /// Whether the argument `steer` held away took a value the user wrote that is none of
+    /// the excluded ones as the text writes them: held away from `5`, the model writes `50`,
+    /// from `10.0` it writes `10.00000001`, and from "London" it writes "London, UK" — the
+    /// same value again, or one nobody wrote.
+    fn took_another_written_value(&self, call: &ParsedCall, steer: &Steer) -> bool {
+        let grounds = &self.check.grounds;
+        let Some(value) = call.arguments.get(&steer.argument) else {
+            return false;
+        };
+        let found = grounds.found_values(value);
+        let excluded: HashSet<String> = steer
+            .excluded
+            .iter()
+            .flat_map(|excluded| grounds.found_values(excluded))
+            .collect();
+        let extends_an_excluded = value.as_str().is_some_and(|text| {
+            let text = text.to_lowercase();
+            steer
+                .excluded
+                .iter()
+                .filter_map(Value::as_str)
+                .any(|excluded| text.starts_with(&excluded.to_lowercase()))
+        });
+        !found.is_empty() && !found.iter().any(|key| excluded.contains(key)) && !extends_an_excluded
     }
 
     /// A call the lists of the user's message ask for and `calls` lack: the function and
@@ -1609,6 +1690,10 @@ impl Checking {
     }
 }
 
+/// The fewest values no earlier call used that keep the model's own call of a function the
+/// message does not name: one is often a number of the request the model borrowed.
+const MIN_OWN_NEW_VALUES: usize = 2;
+
 /// What marks a word of a function's name among the values a call brings (see
 /// `Checking::new_values`).
 const FUNCTION_WORD: &str = "function:";
@@ -1653,6 +1738,14 @@ fn two_listed_arguments(
         listed.push((argument.clone(), values));
     }
     None
+}
+
+/// One more call asked for with one argument held away from the values earlier calls gave
+/// it (see `Checking::steer`).
+struct Steer {
+    grammar: String,
+    argument: String,
+    excluded: Vec<Value>,
 }
 
 /// One more call a list asks for.
@@ -2058,6 +2151,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_models_own_call_of_a_function_not_named_is_kept_for_two_new_values_when_switched_on(
+    ) {
+        let queen = call("play", json!({"artist": "Queen", "minutes": 20}));
+        let trip = call("route", json!({"start": "Paris", "end": "Lyon"}));
+        let borrowed = call("route", json!({"start": "Paris", "end": "Queen"}));
+        let question = "Play Queen for 20 minutes, then the drive from Paris to Lyon";
+        // The model's answer holds both calls; asked for more, it copies its first.
+        let outputs =
+            |second: &String| vec![format!("{queen}\n{second}"), queen.clone(), queen.clone()];
+        let by_values = ToolCallTuning {
+            own_calls_by_values: true,
+            ..ToolCallTuning::default()
+        };
+        let (answer, _, _) =
+            try_answer_tuned(&by_values, question, ToolChoice::Auto, outputs(&trip)).await;
+        assert_eq!(answer.expect("generated").0, format!("{queen}\n{trip}"));
+        // One value of its own ("Queen" is the first call's): not asked for, dropped.
+        let (answer, _, _) =
+            try_answer_tuned(&by_values, question, ToolChoice::Auto, outputs(&borrowed)).await;
+        assert_eq!(answer.expect("generated").0, queen);
+        // Off (the default): no word of the message names `route`, so it is dropped.
+        let (answer, _, _) = try_answer(question, ToolChoice::Auto, outputs(&trip)).await;
+        assert_eq!(answer.expect("generated").0, queen);
+    }
+
+    #[tokio::test]
     async fn a_function_not_called_is_kept_for_its_name_in_the_message_when_switched_on() {
         let travel = call("travel_time", json!({"distance": 100, "speed": 50}));
         let grow = call("grow", json!({"distance": 100, "rate": 50, "years": 100}));
@@ -2410,13 +2529,38 @@ mod tests {
             .map(|c| c.reason)
             .collect();
         assert_eq!(added, vec!["steered"]);
+        // Held away, the artist extends the one excluded, or is one nobody wrote: though
+        // its minutes are new, the steered call is not kept.
+        for (question, held) in [
+            (
+                "Play Taylor Swift live for 20 minutes, then Adele for 15 minutes",
+                "Taylor Swift live",
+            ),
+            (
+                "Play Taylor Swift for 20 minutes, then Adele for 15 minutes",
+                "Beyonce",
+            ),
+        ] {
+            let stray = call("play", json!({"artist": held, "minutes": 15}));
+            let (text, _, _) = answer(
+                question,
+                vec![swift.clone(), swift.clone(), swift.clone(), stray],
+            )
+            .await;
+            assert_eq!(text, swift, "{held}");
+        }
         // Every number used: the copies end the answer, nothing is steered.
         let (text, requests, _) =
             answer("Play Taylor Swift for 20 minutes", vec![swift.clone(); 4]).await;
         assert_eq!(text, swift);
         assert_eq!(requests.len(), 3);
-        // Off by default: the copies end the answer.
-        let (answer, requests, _) = try_answer(
+        // Off: the copies end the answer.
+        let off = ToolCallTuning {
+            probe_other_values: false,
+            ..ToolCallTuning::default()
+        };
+        let (answer, requests, _) = try_answer_tuned(
+            &off,
             "Play Taylor Swift for 20 minutes, then Adele for 15 minutes",
             ToolChoice::Auto,
             vec![swift.clone(); 4],
@@ -2508,7 +2652,9 @@ mod tests {
             text, first,
             "its values are the user's, but nothing asks for it"
         );
-        assert_eq!(requests.len(), 3);
+        // The answer, the extra calls among all tools and those not called, and (120 and 60
+        // unused) one of `play` held away from its artist.
+        assert_eq!(requests.len(), 4);
 
         let (text, _, _) = answer(
             "Play Taylor Swift for 20 minutes and tell me the travel time for 120 km at 60",
@@ -2529,8 +2675,18 @@ mod tests {
         )
         .await;
         let only_play = tools().one_call_grammar(&|name| name == "play");
-        assert_eq!(requests.len(), 2, "no tool not called may be asked for");
-        assert_eq!(requests[1].grammar.as_deref(), Some(only_play.as_str()));
+        let play_held = tools()
+            .call_grammar_without("play", "artist", &[json!("Taylor Swift")])
+            .expect("artist can be narrowed");
+        let grammars: Vec<_> = requests[1..]
+            .iter()
+            .map(|request| request.grammar.clone())
+            .collect();
+        assert_eq!(
+            grammars,
+            vec![Some(only_play), Some(play_held)],
+            "no tool not called may be asked for"
+        );
     }
 
     #[tokio::test]
@@ -2569,6 +2725,7 @@ mod tests {
             drop_copied_values: false,
             pronouns_are_values: true,
             other_functions_by_name: false,
+            own_calls_by_values: false,
             acronyms_name_functions: false,
             other_functions_asked: false,
             call_on_refused_start: false,

@@ -245,7 +245,14 @@ mod tests {
             ],
             "a string with no date format is left as the model wrote it"
         );
-        for left_alone in ["2022-04-05", "2022-13-5", "2022-4", "22-4-5", "2022-04-5x", "May 5"] {
+        for left_alone in [
+            "2022-04-05",
+            "2022-13-5",
+            "2022-4",
+            "22-4-5",
+            "2022-04-5x",
+            "May 5",
+        ] {
             assert!(
                 values_as_described(&json!({"check_in": left_alone}), &schema).is_empty(),
                 "{left_alone}"

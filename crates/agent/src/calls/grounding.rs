@@ -457,8 +457,8 @@ impl Grounds {
     fn collect_found(&self, value: &Value, found: &mut Vec<String>) {
         match value {
             Value::Number(number) => {
-                if let Some(n) = number.as_f64().filter(|n| self.number(*n)) {
-                    found.push(format!("{n}"));
+                if let Some(written) = number.as_f64().and_then(|n| self.written_number(n)) {
+                    found.push(format!("{written}"));
                 }
             }
             Value::String(text) if self.stands_for_a_value(text) => {}
@@ -497,6 +497,8 @@ impl Grounds {
         written_numbers(&chars)
             .iter()
             .filter(|written| !in_scientific_notation(&chars, written.start, written.end))
+            // The 2 of "m/s^2" and "x^2" is a unit's or a term's power, not a value.
+            .filter(|written| written.start == 0 || chars[written.start - 1] != '^')
             .any(|written| {
                 let forms: Vec<f64> = std::iter::once(written.value)
                     .chain(
@@ -511,9 +513,19 @@ impl Grounds {
     }
 
     fn number(&self, value: f64) -> bool {
-        self.numbers
-            .iter()
-            .any(|n| same_number(*n, value) || same_number(*n, -value))
+        self.written_number(value).is_some()
+    }
+
+    /// The number the text writes that `value` is (or its negative is), as written: a call's
+    /// `10.00000001` is the user's `10`, so that it is not a value new beside a `10`.
+    fn written_number(&self, value: f64) -> Option<f64> {
+        self.numbers.iter().find_map(|n| {
+            if same_number(*n, value) {
+                Some(*n)
+            } else {
+                same_number(*n, -value).then_some(-*n)
+            }
+        })
     }
 
     fn string(&self, text: &str) -> Option<bool> {
@@ -991,6 +1003,19 @@ mod tests {
         let dated = Grounds::new("Book a flight on May 3rd 2022 for 2 adults");
         assert!(!dated.unused_written_number(&used(&["2022-05-03", "2"])));
         assert!(dated.unused_written_number(&used(&["2022-05-03"])));
+        let powers = Grounds::new("accelerated at 5 m/s^2 over 100 m, then x^3 from 2");
+        assert!(
+            !powers.unused_written_number(&used(&["5", "100", "2"])),
+            "a power is no value"
+        );
+    }
+
+    #[test]
+    fn a_found_number_is_keyed_as_the_text_writes_it() {
+        let grounds = Grounds::new("a charge of 10 C at 0.5 m, then at 2 m");
+        let mut found = grounds.found_values(&json!({"charge": 10.00000000001, "at": [0.5, 2]}));
+        found.sort();
+        assert_eq!(found, vec!["0.5", "10", "2"]);
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! A parameter's schema narrowed to leave out given values: the grammar of a call that must
 //! not repeat what earlier calls gave one argument. JSON Schema's `not` is beyond llguidance,
 //! so each type says it its own way: an enum loses the values, a number becomes the ranges
-//! between them, a boolean the other value, a free string a pattern matching every other
-//! string.
+//! between them, a boolean the other value, a free string a pattern matching every string
+//! that does not start with one of them, in any case (held away from "Solar", a small model
+//! writes "solar, wind" or "Solar energy": the same value again, with more).
 
 use std::collections::BTreeMap;
 
@@ -63,37 +64,146 @@ fn excluding_strings(schema: &Value, excluded: &[Value]) -> Option<Value> {
     }
     let mut trie = Trie::default();
     for string in strings {
-        trie.insert(string);
+        trie.insert(&string.to_lowercase());
+    }
+    if trie.ends_here {
+        // Every string starts with the empty one.
+        return None;
     }
     let mut narrowed = schema.clone();
     narrowed["pattern"] = json!(format!("^{}$", trie.none_of()));
     Some(narrowed)
 }
 
+/// A number narrowed away from every number whose writing starts as an excluded one's does:
+/// held away from `5`, a small model writes `50` or `5.5` (its first token is still `5`, and
+/// the grammar lets it go on), from `10.0` it writes `10.00000001`.
 fn excluding_numbers(kind: &str, excluded: &[Value]) -> Option<Value> {
-    let mut numbers: Vec<f64> = excluded.iter().map(Value::as_f64).collect::<Option<_>>()?;
-    numbers.sort_by(f64::total_cmp);
-    numbers.dedup();
-    // A float a hair from an excluded one (10.000000000000002 for 10) is the same value.
-    let margin = |n: f64| {
-        if kind == "number" {
-            (n.abs() * NUMBER_MARGIN).max(f64::MIN_POSITIVE)
-        } else {
-            0.0
+    let numbers: Vec<f64> = excluded.iter().map(Value::as_f64).collect::<Option<_>>()?;
+    let mut spans: Vec<Span> = numbers.iter().flat_map(|n| written_alike(*n)).collect();
+    spans.sort_by(|a, b| a.low.total_cmp(&b.low));
+    let mut merged: Vec<Span> = Vec::new();
+    for span in spans {
+        match merged.last_mut() {
+            Some(last) if span.low <= last.high => {
+                if span.high > last.high || (span.high == last.high && span.high_closed) {
+                    last.high = span.high;
+                    last.high_closed = span.high_closed;
+                }
+            }
+            _ => merged.push(span),
         }
-    };
-    let below = |n: f64| n - margin(n);
-    let above = |n: f64| n + margin(n);
-    let (first, last) = (*numbers.first()?, *numbers.last()?);
-    let mut ranges = vec![json!({"type": kind, "exclusiveMaximum": below(first)})];
-    ranges.extend(numbers.windows(2).map(|pair| {
-        json!({"type": kind, "exclusiveMinimum": above(pair[0]), "exclusiveMaximum": below(pair[1])})
-    }));
-    ranges.push(json!({"type": kind, "exclusiveMinimum": above(last)}));
+    }
+    let (first, last) = (merged.first()?, merged.last()?);
+    let mut ranges = vec![below_span(kind, first)];
+    ranges.extend(
+        merged
+            .windows(2)
+            .filter_map(|pair| between_spans(kind, &pair[0], &pair[1])),
+    );
+    ranges.push(above_span(kind, last));
     Some(json!({ "anyOf": ranges }))
 }
 
-/// The excluded strings by their characters.
+/// Numbers from `low` to `high`, each end in or out.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    low: f64,
+    low_closed: bool,
+    high: f64,
+    high_closed: bool,
+}
+
+/// How many tens a whole number is also excluded at (`5`: 50–59, 500–599, …).
+const MAX_EXCLUDED_TENS: i32 = 4;
+
+/// The numbers whose writing starts as `n`'s does: a whole `n` (`5`) is any number written
+/// `5…` (5 to 6, 50 to 60, … up to [`MAX_EXCLUDED_TENS`]); a fraction (`2.5`) is `2.5…` (2.5
+/// to 2.6); zero, and numbers too small or large to write plainly, the value alone (within
+/// [`NUMBER_MARGIN`]).
+fn written_alike(n: f64) -> Vec<Span> {
+    let magnitude = n.abs();
+    let decimals = format!("{magnitude}")
+        .split_once('.')
+        .map_or(0, |(_, fraction)| fraction.len());
+    let plain =
+        n.is_finite() && magnitude != 0.0 && (1e-6..1e12).contains(&magnitude) && decimals <= 6;
+    let spans: Vec<(f64, f64)> = if !plain {
+        let margin = (magnitude * NUMBER_MARGIN).max(f64::MIN_POSITIVE);
+        return vec![Span {
+            low: n - margin,
+            low_closed: true,
+            high: n + margin,
+            high_closed: true,
+        }];
+    } else if decimals == 0 {
+        (0..=MAX_EXCLUDED_TENS)
+            .map(|tens| {
+                let scale = 10f64.powi(tens);
+                (magnitude * scale, (magnitude + 1.0) * scale)
+            })
+            .collect()
+    } else {
+        let step = 10f64.powi(-(decimals as i32));
+        vec![(magnitude, magnitude + step)]
+    };
+    spans
+        .into_iter()
+        .map(|(low, high)| {
+            if n > 0.0 {
+                Span {
+                    low,
+                    low_closed: true,
+                    high,
+                    high_closed: false,
+                }
+            } else {
+                Span {
+                    low: -high,
+                    low_closed: false,
+                    high: -low,
+                    high_closed: true,
+                }
+            }
+        })
+        .collect()
+}
+
+fn below_span(kind: &str, span: &Span) -> Value {
+    let bound = if span.low_closed {
+        "exclusiveMaximum"
+    } else {
+        "maximum"
+    };
+    json!({"type": kind, bound: span.low})
+}
+
+fn above_span(kind: &str, span: &Span) -> Value {
+    let bound = if span.high_closed {
+        "exclusiveMinimum"
+    } else {
+        "minimum"
+    };
+    json!({"type": kind, bound: span.high})
+}
+
+/// The numbers between two excluded spans, when there are any.
+fn between_spans(kind: &str, lower: &Span, upper: &Span) -> Option<Value> {
+    if lower.high > upper.low
+        || (lower.high == upper.low && (lower.high_closed || upper.low_closed))
+    {
+        return None;
+    }
+    let mut range = above_span(kind, lower);
+    let (bound, value) = match below_span(kind, upper) {
+        Value::Object(fields) => fields.into_iter().find(|(name, _)| name != "type")?,
+        _ => return None,
+    };
+    range[bound] = value;
+    Some(range)
+}
+
+/// The excluded strings by their lowercased characters.
 #[derive(Default)]
 struct Trie {
     ends_here: bool,
@@ -109,33 +219,28 @@ impl Trie {
         node.ends_here = true;
     }
 
-    /// A regex of every string that, read from this node on, ends at no excluded string: it
-    /// stops where none ends, leaves the trie by a character no excluded string has there,
-    /// or follows one of them and goes on unlike it.
+    /// A regex of every string that, read from this node on (where no excluded string
+    /// ends), reaches no end of one: it stops inside the trie, or leaves it by a character
+    /// no excluded string has there, in either case.
     fn none_of(&self) -> String {
-        let mut ways = Vec::new();
-        if !self.ends_here {
-            ways.push(String::new());
-        }
-        if self.next.is_empty() {
-            ways.push(r"[\s\S]+".to_string());
-        } else {
-            let taken: String = self
-                .next
-                .keys()
-                .map(|c| regex_escape(&c.to_string()))
-                .collect();
-            ways.push(format!(r"[^{taken}][\s\S]*"));
-            for (c, node) in &self.next {
-                ways.push(format!(
-                    "{}(?:{})",
-                    regex_escape(&c.to_string()),
-                    node.none_of()
-                ));
-            }
+        let mut ways = vec![String::new()];
+        let taken: String = self.next.keys().map(|c| either_case(*c)).collect();
+        ways.push(format!(r"[^{taken}][\s\S]*"));
+        for (c, node) in self.next.iter().filter(|(_, node)| !node.ends_here) {
+            ways.push(format!("[{}](?:{})", either_case(*c), node.none_of()));
         }
         format!("(?:{})", ways.join("|"))
     }
+}
+
+/// `c` and its other case, escaped for a regex's character class.
+fn either_case(c: char) -> String {
+    let mut forms: Vec<char> = c.to_lowercase().chain(c.to_uppercase()).collect();
+    forms.dedup();
+    forms
+        .into_iter()
+        .map(|form| regex_escape(&form.to_string()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -156,19 +261,35 @@ mod tests {
         for other in [
             "Tokyo",
             "San",
-            "San Franciscos",
             "San Jos",
             "",
             "s",
-            "San Francisco.",
+            "Santa Clara",
+            "Oakland, CA",
         ] {
             assert!(matches(&narrowed, other), "{other:?} is another string");
         }
-        for excluded in ["San Francisco", "San Jose"] {
-            assert!(!matches(&narrowed, excluded), "{excluded:?} is excluded");
+        for excluded in [
+            "San Francisco",
+            "San Jose",
+            "san jose",
+            "SAN FRANCISCO",
+            "San Franciscos",
+            "San Francisco.",
+            "San Jose, San Francisco",
+        ] {
+            assert!(
+                !matches(&narrowed, excluded),
+                "{excluded:?} starts with one excluded"
+            );
         }
         let marks = excluding(&schema, &[json!("a.b (c)*")]).expect("marks are escaped");
         assert!(!matches(&marks, "a.b (c)*") && matches(&marks, "axb (c)*"));
+        assert_eq!(
+            excluding(&schema, &[json!("")]),
+            None,
+            "every string starts with \"\""
+        );
         assert_eq!(
             compile_error(&json!({"type": "object", "properties": {"city": narrowed}})),
             None
@@ -177,33 +298,66 @@ mod tests {
 
     #[test]
     fn numbers_enums_and_booleans_are_narrowed_in_their_own_terms() {
-        let numbers =
+        let integers =
             excluding(&json!({"type": "integer"}), &[json!(5), json!(3)]).expect("ranges");
+        let admits = |schema: &Value, n: Value| jsonschema::is_valid(schema, &n);
+        for other in [0, 1, 2, 4, 6, 29, 40, 49, 60, 299, 400, 60000, -3, -5] {
+            assert!(
+                admits(&integers, json!(other)),
+                "{other} is written otherwise"
+            );
+        }
+        for alike in [3, 5, 30, 39, 50, 55, 500, 599, 3999, 50000, 59999] {
+            assert!(
+                !admits(&integers, json!(alike)),
+                "{alike} starts as 3 or 5 do"
+            );
+        }
         assert_eq!(
-            numbers,
-            json!({"anyOf": [
-                {"type": "integer", "exclusiveMaximum": 3.0},
-                {"type": "integer", "exclusiveMinimum": 3.0, "exclusiveMaximum": 5.0},
-                {"type": "integer", "exclusiveMinimum": 5.0}
-            ]})
-        );
-        assert_eq!(
-            compile_error(&json!({"type": "object", "properties": {"base": numbers}})),
+            compile_error(&json!({"type": "object", "properties": {"base": integers}})),
             None
         );
-        let floats = excluding(&json!({"type": "number"}), &[json!(10.0)]).expect("ranges");
-        let hair = 10.000000000000002;
-        assert!(
-            !jsonschema::is_valid(&floats, &json!(hair))
-                && !jsonschema::is_valid(&floats, &json!(10))
-        );
-        assert!(
-            jsonschema::is_valid(&floats, &json!(10.5)) && jsonschema::is_valid(&floats, &json!(2))
-        );
+        let floats =
+            excluding(&json!({"type": "number"}), &[json!(10.0), json!(2.5)]).expect("ranges");
+        for alike in [
+            10.000000000000002,
+            10.0,
+            10.00000001,
+            10.5,
+            104.0,
+            2.5,
+            2.55,
+            2.5999,
+        ] {
+            assert!(
+                !admits(&floats, json!(alike)),
+                "{alike} starts as 10 or 2.5 do"
+            );
+        }
+        for other in [9.99, 11.0, 2.0, 2.6, 25.0, 3.0, 0.5, -10.0] {
+            assert!(
+                admits(&floats, json!(other)),
+                "{other} is written otherwise"
+            );
+        }
         assert_eq!(
             compile_error(&json!({"type": "object", "properties": {"x": floats}})),
             None
         );
+        let negative =
+            excluding(&json!({"type": "integer"}), &[json!(-4), json!(0)]).expect("ranges");
+        for alike in [-4, -40, -45, 0] {
+            assert!(
+                !admits(&negative, json!(alike)),
+                "{alike} starts as -4 or 0 do"
+            );
+        }
+        for other in [4, -5, -3, 1, -1, -50] {
+            assert!(
+                admits(&negative, json!(other)),
+                "{other} is written otherwise"
+            );
+        }
         assert_eq!(
             excluding(
                 &json!({"type": "string", "enum": ["a", "b", "c"]}),

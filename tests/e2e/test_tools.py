@@ -205,6 +205,28 @@ def test_each_member_of_a_list_is_asked_of_each_function_that_took_one(qwen_serv
     assert len(differences) == 1, calls
 
 
+def test_a_copied_call_is_asked_again_away_from_its_first_value(qwen_server):
+    # BFCL's parallel_152: asked for another call, the model copies its first (3 to the power
+    # of 5). Held away from 3 it wrote 3000… for as long as the grammar let it; held away
+    # from every number written as 3 begins, and within the largest number written, it takes
+    # 2 and 3 (with FULCRUM_PROBE_OTHER_VALUES=false the first call alone comes back).
+    tools = [{"type": "function", "function": {
+        "name": "math_power",
+        "description": "Calculate the power of one number raised to another.",
+        "parameters": {"type": "object", "properties": {
+            "base": {"type": "integer", "description": "The base number."},
+            "exponent": {"type": "integer", "description": "The exponent."},
+            "mod": {"type": "number", "description": "The modulus. Default is None. "
+                    "Calculates pow(base, exponent) % mod when provided."}},
+            "required": ["base", "exponent"]}}}]
+    # Quoted, as BFCL writes it: unquoted, the model makes both calls itself.
+    calls = calls_made(qwen_server, tools, (
+        '"Can you calculate the result of the following mathematical operation: first, raise '
+        'the number 3 to the power of 5, then raise the number 2 to the power of 3."'))
+    pairs = sorted((a["base"], a["exponent"]) for _, a in calls)
+    assert pairs == [(2, 3), (3, 5)], calls
+
+
 def test_auto_answers_in_text_when_no_tool_fits(qwen_server):
     r = ask(qwen_server, "Who wrote the play Hamlet?")
     choice = r.choices[0]

@@ -120,12 +120,6 @@ pub struct ToolCallTuning {
     /// keeps `kinematics.distance_traveled` with the values the velocity's call used); off, it
     /// must bring a value of its own.
     pub other_functions_by_name: bool,
-    /// With `other_functions_asked`: a call the model wrote itself of a function the user's
-    /// message does not name by a word is kept when it brings two values of the request no
-    /// earlier call used ("5000 Japanese Yen into US Dollars, then 15 kilometers into miles"
-    /// keeps `unit_conversion(15, "km", "miles")` beside the currency's call, though no word
-    /// of the message is "unit"); off, it is dropped as not asked for.
-    pub own_calls_by_values: bool,
     /// A word of two or three letters of a function's name counts as named by the user's
     /// message where it writes the word in capitals ("the GDP in these years" names
     /// `us_history.gdp`); off, only words of four letters or more name a function.
@@ -194,7 +188,6 @@ impl Default for ToolCallTuning {
             // Measured on the 28 entries where it can act: +1 on the tuning half, none lost
             // (EVAL.md).
             other_functions_by_name: true,
-            own_calls_by_values: false,
             acronyms_name_functions: true,
             other_functions_asked: true,
             call_on_refused_start: true,

@@ -73,9 +73,6 @@ pub struct Config {
     pub drop_copied_values: bool,
     pub pronouns_are_values: bool,
     pub other_functions_by_name: bool,
-    /// With `other_functions_asked`: keep the model's own call of a function the message does
-    /// not name when it brings two values no earlier call used.
-    pub own_calls_by_values: bool,
     /// A two- or three-letter word of a function's name names it where the message writes it
     /// in capitals ("GDP").
     pub acronyms_name_functions: bool,
@@ -227,7 +224,6 @@ impl Default for Config {
             drop_copied_values: true,
             pronouns_are_values: false,
             other_functions_by_name: true,
-            own_calls_by_values: false,
             acronyms_name_functions: true,
             other_functions_asked: true,
             call_on_refused_start: true,
@@ -286,7 +282,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 73] = [
+pub const KEYS: [&str; 72] = [
     "engine",
     "upstreams",
     "host",
@@ -314,7 +310,6 @@ pub const KEYS: [&str; 73] = [
     "drop_copied_values",
     "pronouns_are_values",
     "other_functions_by_name",
-    "own_calls_by_values",
     "acronyms_name_functions",
     "other_functions_asked",
     "call_on_refused_start",
@@ -448,7 +443,6 @@ impl Config {
             drop_copied_values: self.drop_copied_values,
             pronouns_are_values: self.pronouns_are_values,
             other_functions_by_name: self.other_functions_by_name,
-            own_calls_by_values: self.own_calls_by_values,
             acronyms_name_functions: self.acronyms_name_functions,
             other_functions_asked: self.other_functions_asked,
             call_on_refused_start: self.call_on_refused_start,

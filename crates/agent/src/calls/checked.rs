@@ -268,9 +268,6 @@ pub struct CallCheck {
     /// The extra call among the tools not called is kept for a word of its name the message
     /// holds (only where `asked` checks that the message asks for it).
     other_functions_by_name: bool,
-    /// The model's own call of a function `asked` finds not named is kept for two values no
-    /// earlier call used.
-    own_calls_by_values: bool,
     /// The one function a named `tool_choice` allows; extra calls are of it alone.
     only: Option<String>,
     /// The `tool_choice` requires a call (`required` or named): a text answer is never given.
@@ -326,7 +323,6 @@ impl CallCheck {
             .filter(|_| on(tuning.other_functions_asked) && parallel)
             .map(AskedFunctions::new);
         let other_functions_by_name = tuning.other_functions_by_name && asked.is_some();
-        let own_calls_by_values = tuning.own_calls_by_values && asked.is_some();
         let ground_optionals = on(tuning.ground_optional_arguments);
         let ground_choices = on(tuning.ground_optional_choices);
         let ground_listed_choices = on(tuning.ground_listed_choices);
@@ -380,7 +376,6 @@ impl CallCheck {
             percentages,
             asked,
             other_functions_by_name,
-            own_calls_by_values,
             only: match choice {
                 ToolChoice::Named(name) => Some(name.clone()),
                 _ => None,
@@ -710,7 +705,7 @@ impl Checking {
         let mut kept: Vec<ParsedCall> = Vec::with_capacity(calls.len());
         let mut used = HashSet::new();
         for call in calls {
-            if self.check.not_asked_for(&call, &kept) && !self.by_own_values(&call, &kept, &used) {
+            if self.check.not_asked_for(&call, &kept) {
                 tracing::debug!(call = %call.name, arguments = %call.arguments, "dropped a call of a function the request does not ask for");
                 self.note(|changes| {
                     changes
@@ -737,26 +732,6 @@ impl Checking {
             }
         }
         (kept, used)
-    }
-
-    /// Whether the model's own `call`, of a function the message does not name, is kept for
-    /// the values it brings (see `own_calls_by_values`): two or more that no call of `kept`
-    /// used.
-    fn by_own_values(
-        &self,
-        call: &ParsedCall,
-        kept: &[ParsedCall],
-        used: &HashSet<String>,
-    ) -> bool {
-        if !self.check.own_calls_by_values {
-            return false;
-        }
-        let new = self.new_values(call, kept, used, false);
-        let by_values = new.len() >= MIN_OWN_NEW_VALUES;
-        if by_values {
-            tracing::debug!(call = %call.name, arguments = %call.arguments, new = new.len(), "kept the model's own call of a function the request does not name, for values no call used");
-        }
-        by_values
     }
 
     /// `calls` with, after them, each call that chose one of an enum's values the user's
@@ -1098,6 +1073,12 @@ impl Checking {
             tracing::debug!(call = %call.name, arguments = %call.arguments, argument = %steer.argument, "a steered call's held argument took no other value the user wrote");
             return Ok((false, tokens));
         }
+        // Made to differ, the model fills the rest as it can ("1." of a numbered line
+        // beside a `100` nobody wrote): a steered call keeps only values the user wrote.
+        if steered.is_some() && !self.check.grounded(&call, CallGrounding::Every) {
+            tracing::debug!(call = %call.name, arguments = %call.arguments, "a steered call carries a required value the user did not write");
+            return Ok((false, tokens));
+        }
         let (call, rescaled) = self.as_written(call);
         if self.check.not_asked_for(&call, calls) {
             tracing::debug!(call = %call.name, arguments = %call.arguments, "an extra call is of a function the request does not ask for");
@@ -1159,10 +1140,12 @@ impl Checking {
         if !steered.insert(key) {
             return None;
         }
-        let grammar = self
-            .check
-            .tools
-            .call_grammar_without(&last.name, first, &excluded)?;
+        let grammar = self.check.tools.call_grammar_without(
+            &last.name,
+            first,
+            &excluded,
+            self.check.grounds.largest_number(),
+        )?;
         Some(Steer {
             grammar,
             argument: first.clone(),
@@ -1322,6 +1305,13 @@ impl Checking {
             .into_iter()
             .next()
             .filter(|call| reason == FinishReason::Stop && self.check.tools.validate(call).is_ok());
+        if call.is_none() {
+            tracing::debug!(
+                ?reason,
+                ?text,
+                "an extra call was asked for and none was read"
+            );
+        }
         Ok((call, usage.completion_tokens))
     }
 
@@ -1689,10 +1679,6 @@ impl Checking {
             .collect()
     }
 }
-
-/// The fewest values no earlier call used that keep the model's own call of a function the
-/// message does not name: one is often a number of the request the model borrowed.
-const MIN_OWN_NEW_VALUES: usize = 2;
 
 /// What marks a word of a function's name among the values a call brings (see
 /// `Checking::new_values`).
@@ -2151,32 +2137,6 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_models_own_call_of_a_function_not_named_is_kept_for_two_new_values_when_switched_on(
-    ) {
-        let queen = call("play", json!({"artist": "Queen", "minutes": 20}));
-        let trip = call("route", json!({"start": "Paris", "end": "Lyon"}));
-        let borrowed = call("route", json!({"start": "Paris", "end": "Queen"}));
-        let question = "Play Queen for 20 minutes, then the drive from Paris to Lyon";
-        // The model's answer holds both calls; asked for more, it copies its first.
-        let outputs =
-            |second: &String| vec![format!("{queen}\n{second}"), queen.clone(), queen.clone()];
-        let by_values = ToolCallTuning {
-            own_calls_by_values: true,
-            ..ToolCallTuning::default()
-        };
-        let (answer, _, _) =
-            try_answer_tuned(&by_values, question, ToolChoice::Auto, outputs(&trip)).await;
-        assert_eq!(answer.expect("generated").0, format!("{queen}\n{trip}"));
-        // One value of its own ("Queen" is the first call's): not asked for, dropped.
-        let (answer, _, _) =
-            try_answer_tuned(&by_values, question, ToolChoice::Auto, outputs(&borrowed)).await;
-        assert_eq!(answer.expect("generated").0, queen);
-        // Off (the default): no word of the message names `route`, so it is dropped.
-        let (answer, _, _) = try_answer(question, ToolChoice::Auto, outputs(&trip)).await;
-        assert_eq!(answer.expect("generated").0, queen);
-    }
-
-    #[tokio::test]
     async fn a_function_not_called_is_kept_for_its_name_in_the_message_when_switched_on() {
         let travel = call("travel_time", json!({"distance": 100, "speed": 50}));
         let grow = call("grow", json!({"distance": 100, "rate": 50, "years": 100}));
@@ -2519,7 +2479,7 @@ mod tests {
         .await;
         assert_eq!(text, format!("{swift}\n{adele}"));
         let steered = tools()
-            .call_grammar_without("play", "artist", &[json!("Taylor Swift")])
+            .call_grammar_without("play", "artist", &[json!("Taylor Swift")], Some(20.0))
             .expect("artist can be narrowed");
         assert_eq!(requests[3].grammar, Some(steered));
         let added: Vec<_> = report
@@ -2676,7 +2636,7 @@ mod tests {
         .await;
         let only_play = tools().one_call_grammar(&|name| name == "play");
         let play_held = tools()
-            .call_grammar_without("play", "artist", &[json!("Taylor Swift")])
+            .call_grammar_without("play", "artist", &[json!("Taylor Swift")], Some(120.0))
             .expect("artist can be narrowed");
         let grammars: Vec<_> = requests[1..]
             .iter()
@@ -2725,7 +2685,6 @@ mod tests {
             drop_copied_values: false,
             pronouns_are_values: true,
             other_functions_by_name: false,
-            own_calls_by_values: false,
             acronyms_name_functions: false,
             other_functions_asked: false,
             call_on_refused_start: false,

@@ -499,6 +499,7 @@ impl Grounds {
             .filter(|written| !in_scientific_notation(&chars, written.start, written.end))
             // The 2 of "m/s^2" and "x^2" is a unit's or a term's power, not a value.
             .filter(|written| written.start == 0 || chars[written.start - 1] != '^')
+            .filter(|written| !numbers_a_line(&chars, written))
             .any(|written| {
                 let forms: Vec<f64> = std::iter::once(written.value)
                     .chain(
@@ -510,6 +511,25 @@ impl Grounds {
                     .iter()
                     .any(|c| forms.iter().any(|form| same_number(*c, *form)))
             })
+    }
+
+    /// The largest size of a number the text writes, if it writes any: at the scale of a
+    /// word ("8.5 million" is 8,500,000), not of a letter that may be a unit's ("5 m/s").
+    pub fn largest_number(&self) -> Option<f64> {
+        let chars: Vec<char> = self.lower.chars().collect();
+        written_numbers(&chars)
+            .into_iter()
+            .flat_map(|written| {
+                let worded = scales_after(&chars, written.end)
+                    .filter(|(suffix, _)| {
+                        !(suffix.len() == 1 && suffix.chars().all(|c| c.is_ascii_alphabetic()))
+                    })
+                    .map(move |(_, scale)| written.value * scale);
+                std::iter::once(written.value).chain(worded)
+            })
+            .chain(spelled_numbers(&self.lower))
+            .map(f64::abs)
+            .reduce(f64::max)
     }
 
     fn number(&self, value: f64) -> bool {
@@ -744,6 +764,19 @@ fn in_scientific_notation(chars: &[char], start: usize, end: usize) -> bool {
     let exponent_before =
         before >= 2 && chars[before - 1] == 'e' && chars[before - 2].is_ascii_digit();
     exponent_after || exponent_before
+}
+
+/// Whether `written` numbers a line of an enumeration ("1. What is …", "2) Then …"): first
+/// on its line, a full stop or parenthesis and a space after it.
+fn numbers_a_line(chars: &[char], written: &WrittenNumber) -> bool {
+    let first_on_line = chars[..written.start]
+        .iter()
+        .rev()
+        .take_while(|c| **c != '\n')
+        .all(|c| c.is_whitespace());
+    let marked = matches!(chars.get(written.end), Some('.' | ')'))
+        && chars.get(written.end + 1).is_none_or(|c| c.is_whitespace());
+    first_on_line && marked
 }
 
 /// Found if any part is found, not found if some part can be told and none is found.
@@ -1008,6 +1041,24 @@ mod tests {
             !powers.unused_written_number(&used(&["5", "100", "2"])),
             "a power is no value"
         );
+        let listed = Grounds::new("Cards:\n1. An ace (4 of 52)?\n 2) A heart (13 of 52)?");
+        assert!(
+            !listed.unused_written_number(&used(&["4", "52", "13"])),
+            "a line's number is no value"
+        );
+        assert!(listed.unused_written_number(&used(&["4", "52"])));
+    }
+
+    #[test]
+    fn the_largest_number_is_read_at_its_words_scale_not_a_units_letter() {
+        let largest = |text: &str| Grounds::new(text).largest_number();
+        assert_eq!(largest("5 m/s^2 over 200 m"), Some(200.0));
+        assert_eq!(
+            largest("revenue of 8.5 million and 3 stores"),
+            Some(8_500_000.0)
+        );
+        assert_eq!(largest("twelve eggs and 3 apples"), Some(12.0));
+        assert_eq!(largest("no numbers here"), None);
     }
 
     #[test]

@@ -123,7 +123,6 @@ pub fn open_agent_with(dir: &Path, backend: Arc<ScriptedBackend>, options: Agent
                 drop_copied_values: false,
                 pronouns_are_values: true,
                 other_functions_by_name: false,
-                own_calls_by_values: false,
                 acronyms_name_functions: false,
                 other_functions_asked: false,
                 call_on_refused_start: true,

@@ -20,9 +20,15 @@ const NUMBER_MARGIN: f64 = 1e-9;
 /// The longest excluded string.
 const MAX_EXCLUDED_CHARS: usize = 200;
 
-/// `schema` (one parameter's) admitting none of `excluded`; `None` where it cannot say so (a
-/// string already held to a pattern or format, an object, an enum with nothing left).
-pub(crate) fn excluding(schema: &Value, excluded: &[Value]) -> Option<Value> {
+/// `schema` (one parameter's) admitting none of `excluded`, and a number within ±`largest`
+/// (held away from `3` alone, a small model goes on writing `3000…` for as long as the
+/// grammar lets it); `None` where it cannot say so (a string already held to a pattern or
+/// format, an object, an enum with nothing left).
+pub(crate) fn excluding_within(
+    schema: &Value,
+    excluded: &[Value],
+    largest: Option<f64>,
+) -> Option<Value> {
     if excluded.is_empty() {
         return Some(schema.clone());
     }
@@ -41,7 +47,7 @@ pub(crate) fn excluding(schema: &Value, excluded: &[Value]) -> Option<Value> {
     }
     match schema.get("type").and_then(Value::as_str)? {
         "string" => excluding_strings(schema, excluded),
-        kind @ ("integer" | "number") => excluding_numbers(kind, excluded),
+        kind @ ("integer" | "number") => excluding_numbers(kind, excluded, largest),
         "boolean" => match excluded {
             [Value::Bool(value)] => Some(json!({"type": "boolean", "const": !value})),
             _ => None,
@@ -78,7 +84,7 @@ fn excluding_strings(schema: &Value, excluded: &[Value]) -> Option<Value> {
 /// A number narrowed away from every number whose writing starts as an excluded one's does:
 /// held away from `5`, a small model writes `50` or `5.5` (its first token is still `5`, and
 /// the grammar lets it go on), from `10.0` it writes `10.00000001`.
-fn excluding_numbers(kind: &str, excluded: &[Value]) -> Option<Value> {
+fn excluding_numbers(kind: &str, excluded: &[Value], largest: Option<f64>) -> Option<Value> {
     let numbers: Vec<f64> = excluded.iter().map(Value::as_f64).collect::<Option<_>>()?;
     let mut spans: Vec<Span> = numbers.iter().flat_map(|n| written_alike(*n)).collect();
     spans.sort_by(|a, b| a.low.total_cmp(&b.low));
@@ -94,15 +100,34 @@ fn excluding_numbers(kind: &str, excluded: &[Value]) -> Option<Value> {
             _ => merged.push(span),
         }
     }
-    let (first, last) = (merged.first()?, merged.last()?);
-    let mut ranges = vec![below_span(kind, first)];
-    ranges.extend(
-        merged
-            .windows(2)
-            .filter_map(|pair| between_spans(kind, &pair[0], &pair[1])),
-    );
-    ranges.push(above_span(kind, last));
-    Some(json!({ "anyOf": ranges }))
+    // What is left between the excluded spans, from -∞ to ∞, within ±`largest`.
+    let mut allowed: Vec<Span> = Vec::with_capacity(merged.len() + 1);
+    let mut from = (f64::NEG_INFINITY, false);
+    for span in &merged {
+        allowed.push(Span {
+            low: from.0,
+            low_closed: from.1,
+            high: span.low,
+            high_closed: !span.low_closed,
+        });
+        from = (span.high, !span.high_closed);
+    }
+    allowed.push(Span {
+        low: from.0,
+        low_closed: from.1,
+        high: f64::INFINITY,
+        high_closed: false,
+    });
+    let ranges: Vec<Value> = allowed
+        .into_iter()
+        .filter_map(|span| match largest {
+            Some(largest) => span.within(largest.abs()),
+            None => Some(span),
+        })
+        .filter(|span| !span.is_empty())
+        .map(|span| span.schema(kind))
+        .collect();
+    (!ranges.is_empty()).then(|| json!({ "anyOf": ranges }))
 }
 
 /// Numbers from `low` to `high`, each end in or out.
@@ -114,7 +139,63 @@ struct Span {
     high_closed: bool,
 }
 
-/// How many tens a whole number is also excluded at (`5`: 50–59, 500–599, …).
+impl Span {
+    fn is_empty(&self) -> bool {
+        self.low > self.high || (self.low == self.high && !(self.low_closed && self.high_closed))
+    }
+
+    /// The part of the span from `-largest` to `largest`.
+    fn within(self, largest: f64) -> Option<Span> {
+        let (low, low_closed) = if self.low < -largest {
+            (-largest, true)
+        } else {
+            (self.low, self.low_closed)
+        };
+        let (high, high_closed) = if self.high > largest {
+            (largest, true)
+        } else {
+            (self.high, self.high_closed)
+        };
+        let clipped = Span {
+            low,
+            low_closed,
+            high,
+            high_closed,
+        };
+        (!clipped.is_empty()).then_some(clipped)
+    }
+
+    /// The JSON Schema of the numbers of `kind` in the span (an infinite end is no bound).
+    fn schema(&self, kind: &str) -> Value {
+        let mut schema = json!({ "type": kind });
+        if self.low.is_finite() {
+            let bound = if self.low_closed {
+                "minimum"
+            } else {
+                "exclusiveMinimum"
+            };
+            schema[bound] = json!(self.low);
+        }
+        if self.high.is_finite() {
+            let bound = if self.high_closed {
+                "maximum"
+            } else {
+                "exclusiveMaximum"
+            };
+            schema[bound] = json!(self.high);
+        }
+        schema
+    }
+}
+
+/// Beyond this no number is excluded as written alike (JSON readers lose whole numbers'
+/// precision past 2^53).
+const LARGEST_EXCLUDED: f64 = 1e15;
+
+/// How many tens a whole number is also excluded at (`5`: 50–59, 500–599, …, 50000–59999).
+/// More spans grow the grammar past what llguidance builds in time (at 12, the call ended
+/// at its opening tag after seconds); a number further alike (`500000`) is left to the
+/// check that the held argument took a value the user wrote.
 const MAX_EXCLUDED_TENS: i32 = 4;
 
 /// The numbers whose writing starts as `n`'s does: a whole `n` (`5`) is any number written
@@ -142,6 +223,7 @@ fn written_alike(n: f64) -> Vec<Span> {
                 let scale = 10f64.powi(tens);
                 (magnitude * scale, (magnitude + 1.0) * scale)
             })
+            .take_while(|(_, high)| *high <= LARGEST_EXCLUDED)
             .collect()
     } else {
         let step = 10f64.powi(-(decimals as i32));
@@ -167,40 +249,6 @@ fn written_alike(n: f64) -> Vec<Span> {
             }
         })
         .collect()
-}
-
-fn below_span(kind: &str, span: &Span) -> Value {
-    let bound = if span.low_closed {
-        "exclusiveMaximum"
-    } else {
-        "maximum"
-    };
-    json!({"type": kind, bound: span.low})
-}
-
-fn above_span(kind: &str, span: &Span) -> Value {
-    let bound = if span.high_closed {
-        "exclusiveMinimum"
-    } else {
-        "minimum"
-    };
-    json!({"type": kind, bound: span.high})
-}
-
-/// The numbers between two excluded spans, when there are any.
-fn between_spans(kind: &str, lower: &Span, upper: &Span) -> Option<Value> {
-    if lower.high > upper.low
-        || (lower.high == upper.low && (lower.high_closed || upper.low_closed))
-    {
-        return None;
-    }
-    let mut range = above_span(kind, lower);
-    let (bound, value) = match below_span(kind, upper) {
-        Value::Object(fields) => fields.into_iter().find(|(name, _)| name != "type")?,
-        _ => return None,
-    };
-    range[bound] = value;
-    Some(range)
 }
 
 /// The excluded strings by their lowercased characters.
@@ -247,6 +295,10 @@ fn either_case(c: char) -> String {
 mod tests {
     use super::*;
     use crate::tools::relax::compile_error;
+
+    fn excluding(schema: &Value, excluded: &[Value]) -> Option<Value> {
+        excluding_within(schema, excluded, None)
+    }
 
     fn matches(schema: &Value, text: &str) -> bool {
         assert!(schema["pattern"].is_string(), "a pattern");
@@ -342,6 +394,24 @@ mod tests {
         }
         assert_eq!(
             compile_error(&json!({"type": "object", "properties": {"x": floats}})),
+            None
+        );
+        let within = excluding_within(&json!({"type": "integer"}), &[json!(3)], Some(200.0))
+            .expect("ranges");
+        for other in [2, 4, 29, 40, 200, -200] {
+            assert!(
+                admits(&within, json!(other)),
+                "{other} is written otherwise, within 200"
+            );
+        }
+        for beyond in [3, 30, 201, 3000, 400000, -201] {
+            assert!(
+                !admits(&within, json!(beyond)),
+                "{beyond} is alike or beyond 200"
+            );
+        }
+        assert_eq!(
+            compile_error(&json!({"type": "object", "properties": {"base": within}})),
             None
         );
         let negative =

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use serde_json::{json, Value};
 
 use super::bounded::{bound_free_values, ValueBounds};
-use super::exclude::excluding;
+use super::exclude::excluding_within;
 use super::floats::write_declared_floats;
 use super::grammar::{closed, grammar};
 use super::relax::{enforceable, Relaxation};
@@ -173,19 +173,21 @@ impl ToolSet {
     }
 
     /// The grammar of exactly one call of `name` whose argument `property` is given and is
-    /// none of `excluded` (the values earlier calls gave it); `None` when `name` is not
-    /// offered, has no such property, or its schema cannot be narrowed so (see `exclude`).
+    /// none of `excluded` (the values earlier calls gave it), nor written as one begins, and
+    /// a number no larger in size than `largest`; `None` when `name` is not offered, has no
+    /// such property, or its schema cannot be narrowed so (see `exclude`).
     pub fn call_grammar_without(
         &self,
         name: &str,
         property: &str,
         excluded: &[Value],
+        largest: Option<f64>,
     ) -> Option<String> {
         let mut tool = self.enforced.iter().find(|tool| tool.name == name)?.clone();
         let parameters = tool.parameters.as_object_mut()?;
         let properties = parameters.get_mut("properties")?.as_object_mut()?;
         let narrowed = properties.get_mut(property)?;
-        *narrowed = excluding(narrowed, excluded)?;
+        *narrowed = excluding_within(narrowed, excluded, largest)?;
         require(parameters, property);
         Some(grammar(&[tool], &ToolChoice::Required, false))
     }

@@ -39,7 +39,6 @@ fn exact_tuning() -> fulcrum_agent::ToolCallTuning {
         drop_copied_values: false,
         pronouns_are_values: true,
         other_functions_by_name: false,
-        own_calls_by_values: false,
         acronyms_name_functions: false,
         other_functions_asked: false,
         ground_optional_arguments: false,

@@ -536,16 +536,17 @@ impl Grounds {
         self.written_number(value).is_some()
     }
 
-    /// The number the text writes that `value` is (or its negative is), as written: a call's
-    /// `10.00000001` is the user's `10`, so that it is not a value new beside a `10`.
+    /// The number the text writes that `value` is (or, failing that, its negative is), as
+    /// written: a call's `10.00000001` is the user's `10`, and its `-3` for "2x² - 3x" is
+    /// the `3` written, so that neither is a value new beside the other.
     fn written_number(&self, value: f64) -> Option<f64> {
-        self.numbers.iter().find_map(|n| {
-            if same_number(*n, value) {
-                Some(*n)
-            } else {
-                same_number(*n, -value).then_some(-*n)
-            }
-        })
+        let find = |value: f64| {
+            self.numbers
+                .iter()
+                .copied()
+                .find(|n| same_number(*n, value))
+        };
+        find(value).or_else(|| find(-value))
     }
 
     fn string(&self, text: &str) -> Option<bool> {
@@ -1063,10 +1064,13 @@ mod tests {
 
     #[test]
     fn a_found_number_is_keyed_as_the_text_writes_it() {
-        let grounds = Grounds::new("a charge of 10 C at 0.5 m, then at 2 m");
+        let grounds = Grounds::new("a charge of 10 C at 0.5 m, then at 2 m, for 2x² - 3x + 1");
         let mut found = grounds.found_values(&json!({"charge": 10.00000000001, "at": [0.5, 2]}));
         found.sort();
         assert_eq!(found, vec!["0.5", "10", "2"]);
+        assert_eq!(grounds.found_values(&json!({"b": -3})), vec!["3"]);
+        let signed = Grounds::new("from -5 to 5");
+        assert_eq!(signed.found_values(&json!([-5, 5])), vec!["-5", "5"]);
     }
 
     #[test]

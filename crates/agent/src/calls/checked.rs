@@ -977,15 +977,7 @@ impl Checking {
                 };
                 let mut used_here = self.used_by_function(calls, &listed.function, &used);
                 let (kept, tokens) = self
-                    .extra_call(
-                        prefix,
-                        calls,
-                        &mut used_here,
-                        grammar,
-                        false,
-                        "listed",
-                        None,
-                    )
+                    .extra_call(prefix, calls, &mut used_here, grammar, ExtraCall::Listed)
                     .await?;
                 spent += tokens;
                 if kept {
@@ -1019,7 +1011,13 @@ impl Checking {
                 // the message asks for it: its name alone echoes words of related requests.
                 let by_name = attempt == 0 || self.check.other_functions_by_name;
                 let (kept, tokens) = self
-                    .extra_call(prefix, calls, &mut used, grammar, by_name, "asked", None)
+                    .extra_call(
+                        prefix,
+                        calls,
+                        &mut used,
+                        grammar,
+                        ExtraCall::Asked { by_name },
+                    )
                     .await?;
                 spent += tokens;
                 if kept {
@@ -1034,9 +1032,7 @@ impl Checking {
                         calls,
                         &mut used,
                         steer.grammar.clone(),
-                        false,
-                        "steered",
-                        Some(&steer),
+                        ExtraCall::Steered(&steer),
                     )
                     .await?;
                 spent += tokens;
@@ -1049,21 +1045,23 @@ impl Checking {
         Ok(spent)
     }
 
-    /// Asks for one more call after `calls` under `grammar` and keeps it (added for `reason`)
-    /// when it brings a value of the request no call used (or, `by_name`, is another function
-    /// the request names) and, `steered`, its held argument took another value the user
-    /// wrote; whether it was kept, and the tokens spent.
-    #[allow(clippy::too_many_arguments)]
+    /// Asks for one more call after `calls` under `grammar` and keeps it (added as `kind`
+    /// says) when it brings a value of the request no call used (or, asked `by_name`, is
+    /// another function the request names) and, steered, its held argument took another
+    /// value the user wrote; whether it was kept, and the tokens spent.
     async fn extra_call(
         &self,
         prefix: &str,
         calls: &mut Vec<ParsedCall>,
         used: &mut HashSet<String>,
         grammar: String,
-        by_name: bool,
-        reason: &'static str,
-        steered: Option<&Steer>,
+        kind: ExtraCall<'_>,
     ) -> Result<(bool, u32), EngineError> {
+        let (by_name, reason, steered) = match kind {
+            ExtraCall::Listed => (false, "listed", None),
+            ExtraCall::Asked { by_name } => (by_name, "asked", None),
+            ExtraCall::Steered(steer) => (false, "steered", Some(steer)),
+        };
         let (call, tokens) = self.one_more_call(prefix, calls, grammar).await?;
         let Some(call) = call else {
             return Ok((false, tokens));
@@ -1724,6 +1722,16 @@ fn two_listed_arguments(
         listed.push((argument.clone(), values));
     }
     None
+}
+
+/// Why one more call is asked for (see `Checking::extra_call`).
+enum ExtraCall<'a> {
+    /// For a member of a list the user wrote.
+    Listed,
+    /// After the model's last call; `by_name`, kept for a word of its function's name too.
+    Asked { by_name: bool },
+    /// With one argument held away from earlier values.
+    Steered(&'a Steer),
 }
 
 /// One more call asked for with one argument held away from the values earlier calls gave

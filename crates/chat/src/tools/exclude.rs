@@ -168,22 +168,13 @@ impl Span {
     /// The JSON Schema of the numbers of `kind` in the span (an infinite end is no bound).
     fn schema(&self, kind: &str) -> Value {
         let mut schema = json!({ "type": kind });
-        if self.low.is_finite() {
-            let bound = if self.low_closed {
-                "minimum"
-            } else {
-                "exclusiveMinimum"
-            };
-            schema[bound] = json!(self.low);
-        }
-        if self.high.is_finite() {
-            let bound = if self.high_closed {
-                "maximum"
-            } else {
-                "exclusiveMaximum"
-            };
-            schema[bound] = json!(self.high);
-        }
+        let mut bound = |at: f64, closed: bool, [inclusive, exclusive]: [&str; 2]| {
+            if at.is_finite() {
+                schema[if closed { inclusive } else { exclusive }] = json!(at);
+            }
+        };
+        bound(self.low, self.low_closed, ["minimum", "exclusiveMinimum"]);
+        bound(self.high, self.high_closed, ["maximum", "exclusiveMaximum"]);
         schema
     }
 }

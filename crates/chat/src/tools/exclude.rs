@@ -120,9 +120,9 @@ fn excluding_numbers(kind: &str, excluded: &[Value], largest: Option<f64>) -> Op
     });
     let ranges: Vec<Value> = allowed
         .into_iter()
-        .filter_map(|span| match largest {
+        .map(|span| match largest {
             Some(largest) => span.within(largest.abs()),
-            None => Some(span),
+            None => span,
         })
         .filter(|span| !span.is_empty())
         .map(|span| span.schema(kind))
@@ -144,8 +144,8 @@ impl Span {
         self.low > self.high || (self.low == self.high && !(self.low_closed && self.high_closed))
     }
 
-    /// The part of the span from `-largest` to `largest`.
-    fn within(self, largest: f64) -> Option<Span> {
+    /// The part of the span from `-largest` to `largest` (empty where it lies beyond).
+    fn within(self, largest: f64) -> Span {
         let (low, low_closed) = if self.low < -largest {
             (-largest, true)
         } else {
@@ -156,13 +156,12 @@ impl Span {
         } else {
             (self.high, self.high_closed)
         };
-        let clipped = Span {
+        Span {
             low,
             low_closed,
             high,
             high_closed,
-        };
-        (!clipped.is_empty()).then_some(clipped)
+        }
     }
 
     /// The JSON Schema of the numbers of `kind` in the span (an infinite end is no bound).
@@ -200,7 +199,7 @@ fn written_alike(n: f64) -> Vec<Span> {
         .map_or(0, |(_, fraction)| fraction.len());
     let plain =
         n.is_finite() && magnitude != 0.0 && (1e-6..1e12).contains(&magnitude) && decimals <= 6;
-    let spans: Vec<(f64, f64)> = if !plain {
+    if !plain {
         let margin = (magnitude * NUMBER_MARGIN).max(f64::MIN_POSITIVE);
         return vec![Span {
             low: n - margin,
@@ -208,7 +207,8 @@ fn written_alike(n: f64) -> Vec<Span> {
             high: n + margin,
             high_closed: true,
         }];
-    } else if decimals == 0 {
+    }
+    let spans: Vec<(f64, f64)> = if decimals == 0 {
         (0..=MAX_EXCLUDED_TENS)
             .map(|tens| {
                 let scale = 10f64.powi(tens);

@@ -128,6 +128,12 @@ pub struct ToolCallTuning {
     /// when the user's message holds a word of its name or description that theirs do not
     /// (see [`crate::calls::AskedFunctions`]).
     pub other_functions_asked: bool,
+    /// With parallel calls allowed, where two calls of different functions hold each other's
+    /// values of one argument (the message writes each once, nearest a word of the other
+    /// function's name that the called functions' names do not share), the values are
+    /// swapped back: "the scores of Manchester United soccer team … and of the Lakers
+    /// basketball team" gives Manchester United to the soccer function.
+    pub values_beside_their_functions: bool,
     /// In `auto`, answering a user's message: when the model's first choice is one the
     /// grammar refuses as the start of text (a bare JSON object, a ```json fence: a call in a
     /// form nobody parses), the answer takes the call path instead.
@@ -190,6 +196,7 @@ impl Default for ToolCallTuning {
             other_functions_by_name: true,
             acronyms_name_functions: true,
             other_functions_asked: true,
+            values_beside_their_functions: true,
             call_on_refused_start: true,
             ground_optional_arguments: true,
             ground_optional_choices: true,

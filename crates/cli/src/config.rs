@@ -80,6 +80,9 @@ pub struct Config {
     /// only when the user's message holds a word of its name or description that theirs do
     /// not.
     pub other_functions_asked: bool,
+    /// When parallel calls are allowed, swap back the values two calls of different
+    /// functions hold of one argument where the message writes each beside the other's name.
+    pub values_beside_their_functions: bool,
     /// In `auto`, answering a user's message: take the call path when the model's first
     /// choice is one the grammar refuses as the start of text (a bare JSON object, a fence).
     pub call_on_refused_start: bool,
@@ -226,6 +229,7 @@ impl Default for Config {
             other_functions_by_name: true,
             acronyms_name_functions: true,
             other_functions_asked: true,
+            values_beside_their_functions: true,
             call_on_refused_start: true,
             ground_optional_arguments: true,
             ground_optional_choices: true,
@@ -282,7 +286,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 72] = [
+pub const KEYS: [&str; 73] = [
     "engine",
     "upstreams",
     "host",
@@ -312,6 +316,7 @@ pub const KEYS: [&str; 72] = [
     "other_functions_by_name",
     "acronyms_name_functions",
     "other_functions_asked",
+    "values_beside_their_functions",
     "call_on_refused_start",
     "ground_optional_arguments",
     "ground_optional_choices",
@@ -445,6 +450,7 @@ impl Config {
             other_functions_by_name: self.other_functions_by_name,
             acronyms_name_functions: self.acronyms_name_functions,
             other_functions_asked: self.other_functions_asked,
+            values_beside_their_functions: self.values_beside_their_functions,
             call_on_refused_start: self.call_on_refused_start,
             ground_optional_arguments: self.ground_optional_arguments,
             ground_optional_choices: self.ground_optional_choices,

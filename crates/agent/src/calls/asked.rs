@@ -157,7 +157,7 @@ fn tool_words(tool: &ToolDefinition) -> Vec<String> {
     ))
 }
 
-fn telling_words(text: &str) -> Vec<String> {
+pub(super) fn telling_words(text: &str) -> Vec<String> {
     text.split(|c: char| !c.is_ascii_alphanumeric())
         .filter(|word| word.len() >= MIN_WORD_CHARS)
         .map(str::to_lowercase)

@@ -48,6 +48,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::asked::AskedFunctions;
+use super::beside::FunctionMentions;
 use super::choices::NamedChoices;
 use super::formats::{cities_without_state, values_as_described, STATE_GRAMMAR};
 use super::grounding::{CallGrounding, CopiedValue, Grounds};
@@ -184,7 +185,9 @@ pub struct RewrittenArgument {
     pub written: Value,
     /// `repeated_year` (left out: another argument of the call carries it), `as_described`
     /// (the value in the form its description lists it), `state_added` (the description asks
-    /// for a city and its state; the model was asked for the state).
+    /// for a city and its state; the model was asked for the state), `beside_its_function`
+    /// (two calls of different functions held each other's values: the message writes each
+    /// beside a word of the other function's name).
     pub reason: &'static str,
 }
 
@@ -268,6 +271,9 @@ pub struct CallCheck {
     /// The extra call among the tools not called is kept for a word of its name the message
     /// holds (only where `asked` checks that the message asks for it).
     other_functions_by_name: bool,
+    /// The user's message, when two calls' values are given back to the function whose name
+    /// it writes them beside.
+    mentions: Option<FunctionMentions>,
     /// The one function a named `tool_choice` allows; extra calls are of it alone.
     only: Option<String>,
     /// The `tool_choice` requires a call (`required` or named): a text answer is never given.
@@ -323,6 +329,9 @@ impl CallCheck {
             .filter(|_| on(tuning.other_functions_asked) && parallel)
             .map(AskedFunctions::new);
         let other_functions_by_name = tuning.other_functions_by_name && asked.is_some();
+        let mentions = message
+            .filter(|_| on(tuning.values_beside_their_functions) && parallel)
+            .map(FunctionMentions::new);
         let ground_optionals = on(tuning.ground_optional_arguments);
         let ground_choices = on(tuning.ground_optional_choices);
         let ground_listed_choices = on(tuning.ground_listed_choices);
@@ -339,6 +348,7 @@ impl CallCheck {
             && lists.is_none()
             && choices.is_none()
             && asked.is_none()
+            && mentions.is_none()
             && !ground_optionals
             && !ground_choices
             && !ground_listed_choices
@@ -376,6 +386,7 @@ impl CallCheck {
             percentages,
             asked,
             other_functions_by_name,
+            mentions,
             only: match choice {
                 ToolChoice::Named(name) => Some(name.clone()),
                 _ => None,
@@ -691,11 +702,35 @@ impl Checking {
         if self.check.city_with_state {
             usage.completion_tokens += self.with_states(prefix, &mut calls).await?;
         }
+        self.give_values_back(&mut calls);
         Ok((
             format!("{prefix}{}", render_calls(&calls)),
             FinishReason::Stop,
             usage,
         ))
+    }
+
+    /// Swaps back the values two calls of different functions hold the wrong way round, as
+    /// where the user wrote them tells (see [`FunctionMentions`]).
+    fn give_values_back(&self, calls: &mut [ParsedCall]) {
+        let Some(mentions) = &self.check.mentions else {
+            return;
+        };
+        let swaps =
+            mentions.give_values_back(calls, |call| self.check.tools.validate(call).is_ok());
+        for swap in swaps {
+            let (first, second) = (&calls[swap.first], &calls[swap.second]);
+            tracing::debug!(first = %first.name, second = %second.name, argument = %swap.argument, "gave two calls' values back to the functions the message writes them beside");
+            let rewritten = |to: &ParsedCall, from: &ParsedCall| RewrittenArgument {
+                function: to.name.clone(),
+                argument: swap.argument.clone(),
+                value: from.arguments[&swap.argument].clone(),
+                written: to.arguments[&swap.argument].clone(),
+                reason: "beside_its_function",
+            };
+            let both = [rewritten(first, second), rewritten(second, first)];
+            self.note(|changes| changes.rewritten_arguments.extend(both));
+        }
     }
 
     /// `calls` less those that bring nothing the earlier ones did not (the same request
@@ -2695,6 +2730,7 @@ mod tests {
             other_functions_by_name: false,
             acronyms_name_functions: false,
             other_functions_asked: false,
+            values_beside_their_functions: false,
             call_on_refused_start: false,
             ground_optional_arguments: false,
             ground_optional_choices: false,
@@ -2952,6 +2988,51 @@ mod tests {
         )
         .await;
         assert_eq!(text, own);
+    }
+
+    #[tokio::test]
+    async fn values_two_functions_hold_the_wrong_way_round_are_given_back_and_reported() {
+        let question = "How far will the forest grow from a distance of 50 at a rate of 2 for \
+            10 years? Also the travel time for 120 km at 60 km/h.";
+        let grow = |distance| {
+            call(
+                "grow",
+                json!({"distance": distance, "rate": 2, "years": 10}),
+            )
+        };
+        let travel = |distance| call("travel_time", json!({"distance": distance, "speed": 60}));
+        let swapped = format!("{}\n{}", grow(120), travel(50));
+        let outputs = vec![swapped.clone(), grow(120), grow(120), grow(120)];
+        let (text, _, _, report) =
+            answer_reported(question, ToolChoice::Auto, outputs.clone()).await;
+        assert_eq!(text, format!("{}\n{}", grow(50), travel(120)));
+        let rewritten: Vec<_> = report
+            .expect("values were given back")
+            .rewritten_arguments
+            .into_iter()
+            .map(|r| (r.function, r.argument, r.value, r.written, r.reason))
+            .collect();
+        let given = |function: &str, value, written| {
+            let (function, argument) = (function.to_string(), "distance".to_string());
+            (
+                function,
+                argument,
+                json!(value),
+                json!(written),
+                "beside_its_function",
+            )
+        };
+        assert_eq!(
+            rewritten,
+            vec![given("grow", 120, 50), given("travel_time", 50, 120)]
+        );
+
+        let off = ToolCallTuning {
+            values_beside_their_functions: false,
+            ..ToolCallTuning::default()
+        };
+        let (answer, _, _) = try_answer_tuned(&off, question, ToolChoice::Auto, outputs).await;
+        assert_eq!(answer.expect("generated").0, swapped);
     }
 
     #[tokio::test]

@@ -2,6 +2,7 @@
 //! come from the conversation, and whether the answer holds all the calls the request needs.
 
 mod asked;
+mod beside;
 mod checked;
 mod choices;
 mod formats;

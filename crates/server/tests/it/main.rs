@@ -41,6 +41,7 @@ fn exact_tuning() -> fulcrum_agent::ToolCallTuning {
         other_functions_by_name: false,
         acronyms_name_functions: false,
         other_functions_asked: false,
+        values_beside_their_functions: false,
         ground_optional_arguments: false,
         ground_optional_choices: false,
         ground_listed_choices: false,

@@ -1,0 +1,369 @@
+//! Values two calls of different functions hold the wrong way round.
+//!
+//! Asked for "the scores of the Manchester United soccer team in the English Premier League
+//! and of the Los Angeles Lakers basketball team in the NBA", a small model may write
+//! `basketball_scores(team="Manchester United", league="English Premier League")` and
+//! `soccer_scores(team="Los Angeles Lakers", league="NBA")`: the right functions, the right
+//! values, each given to the other. What tells is where the user wrote each value: beside a
+//! word of one function's name ("soccer") that the other called functions' names lack. A
+//! value is read as belonging to the function whose such word stands nearest to it, a
+//! sentence's end counting as far; two calls' values of one argument are swapped only when
+//! each is written once and each stands nearest the other call's function.
+
+use fulcrum_chat::tools::ParsedCall;
+use serde_json::Value;
+
+use super::asked::telling_words;
+use super::grounding::{
+    latin_word_char, name_words, same_number, same_word_stem, words_at, written_numbers,
+};
+
+/// How far a sentence's end sets a value from a word, counted in words: farther than any
+/// two words of one sentence stand.
+const SENTENCE_END_WORDS: usize = 100;
+
+/// A stretch of the message, in char positions.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Span {
+    start: usize,
+    end: usize,
+}
+
+/// The user's message, read for where it writes values and functions' name words.
+#[derive(Debug, Clone)]
+pub struct FunctionMentions {
+    chars: Vec<char>,
+    /// Each word of Latin letters or digits, lowercased, where it stands.
+    words: Vec<(String, Span)>,
+    /// The char positions of sentence ends: `.`, `?`, `!` or `;` before a space or the end.
+    sentence_ends: Vec<usize>,
+}
+
+/// One argument's values given back: `first` now holds what `second` held and back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SwappedValues {
+    pub first: usize,
+    pub second: usize,
+    pub argument: String,
+}
+
+impl FunctionMentions {
+    pub fn new(message: &str) -> Self {
+        let chars: Vec<char> = message.chars().collect();
+        let mut words = Vec::new();
+        let mut start = None;
+        for (at, c) in chars.iter().chain(std::iter::once(&' ')).enumerate() {
+            match (latin_word_char(*c), start) {
+                (true, None) => start = Some(at),
+                (false, Some(from)) => {
+                    let word: String = chars[from..at].iter().collect();
+                    words.push((
+                        word.to_lowercase(),
+                        Span {
+                            start: from,
+                            end: at,
+                        },
+                    ));
+                    start = None;
+                }
+                _ => {}
+            }
+        }
+        let sentence_ends = chars
+            .iter()
+            .enumerate()
+            .filter(|(at, c)| {
+                matches!(c, '.' | '?' | '!' | ';')
+                    && chars.get(at + 1).is_none_or(|next| next.is_whitespace())
+                    || matches!(c, '。' | '？' | '！' | '；')
+            })
+            .map(|(at, _)| at)
+            .collect();
+        FunctionMentions {
+            chars,
+            words,
+            sentence_ends,
+        }
+    }
+
+    /// Gives back to each call the values the message writes beside its function's name and
+    /// the model gave to another call (see the module's note). A swap stands only when
+    /// `valid` holds for both calls after it. Returns the swaps made.
+    pub fn give_values_back(
+        &self,
+        calls: &mut [ParsedCall],
+        valid: impl Fn(&ParsedCall) -> bool,
+    ) -> Vec<SwappedValues> {
+        let mut names: Vec<&str> = Vec::new();
+        for call in calls.iter() {
+            if !names.contains(&call.name.as_str()) {
+                names.push(&call.name);
+            }
+        }
+        if names.len() < 2 {
+            return Vec::new();
+        }
+        let mentions: Vec<(String, Vec<Span>)> = names
+            .iter()
+            .map(|name| (name.to_string(), self.name_mentions(name, &names)))
+            .collect();
+        let mut swaps = Vec::new();
+        for first in 0..calls.len() {
+            for second in first + 1..calls.len() {
+                if calls[first].name == calls[second].name {
+                    continue;
+                }
+                for argument in shared_arguments(&calls[first], &calls[second]) {
+                    let owner = |value: &Value| self.sole_owner(value, &mentions);
+                    let first_value = &calls[first].arguments[&argument];
+                    let second_value = &calls[second].arguments[&argument];
+                    if first_value == second_value
+                        || owner(first_value) != Some(calls[second].name.as_str())
+                        || owner(second_value) != Some(calls[first].name.as_str())
+                    {
+                        continue;
+                    }
+                    swap_argument(calls, first, second, &argument);
+                    if valid(&calls[first]) && valid(&calls[second]) {
+                        swaps.push(SwappedValues {
+                            first,
+                            second,
+                            argument,
+                        });
+                    } else {
+                        swap_argument(calls, first, second, &argument);
+                    }
+                }
+            }
+        }
+        swaps
+    }
+
+    /// Where the message writes a word of function `name` that no other of `names` holds.
+    fn name_mentions(&self, name: &str, names: &[&str]) -> Vec<Span> {
+        let others: Vec<String> = names
+            .iter()
+            .filter(|other| **other != name)
+            .flat_map(|other| telling_words(&name_words(other).join(" ")))
+            .collect();
+        let own: Vec<String> = telling_words(&name_words(name).join(" "))
+            .into_iter()
+            .filter(|word| !others.iter().any(|other| same_word_stem(word, other)))
+            .collect();
+        self.words
+            .iter()
+            .filter(|(word, _)| own.iter().any(|own| same_word_stem(word, own)))
+            .map(|(_, span)| *span)
+            .collect()
+    }
+
+    /// The function whose name the message writes nearest to `value`, when it writes the
+    /// value once and one function is nearer than every other.
+    fn sole_owner<'a>(
+        &self,
+        value: &Value,
+        mentions: &'a [(String, Vec<Span>)],
+    ) -> Option<&'a str> {
+        let [written] = self.occurrences(value)[..] else {
+            return None;
+        };
+        let mut distances: Vec<(usize, &str)> = mentions
+            .iter()
+            .filter_map(|(name, spans)| {
+                let nearest = spans
+                    .iter()
+                    .map(|span| self.distance(written, *span))
+                    .min()?;
+                Some((nearest, name.as_str()))
+            })
+            .collect();
+        distances.sort();
+        match distances[..] {
+            [(_, name)] => Some(name),
+            [(nearest, name), (next, _), ..] if nearest < next => Some(name),
+            _ => None,
+        }
+    }
+
+    /// Where the message writes `value`: a string as whole words in any case, a number in
+    /// digits. Nothing for other values.
+    fn occurrences(&self, value: &Value) -> Vec<Span> {
+        match value {
+            Value::String(text) => {
+                let needle: Vec<char> = text.trim().chars().collect();
+                if needle.is_empty() {
+                    return Vec::new();
+                }
+                (0..self.chars.len())
+                    .filter(|&at| words_at(&self.chars, at, &needle))
+                    .map(|at| Span {
+                        start: at,
+                        end: at + needle.len(),
+                    })
+                    .collect()
+            }
+            Value::Number(number) => number
+                .as_f64()
+                .map(|number| {
+                    written_numbers(&self.chars)
+                        .into_iter()
+                        .filter(|written| same_number(written.value, number))
+                        .map(|written| Span {
+                            start: written.start,
+                            end: written.end,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// How far apart two stretches stand: the words between them, and a sentence's end as
+    /// [`SENTENCE_END_WORDS`] more.
+    fn distance(&self, a: Span, b: Span) -> usize {
+        let (from, to) = if a.end <= b.start {
+            (a.end, b.start)
+        } else if b.end <= a.start {
+            (b.end, a.start)
+        } else {
+            return 0;
+        };
+        let words = self
+            .words
+            .iter()
+            .filter(|(_, span)| span.start >= from && span.end <= to)
+            .count();
+        let ends = self
+            .sentence_ends
+            .iter()
+            .filter(|at| (from..to).contains(*at))
+            .count();
+        words + ends * SENTENCE_END_WORDS
+    }
+}
+
+/// The arguments both calls give a value that is a string or a number, in name order.
+fn shared_arguments(first: &ParsedCall, second: &ParsedCall) -> Vec<String> {
+    let (Some(first), Some(second)) = (first.arguments.as_object(), second.arguments.as_object())
+    else {
+        return Vec::new();
+    };
+    let mut shared: Vec<String> = first
+        .iter()
+        .filter(|(_, value)| value.is_string() || value.is_number())
+        .filter(|(name, _)| {
+            second
+                .get(*name)
+                .is_some_and(|value| value.is_string() || value.is_number())
+        })
+        .map(|(name, _)| name.clone())
+        .collect();
+    shared.sort();
+    shared
+}
+
+fn swap_argument(calls: &mut [ParsedCall], first: usize, second: usize, argument: &str) {
+    let first_value = calls[first].arguments[argument].take();
+    let second_value = std::mem::replace(&mut calls[second].arguments[argument], first_value);
+    calls[first].arguments[argument] = second_value;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn call(name: &str, arguments: Value) -> ParsedCall {
+        ParsedCall {
+            name: name.to_string(),
+            arguments,
+        }
+    }
+
+    fn given_back(message: &str, calls: &[ParsedCall]) -> Vec<ParsedCall> {
+        let mut calls = calls.to_vec();
+        FunctionMentions::new(message).give_values_back(&mut calls, |_| true);
+        calls
+    }
+
+    #[test]
+    fn values_written_beside_the_other_functions_name_are_swapped() {
+        let message = "Can you tell me the scores for the Manchester United soccer team in the \
+            English Premier League for the last 5 rounds and also the scores for the Los Angeles \
+            Lakers basketball team in the NBA for the last 7 rounds?";
+        let calls = [
+            call(
+                "basketball.scores",
+                json!({"team": "Manchester United", "league": "English Premier League", "rounds": 5}),
+            ),
+            call(
+                "soccer.scores",
+                json!({"team": "Los Angeles Lakers", "league": "NBA", "rounds": 7}),
+            ),
+        ];
+        let mut swapped = calls.to_vec();
+        let swaps = FunctionMentions::new(message).give_values_back(&mut swapped, |_| true);
+        assert_eq!(swaps.len(), 3, "{swaps:?}");
+        assert_eq!(
+            swapped[0].arguments,
+            json!({"team": "Los Angeles Lakers", "league": "NBA", "rounds": 7})
+        );
+        assert_eq!(
+            swapped[1].arguments,
+            json!({"team": "Manchester United", "league": "English Premier League", "rounds": 5})
+        );
+    }
+
+    #[test]
+    fn a_sentences_end_parts_a_value_from_the_next_sentences_function() {
+        // "Los Angeles" stands fewer words from "chess" than from "guitar", but in the
+        // guitar's sentence.
+        let message = "I'm buying a used guitar in good condition sold in Los Angeles. Then find \
+            the top chess players in New York.";
+        let calls = [
+            call("guitar_price", json!({"location": "New York"})),
+            call("chess_top_players", json!({"location": "Los Angeles"})),
+        ];
+        let given = given_back(message, &calls);
+        assert_eq!(given[0].arguments["location"], "Los Angeles");
+        assert_eq!(given[1].arguments["location"], "New York");
+        // Already right: nothing moves.
+        assert_eq!(given_back(message, &given), given);
+    }
+
+    #[test]
+    fn a_value_written_twice_or_beside_both_functions_stays() {
+        // Both particles are asked of both functions.
+        let message = "What is the weight of Neutron and Proton in amu? Also what is the \
+            diameter of a Proton and Neutron in femtometers?";
+        let calls = [
+            call("facts.get_weight", json!({"particle": "Neutron"})),
+            call("facts.get_diameter", json!({"particle": "Proton"})),
+        ];
+        assert_eq!(given_back(message, &calls), calls);
+        // A word both names hold ("scores") tells neither: the soccer function, named by no
+        // word of its own, is given nothing.
+        let message = "The scores of Arsenal, and the basketball scores of the Bulls.";
+        let calls = [
+            call("basketball_scores", json!({"team": "Arsenal"})),
+            call("soccer_scores", json!({"team": "Bulls"})),
+        ];
+        assert_eq!(given_back(message, &calls), calls);
+    }
+
+    #[test]
+    fn a_swap_the_schemas_refuse_is_undone() {
+        let message = "The guitar price in Los Angeles. The chess players in New York.";
+        let calls = [
+            call("guitar_price", json!({"location": "New York"})),
+            call("chess_top_players", json!({"location": "Los Angeles"})),
+        ];
+        let mut kept = calls.to_vec();
+        let swaps = FunctionMentions::new(message).give_values_back(&mut kept, |call| {
+            call.name != "guitar_price" || call.arguments["location"] == "New York"
+        });
+        assert!(swaps.is_empty());
+        assert_eq!(kept, calls);
+    }
+}

@@ -134,6 +134,11 @@ pub struct ToolCallTuning {
     /// swapped back: "the scores of Manchester United soccer team … and of the Lakers
     /// basketball team" gives Manchester United to the soccer function.
     pub values_beside_their_functions: bool,
+    /// With parallel calls allowed, where calls of one function share an optional value the
+    /// user wrote once, in a sentence holding values of some of them and none of the others'
+    /// own values, it is left out of the others: "a frequency of 440 Hz. After that, another
+    /// of 300 Hz and a duration of 5 seconds" gives the first signal no duration.
+    pub optionals_in_their_sentence: bool,
     /// In `auto`, answering a user's message: when the model's first choice is one the
     /// grammar refuses as the start of text (a bare JSON object, a ```json fence: a call in a
     /// form nobody parses), the answer takes the call path instead.
@@ -197,6 +202,7 @@ impl Default for ToolCallTuning {
             acronyms_name_functions: true,
             other_functions_asked: true,
             values_beside_their_functions: true,
+            optionals_in_their_sentence: true,
             call_on_refused_start: true,
             ground_optional_arguments: true,
             ground_optional_choices: true,

@@ -83,6 +83,9 @@ pub struct Config {
     /// When parallel calls are allowed, swap back the values two calls of different
     /// functions hold of one argument where the message writes each beside the other's name.
     pub values_beside_their_functions: bool,
+    /// When parallel calls are allowed, leave an optional value written once, in a sentence
+    /// of another call's values and none of this one's, out of calls of the same function.
+    pub optionals_in_their_sentence: bool,
     /// In `auto`, answering a user's message: take the call path when the model's first
     /// choice is one the grammar refuses as the start of text (a bare JSON object, a fence).
     pub call_on_refused_start: bool,
@@ -230,6 +233,7 @@ impl Default for Config {
             acronyms_name_functions: true,
             other_functions_asked: true,
             values_beside_their_functions: true,
+            optionals_in_their_sentence: true,
             call_on_refused_start: true,
             ground_optional_arguments: true,
             ground_optional_choices: true,
@@ -286,7 +290,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 73] = [
+pub const KEYS: [&str; 74] = [
     "engine",
     "upstreams",
     "host",
@@ -317,6 +321,7 @@ pub const KEYS: [&str; 73] = [
     "acronyms_name_functions",
     "other_functions_asked",
     "values_beside_their_functions",
+    "optionals_in_their_sentence",
     "call_on_refused_start",
     "ground_optional_arguments",
     "ground_optional_choices",
@@ -451,6 +456,7 @@ impl Config {
             acronyms_name_functions: self.acronyms_name_functions,
             other_functions_asked: self.other_functions_asked,
             values_beside_their_functions: self.values_beside_their_functions,
+            optionals_in_their_sentence: self.optionals_in_their_sentence,
             call_on_refused_start: self.call_on_refused_start,
             ground_optional_arguments: self.ground_optional_arguments,
             ground_optional_choices: self.ground_optional_choices,

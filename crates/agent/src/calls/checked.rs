@@ -48,11 +48,11 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::asked::AskedFunctions;
-use super::beside::FunctionMentions;
 use super::choices::NamedChoices;
 use super::formats::{cities_without_state, values_as_described, STATE_GRAMMAR};
-use super::grounding::{CallGrounding, CopiedValue, Grounds};
+use super::grounding::{required_names, CallGrounding, CopiedValue, Grounds};
 use super::lists::{same_member, Lists};
+use super::placement::Placement;
 use super::years::repeated_years;
 use crate::tuning::ToolCallTuning;
 
@@ -160,7 +160,9 @@ pub struct DroppedArgument {
     pub argument: String,
     pub value: Value,
     /// `not_in_conversation` (a value nobody wrote), `choice_not_named` (one of an enum's
-    /// values the user did not name) or `copied_value` (another argument's value, copied).
+    /// values the user did not name), `copied_value` (another argument's value, copied) or
+    /// `another_calls_sentence` (a value written once, in a sentence of another call's values
+    /// and none of this one's).
     pub reason: &'static str,
 }
 
@@ -271,9 +273,13 @@ pub struct CallCheck {
     /// The extra call among the tools not called is kept for a word of its name the message
     /// holds (only where `asked` checks that the message asks for it).
     other_functions_by_name: bool,
-    /// The user's message, when two calls' values are given back to the function whose name
-    /// it writes them beside.
-    mentions: Option<FunctionMentions>,
+    /// The user's message, read for where it writes values, when `values_beside_functions`
+    /// or `stray_optionals` is on.
+    placement: Option<Placement>,
+    /// Swap back two calls' values the message writes each beside the other's function.
+    values_beside_functions: bool,
+    /// Leave an optional value written in another call's sentence out of a call.
+    stray_optionals: bool,
     /// The one function a named `tool_choice` allows; extra calls are of it alone.
     only: Option<String>,
     /// The `tool_choice` requires a call (`required` or named): a text answer is never given.
@@ -329,9 +335,11 @@ impl CallCheck {
             .filter(|_| on(tuning.other_functions_asked) && parallel)
             .map(AskedFunctions::new);
         let other_functions_by_name = tuning.other_functions_by_name && asked.is_some();
-        let mentions = message
-            .filter(|_| on(tuning.values_beside_their_functions) && parallel)
-            .map(FunctionMentions::new);
+        let values_beside_functions = on(tuning.values_beside_their_functions) && parallel;
+        let stray_optionals = on(tuning.optionals_in_their_sentence) && parallel;
+        let placement = message
+            .filter(|_| values_beside_functions || stray_optionals)
+            .map(Placement::new);
         let ground_optionals = on(tuning.ground_optional_arguments);
         let ground_choices = on(tuning.ground_optional_choices);
         let ground_listed_choices = on(tuning.ground_listed_choices);
@@ -348,7 +356,7 @@ impl CallCheck {
             && lists.is_none()
             && choices.is_none()
             && asked.is_none()
-            && mentions.is_none()
+            && placement.is_none()
             && !ground_optionals
             && !ground_choices
             && !ground_listed_choices
@@ -386,7 +394,9 @@ impl CallCheck {
             percentages,
             asked,
             other_functions_by_name,
-            mentions,
+            placement,
+            values_beside_functions,
+            stray_optionals,
             only: match choice {
                 ToolChoice::Named(name) => Some(name.clone()),
                 _ => None,
@@ -702,7 +712,7 @@ impl Checking {
         if self.check.city_with_state {
             usage.completion_tokens += self.with_states(prefix, &mut calls).await?;
         }
-        self.give_values_back(&mut calls);
+        self.place_values(&mut calls);
         Ok((
             format!("{prefix}{}", render_calls(&calls)),
             FinishReason::Stop,
@@ -710,26 +720,45 @@ impl Checking {
         ))
     }
 
-    /// Swaps back the values two calls of different functions hold the wrong way round, as
-    /// where the user wrote them tells (see [`FunctionMentions`]).
-    fn give_values_back(&self, calls: &mut [ParsedCall]) {
-        let Some(mentions) = &self.check.mentions else {
+    /// Swaps back the values two calls of different functions hold the wrong way round, and
+    /// leaves out of calls of one function an optional value written for another, as where
+    /// the user wrote them tells (see [`Placement`]).
+    fn place_values(&self, calls: &mut [ParsedCall]) {
+        let Some(placement) = &self.check.placement else {
             return;
         };
-        let swaps =
-            mentions.give_values_back(calls, |call| self.check.tools.validate(call).is_ok());
-        for swap in swaps {
-            let (first, second) = (&calls[swap.first], &calls[swap.second]);
-            tracing::debug!(first = %first.name, second = %second.name, argument = %swap.argument, "gave two calls' values back to the functions the message writes them beside");
-            let rewritten = |to: &ParsedCall, from: &ParsedCall| RewrittenArgument {
-                function: to.name.clone(),
-                argument: swap.argument.clone(),
-                value: from.arguments[&swap.argument].clone(),
-                written: to.arguments[&swap.argument].clone(),
-                reason: "beside_its_function",
+        let valid = |call: &ParsedCall| self.check.tools.validate(call).is_ok();
+        if self.check.values_beside_functions {
+            for swap in placement.give_values_back(calls, valid) {
+                let (first, second) = (&calls[swap.first], &calls[swap.second]);
+                tracing::debug!(first = %first.name, second = %second.name, argument = %swap.argument, "gave two calls' values back to the functions the message writes them beside");
+                let rewritten = |to: &ParsedCall, from: &ParsedCall| RewrittenArgument {
+                    function: to.name.clone(),
+                    argument: swap.argument.clone(),
+                    value: from.arguments[&swap.argument].clone(),
+                    written: to.arguments[&swap.argument].clone(),
+                    reason: "beside_its_function",
+                };
+                let both = [rewritten(first, second), rewritten(second, first)];
+                self.note(|changes| changes.rewritten_arguments.extend(both));
+            }
+        }
+        if self.check.stray_optionals {
+            let optional = |function: &str, argument: &str| {
+                !required_names(self.check.schema(function)).contains(&argument)
             };
-            let both = [rewritten(first, second), rewritten(second, first)];
-            self.note(|changes| changes.rewritten_arguments.extend(both));
+            for stray in placement.leave_out_stray_optionals(calls, optional, valid) {
+                let function = calls[stray.call].name.clone();
+                tracing::debug!(call = %function, argument = %stray.argument, "left out an optional value written in another call's sentence");
+                self.note(|changes| {
+                    changes.dropped_arguments.push(DroppedArgument {
+                        function,
+                        argument: stray.argument,
+                        value: stray.value,
+                        reason: "another_calls_sentence",
+                    })
+                });
+            }
         }
     }
 
@@ -2731,6 +2760,7 @@ mod tests {
             acronyms_name_functions: false,
             other_functions_asked: false,
             values_beside_their_functions: false,
+            optionals_in_their_sentence: false,
             call_on_refused_start: false,
             ground_optional_arguments: false,
             ground_optional_choices: false,
@@ -3033,6 +3063,40 @@ mod tests {
         };
         let (answer, _, _) = try_answer_tuned(&off, question, ToolChoice::Auto, outputs).await;
         assert_eq!(answer.expect("generated").0, swapped);
+    }
+
+    #[tokio::test]
+    async fn an_optional_value_written_in_another_calls_sentence_is_left_out_and_reported() {
+        let question = "Play Taylor Swift for 20 minutes. Then play Adele for 30 minutes from \
+            the year 2016.";
+        let play = |artist, minutes| {
+            call(
+                "play",
+                json!({"artist": artist, "minutes": minutes, "year": 2016}),
+            )
+        };
+        let answer_text = format!("{}\n{}", play("Taylor Swift", 20), play("Adele", 30));
+        let outputs = vec![answer_text.clone(), play("Adele", 30), play("Adele", 30)];
+        let (text, _, _, report) =
+            answer_reported(question, ToolChoice::Auto, outputs.clone()).await;
+        let first = call("play", json!({"artist": "Taylor Swift", "minutes": 20}));
+        assert_eq!(text, format!("{first}\n{}", play("Adele", 30)));
+        assert_eq!(
+            report.expect("a value was left out").dropped_arguments,
+            vec![DroppedArgument {
+                function: "play".into(),
+                argument: "year".into(),
+                value: json!(2016),
+                reason: "another_calls_sentence",
+            }]
+        );
+
+        let off = ToolCallTuning {
+            optionals_in_their_sentence: false,
+            ..ToolCallTuning::default()
+        };
+        let (answer, _, _) = try_answer_tuned(&off, question, ToolChoice::Auto, outputs).await;
+        assert_eq!(answer.expect("generated").0, answer_text);
     }
 
     #[tokio::test]

@@ -787,7 +787,7 @@ fn any_found(parts: impl Iterator<Item = Option<bool>>) -> Option<bool> {
 }
 
 /// The names a parameter schema lists as `required`.
-fn required_names(schema: &Value) -> Vec<&str> {
+pub(super) fn required_names(schema: &Value) -> Vec<&str> {
     schema
         .get("required")
         .and_then(Value::as_array)

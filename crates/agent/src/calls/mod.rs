@@ -2,12 +2,12 @@
 //! come from the conversation, and whether the answer holds all the calls the request needs.
 
 mod asked;
-mod beside;
 mod checked;
 mod choices;
 mod formats;
 mod grounding;
 mod lists;
+mod placement;
 mod years;
 
 pub use asked::AskedFunctions;

@@ -126,6 +126,7 @@ pub fn open_agent_with(dir: &Path, backend: Arc<ScriptedBackend>, options: Agent
                 acronyms_name_functions: false,
                 other_functions_asked: false,
                 values_beside_their_functions: false,
+                optionals_in_their_sentence: false,
                 call_on_refused_start: true,
                 ground_optional_arguments: false,
                 ground_optional_choices: false,

@@ -42,6 +42,7 @@ fn exact_tuning() -> fulcrum_agent::ToolCallTuning {
         acronyms_name_functions: false,
         other_functions_asked: false,
         values_beside_their_functions: false,
+        optionals_in_their_sentence: false,
         ground_optional_arguments: false,
         ground_optional_choices: false,
         ground_listed_choices: false,

@@ -1,4 +1,5 @@
-//! Values two calls of different functions hold the wrong way round.
+//! Where the user's message writes a call's values, and what that tells of the call they
+//! belong to.
 //!
 //! Asked for "the scores of the Manchester United soccer team in the English Premier League
 //! and of the Los Angeles Lakers basketball team in the NBA", a small model may write
@@ -9,6 +10,14 @@
 //! value is read as belonging to the function whose such word stands nearest to it, a
 //! sentence's end counting as far; two calls' values of one argument are swapped only when
 //! each is written once and each stands nearest the other call's function.
+//!
+//! Calls of one function tell apart by sentences instead: asked for "an audio signal of
+//! 440 Hz and an amplitude of 0.5. After that, another of 300 Hz, an amplitude of 0.7 and a
+//! duration of 5 seconds", the model gives both signals the duration. An optional value
+//! written once, in a sentence holding values of one call alone, is left out of the calls
+//! whose own values all stand in other sentences.
+
+use std::collections::{BTreeSet, HashSet};
 
 use fulcrum_chat::tools::ParsedCall;
 use serde_json::Value;
@@ -29,14 +38,24 @@ struct Span {
     end: usize,
 }
 
-/// The user's message, read for where it writes values and functions' name words.
+/// The user's message, read for where it writes values, functions' name words and the ends
+/// of its sentences.
 #[derive(Debug, Clone)]
-pub struct FunctionMentions {
+pub struct Placement {
     chars: Vec<char>,
     /// Each word of Latin letters or digits, lowercased, where it stands.
     words: Vec<(String, Span)>,
     /// The char positions of sentence ends: `.`, `?`, `!` or `;` before a space or the end.
     sentence_ends: Vec<usize>,
+}
+
+/// An optional argument left out of call `call` of the answer: its value is written for
+/// another call (see the module's note).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StrayOptional {
+    pub call: usize,
+    pub argument: String,
+    pub value: Value,
 }
 
 /// One argument's values given back: `first` now holds what `second` held and back.
@@ -47,7 +66,7 @@ pub struct SwappedValues {
     pub argument: String,
 }
 
-impl FunctionMentions {
+impl Placement {
     pub fn new(message: &str) -> Self {
         let chars: Vec<char> = message.chars().collect();
         let mut words = Vec::new();
@@ -79,7 +98,7 @@ impl FunctionMentions {
             })
             .map(|(at, _)| at)
             .collect();
-        FunctionMentions {
+        Placement {
             chars,
             words,
             sentence_ends,
@@ -137,6 +156,129 @@ impl FunctionMentions {
             }
         }
         swaps
+    }
+
+    /// Leaves out of calls of one function an optional value the message writes once, in a
+    /// sentence holding values of some of those calls alone, where all of a call's own values
+    /// stand in other sentences (see the module's note). `optional` tells whether a
+    /// function's argument is optional; a call is changed only when `valid` holds for it
+    /// after. Returns what was left out.
+    pub fn leave_out_stray_optionals(
+        &self,
+        calls: &mut [ParsedCall],
+        optional: impl Fn(&str, &str) -> bool,
+        valid: impl Fn(&ParsedCall) -> bool,
+    ) -> Vec<StrayOptional> {
+        let mut left_out = Vec::new();
+        for group in same_function_groups(calls) {
+            let arguments: Vec<String> = group
+                .iter()
+                .flat_map(|&at| scalar_arguments(&calls[at]))
+                .filter(|argument| optional(&calls[group[0]].name, argument))
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            for argument in arguments {
+                for stray in self.stray_holders(calls, &group, &argument) {
+                    let mut without = calls[stray].clone();
+                    let Some(value) = without
+                        .arguments
+                        .as_object_mut()
+                        .and_then(|fields| fields.remove(&argument))
+                    else {
+                        continue;
+                    };
+                    if valid(&without) {
+                        calls[stray] = without;
+                        left_out.push(StrayOptional {
+                            call: stray,
+                            argument: argument.clone(),
+                            value,
+                        });
+                    }
+                }
+            }
+        }
+        left_out
+    }
+
+    /// The calls of `group` (one function's) holding a value of `argument` that another call
+    /// of it holds too, written once in a sentence where that other call's own values stand
+    /// and none of theirs.
+    fn stray_holders(&self, calls: &[ParsedCall], group: &[usize], argument: &str) -> Vec<usize> {
+        let mut strays = Vec::new();
+        let mut seen: Vec<&Value> = Vec::new();
+        for &at in group {
+            let value = &calls[at].arguments[argument];
+            if !(value.is_string() || value.is_number()) || seen.contains(&value) {
+                continue;
+            }
+            seen.push(value);
+            let holders: Vec<usize> = group
+                .iter()
+                .copied()
+                .filter(|&other| calls[other].arguments.get(argument) == Some(value))
+                .collect();
+            let [written] = self.occurrences(value)[..] else {
+                continue;
+            };
+            if holders.len() < 2 {
+                continue;
+            }
+            let sentence = self.sentence_of(written);
+            let own: Vec<HashSet<usize>> = holders
+                .iter()
+                .map(|&holder| self.own_sentences(calls, group, holder, argument))
+                .collect();
+            if !own.iter().any(|sentences| sentences.contains(&sentence)) {
+                continue;
+            }
+            strays.extend(
+                holders
+                    .iter()
+                    .zip(&own)
+                    .filter(|(_, sentences)| {
+                        !sentences.is_empty() && !sentences.contains(&sentence)
+                    })
+                    .map(|(holder, _)| *holder),
+            );
+        }
+        strays
+    }
+
+    /// The sentences where call `at` of `group` has its own values (other than `argument`'s):
+    /// those no other call of the group gives the same argument, written once.
+    fn own_sentences(
+        &self,
+        calls: &[ParsedCall],
+        group: &[usize],
+        at: usize,
+        argument: &str,
+    ) -> HashSet<usize> {
+        let Some(fields) = calls[at].arguments.as_object() else {
+            return HashSet::new();
+        };
+        fields
+            .iter()
+            .filter(|(name, _)| name.as_str() != argument)
+            .filter(|(name, value)| {
+                !group.iter().any(|&other| {
+                    other != at && calls[other].arguments.get(name.as_str()) == Some(value)
+                })
+            })
+            .filter_map(|(_, value)| match self.occurrences(value)[..] {
+                [written] => Some(self.sentence_of(written)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Which sentence of the message `span` stands in, counted from 0.
+    fn sentence_of(&self, span: Span) -> usize {
+        self.sentence_ends
+            .iter()
+            .filter(|end| **end < span.start)
+            .count()
     }
 
     /// Where the message writes a word of function `name` that no other of `names` holds.
@@ -245,22 +387,43 @@ impl FunctionMentions {
 
 /// The arguments both calls give a value that is a string or a number, in name order.
 fn shared_arguments(first: &ParsedCall, second: &ParsedCall) -> Vec<String> {
-    let (Some(first), Some(second)) = (first.arguments.as_object(), second.arguments.as_object())
-    else {
-        return Vec::new();
-    };
-    let mut shared: Vec<String> = first
-        .iter()
-        .filter(|(_, value)| value.is_string() || value.is_number())
-        .filter(|(name, _)| {
-            second
-                .get(*name)
-                .is_some_and(|value| value.is_string() || value.is_number())
-        })
-        .map(|(name, _)| name.clone())
+    let in_second = scalar_arguments(second);
+    let mut shared: Vec<String> = scalar_arguments(first)
+        .into_iter()
+        .filter(|name| in_second.contains(name))
         .collect();
     shared.sort();
     shared
+}
+
+/// The positions of the calls of each function called more than once.
+fn same_function_groups(calls: &[ParsedCall]) -> Vec<Vec<usize>> {
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for (at, call) in calls.iter().enumerate() {
+        match groups
+            .iter_mut()
+            .find(|group| calls[group[0]].name == call.name)
+        {
+            Some(group) => group.push(at),
+            None => groups.push(vec![at]),
+        }
+    }
+    groups.retain(|group| group.len() >= 2);
+    groups
+}
+
+/// The arguments of `call` holding a string or a number.
+fn scalar_arguments(call: &ParsedCall) -> Vec<String> {
+    call.arguments
+        .as_object()
+        .map(|fields| {
+            fields
+                .iter()
+                .filter(|(_, value)| value.is_string() || value.is_number())
+                .map(|(name, _)| name.clone())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn swap_argument(calls: &mut [ParsedCall], first: usize, second: usize, argument: &str) {
@@ -283,7 +446,7 @@ mod tests {
 
     fn given_back(message: &str, calls: &[ParsedCall]) -> Vec<ParsedCall> {
         let mut calls = calls.to_vec();
-        FunctionMentions::new(message).give_values_back(&mut calls, |_| true);
+        Placement::new(message).give_values_back(&mut calls, |_| true);
         calls
     }
 
@@ -303,7 +466,7 @@ mod tests {
             ),
         ];
         let mut swapped = calls.to_vec();
-        let swaps = FunctionMentions::new(message).give_values_back(&mut swapped, |_| true);
+        let swaps = Placement::new(message).give_values_back(&mut swapped, |_| true);
         assert_eq!(swaps.len(), 3, "{swaps:?}");
         assert_eq!(
             swapped[0].arguments,
@@ -352,6 +515,69 @@ mod tests {
         assert_eq!(given_back(message, &calls), calls);
     }
 
+    fn strays_left_out(message: &str, calls: &[ParsedCall]) -> Vec<ParsedCall> {
+        let mut calls = calls.to_vec();
+        Placement::new(message).leave_out_stray_optionals(
+            &mut calls,
+            |_, argument| argument == "duration",
+            |_| true,
+        );
+        calls
+    }
+
+    #[test]
+    fn an_optional_value_written_in_another_calls_sentence_is_left_out() {
+        let message = "Generate an audio signal with a frequency of 440 Hz and an amplitude of \
+            0.5? After that, generate another with a frequency of 300 Hz, an amplitude of 0.7 \
+            and a duration of 5 seconds.";
+        let signal = |frequency, amplitude| {
+            call(
+                "audio",
+                json!({"frequency": frequency, "amplitude": amplitude, "duration": 5.0}),
+            )
+        };
+        let calls = [signal(440, 0.5), signal(300, 0.7)];
+        let mut kept = calls.to_vec();
+        let left_out = Placement::new(message).leave_out_stray_optionals(
+            &mut kept,
+            |_, argument| argument == "duration",
+            |_| true,
+        );
+        assert_eq!(
+            left_out,
+            vec![StrayOptional {
+                call: 0,
+                argument: "duration".into(),
+                value: json!(5.0)
+            }]
+        );
+        assert_eq!(
+            kept[0].arguments,
+            json!({"frequency": 440, "amplitude": 0.5})
+        );
+        assert_eq!(kept[1], calls[1]);
+
+        // A required value stays: `optional` says which may go.
+        let mut kept = calls.to_vec();
+        Placement::new(message).leave_out_stray_optionals(&mut kept, |_, _| false, |_| true);
+        assert_eq!(kept, calls);
+    }
+
+    #[test]
+    fn an_optional_value_written_for_all_calls_or_in_one_sentence_stays() {
+        // One sentence for both: "for the next 10 days" may be meant for both cities.
+        let message = "The forecast for Boston and Rome for the next 10 days.";
+        let forecast = |city| call("forecast", json!({"city": city, "duration": 10}));
+        let calls = [forecast("Boston"), forecast("Rome")];
+        assert_eq!(strays_left_out(message, &calls), calls);
+        // Written twice, the value is each call's own.
+        let message = "The forecast for Boston for 10 days. The forecast for Rome for 10 days.";
+        assert_eq!(strays_left_out(message, &calls), calls);
+        // Written in a sentence of neither call's values: nothing tells whose it is.
+        let message = "The forecast for Boston. The forecast for Rome. Both for 10 days.";
+        assert_eq!(strays_left_out(message, &calls), calls);
+    }
+
     #[test]
     fn a_swap_the_schemas_refuse_is_undone() {
         let message = "The guitar price in Los Angeles. The chess players in New York.";
@@ -360,7 +586,7 @@ mod tests {
             call("chess_top_players", json!({"location": "Los Angeles"})),
         ];
         let mut kept = calls.to_vec();
-        let swaps = FunctionMentions::new(message).give_values_back(&mut kept, |call| {
+        let swaps = Placement::new(message).give_values_back(&mut kept, |call| {
             call.name != "guitar_price" || call.arguments["location"] == "New York"
         });
         assert!(swaps.is_empty());

@@ -139,6 +139,11 @@ pub struct ToolCallTuning {
     /// own values, it is left out of the others: "a frequency of 440 Hz. After that, another
     /// of 300 Hz and a duration of 5 seconds" gives the first signal no duration.
     pub optionals_in_their_sentence: bool,
+    /// With parallel calls allowed, a call whose only values new to the calls before it are
+    /// strings each part of the value an earlier call of its function gave the same argument
+    /// ("Boreal Forests" after "Boreal Forests of Canada") is dropped: the same value cut
+    /// short, not another one.
+    pub parts_of_values_not_new: bool,
     /// In `auto`, answering a user's message: when the model's first choice is one the
     /// grammar refuses as the start of text (a bare JSON object, a ```json fence: a call in a
     /// form nobody parses), the answer takes the call path instead.
@@ -203,6 +208,7 @@ impl Default for ToolCallTuning {
             other_functions_asked: true,
             values_beside_their_functions: true,
             optionals_in_their_sentence: true,
+            parts_of_values_not_new: true,
             call_on_refused_start: true,
             ground_optional_arguments: true,
             ground_optional_choices: true,

@@ -86,6 +86,9 @@ pub struct Config {
     /// When parallel calls are allowed, leave an optional value written once, in a sentence
     /// of another call's values and none of this one's, out of calls of the same function.
     pub optionals_in_their_sentence: bool,
+    /// When parallel calls are allowed, drop a call whose only new values are parts of the
+    /// values an earlier call of its function gave the same arguments.
+    pub parts_of_values_not_new: bool,
     /// In `auto`, answering a user's message: take the call path when the model's first
     /// choice is one the grammar refuses as the start of text (a bare JSON object, a fence).
     pub call_on_refused_start: bool,
@@ -234,6 +237,7 @@ impl Default for Config {
             other_functions_asked: true,
             values_beside_their_functions: true,
             optionals_in_their_sentence: true,
+            parts_of_values_not_new: true,
             call_on_refused_start: true,
             ground_optional_arguments: true,
             ground_optional_choices: true,
@@ -290,7 +294,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 74] = [
+pub const KEYS: [&str; 75] = [
     "engine",
     "upstreams",
     "host",
@@ -322,6 +326,7 @@ pub const KEYS: [&str; 74] = [
     "other_functions_asked",
     "values_beside_their_functions",
     "optionals_in_their_sentence",
+    "parts_of_values_not_new",
     "call_on_refused_start",
     "ground_optional_arguments",
     "ground_optional_choices",
@@ -457,6 +462,7 @@ impl Config {
             other_functions_asked: self.other_functions_asked,
             values_beside_their_functions: self.values_beside_their_functions,
             optionals_in_their_sentence: self.optionals_in_their_sentence,
+            parts_of_values_not_new: self.parts_of_values_not_new,
             call_on_refused_start: self.call_on_refused_start,
             ground_optional_arguments: self.ground_optional_arguments,
             ground_optional_choices: self.ground_optional_choices,

@@ -50,7 +50,7 @@ use tokio::sync::mpsc;
 use super::asked::AskedFunctions;
 use super::choices::NamedChoices;
 use super::formats::{cities_without_state, values_as_described, STATE_GRAMMAR};
-use super::grounding::{required_names, CallGrounding, CopiedValue, Grounds};
+use super::grounding::{find_words, required_names, CallGrounding, CopiedValue, Grounds};
 use super::lists::{same_member, Lists};
 use super::placement::Placement;
 use super::years::repeated_years;
@@ -123,7 +123,9 @@ pub struct CheckedCall {
     /// lists the user wrote that no call made), `incomplete` (a call cut short, closed, and
     /// still not valid against its tool's schema), `bounded` (asked for again, its free values
     /// bounded, in place of calls cut short), `instead_of_copy` (a call of another tool the
-    /// message asks for, asked for when every call copied a value).
+    /// message asks for, asked for when every call copied a value), `part_of_earlier_value`
+    /// (its only new values are parts of those an earlier call of its function gave the same
+    /// arguments: "Boreal Forests" after "Boreal Forests of Canada").
     pub reason: &'static str,
 }
 
@@ -280,6 +282,8 @@ pub struct CallCheck {
     values_beside_functions: bool,
     /// Leave an optional value written in another call's sentence out of a call.
     stray_optionals: bool,
+    /// Drop a call whose only new values are parts of an earlier call's.
+    parts_not_new: bool,
     /// The one function a named `tool_choice` allows; extra calls are of it alone.
     only: Option<String>,
     /// The `tool_choice` requires a call (`required` or named): a text answer is never given.
@@ -337,6 +341,7 @@ impl CallCheck {
         let other_functions_by_name = tuning.other_functions_by_name && asked.is_some();
         let values_beside_functions = on(tuning.values_beside_their_functions) && parallel;
         let stray_optionals = on(tuning.optionals_in_their_sentence) && parallel;
+        let parts_not_new = on(tuning.parts_of_values_not_new) && parallel;
         let placement = message
             .filter(|_| values_beside_functions || stray_optionals)
             .map(Placement::new);
@@ -357,6 +362,7 @@ impl CallCheck {
             && choices.is_none()
             && asked.is_none()
             && placement.is_none()
+            && !parts_not_new
             && !ground_optionals
             && !ground_choices
             && !ground_listed_choices
@@ -397,6 +403,7 @@ impl CallCheck {
             placement,
             values_beside_functions,
             stray_optionals,
+            parts_not_new,
             only: match choice {
                 ToolChoice::Named(name) => Some(name.clone()),
                 _ => None,
@@ -712,12 +719,74 @@ impl Checking {
         if self.check.city_with_state {
             usage.completion_tokens += self.with_states(prefix, &mut calls).await?;
         }
+        self.drop_parts_of_earlier_values(&mut calls);
         self.place_values(&mut calls);
         Ok((
             format!("{prefix}{}", render_calls(&calls)),
             FinishReason::Stop,
             usage,
         ))
+    }
+
+    /// `calls` less each whose only values new to the calls before it are strings each part
+    /// of the value an earlier call of its function gave the same argument ("Boreal Forests"
+    /// after "Boreal Forests of Canada", "Pan" after "Pan troglodytes"): the same value cut
+    /// short, not another one.
+    fn drop_parts_of_earlier_values(&self, calls: &mut Vec<ParsedCall>) {
+        if !self.check.parts_not_new {
+            return;
+        }
+        let mut kept: Vec<ParsedCall> = Vec::with_capacity(calls.len());
+        for call in calls.drain(..) {
+            if self.only_parts_of_earlier_values(&call, &kept) {
+                tracing::debug!(call = %call.name, arguments = %call.arguments, "dropped a call whose only new values are parts of earlier ones");
+                self.note(|changes| {
+                    changes
+                        .dropped
+                        .push(CheckedCall::new(&call, "part_of_earlier_value"))
+                });
+            } else {
+                kept.push(call);
+            }
+        }
+        *calls = kept;
+    }
+
+    /// Whether `call` brings values of the request that `earlier` calls did not use, each a
+    /// string standing as whole words inside (and short of) the value an earlier call of its
+    /// function gave the same argument.
+    fn only_parts_of_earlier_values(&self, call: &ParsedCall, earlier: &[ParsedCall]) -> bool {
+        let grounds = &self.check.grounds;
+        let used: HashSet<String> = earlier
+            .iter()
+            .flat_map(|c| grounds.found_values(&c.arguments))
+            .collect();
+        let Some(arguments) = call.arguments.as_object() else {
+            return false;
+        };
+        let mut brings_new = false;
+        for (name, value) in arguments {
+            let new = grounds
+                .found_values(value)
+                .iter()
+                .any(|key| !used.contains(key));
+            if !new {
+                continue;
+            }
+            brings_new = true;
+            let Some(text) = value.as_str() else {
+                return false;
+            };
+            let part_of_earlier = earlier
+                .iter()
+                .filter(|c| c.name == call.name)
+                .filter_map(|c| c.arguments.get(name)?.as_str())
+                .any(|whole| part_of(text, whole));
+            if !part_of_earlier {
+                return false;
+            }
+        }
+        brings_new
     }
 
     /// Swaps back the values two calls of different functions hold the wrong way round, and
@@ -1891,6 +1960,14 @@ fn opened_at_value(call: &ParsedCall, argument: &str, city: &str) -> Option<Stri
 }
 
 /// Calls as the model writes them (Qwen's Hermes tags, Python's JSON separators).
+/// Whether `part` stands as whole words inside `whole`, in any case, and is not all of it.
+fn part_of(part: &str, whole: &str) -> bool {
+    let (part, whole) = (part.trim().to_lowercase(), whole.trim().to_lowercase());
+    let needle: Vec<char> = part.chars().collect();
+    let haystack: Vec<char> = whole.chars().collect();
+    part != whole && find_words(&haystack, &needle).is_some()
+}
+
 fn render_calls(calls: &[ParsedCall]) -> String {
     calls
         .iter()
@@ -2761,6 +2838,7 @@ mod tests {
             other_functions_asked: false,
             values_beside_their_functions: false,
             optionals_in_their_sentence: false,
+            parts_of_values_not_new: false,
             call_on_refused_start: false,
             ground_optional_arguments: false,
             ground_optional_choices: false,
@@ -3093,6 +3171,42 @@ mod tests {
 
         let off = ToolCallTuning {
             optionals_in_their_sentence: false,
+            ..ToolCallTuning::default()
+        };
+        let (answer, _, _) = try_answer_tuned(&off, question, ToolChoice::Auto, outputs).await;
+        assert_eq!(answer.expect("generated").0, answer_text);
+    }
+
+    #[tokio::test]
+    async fn a_call_whose_only_new_value_is_part_of_an_earlier_calls_is_dropped() {
+        let question = "Play Taylor Swift and Adele for 20 minutes";
+        let play = |artist| call("play", json!({"artist": artist, "minutes": 20}));
+        let answer_text = [play("Taylor Swift"), play("Taylor"), play("Adele")].join("\n");
+        let outputs = vec![
+            answer_text.clone(),
+            play("Adele"),
+            play("Adele"),
+            play("Adele"),
+        ];
+        let (text, _, _, report) =
+            answer_reported(question, ToolChoice::Auto, outputs.clone()).await;
+        assert_eq!(text, format!("{}\n{}", play("Taylor Swift"), play("Adele")));
+        let dropped: Vec<_> = report
+            .expect("a call was dropped")
+            .dropped
+            .into_iter()
+            .map(|c| (c.arguments, c.reason))
+            .collect();
+        assert_eq!(
+            dropped,
+            vec![(
+                json!({"artist": "Taylor", "minutes": 20}),
+                "part_of_earlier_value"
+            )]
+        );
+
+        let off = ToolCallTuning {
+            parts_of_values_not_new: false,
             ..ToolCallTuning::default()
         };
         let (answer, _, _) = try_answer_tuned(&off, question, ToolChoice::Auto, outputs).await;

@@ -127,6 +127,7 @@ pub fn open_agent_with(dir: &Path, backend: Arc<ScriptedBackend>, options: Agent
                 other_functions_asked: false,
                 values_beside_their_functions: false,
                 optionals_in_their_sentence: false,
+                parts_of_values_not_new: false,
                 call_on_refused_start: true,
                 ground_optional_arguments: false,
                 ground_optional_choices: false,

@@ -43,6 +43,7 @@ fn exact_tuning() -> fulcrum_agent::ToolCallTuning {
         other_functions_asked: false,
         values_beside_their_functions: false,
         optionals_in_their_sentence: false,
+        parts_of_values_not_new: false,
         ground_optional_arguments: false,
         ground_optional_choices: false,
         ground_listed_choices: false,

@@ -227,6 +227,41 @@ def test_a_copied_call_is_asked_again_away_from_its_first_value(qwen_server):
     assert pairs == [(2, 3), (3, 5)], calls
 
 
+def test_values_given_to_the_wrong_function_are_given_back(qwen_server):
+    # BFCL's parallel_multiple_120: the model gives Manchester United to the basketball
+    # function and the Lakers to the soccer one; each is written beside the other function's
+    # own word ("soccer", "basketball"), so the values are swapped back (with
+    # FULCRUM_VALUES_BESIDE_THEIR_FUNCTIONS=false the model's swap comes back). No
+    # max_tokens, as LangChain and the Agents SDK send: cut by a token limit, an answer's
+    # calls are returned unchecked.
+    def scores(sport):
+        return {"type": "function", "function": {
+            "name": f"{sport}_scores_get_scores",
+            "description": f"Retrieve {sport} scores for a specific team and league within a "
+                           "certain range of rounds.",
+            "parameters": {"type": "object", "properties": {
+                "team": {"type": "string",
+                         "description": f"The {sport} team whose scores are to be retrieved."},
+                "league": {"type": "string",
+                           "description": "The league in which the team competes."},
+                "rounds": {"type": "integer", "description": "Number of past rounds for which "
+                           "to retrieve the scores."}},
+                "required": ["team", "league", "rounds"]}}}
+    r = client(qwen_server).chat.completions.create(
+        model=MODEL, tools=[scores("basketball"), scores("soccer")], temperature=0,
+        messages=[{"role": "user", "content": (
+            '"Can you tell me the scores for the Manchester United soccer team in the English '
+            'Premier League for the last 5 rounds and also the scores for the Los Angeles '
+            'Lakers basketball team in the NBA for the last 7 rounds?"')}],
+    )
+    calls = {c.function.name: json.loads(c.function.arguments)
+             for c in r.choices[0].message.tool_calls or []}
+    assert calls.get("soccer_scores_get_scores") == {
+        "team": "Manchester United", "league": "English Premier League", "rounds": 5}, calls
+    assert calls.get("basketball_scores_get_scores") == {
+        "team": "Los Angeles Lakers", "league": "NBA", "rounds": 7}, calls
+
+
 def test_auto_answers_in_text_when_no_tool_fits(qwen_server):
     r = ask(qwen_server, "Who wrote the play Hamlet?")
     choice = r.choices[0]

@@ -104,11 +104,6 @@ pub struct ToolCallTuning {
     /// user wrote a number no call used, ask once more with the first argument held away
     /// from the values earlier calls of that function gave it.
     pub probe_other_values: bool,
-    /// With `probe_other_values`: a free string held away from earlier values is held to the
-    /// phrases the user's message writes (runs of up to four words within a clause): held
-    /// away from "solar" alone, the model wrote "sunset" for "solar energy for 12 months and
-    /// wind energy for 8".
-    pub steered_strings_as_written: bool,
     /// In `auto`, a free string a call gives to more of its arguments than the conversation
     /// writes it (the model copied one argument into another) is left out of the optional
     /// arguments carrying it, and a call whose required arguments carry it is dropped
@@ -204,7 +199,6 @@ impl Default for ToolCallTuning {
             // Measured where it can act: +2 of 40 on the tuning half, none lost on either
             // half (EVAL.md), once held away from values as they begin (not `30` away from `3`).
             probe_other_values: true,
-            steered_strings_as_written: true,
             drop_copied_values: true,
             pronouns_are_values: false,
             // Measured on the 28 entries where it can act: +1 on the tuning half, none lost

@@ -70,8 +70,6 @@ pub struct Config {
     /// With `probe_parallel_calls`: when the extra call repeats earlier ones and the user
     /// wrote a number no call used, ask again with the first argument held to new values.
     pub probe_other_values: bool,
-    /// With `probe_other_values`: hold a steered free string to the phrases the user wrote.
-    pub steered_strings_as_written: bool,
     pub drop_copied_values: bool,
     pub pronouns_are_values: bool,
     pub other_functions_by_name: bool,
@@ -232,7 +230,6 @@ impl Default for Config {
             calls_for_named_choices: true,
             calls_for_list_combinations: true,
             probe_other_values: true,
-            steered_strings_as_written: true,
             drop_copied_values: true,
             pronouns_are_values: false,
             other_functions_by_name: true,
@@ -297,7 +294,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 76] = [
+pub const KEYS: [&str; 75] = [
     "engine",
     "upstreams",
     "host",
@@ -322,7 +319,6 @@ pub const KEYS: [&str; 76] = [
     "calls_for_named_choices",
     "calls_for_list_combinations",
     "probe_other_values",
-    "steered_strings_as_written",
     "drop_copied_values",
     "pronouns_are_values",
     "other_functions_by_name",
@@ -459,7 +455,6 @@ impl Config {
             calls_for_named_choices: self.calls_for_named_choices,
             calls_for_list_combinations: self.calls_for_list_combinations,
             probe_other_values: self.probe_other_values,
-            steered_strings_as_written: self.steered_strings_as_written,
             drop_copied_values: self.drop_copied_values,
             pronouns_are_values: self.pronouns_are_values,
             other_functions_by_name: self.other_functions_by_name,

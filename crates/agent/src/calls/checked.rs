@@ -52,7 +52,7 @@ use super::choices::NamedChoices;
 use super::formats::{cities_without_state, values_as_described, STATE_GRAMMAR};
 use super::grounding::{find_words, required_names, CallGrounding, CopiedValue, Grounds};
 use super::lists::{same_member, Lists};
-use super::placement::{written_phrases, Placement};
+use super::placement::Placement;
 use super::years::repeated_years;
 use crate::tuning::ToolCallTuning;
 
@@ -239,9 +239,6 @@ pub struct CallCheck {
     /// When the extra call brings nothing new, ask again with its first argument held away
     /// from the values earlier calls gave it (see `Checking::steer`).
     probe_other_values: bool,
-    /// The phrases of the user's message a steered free string is held among (none: any
-    /// string not starting with an excluded one).
-    steer_phrases: Vec<String>,
     /// The lists of the user's message, when a call is made for each member.
     lists: Option<Lists>,
     /// A call for each other member of a list a call used one member of.
@@ -331,10 +328,6 @@ impl CallCheck {
             .rev()
             .find(|m| m.role == Role::User)
             .and_then(|m| m.content.as_deref());
-        let steer_phrases = message
-            .filter(|_| probe_other_values && tuning.steered_strings_as_written)
-            .map(written_phrases)
-            .unwrap_or_default();
         let members = on(tuning.calls_for_lists) && parallel;
         let members_per_function = members && tuning.list_members_per_function;
         let combinations = on(tuning.calls_for_list_combinations) && parallel;
@@ -391,7 +384,6 @@ impl CallCheck {
             drop_copied_values,
             probe,
             probe_other_values,
-            steer_phrases,
             lists,
             members,
             members_per_function,
@@ -1284,7 +1276,6 @@ impl Checking {
             first,
             &excluded,
             self.check.grounds.largest_number(),
-            &self.check.steer_phrases,
         )?;
         Some(Steer {
             grammar,
@@ -2629,41 +2620,17 @@ mod tests {
                 try_answer_tuned(&steering, question, ToolChoice::Auto, outputs).await;
             (answer.expect("generated").0, requests, report)
         };
-        let question = "Play Taylor Swift for 20 minutes, then Adele for 15 minutes";
         let (text, requests, report) = answer(
-            question,
+            "Play Taylor Swift for 20 minutes, then Adele for 15 minutes",
             // The model's first answer, its two extra calls (copies), the steered one.
             vec![swift.clone(), swift.clone(), swift.clone(), adele.clone()],
         )
         .await;
         assert_eq!(text, format!("{swift}\n{adele}"));
-        let steered = |phrases: &[String]| {
-            tools()
-                .call_grammar_without(
-                    "play",
-                    "artist",
-                    &[json!("Taylor Swift")],
-                    Some(20.0),
-                    phrases,
-                )
-                .expect("artist can be narrowed")
-        };
-        // The artist held among the phrases the user wrote ("Adele", "then Adele", …).
-        let among_written = steered(&written_phrases(question));
-        assert!(among_written.contains("Adele") && !among_written.contains("Beyonce"));
-        assert_eq!(requests[3].grammar, Some(among_written));
-        let any_other = ToolCallTuning {
-            steered_strings_as_written: false,
-            ..steering
-        };
-        let (_, requests, _) = try_answer_tuned(
-            &any_other,
-            question,
-            ToolChoice::Auto,
-            vec![swift.clone(), swift.clone(), swift.clone(), adele.clone()],
-        )
-        .await;
-        assert_eq!(requests[3].grammar, Some(steered(&[])));
+        let steered = tools()
+            .call_grammar_without("play", "artist", &[json!("Taylor Swift")], Some(20.0))
+            .expect("artist can be narrowed");
+        assert_eq!(requests[3].grammar, Some(steered));
         let added: Vec<_> = report
             .expect("a call was added")
             .added
@@ -2818,15 +2785,7 @@ mod tests {
         .await;
         let only_play = tools().one_call_grammar(&|name| name == "play");
         let play_held = tools()
-            .call_grammar_without(
-                "play",
-                "artist",
-                &[json!("Taylor Swift")],
-                Some(120.0),
-                &written_phrases(
-                    "Play Taylor Swift for 20 minutes, then the time from 120 km at 60",
-                ),
-            )
+            .call_grammar_without("play", "artist", &[json!("Taylor Swift")], Some(120.0))
             .expect("artist can be narrowed");
         let grammars: Vec<_> = requests[1..]
             .iter()
@@ -2872,7 +2831,6 @@ mod tests {
             calls_for_named_choices: false,
             calls_for_list_combinations: false,
             probe_other_values: false,
-            steered_strings_as_written: false,
             drop_copied_values: false,
             pronouns_are_values: true,
             other_functions_by_name: false,

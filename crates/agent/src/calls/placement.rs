@@ -24,8 +24,7 @@ use serde_json::Value;
 
 use super::asked::telling_words;
 use super::grounding::{
-    latin_word_char, name_words, non_latin_letter, same_number, same_word_stem, words_at,
-    written_numbers,
+    latin_word_char, name_words, same_number, same_word_stem, words_at, written_numbers,
 };
 
 /// How far a sentence's end sets a value from a word, counted in words: farther than any
@@ -386,54 +385,6 @@ impl Placement {
     }
 }
 
-/// The most words of a phrase [`written_phrases`] gives.
-const MAX_PHRASE_WORDS: usize = 4;
-
-/// The phrases `message` writes that a string argument may take: each run of one to
-/// [`MAX_PHRASE_WORDS`] words (Latin letters or digits, joined within by `-`, `'` or `.`)
-/// with nothing but spaces between them, as written, each once; none for a message in
-/// another script (its words are not spaced).
-pub fn written_phrases(message: &str) -> Vec<String> {
-    if message.chars().any(non_latin_letter) {
-        return Vec::new();
-    }
-    let chars: Vec<char> = message.chars().collect();
-    let mut phrases: Vec<String> = Vec::new();
-    let mut clause: Vec<(usize, usize)> = Vec::new();
-    let mut at = 0;
-    let flush = |clause: &mut Vec<(usize, usize)>, phrases: &mut Vec<String>| {
-        for first in 0..clause.len() {
-            for last in first..clause.len().min(first + MAX_PHRASE_WORDS) {
-                let phrase: String = chars[clause[first].0..clause[last].1].iter().collect();
-                if !phrases.contains(&phrase) {
-                    phrases.push(phrase);
-                }
-            }
-        }
-        clause.clear();
-    };
-    while at < chars.len() {
-        if latin_word_char(chars[at]) {
-            let start = at;
-            while at < chars.len()
-                && (latin_word_char(chars[at])
-                    || matches!(chars[at], '-' | '\'' | '.')
-                        && chars.get(at + 1).is_some_and(|c| latin_word_char(*c)))
-            {
-                at += 1;
-            }
-            clause.push((start, at));
-        } else if chars[at] == ' ' {
-            at += 1;
-        } else {
-            flush(&mut clause, &mut phrases);
-            at += 1;
-        }
-    }
-    flush(&mut clause, &mut phrases);
-    phrases
-}
-
 /// The arguments both calls give a value that is a string or a number, in name order.
 fn shared_arguments(first: &ParsedCall, second: &ParsedCall) -> Vec<String> {
     let in_second = scalar_arguments(second);
@@ -625,30 +576,6 @@ mod tests {
         // Written in a sentence of neither call's values: nothing tells whose it is.
         let message = "The forecast for Boston. The forecast for Rome. Both for 10 days.";
         assert_eq!(strays_left_out(message, &calls), calls);
-    }
-
-    #[test]
-    fn written_phrases_are_runs_of_words_within_a_clause() {
-        let phrases =
-            written_phrases("Solar energy for 12 months, and wind at the Coca-Cola plant.");
-        for phrase in [
-            "Solar",
-            "Solar energy",
-            "Solar energy for 12",
-            "wind",
-            "Coca-Cola plant",
-        ] {
-            assert!(
-                phrases.contains(&phrase.to_string()),
-                "{phrase}: {phrases:?}"
-            );
-        }
-        // Not across a comma, and no more than four words.
-        assert!(!phrases
-            .iter()
-            .any(|p| p.contains("months, and") || p == "months and"));
-        assert!(!phrases.contains(&"Solar energy for 12 months".to_string()));
-        assert!(written_phrases("杭州办公室有哪些会议室？").is_empty());
     }
 
     #[test]

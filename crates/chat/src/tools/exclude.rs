@@ -11,9 +11,6 @@ use serde_json::{json, Value};
 
 use super::grammar::regex_escape;
 
-/// The most phrases a free string is held among (see [`excluding_within`]'s `written`).
-const MAX_WRITTEN_PHRASES: usize = 400;
-
 /// The most values a string argument is narrowed against: the pattern grows with them.
 const MAX_EXCLUDED_STRINGS: usize = 16;
 
@@ -23,18 +20,14 @@ const NUMBER_MARGIN: f64 = 1e-9;
 /// The longest excluded string.
 const MAX_EXCLUDED_CHARS: usize = 200;
 
-/// `schema` (one parameter's) admitting none of `excluded`, a number within ±`largest`
+/// `schema` (one parameter's) admitting none of `excluded`, and a number within ±`largest`
 /// (held away from `3` alone, a small model goes on writing `3000…` for as long as the
-/// grammar lets it) and, when `written` holds phrases, a free string only as one of them
-/// that does not start with an excluded one (held away from "solar" alone, the model wrote
-/// "sunset" for "solar energy for 12 months and wind energy for 8"); `None` where it cannot
-/// say so (a string already held to a pattern or format, an object, an enum or the phrases
-/// with nothing left).
+/// grammar lets it); `None` where it cannot say so (a string already held to a pattern or
+/// format, an object, an enum with nothing left).
 pub(crate) fn excluding_within(
     schema: &Value,
     excluded: &[Value],
     largest: Option<f64>,
-    written: &[String],
 ) -> Option<Value> {
     if excluded.is_empty() {
         return Some(schema.clone());
@@ -53,7 +46,6 @@ pub(crate) fn excluding_within(
         return Some(narrowed);
     }
     match schema.get("type").and_then(Value::as_str)? {
-        "string" if !written.is_empty() => among_written(schema, excluded, written),
         "string" => excluding_strings(schema, excluded),
         kind @ ("integer" | "number") => excluding_numbers(kind, excluded, largest),
         "boolean" => match excluded {
@@ -62,34 +54,6 @@ pub(crate) fn excluding_within(
         },
         _ => None,
     }
-}
-
-/// `schema` (a free string's) held to the `written` phrases that do not start with an
-/// excluded string, in any case.
-fn among_written(schema: &Value, excluded: &[Value], written: &[String]) -> Option<Value> {
-    if schema.get("pattern").is_some() || schema.get("format").is_some() {
-        return None;
-    }
-    let excluded: Vec<String> = excluded
-        .iter()
-        .map(|value| value.as_str().map(str::to_lowercase))
-        .collect::<Option<_>>()?;
-    let mut left: Vec<Value> = Vec::new();
-    for phrase in written.iter().take(MAX_WRITTEN_PHRASES) {
-        let lower = phrase.to_lowercase();
-        let repeats = excluded
-            .iter()
-            .any(|value| lower.starts_with(value.as_str()));
-        if !repeats && !left.iter().any(|kept| kept.as_str() == Some(phrase)) {
-            left.push(Value::String(phrase.clone()));
-        }
-    }
-    if left.is_empty() {
-        return None;
-    }
-    let mut narrowed = schema.clone();
-    narrowed["enum"] = Value::Array(left);
-    Some(narrowed)
 }
 
 fn excluding_strings(schema: &Value, excluded: &[Value]) -> Option<Value> {
@@ -324,39 +288,12 @@ mod tests {
     use crate::tools::relax::compile_error;
 
     fn excluding(schema: &Value, excluded: &[Value]) -> Option<Value> {
-        excluding_within(schema, excluded, None, &[])
+        excluding_within(schema, excluded, None)
     }
 
     fn matches(schema: &Value, text: &str) -> bool {
         assert!(schema["pattern"].is_string(), "a pattern");
         jsonschema::is_valid(schema, &json!(text))
-    }
-
-    #[test]
-    fn a_free_string_among_written_phrases_takes_none_starting_with_an_excluded_one() {
-        let written: Vec<String> = ["solar", "Solar energy", "wind", "wind energy", "Midwest"]
-            .map(String::from)
-            .to_vec();
-        let schema = json!({"type": "string", "description": "Type of energy."});
-        let narrowed =
-            excluding_within(&schema, &[json!("Solar")], None, &written).expect("phrases are left");
-        assert_eq!(narrowed["enum"], json!(["wind", "wind energy", "Midwest"]));
-        assert_eq!(narrowed["description"], "Type of energy.");
-        assert!(compile_error(&narrowed).is_none(), "llguidance takes it");
-        // Nothing left, or a string held to a pattern: no narrowing.
-        let only_solar = ["solar power".to_string()];
-        assert_eq!(
-            excluding_within(&schema, &[json!("solar")], None, &only_solar),
-            None
-        );
-        let patterned = json!({"type": "string", "pattern": "^[a-z]+$"});
-        assert_eq!(
-            excluding_within(&patterned, &[json!("solar")], None, &written),
-            None
-        );
-        // Numbers are held as before.
-        let number = excluding_within(&json!({"type": "integer"}), &[json!(3)], None, &written);
-        assert!(number.is_some_and(|schema| schema.get("enum").is_none()));
     }
 
     #[test]
@@ -450,7 +387,7 @@ mod tests {
             compile_error(&json!({"type": "object", "properties": {"x": floats}})),
             None
         );
-        let within = excluding_within(&json!({"type": "integer"}), &[json!(3)], Some(200.0), &[])
+        let within = excluding_within(&json!({"type": "integer"}), &[json!(3)], Some(200.0))
             .expect("ranges");
         for other in [2, 4, 29, 40, 200, -200] {
             assert!(

@@ -36,7 +36,6 @@ fn exact_tuning() -> fulcrum_agent::ToolCallTuning {
         calls_for_named_choices: false,
         calls_for_list_combinations: false,
         probe_other_values: false,
-        steered_strings_as_written: false,
         drop_copied_values: false,
         pronouns_are_values: true,
         other_functions_by_name: false,

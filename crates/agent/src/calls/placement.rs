@@ -219,12 +219,12 @@ impl Placement {
                 .copied()
                 .filter(|&other| calls[other].arguments.get(argument) == Some(value))
                 .collect();
-            let [written] = self.occurrences(value)[..] else {
-                continue;
-            };
             if holders.len() < 2 {
                 continue;
             }
+            let [written] = self.occurrences(value)[..] else {
+                continue;
+            };
             let sentence = self.sentence_of(written);
             let own: Vec<HashSet<usize>> = holders
                 .iter()

@@ -25,6 +25,7 @@ use serde_json::Value;
 use super::asked::telling_words;
 use super::grounding::{
     latin_word_char, name_words, same_number, same_word_stem, words_at, written_numbers,
+    WrittenNumber,
 };
 
 /// How far a sentence's end sets a value from a word, counted in words: farther than any
@@ -47,6 +48,8 @@ pub struct Placement {
     words: Vec<(String, Span)>,
     /// The char positions of sentence ends: `.`, `?`, `!` or `;` before a space or the end.
     sentence_ends: Vec<usize>,
+    /// The numbers the message writes in digits, read once for every value looked up.
+    numbers: Vec<WrittenNumber>,
 }
 
 /// An optional argument left out of call `call` of the answer: its value is written for
@@ -98,10 +101,12 @@ impl Placement {
             })
             .map(|(at, _)| at)
             .collect();
+        let numbers = written_numbers(&chars);
         Placement {
             chars,
             words,
             sentence_ends,
+            numbers,
         }
     }
 
@@ -347,8 +352,8 @@ impl Placement {
             Value::Number(number) => number
                 .as_f64()
                 .map(|number| {
-                    written_numbers(&self.chars)
-                        .into_iter()
+                    self.numbers
+                        .iter()
                         .filter(|written| same_number(written.value, number))
                         .map(|written| Span {
                             start: written.start,

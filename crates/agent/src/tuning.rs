@@ -174,6 +174,16 @@ pub struct ToolCallTuning {
     /// Set a percentage the user wrote ("5%") that a call carries as its points (5) to its
     /// value (0.05), in a number that is not said to be in percent.
     pub percentages_as_fractions: bool,
+    /// Set a number nobody wrote whose digits are two neighbouring members of a number list
+    /// the user wrote, run together (1520 for "15, 20 and 30"), to the first of them.
+    pub numbers_run_together: bool,
+    /// Set a number the user wrote as a percentage and plainly too ("7% … 7 years") to the
+    /// percentage's value in the arguments that take fractions, where the calls use it more
+    /// often than it is written plainly and no more such arguments hold it than that.
+    pub percentages_beside_plain_numbers: bool,
+    /// Where the message pairs its lists member by member ("respectively"), give each call
+    /// filling two arguments from two such lists the pair the message writes.
+    pub lists_paired_in_order: bool,
     /// When the checks leave no call, generate the text answer from the conversation
     /// rendered without the tools (shown them, the model writes about the call it may not
     /// make).
@@ -219,6 +229,9 @@ impl Default for ToolCallTuning {
             city_with_state: true,
             numbers_at_written_scale: true,
             percentages_as_fractions: true,
+            numbers_run_together: true,
+            percentages_beside_plain_numbers: true,
+            lists_paired_in_order: true,
             text_answer_without_tools: true,
             floats_as_declared: true,
             parallel_call_guidance: CallGuidance::default(),

@@ -116,6 +116,15 @@ pub struct Config {
     /// Set a percentage the user wrote ("5%") that a call carries as its points (5) to its
     /// value (0.05), in a number that is not said to be in percent.
     pub percentages_as_fractions: bool,
+    /// Set a number nobody wrote whose digits are two neighbouring members of a number list
+    /// the user wrote, run together (1520 for "15, 20 and 30"), to the first of them.
+    pub numbers_run_together: bool,
+    /// Set a number the user wrote as a percentage and plainly too to the percentage's value
+    /// where the calls use it more often than it is written plainly.
+    pub percentages_beside_plain_numbers: bool,
+    /// Where the message pairs its lists member by member ("respectively"), give each call
+    /// filling two arguments from two such lists the pair the message writes.
+    pub lists_paired_in_order: bool,
     /// When the call checks leave no call, generate the text answer from the conversation
     /// without the tools.
     pub text_answer_without_tools: bool,
@@ -248,6 +257,9 @@ impl Default for Config {
             city_with_state: true,
             numbers_at_written_scale: true,
             percentages_as_fractions: true,
+            numbers_run_together: true,
+            percentages_beside_plain_numbers: true,
+            lists_paired_in_order: true,
             text_answer_without_tools: true,
             floats_as_declared: true,
             parallel_call_guidance: fulcrum_agent::CallGuidance::default(),
@@ -294,7 +306,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 75] = [
+pub const KEYS: [&str; 78] = [
     "engine",
     "upstreams",
     "host",
@@ -337,6 +349,9 @@ pub const KEYS: [&str; 75] = [
     "city_with_state",
     "numbers_at_written_scale",
     "percentages_as_fractions",
+    "numbers_run_together",
+    "percentages_beside_plain_numbers",
+    "lists_paired_in_order",
     "text_answer_without_tools",
     "floats_as_declared",
     "parallel_call_guidance",
@@ -473,6 +488,9 @@ impl Config {
             city_with_state: self.city_with_state,
             numbers_at_written_scale: self.numbers_at_written_scale,
             percentages_as_fractions: self.percentages_as_fractions,
+            numbers_run_together: self.numbers_run_together,
+            percentages_beside_plain_numbers: self.percentages_beside_plain_numbers,
+            lists_paired_in_order: self.lists_paired_in_order,
             text_answer_without_tools: self.text_answer_without_tools,
             floats_as_declared: self.floats_as_declared,
             parallel_call_guidance: self.parallel_call_guidance,

@@ -50,7 +50,9 @@ use tokio::sync::mpsc;
 use super::asked::AskedFunctions;
 use super::choices::NamedChoices;
 use super::formats::{cities_without_state, values_as_described, STATE_GRAMMAR};
-use super::grounding::{find_words, required_names, CallGrounding, CopiedValue, Grounds};
+use super::grounding::{
+    find_words, required_names, same_number, CallGrounding, CopiedValue, Grounds,
+};
 use super::lists::{same_member, Lists};
 use super::placement::Placement;
 use super::years::repeated_years;
@@ -125,7 +127,9 @@ pub struct CheckedCall {
     /// bounded, in place of calls cut short), `instead_of_copy` (a call of another tool the
     /// message asks for, asked for when every call copied a value), `part_of_earlier_value`
     /// (its only new values are parts of those an earlier call of its function gave the same
-    /// arguments: "Boreal Forests" after "Boreal Forests of Canada").
+    /// arguments: "Boreal Forests" after "Boreal Forests of Canada"), `crossed_pair` (where
+    /// the message pairs its lists, a call of a crossed pair both of whose right pairs other
+    /// calls made).
     pub reason: &'static str,
 }
 
@@ -191,7 +195,8 @@ pub struct RewrittenArgument {
     /// (the value in the form its description lists it), `state_added` (the description asks
     /// for a city and its state; the model was asked for the state), `beside_its_function`
     /// (two calls of different functions held each other's values: the message writes each
-    /// beside a word of the other function's name).
+    /// beside a word of the other function's name), `paired_in_order` (where the message
+    /// pairs its lists, a crossed pair set to one the message writes).
     pub reason: &'static str,
 }
 
@@ -202,8 +207,11 @@ pub struct RescaledArgument {
     pub argument: String,
     pub value: Value,
     pub written: Value,
-    /// `scale_word` (off by a power of ten from a number written with one) or `percentage`
-    /// (a percentage's points where its value belongs).
+    /// `scale_word` (off by a power of ten from a number written with one), `percentage`
+    /// (a percentage's points where its value belongs), `percentage_beside_plain` (the same,
+    /// for a number written plainly too, which the calls use more often than it is written
+    /// plainly) or `run_together` (two neighbouring
+    /// members of a number list written as one number: the first of them).
     pub reason: &'static str,
 }
 
@@ -269,6 +277,15 @@ pub struct CallCheck {
     rescale_numbers: bool,
     /// Set a percentage carried as its points to its value.
     percentages: bool,
+    /// Set a percentage written plainly too to its value where the calls use the number more
+    /// often than it is written plainly (see `Checking::as_written`).
+    percentages_beside_plain: bool,
+    /// Set a number that runs two neighbouring members of a number list together to the
+    /// first of them (reads `lists`).
+    run_together: bool,
+    /// Where the message pairs its lists, give crossed calls the pairs it writes (see
+    /// `Checking::pair_in_order`; reads `lists`).
+    paired_in_order: bool,
     /// The user's message, when a call of a function other than those called must be asked
     /// for by it.
     asked: Option<AskedFunctions>,
@@ -331,7 +348,12 @@ impl CallCheck {
         let members = on(tuning.calls_for_lists) && parallel;
         let members_per_function = members && tuning.list_members_per_function;
         let combinations = on(tuning.calls_for_list_combinations) && parallel;
-        let lists = message.filter(|_| members || combinations).map(Lists::new);
+        let run_together = on(tuning.numbers_run_together);
+        let percentages_beside_plain = on(tuning.percentages_beside_plain_numbers);
+        let paired_in_order = on(tuning.lists_paired_in_order) && parallel;
+        let lists = message
+            .filter(|_| members || combinations || run_together || paired_in_order)
+            .map(Lists::new);
         let choices = message
             .filter(|_| on(tuning.calls_for_named_choices) && parallel)
             .map(NamedChoices::new);
@@ -372,6 +394,7 @@ impl CallCheck {
             && !city_with_state
             && !rescale_numbers
             && !percentages
+            && !percentages_beside_plain
         {
             return None;
         }
@@ -398,6 +421,9 @@ impl CallCheck {
             city_with_state,
             rescale_numbers,
             percentages,
+            percentages_beside_plain,
+            run_together,
+            paired_in_order,
             asked,
             other_functions_by_name,
             placement,
@@ -624,11 +650,12 @@ impl Checking {
             self.note(|changes| changes.closed_cut_call = true);
         }
         let text = closed.as_deref().unwrap_or(text);
-        let (calls, incomplete): (Vec<ParsedCall>, Vec<ParsedCall>) = parse_output(text, &is_tool)
-            .calls
+        let parsed = parse_output(text, &is_tool).calls;
+        let uses = self.number_uses(&dedupe_calls(parsed.clone()));
+        let (calls, incomplete): (Vec<ParsedCall>, Vec<ParsedCall>) = parsed
             .into_iter()
             .map(|call| {
-                let (call, rescaled) = self.as_written(call);
+                let (call, rescaled) = self.as_written(call, Some(&uses));
                 self.note(|changes| changes.rescaled_arguments.extend(rescaled));
                 call
             })
@@ -714,6 +741,7 @@ impl Checking {
         }
         // After the calls asked for: a choice's own call may differ in more than the choice
         // ("stage 7 in easy mode and stage 3 in hard mode"), which the model writes itself.
+        self.pair_in_order(&mut calls);
         self.add_named_choices(&mut calls);
         self.add_list_combinations(&mut calls);
         if self.check.city_with_state {
@@ -907,6 +935,117 @@ impl Checking {
         }
     }
 
+    /// Where the message pairs its lists member by member ("Barcelona and Manchester United
+    /// in the Champions League and La Liga respectively"), each call of a function that fills
+    /// two arguments from two lists with as many members, holding a crossed pair (Manchester
+    /// United in the Champions League), is given a pair the message writes that no call made
+    /// yet, by setting either of its two values; where both are made, it is dropped.
+    fn pair_in_order(&self, calls: &mut Vec<ParsedCall>) {
+        let Some(lists) = self
+            .check
+            .lists
+            .as_ref()
+            .filter(|_| self.check.paired_in_order)
+        else {
+            return;
+        };
+        if calls.len() < 2 || !lists.paired() {
+            return;
+        }
+        let mut functions: Vec<String> = Vec::new();
+        for call in calls.iter() {
+            if !functions.contains(&call.name) {
+                functions.push(call.name.clone());
+            }
+        }
+        for function in functions {
+            let of_function: Vec<ParsedCall> = calls
+                .iter()
+                .filter(|call| call.name == function)
+                .cloned()
+                .collect();
+            let Some(((first, firsts), (second, seconds))) =
+                two_listed_arguments(lists, &of_function)
+            else {
+                continue;
+            };
+            if firsts.len() != seconds.len() {
+                continue;
+            }
+            let (Some(firsts), Some(seconds)) = (
+                lists.in_written_order(&firsts),
+                lists.in_written_order(&seconds),
+            ) else {
+                continue;
+            };
+            let place = |members: &[Value], call: &ParsedCall, argument: &str| {
+                let value = call.arguments.get(argument)?;
+                members.iter().position(|member| same_member(member, value))
+            };
+            let made = |calls: &[ParsedCall], at: usize| {
+                calls.iter().any(|call| {
+                    call.name == function
+                        && place(&firsts, call, &first) == Some(at)
+                        && place(&seconds, call, &second) == Some(at)
+                })
+            };
+            let mut index = 0;
+            while index < calls.len() {
+                let call = &calls[index];
+                let (Some(at_first), Some(at_second)) = (
+                    place(&firsts, call, &first).filter(|_| call.name == function),
+                    place(&seconds, call, &second),
+                ) else {
+                    index += 1;
+                    continue;
+                };
+                if at_first == at_second {
+                    index += 1;
+                    continue;
+                }
+                // Set the second value to the first's partner, or the first to the second's.
+                let candidates = [
+                    (at_first, &second, &seconds[at_first]),
+                    (at_second, &first, &firsts[at_second]),
+                ];
+                let paired = candidates.into_iter().find_map(|(at, argument, member)| {
+                    if made(calls, at) {
+                        return None;
+                    }
+                    let mut paired = call.clone();
+                    paired.arguments[argument.as_str()] = member.clone();
+                    self.check
+                        .tools
+                        .validate(&paired)
+                        .is_ok()
+                        .then(|| (paired, argument.clone()))
+                });
+                match paired {
+                    Some((paired, argument)) => {
+                        tracing::debug!(call = %paired.name, arguments = %paired.arguments, "gave a crossed call the pair the message writes");
+                        let rewritten = RewrittenArgument {
+                            function: function.clone(),
+                            argument: argument.clone(),
+                            value: call.arguments[argument.as_str()].clone(),
+                            written: paired.arguments[argument.as_str()].clone(),
+                            reason: "paired_in_order",
+                        };
+                        self.note(|changes| changes.rewritten_arguments.push(rewritten));
+                        calls[index] = paired;
+                        index += 1;
+                    }
+                    None if made(calls, at_first) && made(calls, at_second) => {
+                        tracing::debug!(call = %call.name, arguments = %call.arguments, "dropped a crossed call whose pairs are both made");
+                        let dropped = CheckedCall::new(call, "crossed_pair");
+                        self.note(|changes| changes.dropped.push(dropped));
+                        calls.remove(index);
+                    }
+                    None => index += 1,
+                }
+            }
+        }
+    }
+
     /// `calls` with the pairings two lists of the user's message ask for, each member with
     /// each: where the calls of one function give one argument two or more members of one
     /// list and another argument members of another, each missing pairing is a call
@@ -1068,7 +1207,7 @@ impl Checking {
             .next()
             .filter(|call| stopped && self.check.tools.validate(call).is_ok())
             .map(|call| {
-                let (call, rescaled) = self.as_written(call);
+                let (call, rescaled) = self.as_written(call, None);
                 self.note(|changes| {
                     changes.rescaled_arguments.extend(rescaled);
                     changes.added.push(CheckedCall::new(&call, "bounded"));
@@ -1210,7 +1349,7 @@ impl Checking {
             tracing::debug!(call = %call.name, arguments = %call.arguments, "a steered call carries a required value the user did not write");
             return Ok((false, tokens));
         }
-        let (call, rescaled) = self.as_written(call);
+        let (call, rescaled) = self.as_written(call, None);
         if self.check.not_asked_for(&call, calls) {
             tracing::debug!(call = %call.name, arguments = %call.arguments, "an extra call is of a function the request does not ask for");
             return Ok((false, tokens));
@@ -1469,7 +1608,7 @@ impl Checking {
         }
         let grammar = check.tools.one_call_grammar(&admits);
         let (call, tokens) = self.one_more_call(prefix, &[], grammar).await?;
-        let Some((call, rescaled)) = call.map(|call| self.as_written(call)) else {
+        let Some((call, rescaled)) = call.map(|call| self.as_written(call, None)) else {
             return Ok((None, tokens));
         };
         let kept = check.grounded(&call, check.grounding)
@@ -1714,9 +1853,19 @@ impl Checking {
     ///   850000000), `numbers_at_written_scale`;
     /// - a percentage as its points ("5%" as 5) in a number that is not said to be in percent
     ///   (a rate, a probability), `percentages_as_fractions`.
-    fn as_written(&self, call: ParsedCall) -> (ParsedCall, Vec<RescaledArgument>) {
+    fn as_written(
+        &self,
+        call: ParsedCall,
+        uses: Option<&NumberUses>,
+    ) -> (ParsedCall, Vec<RescaledArgument>) {
         let check = &self.check;
-        if !check.rescale_numbers && !check.percentages {
+        let run_together = check.lists.as_ref().filter(|_| check.run_together);
+        let beside_plain = uses.filter(|_| check.percentages_beside_plain);
+        if !check.rescale_numbers
+            && !check.percentages
+            && run_together.is_none()
+            && beside_plain.is_none()
+        {
             return (call, Vec::new());
         }
         let schema = check.schema(&call.name);
@@ -1724,11 +1873,11 @@ impl Checking {
         let mut rescaled = Vec::new();
         if let Some(arguments) = told.arguments.as_object_mut() {
             for (name, value) in arguments.iter_mut() {
-                let takes_fraction = check.percentages
-                    && schema
-                        .get("properties")
-                        .and_then(|properties| properties.get(name))
-                        .is_some_and(|property| takes_fractions(name, property));
+                let fraction_argument = schema
+                    .get("properties")
+                    .and_then(|properties| properties.get(name))
+                    .is_some_and(|property| takes_fractions(name, property));
+                let takes_fraction = check.percentages && fraction_argument;
                 let numbers: Vec<&mut Value> = match value {
                     Value::Array(items) => items.iter_mut().collect(),
                     other => vec![other],
@@ -1748,7 +1897,27 @@ impl Checking {
                             .flatten()
                             .map(|written| (written, "percentage"))
                     };
-                    let Some((written, reason)) = at_scale.or_else(as_fraction) else {
+                    // "7% for 5 years … 5% for 7 years": each 7 and 5 is written once
+                    // plainly, used twice; the uses past the plain ones are percentages,
+                    // where as many arguments that take fractions hold them.
+                    let percentage_beside_plain = || {
+                        let uses = beside_plain.filter(|_| fraction_argument)?;
+                        let (value, plain) =
+                            check.grounds.as_percentage_beside_plain(model_value)?;
+                        let (all, in_fractions) = uses.of(model_value);
+                        let extra = all.checked_sub(plain).filter(|extra| *extra > 0)?;
+                        (in_fractions <= extra).then_some((value, "percentage_beside_plain"))
+                    };
+                    let first_of_run = || {
+                        run_together
+                            .and_then(|lists| lists.run_together(model_value))
+                            .map(|first| (first, "run_together"))
+                    };
+                    let Some((written, reason)) = at_scale
+                        .or_else(as_fraction)
+                        .or_else(percentage_beside_plain)
+                        .or_else(first_of_run)
+                    else {
                         continue;
                     };
                     let written = written_number(written, number);
@@ -1768,6 +1937,32 @@ impl Checking {
         }
         tracing::debug!(call = %call.name, rescaled = rescaled.len(), "set numbers back to the scale the user wrote them at");
         (told, rescaled)
+    }
+
+    /// How often `calls` use each number (list items too), and how often in an argument that
+    /// takes fractions (see [`takes_fractions`]).
+    fn number_uses(&self, calls: &[ParsedCall]) -> NumberUses {
+        let mut uses = NumberUses::default();
+        for call in calls {
+            let schema = self.check.schema(&call.name);
+            let Some(arguments) = call.arguments.as_object() else {
+                continue;
+            };
+            for (name, value) in arguments {
+                let fraction = schema
+                    .get("properties")
+                    .and_then(|properties| properties.get(name))
+                    .is_some_and(|property| takes_fractions(name, property));
+                let numbers: Vec<f64> = match value {
+                    Value::Array(items) => items.iter().filter_map(Value::as_f64).collect(),
+                    other => other.as_f64().into_iter().collect(),
+                };
+                for number in numbers {
+                    uses.add(number, fraction);
+                }
+            }
+        }
+        uses
     }
 
     /// The grounding a call's new values must pass: the request's, and at least `some`
@@ -1915,6 +2110,35 @@ fn answer_kind(text: &str) -> AnswerKind {
 /// Whether a property takes a rate as a fraction: typed `number` (an integer cannot hold
 /// 0.05), alone or as an array's items, and not said to be in percent by its name or
 /// description.
+/// How often an answer's calls use each number: in all, and in arguments that take fractions.
+#[derive(Debug, Default)]
+struct NumberUses(Vec<(f64, usize, usize)>);
+
+impl NumberUses {
+    fn add(&mut self, number: f64, in_fraction: bool) {
+        let fraction = usize::from(in_fraction);
+        match self
+            .0
+            .iter_mut()
+            .find(|(seen, _, _)| same_number(*seen, number))
+        {
+            Some((_, all, in_fractions)) => {
+                *all += 1;
+                *in_fractions += fraction;
+            }
+            None => self.0.push((number, 1, fraction)),
+        }
+    }
+
+    /// How often `number` is used: in all, and in arguments that take fractions.
+    fn of(&self, number: f64) -> (usize, usize) {
+        self.0
+            .iter()
+            .find(|(seen, _, _)| same_number(*seen, number))
+            .map_or((0, 0), |(_, all, in_fractions)| (*all, *in_fractions))
+    }
+}
+
 fn takes_fractions(name: &str, property: &Value) -> bool {
     let number = |schema: &Value| match schema.get("type") {
         Some(Value::String(kind)) => kind == "number",
@@ -2849,6 +3073,9 @@ mod tests {
             city_with_state: false,
             numbers_at_written_scale: false,
             percentages_as_fractions: false,
+            percentages_beside_plain_numbers: false,
+            numbers_run_together: false,
+            lists_paired_in_order: false,
             ..tuning
         };
         assert!(CallCheck::new(&off, &tools(), &messages, &ToolChoice::Auto, true, true).is_none());
@@ -2874,6 +3101,9 @@ mod tests {
             city_with_state: false,
             numbers_at_written_scale: false,
             percentages_as_fractions: false,
+            percentages_beside_plain_numbers: false,
+            numbers_run_together: false,
+            lists_paired_in_order: false,
             ..tuning
         };
         let required = CallCheck::new(
@@ -3290,6 +3520,157 @@ mod tests {
         )
         .await;
         assert_eq!(text, slipped);
+    }
+
+    #[tokio::test]
+    async fn a_percentage_also_written_plainly_is_its_value_where_the_calls_use_it_once_more() {
+        let question = "How far will the forest grow from a distance of 50 at a rate of 7% for \
+            5 years, and from a distance of 80 at a rate of 5% for 7 years?";
+        let grow = |distance, rate: serde_json::Value, years| {
+            call(
+                "grow",
+                json!({"distance": distance, "rate": rate, "years": years}),
+            )
+        };
+        let points = format!("{}\n{}", grow(50, json!(7), 5), grow(80, json!(5), 7));
+        let outputs = vec![points.clone(), grow(50, json!(7), 5)];
+        let (text, _, _, report) =
+            answer_reported(question, ToolChoice::Auto, outputs.clone()).await;
+        assert_eq!(
+            text,
+            format!("{}\n{}", grow(50, json!(0.07), 5), grow(80, json!(0.05), 7))
+        );
+        let rescaled: Vec<_> = report
+            .expect("percentages were set to their values")
+            .rescaled_arguments
+            .into_iter()
+            .map(|r| (r.argument, r.value, r.written, r.reason))
+            .collect();
+        let rate = |value, written| {
+            let argument = "rate".to_string();
+            (
+                argument,
+                json!(value),
+                json!(written),
+                "percentage_beside_plain",
+            )
+        };
+        assert_eq!(rescaled, vec![rate(7, 0.07), rate(5, 0.05)]);
+
+        // Two arguments that take fractions hold the one extra use: which is the percentage
+        // cannot be told.
+        let (text, _, _, _) = answer_reported(
+            "How far will the forest grow from a distance of 5 at a rate of 5% for 3 years?",
+            ToolChoice::Auto,
+            vec![grow(5, json!(5), 3)],
+        )
+        .await;
+        assert_eq!(text, grow(5, json!(5), 3));
+
+        let off = ToolCallTuning {
+            percentages_beside_plain_numbers: false,
+            ..ToolCallTuning::default()
+        };
+        let (answer, _, _) = try_answer_tuned(&off, question, ToolChoice::Auto, outputs).await;
+        assert_eq!(answer.expect("generated").0, points);
+    }
+
+    #[tokio::test]
+    async fn two_list_members_run_together_in_one_number_stand_for_the_first_of_them() {
+        let question = "Play Taylor Swift for 15, 20 and 30 minutes";
+        let play = |minutes| {
+            call(
+                "play",
+                json!({"artist": "Taylor Swift", "minutes": minutes}),
+            )
+        };
+        // The model's answer, then the list's calls, then its own copies of the first.
+        let outputs = vec![play(1520), play(20), play(30), play(15)];
+        let (text, _, _, report) =
+            answer_reported(question, ToolChoice::Auto, outputs.clone()).await;
+        assert_eq!(text, format!("{}\n{}\n{}", play(15), play(20), play(30)));
+        let report = report.expect("a number was set to the list's first");
+        assert_eq!(
+            report.rescaled_arguments,
+            vec![RescaledArgument {
+                function: "play".into(),
+                argument: "minutes".into(),
+                value: json!(1520),
+                written: json!(15),
+                reason: "run_together",
+            }]
+        );
+
+        let off = ToolCallTuning {
+            numbers_run_together: false,
+            ..ToolCallTuning::default()
+        };
+        let (answer, _, report) = try_answer_tuned(&off, question, ToolChoice::Auto, outputs).await;
+        let (text, _) = answer.expect("generated");
+        assert!(text.starts_with(&play(1520)), "{text}");
+        assert!(report.is_none_or(|report| report.rescaled_arguments.is_empty()));
+    }
+
+    #[tokio::test]
+    async fn calls_crossing_lists_the_message_pairs_are_given_its_pairs_or_dropped() {
+        let question = "Play Taylor Swift and Adele for 20 and 30 minutes respectively";
+        let play = |artist, minutes| call("play", json!({"artist": artist, "minutes": minutes}));
+        // Both crossed: each is given the pair no call made.
+        let crossed = format!("{}\n{}", play("Taylor Swift", 30), play("Adele", 20));
+        let outputs = vec![crossed.clone(), play("Taylor Swift", 30)];
+        let (text, _, _, report) =
+            answer_reported(question, ToolChoice::Auto, outputs.clone()).await;
+        assert_eq!(
+            text,
+            format!("{}\n{}", play("Taylor Swift", 20), play("Adele", 30))
+        );
+        let rewritten: Vec<_> = report
+            .expect("pairs were given")
+            .rewritten_arguments
+            .into_iter()
+            .map(|r| (r.argument, r.value, r.written, r.reason))
+            .collect();
+        let minutes = |value, written| {
+            let argument = "minutes".to_string();
+            (argument, json!(value), json!(written), "paired_in_order")
+        };
+        assert_eq!(rewritten, vec![minutes(30, 20), minutes(20, 30)]);
+
+        // One crossed beside both right pairs: dropped.
+        let three = format!(
+            "{}\n{}\n{}",
+            play("Taylor Swift", 20),
+            play("Adele", 20),
+            play("Adele", 30)
+        );
+        let (text, _, _, report) = answer_reported(
+            question,
+            ToolChoice::Auto,
+            vec![three, play("Taylor Swift", 20)],
+        )
+        .await;
+        assert_eq!(
+            text,
+            format!("{}\n{}", play("Taylor Swift", 20), play("Adele", 30))
+        );
+        let dropped = report.expect("a call was dropped").dropped;
+        assert_eq!(dropped.len(), 1);
+        assert_eq!(
+            (dropped[0].reason, &dropped[0].arguments),
+            ("crossed_pair", &json!({"artist": "Adele", "minutes": 20}))
+        );
+
+        // Lists not paired by the message are each with each (`calls_for_list_combinations`).
+        let unpaired = "Play Taylor Swift and Adele for 20 and 30 minutes";
+        let (text, _, _, _) = answer_reported(unpaired, ToolChoice::Auto, outputs.clone()).await;
+        assert!(text.starts_with(&crossed), "{text}");
+
+        let off = ToolCallTuning {
+            lists_paired_in_order: false,
+            ..ToolCallTuning::default()
+        };
+        let (answer, _, _) = try_answer_tuned(&off, question, ToolChoice::Auto, outputs).await;
+        assert_eq!(answer.expect("generated").0, crossed);
     }
 
     #[tokio::test]

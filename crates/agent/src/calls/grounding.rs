@@ -91,6 +91,9 @@ pub struct Grounds {
     scaled_numbers: Vec<f64>,
     /// The numbers written only as percentages ("5%", "7 percent"), as written (5, 7).
     percentages: Vec<f64>,
+    /// The numbers written as percentages and plainly too ("7% … 7 years"), each with how
+    /// many times it is written plainly.
+    percentages_beside_plain: Vec<(f64, usize)>,
     /// The words of the text (Latin script, lowercased).
     words: Vec<String>,
     /// Text in a script whose words a call may carry translated.
@@ -119,6 +122,7 @@ impl Grounds {
             numbers: read_numbers(text),
             scaled_numbers: read_scaled_numbers(text),
             percentages: read_percentages(text),
+            percentages_beside_plain: read_percentages_beside_plain(text),
             non_latin: text.chars().any(non_latin_letter),
             pronouns_are_values: false,
             acronyms: acronyms(text),
@@ -343,6 +347,16 @@ impl Grounds {
             .iter()
             .find(|written| same_number(**written, value))
             .map(|written| percentage_value(*written))
+    }
+
+    /// The value of the percentage the text writes as `value` ("7%" when `value` is 7: 0.07)
+    /// where the text writes that number plainly too ("7 years"), with how many times it
+    /// does: a call's 7 may be either. `None` where the text has no such percentage.
+    pub fn as_percentage_beside_plain(&self, value: f64) -> Option<(f64, usize)> {
+        self.percentages_beside_plain
+            .iter()
+            .find(|(written, _)| same_number(*written, value))
+            .map(|(written, plain)| (percentage_value(*written), *plain))
     }
 
     /// Whether `value` (of a property with schema `schema`, if known) is in the text; `None`
@@ -963,6 +977,26 @@ fn read_percentages(text: &str) -> Vec<f64> {
         .map(|number| number.value)
         .filter(|value| !plain.iter().any(|p| same_number(*p, *value)))
         .collect()
+}
+
+/// The numbers `text` writes as percentages and plainly too, each with how many times it
+/// writes it plainly (in digits or words).
+fn read_percentages_beside_plain(text: &str) -> Vec<(f64, usize)> {
+    let chars: Vec<char> = text.chars().collect();
+    let (percentages, written): (Vec<WrittenNumber>, Vec<WrittenNumber>) = written_numbers(&chars)
+        .into_iter()
+        .partition(|number| scales_after(&chars, number.end).any(|(_, scale)| *scale == PERCENT));
+    let mut plain: Vec<f64> = written.into_iter().map(|number| number.value).collect();
+    plain.extend(spelled_numbers(text));
+    let mut beside: Vec<(f64, usize)> = Vec::new();
+    for percentage in percentages {
+        let value = percentage.value;
+        let times = plain.iter().filter(|p| same_number(**p, value)).count();
+        if times > 0 && !beside.iter().any(|(seen, _)| same_number(*seen, value)) {
+            beside.push((value, times));
+        }
+    }
+    beside
 }
 
 /// `percentage` percent as a number (5 → 0.05), rounded as its decimal writing would be

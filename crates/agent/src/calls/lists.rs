@@ -202,6 +202,63 @@ impl Lists {
         })
     }
 
+    /// The first of two neighbouring members of a number list that `value` writes run
+    /// together, where the text writes `value` nowhere itself ("15, 20 and 30" carried as
+    /// 1520, "1,5 and 10" as 15): a small model's slip over a list's first members, which
+    /// stands for the first of them.
+    pub fn run_together(&self, value: f64) -> Option<f64> {
+        if self.mentions.iter().any(|m| same_number(*m, value)) {
+            return None;
+        }
+        self.numbers
+            .iter()
+            .flat_map(|list| list.windows(2))
+            .find_map(|pair| {
+                let joined = format!("{}{}", whole_digits(pair[0])?, whole_digits(pair[1])?);
+                let joined: f64 = joined.parse().ok()?;
+                same_number(joined, value).then_some(pair[0])
+            })
+    }
+
+    /// `values`, members of one list (as [`Self::same_list`] reads them), in the order the
+    /// text writes them in their list; `None` when that order cannot be told (values of
+    /// different lists, or not all of one).
+    pub fn in_written_order(&self, values: &[Value]) -> Option<Vec<Value>> {
+        let mut ranked: Vec<(usize, Value)> = values
+            .iter()
+            .map(|value| Some((self.rank(value, values)?, value.clone())))
+            .collect::<Option<_>>()?;
+        ranked.sort_by_key(|(rank, _)| *rank);
+        let distinct = ranked.windows(2).all(|pair| pair[0].0 != pair[1].0);
+        distinct.then(|| ranked.into_iter().map(|(_, value)| value).collect())
+    }
+
+    /// Where `value` stands among `group`, members of its list: for a number, its place in
+    /// the list; for a string, how many of the group the list writes before it.
+    fn rank(&self, value: &Value, group: &[Value]) -> Option<usize> {
+        match value {
+            Value::Number(number) => {
+                let number = number.as_f64()?;
+                self.numbers.iter().find_map(|list| {
+                    list.iter()
+                        .position(|member| scale_between(*member, number).is_some())
+                })
+            }
+            Value::String(_) => Some(
+                group
+                    .iter()
+                    .filter(|other| !same_member(other, value))
+                    .filter(|other| {
+                        self.siblings(other)
+                            .iter()
+                            .any(|sibling| same_member(sibling, value))
+                    })
+                    .count(),
+            ),
+            _ => None,
+        }
+    }
+
     /// The quoted members after a quoted one that ends before `at` ("'Civil' and
     /// 'Criminal'", "\"Climate Change\" and \"Artificial Intelligence\""): the quotes
     /// bound each member, whatever its words.
@@ -325,6 +382,12 @@ fn joint(gap: &str) -> Option<Joint> {
         words_after: after.to_vec(),
         by_word: JOINING_WORDS.contains(&tokens[last].as_str()),
     })
+}
+
+/// The digits of a whole number written without a fraction or sign ("15"), if it is one.
+fn whole_digits(number: f64) -> Option<String> {
+    let whole = number >= 0.0 && number.fract() == 0.0 && number < 1e12;
+    whole.then(|| format!("{}", number as u64))
 }
 
 /// The scale that turns `written` (a number of the text) into `value` (a call's): 1, or a
@@ -730,6 +793,51 @@ mod tests {
         // No joining word before the last: one name, not a list; nor a quote then a word.
         assert!(siblings("the 'Civil', 'Criminal' cases", json!("Civil")).is_empty());
         assert!(siblings("the 'Civil' and the Criminal cases", json!("Civil")).is_empty());
+    }
+
+    #[test]
+    fn two_members_run_together_stand_for_the_first_of_them() {
+        let lists = Lists::new("a loan term of 15, 20 and 30 years");
+        assert_eq!(lists.run_together(1520.0), Some(15.0));
+        assert_eq!(lists.run_together(2030.0), Some(20.0));
+        // Not neighbours, or a number the text writes.
+        assert_eq!(lists.run_together(1530.0), None);
+        assert_eq!(lists.run_together(15.0), None);
+        let lists = Lists::new("for 1,5 and 10 years");
+        assert_eq!(lists.run_together(15.0), Some(1.0));
+        assert_eq!(lists.run_together(510.0), Some(5.0));
+        // A thousands separator writes one number, not a list.
+        assert_eq!(
+            Lists::new("a loan of 400,000 and 500,000").run_together(400.0),
+            None
+        );
+        // Numbers in no list.
+        assert_eq!(Lists::new("5 people at 3 tables").run_together(53.0), None);
+    }
+
+    #[test]
+    fn members_of_a_list_are_put_in_the_order_it_writes_them() {
+        let lists = Lists::new(
+            "the ranking of Barcelona and Manchester United in the UEFA Champions League and La Liga respectively",
+        );
+        assert_eq!(
+            lists.in_written_order(&[json!("La Liga"), json!("UEFA Champions League")]),
+            Some(vec![json!("UEFA Champions League"), json!("La Liga")])
+        );
+        assert_eq!(
+            lists.in_written_order(&[json!("Manchester United"), json!("Barcelona")]),
+            Some(vec![json!("Barcelona"), json!("Manchester United")])
+        );
+        let lists = Lists::new("Japan and India in the next 10, 20 and 30 years respectively");
+        assert_eq!(
+            lists.in_written_order(&[json!(30), json!(10), json!(20)]),
+            Some(vec![json!(10), json!(20), json!(30)])
+        );
+        // Two members the list does not order (neither written before the other).
+        assert_eq!(
+            Lists::new("Paris, Rome and Oslo").in_written_order(&[json!("Lima"), json!("Quito")]),
+            None
+        );
     }
 
     #[test]

@@ -53,6 +53,9 @@ fn exact_tuning() -> fulcrum_agent::ToolCallTuning {
         city_with_state: false,
         numbers_at_written_scale: false,
         percentages_as_fractions: false,
+        numbers_run_together: false,
+        percentages_beside_plain_numbers: false,
+        lists_paired_in_order: false,
         ..Default::default()
     }
 }

@@ -278,7 +278,7 @@ pub struct CallCheck {
     /// Set a percentage carried as its points to its value.
     percentages: bool,
     /// Set a percentage written plainly too to its value where the calls use the number more
-    /// often than it is written plainly (see `Checking::as_written`).
+    /// often than it is written plainly (see `Checking::percentages_beside_plain_numbers`).
     percentages_beside_plain: bool,
     /// Set a number that runs two neighbouring members of a number list together to the
     /// first of them (reads `lists`).
@@ -650,12 +650,11 @@ impl Checking {
             self.note(|changes| changes.closed_cut_call = true);
         }
         let text = closed.as_deref().unwrap_or(text);
-        let parsed = parse_output(text, &is_tool).calls;
-        let uses = self.number_uses(&dedupe_calls(parsed.clone()));
-        let (calls, incomplete): (Vec<ParsedCall>, Vec<ParsedCall>) = parsed
+        let (calls, incomplete): (Vec<ParsedCall>, Vec<ParsedCall>) = parse_output(text, &is_tool)
+            .calls
             .into_iter()
             .map(|call| {
-                let (call, rescaled) = self.as_written(call, Some(&uses));
+                let (call, rescaled) = self.as_written(call);
                 self.note(|changes| changes.rescaled_arguments.extend(rescaled));
                 call
             })
@@ -749,6 +748,7 @@ impl Checking {
         }
         self.drop_parts_of_earlier_values(&mut calls);
         self.place_values(&mut calls);
+        self.percentages_beside_plain_numbers(&mut calls);
         Ok((
             format!("{prefix}{}", render_calls(&calls)),
             FinishReason::Stop,
@@ -1207,7 +1207,7 @@ impl Checking {
             .next()
             .filter(|call| stopped && self.check.tools.validate(call).is_ok())
             .map(|call| {
-                let (call, rescaled) = self.as_written(call, None);
+                let (call, rescaled) = self.as_written(call);
                 self.note(|changes| {
                     changes.rescaled_arguments.extend(rescaled);
                     changes.added.push(CheckedCall::new(&call, "bounded"));
@@ -1349,7 +1349,7 @@ impl Checking {
             tracing::debug!(call = %call.name, arguments = %call.arguments, "a steered call carries a required value the user did not write");
             return Ok((false, tokens));
         }
-        let (call, rescaled) = self.as_written(call, None);
+        let (call, rescaled) = self.as_written(call);
         if self.check.not_asked_for(&call, calls) {
             tracing::debug!(call = %call.name, arguments = %call.arguments, "an extra call is of a function the request does not ask for");
             return Ok((false, tokens));
@@ -1608,7 +1608,7 @@ impl Checking {
         }
         let grammar = check.tools.one_call_grammar(&admits);
         let (call, tokens) = self.one_more_call(prefix, &[], grammar).await?;
-        let Some((call, rescaled)) = call.map(|call| self.as_written(call, None)) else {
+        let Some((call, rescaled)) = call.map(|call| self.as_written(call)) else {
             return Ok((None, tokens));
         };
         let kept = check.grounded(&call, check.grounding)
@@ -1853,19 +1853,10 @@ impl Checking {
     ///   850000000), `numbers_at_written_scale`;
     /// - a percentage as its points ("5%" as 5) in a number that is not said to be in percent
     ///   (a rate, a probability), `percentages_as_fractions`.
-    fn as_written(
-        &self,
-        call: ParsedCall,
-        uses: Option<&NumberUses>,
-    ) -> (ParsedCall, Vec<RescaledArgument>) {
+    fn as_written(&self, call: ParsedCall) -> (ParsedCall, Vec<RescaledArgument>) {
         let check = &self.check;
         let run_together = check.lists.as_ref().filter(|_| check.run_together);
-        let beside_plain = uses.filter(|_| check.percentages_beside_plain);
-        if !check.rescale_numbers
-            && !check.percentages
-            && run_together.is_none()
-            && beside_plain.is_none()
-        {
+        if !check.rescale_numbers && !check.percentages && run_together.is_none() {
             return (call, Vec::new());
         }
         let schema = check.schema(&call.name);
@@ -1873,11 +1864,11 @@ impl Checking {
         let mut rescaled = Vec::new();
         if let Some(arguments) = told.arguments.as_object_mut() {
             for (name, value) in arguments.iter_mut() {
-                let fraction_argument = schema
-                    .get("properties")
-                    .and_then(|properties| properties.get(name))
-                    .is_some_and(|property| takes_fractions(name, property));
-                let takes_fraction = check.percentages && fraction_argument;
+                let takes_fraction = check.percentages
+                    && schema
+                        .get("properties")
+                        .and_then(|properties| properties.get(name))
+                        .is_some_and(|property| takes_fractions(name, property));
                 let numbers: Vec<&mut Value> = match value {
                     Value::Array(items) => items.iter_mut().collect(),
                     other => vec![other],
@@ -1897,26 +1888,13 @@ impl Checking {
                             .flatten()
                             .map(|written| (written, "percentage"))
                     };
-                    // "7% for 5 years … 5% for 7 years": each 7 and 5 is written once
-                    // plainly, used twice; the uses past the plain ones are percentages,
-                    // where as many arguments that take fractions hold them.
-                    let percentage_beside_plain = || {
-                        let uses = beside_plain.filter(|_| fraction_argument)?;
-                        let (value, plain) =
-                            check.grounds.as_percentage_beside_plain(model_value)?;
-                        let (all, in_fractions) = uses.of(model_value);
-                        let extra = all.checked_sub(plain).filter(|extra| *extra > 0)?;
-                        (in_fractions <= extra).then_some((value, "percentage_beside_plain"))
-                    };
                     let first_of_run = || {
                         run_together
                             .and_then(|lists| lists.run_together(model_value))
                             .map(|first| (first, "run_together"))
                     };
-                    let Some((written, reason)) = at_scale
-                        .or_else(as_fraction)
-                        .or_else(percentage_beside_plain)
-                        .or_else(first_of_run)
+                    let Some((written, reason)) =
+                        at_scale.or_else(as_fraction).or_else(first_of_run)
                     else {
                         continue;
                     };
@@ -1937,6 +1915,57 @@ impl Checking {
         }
         tracing::debug!(call = %call.name, rescaled = rescaled.len(), "set numbers back to the scale the user wrote them at");
         (told, rescaled)
+    }
+
+    /// Sets to its value a percentage the user wrote plainly too ("$5000 at 7% for 5 years,
+    /// $8000 at 5% for 7 years": `percentages_as_fractions` cannot tell which a 7 is) where
+    /// the final calls use the number more often than the text writes it plainly: the extra
+    /// uses are the percentage, when no more arguments that take fractions hold it than that.
+    fn percentages_beside_plain_numbers(&self, calls: &mut [ParsedCall]) {
+        if !self.check.percentages_beside_plain {
+            return;
+        }
+        let uses = self.number_uses(calls);
+        let grounds = &self.check.grounds;
+        for call in calls.iter_mut() {
+            let schema = self.check.schema(&call.name);
+            let mut told = call.clone();
+            let mut rescaled = Vec::new();
+            let Some(arguments) = told.arguments.as_object_mut() else {
+                continue;
+            };
+            for (name, value) in arguments.iter_mut() {
+                let takes_fraction = schema
+                    .get("properties")
+                    .and_then(|properties| properties.get(name))
+                    .is_some_and(|property| takes_fractions(name, property));
+                let Some(number) = value.as_f64().filter(|_| takes_fraction) else {
+                    continue;
+                };
+                let Some((percentage, plain)) = grounds.as_percentage_beside_plain(number) else {
+                    continue;
+                };
+                let (all, in_fractions) = uses.of(number);
+                if all <= plain || in_fractions > all - plain {
+                    continue;
+                }
+                let written = written_number(percentage, value);
+                rescaled.push(RescaledArgument {
+                    function: call.name.clone(),
+                    argument: name.clone(),
+                    value: value.clone(),
+                    written: written.clone(),
+                    reason: "percentage_beside_plain",
+                });
+                *value = written;
+            }
+            if rescaled.is_empty() || self.check.tools.validate(&told).is_err() {
+                continue;
+            }
+            tracing::debug!(call = %told.name, arguments = %told.arguments, "set percentages written plainly too to their values");
+            self.note(|changes| changes.rescaled_arguments.extend(rescaled));
+            *call = told;
+        }
     }
 
     /// How often `calls` use each number (list items too), and how often in an argument that

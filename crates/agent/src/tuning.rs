@@ -184,6 +184,11 @@ pub struct ToolCallTuning {
     /// Where the message pairs its lists member by member ("respectively"), give each call
     /// filling two arguments from two such lists the pair the message writes.
     pub lists_paired_in_order: bool,
+    /// A call whose values are all used is still new where it gives values to arguments no
+    /// earlier call of its function gave them, each written more often than it is used
+    /// ("from Miami back to New York" after "New York to Los Angeles", "Los Angeles to
+    /// Miami").
+    pub moved_values_are_new: bool,
     /// When the checks leave no call, generate the text answer from the conversation
     /// rendered without the tools (shown them, the model writes about the call it may not
     /// make).
@@ -232,6 +237,7 @@ impl Default for ToolCallTuning {
             numbers_run_together: true,
             percentages_beside_plain_numbers: true,
             lists_paired_in_order: true,
+            moved_values_are_new: true,
             text_answer_without_tools: true,
             floats_as_declared: true,
             parallel_call_guidance: CallGuidance::default(),

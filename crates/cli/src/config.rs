@@ -125,6 +125,9 @@ pub struct Config {
     /// Where the message pairs its lists member by member ("respectively"), give each call
     /// filling two arguments from two such lists the pair the message writes.
     pub lists_paired_in_order: bool,
+    /// A call whose values are all used is still new where it moves values to other
+    /// arguments, each written more often than it is used.
+    pub moved_values_are_new: bool,
     /// When the call checks leave no call, generate the text answer from the conversation
     /// without the tools.
     pub text_answer_without_tools: bool,
@@ -260,6 +263,7 @@ impl Default for Config {
             numbers_run_together: true,
             percentages_beside_plain_numbers: true,
             lists_paired_in_order: true,
+            moved_values_are_new: true,
             text_answer_without_tools: true,
             floats_as_declared: true,
             parallel_call_guidance: fulcrum_agent::CallGuidance::default(),
@@ -306,7 +310,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 78] = [
+pub const KEYS: [&str; 79] = [
     "engine",
     "upstreams",
     "host",
@@ -352,6 +356,7 @@ pub const KEYS: [&str; 78] = [
     "numbers_run_together",
     "percentages_beside_plain_numbers",
     "lists_paired_in_order",
+    "moved_values_are_new",
     "text_answer_without_tools",
     "floats_as_declared",
     "parallel_call_guidance",
@@ -491,6 +496,7 @@ impl Config {
             numbers_run_together: self.numbers_run_together,
             percentages_beside_plain_numbers: self.percentages_beside_plain_numbers,
             lists_paired_in_order: self.lists_paired_in_order,
+            moved_values_are_new: self.moved_values_are_new,
             text_answer_without_tools: self.text_answer_without_tools,
             floats_as_declared: self.floats_as_declared,
             parallel_call_guidance: self.parallel_call_guidance,

@@ -301,6 +301,9 @@ pub struct CallCheck {
     stray_optionals: bool,
     /// Drop a call whose only new values are parts of an earlier call's.
     parts_not_new: bool,
+    /// A call that moves values to other arguments is new where the message writes them
+    /// more often than the earlier calls use them (see `Checking::moved_values`).
+    moved_values_new: bool,
     /// The one function a named `tool_choice` allows; extra calls are of it alone.
     only: Option<String>,
     /// The `tool_choice` requires a call (`required` or named): a text answer is never given.
@@ -364,8 +367,9 @@ impl CallCheck {
         let values_beside_functions = on(tuning.values_beside_their_functions) && parallel;
         let stray_optionals = on(tuning.optionals_in_their_sentence) && parallel;
         let parts_not_new = on(tuning.parts_of_values_not_new) && parallel;
+        let moved_values_new = on(tuning.moved_values_are_new) && parallel;
         let placement = message
-            .filter(|_| values_beside_functions || stray_optionals)
+            .filter(|_| values_beside_functions || stray_optionals || moved_values_new)
             .map(Placement::new);
         let ground_optionals = on(tuning.ground_optional_arguments);
         let ground_choices = on(tuning.ground_optional_choices);
@@ -430,6 +434,7 @@ impl CallCheck {
             values_beside_functions,
             stray_optionals,
             parts_not_new,
+            moved_values_new,
             only: match choice {
                 ToolChoice::Named(name) => Some(name.clone()),
                 _ => None,
@@ -2025,19 +2030,84 @@ impl Checking {
         let name_words = name_words
             .into_iter()
             .map(|word| format!("{FUNCTION_WORD}{word}"));
-        self.check
+        let new: Vec<String> = self
+            .check
             .grounds
             .found_values(&call.arguments)
             .into_iter()
             .chain(name_words)
             .filter(|value| !used.contains(value))
-            .collect()
+            .collect();
+        if new.is_empty() {
+            self.moved_values(call, calls)
+        } else {
+            new
+        }
+    }
+
+    /// The values `call` gives to an argument where no earlier call of its function gave
+    /// them, each given to another argument by one of those, when every such value is
+    /// written in the message more often than the earlier calls use it ("from New York to Los
+    /// Angeles, then to Miami, and from Miami back to New York": the third leg's values are
+    /// all used, each in the other place, and each written twice). As keys that mark the
+    /// argument, so that the same move is not new twice. Empty when a moved value is written
+    /// no more often than it is used: a copy with two values swapped ("from Tokyo to San
+    /// Francisco" after "from San Francisco to Tokyo") is nothing new.
+    fn moved_values(&self, call: &ParsedCall, calls: &[ParsedCall]) -> Vec<String> {
+        let Some(placement) = self
+            .check
+            .placement
+            .as_ref()
+            .filter(|_| self.check.moved_values_new)
+        else {
+            return Vec::new();
+        };
+        let Some(arguments) = call.arguments.as_object() else {
+            return Vec::new();
+        };
+        let same_function: Vec<&ParsedCall> =
+            calls.iter().filter(|c| c.name == call.name).collect();
+        let mut moved = Vec::new();
+        for (argument, value) in arguments {
+            let in_place = same_function.iter().any(|earlier| {
+                earlier
+                    .arguments
+                    .get(argument)
+                    .is_some_and(|v| same_member(v, value))
+            });
+            let elsewhere = same_function.iter().any(|earlier| {
+                earlier.arguments.as_object().is_some_and(|others| {
+                    others
+                        .iter()
+                        .any(|(other, v)| other != argument && same_member(v, value))
+                })
+            });
+            if in_place || !elsewhere {
+                continue;
+            }
+            let uses: usize = calls
+                .iter()
+                .filter_map(|earlier| earlier.arguments.as_object())
+                .map(|others| others.values().filter(|v| same_member(v, value)).count())
+                .sum();
+            if placement.times_written(value) <= uses {
+                return Vec::new();
+            }
+            moved.push(format!("{MOVED_VALUE}{argument}={value}"));
+        }
+        if !moved.is_empty() {
+            tracing::debug!(call = %call.name, arguments = %call.arguments, "a call moving values the message writes again is new");
+        }
+        moved
     }
 }
 
 /// What marks a word of a function's name among the values a call brings (see
 /// `Checking::new_values`).
 const FUNCTION_WORD: &str = "function:";
+
+/// What marks a value a call brings to another argument (see `Checking::moved_values`).
+const MOVED_VALUE: &str = "moved:";
 
 /// An argument and the distinct values `calls` give it.
 type ListedArgument = (String, Vec<Value>);
@@ -3105,6 +3175,7 @@ mod tests {
             percentages_beside_plain_numbers: false,
             numbers_run_together: false,
             lists_paired_in_order: false,
+            moved_values_are_new: false,
             ..tuning
         };
         assert!(CallCheck::new(&off, &tools(), &messages, &ToolChoice::Auto, true, true).is_none());
@@ -3133,6 +3204,7 @@ mod tests {
             percentages_beside_plain_numbers: false,
             numbers_run_together: false,
             lists_paired_in_order: false,
+            moved_values_are_new: false,
             ..tuning
         };
         let required = CallCheck::new(
@@ -3549,6 +3621,44 @@ mod tests {
         )
         .await;
         assert_eq!(text, slipped);
+    }
+
+    #[tokio::test]
+    async fn a_call_moving_values_the_message_writes_again_is_new_a_swapped_copy_is_not() {
+        let question = "The route from Paris to Rome, then from Rome to Oslo, and finally from \
+            Oslo back to Paris.";
+        let route = |start, end| call("route", json!({"start": start, "end": end}));
+        let legs = format!(
+            "{}\n{}\n{}",
+            route("Paris", "Rome"),
+            route("Rome", "Oslo"),
+            route("Oslo", "Paris")
+        );
+        let outputs = vec![legs.clone(), route("Paris", "Rome")];
+        let (text, _, _, _) = answer_reported(question, ToolChoice::Auto, outputs.clone()).await;
+        assert_eq!(text, legs);
+
+        // "Paris" and "Rome" written once each, and each used once: the swap is a copy.
+        let (text, _, _, report) = answer_reported(
+            "The route from Paris to Rome.",
+            ToolChoice::Auto,
+            vec![
+                format!("{}\n{}", route("Paris", "Rome"), route("Rome", "Paris")),
+                route("Paris", "Rome"),
+            ],
+        )
+        .await;
+        assert_eq!(text, route("Paris", "Rome"));
+        let dropped = report.expect("the copy was dropped").dropped;
+        assert_eq!(dropped[0].reason, "nothing_new");
+
+        let off = ToolCallTuning {
+            moved_values_are_new: false,
+            ..ToolCallTuning::default()
+        };
+        let (answer, _, _) = try_answer_tuned(&off, question, ToolChoice::Auto, outputs).await;
+        let two_legs = format!("{}\n{}", route("Paris", "Rome"), route("Rome", "Oslo"));
+        assert_eq!(answer.expect("generated").0, two_legs);
     }
 
     #[tokio::test]

@@ -332,6 +332,11 @@ impl Placement {
         }
     }
 
+    /// How many times the message writes `value` (see [`Self::occurrences`]).
+    pub fn times_written(&self, value: &Value) -> usize {
+        self.occurrences(value).len()
+    }
+
     /// Where the message writes `value`: a string as whole words in any case, a number in
     /// digits. Nothing for other values.
     fn occurrences(&self, value: &Value) -> Vec<Span> {

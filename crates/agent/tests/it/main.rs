@@ -141,6 +141,7 @@ pub fn open_agent_with(dir: &Path, backend: Arc<ScriptedBackend>, options: Agent
                 numbers_run_together: false,
                 percentages_beside_plain_numbers: false,
                 lists_paired_in_order: false,
+                moved_values_are_new: false,
                 text_answer_without_tools: true,
                 floats_as_declared: true,
                 parallel_call_guidance: CallGuidance::Off,

@@ -56,6 +56,7 @@ fn exact_tuning() -> fulcrum_agent::ToolCallTuning {
         numbers_run_together: false,
         percentages_beside_plain_numbers: false,
         lists_paired_in_order: false,
+        moved_values_are_new: false,
         ..Default::default()
     }
 }

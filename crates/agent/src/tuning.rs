@@ -185,7 +185,8 @@ pub struct ToolCallTuning {
     /// filling two arguments from two such lists the pair the message writes.
     pub lists_paired_in_order: bool,
     /// A call whose values are all used is still new where it gives values to arguments no
-    /// earlier call of its function gave them, each written more often than it is used
+    /// earlier call of its function gave them, each a string written more often than it is
+    /// used
     /// ("from Miami back to New York" after "New York to Los Angeles", "Los Angeles to
     /// Miami").
     pub moved_values_are_new: bool,

@@ -2046,8 +2046,8 @@ impl Checking {
     }
 
     /// The values `call` gives to an argument where no earlier call of its function gave
-    /// them, each given to another argument by one of those, when every such value is
-    /// written in the message more often than the earlier calls use it ("from New York to Los
+    /// them, each given to another argument by one of those, when every such value is a
+    /// string written in the message more often than the earlier calls use it ("from New York to Los
     /// Angeles, then to Miami, and from Miami back to New York": the third leg's values are
     /// all used, each in the other place, and each written twice). As keys that mark the
     /// argument, so that the same move is not new twice. Empty when a moved value is written
@@ -2084,6 +2084,11 @@ impl Checking {
             });
             if in_place || !elsewhere {
                 continue;
+            }
+            // Small numbers come back in a message for other things ("a = 2, b = 4, c = 2"):
+            // a number moved is the model's shuffle, not a new value.
+            if !value.is_string() {
+                return Vec::new();
             }
             let uses: usize = calls
                 .iter()

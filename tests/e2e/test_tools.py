@@ -262,6 +262,82 @@ def test_values_given_to_the_wrong_function_are_given_back(qwen_server):
         "team": "Los Angeles Lakers", "league": "NBA", "rounds": 7}, calls
 
 
+def answer_calls(server, tool, question):
+    """The calls (name, arguments) answering `question` with `tool` under `auto`, with no
+    max_tokens, as LangChain and the Agents SDK send."""
+    r = client(server).chat.completions.create(
+        model=MODEL, tools=[tool], temperature=0,
+        messages=[{"role": "user", "content": question}],
+    )
+    return [(c.function.name, json.loads(c.function.arguments))
+            for c in r.choices[0].message.tool_calls or []]
+
+
+def test_a_number_list_run_together_is_a_call_for_each_member(qwen_server):
+    # BFCL's parallel_19: the model writes "15, 20 and 30 years" as `loan_term: 1520`; set to
+    # the first member (numbers_run_together), the list makes the others calls of their own
+    # (with FULCRUM_NUMBERS_RUN_TOGETHER=false one call of 1520 years comes back).
+    mortgage = {"type": "function", "function": {
+        "name": "calculate_mortgage_payment",
+        "description": "Calculate the monthly mortgage payment for a given loan amount, "
+                       "interest rate, and loan term.",
+        "parameters": {"type": "object", "properties": {
+            "loan_amount": {"type": "integer", "description": "The loan amount."},
+            "interest_rate": {"type": "number", "description": "The annual interest rate."},
+            "loan_term": {"type": "integer", "description": "The loan term in years."}},
+            "required": ["loan_amount", "interest_rate", "loan_term"]}}}
+    calls = answer_calls(qwen_server, mortgage, (
+        "Calculate the monthly mortgage payment for a loan amount of $400,000, with an annual "
+        "interest rate of 4% and a loan term of 15, 20 and 30 years."))
+    assert sorted(a["loan_term"] for _, a in calls) == [15, 20, 30], calls
+    assert all(a["loan_amount"] == 400000 and a["interest_rate"] == 0.04 for _, a in calls), calls
+
+
+def test_lists_paired_respectively_keep_their_pairs(qwen_server):
+    # BFCL's parallel_47: the model adds Manchester United in the Champions League beside
+    # both right pairs; the message pairs its lists ("respectively"), so the crossed call is
+    # dropped (lists_paired_in_order; with FULCRUM_LISTS_PAIRED_IN_ORDER=false it comes back).
+    ranking = {"type": "function", "function": {
+        "name": "get_team_ranking",
+        "description": "Retrieve the current ranking of a football team in a specific league.",
+        "parameters": {"type": "object", "properties": {
+            "team": {"type": "string", "description": "The name of the football team."},
+            "league": {"type": "string", "description": "The league the team is competing in. "
+                                                        "E.g. UEFA Champions League, La Liga."}},
+            "required": ["team", "league"]}}}
+    calls = answer_calls(qwen_server, ranking, (
+        "What is the current ranking of Barcelona and Manchester United in the UEFA Champions "
+        "League and La Liga respectively?"))
+    pairs = sorted((a["team"], a["league"]) for _, a in calls)
+    assert pairs == [("Barcelona", "UEFA Champions League"),
+                     ("Manchester United", "La Liga")], calls
+
+
+def test_a_leg_back_over_places_written_twice_is_a_call_of_its_own(qwen_server):
+    # BFCL's parallel_135: the last leg, Miami back to New York, uses only places earlier
+    # legs used, each in the other argument; both are written twice, so the call is new
+    # (moved_values_are_new; with FULCRUM_MOVED_VALUES_ARE_NEW=false it is dropped as
+    # bringing nothing new).
+    distance = {"type": "function", "function": {
+        "name": "geo_distance_calculate",
+        "description": "Calculate the geographic distance between two given locations.",
+        "parameters": {"type": "object", "properties": {
+            "start_location": {"type": "string",
+                               "description": "The starting location for the distance calculation."},
+            "end_location": {"type": "string",
+                             "description": "The destination location for the distance calculation."},
+            "units": {"type": "string", "description": "Optional. The desired units for the "
+                      "resulting distance ('miles' or 'kilometers'). Defaults to 'miles'."}},
+            "required": ["start_location", "end_location"]}}}
+    calls = answer_calls(qwen_server, distance, (
+        "What is the total distance in kilometers if I start my journey from New York, travel "
+        "to Los Angeles, then from Los Angeles to Miami, and finally from Miami back to New "
+        "York?"))
+    legs = sorted((a["start_location"], a["end_location"]) for _, a in calls)
+    assert legs == [("Los Angeles", "Miami"), ("Miami", "New York"),
+                    ("New York", "Los Angeles")], calls
+
+
 def test_auto_answers_in_text_when_no_tool_fits(qwen_server):
     r = ask(qwen_server, "Who wrote the play Hamlet?")
     choice = r.choices[0]

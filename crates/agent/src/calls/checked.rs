@@ -957,18 +957,7 @@ impl Checking {
         if calls.len() < 2 || !lists.paired() {
             return;
         }
-        let mut functions: Vec<String> = Vec::new();
-        for call in calls.iter() {
-            if !functions.contains(&call.name) {
-                functions.push(call.name.clone());
-            }
-        }
-        for function in functions {
-            let of_function: Vec<ParsedCall> = calls
-                .iter()
-                .filter(|call| call.name == function)
-                .cloned()
-                .collect();
+        for (function, of_function) in calls_by_function(calls) {
             let Some(((first, firsts), (second, seconds))) =
                 two_listed_arguments(lists, &of_function)
             else {
@@ -1069,18 +1058,7 @@ impl Checking {
         if calls.len() < 2 || lists.paired() {
             return;
         }
-        let mut functions: Vec<String> = Vec::new();
-        for call in calls.iter() {
-            if !functions.contains(&call.name) {
-                functions.push(call.name.clone());
-            }
-        }
-        for function in functions {
-            let of_function: Vec<ParsedCall> = calls
-                .iter()
-                .filter(|call| call.name == function)
-                .cloned()
-                .collect();
+        for (function, of_function) in calls_by_function(calls) {
             let Some(((first, firsts), (second, seconds))) =
                 two_listed_arguments(lists, &of_function)
             else {
@@ -2113,6 +2091,18 @@ const FUNCTION_WORD: &str = "function:";
 
 /// What marks a value a call brings to another argument (see `Checking::moved_values`).
 const MOVED_VALUE: &str = "moved:";
+
+/// The functions `calls` call, in the order first called, each with its calls.
+fn calls_by_function(calls: &[ParsedCall]) -> Vec<(String, Vec<ParsedCall>)> {
+    let mut functions: Vec<(String, Vec<ParsedCall>)> = Vec::new();
+    for call in calls {
+        match functions.iter_mut().find(|(name, _)| *name == call.name) {
+            Some((_, of_function)) => of_function.push(call.clone()),
+            None => functions.push((call.name.clone(), vec![call.clone()])),
+        }
+    }
+    functions
+}
 
 /// An argument and the distinct values `calls` give it.
 type ListedArgument = (String, Vec<Value>);

@@ -966,31 +966,32 @@ fn read_numbers(text: &str) -> Vec<f64> {
 /// The numbers `text` writes with a percent sign after them and nowhere without one (in
 /// "5% over 5 years" the 5 is also a count of years), as written.
 fn read_percentages(text: &str) -> Vec<f64> {
+    let (percentages, plain) = percentages_and_plain_numbers(text);
+    percentages
+        .into_iter()
+        .filter(|value| !plain.iter().any(|p| same_number(*p, *value)))
+        .collect()
+}
+
+/// The numbers `text` writes with a percent sign after them, and those it writes without one
+/// (in digits or words), each as often as it writes them.
+fn percentages_and_plain_numbers(text: &str) -> (Vec<f64>, Vec<f64>) {
     let chars: Vec<char> = text.chars().collect();
     let (percentages, written): (Vec<WrittenNumber>, Vec<WrittenNumber>) = written_numbers(&chars)
         .into_iter()
         .partition(|number| scales_after(&chars, number.end).any(|(_, scale)| *scale == PERCENT));
     let mut plain: Vec<f64> = written.into_iter().map(|number| number.value).collect();
     plain.extend(spelled_numbers(text));
-    percentages
-        .into_iter()
-        .map(|number| number.value)
-        .filter(|value| !plain.iter().any(|p| same_number(*p, *value)))
-        .collect()
+    let percentages = percentages.into_iter().map(|number| number.value).collect();
+    (percentages, plain)
 }
 
 /// The numbers `text` writes as percentages and plainly too, each with how many times it
 /// writes it plainly (in digits or words).
 fn read_percentages_beside_plain(text: &str) -> Vec<(f64, usize)> {
-    let chars: Vec<char> = text.chars().collect();
-    let (percentages, written): (Vec<WrittenNumber>, Vec<WrittenNumber>) = written_numbers(&chars)
-        .into_iter()
-        .partition(|number| scales_after(&chars, number.end).any(|(_, scale)| *scale == PERCENT));
-    let mut plain: Vec<f64> = written.into_iter().map(|number| number.value).collect();
-    plain.extend(spelled_numbers(text));
+    let (percentages, plain) = percentages_and_plain_numbers(text);
     let mut beside: Vec<(f64, usize)> = Vec::new();
-    for percentage in percentages {
-        let value = percentage.value;
+    for value in percentages {
         let times = plain.iter().filter(|p| same_number(**p, value)).count();
         if times > 0 && !beside.iter().any(|(seen, _)| same_number(*seen, value)) {
             beside.push((value, times));

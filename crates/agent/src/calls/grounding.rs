@@ -109,6 +109,7 @@ pub struct Grounds {
 
 impl Grounds {
     pub fn new(text: &str) -> Self {
+        let (percentages, percentages_beside_plain) = read_percentages(text);
         let lower = text.to_lowercase();
         Grounds {
             spaced: lower
@@ -121,8 +122,8 @@ impl Grounds {
             lower,
             numbers: read_numbers(text),
             scaled_numbers: read_scaled_numbers(text),
-            percentages: read_percentages(text),
-            percentages_beside_plain: read_percentages_beside_plain(text),
+            percentages,
+            percentages_beside_plain,
             non_latin: text.chars().any(non_latin_letter),
             pronouns_are_values: false,
             acronyms: acronyms(text),
@@ -963,41 +964,28 @@ fn read_numbers(text: &str) -> Vec<f64> {
     numbers
 }
 
-/// The numbers `text` writes with a percent sign after them and nowhere without one (in
-/// "5% over 5 years" the 5 is also a count of years), as written.
-fn read_percentages(text: &str) -> Vec<f64> {
-    let (percentages, plain) = percentages_and_plain_numbers(text);
-    percentages
-        .into_iter()
-        .filter(|value| !plain.iter().any(|p| same_number(*p, *value)))
-        .collect()
-}
-
-/// The numbers `text` writes with a percent sign after them, and those it writes without one
-/// (in digits or words), each as often as it writes them.
-fn percentages_and_plain_numbers(text: &str) -> (Vec<f64>, Vec<f64>) {
+/// The numbers `text` writes with a percent sign after them, as written: those it writes
+/// nowhere without one, and those it writes plainly too ("5% over 5 years": the 5 may be the
+/// years), each with how many times it writes it plainly (in digits or words).
+fn read_percentages(text: &str) -> (Vec<f64>, Vec<(f64, usize)>) {
     let chars: Vec<char> = text.chars().collect();
     let (percentages, written): (Vec<WrittenNumber>, Vec<WrittenNumber>) = written_numbers(&chars)
         .into_iter()
         .partition(|number| scales_after(&chars, number.end).any(|(_, scale)| *scale == PERCENT));
     let mut plain: Vec<f64> = written.into_iter().map(|number| number.value).collect();
     plain.extend(spelled_numbers(text));
-    let percentages = percentages.into_iter().map(|number| number.value).collect();
-    (percentages, plain)
-}
-
-/// The numbers `text` writes as percentages and plainly too, each with how many times it
-/// writes it plainly (in digits or words).
-fn read_percentages_beside_plain(text: &str) -> Vec<(f64, usize)> {
-    let (percentages, plain) = percentages_and_plain_numbers(text);
+    let mut only: Vec<f64> = Vec::new();
     let mut beside: Vec<(f64, usize)> = Vec::new();
-    for value in percentages {
-        let times = plain.iter().filter(|p| same_number(**p, value)).count();
-        if times > 0 && !beside.iter().any(|(seen, _)| same_number(*seen, value)) {
-            beside.push((value, times));
+    for value in percentages.into_iter().map(|number| number.value) {
+        match plain.iter().filter(|p| same_number(**p, value)).count() {
+            0 => only.push(value),
+            times if !beside.iter().any(|(seen, _)| same_number(*seen, value)) => {
+                beside.push((value, times))
+            }
+            _ => {}
         }
     }
-    beside
+    (only, beside)
 }
 
 /// `percentage` percent as a number (5 → 0.05), rounded as its decimal writing would be

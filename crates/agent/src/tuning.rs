@@ -194,6 +194,11 @@ pub struct ToolCallTuning {
     /// rendered without the tools (shown them, the model writes about the call it may not
     /// make).
     pub text_answer_without_tools: bool,
+    /// In `auto`, answering a user's message: a text answer that writes a call of an offered
+    /// tool as JSON or markup ("use the following function call: ```xml <name>…") is stopped
+    /// there and takes the call path after the text sent; such blocks are held back from the
+    /// stream until they close.
+    pub calls_written_as_text: bool,
     /// Write a call's whole numbers that its tool's schema declares floats (`format: float`
     /// or `double`) with a fraction (`2.0`), the type the tool's language reads.
     pub floats_as_declared: bool,
@@ -240,6 +245,7 @@ impl Default for ToolCallTuning {
             lists_paired_in_order: true,
             moved_values_are_new: true,
             text_answer_without_tools: true,
+            calls_written_as_text: true,
             floats_as_declared: true,
             parallel_call_guidance: CallGuidance::default(),
         }

@@ -131,6 +131,9 @@ pub struct Config {
     /// When the call checks leave no call, generate the text answer from the conversation
     /// without the tools.
     pub text_answer_without_tools: bool,
+    /// A text answer that writes a call of an offered tool as JSON or markup takes the call
+    /// path instead.
+    pub calls_written_as_text: bool,
     /// Write a call's whole numbers that its tool's schema declares floats (`format: float`
     /// or `double`) with a fraction (`2.0`).
     pub floats_as_declared: bool,
@@ -265,6 +268,7 @@ impl Default for Config {
             lists_paired_in_order: true,
             moved_values_are_new: true,
             text_answer_without_tools: true,
+            calls_written_as_text: true,
             floats_as_declared: true,
             parallel_call_guidance: fulcrum_agent::CallGuidance::default(),
             policy: None,
@@ -310,7 +314,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 79] = [
+pub const KEYS: [&str; 80] = [
     "engine",
     "upstreams",
     "host",
@@ -358,6 +362,7 @@ pub const KEYS: [&str; 79] = [
     "lists_paired_in_order",
     "moved_values_are_new",
     "text_answer_without_tools",
+    "calls_written_as_text",
     "floats_as_declared",
     "parallel_call_guidance",
     "policy",
@@ -498,6 +503,7 @@ impl Config {
             lists_paired_in_order: self.lists_paired_in_order,
             moved_values_are_new: self.moved_values_are_new,
             text_answer_without_tools: self.text_answer_without_tools,
+            calls_written_as_text: self.calls_written_as_text,
             floats_as_declared: self.floats_as_declared,
             parallel_call_guidance: self.parallel_call_guidance,
         }

@@ -55,6 +55,7 @@ use super::grounding::{
 };
 use super::lists::{same_member, Lists};
 use super::placement::Placement;
+use super::written::WrittenCalls;
 use super::years::repeated_years;
 use crate::tuning::ToolCallTuning;
 
@@ -108,6 +109,9 @@ pub struct CheckReport {
     /// No valid call was written where one was wanted: one was asked for again with its free
     /// values bounded (kept in `added` with reason `bounded`, when valid).
     pub asked_bounded_call: bool,
+    /// The model's text answer wrote a call of this offered tool as JSON or markup: the
+    /// generation was stopped there and the answer took the call path after the text sent.
+    pub call_written_as_text: Option<String>,
 }
 
 /// A call the checks dropped or added, and why.
@@ -146,6 +150,7 @@ impl CheckReport {
             && !self.redirected_start
             && !self.closed_cut_call
             && !self.asked_bounded_call
+            && self.call_written_as_text.is_none()
     }
 }
 
@@ -308,6 +313,11 @@ pub struct CallCheck {
     only: Option<String>,
     /// The `tool_choice` requires a call (`required` or named): a text answer is never given.
     call_required: bool,
+    /// Parallel calls are allowed.
+    parallel: bool,
+    /// A text answer that writes a call of an offered tool as JSON or markup takes the call
+    /// path (see [`WrittenCalls`]).
+    written_calls: bool,
     /// The conversation rendered without tools, for the text answer generated when no call
     /// is left: shown the tools, the model that wanted a call writes around the call it may
     /// not make ("Mark the start of the response with `{"name": …`").
@@ -380,7 +390,9 @@ impl CallCheck {
         let city_with_state = on(tuning.city_with_state);
         let rescale_numbers = on(tuning.numbers_at_written_scale);
         let percentages = on(tuning.percentages_as_fractions);
+        let written_calls = on(tuning.calls_written_as_text) && *choice == ToolChoice::Auto;
         if !call_required
+            && !written_calls
             && grounding == CallGrounding::Off
             && !drop_copied_values
             && !probe
@@ -440,6 +452,8 @@ impl CallCheck {
                 _ => None,
             },
             call_required,
+            parallel,
+            written_calls,
             plain_prompt: None,
             // No text answer is generated where a call is required.
             wants_plain_prompt: tuning.text_answer_without_tools && !call_required,
@@ -572,26 +586,61 @@ impl Checking {
     async fn run(self, mut first: GenerationStream) -> Result<(), EngineError> {
         let mut held = String::new();
         let mut passing = false;
+        // Text is watched for calls written into it; dropped (and sent as it comes) when off.
+        let mut watch = self.check.written_calls.then(|| {
+            WrittenCalls::new(
+                self.check
+                    .tools
+                    .definitions()
+                    .iter()
+                    .map(|d| d.name.as_str()),
+            )
+        });
+        // Pieces generated, and how many of them the text sent so far took.
+        let mut pieces: u32 = 0;
+        let mut sent_pieces: u32 = 0;
         while let Some(event) = first.next().await {
             match event? {
-                GenerationEvent::Text(piece) if passing => {
-                    if self.send(GenerationEvent::Text(piece)).is_err() {
-                        return Ok(());
-                    }
-                }
                 GenerationEvent::Text(piece) => {
-                    held.push_str(&piece);
-                    if answer_kind(&held) == AnswerKind::Text {
+                    pieces += 1;
+                    let piece = if passing {
+                        piece
+                    } else {
+                        held.push_str(&piece);
+                        if answer_kind(&held) != AnswerKind::Text {
+                            continue;
+                        }
                         passing = true;
-                        if self
-                            .send(GenerationEvent::Text(std::mem::take(&mut held)))
-                            .is_err()
-                        {
+                        std::mem::take(&mut held)
+                    };
+                    let sendable = match watch.as_mut() {
+                        Some(watch) => watch.push(&piece),
+                        None => piece,
+                    };
+                    if !sendable.is_empty() {
+                        sent_pieces = pieces;
+                        if self.send(GenerationEvent::Text(sendable)).is_err() {
                             return Ok(());
                         }
                     }
+                    if let Some(watch) = watch.as_ref().filter(|w| w.called().is_some()) {
+                        // Stops the model's text where it writes the call out.
+                        drop(first);
+                        let generated = (pieces, sent_pieces);
+                        return self.finish_after_written_call(watch, generated, None).await;
+                    }
                 }
                 GenerationEvent::Finished { reason, usage } => {
+                    if let Some(watch) = watch.as_mut().filter(|_| passing) {
+                        let rest = watch.finish();
+                        if watch.called().is_some() {
+                            let generated = (pieces, sent_pieces);
+                            return self
+                                .finish_after_written_call(watch, generated, Some(usage))
+                                .await;
+                        }
+                        held = rest;
+                    }
                     let (text, reason, usage) = match answer_kind(&held) {
                         AnswerKind::Calls(start) if !passing && reason == FinishReason::Stop => {
                             let checked = self.checked(&held, start, usage).await?;
@@ -611,6 +660,55 @@ impl Checking {
         Err(EngineError::Stopped(
             "the generation ended without a finish event".into(),
         ))
+    }
+
+    /// The answer after a text that wrote a call out (`watch`): calls generated after the text
+    /// sent, then checked as the model's own. `generated` is how many pieces (tokens) the
+    /// text took, and how many of them were sent; `usage` the text's generation's, when it
+    /// ended on its own.
+    async fn finish_after_written_call(
+        &self,
+        watch: &WrittenCalls,
+        (pieces, sent_pieces): (u32, u32),
+        usage: Option<Usage>,
+    ) -> Result<(), EngineError> {
+        let sent = watch.sent().to_string();
+        let called = watch.called().unwrap_or_default().to_string();
+        tracing::info!(tool = %called, "the text answer wrote a call out: asked for the call itself");
+        self.note(|changes| changes.call_written_as_text = Some(called));
+        let grammar = self
+            .check
+            .tools
+            .grammar(&ToolChoice::Required, self.check.parallel);
+        let (calls, reason, more) =
+            start_generation(&self.backend, self.follow_up(sent.clone(), grammar))
+                .await?
+                .collect()
+                .await?;
+        // The text's tokens count as generated, not as the follow-up's prompt.
+        let usage = Usage {
+            prompt_tokens: usage.map_or(more.prompt_tokens.saturating_sub(sent_pieces), |usage| {
+                usage.prompt_tokens
+            }),
+            completion_tokens: pieces + more.completion_tokens,
+            ..more
+        };
+        let answer = format!("{sent}{calls}");
+        let opens_calls = calls.trim_start().starts_with(OPEN);
+        let (text, reason, usage) = match sent.len() + calls.len() - calls.trim_start().len() {
+            start if opens_calls && reason == FinishReason::Stop => {
+                let checked = self.checked(&answer, start, usage).await?;
+                self.leave_report(answer);
+                checked
+            }
+            _ => (answer, reason, usage),
+        };
+        let unsent = text.get(sent.len()..).unwrap_or_default().to_string();
+        if !unsent.is_empty() {
+            let _ = self.send(GenerationEvent::Text(unsent));
+        }
+        let _ = self.send(GenerationEvent::Finished { reason, usage });
+        Ok(())
     }
 
     /// Leaves what the checks changed in the check's slot, when they changed anything.
@@ -2449,6 +2547,51 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_call_written_into_the_text_is_asked_for_as_a_call_after_the_text_sent() {
+        let question = "How do I get from Paris to Lyon?";
+        let prose = "You can use the following function call:\n\n";
+        let written = format!(
+            "{prose}```json\n{{\"name\": \"route\", \"arguments\": {{\"start\": \"Paris\", \"end\": \"Lyon\"}}}}\n```\nIt returns the route, and then you can read it."
+        );
+        let made = call("route", json!({"start": "Paris", "end": "Lyon"}));
+        let (answer, requests, report) = try_answer(
+            question,
+            ToolChoice::Auto,
+            vec![written.clone(), made.clone()],
+        )
+        .await;
+        let (text, usage) = answer.expect("generated");
+        assert_eq!(text, format!("{prose}{made}"));
+        let report = report.expect("the checks changed the answer");
+        assert_eq!(report.call_written_as_text.as_deref(), Some("route"));
+        assert_eq!(requests[1].prompt, format!("PROMPT {prose}"));
+        let calls_grammar = tools().grammar(&ToolChoice::Required, true);
+        assert_eq!(requests[1].grammar.as_deref(), Some(calls_grammar.as_str()));
+        // The text's tokens up to the block's end are counted, not the prose's twice.
+        assert!(usage.completion_tokens >= made.split_inclusive(' ').count() as u32);
+
+        let off = ToolCallTuning {
+            calls_written_as_text: false,
+            ..ToolCallTuning::default()
+        };
+        let (answer, requests, report) =
+            try_answer_tuned(&off, question, ToolChoice::Auto, vec![written.clone()]).await;
+        assert_eq!(answer.expect("generated").0, written);
+        assert_eq!(requests.len(), 1);
+        assert!(report.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_text_naming_a_tool_in_prose_or_code_is_sent_as_written() {
+        let text = "The `route` tool needs a start.\n```python\ndef route(start, end):\n    return None\n```\nTell me where you start.";
+        let (answer, requests, report) =
+            try_answer("How do I get to Lyon?", ToolChoice::Auto, vec![text.into()]).await;
+        assert_eq!(answer.expect("generated").0, text);
+        assert_eq!(requests.len(), 1);
+        assert!(report.is_none());
+    }
+
+    #[tokio::test]
     async fn an_answer_whose_calls_are_all_invented_is_generated_again_as_text() {
         let invented = call("travel_time", json!({"distance": 100, "speed": 50}));
         let (text, usage, requests, report) = answer_reported(
@@ -3171,6 +3314,7 @@ mod tests {
             numbers_run_together: false,
             lists_paired_in_order: false,
             moved_values_are_new: false,
+            calls_written_as_text: false,
             ..tuning
         };
         assert!(CallCheck::new(&off, &tools(), &messages, &ToolChoice::Auto, true, true).is_none());
@@ -3200,6 +3344,7 @@ mod tests {
             numbers_run_together: false,
             lists_paired_in_order: false,
             moved_values_are_new: false,
+            calls_written_as_text: false,
             ..tuning
         };
         let required = CallCheck::new(
@@ -3867,6 +4012,7 @@ mod tests {
         assert!(check(&ToolCallTuning::default()));
         assert!(!check(&ToolCallTuning {
             text_answer_without_tools: false,
+            calls_written_as_text: false,
             ..ToolCallTuning::default()
         }));
     }

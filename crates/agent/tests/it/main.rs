@@ -143,6 +143,7 @@ pub fn open_agent_with(dir: &Path, backend: Arc<ScriptedBackend>, options: Agent
                 lists_paired_in_order: false,
                 moved_values_are_new: false,
                 text_answer_without_tools: true,
+                calls_written_as_text: false,
                 floats_as_declared: true,
                 parallel_call_guidance: CallGuidance::Off,
             },

@@ -57,6 +57,7 @@ fn exact_tuning() -> fulcrum_agent::ToolCallTuning {
         percentages_beside_plain_numbers: false,
         lists_paired_in_order: false,
         moved_values_are_new: false,
+        calls_written_as_text: false,
         ..Default::default()
     }
 }

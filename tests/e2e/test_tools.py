@@ -262,6 +262,15 @@ def test_values_given_to_the_wrong_function_are_given_back(qwen_server):
         "team": "Los Angeles Lakers", "league": "NBA", "rounds": 7}, calls
 
 
+def function_tool(name, description, string_properties, required):
+    """A tool whose arguments are all strings, given by their descriptions."""
+    return {"type": "function", "function": {
+        "name": name, "description": description,
+        "parameters": {"type": "object", "properties": {
+            key: {"type": "string", "description": text}
+            for key, text in string_properties.items()}, "required": required}}}
+
+
 def answer_calls(server, tool, question):
     """The calls (name, arguments) answering `question` with `tool` under `auto`, with no
     max_tokens, as LangChain and the Agents SDK send."""
@@ -269,8 +278,12 @@ def answer_calls(server, tool, question):
         model=MODEL, tools=[tool], temperature=0,
         messages=[{"role": "user", "content": question}],
     )
-    return [(c.function.name, json.loads(c.function.arguments))
-            for c in r.choices[0].message.tool_calls or []]
+    choice = r.choices[0]
+    calls = [(c.function.name, json.loads(c.function.arguments))
+             for c in choice.message.tool_calls or []]
+    assert calls, (f"no call ({choice.finish_reason}, {r.usage.completion_tokens} tokens): "
+                   f"{(choice.message.content or '')[:1500]!r}\n" + "".join(server.log[-40:]))
+    return calls
 
 
 def test_a_number_list_run_together_is_a_call_for_each_member(qwen_server):
@@ -314,28 +327,57 @@ def test_lists_paired_respectively_keep_their_pairs(qwen_server):
 
 
 def test_a_leg_back_over_places_written_twice_is_a_call_of_its_own(qwen_server):
-    # BFCL's parallel_135: the last leg, Miami back to New York, uses only places earlier
-    # legs used, each in the other argument; both are written twice, so the call is new
+    # BFCL's parallel_92: the leg back, Miami to New York City, uses only places earlier legs
+    # used, each in the other argument; both are written twice, so the call is new
     # (moved_values_are_new; with FULCRUM_MOVED_VALUES_ARE_NEW=false it is dropped as
-    # bringing nothing new).
-    distance = {"type": "function", "function": {
-        "name": "geo_distance_calculate",
-        "description": "Calculate the geographic distance between two given locations.",
-        "parameters": {"type": "object", "properties": {
-            "start_location": {"type": "string",
-                               "description": "The starting location for the distance calculation."},
-            "end_location": {"type": "string",
-                             "description": "The destination location for the distance calculation."},
-            "units": {"type": "string", "description": "Optional. The desired units for the "
-                      "resulting distance ('miles' or 'kilometers'). Defaults to 'miles'."}},
-            "required": ["start_location", "end_location"]}}}
+    # bringing nothing new). Chosen over parallel_135, whose answer flips between calls and
+    # text with the server's history (the same request after others, or with a trailing
+    # space); this one gave the same three legs in five wordings of it.
+    distance = function_tool(
+        "get_shortest_driving_distance",
+        "Calculate the shortest driving distance between two locations.",
+        {"origin": "Starting point of the journey.",
+         "destination": "End point of the journey.",
+         "unit": "Preferred unit of distance (optional, default is kilometers)."},
+        ["origin", "destination"])
     calls = answer_calls(qwen_server, distance, (
-        "What is the total distance in kilometers if I start my journey from New York, travel "
-        "to Los Angeles, then from Los Angeles to Miami, and finally from Miami back to New "
-        "York?"))
-    legs = sorted((a["start_location"], a["end_location"]) for _, a in calls)
-    assert legs == [("Los Angeles", "Miami"), ("Miami", "New York"),
-                    ("New York", "Los Angeles")], calls
+        "What is the shortest driving distance in miles from New York City to Los Angeles and "
+        "then from Los Angeles to Miami, considering that you have to return to New York City "
+        "from Miami?"))
+    legs = sorted((a["origin"], a["destination"]) for _, a in calls)
+    assert legs == [("Los Angeles", "Miami"), ("Miami", "New York City"),
+                    ("New York City", "Los Angeles")], calls
+
+
+def test_a_call_the_model_writes_into_its_text_is_made_as_a_call(qwen_server):
+    # Asked this way the default model answers in text and writes the call out as XML
+    # ("you can use the following function call: ```xml <tools> <function>
+    # <name>geo_distance_calulate</name>"), then goes on for thousands of tokens. With
+    # calls_written_as_text the generation is stopped at that block and the call is made
+    # (with FULCRUM_CALLS_WRITTEN_AS_TEXT=false: no call, the XML in the content).
+    distance = function_tool(
+        "geo_distance_calculate",
+        "Calculate the geographic distance between two given locations.",
+        {"start_location": "The starting location for the distance calculation.",
+         "end_location": "The destination location for the distance calculation.",
+         "units": "Optional. The desired units for the resulting distance ('miles' or "
+                  "'kilometers'). Defaults to 'miles'."},
+        ["start_location", "end_location"])
+    r = client(qwen_server).chat.completions.create(
+        model=MODEL, tools=[distance], temperature=0,
+        messages=[{"role": "user", "content": (
+            "Please tell me: What is the total distance in kilometers if I start my journey "
+            "from New York, travel to Los Angeles, then from Los Angeles to Miami, and finally "
+            "from Miami back to New York?")}],
+    )
+    message = r.choices[0].message
+    assert message.tool_calls, message.content
+    assert r.choices[0].finish_reason == "tool_calls"
+    first = json.loads(message.tool_calls[0].function.arguments)
+    assert message.tool_calls[0].function.name == "geo_distance_calculate"
+    assert (first["start_location"], first["end_location"]) == ("New York", "Los Angeles")
+    # Whatever text came before the call, no call is written out in it.
+    assert "<name>" not in (message.content or "") and "```" not in (message.content or "")
 
 
 def test_auto_answers_in_text_when_no_tool_fits(qwen_server):

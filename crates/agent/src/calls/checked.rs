@@ -697,12 +697,12 @@ impl Checking {
         let opens_calls = calls.trim_start().starts_with(OPEN);
         let (text, reason, usage) = match sent.len() + calls.len() - calls.trim_start().len() {
             start if opens_calls && reason == FinishReason::Stop => {
-                let checked = self.checked(&answer, start, usage).await?;
-                self.leave_report(answer);
-                checked
+                self.checked(&answer, start, usage).await?
             }
             _ => (answer, reason, usage),
         };
+        // The model's own answer is the text with the call written out, as far as it went.
+        self.leave_report(watch.text().to_string());
         let unsent = text.get(sent.len()..).unwrap_or_default().to_string();
         if !unsent.is_empty() {
             let _ = self.send(GenerationEvent::Text(unsent));
@@ -2564,6 +2564,10 @@ mod tests {
         assert_eq!(text, format!("{prose}{made}"));
         let report = report.expect("the checks changed the answer");
         assert_eq!(report.call_written_as_text.as_deref(), Some("route"));
+        // Stopped once the block named the tool: the model's answer up to there.
+        assert!(report.model_answer.starts_with(&format!("{prose}```json")));
+        assert!(report.model_answer.contains("\"name\": \"route\""));
+        assert!(!report.model_answer.contains("It returns"));
         assert_eq!(requests[1].prompt, format!("PROMPT {prose}"));
         let calls_grammar = tools().grammar(&ToolChoice::Required, true);
         assert_eq!(requests[1].grammar.as_deref(), Some(calls_grammar.as_str()));

@@ -66,6 +66,11 @@ impl WrittenCalls {
         self.called.as_deref()
     }
 
+    /// The answer so far, sent or held.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
     /// The text sent so far.
     pub fn sent(&self) -> &str {
         &self.text[..self.released]

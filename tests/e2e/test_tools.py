@@ -373,9 +373,9 @@ def test_a_call_the_model_writes_into_its_text_is_made_as_a_call(qwen_server):
     message = r.choices[0].message
     assert message.tool_calls, message.content
     assert r.choices[0].finish_reason == "tool_calls"
-    first = json.loads(message.tool_calls[0].function.arguments)
-    assert message.tool_calls[0].function.name == "geo_distance_calculate"
-    assert (first["start_location"], first["end_location"]) == ("New York", "Los Angeles")
+    assert {call.function.name for call in message.tool_calls} == {"geo_distance_calculate"}
+    legs = [json.loads(call.function.arguments) for call in message.tool_calls]
+    assert ("New York", "Los Angeles") in [(a["start_location"], a["end_location"]) for a in legs]
     # Whatever text came before the call, no call is written out in it.
     assert "<name>" not in (message.content or "") and "```" not in (message.content or "")
 

@@ -51,9 +51,6 @@ impl WrittenCalls {
             }
         }
         if let Some((start, _)) = self.block {
-            if self.called.is_none() {
-                self.called = self.call_in(start);
-            }
             return self.release(start);
         }
         let partial = self.text[self.scanned..].trim_start();
@@ -88,31 +85,29 @@ impl WrittenCalls {
         self.release(self.text.len())
     }
 
+    /// Takes a whole line: opens, closes or extends the held block, whose call is looked for
+    /// once per line (not per piece: a long block is read once a line, not once a token).
     fn take_line(&mut self, start: usize, end: usize) {
         let line = self.text[start..end].trim();
-        match self.block {
+        let (block_start, closes) = match self.block {
             None if opens_block(line) => {
                 let fence = line.starts_with("```");
                 self.block = Some((start, fence));
-                // A one-line object (`{"name": …}`) is whole at its line's end.
-                if !fence {
-                    self.called = self.call_in(start);
-                }
+                (start, false)
             }
-            None => {}
+            None => return,
             Some((block_start, fence)) => {
                 let closes = if fence {
                     line.starts_with("```")
                 } else {
                     line.is_empty()
                 };
-                if closes {
-                    self.called = self.call_in(block_start);
-                    if self.called.is_none() {
-                        self.block = None;
-                    }
-                }
+                (block_start, closes)
             }
+        };
+        self.called = self.call_in(block_start);
+        if closes && self.called.is_none() {
+            self.block = None;
         }
     }
 
@@ -245,6 +240,14 @@ mod tests {
             assert_eq!(watch.called(), None, "{text}");
             assert_eq!(sent, text);
         }
+    }
+
+    #[test]
+    fn a_call_in_markup_without_a_fence_is_found_lines_after_it_opens() {
+        let text = "Call it like this:\n<tools>\n  <function>\n    <name>get_weather</name>\n";
+        let (sent, watch) = watch(text, 4);
+        assert_eq!(watch.called(), Some("get_weather"));
+        assert_eq!(sent, "Call it like this:\n");
     }
 
     #[test]

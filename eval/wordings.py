@@ -32,10 +32,15 @@ def wordings(question: str) -> dict:
     }
 
 
+# BFCL writes Python's type names where JSON Schema has its own.
+TYPES = {"dict": "object", "float": "number", "tuple": "array"}
+
+
 def as_openai_schema(schema):
-    """BFCL writes `dict` for JSON Schema's `object`."""
+    """BFCL's schema as JSON Schema (`dict` is `object`, `float` is `number`…)."""
     if isinstance(schema, dict):
-        return {key: ("object" if key == "type" and value == "dict" else as_openai_schema(value))
+        return {key: (TYPES.get(value, value) if key == "type" and isinstance(value, str)
+                      else as_openai_schema(value))
                 for key, value in schema.items()}
     if isinstance(schema, list):
         return [as_openai_schema(item) for item in schema]

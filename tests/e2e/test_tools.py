@@ -306,6 +306,30 @@ def test_a_number_list_run_together_is_a_call_for_each_member(qwen_server):
     assert all(a["loan_amount"] == 400000 and a["interest_rate"] == 0.04 for _, a in calls), calls
 
 
+def test_the_next_request_is_asked_for_with_the_numbers_no_call_used(qwen_server):
+    # BFCL's parallel_15: the model makes the California call only; asked for another, it
+    # copies it, and held away from 15000 it writes 1500, which nobody wrote. Given the
+    # numbers no call used (probe_unused_numbers) it writes Florida's call (with
+    # FULCRUM_PROBE_UNUSED_NUMBERS=false the California call comes back alone).
+    tax = {"type": "function", "function": {
+        "name": "calculate_capital_gains_tax",
+        "description": "Calculate the capital gains tax for a given gains type and amount",
+        "parameters": {"type": "object", "properties": {
+            "short_term_gain": {"type": "integer",
+                                "description": "The short term capital gain amount."},
+            "long_term_gain": {"type": "integer",
+                               "description": "The long term capital gain amount."},
+            "state": {"type": "string", "description": "The state where the income is generated.",
+                      "default": "federal"}},
+            "required": ["short_term_gain", "long_term_gain"]}}}
+    calls = answer_calls(qwen_server, tax, (
+        "What will be the capital gains tax for a short term capital gains of $15000, long term "
+        "gains of $25000 in the state of California and $20000 short term, $50000 long term in "
+        "Florida?"))
+    gains = sorted((a["short_term_gain"], a["long_term_gain"], a.get("state")) for _, a in calls)
+    assert gains == [(15000, 25000, "California"), (20000, 50000, "Florida")], calls
+
+
 def test_lists_paired_respectively_keep_their_pairs(qwen_server):
     # BFCL's parallel_47: the model adds Manchester United in the Champions League beside
     # both right pairs; the message pairs its lists ("respectively"), so the crossed call is

@@ -104,6 +104,11 @@ pub struct ToolCallTuning {
     /// user wrote a number no call used, ask once more with the first argument held away
     /// from the values earlier calls of that function gave it.
     pub probe_other_values: bool,
+    /// With `probe_parallel_calls`: when the extra call asked for brings nothing new (and
+    /// holding its first argument away brought nothing either), ask once more with the
+    /// first number argument of the last call that some unused written number can stand for
+    /// chosen among those numbers ("$20000 and $50000 in Florida" after the California call).
+    pub probe_unused_numbers: bool,
     /// In `auto`, a free string a call gives to more of its arguments than the conversation
     /// writes it (the model copied one argument into another) is left out of the optional
     /// arguments carrying it, and a call whose required arguments carry it is dropped
@@ -220,6 +225,7 @@ impl Default for ToolCallTuning {
             // Measured where it can act: +2 of 40 on the tuning half, none lost on either
             // half (EVAL.md), once held away from values as they begin (not `30` away from `3`).
             probe_other_values: true,
+            probe_unused_numbers: true,
             drop_copied_values: true,
             pronouns_are_values: false,
             // Measured on the 28 entries where it can act: +1 on the tuning half, none lost

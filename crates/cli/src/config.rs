@@ -70,6 +70,9 @@ pub struct Config {
     /// With `probe_parallel_calls`: when the extra call repeats earlier ones and the user
     /// wrote a number no call used, ask again with the first argument held to new values.
     pub probe_other_values: bool,
+    /// With `probe_parallel_calls`: when the extra call repeats earlier ones, ask again with
+    /// a number argument chosen among the numbers the user wrote that no call used.
+    pub probe_unused_numbers: bool,
     pub drop_copied_values: bool,
     pub pronouns_are_values: bool,
     pub other_functions_by_name: bool,
@@ -245,6 +248,7 @@ impl Default for Config {
             calls_for_named_choices: true,
             calls_for_list_combinations: true,
             probe_other_values: true,
+            probe_unused_numbers: true,
             drop_copied_values: true,
             pronouns_are_values: false,
             other_functions_by_name: true,
@@ -314,7 +318,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 80] = [
+pub const KEYS: [&str; 81] = [
     "engine",
     "upstreams",
     "host",
@@ -339,6 +343,7 @@ pub const KEYS: [&str; 80] = [
     "calls_for_named_choices",
     "calls_for_list_combinations",
     "probe_other_values",
+    "probe_unused_numbers",
     "drop_copied_values",
     "pronouns_are_values",
     "other_functions_by_name",
@@ -480,6 +485,7 @@ impl Config {
             calls_for_named_choices: self.calls_for_named_choices,
             calls_for_list_combinations: self.calls_for_list_combinations,
             probe_other_values: self.probe_other_values,
+            probe_unused_numbers: self.probe_unused_numbers,
             drop_copied_values: self.drop_copied_values,
             pronouns_are_values: self.pronouns_are_values,
             other_functions_by_name: self.other_functions_by_name,

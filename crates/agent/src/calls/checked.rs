@@ -252,6 +252,9 @@ pub struct CallCheck {
     /// When the extra call brings nothing new, ask again with its first argument held away
     /// from the values earlier calls gave it (see `Checking::steer`).
     probe_other_values: bool,
+    /// When that brings nothing new either, ask with a number argument chosen among the
+    /// numbers the user wrote that no call used (see `Checking::steer_to_unused_number`).
+    probe_unused_numbers: bool,
     /// The lists of the user's message, when a call is made for each member.
     lists: Option<Lists>,
     /// A call for each other member of a list a call used one member of.
@@ -353,6 +356,7 @@ impl CallCheck {
         let drop_copied_values = on(tuning.drop_copied_values) && *choice == ToolChoice::Auto;
         let probe = on(tuning.probe_parallel_calls) && parallel;
         let probe_other_values = probe && tuning.probe_other_values;
+        let probe_unused_numbers = probe && tuning.probe_unused_numbers;
         let message = messages
             .iter()
             .rev()
@@ -423,6 +427,7 @@ impl CallCheck {
             drop_copied_values,
             probe,
             probe_other_values,
+            probe_unused_numbers,
             lists,
             members,
             members_per_function,
@@ -1378,7 +1383,10 @@ impl Checking {
                 }
             }
             // Nothing new among all tools nor those not called: the model copied.
-            if let Some(steer) = self.steer(calls, &used, &mut steered) {
+            for steering in [Self::steer, Self::steer_to_unused_number] {
+                let Some(steer) = steering(self, calls, &used, &mut steered) else {
+                    continue;
+                };
                 let (kept, tokens) = self
                     .extra_call(
                         prefix,
@@ -1500,6 +1508,74 @@ impl Checking {
         Some(Steer {
             grammar,
             argument: first.clone(),
+            excluded,
+        })
+    }
+
+    /// One more call of the last call's function with its first number argument (in the
+    /// schema's order) that an unused written number can stand for (see
+    /// [`Grounds::unused_numbers_like`]) chosen among those numbers: held away from its
+    /// value, a small model writes a number nobody wrote (`1500` beside "15000") or the
+    /// same call in another order; given the numbers left, it takes the next request's and
+    /// fills the rest from beside it. The call gives every argument the last one gave. Once
+    /// per function, argument and choices (`steered`).
+    fn steer_to_unused_number(
+        &self,
+        calls: &[ParsedCall],
+        used: &HashSet<String>,
+        steered: &mut HashSet<String>,
+    ) -> Option<Steer> {
+        if !self.check.probe_unused_numbers {
+            return None;
+        }
+        let last = calls.last()?;
+        let properties = self
+            .check
+            .schema(&last.name)
+            .get("properties")?
+            .as_object()?;
+        let (argument, choices) = properties.iter().find_map(|(property, schema)| {
+            let like = last.arguments.get(property)?;
+            let integer = schema.get("type").and_then(Value::as_str) == Some("integer");
+            let choices: Vec<Value> = self
+                .check
+                .grounds
+                .unused_numbers_like(used, like.as_f64()?)
+                .into_iter()
+                .filter(|number| !integer || number.fract() == 0.0)
+                .map(|number| written_number(number, like))
+                .collect();
+            (!choices.is_empty()).then(|| (property.clone(), choices))
+        })?;
+        let key = format!(
+            "{}\u{1f}{argument}\u{1f}{}",
+            last.name,
+            Value::Array(choices.clone())
+        );
+        if !steered.insert(key) {
+            return None;
+        }
+        // "The same again with this number" keeps what the call gave: a model that chose the
+        // number first tends to close the call after the argument its request names.
+        let given: Vec<&str> = last
+            .arguments
+            .as_object()?
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let grammar = self
+            .check
+            .tools
+            .call_grammar_choosing(&last.name, &argument, &choices, &given)?;
+        let excluded = calls
+            .iter()
+            .filter(|call| call.name == last.name)
+            .filter_map(|call| call.arguments.get(&argument).cloned())
+            .collect();
+        tracing::debug!(call = %last.name, %argument, choices = ?choices, "asked for the call again with a number the user wrote that no call used");
+        Some(Steer {
+            grammar,
+            argument,
             excluded,
         })
     }
@@ -3078,6 +3154,7 @@ mod tests {
         let adele = call("play", json!({"artist": "Adele", "minutes": 15}));
         let steering = ToolCallTuning {
             probe_other_values: true,
+            probe_unused_numbers: false,
             ..ToolCallTuning::default()
         };
         let answer = |question: &'static str, outputs: Vec<String>| async move {
@@ -3131,6 +3208,7 @@ mod tests {
         // Off: the copies end the answer.
         let off = ToolCallTuning {
             probe_other_values: false,
+            probe_unused_numbers: false,
             ..ToolCallTuning::default()
         };
         let (answer, requests, _) = try_answer_tuned(
@@ -3142,6 +3220,86 @@ mod tests {
         .await;
         assert_eq!(answer.expect("generated").0, swift);
         assert_eq!(requests.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_copied_call_is_asked_again_with_a_number_the_user_wrote_that_no_call_used() {
+        let swift = call("play", json!({"artist": "Taylor Swift", "minutes": 20}));
+        let adele = call("play", json!({"minutes": 15, "artist": "Adele"}));
+        let tuned = |probe_other_values: bool, probe_unused_numbers: bool| ToolCallTuning {
+            probe_other_values,
+            probe_unused_numbers,
+            ..ToolCallTuning::default()
+        };
+        let numbers_only = tuned(false, true);
+        let question = "Play Taylor Swift for 20 minutes, then Adele for 15 minutes";
+        let (answer, requests, report) = try_answer_tuned(
+            &numbers_only,
+            question,
+            ToolChoice::Auto,
+            // The model's first answer, its two extra calls (copies), the one asked with
+            // the minutes chosen among the numbers left.
+            vec![swift.clone(), swift.clone(), swift.clone(), adele.clone()],
+        )
+        .await;
+        assert_eq!(answer.expect("generated").0, format!("{swift}\n{adele}"));
+        let choosing_minutes = || {
+            tools().call_grammar_choosing("play", "minutes", &[json!(15)], &["artist", "minutes"])
+        };
+        assert!(choosing_minutes().is_some());
+        assert_eq!(requests[3].grammar, choosing_minutes());
+        let added: Vec<_> = report
+            .expect("a call was added")
+            .added
+            .iter()
+            .map(|c| (c.reason, c.arguments["minutes"].clone()))
+            .collect();
+        assert_eq!(added, vec![("steered", json!(15))]);
+        // After the held-away call brought a name nobody wrote, the number is chosen.
+        let stray = call("play", json!({"artist": "Beyonce", "minutes": 15}));
+        let (answer, requests, _) = try_answer_tuned(
+            &tuned(true, true),
+            question,
+            ToolChoice::Auto,
+            vec![
+                swift.clone(),
+                swift.clone(),
+                swift.clone(),
+                stray,
+                adele.clone(),
+            ],
+        )
+        .await;
+        assert_eq!(answer.expect("generated").0, format!("{swift}\n{adele}"));
+        assert_eq!(requests[4].grammar, choosing_minutes());
+        // The call chosen so still carries only values the user wrote.
+        let invented = call("play", json!({"minutes": 15, "artist": "Beyonce"}));
+        let (answer, _, _) = try_answer_tuned(
+            &numbers_only,
+            question,
+            ToolChoice::Auto,
+            vec![swift.clone(), swift.clone(), swift.clone(), invented],
+        )
+        .await;
+        assert_eq!(answer.expect("generated").0, swift);
+        // A number no call used that cannot stand for the minutes (ten times more, or a
+        // percentage) is not asked for; nor with the check off.
+        for (question, tuning) in [
+            (
+                "Play Taylor Swift for 20 minutes, then Adele for 300 minutes",
+                numbers_only,
+            ),
+            (
+                "Play Taylor Swift for 20 minutes at 15% volume",
+                numbers_only,
+            ),
+            (question, tuned(false, false)),
+        ] {
+            let (answer, requests, _) =
+                try_answer_tuned(&tuning, question, ToolChoice::Auto, vec![swift.clone(); 4]).await;
+            assert_eq!(answer.expect("generated").0, swift, "{question}");
+            assert_eq!(requests.len(), 3, "{question}");
+        }
     }
 
     #[test]
@@ -3227,8 +3385,9 @@ mod tests {
             "its values are the user's, but nothing asks for it"
         );
         // The answer, the extra calls among all tools and those not called, and (120 and 60
-        // unused) one of `play` held away from its artist.
-        assert_eq!(requests.len(), 4);
+        // unused) one of `play` held away from its artist, then one with its minutes chosen
+        // among the numbers left that can be minutes (60; 120 is in km).
+        assert_eq!(requests.len(), 5);
 
         let (text, _, _) = answer(
             "Play Taylor Swift for 20 minutes and tell me the travel time for 120 km at 60",
@@ -3252,13 +3411,15 @@ mod tests {
         let play_held = tools()
             .call_grammar_without("play", "artist", &[json!("Taylor Swift")], Some(120.0))
             .expect("artist can be narrowed");
+        let play_minutes_left =
+            tools().call_grammar_choosing("play", "minutes", &[json!(60)], &["artist", "minutes"]);
         let grammars: Vec<_> = requests[1..]
             .iter()
             .map(|request| request.grammar.clone())
             .collect();
         assert_eq!(
             grammars,
-            vec![Some(only_play), Some(play_held)],
+            vec![Some(only_play), Some(play_held), play_minutes_left],
             "no tool not called may be asked for"
         );
     }
@@ -3296,6 +3457,7 @@ mod tests {
             calls_for_named_choices: false,
             calls_for_list_combinations: false,
             probe_other_values: false,
+            probe_unused_numbers: false,
             drop_copied_values: false,
             pronouns_are_values: true,
             other_functions_by_name: false,

@@ -498,6 +498,55 @@ impl Grounds {
     /// [`Self::found_values`]) carries, at its scale or as its percentage, nor as digits of
     /// a string ("May 3, 2022" in `"2022-05-03"`): a value of the request no call has used.
     pub fn unused_written_number(&self, used: &HashSet<String>) -> bool {
+        !self.unused_numbers(used).is_empty()
+    }
+
+    /// The numbers the text writes that no call of `used` carries (see
+    /// [`Self::unused_written_number`]) and that can stand where a call has `like`: written
+    /// the same way (with a percent sign or without, at the same scale word) and in the form
+    /// `like` takes of its own writing (`0.02` for "2%" makes "1.5%" `0.015`), of a size
+    /// within ten times `like`'s, and not with another unit ("75 kilograms" is no "24
+    /// inches"; see `unit_of`); in the text's order, each once. "$15000 short-term and
+    /// $25000 long-term in California, $20000 and $50000 in Florida": 20000 and 50000 for
+    /// the call's `15000`, nothing for its `25000`'s neighbour "2%" nor for "10 years".
+    pub fn unused_numbers_like(&self, used: &HashSet<String>, like: f64) -> Vec<f64> {
+        let chars: Vec<char> = self.lower.chars().collect();
+        let Some((percent, form, unit)) = value_numbers(&chars).into_iter().find_map(|number| {
+            let percent = number.scales.contains(&PERCENT);
+            if same_number(like, number.value) {
+                return Some((percent, None, number.unit));
+            }
+            number
+                .scales
+                .iter()
+                .copied()
+                .find(|scale| same_number(like, number.scaled(*scale)))
+                .map(|scale| (percent, Some(scale), number.unit.clone()))
+        }) else {
+            return Vec::new();
+        };
+        let mut alike: Vec<f64> = Vec::new();
+        for number in self.unused_numbers(used) {
+            let other_unit = matches!((&unit, &number.unit), (Some(a), Some(b)) if a != b);
+            if number.scales.contains(&PERCENT) != percent || other_unit {
+                continue;
+            }
+            let value = match form {
+                None => number.value,
+                Some(scale) if number.scales.contains(&scale) => number.scaled(scale),
+                Some(_) => continue,
+            };
+            let ratio = (value / like).abs();
+            let near = like != 0.0 && value != 0.0 && (0.1..=10.0).contains(&ratio);
+            if near && !alike.iter().any(|seen| same_number(*seen, value)) {
+                alike.push(value);
+            }
+        }
+        alike
+    }
+
+    /// The numbers of [`value_numbers`] that no call of `used` carries.
+    fn unused_numbers(&self, used: &HashSet<String>) -> Vec<ValueNumber> {
         let mut carried: Vec<f64> = Vec::new();
         for key in used {
             match key.parse::<f64>() {
@@ -509,23 +558,19 @@ impl Grounds {
             }
         }
         let chars: Vec<char> = self.lower.chars().collect();
-        written_numbers(&chars)
-            .iter()
-            .filter(|written| !in_scientific_notation(&chars, written.start, written.end))
-            // The 2 of "m/s^2" and "x^2" is a unit's or a term's power, not a value.
-            .filter(|written| written.start == 0 || chars[written.start - 1] != '^')
-            .filter(|written| !numbers_a_line(&chars, written))
-            .any(|written| {
-                let forms: Vec<f64> = std::iter::once(written.value)
-                    .chain(
-                        scales_after(&chars, written.end).map(|(_, scale)| written.value * scale),
-                    )
-                    .chain(std::iter::once(percentage_value(written.value)))
+        value_numbers(&chars)
+            .into_iter()
+            .filter(|number| {
+                let forms: Vec<f64> = std::iter::once(number.value)
+                    .chain(number.scales.iter().map(|scale| number.scaled(*scale)))
+                    .chain(std::iter::once(percentage_value(number.value)))
                     .collect();
+                // A call's `-4` carries the 4 of "5x^2 - 4x" (see `written_number`).
                 !carried
                     .iter()
-                    .any(|c| forms.iter().any(|form| same_number(*c, *form)))
+                    .any(|c| forms.iter().any(|form| same_number(c.abs(), form.abs())))
             })
+            .collect()
     }
 
     /// The largest size of a number the text writes, if it writes any: at the scale of a
@@ -934,6 +979,72 @@ pub(super) fn written_numbers(chars: &[char]) -> Vec<WrittenNumber> {
     numbers
 }
 
+/// A number the text writes in digits as a value: with the scales written after it and
+/// the unit it is written with.
+struct ValueNumber {
+    value: f64,
+    scales: Vec<f64>,
+    unit: Option<String>,
+}
+
+impl ValueNumber {
+    fn scaled(&self, scale: f64) -> f64 {
+        if scale == PERCENT {
+            percentage_value(self.value)
+        } else {
+            self.value * scale
+        }
+    }
+}
+
+/// The numbers `chars` writes in digits that may be values of a request, in order: not
+/// those of a number in scientific notation, a power ("m/s^2", "x^2") or a line's number.
+fn value_numbers(chars: &[char]) -> Vec<ValueNumber> {
+    written_numbers(chars)
+        .into_iter()
+        .filter(|written| !in_scientific_notation(chars, written.start, written.end))
+        .filter(|written| written.start == 0 || chars[written.start - 1] != '^')
+        .filter(|written| !numbers_a_line(chars, written))
+        .map(|written| ValueNumber {
+            value: written.value,
+            scales: scales_after(chars, written.end)
+                .map(|(_, scale)| *scale)
+                .collect(),
+            unit: unit_of(chars, &written),
+        })
+        .collect()
+}
+
+/// Words after a number that join it to the next or place it rather than name its unit.
+const NOT_UNITS: &[&str] = &[
+    "a", "an", "and", "as", "at", "by", "for", "from", "in", "into", "of", "on", "or", "per",
+    "than", "the", "then", "to", "with",
+];
+
+/// The unit `written` is written with: a currency sign before it ("$15000"), else the word
+/// after it, singular ("12 months", "8 month"; "5 个" by its first character), unless that
+/// word joins or places it ("5 and", "10 in"); `None` for neither.
+fn unit_of(chars: &[char], written: &WrittenNumber) -> Option<String> {
+    let before = written.start.checked_sub(1).map(|at| chars[at]);
+    if let Some(sign) = before.filter(|c| matches!(c, '$' | '€' | '£' | '¥' | '₹')) {
+        return Some(sign.to_string());
+    }
+    let rest = chars[written.end..]
+        .iter()
+        .skip_while(|c| **c == ' ')
+        .copied();
+    let first = rest.clone().next()?;
+    if !first.is_ascii_alphabetic() {
+        return first.is_alphabetic().then(|| first.to_string());
+    }
+    let word: String = rest.take_while(char::is_ascii_alphabetic).collect();
+    let singular = word
+        .strip_suffix('s')
+        .filter(|stem| stem.len() > 1)
+        .unwrap_or(&word);
+    (!NOT_UNITS.contains(&word.as_str())).then(|| singular.to_string())
+}
+
 /// The scale words written right after the number ending at char `end` (`%`, `million`, `万`),
 /// with their multipliers.
 pub(super) fn scales_after(
@@ -1071,6 +1182,60 @@ mod tests {
             "a line's number is no value"
         );
         assert!(listed.unused_written_number(&used(&["4", "52"])));
+    }
+
+    #[test]
+    fn unused_numbers_are_offered_in_the_form_and_size_of_the_value_they_stand_beside() {
+        let used = |keys: &[&str]| keys.iter().map(|k| k.to_string()).collect::<HashSet<_>>();
+        let gains = Grounds::new(
+            "Tax on $15000 short-term and $25000 long-term gains in California, \
+             and $20000 short-term, $50000 long-term in Florida, over 2 years",
+        );
+        let carried = used(&["15000", "25000", "california"]);
+        assert_eq!(
+            gains.unused_numbers_like(&carried, 15000.0),
+            vec![20000.0, 50000.0],
+            "the 2 of the years is no gain"
+        );
+        let growth =
+            Grounds::new("500 elephants growing 2% a year for 10 years; then at 1.5% and at 2.5%");
+        let carried = used(&["500", "0.02", "10"]);
+        assert_eq!(
+            growth.unused_numbers_like(&carried, 0.02),
+            vec![0.015, 0.025]
+        );
+        assert_eq!(growth.unused_numbers_like(&carried, 2.0), vec![1.5, 2.5]);
+        assert!(growth.unused_numbers_like(&carried, 500.0).is_empty());
+        let scaled = Grounds::new("a payout of 5 million on 2 million shares, then 6 million");
+        let carried = used(&["5000000", "2000000"]);
+        assert_eq!(
+            scaled.unused_numbers_like(&carried, 5_000_000.0),
+            vec![6_000_000.0]
+        );
+        assert!(scaled
+            .unused_numbers_like(&carried, 2_000_000.0)
+            .iter()
+            .all(|n| *n == 6_000_000.0));
+        assert!(
+            gains.unused_numbers_like(&carried, 7.0).is_empty(),
+            "a value the text does not write"
+        );
+        let equation = Grounds::new("3x^2 + 7x + 2 = 0, then 5x^2 - 4x + 1 = 0");
+        let carried = used(&["3", "7", "2", "5", "-4", "1", "0"]);
+        assert!(
+            !equation.unused_written_number(&carried),
+            "-4 carries the 4 of - 4x"
+        );
+        let units = Grounds::new("I weigh 75 kilograms; a vase 24 inches tall, 60 kilograms");
+        let carried = used(&["75"]);
+        assert_eq!(units.unused_numbers_like(&carried, 75.0), vec![60.0]);
+        let months = Grounds::new("solar for 12 months and wind for 8 month, 5 and 9 in all");
+        let carried = used(&["12"]);
+        assert_eq!(
+            months.unused_numbers_like(&carried, 12.0),
+            vec![8.0, 5.0, 9.0],
+            "a plural is its singular; a joint is no unit"
+        );
     }
 
     #[test]

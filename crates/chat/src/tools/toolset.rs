@@ -163,12 +163,36 @@ impl ToolSet {
     /// (the other arguments as the schema allows); `None` when `name` is not offered or has
     /// no such property.
     pub fn pinned_call_grammar(&self, name: &str, property: &str, value: &Value) -> Option<String> {
+        self.narrowed_call_grammar(name, property, |_| Some(json!({ "const": value })))
+    }
+
+    /// The grammar of exactly one call of `name` whose argument `property` is one of
+    /// `choices`, written first (a model fills the others from beside the value it chose),
+    /// and whose arguments `given` are given too (the others as the schema allows); `None`
+    /// when there is no choice, or `name` is not offered or has no such property.
+    pub fn call_grammar_choosing(
+        &self,
+        name: &str,
+        property: &str,
+        choices: &[Value],
+        given: &[&str],
+    ) -> Option<String> {
+        if choices.is_empty() {
+            return None;
+        }
         let mut tool = self.enforced.iter().find(|tool| tool.name == name)?.clone();
         let parameters = tool.parameters.as_object_mut()?;
         let properties = parameters.get_mut("properties")?.as_object_mut()?;
-        let pinned = properties.get_mut(property)?;
-        *pinned = json!({ "const": value });
+        properties.get(property)?;
+        let rest = std::mem::take(properties);
+        properties.insert(property.to_string(), json!({ "enum": choices }));
+        properties.extend(rest.into_iter().filter(|(key, _)| key != property));
         require(parameters, property);
+        for argument in given {
+            if parameters["properties"].get(argument).is_some() {
+                require(parameters, argument);
+            }
+        }
         Some(grammar(&[tool], &ToolChoice::Required, false))
     }
 
@@ -183,11 +207,24 @@ impl ToolSet {
         excluded: &[Value],
         largest: Option<f64>,
     ) -> Option<String> {
+        self.narrowed_call_grammar(name, property, |schema| {
+            excluding_within(schema, excluded, largest)
+        })
+    }
+
+    /// The grammar of exactly one call of `name` with the schema of its argument `property`
+    /// replaced by what `narrow` makes of it, and that argument required.
+    fn narrowed_call_grammar(
+        &self,
+        name: &str,
+        property: &str,
+        narrow: impl FnOnce(&Value) -> Option<Value>,
+    ) -> Option<String> {
         let mut tool = self.enforced.iter().find(|tool| tool.name == name)?.clone();
         let parameters = tool.parameters.as_object_mut()?;
         let properties = parameters.get_mut("properties")?.as_object_mut()?;
         let narrowed = properties.get_mut(property)?;
-        *narrowed = excluding_within(narrowed, excluded, largest)?;
+        *narrowed = narrow(narrowed)?;
         require(parameters, property);
         Some(grammar(&[tool], &ToolChoice::Required, false))
     }
@@ -270,6 +307,34 @@ mod tests {
                 arguments: json!({"interval": "1, 3"}),
             })
             .is_err());
+    }
+
+    #[test]
+    fn a_chosen_argument_is_written_first_with_the_given_ones_required() {
+        let set = ToolSet::new(vec![tool(
+            "tax",
+            json!({"type": "object", "properties": {
+                "state": {"type": "string"},
+                "gain": {"type": "number"},
+                "year": {"type": "integer"}
+            }, "required": ["gain"]}),
+        )])
+        .expect("valid");
+        let grammar = set
+            .call_grammar_choosing("tax", "gain", &[json!(20000), json!(50000)], &["state"])
+            .expect("gain can be chosen");
+        let gain = grammar.find("\"gain\"").expect("gain in the grammar");
+        let state = grammar.find("\"state\"").expect("state in the grammar");
+        assert!(gain < state, "the chosen argument comes first: {grammar}");
+        assert!(grammar.contains("20000") && grammar.contains("50000"));
+        assert!(
+            grammar.contains(r#""required":["gain","state"]"#),
+            "{grammar}"
+        );
+        assert!(set.call_grammar_choosing("tax", "gain", &[], &[]).is_none());
+        assert!(set
+            .call_grammar_choosing("tax", "rate", &[json!(1)], &[])
+            .is_none());
     }
 
     #[test]

@@ -148,7 +148,7 @@ impl Grounds {
     /// Whether `text` is a pronoun standing for a value (see [`PRONOUNS`]) that is not to
     /// count as one.
     fn stands_for_a_value(&self, text: &str) -> bool {
-        !self.pronouns_are_values && PRONOUNS.contains(&text.trim().to_lowercase().as_str())
+        !self.pronouns_are_values && is_pronoun(text)
     }
 
     /// What the user and the tools said in `messages`. Not the system prompt: it carries
@@ -644,29 +644,28 @@ impl Grounds {
     }
 }
 
+/// Whether `text` is one of [`PRONOUNS`], alone or with a verb run into it ("I'm", "I'd",
+/// "you've", "we'll").
+fn is_pronoun(text: &str) -> bool {
+    let lower = text.trim().to_lowercase().replace('\u{2019}', "'");
+    let pronoun = match lower.split_once('\'') {
+        Some((pronoun, verb)) if CONTRACTED_VERBS.contains(&verb) => pronoun,
+        Some(_) => return false,
+        None => lower.as_str(),
+    };
+    PRONOUNS.contains(&pronoun)
+}
+
+/// What English runs into a pronoun after an apostrophe: "I'm", "I'd", "you've", "we'll".
+const CONTRACTED_VERBS: [&str; 5] = ["m", "d", "ve", "ll", "re"];
+
 /// The pronouns of the person speaking and the one spoken to, which a small model copies from
 /// the message into an argument it has no value for (`"location": "I"`, `"company_name":
-/// "I'm"`): the user is no city, company or date. Third persons are left out ("Her" is a
-/// film), as are "us" and "it" ("US" and "IT" are values).
-const PRONOUNS: [&str; 18] = [
-    "i",
-    "i'm",
-    "i\u{2019}m",
-    "me",
-    "my",
-    "mine",
-    "myself",
-    "you",
-    "you're",
-    "your",
-    "yours",
-    "yourself",
-    "we",
-    "our",
-    "ours",
-    "我",
-    "我们",
-    "你",
+/// "I'm"`, `"team_name": "I'd"`): the user is no city, company or date. Third persons are
+/// left out ("Her" is a film), as are "us" and "it" ("US" and "IT" are values).
+const PRONOUNS: [&str; 15] = [
+    "i", "me", "my", "mine", "myself", "you", "your", "yours", "yourself", "we", "our", "ours",
+    "我", "我们", "你",
 ];
 
 /// A letter or digit of a script written with spaces between words.
@@ -1462,7 +1461,16 @@ mod tests {
         let schema = json!({"type": "object", "required": ["location"],
             "properties": {"location": {"type": "string"}, "cuisine": {"type": "string"}}});
         let grounds = Grounds::new("I'm in Boston and I want sushi; can you find me a place?");
-        for pronoun in ["I", "I'm", "me", "You"] {
+        for pronoun in [
+            "I",
+            "I'm",
+            "I\u{2019}m",
+            "I'd",
+            "you've",
+            "We'll",
+            "me",
+            "You",
+        ] {
             let call = json!({"location": pronoun});
             assert!(
                 !grounds.call(&call, &schema, CallGrounding::Some),
@@ -1471,6 +1479,8 @@ mod tests {
             assert!(grounds.found_values(&call).is_empty(), "{pronoun}");
         }
         assert!(grounds.call(&json!({"location": "Boston"}), &schema, CallGrounding::Some));
+        // A pronoun with a word run in that is no verb is not one ("I'Anson").
+        assert!(is_pronoun("you're") && !is_pronoun("i'anson") && !is_pronoun("ours'"));
         // "US" is a country, not "us".
         let us = Grounds::new("Flights to the US, please");
         assert!(us.call(&json!({"location": "US"}), &schema, CallGrounding::Some));

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Lists the BFCL entries where `probe_unused_numbers` can act, from stored answers: the
 answer's last call has a number argument and the question writes, in digits, a number no call
-carries (in digits of a string either) within ten times that argument's value (or its
-percentage's). A generous screen, not the rule itself: the rule also asks for the same percent
-sign, scale word and unit, so it acts on fewer.
+carries (in digits of a string the question writes either) within ten times that argument's
+value (or its percentage's). A generous screen, not the rule itself: the rule also asks for the
+same percent sign, scale word and unit, so it acts on fewer.
 
     python eval/unused_numbers.py docs/eval/bfcl-*.jsonl > ids.txt
 
@@ -21,15 +21,18 @@ CATEGORIES = ["simple_python", "multiple", "parallel", "parallel_multiple"]
 NUMBER = re.compile(r"(?<![\w.^])\d[\d,]*(?:\.\d+)?")
 
 
-def carried(calls):
+def carried(calls, question):
+    """The numbers the calls carry: as numbers, and as digits of a string the question
+    writes (a date the call rewrites, "2022-05-03" for "May 3, 2022", carries none)."""
     numbers = []
+    lower = question.lower()
 
     def walk(value):
         if isinstance(value, bool):
             return
         if isinstance(value, (int, float)):
             numbers.append(float(value))
-        elif isinstance(value, str):
+        elif isinstance(value, str) and value.lower() in lower:
             numbers.extend(float(d) for d in re.findall(r"\d+(?:\.\d+)?", value))
         elif isinstance(value, list):
             for item in value:
@@ -44,7 +47,7 @@ def carried(calls):
 
 
 def can_act(question, calls):
-    used = carried(calls)
+    used = carried(calls, question)
     written = [float(n.replace(",", "")) for n in NUMBER.findall(question)]
     unused = [w for w in written
               if not any(abs(u - w) < 1e-6 * max(1, w) or abs(u - w / 100) < 1e-9 for u in used)]

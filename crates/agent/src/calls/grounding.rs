@@ -505,8 +505,9 @@ impl Grounds {
     /// [`Self::unused_written_number`]) and that can stand where a call has `like`: written
     /// the same way (with a percent sign or without, at the same scale word) and in the form
     /// `like` takes of its own writing (`0.02` for "2%" makes "1.5%" `0.015`), of a size
-    /// within ten times `like`'s, and not with another unit ("75 kilograms" is no "24
-    /// inches"; see `unit_of`); in the text's order, each once. "$15000 short-term and
+    /// within ten times `like`'s, and, where `like` is written with a unit, with the same
+    /// one ("75 kilograms" is no "24 inches", "2 adults" no "May 5"; see `unit_of`); in the
+    /// text's order, each once. "$15000 short-term and
     /// $25000 long-term in California, $20000 and $50000 in Florida": 20000 and 50000 for
     /// the call's `15000`, nothing for its `25000`'s neighbour "2%" nor for "10 years".
     pub fn unused_numbers_like(&self, used: &HashSet<String>, like: f64) -> Vec<f64> {
@@ -527,7 +528,9 @@ impl Grounds {
         };
         let mut alike: Vec<f64> = Vec::new();
         for number in self.unused_numbers(used) {
-            let other_unit = matches!((&unit, &number.unit), (Some(a), Some(b)) if a != b);
+            // Where `like` is written with a unit, only a number with that unit stands for
+            // it: "2 adults" is no "May 5" nor "June 10".
+            let other_unit = unit.is_some() && number.unit != unit;
             if number.scales.contains(&PERCENT) != percent || other_unit {
                 continue;
             }
@@ -1232,9 +1235,18 @@ mod tests {
         let carried = used(&["12"]);
         assert_eq!(
             months.unused_numbers_like(&carried, 12.0),
-            vec![8.0, 5.0, 9.0],
-            "a plural is its singular; a joint is no unit"
+            vec![8.0],
+            "a plural is its singular; a number without a unit is none for one with"
         );
+        let unitless = Grounds::new("the sum of 12 and 8, then of 5 and 90");
+        assert_eq!(
+            unitless.unused_numbers_like(&used(&["12"]), 12.0),
+            vec![8.0, 5.0, 90.0],
+            "a joint is no unit"
+        );
+        let booking = Grounds::new("2 adults from May 1, 2022 to May 5, 2022; 1 adult in June");
+        let carried = used(&["2", "1"]);
+        assert!(booking.unused_numbers_like(&carried, 2.0).is_empty());
     }
 
     #[test]

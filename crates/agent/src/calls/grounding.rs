@@ -512,7 +512,12 @@ impl Grounds {
     /// the call's `15000`, nothing for its `25000`'s neighbour "2%" nor for "10 years".
     pub fn unused_numbers_like(&self, used: &HashSet<String>, like: f64) -> Vec<f64> {
         let chars: Vec<char> = self.lower.chars().collect();
-        let Some((percent, form, unit)) = value_numbers(&chars).into_iter().find_map(|number| {
+        // A date's day is no count, amount or size: neither the value `like` is written as
+        // ("1" of a child beside "May 1") nor one to stand for it.
+        let values = value_numbers(&chars)
+            .into_iter()
+            .filter(|number| !number.day);
+        let Some((percent, form, unit)) = values.into_iter().find_map(|number| {
             let percent = number.scales.contains(&PERCENT);
             if same_number(like, number.value) {
                 return Some((percent, None, number.unit));
@@ -527,7 +532,7 @@ impl Grounds {
             return Vec::new();
         };
         let mut alike: Vec<f64> = Vec::new();
-        for number in self.unused_numbers(used) {
+        for number in self.unused_numbers(used).into_iter().filter(|n| !n.day) {
             // Where `like` is written with a unit, only a number with that unit stands for
             // it: "2 adults" is no "May 5" nor "June 10".
             let other_unit = unit.is_some() && number.unit != unit;
@@ -987,6 +992,8 @@ struct ValueNumber {
     value: f64,
     scales: Vec<f64>,
     unit: Option<String>,
+    /// The day of a date ("May 5", "June 10, 2022").
+    day: bool,
 }
 
 impl ValueNumber {
@@ -1013,8 +1020,51 @@ fn value_numbers(chars: &[char]) -> Vec<ValueNumber> {
                 .map(|(_, scale)| *scale)
                 .collect(),
             unit: unit_of(chars, &written),
+            day: after_a_month(chars, written.start),
         })
         .collect()
+}
+
+/// The months, and their short forms, a day is written after ("May 5", "Jun 10").
+const MONTHS: &[&str] = &[
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
+];
+
+/// Whether the word before char `start` (lowercased text) is a month's name.
+fn after_a_month(chars: &[char], start: usize) -> bool {
+    let before: String = chars[..start]
+        .iter()
+        .rev()
+        .skip_while(|c| **c == ' ')
+        .take_while(|c| c.is_ascii_alphabetic() || **c == '.')
+        .collect::<String>()
+        .chars()
+        .rev()
+        .collect();
+    MONTHS.contains(&before.trim_end_matches('.'))
 }
 
 /// Words after a number that join it to the next or place it rather than name its unit.
@@ -1247,6 +1297,15 @@ mod tests {
         let booking = Grounds::new("2 adults from May 1, 2022 to May 5, 2022; 1 adult in June");
         let carried = used(&["2", "1"]);
         assert!(booking.unused_numbers_like(&carried, 2.0).is_empty());
+        // A child written as "a child" takes 1 from no date: "May 1" is a day.
+        let child = Grounds::new("2 adults and a child on May 1 to Jun. 5, then 3 adults");
+        assert!(child
+            .unused_numbers_like(&used(&["2", "1"]), 1.0)
+            .is_empty());
+        assert_eq!(
+            child.unused_numbers_like(&used(&["2", "1"]), 2.0),
+            vec![3.0]
+        );
     }
 
     #[test]

@@ -1491,12 +1491,7 @@ impl Checking {
                 }
             }
         }
-        let key = format!(
-            "{}\u{1f}{first}\u{1f}{}",
-            last.name,
-            Value::Array(excluded.clone())
-        );
-        if !steered.insert(key) {
+        if !first_steer(steered, "away", &last.name, first, &excluded) {
             return None;
         }
         let grammar = self.check.tools.call_grammar_without(
@@ -1547,12 +1542,7 @@ impl Checking {
                 .collect();
             (!choices.is_empty()).then(|| (property.clone(), choices))
         })?;
-        let key = format!(
-            "{}\u{1f}{argument}\u{1f}{}",
-            last.name,
-            Value::Array(choices.clone())
-        );
-        if !steered.insert(key) {
+        if !first_steer(steered, "choosing", &last.name, &argument, &choices) {
             return None;
         }
         // "The same again with this number" keeps what the call gave: a model that chose the
@@ -2265,6 +2255,21 @@ const FUNCTION_WORD: &str = "function:";
 
 /// What marks a value a call brings to another argument (see `Checking::moved_values`).
 const MOVED_VALUE: &str = "moved:";
+
+/// Whether a steer of this `kind` (held away from or chosen among `values`) of `function`'s
+/// `argument` is asked for the first time; notes it in `steered`.
+fn first_steer(
+    steered: &mut HashSet<String>,
+    kind: &str,
+    function: &str,
+    argument: &str,
+    values: &[Value],
+) -> bool {
+    steered.insert(format!(
+        "{kind}\u{1f}{function}\u{1f}{argument}\u{1f}{}",
+        Value::Array(values.to_vec())
+    ))
+}
 
 /// The functions `calls` call, in the order first called, each with its calls.
 fn calls_by_function(calls: &[ParsedCall]) -> Vec<(String, Vec<ParsedCall>)> {

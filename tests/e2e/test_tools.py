@@ -330,6 +330,34 @@ def test_the_next_request_is_asked_for_with_the_numbers_no_call_used(qwen_server
     assert gains == [(15000, 25000, "California"), (20000, 50000, "Florida")], calls
 
 
+def test_a_request_no_tool_serves_is_answered_in_text_and_one_it_serves_is_called(qwen_server):
+    # BFCL's irrelevance_0: pushed towards calls (tool_call_bias), the model calls the only
+    # tool, a body-mass-index one, for the area of a triangle. The message is no likelier
+    # after that tool's description than alone (call_relevance), so the answer is text; with
+    # FULCRUM_CALL_RELEVANCE=false `determine_body_mass_index(weight=10, height=5)` comes back.
+    bmi = {"type": "function", "function": {
+        "name": "determine_body_mass_index",
+        "description": "Calculate body mass index given weight and height.",
+        "parameters": {"type": "object", "properties": {
+            "weight": {"type": "number", "description": "Weight of the individual in kilograms."},
+            "height": {"type": "number", "description": "Height of the individual in meters."}},
+            "required": ["weight", "height"]}}}
+    r = client(qwen_server).chat.completions.create(
+        model=MODEL, tools=[bmi], temperature=0,
+        messages=[{"role": "user", "content": (
+            "Calculate the area of a triangle given the base is 10 meters and height is 5 "
+            "meters.")}],
+    )
+    choice = r.choices[0]
+    assert not choice.message.tool_calls, choice.message.tool_calls
+    assert choice.finish_reason == "stop" and choice.message.content.strip(), choice
+    # The same tool, asked what it serves, is called.
+    calls = answer_calls(qwen_server, bmi, (
+        "What is the body mass index of a person who weighs 70 kilograms and is 1.75 meters "
+        "tall?"))
+    assert calls == [("determine_body_mass_index", {"weight": 70, "height": 1.75})], calls
+
+
 def test_lists_paired_respectively_keep_their_pairs(qwen_server):
     # BFCL's parallel_47: the model adds Manchester United in the Champions League beside
     # both right pairs; the message pairs its lists ("respectively"), so the crossed call is

@@ -61,6 +61,10 @@ impl CallGuidance {
 /// stayed text at 20); to be tuned on BFCL's irrelevance and simple sets.
 pub const DEFAULT_TOOL_CALL_BIAS: f32 = 20.0;
 
+/// Default relevance (nats per token of the user's message) below which a call is dropped
+/// by `call_relevance`: tuned on the tuning half of BFCL's categories (EVAL.md).
+pub const DEFAULT_CALL_RELEVANCE_FLOOR: f32 = -0.1;
+
 /// Default logit bias on starting another call right after a `</tool_call>`, where parallel
 /// calls are allowed. Off: on BFCL samples 5 to 20 turned one parallel entry in ten from one
 /// call to the three it needed, but with the demo's nine tools the default model, so
@@ -209,6 +213,14 @@ pub struct ToolCallTuning {
     pub floats_as_declared: bool,
     /// What the system prompt says about parallel calls in `auto`, where they are allowed.
     pub parallel_call_guidance: CallGuidance,
+    /// In `auto`, answering a user's message: an answer whose calls are all of functions the
+    /// message does not read as a request for is generated again as text. The model reads it:
+    /// how much likelier it finds the message after each function's description than alone,
+    /// per token, against `call_relevance_floor`. Needs an engine that scores a prompt (the
+    /// embedded one); elsewhere calls are kept.
+    pub call_relevance: bool,
+    /// The relevance, in nats per token of the message, below which a call is dropped.
+    pub call_relevance_floor: f32,
 }
 
 impl Default for ToolCallTuning {
@@ -254,6 +266,8 @@ impl Default for ToolCallTuning {
             calls_written_as_text: true,
             floats_as_declared: true,
             parallel_call_guidance: CallGuidance::default(),
+            call_relevance: true,
+            call_relevance_floor: DEFAULT_CALL_RELEVANCE_FLOOR,
         }
     }
 }

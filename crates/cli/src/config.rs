@@ -143,6 +143,12 @@ pub struct Config {
     /// What the system prompt says about parallel calls in `auto`, where they are allowed:
     /// `off`, `rule` (one call for each thing asked) or `example` (the same, shown).
     pub parallel_call_guidance: fulcrum_agent::CallGuidance,
+    /// In `auto`, answer in text instead of calls all of functions the user's message does
+    /// not read as a request for, by the model's own reading (see
+    /// `fulcrum_agent::ToolCallTuning`).
+    pub call_relevance: bool,
+    /// Nats per token of the message below which `call_relevance` drops a call.
+    pub call_relevance_floor: f32,
     /// The policy file (users, roles, databases, tools); unset serves the demo enterprise.
     pub policy: Option<PathBuf>,
     /// SQLite file for the audit log, pending actions and agent sessions.
@@ -275,6 +281,8 @@ impl Default for Config {
             calls_written_as_text: true,
             floats_as_declared: true,
             parallel_call_guidance: fulcrum_agent::CallGuidance::default(),
+            call_relevance: true,
+            call_relevance_floor: fulcrum_agent::DEFAULT_CALL_RELEVANCE_FLOOR,
             policy: None,
             state_db: None,
             state_url: None,
@@ -318,7 +326,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 81] = [
+pub const KEYS: [&str; 83] = [
     "engine",
     "upstreams",
     "host",
@@ -370,6 +378,8 @@ pub const KEYS: [&str; 81] = [
     "calls_written_as_text",
     "floats_as_declared",
     "parallel_call_guidance",
+    "call_relevance",
+    "call_relevance_floor",
     "policy",
     "state_db",
     "state_url",
@@ -512,6 +522,8 @@ impl Config {
             calls_written_as_text: self.calls_written_as_text,
             floats_as_declared: self.floats_as_declared,
             parallel_call_guidance: self.parallel_call_guidance,
+            call_relevance: self.call_relevance,
+            call_relevance_floor: self.call_relevance_floor,
         }
     }
 
@@ -640,6 +652,12 @@ impl Config {
             if !(-20.0..=20.0).contains(&value) {
                 bail!("invalid configuration: `{key}` must be between -20 and 20, got {value}");
             }
+        }
+        if !(-5.0..=5.0).contains(&self.call_relevance_floor) {
+            bail!(
+                "invalid configuration: `call_relevance_floor` must be between -5 and 5 (nats per token), got {}",
+                self.call_relevance_floor
+            );
         }
         if self.max_tokens_limit == 0 {
             bail!("invalid configuration: `max_tokens_limit` must be at least 1");

@@ -11,6 +11,7 @@ mod grammar;
 pub mod llama;
 mod prefix;
 mod repetition;
+mod score;
 pub mod scripted;
 pub mod stop;
 mod threads;
@@ -24,4 +25,5 @@ pub use backend::{
 pub use error::EngineError;
 pub use llama::{EngineConfig, GgufVocabulary, LlamaEngine, DEFAULT_PREFILL_CHUNK_TOKENS};
 pub use repetition::RepetitionGuard;
+pub use score::{text_likelihood, TextLikelihood};
 pub use threads::physical_cores;

@@ -2,12 +2,13 @@
 //! engine (server, agent loop, policy). It tokenizes by whitespace.
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
 use crate::backend::{
-    Backend, FinishReason, GenerationEvent, GenerationRequest, GenerationStream, ModelInfo, Usage,
+    Backend, FinishReason, GenerationEvent, GenerationRequest, GenerationStream, LogprobEvent,
+    ModelInfo, PromptStart, TokenLogprob, Usage,
 };
 use crate::error::EngineError;
 
@@ -20,7 +21,12 @@ pub struct ScriptedBackend {
     failure: Option<EngineError>,
     /// The scripted model's own first choice is one the grammar refuses.
     refused_first_choice: bool,
+    /// The log-probability of every token of a prompt scored for its own log-probabilities
+    /// (`prompt_logprobs` without generated tokens), given the whole prompt.
+    prompt_scores: Option<PromptScorer>,
 }
+
+type PromptScorer = Arc<dyn Fn(&str) -> f32 + Send + Sync>;
 
 impl ScriptedBackend {
     pub fn new(outputs: impl IntoIterator<Item = impl Into<String>>) -> Self {
@@ -40,7 +46,18 @@ impl ScriptedBackend {
             requests: Mutex::new(Vec::new()),
             failure: None,
             refused_first_choice: false,
+            prompt_scores: None,
         }
+    }
+
+    /// Prompts asked for their log-probabilities alone (`prompt_logprobs`, `max_tokens` 0) are
+    /// scored: each whitespace token gets `score(prompt)`. They take no scripted output.
+    pub fn with_prompt_scores(
+        mut self,
+        score: impl Fn(&str) -> f32 + Send + Sync + 'static,
+    ) -> Self {
+        self.prompt_scores = Some(Arc::new(score));
+        self
     }
 
     /// The model's own first choice is always one the grammar refuses: a generation that
@@ -80,6 +97,48 @@ impl ScriptedBackend {
     }
 }
 
+impl ScriptedBackend {
+    fn scored_prompt(&self, request: GenerationRequest, score: &PromptScorer) -> GenerationStream {
+        if let Ok(mut requests) = self.requests.lock() {
+            requests.push(request.clone());
+        }
+        let logprob = score(&request.prompt);
+        let tokens = words(&request.prompt);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (logprobs_tx, logprobs_rx) = mpsc::unbounded_channel();
+        let token = |at: usize, piece: &str| TokenLogprob {
+            token: at as u32,
+            bytes: piece.as_bytes().to_vec(),
+            logprob,
+            top: Vec::new(),
+            end_of_text: false,
+        };
+        if let Some((first, rest)) = tokens.split_first() {
+            let _ = logprobs_tx.send(LogprobEvent::Prompt {
+                first: PromptStart {
+                    token: 0,
+                    bytes: first.as_bytes().to_vec(),
+                },
+                rest: rest
+                    .iter()
+                    .enumerate()
+                    .map(|(at, piece)| token(at + 1, piece))
+                    .collect(),
+            });
+        }
+        let _ = tx.send(Ok(GenerationEvent::Finished {
+            reason: FinishReason::Length,
+            usage: Usage {
+                prompt_tokens: tokens.len() as u32,
+                completion_tokens: 0,
+                queue_wait: std::time::Duration::ZERO,
+                redirected_start: false,
+            },
+        }));
+        GenerationStream::with_logprobs(rx, logprobs_rx)
+    }
+}
+
 fn words(text: &str) -> Vec<&str> {
     text.split_inclusive(' ').collect()
 }
@@ -94,6 +153,11 @@ impl Backend for ScriptedBackend {
     }
 
     fn generate(&self, request: GenerationRequest) -> Result<GenerationStream, EngineError> {
+        if let Some(score) = &self.prompt_scores {
+            if request.prompt_logprobs.is_some() && request.max_tokens == Some(0) {
+                return Ok(self.scored_prompt(request, score));
+            }
+        }
         if request.logprobs.is_some()
             || request.prompt_logprobs.is_some()
             || request.prompt_tokens.is_some()

@@ -55,6 +55,7 @@ use super::grounding::{
 };
 use super::lists::{same_member, Lists};
 use super::placement::Placement;
+use super::relevance::Relevance;
 use super::written::WrittenCalls;
 use super::years::repeated_years;
 use crate::tuning::ToolCallTuning;
@@ -120,7 +121,8 @@ pub struct CheckedCall {
     pub name: String,
     pub arguments: Value,
     /// `not_in_conversation` (none of its values is), `copied_value` (one free string given to
-    /// more of its arguments than the conversation writes it), `nothing_new` (no value of the request
+    /// more of its arguments than the conversation writes it), `unrelated_to_request` (of a
+    /// function the user's message does not read as asking for), `nothing_new` (no value of the request
     /// the other calls did not use), `not_asked_for` (another function than those called, of
     /// which the user's message says nothing), `listed` (another member of a list the user wrote),
     /// `asked` (the model asked for one more call), `steered` (asked for with its first
@@ -318,6 +320,9 @@ pub struct CallCheck {
     call_required: bool,
     /// Parallel calls are allowed.
     parallel: bool,
+    /// In `auto`, answering the user's message: calls of a function the message does not
+    /// read as a request for are dropped (see [`Relevance`]).
+    relevance: Option<Relevance>,
     /// A text answer that writes a call of an offered tool as JSON or markup takes the call
     /// path (see [`WrittenCalls`]).
     written_calls: bool,
@@ -395,8 +400,12 @@ impl CallCheck {
         let rescale_numbers = on(tuning.numbers_at_written_scale);
         let percentages = on(tuning.percentages_as_fractions);
         let written_calls = on(tuning.calls_written_as_text) && *choice == ToolChoice::Auto;
+        let relevance = message
+            .filter(|_| on(tuning.call_relevance) && *choice == ToolChoice::Auto)
+            .and_then(|message| Relevance::new(message, tuning.call_relevance_floor));
         if !call_required
             && !written_calls
+            && relevance.is_none()
             && grounding == CallGrounding::Off
             && !drop_copied_values
             && !probe
@@ -458,6 +467,7 @@ impl CallCheck {
             },
             call_required,
             parallel,
+            relevance,
             written_calls,
             plain_prompt: None,
             // No text answer is generated where a call is required.
@@ -783,9 +793,14 @@ impl Checking {
         let (kept, ungrounded): (Vec<ParsedCall>, Vec<ParsedCall>) = calls
             .into_iter()
             .partition(|call| self.check.grounded(call, self.check.grounding));
-        let (mut kept, copying): (Vec<ParsedCall>, Vec<ParsedCall>) = kept
+        let (kept, copying): (Vec<ParsedCall>, Vec<ParsedCall>) = kept
             .into_iter()
             .partition(|call| !self.check.copies_a_value(call));
+        let (mut kept, unrelated) = if self.asks_for_none_of(&kept).await {
+            (Vec::new(), kept)
+        } else {
+            (kept, Vec::new())
+        };
         self.note(|changes| {
             changes.dropped.extend(
                 ungrounded
@@ -795,6 +810,11 @@ impl Checking {
                         copying
                             .iter()
                             .map(|call| CheckedCall::new(call, "copied_value")),
+                    )
+                    .chain(
+                        unrelated
+                            .iter()
+                            .map(|call| CheckedCall::new(call, "unrelated_to_request")),
                     ),
             );
         });
@@ -828,7 +848,7 @@ impl Checking {
             }
             tracing::info!(
                 calls = made,
-                "no call is left (none read, or none whose required values are in the conversation, or each copying a value): answering in text"
+                "no call is left (none read, or none whose required values are in the conversation, each copying a value, or of a function the message does not ask for): answering in text"
             );
             self.note(|changes| changes.answered_in_text = true);
             let (answer, reason, more) = self.text_instead(prefix).await?;
@@ -862,6 +882,33 @@ impl Checking {
             FinishReason::Stop,
             usage,
         ))
+    }
+
+    /// Whether the user's message reads as a request for none of the functions of `calls`,
+    /// when the relevance check is on.
+    async fn asks_for_none_of(&self, calls: &[ParsedCall]) -> bool {
+        let Some(relevance) = &self.check.relevance else {
+            return false;
+        };
+        let mut functions: Vec<&ToolDefinition> = Vec::new();
+        for call in calls {
+            if let Some(tool) = self.check.definition(&call.name) {
+                if !functions.iter().any(|f| f.name == tool.name) {
+                    functions.push(tool);
+                }
+            }
+        }
+        let Some(scores) = relevance.asks_for_none(&self.backend, &functions).await else {
+            return false;
+        };
+        for function in &scores {
+            tracing::info!(
+                function = %function.name,
+                score = function.score,
+                "the message does not read as a request for the function called"
+            );
+        }
+        true
     }
 
     /// `calls` less each whose only values new to the calls before it are strings each part
@@ -2608,10 +2655,25 @@ mod tests {
         Option<CheckReport>,
     ) {
         let scripted = Arc::new(fulcrum_engine::scripted::ScriptedBackend::new(outputs));
+        answer_on(scripted, &tools(), tuning, question, choice).await
+    }
+
+    /// One checked generation on `scripted` with `tools` under `tuning`.
+    async fn answer_on(
+        scripted: Arc<fulcrum_engine::scripted::ScriptedBackend>,
+        tools: &Arc<ToolSet>,
+        tuning: &ToolCallTuning,
+        question: &str,
+        choice: ToolChoice,
+    ) -> (
+        Result<(String, Usage), EngineError>,
+        Vec<GenerationRequest>,
+        Option<CheckReport>,
+    ) {
         let backend: Arc<dyn Backend> = scripted.clone();
         let check = CallCheck::new(
             tuning,
-            &tools(),
+            tools,
             &[Message::user(question)],
             &choice,
             true,
@@ -2697,6 +2759,157 @@ mod tests {
         assert_eq!(requests[1].grammar.as_deref(), Some(text_grammar.as_str()));
         let invented_tokens = invented.split_inclusive(' ').count() as u32;
         assert_eq!(usage.completion_tokens, invented_tokens + 5);
+    }
+
+    /// Two described tools, and a scripted model that finds a message likelier after the
+    /// description of `play` (-1 per token) than alone (-2) and after that of `travel_time`
+    /// (-3): a message about music, whatever its words.
+    fn relevance_setup(
+        outputs: Vec<String>,
+    ) -> (Arc<fulcrum_engine::scripted::ScriptedBackend>, Arc<ToolSet>) {
+        let tool = |name: &str, description: &str, required: serde_json::Value| {
+            fulcrum_chat::ToolDefinition {
+                name: name.into(),
+                description: Some(description.into()),
+                parameters: json!({
+                    "type": "object",
+                    "properties": {
+                        "artist": {"type": "string"},
+                        "minutes": {"type": "integer"},
+                        "distance": {"type": "number"},
+                        "speed": {"type": "number"}
+                    },
+                    "required": required
+                }),
+                strict: false,
+            }
+        };
+        let tools = Arc::new(
+            ToolSet::new(vec![
+                tool(
+                    "play",
+                    "Plays an artist's songs.",
+                    json!(["artist", "minutes"]),
+                ),
+                tool(
+                    "travel_time",
+                    "The time a trip takes.",
+                    json!(["distance", "speed"]),
+                ),
+            ])
+            .expect("tools"),
+        );
+        let scripted = fulcrum_engine::scripted::ScriptedBackend::new(outputs).with_prompt_scores(
+            |prompt: &str| {
+                if prompt.contains("The tool `play`") {
+                    -1.0
+                } else if prompt.contains("The tool `travel_time`") {
+                    -3.0
+                } else {
+                    -2.0
+                }
+            },
+        );
+        (Arc::new(scripted), tools)
+    }
+
+    fn scored(requests: &[GenerationRequest]) -> Vec<&GenerationRequest> {
+        requests
+            .iter()
+            .filter(|r| r.prompt_logprobs.is_some())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn calls_only_of_functions_the_message_does_not_ask_for_are_answered_in_text() {
+        let question = "Play Queen for 20 minutes, then 30 km at 60 km/h";
+        let travel = call("travel_time", json!({"distance": 30, "speed": 60}));
+        let play = call("play", json!({"artist": "Queen", "minutes": 20}));
+        let tuning = ToolCallTuning {
+            probe_parallel_calls: false,
+            ..ToolCallTuning::default()
+        };
+
+        // The only call is of a function the message does not read as asking for: text.
+        let (scripted, tools) =
+            relevance_setup(vec![travel.clone(), "I cannot play music.".into()]);
+        let (answer, requests, report) =
+            answer_on(scripted, &tools, &tuning, question, ToolChoice::Auto).await;
+        let (text, _) = answer.expect("answered");
+        assert_eq!(text, "I cannot play music.");
+        let report = report.expect("the checks changed the answer");
+        assert!(report.answered_in_text);
+        assert_eq!(report.dropped.len(), 1);
+        assert_eq!(report.dropped[0].name, "travel_time");
+        assert_eq!(report.dropped[0].reason, "unrelated_to_request");
+        // The message alone and after the description of the one function called.
+        let scored = scored(&requests);
+        assert_eq!(scored.len(), 2);
+        assert!(scored.iter().all(|r| r.prompt.ends_with(question)));
+        assert!(scored.iter().all(|r| r.max_tokens == Some(0)));
+        assert!(scored.iter().any(|r| !r.prompt.contains("The tool")));
+        assert!(scored.iter().any(|r| r
+            .prompt
+            .starts_with("The tool `travel_time`: The time a trip takes.\n")));
+
+        // Beside a call of a function it asks for, both stand: a request of several parts
+        // reads only in part as each function's.
+        let both = format!("{play}\n{travel}");
+        let (scripted, tools) = relevance_setup(vec![both.clone()]);
+        let (answer, requests, report) =
+            answer_on(scripted, &tools, &tuning, question, ToolChoice::Auto).await;
+        assert_eq!(answer.expect("answered").0, both);
+        assert!(report.is_none());
+        assert_eq!(self::scored(&requests).len(), 2, "alone, then `play`");
+
+        // A floor below the function's relevance keeps the call.
+        let low_floor = ToolCallTuning {
+            call_relevance_floor: -1.5,
+            ..tuning
+        };
+        let (scripted, tools) = relevance_setup(vec![travel.clone()]);
+        let (answer, _, _) =
+            answer_on(scripted, &tools, &low_floor, question, ToolChoice::Auto).await;
+        assert_eq!(answer.expect("answered").0, travel);
+
+        // Switched off, or where a call is required, nothing is scored.
+        let off = ToolCallTuning {
+            call_relevance: false,
+            ..tuning
+        };
+        for (tuning, choice) in [(off, ToolChoice::Auto), (tuning, ToolChoice::Required)] {
+            let (scripted, tools) = relevance_setup(vec![travel.clone()]);
+            let (answer, requests, _) =
+                answer_on(scripted, &tools, &tuning, question, choice).await;
+            assert_eq!(answer.expect("answered").0, travel);
+            assert!(requests.iter().all(|r| r.prompt_logprobs.is_none()));
+        }
+
+        // A message in another script than the descriptions is not weighed against them.
+        let (scripted, tools) = relevance_setup(vec![travel.clone()]);
+        let (answer, requests, _) = answer_on(
+            scripted,
+            &tools,
+            &tuning,
+            "以每小时60公里计算30公里的时间",
+            ToolChoice::Auto,
+        )
+        .await;
+        assert_eq!(answer.expect("answered").0, travel);
+        assert!(requests.iter().all(|r| r.prompt_logprobs.is_none()));
+    }
+
+    #[tokio::test]
+    async fn an_engine_that_cannot_score_a_text_keeps_the_calls() {
+        let travel = call("travel_time", json!({"distance": 30, "speed": 60}));
+        let (answer, requests, _) = try_answer(
+            "Play Queen for 20 minutes, then 30 km at 60 km/h",
+            ToolChoice::Auto,
+            vec![travel.clone()],
+        )
+        .await;
+        assert_eq!(answer.expect("answered").0, travel);
+        assert!(requests.iter().all(|r| r.prompt_logprobs.is_none()));
     }
 
     #[tokio::test]

@@ -8,6 +8,7 @@ mod formats;
 mod grounding;
 mod lists;
 mod placement;
+mod relevance;
 mod written;
 mod years;
 

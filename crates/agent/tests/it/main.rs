@@ -147,6 +147,8 @@ pub fn open_agent_with(dir: &Path, backend: Arc<ScriptedBackend>, options: Agent
                 calls_written_as_text: false,
                 floats_as_declared: true,
                 parallel_call_guidance: CallGuidance::Off,
+                call_relevance: false,
+                call_relevance_floor: 0.0,
             },
             ..options
         },

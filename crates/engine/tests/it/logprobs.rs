@@ -134,3 +134,39 @@ fn text_and_its_token_ids_are_the_same_prompt() {
     });
     assert_eq!(from_text.text, from_ids.text);
 }
+
+#[test]
+fn a_text_is_scored_after_its_context_by_its_own_tokens_alone() {
+    let _engine = exclusive();
+    let context = "<|im_start|>user\nName three colours.<|im_end|>\n";
+    let text = "<|im_start|>assistant\nRed, green and blue.";
+    let backend: std::sync::Arc<dyn Backend> = engine();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let likelihood = runtime
+        .block_on(fulcrum_engine::text_likelihood(
+            &backend, context, text, false,
+        ))
+        .expect("scored");
+    // The same prompt scored whole: the text's tokens are its last ones.
+    let whole = scored(GenerationRequest {
+        prompt_logprobs: Some(0),
+        ..greedy(&format!("{context}{text}"), 0)
+    });
+    let (_, rest) = whole.prompt.expect("the prompt's log-probabilities");
+    let text_tokens = engine().count_tokens(text).expect("count");
+    assert_eq!(likelihood.tokens, text_tokens);
+    let tail: f32 = rest[rest.len() - text_tokens..]
+        .iter()
+        .map(|e| e.logprob)
+        .sum();
+    assert!(
+        (likelihood.logprob - tail).abs() < 0.01,
+        "{} against {tail}",
+        likelihood.logprob
+    );
+    assert!(likelihood.logprob < 0.0);
+    assert!((likelihood.per_token() - likelihood.logprob / text_tokens as f32).abs() < 1e-6);
+}

@@ -1,0 +1,128 @@
+//! Whether the user's message reads as a request for a function, by the model's own reading:
+//! how much likelier the model finds the message after the function's description than
+//! after no description, per token of the message (their pointwise mutual information).
+//!
+//! A small model pushed towards calls (`tool_call_bias`) calls the tool at hand for requests
+//! it does not serve ("the area of a triangle" with only a body-mass-index tool): its
+//! decision to call is made at one token, before the request is weighed against the
+//! description. Reading the whole message under the description weighs every word of it.
+
+use std::sync::Arc;
+
+use fulcrum_chat::ToolDefinition;
+use fulcrum_engine::{text_likelihood, Backend, EngineError};
+
+use super::grounding::non_latin_letter;
+
+/// The context a message is scored after with no function in view.
+const NO_FUNCTION: &str = "A user's request:\n";
+
+/// Longer messages are scored by their beginning: the request is stated there, and scoring
+/// costs a prompt computation of the whole text for each function.
+const SCORED_CHARS: usize = 1500;
+
+/// The relevance check of one answer: the user's message and the floor below which a
+/// function is not what it asks for.
+#[derive(Debug, Clone)]
+pub(super) struct Relevance {
+    message: String,
+    floor: f32,
+}
+
+/// A function's relevance to the message, in nats per token of the message.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct FunctionRelevance {
+    pub name: String,
+    pub score: f32,
+}
+
+impl Relevance {
+    /// The check of `message` (`None` when it has nothing to read).
+    pub(super) fn new(message: &str, floor: f32) -> Option<Self> {
+        let message: String = message.trim().chars().take(SCORED_CHARS).collect();
+        (!message.is_empty()).then_some(Relevance { message, floor })
+    }
+
+    /// The scores of `tools` when the message reads as a request for none of them (each
+    /// below the floor); `None` when it asks for one of them, or when they cannot be weighed:
+    /// a function described in another script than the message, or an engine that reports no
+    /// prompt log-probabilities (a remote one). A request of several parts reads only in part
+    /// as each function's, so one function below the floor beside another above it is
+    /// no sign that it was not asked for.
+    pub(super) async fn asks_for_none(
+        &self,
+        backend: &Arc<dyn Backend>,
+        tools: &[&ToolDefinition],
+    ) -> Option<Vec<FunctionRelevance>> {
+        let message_script = self.message.chars().any(non_latin_letter);
+        if tools.is_empty()
+            || tools
+                .iter()
+                .any(|tool| description(tool).chars().any(non_latin_letter) != message_script)
+        {
+            return None;
+        }
+        match self.scores_below_floor(backend, tools).await {
+            Ok(scores) => scores,
+            Err(EngineError::Unsupported(reason)) => {
+                tracing::debug!(%reason, "no relevance check: the engine cannot score a text");
+                None
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "the relevance check failed: the calls are kept");
+                None
+            }
+        }
+    }
+
+    /// Each function's score while all are below the floor; `None` at the first that is not.
+    async fn scores_below_floor(
+        &self,
+        backend: &Arc<dyn Backend>,
+        tools: &[&ToolDefinition],
+    ) -> Result<Option<Vec<FunctionRelevance>>, EngineError> {
+        let Some((first, rest)) = tools.split_first() else {
+            return Ok(None);
+        };
+        // The message alone and after the first description are computed in the same steps.
+        let first_context = under_description(first);
+        let (alone, under_first) = tokio::join!(
+            text_likelihood(backend, NO_FUNCTION, &self.message, true),
+            text_likelihood(backend, &first_context, &self.message, true),
+        );
+        let alone = alone?;
+        let mut under_first = Some(under_first?);
+        let mut scores = Vec::with_capacity(tools.len());
+        for tool in std::iter::once(first).chain(rest) {
+            let under = match under_first.take() {
+                Some(under) => under,
+                None => {
+                    text_likelihood(backend, &under_description(tool), &self.message, true).await?
+                }
+            };
+            let score = under.per_token() - alone.per_token();
+            tracing::debug!(function = %tool.name, score, "relevance of the function to the message");
+            if score >= self.floor {
+                return Ok(None);
+            }
+            scores.push(FunctionRelevance {
+                name: tool.name.clone(),
+                score,
+            });
+        }
+        Ok(Some(scores))
+    }
+}
+
+/// The context a message is scored after with `tool` in view.
+fn under_description(tool: &ToolDefinition) -> String {
+    format!(
+        "The tool `{}`: {}\nA user's request that this tool serves:\n",
+        tool.name,
+        description(tool)
+    )
+}
+
+fn description(tool: &ToolDefinition) -> &str {
+    tool.description.as_deref().unwrap_or_default().trim()
+}

@@ -216,8 +216,9 @@ pub struct ToolCallTuning {
     /// In `auto`, answering a user's message: an answer whose calls are all of functions the
     /// message does not read as a request for is generated again as text. The model reads it:
     /// how much likelier it finds the message after each function's description than alone,
-    /// per token, against `call_relevance_floor`. Needs an engine that scores a prompt (the
-    /// embedded one); elsewhere calls are kept.
+    /// per token, against `call_relevance_floor`. A message that asks several things is not
+    /// weighed (it reads only in part as each function's). Needs an engine that scores a
+    /// prompt (the embedded one); elsewhere calls are kept.
     pub call_relevance: bool,
     /// The relevance, in nats per token of the message, below which a call is dropped.
     pub call_relevance_floor: f32,

@@ -771,6 +771,19 @@ mod tests {
     }
 
     #[test]
+    fn a_relevance_floor_outside_its_range_is_refused_by_name() {
+        assert!(Config::default().validate().is_ok());
+        for floor in [-5.5, 6.0, f32::NAN] {
+            let config = Config {
+                call_relevance_floor: floor,
+                ..Config::default()
+            };
+            let err = config.validate().expect_err("refused");
+            assert!(err.to_string().contains("`call_relevance_floor`"), "{err}");
+        }
+    }
+
+    #[test]
     fn readme_documents_every_key() {
         let readme = include_str!("../../../README.md");
         for key in KEYS {

@@ -2822,7 +2822,7 @@ mod tests {
 
     #[tokio::test]
     async fn calls_only_of_functions_the_message_does_not_ask_for_are_answered_in_text() {
-        let question = "Play Queen for 20 minutes, then 30 km at 60 km/h";
+        let question = "Play Queen for 20 minutes, then give the travel time of 30 km at 60 km/h";
         let travel = call("travel_time", json!({"distance": 30, "speed": 60}));
         let play = call("play", json!({"artist": "Queen", "minutes": 20}));
         let tuning = ToolCallTuning {
@@ -2858,7 +2858,7 @@ mod tests {
         let (scripted, tools) = relevance_setup(vec![both.clone()]);
         let (answer, requests, report) =
             answer_on(scripted, &tools, &tuning, question, ToolChoice::Auto).await;
-        assert_eq!(answer.expect("answered").0, both);
+        assert_eq!(answer.expect("answered").0, both, "{report:?}");
         assert!(report.is_none());
         assert_eq!(self::scored(&requests).len(), 2, "alone, then `play`");
 
@@ -2903,7 +2903,7 @@ mod tests {
     async fn an_engine_that_cannot_score_a_text_keeps_the_calls() {
         let travel = call("travel_time", json!({"distance": 30, "speed": 60}));
         let (answer, requests, _) = try_answer(
-            "Play Queen for 20 minutes, then 30 km at 60 km/h",
+            "Play Queen for 20 minutes, then give the travel time of 30 km at 60 km/h",
             ToolChoice::Auto,
             vec![travel.clone()],
         )
@@ -3697,6 +3697,7 @@ mod tests {
             lists_paired_in_order: false,
             moved_values_are_new: false,
             calls_written_as_text: false,
+            call_relevance: false,
             ..tuning
         };
         assert!(CallCheck::new(&off, &tools(), &messages, &ToolChoice::Auto, true, true).is_none());

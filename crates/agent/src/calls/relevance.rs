@@ -21,6 +21,77 @@ const NO_FUNCTION: &str = "A user's request:\n";
 /// costs a prompt computation of the whole text for each function.
 const SCORED_CHARS: usize = 1500;
 
+/// Words that open a request or question of its own after "and", "also", "then", "but" or
+/// "plus" ("…, and how long is its warranty?"); after others the conjunction joins values
+/// ("a = 1, b = 2, and c = 3").
+const OPENERS: [&str; 22] = [
+    "what", "how", "which", "who", "whom", "whose", "when", "where", "why", "is", "are", "was",
+    "were", "does", "do", "did", "can", "could", "will", "would", "should", "within",
+];
+
+const CONJUNCTIONS: [&str; 5] = ["and", "also", "then", "but", "plus"];
+
+const SENTENCE_ENDS: [char; 8] = ['.', '?', '!', ';', '。', '？', '！', '；'];
+
+/// Whether `message` asks several things: more than one sentence, or clauses joined by a
+/// conjunction before a question or request of its own ("How much is the iPhone 15, and what
+/// warranty does it have?"). Such a message reads only in part as each function's request, so
+/// its reading under one description is diluted by the parts that function does not serve
+/// (a product search for the price beside the warranty the handbook answers).
+pub(super) fn several_parts(message: &str) -> bool {
+    // Chinese and Japanese write no space after a sentence.
+    let spaced: String = message
+        .chars()
+        .flat_map(|c| {
+            let after = (!c.is_ascii() && SENTENCE_ENDS.contains(&c)).then_some(' ');
+            std::iter::once(c).chain(after)
+        })
+        .collect();
+    let words: Vec<&str> = spaced.split_whitespace().collect();
+    let mut parts = 0;
+    let mut part = PartSize::default();
+    for (at, word) in words.iter().enumerate() {
+        let next = words.get(at + 1);
+        let opens_clause = CONJUNCTIONS.contains(&bare(word).as_str())
+            && next.is_some_and(|next| OPENERS.contains(&bare(next).as_str()));
+        if opens_clause {
+            parts += usize::from(part.counts());
+            part = PartSize::default();
+        }
+        part.add(word);
+        if next.is_some() && word.ends_with(SENTENCE_ENDS) {
+            parts += usize::from(part.counts());
+            part = PartSize::default();
+        }
+    }
+    parts += usize::from(part.counts());
+    parts > 1
+}
+
+/// How much a part of a message holds: a part of one word ("Hi!") asks nothing of its own.
+#[derive(Default)]
+struct PartSize {
+    words: usize,
+    other_script_letters: usize,
+}
+
+impl PartSize {
+    fn add(&mut self, word: &str) {
+        self.words += 1;
+        self.other_script_letters += word.chars().filter(|c| non_latin_letter(*c)).count();
+    }
+
+    fn counts(&self) -> bool {
+        self.words >= 2 || self.other_script_letters >= 2
+    }
+}
+
+/// `word` lowercased without the punctuation around it.
+fn bare(word: &str) -> String {
+    word.trim_matches(|c: char| !c.is_alphanumeric())
+        .to_lowercase()
+}
+
 /// The relevance check of one answer: the user's message and the floor below which a
 /// function is not what it asks for.
 #[derive(Debug, Clone)]
@@ -37,10 +108,11 @@ pub(super) struct FunctionRelevance {
 }
 
 impl Relevance {
-    /// The check of `message` (`None` when it has nothing to read).
+    /// The check of `message`; `None` when it has nothing to read, or asks several things
+    /// (see [`several_parts`]).
     pub(super) fn new(message: &str, floor: f32) -> Option<Self> {
         let message: String = message.trim().chars().take(SCORED_CHARS).collect();
-        (!message.is_empty()).then_some(Relevance { message, floor })
+        (!message.is_empty() && !several_parts(&message)).then_some(Relevance { message, floor })
     }
 
     /// The scores of `tools` when the message reads as a request for none of them (each
@@ -125,4 +197,34 @@ fn under_description(tool: &ToolDefinition) -> String {
 
 fn description(tool: &ToolDefinition) -> &str {
     tool.description.as_deref().unwrap_or_default().trim()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::several_parts;
+
+    #[test]
+    fn a_message_of_several_sentences_or_clauses_asks_several_things() {
+        for message in [
+            "How much is the iPhone 15, and what warranty does it have?",
+            "Is the Huawei MatePad 11 in stock, and how long is its warranty?",
+            "Hi, can you check on my order 12345? Has it shipped yet?",
+            "Find the area of the circle. Then plot a sine wave.",
+            "退货要几天？运费谁付？",
+        ] {
+            assert!(several_parts(message), "{message}");
+        }
+        for message in [
+            "Calculate the area of a triangle given the base is 10 meters and height is 5 meters.",
+            "Solve the quadratic equation with coefficients a = 1, b = 2, and c = 3.",
+            "What is the status of order 12345?",
+            "Hello! ",
+            "Hi! What is the status of order 12345?",
+            "Play songs by Queen and Abba for 20 minutes",
+            "A body 1.75 m tall weighs 70 kg.",
+            "杭州办公室有哪些带投影仪的会议室？",
+        ] {
+            assert!(!several_parts(message), "{message}");
+        }
+    }
 }

@@ -39,6 +39,12 @@ struct Span {
     end: usize,
 }
 
+/// Whether `c` ends a sentence: `.`, `?`, `!` or `;` (before a space or the end of the text),
+/// or their Chinese forms (anywhere: Chinese writes no space after them).
+pub(super) fn ends_sentence(c: char) -> bool {
+    matches!(c, '.' | '?' | '!' | ';' | '。' | '？' | '！' | '；')
+}
+
 /// The user's message, read for where it writes values, functions' name words and the ends
 /// of its sentences.
 #[derive(Debug, Clone)]
@@ -95,9 +101,8 @@ impl Placement {
             .iter()
             .enumerate()
             .filter(|(at, c)| {
-                matches!(c, '.' | '?' | '!' | ';')
-                    && chars.get(at + 1).is_none_or(|next| next.is_whitespace())
-                    || matches!(c, '。' | '？' | '！' | '；')
+                ends_sentence(**c)
+                    && (!c.is_ascii() || chars.get(at + 1).is_none_or(|next| next.is_whitespace()))
             })
             .map(|(at, _)| at)
             .collect();

@@ -13,6 +13,7 @@ use fulcrum_chat::ToolDefinition;
 use fulcrum_engine::{text_likelihood, Backend, EngineError};
 
 use super::grounding::non_latin_letter;
+use super::placement::ends_sentence;
 
 /// The context a message is scored after with no function in view.
 const NO_FUNCTION: &str = "A user's request:\n";
@@ -31,8 +32,6 @@ const OPENERS: [&str; 22] = [
 
 const CONJUNCTIONS: [&str; 5] = ["and", "also", "then", "but", "plus"];
 
-const SENTENCE_ENDS: [char; 8] = ['.', '?', '!', ';', '。', '？', '！', '；'];
-
 /// Whether `message` asks several things: more than one sentence, or clauses joined by a
 /// conjunction before a question or request of its own ("How much is the iPhone 15, and what
 /// warranty does it have?"). Such a message reads only in part as each function's request, so
@@ -43,7 +42,7 @@ pub(super) fn several_parts(message: &str) -> bool {
     let spaced: String = message
         .chars()
         .flat_map(|c| {
-            let after = (!c.is_ascii() && SENTENCE_ENDS.contains(&c)).then_some(' ');
+            let after = (!c.is_ascii() && ends_sentence(c)).then_some(' ');
             std::iter::once(c).chain(after)
         })
         .collect();
@@ -59,7 +58,7 @@ pub(super) fn several_parts(message: &str) -> bool {
             part = PartSize::default();
         }
         part.add(word);
-        if next.is_some() && word.ends_with(SENTENCE_ENDS) {
+        if next.is_some() && word.ends_with(ends_sentence) {
             parts += usize::from(part.counts());
             part = PartSize::default();
         }

@@ -320,8 +320,8 @@ pub struct CallCheck {
     call_required: bool,
     /// Parallel calls are allowed.
     parallel: bool,
-    /// In `auto`, answering the user's message: calls of a function the message does not
-    /// read as a request for are dropped (see [`Relevance`]).
+    /// In `auto`, answering the user's message: an answer whose calls are all of functions
+    /// the message does not read as a request for is answered in text (see [`Relevance`]).
     relevance: Option<Relevance>,
     /// A text answer that writes a call of an offered tool as JSON or markup takes the call
     /// path (see [`WrittenCalls`]).

@@ -31,7 +31,8 @@ pub use model::LoadedModel;
 pub use session::{KeyEvent, PendingCall, SessionInfo, SessionMemory, SessionStore};
 pub use tuning::{
     add_call_guidance, answers_user, call_biases, call_instead_of_refused_start, step_biases,
-    CallGuidance, ToolCallTuning, DEFAULT_CALL_RELEVANCE_FLOOR, DEFAULT_PARALLEL_CALL_BIAS,
-    DEFAULT_TOOL_CALL_BIAS, WHEN_TO_CALL,
+    CallGuidance, ToolCallTuning, DEFAULT_CALL_RELEVANCE_FLOOR,
+    DEFAULT_CALL_RELEVANCE_FLOOR_INVENTED, DEFAULT_PARALLEL_CALL_BIAS, DEFAULT_TOOL_CALL_BIAS,
+    WHEN_TO_CALL,
 };
 pub use turn::{Agent, AgentOptions, SessionLimits, TurnOutcome, TurnStop};

@@ -65,6 +65,11 @@ pub const DEFAULT_TOOL_CALL_BIAS: f32 = 20.0;
 /// by `call_relevance`: tuned on the tuning half of BFCL's categories (EVAL.md).
 pub const DEFAULT_CALL_RELEVANCE_FLOOR: f32 = -0.1;
 
+/// Default floor of `call_relevance` for a function each of whose calls gives a required
+/// argument a value the conversation does not hold: tuned on the tuning half of BFCL's
+/// categories (EVAL.md).
+pub const DEFAULT_CALL_RELEVANCE_FLOOR_INVENTED: f32 = 0.1;
+
 /// Default logit bias on starting another call right after a `</tool_call>`, where parallel
 /// calls are allowed. Off: on BFCL samples 5 to 20 turned one parallel entry in ten from one
 /// call to the three it needed, but with the demo's nine tools the default model, so
@@ -222,6 +227,11 @@ pub struct ToolCallTuning {
     pub call_relevance: bool,
     /// The relevance, in nats per token of the message, below which a call is dropped.
     pub call_relevance_floor: f32,
+    /// The floor instead of `call_relevance_floor` for a function each of whose calls gives
+    /// a required argument a value the conversation does not hold: a call for a request
+    /// the tool does not serve fills what the request lacks by inventing it ("Kobe Bryant"
+    /// for "who won the MVP in 2020"), so two weak signs together weigh as one strong one.
+    pub call_relevance_floor_invented: f32,
 }
 
 impl Default for ToolCallTuning {
@@ -269,6 +279,7 @@ impl Default for ToolCallTuning {
             parallel_call_guidance: CallGuidance::default(),
             call_relevance: true,
             call_relevance_floor: DEFAULT_CALL_RELEVANCE_FLOOR,
+            call_relevance_floor_invented: DEFAULT_CALL_RELEVANCE_FLOOR_INVENTED,
         }
     }
 }

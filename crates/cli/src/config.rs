@@ -149,6 +149,8 @@ pub struct Config {
     pub call_relevance: bool,
     /// Nats per token of the message below which `call_relevance` drops a call.
     pub call_relevance_floor: f32,
+    /// The floor instead, for a function each of whose calls invented a required value.
+    pub call_relevance_floor_invented: f32,
     /// The policy file (users, roles, databases, tools); unset serves the demo enterprise.
     pub policy: Option<PathBuf>,
     /// SQLite file for the audit log, pending actions and agent sessions.
@@ -283,6 +285,7 @@ impl Default for Config {
             parallel_call_guidance: fulcrum_agent::CallGuidance::default(),
             call_relevance: true,
             call_relevance_floor: fulcrum_agent::DEFAULT_CALL_RELEVANCE_FLOOR,
+            call_relevance_floor_invented: fulcrum_agent::DEFAULT_CALL_RELEVANCE_FLOOR_INVENTED,
             policy: None,
             state_db: None,
             state_url: None,
@@ -326,7 +329,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 83] = [
+pub const KEYS: [&str; 84] = [
     "engine",
     "upstreams",
     "host",
@@ -380,6 +383,7 @@ pub const KEYS: [&str; 83] = [
     "parallel_call_guidance",
     "call_relevance",
     "call_relevance_floor",
+    "call_relevance_floor_invented",
     "policy",
     "state_db",
     "state_url",
@@ -524,6 +528,7 @@ impl Config {
             parallel_call_guidance: self.parallel_call_guidance,
             call_relevance: self.call_relevance,
             call_relevance_floor: self.call_relevance_floor,
+            call_relevance_floor_invented: self.call_relevance_floor_invented,
         }
     }
 
@@ -653,11 +658,16 @@ impl Config {
                 bail!("invalid configuration: `{key}` must be between -20 and 20, got {value}");
             }
         }
-        if !(-5.0..=5.0).contains(&self.call_relevance_floor) {
-            bail!(
-                "invalid configuration: `call_relevance_floor` must be between -5 and 5 (nats per token), got {}",
-                self.call_relevance_floor
-            );
+        for (key, value) in [
+            ("call_relevance_floor", self.call_relevance_floor),
+            (
+                "call_relevance_floor_invented",
+                self.call_relevance_floor_invented,
+            ),
+        ] {
+            if !(-5.0..=5.0).contains(&value) {
+                bail!("invalid configuration: `{key}` must be between -5 and 5 (nats per token), got {value}");
+            }
         }
         if self.max_tokens_limit == 0 {
             bail!("invalid configuration: `max_tokens_limit` must be at least 1");
@@ -780,6 +790,15 @@ mod tests {
             };
             let err = config.validate().expect_err("refused");
             assert!(err.to_string().contains("`call_relevance_floor`"), "{err}");
+            let config = Config {
+                call_relevance_floor_invented: floor,
+                ..Config::default()
+            };
+            let err = config.validate().expect_err("refused");
+            assert!(
+                err.to_string().contains("`call_relevance_floor_invented`"),
+                "{err}"
+            );
         }
     }
 

@@ -55,7 +55,7 @@ use super::grounding::{
 };
 use super::lists::{same_member, Lists};
 use super::placement::Placement;
-use super::relevance::Relevance;
+use super::relevance::{CalledFunction, Relevance};
 use super::written::WrittenCalls;
 use super::years::repeated_years;
 use crate::tuning::ToolCallTuning;
@@ -402,7 +402,13 @@ impl CallCheck {
         let written_calls = on(tuning.calls_written_as_text) && *choice == ToolChoice::Auto;
         let relevance = message
             .filter(|_| on(tuning.call_relevance) && *choice == ToolChoice::Auto)
-            .and_then(|message| Relevance::new(message, tuning.call_relevance_floor));
+            .and_then(|message| {
+                Relevance::new(
+                    message,
+                    tuning.call_relevance_floor,
+                    tuning.call_relevance_floor_invented,
+                )
+            });
         if !call_required
             && !written_calls
             && relevance.is_none()
@@ -890,12 +896,18 @@ impl Checking {
         let Some(relevance) = &self.check.relevance else {
             return false;
         };
-        let mut functions: Vec<&ToolDefinition> = Vec::new();
+        let mut functions: Vec<CalledFunction<'_>> = Vec::new();
         for call in calls {
-            if let Some(tool) = self.check.definition(&call.name) {
-                if !functions.iter().any(|f| f.name == tool.name) {
-                    functions.push(tool);
-                }
+            let Some(tool) = self.check.definition(&call.name) else {
+                continue;
+            };
+            let invented = self
+                .check
+                .grounds
+                .invents_a_required_value(&call.arguments, self.check.schema(&call.name));
+            match functions.iter_mut().find(|f| f.tool.name == tool.name) {
+                Some(function) => function.invented &= invented,
+                None => functions.push(CalledFunction { tool, invented }),
             }
         }
         let Some(scores) = relevance.asks_for_none(&self.backend, &functions).await else {
@@ -2761,9 +2773,10 @@ mod tests {
         assert_eq!(usage.completion_tokens, invented_tokens + 5);
     }
 
-    /// Two described tools, and a scripted model that finds a message likelier after the
-    /// description of `play` (-1 per token) than alone (-2) and after that of `travel_time`
-    /// (-3): a message about music, whatever its words.
+    /// Three described tools, and a scripted model that finds a message likelier after the
+    /// description of `play` (-1 per token) than alone (-2), less likely after that of
+    /// `travel_time` (-3), and as likely after that of `weather`: a message about music,
+    /// whatever its words.
     fn relevance_setup(
         outputs: Vec<String>,
     ) -> (Arc<fulcrum_engine::scripted::ScriptedBackend>, Arc<ToolSet>) {
@@ -2777,7 +2790,9 @@ mod tests {
                         "artist": {"type": "string"},
                         "minutes": {"type": "integer"},
                         "distance": {"type": "number"},
-                        "speed": {"type": "number"}
+                        "speed": {"type": "number"},
+                        "city": {"type": "string"},
+                        "day": {"type": "string"}
                     },
                     "required": required
                 }),
@@ -2795,6 +2810,11 @@ mod tests {
                     "travel_time",
                     "The time a trip takes.",
                     json!(["distance", "speed"]),
+                ),
+                tool(
+                    "weather",
+                    "The weather of a city on a day.",
+                    json!(["city", "day"]),
                 ),
             ])
             .expect("tools"),
@@ -2897,6 +2917,52 @@ mod tests {
         .await;
         assert_eq!(answer.expect("answered").0, travel);
         assert!(requests.iter().all(|r| r.prompt_logprobs.is_none()));
+    }
+
+    #[tokio::test]
+    async fn a_function_whose_calls_invent_a_required_value_is_held_to_the_higher_floor() {
+        let question = "Will it rain in Paris tomorrow?";
+        let tuning = ToolCallTuning {
+            probe_parallel_calls: false,
+            ..ToolCallTuning::default()
+        };
+        // `weather` scores 0 per token: above `call_relevance_floor`, below the floor for
+        // invented values.
+        let told = call("weather", json!({"city": "Paris", "day": "tomorrow"}));
+        let (scripted, tools) = relevance_setup(vec![told.clone()]);
+        let (answer, _, report) =
+            answer_on(scripted, &tools, &tuning, question, ToolChoice::Auto).await;
+        assert_eq!(answer.expect("answered").0, told);
+        assert!(report.is_none());
+
+        // The same function given a day nobody wrote: grounding keeps it (one required
+        // value is the message's), the higher floor does not.
+        let invented = call("weather", json!({"city": "Paris", "day": "2023-04-15"}));
+        let (scripted, tools) =
+            relevance_setup(vec![invented.clone(), "I cannot tell the weather.".into()]);
+        let (answer, _, report) =
+            answer_on(scripted, &tools, &tuning, question, ToolChoice::Auto).await;
+        assert_eq!(answer.expect("answered").0, "I cannot tell the weather.");
+        let report = report.expect("the checks changed the answer");
+        assert_eq!(report.dropped.len(), 1);
+        assert_eq!(report.dropped[0].reason, "unrelated_to_request");
+
+        // Beside a call of the same function with the values told, the function is held to
+        // the lower floor.
+        let both = format!("{told}\n{invented}");
+        let (scripted, tools) = relevance_setup(vec![both]);
+        let (answer, _, _) = answer_on(scripted, &tools, &tuning, question, ToolChoice::Auto).await;
+        assert!(answer.expect("answered").0.contains("tomorrow"));
+
+        // With the floor for invented values at the other floor, the call stands.
+        let same_floor = ToolCallTuning {
+            call_relevance_floor_invented: crate::tuning::DEFAULT_CALL_RELEVANCE_FLOOR,
+            ..tuning
+        };
+        let (scripted, tools) = relevance_setup(vec![invented.clone()]);
+        let (answer, _, _) =
+            answer_on(scripted, &tools, &same_floor, question, ToolChoice::Auto).await;
+        assert_eq!(answer.expect("answered").0, invented);
     }
 
     #[tokio::test]

@@ -180,6 +180,32 @@ impl Grounds {
         }
     }
 
+    /// Whether `arguments` (a tool with parameter schema `schema`) give a required argument a
+    /// value the text does not hold, not even as an inflection of a word it writes
+    /// (`"detailed"` for "detail information"): a value the model made up ("Kobe Bryant" for
+    /// "who won the MVP in 2020"). Values that cannot be told are none.
+    pub fn invents_a_required_value(&self, arguments: &Value, schema: &Value) -> bool {
+        required_names(schema)
+            .iter()
+            .filter_map(|name| arguments.get(*name).map(|value| (*name, value)))
+            .any(|(name, value)| {
+                self.value(value, property(schema, name)) == Some(false)
+                    && !self.inflects_a_word(value)
+            })
+    }
+
+    /// Whether `value` is a string one of whose words shares its stem with a word of the text.
+    fn inflects_a_word(&self, value: &Value) -> bool {
+        let Some(text) = value.as_str() else {
+            return false;
+        };
+        latin_words(&text.to_lowercase()).iter().any(|word| {
+            self.words
+                .iter()
+                .any(|written| same_word_stem(word, written))
+        })
+    }
+
     /// The optional arguments of `arguments` (a tool with parameter schema `schema`) whose
     /// values the text does not hold: a string sharing no word with it, a number never
     /// written. The model made them up; the tool's default should stand instead. Choices and
@@ -1209,6 +1235,35 @@ mod tests {
             },
             "required": ["distance", "speed"]
         })
+    }
+
+    #[test]
+    fn a_required_value_is_invented_when_the_text_holds_no_word_of_it_nor_its_stem() {
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "company": {"type": "string"},
+                "detail_level": {"type": "string"},
+                "level": {"type": "string", "enum": ["basic", "full"]},
+                "year": {"type": "integer"},
+                "market": {"type": "string"}
+            },
+            "required": ["company", "detail_level", "level", "year"]
+        });
+        let grounds = Grounds::new("Give me detail information about the stocks of Apple in 2020.");
+        let told = json!({"company": "Apple Inc.", "detail_level": "detailed", "level": "full",
+            "year": 2020, "market": "NASDAQ"});
+        assert!(!grounds.invents_a_required_value(&told, &schema));
+        for invented in [
+            json!({"company": "Microsoft", "detail_level": "detailed", "year": 2020}),
+            json!({"company": "Apple", "detail_level": "summary", "year": 2020}),
+            json!({"company": "Apple", "detail_level": "detailed", "year": 2021}),
+        ] {
+            assert!(
+                grounds.invents_a_required_value(&invented, &schema),
+                "{invented}"
+            );
+        }
     }
 
     #[test]

@@ -91,12 +91,22 @@ fn bare(word: &str) -> String {
         .to_lowercase()
 }
 
-/// The relevance check of one answer: the user's message and the floor below which a
+/// The relevance check of one answer: the user's message and the floors below which a
 /// function is not what it asks for.
 #[derive(Debug, Clone)]
 pub(super) struct Relevance {
     message: String,
     floor: f32,
+    /// The floor for a function whose every call invented a required value.
+    invented_floor: f32,
+}
+
+/// A function an answer called, to be weighed against the message.
+pub(super) struct CalledFunction<'a> {
+    pub tool: &'a ToolDefinition,
+    /// Whether each of its calls gives a required argument a value the conversation does not
+    /// hold: weighed against the higher floor.
+    pub invented: bool,
 }
 
 /// A function's relevance to the message, in nats per token of the message.
@@ -109,13 +119,17 @@ pub(super) struct FunctionRelevance {
 impl Relevance {
     /// The check of `message`; `None` when it has nothing to read, or asks several things
     /// (see [`several_parts`]).
-    pub(super) fn new(message: &str, floor: f32) -> Option<Self> {
+    pub(super) fn new(message: &str, floor: f32, invented_floor: f32) -> Option<Self> {
         let message: String = message.trim().chars().take(SCORED_CHARS).collect();
-        (!message.is_empty() && !several_parts(&message)).then_some(Relevance { message, floor })
+        (!message.is_empty() && !several_parts(&message)).then_some(Relevance {
+            message,
+            floor,
+            invented_floor,
+        })
     }
 
-    /// The scores of `tools` when the message reads as a request for none of them (each
-    /// below the floor); `None` when it asks for one of them, or when they cannot be weighed:
+    /// The scores of `functions` when the message reads as a request for none of them (each
+    /// below its floor); `None` when it asks for one of them, or when they cannot be weighed:
     /// a function described in another script than the message, or an engine that reports no
     /// prompt log-probabilities (a remote one). A request of several parts reads only in part
     /// as each function's, so one function below the floor beside another above it is
@@ -123,17 +137,17 @@ impl Relevance {
     pub(super) async fn asks_for_none(
         &self,
         backend: &Arc<dyn Backend>,
-        tools: &[&ToolDefinition],
+        functions: &[CalledFunction<'_>],
     ) -> Option<Vec<FunctionRelevance>> {
         let message_script = self.message.chars().any(non_latin_letter);
-        if tools.is_empty()
-            || tools
-                .iter()
-                .any(|tool| description(tool).chars().any(non_latin_letter) != message_script)
+        if functions.is_empty()
+            || functions.iter().any(|function| {
+                description(function.tool).chars().any(non_latin_letter) != message_script
+            })
         {
             return None;
         }
-        match self.scores_below_floor(backend, tools).await {
+        match self.scores_below_floor(backend, functions).await {
             Ok(scores) => scores,
             Err(EngineError::Unsupported(reason)) => {
                 tracing::debug!(%reason, "no relevance check: the engine cannot score a text");
@@ -146,25 +160,27 @@ impl Relevance {
         }
     }
 
-    /// Each function's score while all are below the floor; `None` at the first that is not.
+    /// Each function's score while all are below their floors; `None` at the first that is
+    /// not.
     async fn scores_below_floor(
         &self,
         backend: &Arc<dyn Backend>,
-        tools: &[&ToolDefinition],
+        functions: &[CalledFunction<'_>],
     ) -> Result<Option<Vec<FunctionRelevance>>, EngineError> {
-        let Some((first, rest)) = tools.split_first() else {
+        let Some((first, rest)) = functions.split_first() else {
             return Ok(None);
         };
         // The message alone and after the first description are computed in the same steps.
-        let first_context = under_description(first);
+        let first_context = under_description(first.tool);
         let (alone, under_first) = tokio::join!(
             text_likelihood(backend, NO_FUNCTION, &self.message, true),
             text_likelihood(backend, &first_context, &self.message, true),
         );
         let alone = alone?;
         let mut under_first = Some(under_first?);
-        let mut scores = Vec::with_capacity(tools.len());
-        for tool in std::iter::once(first).chain(rest) {
+        let mut scores = Vec::with_capacity(functions.len());
+        for function in std::iter::once(first).chain(rest) {
+            let tool = function.tool;
             let under = match under_first.take() {
                 Some(under) => under,
                 None => {
@@ -172,8 +188,13 @@ impl Relevance {
                 }
             };
             let score = under.per_token() - alone.per_token();
-            tracing::debug!(function = %tool.name, score, "relevance of the function to the message");
-            if score >= self.floor {
+            let floor = if function.invented {
+                self.floor.max(self.invented_floor)
+            } else {
+                self.floor
+            };
+            tracing::debug!(function = %tool.name, score, invented = function.invented, "relevance of the function to the message");
+            if score >= floor {
                 return Ok(None);
             }
             scores.push(FunctionRelevance {

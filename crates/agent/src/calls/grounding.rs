@@ -190,20 +190,8 @@ impl Grounds {
             .filter_map(|name| arguments.get(*name).map(|value| (*name, value)))
             .any(|(name, value)| {
                 self.value(value, property(schema, name)) == Some(false)
-                    && !self.inflects_a_word(value)
+                    && !value.as_str().is_some_and(|text| self.names(text))
             })
-    }
-
-    /// Whether `value` is a string one of whose words shares its stem with a word of the text.
-    fn inflects_a_word(&self, value: &Value) -> bool {
-        let Some(text) = value.as_str() else {
-            return false;
-        };
-        latin_words(&text.to_lowercase()).iter().any(|word| {
-            self.words
-                .iter()
-                .any(|written| same_word_stem(word, written))
-        })
     }
 
     /// The optional arguments of `arguments` (a tool with parameter schema `schema`) whose
@@ -337,7 +325,8 @@ impl Grounds {
         invented
     }
 
-    /// Whether the text holds a word of `choice` (see [`Grounds::unnamed_optional_choices`]).
+    /// Whether the text holds a word of `choice`, or one sharing its stem (see
+    /// [`Grounds::unnamed_optional_choices`] and [`Grounds::invents_a_required_value`]).
     fn names(&self, choice: &str) -> bool {
         choice_words(choice).iter().any(|word| {
             self.words

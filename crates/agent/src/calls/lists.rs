@@ -125,16 +125,41 @@ impl Lists {
     /// normal hemoglobin, and rat hemoglobin"; where the text writes `value` more than once,
     /// after the first that opens a list ("the weight of the Neutron and the Proton, and the
     /// diameter of the Proton and the Neutron": the Proton's sibling is the Neutron).
+    /// A value the text does not write whole is read as its part before a comma, where the
+    /// text writes that ("Berlin, Germany" for "Berlin and Madrid": the model added the
+    /// country).
     fn string_siblings(&self, value: &str) -> Vec<String> {
-        let needle: Vec<char> = value.trim().chars().collect();
+        let whole: Vec<char> = value.trim().chars().collect();
+        let needle = if whole.is_empty() || self.writes(&whole) {
+            whole.clone()
+        } else {
+            value
+                .split(',')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .chars()
+                .collect()
+        };
         if needle.is_empty() {
             return Vec::new();
         }
+        // Where the text writes a comma after the part, the text's member is longer too
+        // ("San Francisco, California, and Chicago" for "San Francisco, CA").
+        let comma_after = |at: usize| {
+            needle.len() < whole.len()
+                && self.chars.get(skip_spaces(&self.chars, at + needle.len())) == Some(&',')
+        };
         (0..self.chars.len())
-            .filter(|&at| words_at(&self.chars, at, &needle))
+            .filter(|&at| words_at(&self.chars, at, &needle) && !comma_after(at))
             .map(|start| self.string_siblings_at(start, needle.len()))
             .find(|siblings| !siblings.is_empty())
             .unwrap_or_default()
+    }
+
+    /// Whether the text writes `needle` as whole words.
+    fn writes(&self, needle: &[char]) -> bool {
+        (0..self.chars.len()).any(|at| words_at(&self.chars, at, needle))
     }
 
     /// The members after the one written at `start`, `length` chars long.
@@ -163,7 +188,7 @@ impl Lists {
                 break;
             };
             let member: String = self.chars[member_start..end].iter().collect();
-            siblings.push(member.trim().to_string());
+            siblings.push(without_possessive(member.trim(), needle));
             at = end;
             if last {
                 return siblings;
@@ -289,6 +314,21 @@ impl Lists {
         // As for words: no "and" or "or" before a last member, no list.
         Vec::new()
     }
+}
+
+/// `member` without the possessive ending the value it is a sibling of lacks ("Berlin and
+/// Madrid's music stores": the sibling is Madrid).
+fn without_possessive(member: &str, value: &[char]) -> String {
+    let value: String = value.iter().collect();
+    ["'s", "’s"]
+        .iter()
+        .find_map(|ending| {
+            member
+                .strip_suffix(ending)
+                .filter(|bare| !bare.is_empty() && !value.ends_with(ending))
+        })
+        .unwrap_or(member)
+        .to_string()
 }
 
 /// Words that pair the members of two lists one to one.
@@ -524,8 +564,13 @@ enum MemberShape {
     Characters(usize),
     /// A name: words that start with a capital letter (or a digit, after the first word or
     /// when the member started with one), with as many commas
-    /// inside ("Boston, MA and San Francisco, CA").
-    Name { commas: usize, numbered: bool },
+    /// inside ("Boston, MA and San Francisco, CA"). A name whose later words are lowercase
+    /// ("Homo sapiens and Pan troglodytes") has exactly as many `words`, whatever their case.
+    Name {
+        commas: usize,
+        numbered: bool,
+        words: Option<usize>,
+    },
     /// Lowercase words: at most one more than the member had, ending at a joint or a mark.
     Words(usize),
 }
@@ -546,9 +591,17 @@ impl MemberShape {
             .first()
             .is_some_and(|c| c.is_uppercase() || c.is_ascii_digit())
         {
+            let text: String = member.iter().collect();
+            let words: Vec<&str> = text.split_whitespace().collect();
+            let lowercase_after_first = member[0].is_uppercase()
+                && words
+                    .iter()
+                    .skip(1)
+                    .any(|word| word.chars().next().is_some_and(char::is_lowercase));
             return Some(MemberShape::Name {
                 commas: member.iter().filter(|c| **c == ',').count(),
                 numbered: member[0].is_ascii_digit(),
+                words: lowercase_after_first.then_some(words.len()),
             });
         }
         let words = member.iter().collect::<String>().split_whitespace().count();
@@ -566,7 +619,35 @@ impl MemberShape {
                     .is_some_and(|found| found.iter().all(|c| non_latin_letter(*c)))
                     .then_some(end)
             }
-            MemberShape::Name { commas, numbered } => {
+            MemberShape::Name {
+                words: Some(count), ..
+            } => {
+                if !chars.get(start).is_some_and(|c| c.is_uppercase()) {
+                    return None;
+                }
+                // At most as many words, the member closed where they end: by a mark, a
+                // joint or the text's end ("Pan troglodytes (chimpanzee)", not "Kawai piano
+                // in" of "Kawai piano in Los Angeles").
+                let mut ends = Vec::new();
+                let mut at = start;
+                for _ in 0..count {
+                    let word_end = word_end(chars, at);
+                    if word_end == at || joining_word_at(chars, at).is_some() {
+                        break;
+                    }
+                    ends.push(word_end);
+                    at = skip_spaces(chars, word_end);
+                }
+                ends.into_iter().rev().find(|&end| {
+                    let next = skip_spaces(chars, end);
+                    next >= chars.len()
+                        || !chars[next].is_alphanumeric()
+                        || joining_word_at(chars, next).is_some()
+                })
+            }
+            MemberShape::Name {
+                commas, numbered, ..
+            } => {
                 let mut end = start;
                 let mut commas_left = commas;
                 let mut at = start;
@@ -741,6 +822,40 @@ mod tests {
             ),
             vec![json!("Neutron")]
         );
+    }
+
+    #[test]
+    fn a_name_with_lowercase_words_has_siblings_of_as_many_words() {
+        let species = "the BRCA1 and BRCA2 genes in Homo sapiens and Pan troglodytes (chimpanzee)?";
+        assert_eq!(
+            siblings(species, json!("Homo sapiens")),
+            vec![json!("Pan troglodytes")]
+        );
+        // Words that do not close where the member's count ends are no member.
+        let shops = "a Yamaha acoustic guitar and Kawai piano in San Francisco";
+        assert!(siblings(shops, json!("Yamaha acoustic guitar")).is_empty());
+    }
+
+    #[test]
+    fn a_possessive_is_not_part_of_a_sibling() {
+        let stores = "a Yamaha P125 piano in Berlin and Madrid's music stores.";
+        assert_eq!(siblings(stores, json!("Berlin")), vec![json!("Madrid")]);
+        assert_eq!(
+            siblings("John's and Mary's scores", json!("John's")),
+            vec![json!("Mary's")]
+        );
+    }
+
+    #[test]
+    fn a_value_the_text_writes_shorter_is_read_as_its_part_before_a_comma() {
+        let stores = "a Yamaha P125 piano in Berlin and Madrid's music stores.";
+        assert_eq!(
+            siblings(stores, json!("Berlin, Germany")),
+            vec![json!("Madrid")]
+        );
+        // The text's own member runs on past a comma: it is longer, not a list member.
+        let cities = "shops in San Francisco, California, and Chicago, Illinois.";
+        assert!(siblings(cities, json!("San Francisco, CA")).is_empty());
     }
 
     #[test]

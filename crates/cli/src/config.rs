@@ -83,6 +83,10 @@ pub struct Config {
     /// only when the user's message holds a word of its name or description that theirs do
     /// not.
     pub other_functions_asked: bool,
+    /// With `other_functions_asked`: a call of a function the message names no word of is
+    /// still asked for when two or more of its arguments carry values the message writes and
+    /// no other call used.
+    pub functions_asked_by_values: bool,
     /// When parallel calls are allowed, swap back the values two calls of different
     /// functions hold of one argument where the message writes each beside the other's name.
     pub values_beside_their_functions: bool,
@@ -262,6 +266,7 @@ impl Default for Config {
             other_functions_by_name: true,
             acronyms_name_functions: true,
             other_functions_asked: true,
+            functions_asked_by_values: true,
             values_beside_their_functions: true,
             optionals_in_their_sentence: true,
             parts_of_values_not_new: true,
@@ -329,7 +334,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 84] = [
+pub const KEYS: [&str; 85] = [
     "engine",
     "upstreams",
     "host",
@@ -360,6 +365,7 @@ pub const KEYS: [&str; 84] = [
     "other_functions_by_name",
     "acronyms_name_functions",
     "other_functions_asked",
+    "functions_asked_by_values",
     "values_beside_their_functions",
     "optionals_in_their_sentence",
     "parts_of_values_not_new",
@@ -505,6 +511,7 @@ impl Config {
             other_functions_by_name: self.other_functions_by_name,
             acronyms_name_functions: self.acronyms_name_functions,
             other_functions_asked: self.other_functions_asked,
+            functions_asked_by_values: self.functions_asked_by_values,
             values_beside_their_functions: self.values_beside_their_functions,
             optionals_in_their_sentence: self.optionals_in_their_sentence,
             parts_of_values_not_new: self.parts_of_values_not_new,

@@ -302,6 +302,9 @@ pub struct CallCheck {
     /// The extra call among the tools not called is kept for a word of its name the message
     /// holds (only where `asked` checks that the message asks for it).
     other_functions_by_name: bool,
+    /// A call of a function the message names no word of is asked for by two values of the
+    /// message no other call used (only where `asked` checks that the message asks for it).
+    asked_by_values: bool,
     /// The user's message, read for where it writes values, when `values_beside_functions`
     /// or `stray_optionals` is on.
     placement: Option<Placement>,
@@ -383,6 +386,7 @@ impl CallCheck {
             .filter(|_| on(tuning.other_functions_asked) && parallel)
             .map(AskedFunctions::new);
         let other_functions_by_name = tuning.other_functions_by_name && asked.is_some();
+        let asked_by_values = tuning.functions_asked_by_values && asked.is_some();
         let values_beside_functions = on(tuning.values_beside_their_functions) && parallel;
         let stray_optionals = on(tuning.optionals_in_their_sentence) && parallel;
         let parts_not_new = on(tuning.parts_of_values_not_new) && parallel;
@@ -462,6 +466,7 @@ impl CallCheck {
             paired_in_order,
             asked,
             other_functions_by_name,
+            asked_by_values,
             placement,
             values_beside_functions,
             stray_optionals,
@@ -533,9 +538,16 @@ impl CallCheck {
             .find(|tool| tool.name == name)
     }
 
-    /// Whether `call`, next to `calls`, is of a function the user's message does not ask for
-    /// (another function than those called, of which the message says nothing theirs do not).
-    fn not_asked_for(&self, call: &ParsedCall, calls: &[ParsedCall]) -> bool {
+    /// Whether `call`, next to `calls` (which used the values `used`), is of a function the
+    /// user's message does not ask for (another function than those called, of which the
+    /// message says nothing theirs do not, and, with `asked_by_values`, to which it gives
+    /// fewer than two values of its own).
+    fn not_asked_for(
+        &self,
+        call: &ParsedCall,
+        calls: &[ParsedCall],
+        used: &HashSet<String>,
+    ) -> bool {
         let Some(asked) = &self.asked else {
             return false;
         };
@@ -549,7 +561,25 @@ impl CallCheck {
             .iter()
             .filter_map(|c| self.definition(&c.name))
             .collect();
-        asked.asks_for(tool, &called) == Some(false)
+        if asked.asks_for(tool, &called) != Some(false) {
+            return false;
+        }
+        if self.asked_by_values && self.unused_values(call, used) >= VALUES_THAT_ASK {
+            tracing::debug!(call = %call.name, arguments = %call.arguments, "a call of a function the message names no word of, asked for by values no other call used");
+            return false;
+        }
+        true
+    }
+
+    /// How many distinct values the conversation writes `call` carries that are not among
+    /// `used` (the same number given to three arguments is one).
+    fn unused_values(&self, call: &ParsedCall, used: &HashSet<String>) -> usize {
+        self.grounds
+            .found_values(&call.arguments)
+            .into_iter()
+            .filter(|found| !used.contains(found))
+            .collect::<HashSet<String>>()
+            .len()
     }
 }
 
@@ -1033,7 +1063,7 @@ impl Checking {
         let mut kept: Vec<ParsedCall> = Vec::with_capacity(calls.len());
         let mut used = HashSet::new();
         for call in calls {
-            if self.check.not_asked_for(&call, &kept) {
+            if self.check.not_asked_for(&call, &kept, &used) {
                 tracing::debug!(call = %call.name, arguments = %call.arguments, "dropped a call of a function the request does not ask for");
                 self.note(|changes| {
                     changes
@@ -1498,7 +1528,7 @@ impl Checking {
             return Ok((false, tokens));
         }
         let (call, rescaled) = self.as_written(call);
-        if self.check.not_asked_for(&call, calls) {
+        if self.check.not_asked_for(&call, calls, used) {
             tracing::debug!(call = %call.name, arguments = %call.arguments, "an extra call is of a function the request does not ask for");
             return Ok((false, tokens));
         }
@@ -1817,9 +1847,13 @@ impl Checking {
         let Some((call, rescaled)) = call.map(|call| self.as_written(call)) else {
             return Ok((None, tokens));
         };
+        let used: HashSet<String> = copies
+            .iter()
+            .flat_map(|copy| check.grounds.found_values(&copy.arguments))
+            .collect();
         let kept = check.grounded(&call, check.grounding)
             && !check.copies_a_value(&call)
-            && !check.not_asked_for(&call, copies);
+            && !check.not_asked_for(&call, copies, &used);
         if !kept {
             return Ok((None, tokens));
         }
@@ -2307,6 +2341,12 @@ impl Checking {
         moved
     }
 }
+
+/// The fewest values no other call used that ask for a function the message names no word
+/// of (see `functions_asked_by_values`): one is as often a value the model
+/// moved from the request's other part ("degrees Celsius" into a temperature conversion
+/// nobody asked for).
+const VALUES_THAT_ASK: usize = 2;
 
 /// What marks a word of a function's name among the values a call brings (see
 /// `Checking::new_values`).
@@ -3658,20 +3698,44 @@ mod tests {
     async fn a_call_of_another_function_is_kept_only_when_the_request_asks_for_it() {
         let first = call("play", json!({"artist": "Taylor Swift", "minutes": 20}));
         let other = call("travel_time", json!({"distance": 120, "speed": 60}));
-        let (text, _, requests) = answer(
+        let words_only = ToolCallTuning {
+            functions_asked_by_values: false,
+            ..ToolCallTuning::default()
+        };
+        let (by_words, requests, _) = try_answer_tuned(
+            &words_only,
             "Play Taylor Swift for 20 minutes, we drive 120 km at 60",
             ToolChoice::Auto,
             vec![first.clone(), other.clone(), other.clone()],
         )
         .await;
         assert_eq!(
-            text, first,
-            "its values are the user's, but nothing asks for it"
+            by_words.expect("generated").0,
+            first,
+            "its values are the user's, but no word asks for it"
         );
         // The answer, the extra calls among all tools and those not called, and (120 and 60
         // unused) one of `play` held away from its artist; none with its minutes chosen
         // among the numbers left (120 is in km, 60 has no unit).
         assert_eq!(requests.len(), 4);
+
+        // Two values nothing used ask for it where the values are heard too.
+        let (text, _, _) = answer(
+            "Play Taylor Swift for 20 minutes, we drive 120 km at 60",
+            ToolChoice::Auto,
+            vec![first.clone(), other.clone(), first.clone(), first.clone()],
+        )
+        .await;
+        assert_eq!(text, format!("{first}\n{other}"));
+        // One is not enough: 20 is the song's.
+        let one_new = call("travel_time", json!({"distance": 120, "speed": 20}));
+        let (text, _, _) = answer(
+            "Play Taylor Swift for 20 minutes, we drive 120 km",
+            ToolChoice::Auto,
+            vec![first.clone(), one_new.clone(), one_new],
+        )
+        .await;
+        assert_eq!(text, first);
 
         let (text, _, _) = answer(
             "Play Taylor Swift for 20 minutes and tell me the travel time for 120 km at 60",
@@ -3745,6 +3809,7 @@ mod tests {
             other_functions_by_name: false,
             acronyms_name_functions: false,
             other_functions_asked: false,
+            functions_asked_by_values: false,
             values_beside_their_functions: false,
             optionals_in_their_sentence: false,
             parts_of_values_not_new: false,

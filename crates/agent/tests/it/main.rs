@@ -126,6 +126,7 @@ pub fn open_agent_with(dir: &Path, backend: Arc<ScriptedBackend>, options: Agent
                 other_functions_by_name: false,
                 acronyms_name_functions: false,
                 other_functions_asked: false,
+                functions_asked_by_values: false,
                 values_beside_their_functions: false,
                 optionals_in_their_sentence: false,
                 parts_of_values_not_new: false,

@@ -42,6 +42,7 @@ fn exact_tuning() -> fulcrum_agent::ToolCallTuning {
         other_functions_by_name: false,
         acronyms_name_functions: false,
         other_functions_asked: false,
+        functions_asked_by_values: false,
         values_beside_their_functions: false,
         optionals_in_their_sentence: false,
         parts_of_values_not_new: false,

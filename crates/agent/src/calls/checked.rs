@@ -55,7 +55,7 @@ use super::grounding::{
 };
 use super::lists::{same_member, Lists};
 use super::placement::Placement;
-use super::relevance::{CalledFunction, Relevance};
+use super::relevance::{several_parts, CalledFunction, Relevance};
 use super::written::WrittenCalls;
 use super::years::repeated_years;
 use crate::tuning::ToolCallTuning;
@@ -303,7 +303,8 @@ pub struct CallCheck {
     /// holds (only where `asked` checks that the message asks for it).
     other_functions_by_name: bool,
     /// A call of a function the message names no word of is asked for by two values of the
-    /// message no other call used (only where `asked` checks that the message asks for it).
+    /// message no other call used (only where `asked` checks that the message asks for it,
+    /// and the message asks several things).
     asked_by_values: bool,
     /// The user's message, read for where it writes values, when `values_beside_functions`
     /// or `stray_optionals` is on.
@@ -386,7 +387,11 @@ impl CallCheck {
             .filter(|_| on(tuning.other_functions_asked) && parallel)
             .map(AskedFunctions::new);
         let other_functions_by_name = tuning.other_functions_by_name && asked.is_some();
-        let asked_by_values = tuning.functions_asked_by_values && asked.is_some();
+        // One request's unused values are its details ("4 meters away from a charge":
+        // `cooking_conversion` from meters nobody asked for), not a part of its own.
+        let asked_by_values = tuning.functions_asked_by_values
+            && asked.is_some()
+            && message.is_some_and(several_parts);
         let values_beside_functions = on(tuning.values_beside_their_functions) && parallel;
         let stray_optionals = on(tuning.optionals_in_their_sentence) && parallel;
         let parts_not_new = on(tuning.parts_of_values_not_new) && parallel;
@@ -3698,39 +3703,46 @@ mod tests {
     async fn a_call_of_another_function_is_kept_only_when_the_request_asks_for_it() {
         let first = call("play", json!({"artist": "Taylor Swift", "minutes": 20}));
         let other = call("travel_time", json!({"distance": 120, "speed": 60}));
-        let words_only = ToolCallTuning {
-            functions_asked_by_values: false,
-            ..ToolCallTuning::default()
-        };
-        let (by_words, requests, _) = try_answer_tuned(
-            &words_only,
+        let (text, _, requests) = answer(
             "Play Taylor Swift for 20 minutes, we drive 120 km at 60",
             ToolChoice::Auto,
             vec![first.clone(), other.clone(), other.clone()],
         )
         .await;
         assert_eq!(
-            by_words.expect("generated").0,
-            first,
-            "its values are the user's, but no word asks for it"
+            text, first,
+            "its values are the user's, but nothing asks for it"
         );
         // The answer, the extra calls among all tools and those not called, and (120 and 60
         // unused) one of `play` held away from its artist; none with its minutes chosen
         // among the numbers left (120 is in km, 60 has no unit).
         assert_eq!(requests.len(), 4);
 
-        // Two values nothing used ask for it where the values are heard too.
+        // A message of several parts: two values nothing used ask for it, unless switched off.
+        let two_parts = "Play Taylor Swift for 20 minutes. We drive 120 km at 60.";
         let (text, _, _) = answer(
-            "Play Taylor Swift for 20 minutes, we drive 120 km at 60",
+            two_parts,
             ToolChoice::Auto,
             vec![first.clone(), other.clone(), first.clone(), first.clone()],
         )
         .await;
         assert_eq!(text, format!("{first}\n{other}"));
+        let words_only = ToolCallTuning {
+            functions_asked_by_values: false,
+            ..ToolCallTuning::default()
+        };
+        let (by_words, _, _) = try_answer_tuned(
+            &words_only,
+            two_parts,
+            ToolChoice::Auto,
+            vec![first.clone(), other.clone(), other.clone()],
+        )
+        .await;
+        assert_eq!(by_words.expect("generated").0, first);
         // One is not enough: 20 is the song's.
         let one_new = call("travel_time", json!({"distance": 120, "speed": 20}));
         let (text, _, _) = answer(
-            "Play Taylor Swift for 20 minutes, we drive 120 km",
+            "Play Taylor Swift for 20 minutes. We drive 120 km.",
             ToolChoice::Auto,
             vec![first.clone(), one_new.clone(), one_new],
         )

@@ -2348,9 +2348,9 @@ impl Checking {
 }
 
 /// The fewest values no other call used that ask for a function the message names no word
-/// of (see `functions_asked_by_values`): one is as often a value the model
-/// moved from the request's other part ("degrees Celsius" into a temperature conversion
-/// nobody asked for).
+/// of (see `functions_asked_by_values`): one is as often a detail of the request's other
+/// part carried over ("degrees Celsius" of an energy calculation into a temperature
+/// conversion nobody asked for).
 const VALUES_THAT_ASK: usize = 2;
 
 /// What marks a word of a function's name among the values a call brings (see

@@ -102,6 +102,12 @@ pub struct AskedFunctions {
 }
 
 impl AskedFunctions {
+    /// Whether the message is read by its words (English); a Chinese message's values are
+    /// found inside runs of characters with no word to bound them.
+    pub fn reads_words(&self) -> bool {
+        self.language == Language::English
+    }
+
     pub fn new(message: &str) -> Self {
         AskedFunctions {
             language: Language::of(message),

@@ -142,12 +142,13 @@ pub struct ToolCallTuning {
     /// when the user's message holds a word of its name or description that theirs do not
     /// (see [`crate::calls::AskedFunctions`]).
     pub other_functions_asked: bool,
-    /// With `other_functions_asked`, in an English message that asks several things: a call of a
-    /// function the message names no word of is still asked for when it carries two values
-    /// the message writes and no other call used ("5000 Japanese Yen into US Dollars … 15 kilometers into
-    /// miles" asks for `unit_conversion`, whose only telling word, "unit", nobody wrote): two
-    /// values of the request nothing served are a part of it, where the model's own pick of
-    /// another function fills it with values the called ones already carry.
+    /// With `other_functions_asked`, in an English message that asks several things: a call
+    /// of a function the message names no word of is still asked for when it carries two
+    /// values the message writes and no other call used ("5000 Japanese Yen into US Dollars
+    /// … 15 kilometers into miles" asks for `unit_conversion`, whose only telling word,
+    /// "unit", nobody wrote): two values of the request nothing served are a part of it,
+    /// where the model's own pick of another function fills it with values the called ones
+    /// already carry.
     pub functions_asked_by_values: bool,
     /// With parallel calls allowed, where two calls of different functions hold each other's
     /// values of one argument (the message writes each once, nearest a word of the other

@@ -83,9 +83,9 @@ pub struct Config {
     /// only when the user's message holds a word of its name or description that theirs do
     /// not.
     pub other_functions_asked: bool,
-    /// With `other_functions_asked`, in an English message that asks several things: a call of a
-    /// function the message names no word of is still asked for when it carries two values
-    /// the message writes and no other call used.
+    /// With `other_functions_asked`, in an English message that asks several things: a call
+    /// of a function the message names no word of is still asked for when it carries two
+    /// values the message writes and no other call used.
     pub functions_asked_by_values: bool,
     /// When parallel calls are allowed, swap back the values two calls of different
     /// functions hold of one argument where the message writes each beside the other's name.

@@ -130,36 +130,42 @@ impl Lists {
     /// country).
     fn string_siblings(&self, value: &str) -> Vec<String> {
         let whole: Vec<char> = value.trim().chars().collect();
-        let needle = if whole.is_empty() || self.writes(&whole) {
-            whole.clone()
-        } else {
-            value
-                .split(',')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .chars()
-                .collect()
-        };
-        if needle.is_empty() {
+        if whole.is_empty() {
             return Vec::new();
         }
-        // Where the text writes a comma after the part, the text's member is longer too
-        // ("San Francisco, California, and Chicago" for "San Francisco, CA").
-        let comma_after = |at: usize| {
-            needle.len() < whole.len()
-                && self.chars.get(skip_spaces(&self.chars, at + needle.len())) == Some(&',')
-        };
-        (0..self.chars.len())
-            .filter(|&at| words_at(&self.chars, at, &needle) && !comma_after(at))
-            .map(|start| self.string_siblings_at(start, needle.len()))
-            .find(|siblings| !siblings.is_empty())
+        if let Some(siblings) = self.siblings_where_written(&whole, false) {
+            return siblings;
+        }
+        let part: Vec<char> = value
+            .split(',')
+            .next()
             .unwrap_or_default()
+            .trim()
+            .chars()
+            .collect();
+        if part.is_empty() || part.len() == whole.len() {
+            return Vec::new();
+        }
+        self.siblings_where_written(&part, true).unwrap_or_default()
     }
 
-    /// Whether the text writes `needle` as whole words.
-    fn writes(&self, needle: &[char]) -> bool {
-        (0..self.chars.len()).any(|at| words_at(&self.chars, at, needle))
+    /// The siblings of `needle` at the first place the text writes it that opens a list;
+    /// `None` where the text writes it nowhere. A `part` of a value is not read where the
+    /// text writes a comma after it: the text's member is longer too ("San Francisco,
+    /// California, and Chicago" for "San Francisco, CA").
+    fn siblings_where_written(&self, needle: &[char], part: bool) -> Option<Vec<String>> {
+        let comma_after =
+            |at: usize| self.chars.get(skip_spaces(&self.chars, at + needle.len())) == Some(&',');
+        let mut written = (0..self.chars.len())
+            .filter(|&at| words_at(&self.chars, at, needle) && !(part && comma_after(at)))
+            .peekable();
+        written.peek()?;
+        Some(
+            written
+                .map(|start| self.string_siblings_at(start, needle.len()))
+                .find(|siblings| !siblings.is_empty())
+                .unwrap_or_default(),
+        )
     }
 
     /// The members after the one written at `start`, `length` chars long.
@@ -587,12 +593,12 @@ impl MemberShape {
         if !words_only {
             return None;
         }
+        let text: String = member.iter().collect();
+        let words: Vec<&str> = text.split_whitespace().collect();
         if member
             .first()
             .is_some_and(|c| c.is_uppercase() || c.is_ascii_digit())
         {
-            let text: String = member.iter().collect();
-            let words: Vec<&str> = text.split_whitespace().collect();
             let lowercase_after_first = member[0].is_uppercase()
                 && words
                     .iter()
@@ -604,8 +610,7 @@ impl MemberShape {
                 words: lowercase_after_first.then_some(words.len()),
             });
         }
-        let words = member.iter().collect::<String>().split_whitespace().count();
-        Some(MemberShape::Words(words))
+        Some(MemberShape::Words(words.len()))
     }
 
     /// Where a member of this shape starting at `start` ends; `None` when no such member

@@ -32,7 +32,7 @@ pub use session::{KeyEvent, PendingCall, SessionInfo, SessionMemory, SessionStor
 pub use tuning::{
     add_call_guidance, answers_user, call_biases, call_instead_of_refused_start, step_biases,
     CallGuidance, ToolCallTuning, DEFAULT_CALL_RELEVANCE_FLOOR,
-    DEFAULT_CALL_RELEVANCE_FLOOR_INVENTED, DEFAULT_PARALLEL_CALL_BIAS, DEFAULT_TOOL_CALL_BIAS,
-    WHEN_TO_CALL,
+    DEFAULT_CALL_RELEVANCE_FLOOR_INVENTED, DEFAULT_CALL_RELEVANCE_FLOOR_INVENTED_NUMBER,
+    DEFAULT_PARALLEL_CALL_BIAS, DEFAULT_TOOL_CALL_BIAS, WHEN_TO_CALL,
 };
 pub use turn::{Agent, AgentOptions, SessionLimits, TurnOutcome, TurnStop};

@@ -70,6 +70,11 @@ pub const DEFAULT_CALL_RELEVANCE_FLOOR: f32 = -0.1;
 /// categories (EVAL.md).
 pub const DEFAULT_CALL_RELEVANCE_FLOOR_INVENTED: f32 = 0.1;
 
+/// Default floor of `call_relevance` for a function each of whose calls gives a required
+/// argument a number the conversation neither writes nor implies: tuned on the tuning half
+/// of BFCL's categories (EVAL.md).
+pub const DEFAULT_CALL_RELEVANCE_FLOOR_INVENTED_NUMBER: f32 = 1.25;
+
 /// Default logit bias on starting another call right after a `</tool_call>`, where parallel
 /// calls are allowed. Off: on BFCL samples 5 to 20 turned one parallel entry in ten from one
 /// call to the three it needed, but with the demo's nine tools the default model, so
@@ -240,6 +245,13 @@ pub struct ToolCallTuning {
     /// the tool does not serve fills what the request lacks by inventing it ("Kobe Bryant"
     /// for "who won the MVP in 2020"), so two weak signs together weigh as one strong one.
     pub call_relevance_floor_invented: f32,
+    /// The floor for a function each of whose calls gives a required argument a number the
+    /// conversation neither writes nor implies ("next week" implies 7 days) and the
+    /// argument's description does not give: a number is the request's core input (a price,
+    /// a level), and a call that makes one up ("the final price after a 25% discount" with a
+    /// price of 100) answers a request the user did not make. Set it to
+    /// `call_relevance_floor` to switch it off.
+    pub call_relevance_floor_invented_number: f32,
 }
 
 impl Default for ToolCallTuning {
@@ -289,6 +301,7 @@ impl Default for ToolCallTuning {
             call_relevance: true,
             call_relevance_floor: DEFAULT_CALL_RELEVANCE_FLOOR,
             call_relevance_floor_invented: DEFAULT_CALL_RELEVANCE_FLOOR_INVENTED,
+            call_relevance_floor_invented_number: DEFAULT_CALL_RELEVANCE_FLOOR_INVENTED_NUMBER,
         }
     }
 }

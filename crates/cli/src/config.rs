@@ -155,6 +155,9 @@ pub struct Config {
     pub call_relevance_floor: f32,
     /// The floor instead, for a function each of whose calls invented a required value.
     pub call_relevance_floor_invented: f32,
+    /// The floor instead, for a function each of whose calls invented a required number
+    /// (one the conversation neither writes nor implies).
+    pub call_relevance_floor_invented_number: f32,
     /// The policy file (users, roles, databases, tools); unset serves the demo enterprise.
     pub policy: Option<PathBuf>,
     /// SQLite file for the audit log, pending actions and agent sessions.
@@ -291,6 +294,8 @@ impl Default for Config {
             call_relevance: true,
             call_relevance_floor: fulcrum_agent::DEFAULT_CALL_RELEVANCE_FLOOR,
             call_relevance_floor_invented: fulcrum_agent::DEFAULT_CALL_RELEVANCE_FLOOR_INVENTED,
+            call_relevance_floor_invented_number:
+                fulcrum_agent::DEFAULT_CALL_RELEVANCE_FLOOR_INVENTED_NUMBER,
             policy: None,
             state_db: None,
             state_url: None,
@@ -334,7 +339,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 85] = [
+pub const KEYS: [&str; 86] = [
     "engine",
     "upstreams",
     "host",
@@ -390,6 +395,7 @@ pub const KEYS: [&str; 85] = [
     "call_relevance",
     "call_relevance_floor",
     "call_relevance_floor_invented",
+    "call_relevance_floor_invented_number",
     "policy",
     "state_db",
     "state_url",
@@ -536,6 +542,7 @@ impl Config {
             call_relevance: self.call_relevance,
             call_relevance_floor: self.call_relevance_floor,
             call_relevance_floor_invented: self.call_relevance_floor_invented,
+            call_relevance_floor_invented_number: self.call_relevance_floor_invented_number,
         }
     }
 
@@ -671,6 +678,10 @@ impl Config {
                 "call_relevance_floor_invented",
                 self.call_relevance_floor_invented,
             ),
+            (
+                "call_relevance_floor_invented_number",
+                self.call_relevance_floor_invented_number,
+            ),
         ] {
             if !(-5.0..=5.0).contains(&value) {
                 bail!("invalid configuration: `{key}` must be between -5 and 5 (nats per token), got {value}");
@@ -804,6 +815,16 @@ mod tests {
             let err = config.validate().expect_err("refused");
             assert!(
                 err.to_string().contains("`call_relevance_floor_invented`"),
+                "{err}"
+            );
+            let config = Config {
+                call_relevance_floor_invented_number: floor,
+                ..Config::default()
+            };
+            let err = config.validate().expect_err("refused");
+            assert!(
+                err.to_string()
+                    .contains("`call_relevance_floor_invented_number`"),
                 "{err}"
             );
         }

@@ -55,7 +55,7 @@ use super::grounding::{
 };
 use super::lists::{same_member, Lists};
 use super::placement::Placement;
-use super::relevance::{several_parts, CalledFunction, Relevance};
+use super::relevance::{several_parts, CalledFunction, Relevance, RelevanceFloors};
 use super::written::WrittenCalls;
 use super::years::repeated_years;
 use crate::tuning::ToolCallTuning;
@@ -416,8 +416,11 @@ impl CallCheck {
             .and_then(|message| {
                 Relevance::new(
                     message,
-                    tuning.call_relevance_floor,
-                    tuning.call_relevance_floor_invented,
+                    RelevanceFloors {
+                        any: tuning.call_relevance_floor,
+                        invented: tuning.call_relevance_floor_invented,
+                        invented_number: tuning.call_relevance_floor_invented_number,
+                    },
                 )
             });
         if !call_required
@@ -938,13 +941,20 @@ impl Checking {
             let Some(tool) = self.check.definition(&call.name) else {
                 continue;
             };
-            let invented = self
-                .check
-                .grounds
-                .invents_a_required_value(&call.arguments, self.check.schema(&call.name));
+            let grounds = &self.check.grounds;
+            let schema = self.check.schema(&call.name);
+            let invented = grounds.invents_a_required_value(&call.arguments, schema);
+            let invented_number = grounds.invents_a_required_number(&call.arguments, schema);
             match functions.iter_mut().find(|f| f.tool.name == tool.name) {
-                Some(function) => function.invented &= invented,
-                None => functions.push(CalledFunction { tool, invented }),
+                Some(function) => {
+                    function.invented &= invented;
+                    function.invented_number &= invented_number;
+                }
+                None => functions.push(CalledFunction {
+                    tool,
+                    invented,
+                    invented_number,
+                }),
             }
         }
         let Some(scores) = relevance.asks_for_none(&self.backend, &functions).await else {
@@ -3010,6 +3020,45 @@ mod tests {
         let (answer, _, _) =
             answer_on(scripted, &tools, &same_floor, question, ToolChoice::Auto).await;
         assert_eq!(answer.expect("answered").0, invented);
+    }
+
+    #[tokio::test]
+    async fn a_function_whose_calls_invent_a_required_number_is_held_to_its_own_floor() {
+        // `play` scores 1 per token: above the floor for invented values, below this one.
+        let tuning = ToolCallTuning {
+            probe_parallel_calls: false,
+            call_relevance_floor_invented_number: 1.5,
+            ..ToolCallTuning::default()
+        };
+        let answer_to = |question: &'static str, output: String, tuning: ToolCallTuning| async move {
+            let (scripted, tools) = relevance_setup(vec![output, "Which song?".into()]);
+            let (answer, _, _) =
+                answer_on(scripted, &tools, &tuning, question, ToolChoice::Auto).await;
+            answer.expect("answered").0
+        };
+        let written = call("play", json!({"artist": "Queen", "minutes": 20}));
+        let made_up = call("play", json!({"artist": "Queen", "minutes": 45}));
+        let an_hour = call("play", json!({"artist": "Queen", "minutes": 60}));
+
+        assert_eq!(
+            answer_to("Play Queen for 20 minutes", written.clone(), tuning).await,
+            written
+        );
+        assert_eq!(
+            answer_to("Play Queen", made_up.clone(), tuning).await,
+            "Which song?"
+        );
+        // An hour is 60 minutes: the number is the request's, though not written.
+        assert_eq!(
+            answer_to("Play Queen for an hour", an_hour.clone(), tuning).await,
+            an_hour
+        );
+
+        let off = ToolCallTuning {
+            call_relevance_floor_invented_number: crate::tuning::DEFAULT_CALL_RELEVANCE_FLOOR,
+            ..tuning
+        };
+        assert_eq!(answer_to("Play Queen", made_up.clone(), off).await, made_up);
     }
 
     #[tokio::test]

@@ -17,6 +17,8 @@ use serde_json::Value;
 
 use fulcrum_chat::{Message, Role};
 
+use super::implied::implied_numbers;
+
 /// How much of a call's required values must be found in the conversation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -87,6 +89,10 @@ pub struct Grounds {
     /// `lower` with every run of whitespace one space.
     spaced: Vec<char>,
     numbers: Vec<f64>,
+    /// The numbers the text holds in other readings than `numbers`: those it implies
+    /// without writing them ("next week": 7 days; see [`implied_numbers`]) and the items of
+    /// digits run together by commas ("200,300,400" is also 200, 300 and 400).
+    loose_numbers: Vec<f64>,
     /// The numbers written with a scale word ("8.5 million", "3 thousand", "2708万"), scaled.
     scaled_numbers: Vec<f64>,
     /// The numbers written only as percentages ("5%", "7 percent"), as written (5, 7).
@@ -121,6 +127,10 @@ impl Grounds {
             words: latin_words(&lower),
             lower,
             numbers: read_numbers(text),
+            loose_numbers: implied_numbers(text)
+                .into_iter()
+                .chain(comma_run_items(text))
+                .collect(),
             scaled_numbers: read_scaled_numbers(text),
             percentages,
             percentages_beside_plain,
@@ -191,6 +201,34 @@ impl Grounds {
             .any(|(name, value)| {
                 self.value(value, property(schema, name)) == Some(false)
                     && !value.as_str().is_some_and(|text| self.names(text))
+            })
+    }
+
+    /// Whether `arguments` (a tool with parameter schema `schema`) give a required argument a
+    /// number (or a list of numbers) the text neither writes nor implies ("next week" implies
+    /// 7 days) and the argument's own description does not give ("Default is 0", "for
+    /// water, it is 4.184"): the model made up what the request lacks, a price of 100 for "the
+    /// final price after a 25% discount", where a string may still be the user's in other
+    /// words.
+    pub fn invents_a_required_number(&self, arguments: &Value, schema: &Value) -> bool {
+        required_names(schema)
+            .iter()
+            .filter_map(|name| arguments.get(*name).map(|value| (*name, value)))
+            .any(|(name, value)| {
+                let property = property(schema, name);
+                if property.is_some_and(|p| p.get("enum").is_some() || p.get("const").is_some()) {
+                    return false;
+                }
+                let numbers = numbers_of(value);
+                let documented = property.map(documented_numbers).unwrap_or_default();
+                !numbers.is_empty()
+                    && numbers.iter().all(|number| {
+                        !self.number(*number)
+                            && !self.loose_numbers.iter().any(|n| same_number(*n, *number))
+                            && !documented
+                                .iter()
+                                .any(|n| same_number(n.abs(), number.abs()))
+                    })
             })
     }
 
@@ -863,6 +901,29 @@ fn numbers_a_line(chars: &[char], written: &WrittenNumber) -> bool {
 }
 
 /// Found if any part is found, not found if some part can be told and none is found.
+/// The numbers of an argument's value that is a number or a list of numbers; none for any
+/// other value.
+fn numbers_of(value: &Value) -> Vec<f64> {
+    match value {
+        Value::Number(number) => number.as_f64().into_iter().collect(),
+        Value::Array(items) if items.iter().all(Value::is_number) => {
+            items.iter().filter_map(Value::as_f64).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// The numbers a property's schema gives: its default and those its description writes.
+fn documented_numbers(property: &Value) -> Vec<f64> {
+    let mut numbers = property
+        .get("description")
+        .and_then(Value::as_str)
+        .map(read_numbers)
+        .unwrap_or_default();
+    numbers.extend(property.get("default").and_then(Value::as_f64));
+    numbers
+}
+
 fn any_found(parts: impl Iterator<Item = Option<bool>>) -> Option<bool> {
     let told: Vec<bool> = parts.flatten().collect();
     (!told.is_empty()).then(|| told.contains(&true))
@@ -950,6 +1011,16 @@ pub(super) const SCALES: &[(&str, f64)] = &[
     ("万", 1e4),
     ("亿", 1e8),
 ];
+
+/// The items of each run of digits joined by commas without spaces ("[200,300,400]"), which
+/// [`written_numbers`] reads as one number written with thousands separators.
+fn comma_run_items(text: &str) -> Vec<f64> {
+    text.split(|c: char| !(c.is_ascii_digit() || c == ','))
+        .filter(|run| run.contains(','))
+        .flat_map(|run| run.split(','))
+        .filter_map(|item| item.parse::<f64>().ok())
+        .collect()
+}
 
 /// A number written in digits: where it stands in the text (char positions) and its value.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -1253,6 +1324,40 @@ mod tests {
                 "{invented}"
             );
         }
+    }
+
+    #[test]
+    fn a_required_number_is_invented_unless_the_text_writes_or_implies_it_or_its_schema_gives_it() {
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "price": {"type": "number"},
+                "discount": {"type": "number"},
+                "days": {"type": "integer"},
+                "skip": {"type": "integer", "description": "Primes to skip. Default is 0."},
+                "levels": {"type": "array", "items": {"type": "integer"}},
+                "name": {"type": "string"}
+            },
+            "required": ["price", "discount", "days", "skip", "levels", "name"]
+        });
+        let grounds =
+            Grounds::new("The final price after a 25% discount over the next week, levels=[10,30]");
+        let told = json!({"price": 25, "discount": 0.25, "days": 7, "skip": 0, "levels": [10, 30],
+            "name": "anything"});
+        assert!(!grounds.invents_a_required_number(&told, &schema));
+        for invented in [
+            json!({"price": 100, "discount": 0.25}),
+            json!({"days": 3}),
+            json!({"skip": 2}),
+            json!({"levels": [40, 50]}),
+        ] {
+            assert!(
+                grounds.invents_a_required_number(&invented, &schema),
+                "{invented}"
+            );
+        }
+        // Strings are not numbers: they may be the user's in other words.
+        assert!(!grounds.invents_a_required_number(&json!({"name": "Kobe"}), &schema));
     }
 
     #[test]

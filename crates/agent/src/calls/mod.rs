@@ -6,6 +6,7 @@ mod checked;
 mod choices;
 mod formats;
 mod grounding;
+mod implied;
 mod lists;
 mod placement;
 mod relevance;

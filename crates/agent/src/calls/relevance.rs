@@ -96,9 +96,18 @@ fn bare(word: &str) -> String {
 #[derive(Debug, Clone)]
 pub(super) struct Relevance {
     message: String,
-    floor: f32,
-    /// The floor for a function whose every call invented a required value.
-    invented_floor: f32,
+    floors: RelevanceFloors,
+}
+
+/// The floors of the relevance check, in nats per token of the message.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct RelevanceFloors {
+    /// For any function.
+    pub any: f32,
+    /// For a function whose every call invented a required value.
+    pub invented: f32,
+    /// For a function whose every call invented a required number.
+    pub invented_number: f32,
 }
 
 /// A function an answer called, to be weighed against the message.
@@ -107,6 +116,23 @@ pub(super) struct CalledFunction<'a> {
     /// Whether each of its calls gives a required argument a value the conversation does not
     /// hold: weighed against the higher floor.
     pub invented: bool,
+    /// Whether each of its calls gives a required argument a number the conversation neither
+    /// writes nor implies (see [`super::Grounds::invents_a_required_number`]).
+    pub invented_number: bool,
+}
+
+impl CalledFunction<'_> {
+    /// The floor this function is weighed against: the highest of those its calls earn.
+    fn floor(&self, floors: &RelevanceFloors) -> f32 {
+        let mut floor = floors.any;
+        if self.invented {
+            floor = floor.max(floors.invented);
+        }
+        if self.invented_number {
+            floor = floor.max(floors.invented_number);
+        }
+        floor
+    }
 }
 
 /// A function's relevance to the message, in nats per token of the message.
@@ -119,13 +145,9 @@ pub(super) struct FunctionRelevance {
 impl Relevance {
     /// The check of `message`; `None` when it has nothing to read, or asks several things
     /// (see [`several_parts`]).
-    pub(super) fn new(message: &str, floor: f32, invented_floor: f32) -> Option<Self> {
+    pub(super) fn new(message: &str, floors: RelevanceFloors) -> Option<Self> {
         let message: String = message.trim().chars().take(SCORED_CHARS).collect();
-        (!message.is_empty() && !several_parts(&message)).then_some(Relevance {
-            message,
-            floor,
-            invented_floor,
-        })
+        (!message.is_empty() && !several_parts(&message)).then_some(Relevance { message, floors })
     }
 
     /// The scores of `functions` when the message reads as a request for none of them (each
@@ -188,12 +210,14 @@ impl Relevance {
                 }
             };
             let score = under.per_token() - alone.per_token();
-            let floor = if function.invented {
-                self.floor.max(self.invented_floor)
-            } else {
-                self.floor
-            };
-            tracing::debug!(function = %tool.name, score, invented = function.invented, "relevance of the function to the message");
+            let floor = function.floor(&self.floors);
+            tracing::debug!(
+                function = %tool.name,
+                score,
+                invented = function.invented,
+                invented_number = function.invented_number,
+                "relevance of the function to the message"
+            );
             if score >= floor {
                 return Ok(None);
             }

@@ -252,6 +252,11 @@ pub struct ToolCallTuning {
     /// price of 100) answers a request the user did not make. Set it to
     /// `call_relevance_floor` to switch it off.
     pub call_relevance_floor_invented_number: f32,
+    /// In the relevance check, a function named for the opposite of what the message asks
+    /// (`calculate_sunrise` for "when is sunset?", `boiling_point` for "the freezing point")
+    /// is not what was asked, whatever its score: the request reads much like its
+    /// description, and one word and its opposite are all that tell them apart.
+    pub call_relevance_opposites: bool,
 }
 
 impl Default for ToolCallTuning {
@@ -302,6 +307,7 @@ impl Default for ToolCallTuning {
             call_relevance_floor: DEFAULT_CALL_RELEVANCE_FLOOR,
             call_relevance_floor_invented: DEFAULT_CALL_RELEVANCE_FLOOR_INVENTED,
             call_relevance_floor_invented_number: DEFAULT_CALL_RELEVANCE_FLOOR_INVENTED_NUMBER,
+            call_relevance_opposites: true,
         }
     }
 }

@@ -158,6 +158,9 @@ pub struct Config {
     /// The floor instead, for a function each of whose calls invented a required number
     /// (one the conversation neither writes nor implies).
     pub call_relevance_floor_invented_number: f32,
+    /// In the relevance check, a function named for the opposite of what the message asks
+    /// is not what was asked, whatever its score.
+    pub call_relevance_opposites: bool,
     /// The policy file (users, roles, databases, tools); unset serves the demo enterprise.
     pub policy: Option<PathBuf>,
     /// SQLite file for the audit log, pending actions and agent sessions.
@@ -296,6 +299,7 @@ impl Default for Config {
             call_relevance_floor_invented: fulcrum_agent::DEFAULT_CALL_RELEVANCE_FLOOR_INVENTED,
             call_relevance_floor_invented_number:
                 fulcrum_agent::DEFAULT_CALL_RELEVANCE_FLOOR_INVENTED_NUMBER,
+            call_relevance_opposites: true,
             policy: None,
             state_db: None,
             state_url: None,
@@ -339,7 +343,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 86] = [
+pub const KEYS: [&str; 87] = [
     "engine",
     "upstreams",
     "host",
@@ -396,6 +400,7 @@ pub const KEYS: [&str; 86] = [
     "call_relevance_floor",
     "call_relevance_floor_invented",
     "call_relevance_floor_invented_number",
+    "call_relevance_opposites",
     "policy",
     "state_db",
     "state_url",
@@ -543,6 +548,7 @@ impl Config {
             call_relevance_floor: self.call_relevance_floor,
             call_relevance_floor_invented: self.call_relevance_floor_invented,
             call_relevance_floor_invented_number: self.call_relevance_floor_invented_number,
+            call_relevance_opposites: self.call_relevance_opposites,
         }
     }
 

@@ -421,6 +421,7 @@ impl CallCheck {
                         invented: tuning.call_relevance_floor_invented,
                         invented_number: tuning.call_relevance_floor_invented_number,
                     },
+                    tuning.call_relevance_opposites,
                 )
             });
         if !call_required
@@ -3020,6 +3021,65 @@ mod tests {
         let (answer, _, _) =
             answer_on(scripted, &tools, &same_floor, question, ToolChoice::Auto).await;
         assert_eq!(answer.expect("answered").0, invented);
+    }
+
+    #[tokio::test]
+    async fn a_function_named_for_the_opposite_of_the_request_is_not_what_was_asked() {
+        let sunrise = fulcrum_chat::ToolDefinition {
+            name: "calculate_sunrise".into(),
+            description: Some("The time of sunrise in a city on a day.".into()),
+            parameters: json!({
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"]
+            }),
+            strict: false,
+        };
+        let tools = Arc::new(ToolSet::new(vec![sunrise]).expect("tools"));
+        let answer_to = |question: &'static str, tuning: ToolCallTuning| {
+            let tools = Arc::clone(&tools);
+            async move {
+                // The message reads well under the description: 1 nat per token above alone.
+                let scripted = fulcrum_engine::scripted::ScriptedBackend::new(vec![
+                    call("calculate_sunrise", json!({"city": "Beijing"})),
+                    "I cannot tell the sunset.".into(),
+                ])
+                .with_prompt_scores(|prompt: &str| {
+                    if prompt.contains("The tool `") {
+                        -1.0
+                    } else {
+                        -2.0
+                    }
+                });
+                let (answer, _, _) = answer_on(
+                    Arc::new(scripted),
+                    &tools,
+                    &tuning,
+                    question,
+                    ToolChoice::Auto,
+                )
+                .await;
+                answer.expect("answered").0
+            }
+        };
+        let tuning = ToolCallTuning {
+            probe_parallel_calls: false,
+            ..ToolCallTuning::default()
+        };
+        assert_eq!(
+            answer_to("When is sunset in Beijing today?", tuning).await,
+            "I cannot tell the sunset."
+        );
+        assert!(answer_to("When is sunrise in Beijing today?", tuning)
+            .await
+            .contains("calculate_sunrise"));
+        let off = ToolCallTuning {
+            call_relevance_opposites: false,
+            ..tuning
+        };
+        assert!(answer_to("When is sunset in Beijing today?", off)
+            .await
+            .contains("calculate_sunrise"));
     }
 
     #[tokio::test]

@@ -8,6 +8,7 @@ mod formats;
 mod grounding;
 mod implied;
 mod lists;
+mod opposites;
 mod placement;
 mod relevance;
 mod written;

@@ -13,6 +13,7 @@ use fulcrum_chat::ToolDefinition;
 use fulcrum_engine::{text_likelihood, Backend, EngineError};
 
 use super::grounding::non_latin_letter;
+use super::opposites::named_for_the_opposite;
 use super::placement::ends_sentence;
 
 /// The context a message is scored after with no function in view.
@@ -97,6 +98,9 @@ fn bare(word: &str) -> String {
 pub(super) struct Relevance {
     message: String,
     floors: RelevanceFloors,
+    /// Whether a function named for the opposite of what the message asks is held to no
+    /// floor it can reach (see [`named_for_the_opposite`]).
+    opposites: bool,
 }
 
 /// The floors of the relevance check, in nats per token of the message.
@@ -145,9 +149,13 @@ pub(super) struct FunctionRelevance {
 impl Relevance {
     /// The check of `message`; `None` when it has nothing to read, or asks several things
     /// (see [`several_parts`]).
-    pub(super) fn new(message: &str, floors: RelevanceFloors) -> Option<Self> {
+    pub(super) fn new(message: &str, floors: RelevanceFloors, opposites: bool) -> Option<Self> {
         let message: String = message.trim().chars().take(SCORED_CHARS).collect();
-        (!message.is_empty() && !several_parts(&message)).then_some(Relevance { message, floors })
+        (!message.is_empty() && !several_parts(&message)).then_some(Relevance {
+            message,
+            floors,
+            opposites,
+        })
     }
 
     /// The scores of `functions` when the message reads as a request for none of them (each
@@ -210,12 +218,20 @@ impl Relevance {
                 }
             };
             let score = under.per_token() - alone.per_token();
-            let floor = function.floor(&self.floors);
+            let opposite = self
+                .opposites
+                .then(|| named_for_the_opposite(&tool.name, &self.message))
+                .flatten();
+            let floor = match opposite {
+                Some(_) => f32::INFINITY,
+                None => function.floor(&self.floors),
+            };
             tracing::debug!(
                 function = %tool.name,
                 score,
                 invented = function.invented,
                 invented_number = function.invented_number,
+                opposite = ?opposite,
                 "relevance of the function to the message"
             );
             if score >= floor {

@@ -152,6 +152,7 @@ pub fn open_agent_with(dir: &Path, backend: Arc<ScriptedBackend>, options: Agent
                 call_relevance_floor: 0.0,
                 call_relevance_floor_invented: 0.0,
                 call_relevance_floor_invented_number: 0.0,
+                call_relevance_opposites: false,
             },
             ..options
         },

@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use fulcrum_chat::{Message, Role};
 
-use super::implied::implied_numbers;
+use super::implied::{dates_relatively, implied_numbers};
 
 /// How much of a call's required values must be found in the conversation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -93,6 +93,9 @@ pub struct Grounds {
     /// without writing them ("next week": 7 days; see [`implied_numbers`]) and the items of
     /// digits run together by commas ("200,300,400" is also 200, 300 and 400).
     loose_numbers: Vec<f64>,
+    /// Whether the text dates its request relative to now ("today", "last year"; see
+    /// [`dates_relatively`]).
+    dates_relatively: bool,
     /// The numbers written with a scale word ("8.5 million", "3 thousand", "2708万"), scaled.
     scaled_numbers: Vec<f64>,
     /// The numbers written only as percentages ("5%", "7 percent"), as written (5, 7).
@@ -131,6 +134,7 @@ impl Grounds {
                 .into_iter()
                 .chain(comma_run_items(text))
                 .collect(),
+            dates_relatively: dates_relatively(text),
             scaled_numbers: read_scaled_numbers(text),
             percentages,
             percentages_beside_plain,
@@ -209,7 +213,9 @@ impl Grounds {
     /// 7 days) and the argument's own description does not give ("Default is 0", "for
     /// water, it is 4.184"): the model made up what the request lacks, a price of 100 for "the
     /// final price after a 25% discount", where a string may still be the user's in other
-    /// words.
+    /// words. A string's numbers count as well (a season "2020-2021" for "the roster of
+    /// Manchester United", an id), unless the text dates its request relative to now ("today",
+    /// "last year"), which a date stands for.
     pub fn invents_a_required_number(&self, arguments: &Value, schema: &Value) -> bool {
         required_names(schema)
             .iter()
@@ -219,7 +225,10 @@ impl Grounds {
                 if property.is_some_and(|p| p.get("enum").is_some() || p.get("const").is_some()) {
                     return false;
                 }
-                let numbers = numbers_of(value);
+                let numbers = match value {
+                    Value::String(text) if !self.dates_relatively => numbers_in(text),
+                    _ => numbers_of(value),
+                };
                 let documented = property.map(documented_numbers).unwrap_or_default();
                 !numbers.is_empty()
                     && numbers.iter().all(|number| {
@@ -913,6 +922,15 @@ fn numbers_of(value: &Value) -> Vec<f64> {
     }
 }
 
+/// The numbers a string writes in digits, without their signs ("2020-2021" is 2020 and 2021).
+fn numbers_in(text: &str) -> Vec<f64> {
+    let chars: Vec<char> = text.chars().collect();
+    written_numbers(&chars)
+        .into_iter()
+        .map(|number| number.value.abs())
+        .collect()
+}
+
 /// The numbers a property's schema gives: its default and those its description writes.
 fn documented_numbers(property: &Value) -> Vec<f64> {
     let mut numbers = property
@@ -1356,8 +1374,15 @@ mod tests {
                 "{invented}"
             );
         }
-        // Strings are not numbers: they may be the user's in other words.
+        // A string is the user's in other words, or made up where it writes numbers nobody
+        // did, unless the request is dated relative to now.
         assert!(!grounds.invents_a_required_number(&json!({"name": "Kobe"}), &schema));
+        assert!(!grounds.invents_a_required_number(&json!({"name": "levels 10-30"}), &schema));
+        let season = json!({"name": "2020-2021 NBA season"});
+        assert!(Grounds::new("The roster of Manchester United")
+            .invents_a_required_number(&season, &schema));
+        assert!(!Grounds::new("The roster of Manchester United this season")
+            .invents_a_required_number(&season, &schema));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The numbers a request implies without writing them: a period's length or count in other
 //! units ("the next week" is 7 days, "compounded quarterly" 4 times a year, "for two years"
-//! 24 months) and a body "from rest" (a speed of 0). A call that gives a required argument
+//! 24 months), a month's number ("March" is 3) and a body "from rest" (a speed of 0). A call that gives a required argument
 //! such a number took it from the request; one that gives a number the request neither
 //! writes nor implies made it up.
 
@@ -33,6 +33,22 @@ const PERIODS: &[(&[&str], &[f64])] = &[
     (&["century", "centuries"], &[100.0]),
 ];
 
+/// Months by name and short name: "sales in March" implies month 3.
+const MONTHS: &[&[&str]] = &[
+    &["january", "jan"],
+    &["february", "feb"],
+    &["march", "mar"],
+    &["april", "apr"],
+    &["may"],
+    &["june", "jun"],
+    &["july", "jul"],
+    &["august", "aug"],
+    &["september", "sep", "sept"],
+    &["october", "oct"],
+    &["november", "nov"],
+    &["december", "dec"],
+];
+
 /// Words for a body at a standstill: its starting speed is 0.
 const AT_REST: &[&str] = &["rest", "stationary", "standstill"];
 
@@ -46,6 +62,54 @@ const CHINESE_PERIODS: &[(&str, &[f64])] = &[
     ("季度", &[3.0, 4.0]),
     ("年", &[1.0, 12.0, 365.0]),
 ];
+
+/// Words that date a request relative to now: the numbers of a date or a season written for
+/// them ("today" → "2023-04-15") are the model's reading of the request, right or wrong, not
+/// numbers it made up from nothing.
+const RELATIVE_DATES: &[&str] = &[
+    "now",
+    "current",
+    "currently",
+    "recent",
+    "recently",
+    "latest",
+    "upcoming",
+    "ago",
+    "next",
+    "last",
+    "previous",
+    "this",
+    "season",
+    "seasons",
+    "weekend",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
+/// Chinese words that date a request relative to now, beside the periods.
+const CHINESE_RELATIVE_DATES: &[&str] = &[
+    "今", "明", "昨", "现在", "最近", "目前", "本季", "上个", "下个",
+];
+
+/// Whether `text` dates what it asks relative to now ("today", "last year", "this season",
+/// "on Friday"), so that a date or season a call gives may stand for it.
+pub(super) fn dates_relatively(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    lower
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|word| {
+            RELATIVE_DATES.contains(&word) || PERIODS.iter().any(|(names, _)| names.contains(&word))
+        })
+        || CHINESE_RELATIVE_DATES
+            .iter()
+            .any(|word| text.contains(word))
+        || CHINESE_PERIODS.iter().any(|(word, _)| text.contains(word))
+}
 
 /// The numbers `text` implies: each period it names with what the period stands for, and
 /// where a number comes right before the period ("2 weeks", "three years"), that number
@@ -61,6 +125,9 @@ pub(super) fn implied_numbers(text: &str) -> Vec<f64> {
     for (at, word) in words.iter().enumerate() {
         if AT_REST.contains(word) {
             numbers.push(0.0);
+        }
+        if let Some(month) = MONTHS.iter().position(|names| names.contains(word)) {
+            numbers.push((month + 1) as f64);
         }
         let Some((_, lengths)) = PERIODS.iter().find(|(names, _)| names.contains(word)) else {
             continue;
@@ -103,6 +170,7 @@ mod tests {
         assert!(implies("interest compounded quarterly", 4.0));
         assert!(implies("a monthly plan over the year", 12.0));
         assert!(implies("明天下周的天气", 7.0));
+        assert!(implies("revenue in March", 3.0));
     }
 
     #[test]
@@ -115,6 +183,25 @@ mod tests {
     #[test]
     fn a_body_from_rest_starts_at_zero() {
         assert!(implies("an object that started from rest", 0.0));
+    }
+
+    #[test]
+    fn a_request_dated_relative_to_now_is_told_from_one_that_is_not() {
+        for text in [
+            "Who are in the cricket matches scheduled for today?",
+            "How often did members visit last year?",
+            "LeBron's points this season",
+            "Book a room on Friday",
+            "明天的会议室",
+        ] {
+            assert!(super::dates_relatively(text), "{text}");
+        }
+        for text in [
+            "What is the roster of Manchester United?",
+            "Who initiated the Protestant Reformation?",
+        ] {
+            assert!(!super::dates_relatively(text), "{text}");
+        }
     }
 
     #[test]

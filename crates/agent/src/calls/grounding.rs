@@ -931,15 +931,56 @@ fn numbers_in(text: &str) -> Vec<f64> {
         .collect()
 }
 
-/// The numbers a property's schema gives: its default and those its description writes.
+/// The numbers a property's schema gives: its default and those its description writes,
+/// but for its examples ("e.g. 2020-2021 NBA season"), which show a value's form: a call
+/// that copies one has made its value up.
 fn documented_numbers(property: &Value) -> Vec<f64> {
     let mut numbers = property
         .get("description")
         .and_then(Value::as_str)
-        .map(read_numbers)
+        .map(|description| read_numbers(&without_examples(description)))
         .unwrap_or_default();
     numbers.extend(property.get("default").and_then(Value::as_f64));
     numbers
+}
+
+/// Words that open an example in a description.
+const EXAMPLE_MARKERS: &[&str] = &[
+    "e.g.",
+    "eg.",
+    "eg ",
+    "for example",
+    "for instance",
+    "such as",
+];
+
+/// `description` with each example left out: from a marker to the end of its sentence or
+/// bracket.
+fn without_examples(description: &str) -> String {
+    let mut rest = description.to_lowercase();
+    let mut kept = String::new();
+    while let Some((at, marker)) = EXAMPLE_MARKERS
+        .iter()
+        .filter_map(|marker| {
+            rest.match_indices(marker)
+                .map(|(at, _)| at)
+                .find(|at| !rest[..*at].ends_with(|c: char| c.is_alphanumeric()))
+                .map(|at| (at, marker))
+        })
+        .min_by_key(|(at, _)| *at)
+    {
+        kept.push_str(&rest[..at]);
+        let after = &rest[at + marker.len()..];
+        let end = after
+            .find([')', ';'])
+            .into_iter()
+            .chain(after.find(". "))
+            .min()
+            .unwrap_or(after.len());
+        rest = after[end..].to_string();
+    }
+    kept.push_str(&rest);
+    kept
 }
 
 fn any_found(parts: impl Iterator<Item = Option<bool>>) -> Option<bool> {
@@ -1379,6 +1420,13 @@ mod tests {
         assert!(!grounds.invents_a_required_number(&json!({"name": "Kobe"}), &schema));
         assert!(!grounds.invents_a_required_number(&json!({"name": "levels 10-30"}), &schema));
         let season = json!({"name": "2020-2021 NBA season"});
+        let example = json!({"type": "object", "properties": {"name": {"type": "string",
+            "description": "The season (leg 3), e.g. 2020-2021 NBA season. Default is 2024."}},
+            "required": ["name"]});
+        let roster = Grounds::new("The roster of Manchester United");
+        assert!(roster.invents_a_required_number(&season, &example));
+        assert!(!roster.invents_a_required_number(&json!({"name": "2024"}), &example));
+        assert!(!roster.invents_a_required_number(&json!({"name": "leg 3"}), &example));
         assert!(Grounds::new("The roster of Manchester United")
             .invents_a_required_number(&season, &schema));
         assert!(!Grounds::new("The roster of Manchester United this season")

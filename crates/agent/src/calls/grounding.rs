@@ -90,8 +90,9 @@ pub struct Grounds {
     spaced: Vec<char>,
     numbers: Vec<f64>,
     /// The numbers the text holds in other readings than `numbers`: those it implies
-    /// without writing them ("next week": 7 days; see [`implied_numbers`]) and the items of
-    /// digits run together by commas ("200,300,400" is also 200, 300 and 400).
+    /// without writing them ("next week": 7 days; see [`implied_numbers`]), the items of
+    /// digits run together by commas ("200,300,400" is also 200, 300 and 400) and numbers in
+    /// scientific notation ("1e-9").
     loose_numbers: Vec<f64>,
     /// Whether the text dates its request relative to now ("today", "last year"; see
     /// [`dates_relatively`]).
@@ -133,6 +134,7 @@ impl Grounds {
             loose_numbers: implied_numbers(text)
                 .into_iter()
                 .chain(comma_run_items(text))
+                .chain(scientific_numbers(text))
                 .collect(),
             dates_relatively: dates_relatively(text),
             scaled_numbers: read_scaled_numbers(text),
@@ -1081,6 +1083,16 @@ fn comma_run_items(text: &str) -> Vec<f64> {
         .collect()
 }
 
+/// The numbers `text` writes in scientific notation ("1e-9", "6.02E23"), which
+/// [`written_numbers`] reads as a mantissa and an exponent.
+fn scientific_numbers(text: &str) -> Vec<f64> {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+')))
+        .filter(|word| word.contains(['e', 'E']))
+        .filter_map(|word| word.trim_end_matches('.').parse::<f64>().ok())
+        .filter(|number| number.is_finite())
+        .collect()
+}
+
 /// A number written in digits: where it stands in the text (char positions) and its value.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) struct WrittenNumber {
@@ -1399,9 +1411,10 @@ mod tests {
             },
             "required": ["price", "discount", "days", "skip", "levels", "name"]
         });
-        let grounds =
-            Grounds::new("The final price after a 25% discount over the next week, levels=[10,30]");
-        let told = json!({"price": 25, "discount": 0.25, "days": 7, "skip": 0, "levels": [10, 30],
+        let grounds = Grounds::new(
+            "The final price after a 25% discount over the next week, levels=[10,30], 1e-9",
+        );
+        let told = json!({"price": 1e-9, "discount": 0.25, "days": 7, "skip": 0, "levels": [10, 30],
             "name": "anything"});
         assert!(!grounds.invents_a_required_number(&told, &schema));
         for invented in [

@@ -911,7 +911,6 @@ fn numbers_a_line(chars: &[char], written: &WrittenNumber) -> bool {
     first_on_line && marked
 }
 
-/// Found if any part is found, not found if some part can be told and none is found.
 /// The numbers of an argument's value that is a number or a list of numbers; none for any
 /// other value.
 fn numbers_of(value: &Value) -> Vec<f64> {
@@ -985,6 +984,7 @@ fn without_examples(description: &str) -> String {
     kept
 }
 
+/// Found if any part is found, not found if some part can be told and none is found.
 fn any_found(parts: impl Iterator<Item = Option<bool>>) -> Option<bool> {
     let told: Vec<bool> = parts.flatten().collect();
     (!told.is_empty()).then(|| told.contains(&true))

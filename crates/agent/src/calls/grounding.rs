@@ -818,7 +818,7 @@ fn acronyms(text: &str) -> Vec<String> {
         .collect()
 }
 
-fn latin_words(text: &str) -> Vec<String> {
+pub(super) fn latin_words(text: &str) -> Vec<String> {
     text.split(|c: char| !latin_word_char(c))
         .filter(|w| w.chars().count() >= 2)
         .map(str::to_string)

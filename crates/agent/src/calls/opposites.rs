@@ -5,7 +5,7 @@
 //! reads much like its description, so grounding and the relevance score both keep it; the
 //! one word that tells them apart is a word and its opposite.
 
-use super::grounding::{latin_word_char, name_words};
+use super::grounding::{latin_words, name_words};
 
 /// Pairs of opposites, each side with its inflections. Only pairs whose sides never serve
 /// each other's request: opening hours do tell when a shop closes, a profit may be a loss,
@@ -64,27 +64,22 @@ const OPPOSITES: &[(&[&str], &[&str])] = &[
 /// what the user asked the reverse of. A name holding both sides (`sunrise_and_sunset`)
 /// serves either.
 pub(super) fn named_for_the_opposite(function: &str, message: &str) -> Option<(String, String)> {
-    let name: Vec<String> = name_words(function);
-    let lower = message.to_lowercase();
-    let written: Vec<&str> = lower
-        .split(|c: char| !latin_word_char(c))
-        .filter(|word| !word.is_empty())
-        .collect();
+    let name = name_words(function);
+    let written = latin_words(&message.to_lowercase());
     let holds = |words: &[String], side: &[&str]| {
         words
             .iter()
             .find(|word| side.contains(&word.as_str()))
             .cloned()
     };
-    let writes = |side: &[&str]| written.iter().find(|word| side.contains(word)).copied();
     OPPOSITES.iter().find_map(|(one, other)| {
         [(*one, *other), (*other, *one)]
             .into_iter()
             .find_map(|(side, opposite)| {
                 let named = holds(&name, side)?;
-                let asked = writes(opposite)?;
-                (holds(&name, opposite).is_none() && writes(side).is_none())
-                    .then(|| (named, asked.to_string()))
+                let asked = holds(&written, opposite)?;
+                (holds(&name, opposite).is_none() && holds(&written, side).is_none())
+                    .then_some((named, asked))
             })
     })
 }

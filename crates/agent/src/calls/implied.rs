@@ -1,8 +1,8 @@
 //! The numbers a request implies without writing them: a period's length or count in other
 //! units ("the next week" is 7 days, "compounded quarterly" 4 times a year, "for two years"
-//! 24 months), a month's number ("March" is 3) and a body "from rest" (a speed of 0). A call that gives a required argument
-//! such a number took it from the request; one that gives a number the request neither
-//! writes nor implies made it up.
+//! 24 months), a month's number ("March" is 3) and a body "from rest" (a speed of 0). A call
+//! that gives a required argument such a number took it from the request; one that gives a
+//! number the request neither writes nor implies made it up.
 
 use super::grounding::spelled_numbers;
 

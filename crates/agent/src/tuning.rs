@@ -1,7 +1,7 @@
 //! How a generation with tools is set up for a small model: the when-to-call rule in the
 //! system prompt and the logit biases on the call tags. Shared by the chat API and the agent.
 
-use fulcrum_chat::tools::ToolChoice;
+use fulcrum_chat::tools::{FloatWriting, ToolChoice};
 use fulcrum_chat::{Message, Role};
 use fulcrum_engine::{LogitBias, RefusedStart};
 
@@ -229,6 +229,10 @@ pub struct ToolCallTuning {
     /// Write a call's whole numbers that its tool's schema declares floats (`format: float`
     /// or `double`) with a fraction (`2.0`), the type the tool's language reads.
     pub floats_as_declared: bool,
+    /// Write the whole numbers in an array whose items are plain `number` with a fraction:
+    /// a schema generated from a typed language gives its float `number` and its int
+    /// `integer` (pydantic's `list[float]`), and a typed tool converts no integer in a list.
+    pub number_items_as_floats: bool,
     /// What the system prompt says about parallel calls in `auto`, where they are allowed.
     pub parallel_call_guidance: CallGuidance,
     /// In `auto`, answering a user's message: an answer whose calls are all of functions the
@@ -302,12 +306,23 @@ impl Default for ToolCallTuning {
             text_answer_without_tools: true,
             calls_written_as_text: true,
             floats_as_declared: true,
+            number_items_as_floats: true,
             parallel_call_guidance: CallGuidance::default(),
             call_relevance: true,
             call_relevance_floor: DEFAULT_CALL_RELEVANCE_FLOOR,
             call_relevance_floor_invented: DEFAULT_CALL_RELEVANCE_FLOOR_INVENTED,
             call_relevance_floor_invented_number: DEFAULT_CALL_RELEVANCE_FLOOR_INVENTED_NUMBER,
             call_relevance_opposites: true,
+        }
+    }
+}
+
+impl ToolCallTuning {
+    /// Which whole numbers of a finished call are written as floats.
+    pub fn float_writing(&self) -> FloatWriting {
+        FloatWriting {
+            declared: self.floats_as_declared,
+            number_items: self.number_items_as_floats,
         }
     }
 }

@@ -144,6 +144,8 @@ pub struct Config {
     /// Write a call's whole numbers that its tool's schema declares floats (`format: float`
     /// or `double`) with a fraction (`2.0`).
     pub floats_as_declared: bool,
+    /// Write the whole numbers in an array of plain `number` items with a fraction.
+    pub number_items_as_floats: bool,
     /// What the system prompt says about parallel calls in `auto`, where they are allowed:
     /// `off`, `rule` (one call for each thing asked) or `example` (the same, shown).
     pub parallel_call_guidance: fulcrum_agent::CallGuidance,
@@ -293,6 +295,7 @@ impl Default for Config {
             text_answer_without_tools: true,
             calls_written_as_text: true,
             floats_as_declared: true,
+            number_items_as_floats: true,
             parallel_call_guidance: fulcrum_agent::CallGuidance::default(),
             call_relevance: true,
             call_relevance_floor: fulcrum_agent::DEFAULT_CALL_RELEVANCE_FLOOR,
@@ -343,7 +346,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 87] = [
+pub const KEYS: [&str; 88] = [
     "engine",
     "upstreams",
     "host",
@@ -395,6 +398,7 @@ pub const KEYS: [&str; 87] = [
     "text_answer_without_tools",
     "calls_written_as_text",
     "floats_as_declared",
+    "number_items_as_floats",
     "parallel_call_guidance",
     "call_relevance",
     "call_relevance_floor",
@@ -543,6 +547,7 @@ impl Config {
             text_answer_without_tools: self.text_answer_without_tools,
             calls_written_as_text: self.calls_written_as_text,
             floats_as_declared: self.floats_as_declared,
+            number_items_as_floats: self.number_items_as_floats,
             parallel_call_guidance: self.parallel_call_guidance,
             call_relevance: self.call_relevance,
             call_relevance_floor: self.call_relevance_floor,

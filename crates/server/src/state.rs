@@ -246,9 +246,8 @@ impl AppState {
         {
             return Ok(set);
         }
-        let set = Arc::new(
-            ToolSet::new(tools)?.with_declared_floats(self.options.tuning.floats_as_declared),
-        );
+        let set =
+            Arc::new(ToolSet::new(tools)?.with_float_writing(self.options.tuning.float_writing()));
         // Once per distinct tool set (it is cached below): what the grammar could not enforce
         // as the client wrote it.
         for (tool, relaxation) in set.relaxations() {

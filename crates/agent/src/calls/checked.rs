@@ -1943,7 +1943,11 @@ impl Checking {
         if self.check.tools.validate(&told).is_err() {
             return call;
         }
-        tracing::debug!(call = %call.name, dropped = dropped.len(), "left out optional arguments the user did not give");
+        let described: Vec<String> = dropped
+            .iter()
+            .map(|d| format!("{}={} ({})", d.argument, d.value, d.reason))
+            .collect();
+        tracing::debug!(call = %call.name, dropped = ?described, "left out optional arguments the user did not give");
         self.note(|changes| changes.dropped_arguments.extend(dropped));
         told
     }

@@ -205,8 +205,7 @@ impl Agent {
             if options.show_withheld_actions {
                 definitions.extend(policy.registry().actions_withheld_from(role));
             }
-            let set =
-                ToolSet::new(definitions)?.with_declared_floats(options.tuning.floats_as_declared);
+            let set = ToolSet::new(definitions)?.with_float_writing(options.tuning.float_writing());
             toolsets.insert(role.clone(), Arc::new(set));
         }
         let mut options = options;

@@ -147,6 +147,7 @@ pub fn open_agent_with(dir: &Path, backend: Arc<ScriptedBackend>, options: Agent
                 text_answer_without_tools: true,
                 calls_written_as_text: false,
                 floats_as_declared: true,
+                number_items_as_floats: true,
                 parallel_call_guidance: CallGuidance::Off,
                 call_relevance: false,
                 call_relevance_floor: 0.0,

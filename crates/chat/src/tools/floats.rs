@@ -6,6 +6,11 @@
 //! asks for the float, and a tool that checks types (Python's `isinstance(x, float)`, a typed
 //! array) refuses the integer. The grammar cannot require a fraction, so a finished call's
 //! whole numbers at those places are written as floats: the same value, the declared type.
+//!
+//! The items of an array of plain `number` may be read so too (`FloatWriting::number_items`):
+//! a schema generated from a typed language writes `number` for its float and `integer` for
+//! its int (pydantic's `list[float]` is `{"items": {"type": "number"}}`), and a list, unlike
+//! a single argument, is where a typed tool does not convert an integer it is given.
 
 use serde_json::{Map, Number, Value};
 
@@ -13,12 +18,40 @@ use serde_json::{Map, Number, Value};
 /// change value as a float, so it is left as written.
 const EXACT_IN_F64: u64 = 1 << 53;
 
-/// Rewrites the whole numbers of `value` that `schema` declares floats as floats.
-pub(crate) fn write_declared_floats(schema: &Value, value: &mut Value) {
+/// Which whole numbers a finished call writes as floats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FloatWriting {
+    /// Those the schema declares floats (`format: float` or `double`).
+    pub declared: bool,
+    /// The items of an array whose items are plain `number`.
+    pub number_items: bool,
+}
+
+impl FloatWriting {
+    /// Both, as served by default.
+    pub const ALL: FloatWriting = FloatWriting {
+        declared: true,
+        number_items: true,
+    };
+
+    fn any(self) -> bool {
+        self.declared || self.number_items
+    }
+}
+
+/// Rewrites the whole numbers of `value` that `schema` declares floats (as `writing` reads
+/// the schema) as floats.
+pub(crate) fn write_floats(schema: &Value, value: &mut Value, writing: FloatWriting) {
+    if writing.any() {
+        write_declared_floats(schema, value, writing);
+    }
+}
+
+fn write_declared_floats(schema: &Value, value: &mut Value, writing: FloatWriting) {
     let Some(schema) = schema.as_object() else {
         return;
     };
-    if declares_float(schema) {
+    if writing.declared && declares_float(schema) {
         to_float(value);
         return;
     }
@@ -28,19 +61,22 @@ pub(crate) fn write_declared_floats(schema: &Value, value: &mut Value) {
             let additional = schema.get("additionalProperties");
             for (key, field) in fields.iter_mut() {
                 if let Some(property) = properties.and_then(|p| p.get(key)).or(additional) {
-                    write_declared_floats(property, field);
+                    write_declared_floats(property, field, writing);
                 }
             }
         }
         Value::Array(elements) => match schema.get("items") {
             Some(Value::Array(positional)) => {
                 for (element, item) in elements.iter_mut().zip(positional) {
-                    write_declared_floats(item, element);
+                    write_declared_floats(item, element, writing);
                 }
+            }
+            Some(items) if writing.number_items && is_plain_number(items) => {
+                elements.iter_mut().for_each(to_float);
             }
             Some(items) => {
                 for element in elements.iter_mut() {
-                    write_declared_floats(items, element);
+                    write_declared_floats(items, element, writing);
                 }
             }
             None => {}
@@ -57,7 +93,7 @@ pub(crate) fn write_declared_floats(schema: &Value, value: &mut Value) {
             continue;
         }
         for branch in branches {
-            write_declared_floats(branch, value);
+            write_declared_floats(branch, value, writing);
         }
     }
 }
@@ -75,6 +111,11 @@ fn declares_float(schema: &Map<String, Value>) -> bool {
         }
         _ => false,
     }
+}
+
+/// `{"type": "number"}` with no format (one would say which kind of number).
+fn is_plain_number(schema: &Value) -> bool {
+    schema.get("type").and_then(Value::as_str) == Some("number") && schema.get("format").is_none()
 }
 
 fn allows_integer(schema: &Value) -> bool {
@@ -108,8 +149,19 @@ mod tests {
 
     use super::*;
 
-    fn written(schema: Value, mut value: Value) -> String {
-        write_declared_floats(&schema, &mut value);
+    fn written(schema: Value, value: Value) -> String {
+        written_as(
+            schema,
+            value,
+            FloatWriting {
+                declared: true,
+                number_items: false,
+            },
+        )
+    }
+
+    fn written_as(schema: Value, mut value: Value, writing: FloatWriting) -> String {
+        write_floats(&schema, &mut value, writing);
         value.to_string()
     }
 
@@ -154,5 +206,38 @@ mod tests {
         assert_eq!(written(tuple, json!([1, 2])), "[1.0,2]");
         let map = json!({"type": "object", "additionalProperties": {"type": "number", "format": "float"}});
         assert_eq!(written(map, json!({"a": 1})), r#"{"a":1.0}"#);
+    }
+
+    #[test]
+    fn items_of_plain_number_arrays_are_floats_only_when_asked() {
+        let schema = json!({"type": "object", "properties": {
+            "numbers": {"type": "array", "items": {"type": "number"}},
+            "counts": {"type": "array", "items": {"type": "integer"}},
+            "ids": {"type": "array", "items": {"type": "number", "format": "int64"}},
+            "scale": {"type": "number"}
+        }});
+        let value = json!({"numbers": [12, 2.5], "counts": [1], "ids": [7], "scale": 7});
+        assert_eq!(
+            written_as(schema.clone(), value.clone(), FloatWriting::ALL),
+            r#"{"numbers":[12.0,2.5],"counts":[1],"ids":[7],"scale":7}"#
+        );
+        let declared_only = FloatWriting {
+            declared: true,
+            number_items: false,
+        };
+        assert_eq!(
+            written_as(schema.clone(), value.clone(), declared_only),
+            r#"{"numbers":[12,2.5],"counts":[1],"ids":[7],"scale":7}"#
+        );
+        let items_only = FloatWriting {
+            declared: false,
+            number_items: true,
+        };
+        let float = json!({"type": "number", "format": "float"});
+        assert_eq!(written_as(float, json!(3), items_only), "3");
+        assert_eq!(
+            written_as(schema, value, items_only),
+            r#"{"numbers":[12.0,2.5],"counts":[1],"ids":[7],"scale":7}"#
+        );
     }
 }

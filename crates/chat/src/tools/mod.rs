@@ -19,6 +19,7 @@ mod toolset;
 pub use bounded::ValueBounds;
 pub use cut::{close_cut_call, parse_answer};
 pub use dedupe::{dedupe_calls, CallDeduper};
+pub use floats::FloatWriting;
 pub use grammar::grammar;
 pub use parse::{parse_output, split_reasoning, ParsedOutput};
 pub use relax::Relaxation;

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::bounded::{bound_free_values, ValueBounds};
 use super::exclude::excluding_within;
-use super::floats::write_declared_floats;
+use super::floats::{write_floats, FloatWriting};
 use super::grammar::{closed, grammar};
 use super::relax::{enforceable, Relaxation};
 use super::{ParsedCall, ToolChoice};
@@ -33,7 +33,7 @@ pub struct ToolSet {
     enforced: Vec<ToolDefinition>,
     relaxations: Vec<(String, Relaxation)>,
     validators: HashMap<String, jsonschema::Validator>,
-    declared_floats: bool,
+    float_writing: FloatWriting,
 }
 
 impl std::fmt::Debug for ToolSet {
@@ -106,7 +106,7 @@ impl ToolSet {
             enforced,
             relaxations,
             validators,
-            declared_floats: true,
+            float_writing: FloatWriting::ALL,
         })
     }
 
@@ -229,21 +229,19 @@ impl ToolSet {
         Some(grammar(&[tool], &ToolChoice::Required, false))
     }
 
-    /// Whether [`Self::accept`] writes the whole numbers a schema declares floats (`format:
-    /// float` or `double`) as floats (`2.0`), as the tool's language reads them. On unless
-    /// switched off here.
-    pub fn with_declared_floats(mut self, on: bool) -> Self {
-        self.declared_floats = on;
+    /// Which whole numbers [`Self::accept`] writes as floats (`2.0`), as the tool's language
+    /// reads them: those a schema declares floats (`format: float` or `double`), and the
+    /// items of arrays of plain `number`. Both unless switched off here.
+    pub fn with_float_writing(mut self, writing: FloatWriting) -> Self {
+        self.float_writing = writing;
         self
     }
 
-    /// Makes `call` as it leaves: its declared floats written as floats (unless switched
-    /// off), then checked against its tool's schema.
+    /// Makes `call` as it leaves: its floats written as floats (as [`Self::with_float_writing`]
+    /// says), then checked against its tool's schema.
     pub fn accept(&self, call: &mut ParsedCall) -> Result<(), CallError> {
-        if self.declared_floats {
-            if let Some(tool) = self.tools.iter().find(|tool| tool.name == call.name) {
-                write_declared_floats(&tool.parameters, &mut call.arguments);
-            }
+        if let Some(tool) = self.tools.iter().find(|tool| tool.name == call.name) {
+            write_floats(&tool.parameters, &mut call.arguments, self.float_writing);
         }
         self.validate(call)
     }
@@ -297,7 +295,10 @@ mod tests {
         assert_eq!(accepted.arguments.to_string(), r#"{"interval":[1.0,3.0]}"#);
         let as_written = ToolSet::new(vec![tool("area", schema)])
             .expect("valid")
-            .with_declared_floats(false);
+            .with_float_writing(FloatWriting {
+                declared: false,
+                number_items: false,
+            });
         let mut accepted = call();
         as_written.accept(&mut accepted).expect("valid call");
         assert_eq!(accepted.arguments.to_string(), r#"{"interval":[1,3]}"#);

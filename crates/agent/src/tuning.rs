@@ -166,6 +166,12 @@ pub struct ToolCallTuning {
     /// own values, it is left out of the others: "a frequency of 440 Hz. After that, another
     /// of 300 Hz and a duration of 5 seconds" gives the first signal no duration.
     pub optionals_in_their_sentence: bool,
+    /// With parallel calls allowed, where calls of one function each have a part of the
+    /// message (from the first of its own values to the next call's) that names some items
+    /// of a list argument the calls hold, each call keeps the items its part names: "parks in
+    /// New York with a Tennis Court and a Picnic Area, then in Los Angeles with a Playground"
+    /// gives New York no Playground.
+    pub list_items_in_their_parts: bool,
     /// With parallel calls allowed, a call whose only values new to the calls before it are
     /// strings each part of the value an earlier call of its function gave the same argument
     /// ("Boreal Forests" after "Boreal Forests of Canada") is dropped: the same value cut
@@ -288,6 +294,7 @@ impl Default for ToolCallTuning {
             functions_asked_by_values: true,
             values_beside_their_functions: true,
             optionals_in_their_sentence: true,
+            list_items_in_their_parts: true,
             parts_of_values_not_new: true,
             call_on_refused_start: true,
             ground_optional_arguments: true,

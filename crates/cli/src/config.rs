@@ -93,6 +93,9 @@ pub struct Config {
     /// When parallel calls are allowed, leave an optional value written once, in a sentence
     /// of another call's values and none of this one's, out of calls of the same function.
     pub optionals_in_their_sentence: bool,
+    /// When parallel calls are allowed, keep in each call of one function the items of a
+    /// list argument its part of the message names, where every call's part names some.
+    pub list_items_in_their_parts: bool,
     /// When parallel calls are allowed, drop a call whose only new values are parts of the
     /// values an earlier call of its function gave the same arguments.
     pub parts_of_values_not_new: bool,
@@ -277,6 +280,7 @@ impl Default for Config {
             functions_asked_by_values: true,
             values_beside_their_functions: true,
             optionals_in_their_sentence: true,
+            list_items_in_their_parts: true,
             parts_of_values_not_new: true,
             call_on_refused_start: true,
             ground_optional_arguments: true,
@@ -346,7 +350,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 88] = [
+pub const KEYS: [&str; 89] = [
     "engine",
     "upstreams",
     "host",
@@ -380,6 +384,7 @@ pub const KEYS: [&str; 88] = [
     "functions_asked_by_values",
     "values_beside_their_functions",
     "optionals_in_their_sentence",
+    "list_items_in_their_parts",
     "parts_of_values_not_new",
     "call_on_refused_start",
     "ground_optional_arguments",
@@ -529,6 +534,7 @@ impl Config {
             functions_asked_by_values: self.functions_asked_by_values,
             values_beside_their_functions: self.values_beside_their_functions,
             optionals_in_their_sentence: self.optionals_in_their_sentence,
+            list_items_in_their_parts: self.list_items_in_their_parts,
             parts_of_values_not_new: self.parts_of_values_not_new,
             call_on_refused_start: self.call_on_refused_start,
             ground_optional_arguments: self.ground_optional_arguments,
@@ -679,8 +685,9 @@ impl Config {
             ("tool_call_bias", self.tool_call_bias),
             ("parallel_call_bias", self.parallel_call_bias),
         ] {
-            if !(-20.0..=20.0).contains(&value) {
-                bail!("invalid configuration: `{key}` must be between -20 and 20, got {value}");
+            // OpenAI's own range for a logit bias.
+            if !(-100.0..=100.0).contains(&value) {
+                bail!("invalid configuration: `{key}` must be between -100 and 100, got {value}");
             }
         }
         for (key, value) in [

@@ -186,8 +186,9 @@ pub struct DroppedItems {
     pub argument: String,
     pub items: Vec<Value>,
     /// `choice_not_named` (the list held every value of its enum: the choices the user's
-    /// message does not name, beside some it does) or `not_in_conversation` (free strings
-    /// nobody wrote, beside some the user did).
+    /// message does not name, beside some it does), `not_in_conversation` (free strings
+    /// nobody wrote, beside some the user did) or `another_calls_part` (items the call's part
+    /// of the message does not name, where each call's part names some).
     pub reason: &'static str,
 }
 
@@ -306,13 +307,15 @@ pub struct CallCheck {
     /// message no other call used (only where `asked` checks that the message asks for it,
     /// the message is English and asks several things).
     asked_by_values: bool,
-    /// The user's message, read for where it writes values, when `values_beside_functions`
-    /// or `stray_optionals` is on.
+    /// The user's message, read for where it writes values, when `values_beside_functions`,
+    /// `stray_optionals`, `list_items_in_parts` or `moved_values_new` is on.
     placement: Option<Placement>,
     /// Swap back two calls' values the message writes each beside the other's function.
     values_beside_functions: bool,
     /// Leave an optional value written in another call's sentence out of a call.
     stray_optionals: bool,
+    /// Keep in each call of one function the list items its part of the message names.
+    list_items_in_parts: bool,
     /// Drop a call whose only new values are parts of an earlier call's.
     parts_not_new: bool,
     /// A call that moves values to other arguments is new where the message writes them
@@ -396,10 +399,16 @@ impl CallCheck {
             && message.is_some_and(several_parts);
         let values_beside_functions = on(tuning.values_beside_their_functions) && parallel;
         let stray_optionals = on(tuning.optionals_in_their_sentence) && parallel;
+        let list_items_in_parts = on(tuning.list_items_in_their_parts) && parallel;
         let parts_not_new = on(tuning.parts_of_values_not_new) && parallel;
         let moved_values_new = on(tuning.moved_values_are_new) && parallel;
         let placement = message
-            .filter(|_| values_beside_functions || stray_optionals || moved_values_new)
+            .filter(|_| {
+                values_beside_functions
+                    || stray_optionals
+                    || list_items_in_parts
+                    || moved_values_new
+            })
             .map(Placement::new);
         let ground_optionals = on(tuning.ground_optional_arguments);
         let ground_choices = on(tuning.ground_optional_choices);
@@ -481,6 +490,7 @@ impl CallCheck {
             placement,
             values_beside_functions,
             stray_optionals,
+            list_items_in_parts,
             parts_not_new,
             moved_values_new,
             only: match choice {
@@ -1068,6 +1078,20 @@ impl Checking {
                         argument: stray.argument,
                         value: stray.value,
                         reason: "another_calls_sentence",
+                    })
+                });
+            }
+        }
+        if self.check.list_items_in_parts {
+            for cut in placement.keep_list_items_in_their_parts(calls, valid) {
+                let function = calls[cut.call].name.clone();
+                tracing::debug!(call = %function, argument = %cut.argument, items = ?cut.items, "left out list items written in another call's part of the message");
+                self.note(|changes| {
+                    changes.dropped_items.push(DroppedItems {
+                        function,
+                        argument: cut.argument,
+                        items: cut.items,
+                        reason: "another_calls_part",
                     })
                 });
             }
@@ -3939,6 +3963,7 @@ mod tests {
             functions_asked_by_values: false,
             values_beside_their_functions: false,
             optionals_in_their_sentence: false,
+            list_items_in_their_parts: false,
             parts_of_values_not_new: false,
             call_on_refused_start: false,
             ground_optional_arguments: false,
@@ -4283,6 +4308,52 @@ mod tests {
 
         let off = ToolCallTuning {
             optionals_in_their_sentence: false,
+            ..ToolCallTuning::default()
+        };
+        let (answer, _, _) = try_answer_tuned(&off, question, ToolChoice::Auto, outputs).await;
+        assert_eq!(answer.expect("generated").0, answer_text);
+    }
+
+    #[tokio::test]
+    async fn list_items_written_in_another_calls_part_are_left_out_and_reported() {
+        let question = "Play Queen for 20 minutes with the songs Bohemian Rhapsody and Radio \
+            Gaga, then play Adele for 30 minutes with Hello.";
+        let play = |artist, minutes, songs: &[&str]| {
+            call(
+                "play",
+                json!({"artist": artist, "minutes": minutes, "songs": songs}),
+            )
+        };
+        let all = ["Bohemian Rhapsody", "Radio Gaga", "Hello"];
+        let answer_text = format!("{}\n{}", play("Queen", 20, &all), play("Adele", 30, &all));
+        let outputs = vec![
+            answer_text.clone(),
+            play("Adele", 30, &all),
+            play("Adele", 30, &all),
+        ];
+        let (text, _, _, report) =
+            answer_reported(question, ToolChoice::Auto, outputs.clone()).await;
+        assert_eq!(
+            text,
+            format!(
+                "{}\n{}",
+                play("Queen", 20, &all[..2]),
+                play("Adele", 30, &all[2..])
+            )
+        );
+        let items = |items: &[&str]| DroppedItems {
+            function: "play".into(),
+            argument: "songs".into(),
+            items: items.iter().map(|item| json!(item)).collect(),
+            reason: "another_calls_part",
+        };
+        assert_eq!(
+            report.expect("items were left out").dropped_items,
+            vec![items(&all[2..]), items(&all[..2])]
+        );
+
+        let off = ToolCallTuning {
+            list_items_in_their_parts: false,
             ..ToolCallTuning::default()
         };
         let (answer, _, _) = try_answer_tuned(&off, question, ToolChoice::Auto, outputs).await;

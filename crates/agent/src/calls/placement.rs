@@ -16,6 +16,12 @@
 //! duration of 5 seconds", the model gives both signals the duration. An optional value
 //! written once, in a sentence holding values of one call alone, is left out of the calls
 //! whose own values all stand in other sentences.
+//!
+//! And by parts: asked for "parks in New York that have a Tennis Court and a Picnic Area,
+//! then parks in Los Angeles that have a Playground and a Running Track", the model gives
+//! each city every amenity. A call's part of the message runs from where it first writes one
+//! of the call's own values to where the next call's part begins; where every call's part
+//! names some items of a list argument, each call keeps the items its part names.
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -65,6 +71,15 @@ pub struct StrayOptional {
     pub call: usize,
     pub argument: String,
     pub value: Value,
+}
+
+/// Items left out of a list argument of call `call` of the answer: its part of the message
+/// does not name them (see the module's note).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemsOfOtherParts {
+    pub call: usize,
+    pub argument: String,
+    pub items: Vec<Value>,
 }
 
 /// One argument's values given back: `first` now holds what `second` held and back.
@@ -210,6 +225,112 @@ impl Placement {
             }
         }
         left_out
+    }
+
+    /// Keeps in each call of one function the items of a list argument that its part of the
+    /// message names, where every call's part names some of the items the calls hold (see
+    /// the module's note). A call is changed only when it keeps some items and `valid` holds
+    /// for it after. Returns what was left out.
+    pub fn keep_list_items_in_their_parts(
+        &self,
+        calls: &mut [ParsedCall],
+        valid: impl Fn(&ParsedCall) -> bool,
+    ) -> Vec<ItemsOfOtherParts> {
+        let mut left_out = Vec::new();
+        for group in same_function_groups(calls) {
+            let Some(parts) = self.parts(calls, &group) else {
+                continue;
+            };
+            for argument in string_list_arguments(calls, &group) {
+                let mut items: Vec<Value> = Vec::new();
+                for &at in &group {
+                    for item in list_items(&calls[at], &argument) {
+                        if !items.contains(item) {
+                            items.push(item.clone());
+                        }
+                    }
+                }
+                let named: Vec<Vec<&Value>> = parts
+                    .iter()
+                    .map(|part| {
+                        items
+                            .iter()
+                            .filter(|item| self.written_within(item, *part))
+                            .collect()
+                    })
+                    .collect();
+                if named.iter().any(Vec::is_empty) {
+                    continue;
+                }
+                for (&at, named) in group.iter().zip(&named) {
+                    let (kept, items): (Vec<Value>, Vec<Value>) = list_items(&calls[at], &argument)
+                        .cloned()
+                        .partition(|item| named.contains(&item));
+                    if kept.is_empty() || items.is_empty() {
+                        continue;
+                    }
+                    let mut told = calls[at].clone();
+                    told.arguments[argument.as_str()] = Value::Array(kept);
+                    if valid(&told) {
+                        calls[at] = told;
+                        left_out.push(ItemsOfOtherParts {
+                            call: at,
+                            argument: argument.clone(),
+                            items,
+                        });
+                    }
+                }
+            }
+        }
+        left_out
+    }
+
+    /// Each call of `group`'s part of the message, in the group's order: from where it first
+    /// writes one of the call's own values (a string or number no other call of the group
+    /// gives the same argument, written once) to where the next part begins. None unless
+    /// every call has such a value and no two parts begin at one place.
+    fn parts(&self, calls: &[ParsedCall], group: &[usize]) -> Option<Vec<Span>> {
+        let mut starts = Vec::with_capacity(group.len());
+        for &at in group {
+            let fields = calls[at].arguments.as_object()?;
+            let start = fields
+                .iter()
+                .filter(|(_, value)| value.is_string() || value.is_number())
+                .filter(|(name, value)| {
+                    !group.iter().any(|&other| {
+                        other != at && calls[other].arguments.get(name.as_str()) == Some(*value)
+                    })
+                })
+                .filter_map(|(_, value)| match self.occurrences(value)[..] {
+                    [written] => Some(written.start),
+                    _ => None,
+                })
+                .min()?;
+            if starts.contains(&start) {
+                return None;
+            }
+            starts.push(start);
+        }
+        let parts = starts
+            .iter()
+            .map(|&start| Span {
+                start,
+                end: starts
+                    .iter()
+                    .copied()
+                    .filter(|&other| other > start)
+                    .min()
+                    .unwrap_or(self.chars.len()),
+            })
+            .collect();
+        Some(parts)
+    }
+
+    /// Whether the message writes `value` inside `part`.
+    fn written_within(&self, value: &Value, part: Span) -> bool {
+        self.occurrences(value)
+            .iter()
+            .any(|written| part.start <= written.start && written.end <= part.end)
     }
 
     /// The calls of `group` (one function's) holding a value of `argument` that another call
@@ -427,6 +548,33 @@ fn same_function_groups(calls: &[ParsedCall]) -> Vec<Vec<usize>> {
     groups
 }
 
+/// The arguments some call of `group` gives a list of strings, in name order.
+fn string_list_arguments(calls: &[ParsedCall], group: &[usize]) -> Vec<String> {
+    group
+        .iter()
+        .filter_map(|&at| calls[at].arguments.as_object())
+        .flat_map(|fields| {
+            fields.iter().filter(|(_, value)| {
+                value
+                    .as_array()
+                    .is_some_and(|items| !items.is_empty() && items.iter().all(Value::is_string))
+            })
+        })
+        .map(|(name, _)| name.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+/// The items of `call`'s list argument `argument` (none where it is not a list).
+fn list_items<'a>(call: &'a ParsedCall, argument: &str) -> impl Iterator<Item = &'a Value> {
+    call.arguments
+        .get(argument)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+}
+
 /// The arguments of `call` holding a string or a number.
 fn scalar_arguments(call: &ParsedCall) -> Vec<String> {
     call.arguments
@@ -606,5 +754,84 @@ mod tests {
         });
         assert!(swaps.is_empty());
         assert_eq!(kept, calls);
+    }
+
+    fn items_in_their_parts(message: &str, calls: &[ParsedCall]) -> Vec<ParsedCall> {
+        let mut calls = calls.to_vec();
+        Placement::new(message).keep_list_items_in_their_parts(&mut calls, |_| true);
+        calls
+    }
+
+    fn parks(location: &str, amenities: &[&str]) -> ParsedCall {
+        call(
+            "parks",
+            json!({"location": location, "amenities": amenities}),
+        )
+    }
+
+    #[test]
+    fn each_call_keeps_the_items_its_part_of_the_message_names() {
+        let message = "Find parks in New York, USA that have a Tennis Court and a Picnic Area, \
+                       then find parks in Los Angeles, USA that have a Playground and Running \
+                       Track, and finally parks in Chicago, USA with a Tennis Court and a Playground.";
+        let all = ["Tennis Court", "Picnic Area", "Playground", "Running Track"];
+        let calls = [
+            parks("New York, USA", &all),
+            parks(
+                "Los Angeles, USA",
+                &["Picnic Area", "Running Track", "Playground"],
+            ),
+            parks("Chicago, USA", &all),
+        ];
+        assert_eq!(
+            items_in_their_parts(message, &calls),
+            [
+                parks("New York, USA", &["Tennis Court", "Picnic Area"]),
+                parks("Los Angeles, USA", &["Running Track", "Playground"]),
+                parks("Chicago, USA", &["Tennis Court", "Playground"]),
+            ]
+        );
+        // Items nobody wrote go too, when the part names others.
+        let message = "An Italian restaurant in New York with vegetarian food and a Japanese one \
+                       in Los Angeles that offers delivery.";
+        let find = |cuisine, preferences: &[&str]| {
+            call(
+                "restaurants",
+                json!({"cuisine": cuisine, "preferences": preferences}),
+            )
+        };
+        let calls = [
+            find("Italian", &["Vegetarian", "Delivery"]),
+            find("Japanese", &["Delivery", "Vegan", "Takeout"]),
+        ];
+        assert_eq!(
+            items_in_their_parts(message, &calls),
+            [
+                find("Italian", &["Vegetarian"]),
+                find("Japanese", &["Delivery"])
+            ]
+        );
+    }
+
+    #[test]
+    fn items_stay_where_some_part_names_none_of_them() {
+        // Written before the places: the parts that follow each place cannot tell them.
+        let message = "Parks with a Tennis Court in New York, and with a Playground in Chicago.";
+        let calls = [
+            parks("New York", &["Tennis Court"]),
+            parks("Chicago", &["Tennis Court", "Playground"]),
+        ];
+        assert_eq!(items_in_their_parts(message, &calls), calls);
+        // Written once for all calls.
+        let message =
+            "Parks in New York and in Chicago, each with a Tennis Court and a Playground.";
+        let both = ["Tennis Court", "Playground"];
+        let calls = [parks("New York", &both), parks("Chicago", &both)];
+        assert_eq!(items_in_their_parts(message, &calls), calls);
+        // A call with no value of its own has no part.
+        let message =
+            "Parks in Chicago with a Tennis Court, and parks in Chicago with a Playground.";
+        let calls = [parks("Chicago", &both), parks("Chicago", &both)];
+        assert_eq!(items_in_their_parts(message, &calls), calls);
     }
 }

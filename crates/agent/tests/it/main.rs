@@ -129,6 +129,7 @@ pub fn open_agent_with(dir: &Path, backend: Arc<ScriptedBackend>, options: Agent
                 functions_asked_by_values: false,
                 values_beside_their_functions: false,
                 optionals_in_their_sentence: false,
+                list_items_in_their_parts: false,
                 parts_of_values_not_new: false,
                 call_on_refused_start: true,
                 ground_optional_arguments: false,

@@ -186,13 +186,13 @@ pub struct DroppedItems {
     pub argument: String,
     pub items: Vec<Value>,
     /// `choice_not_named` (the list held every value of its enum: the choices the user's
-    /// message does not name, beside some it does), `not_in_conversation` (free strings
-    /// nobody wrote, beside some the user did) or `another_calls_part` (items the call's part
-    /// of the message does not name, where each call's part names some).
+    /// message does not name, beside some it does) or `not_in_conversation` (free strings
+    /// nobody wrote, beside some the user did).
     pub reason: &'static str,
 }
 
-/// A string argument of a call that the checks wrote otherwise.
+/// An argument of a call that the checks wrote otherwise (a string but for
+/// `items_of_its_part`'s lists).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RewrittenArgument {
     pub function: String,
@@ -204,7 +204,8 @@ pub struct RewrittenArgument {
     /// for a city and its state; the model was asked for the state), `beside_its_function`
     /// (two calls of different functions held each other's values: the message writes each
     /// beside a word of the other function's name), `paired_in_order` (where the message
-    /// pairs its lists, a crossed pair set to one the message writes).
+    /// pairs its lists, a crossed pair set to one the message writes), `items_of_its_part` (a
+    /// list held to the items its call's part of the message names).
     pub reason: &'static str,
 }
 
@@ -1083,17 +1084,18 @@ impl Checking {
             }
         }
         if self.check.list_items_in_parts {
-            for cut in placement.keep_list_items_in_their_parts(calls, valid) {
-                let function = calls[cut.call].name.clone();
-                tracing::debug!(call = %function, argument = %cut.argument, items = ?cut.items, "left out list items written in another call's part of the message");
-                self.note(|changes| {
-                    changes.dropped_items.push(DroppedItems {
-                        function,
-                        argument: cut.argument,
-                        items: cut.items,
-                        reason: "another_calls_part",
-                    })
-                });
+            for list in placement.keep_list_items_in_their_parts(calls, valid) {
+                let call = &calls[list.call];
+                let value = call.arguments[&list.argument].clone();
+                tracing::debug!(call = %call.name, argument = %list.argument, written = %list.written, %value, "held a list to the items its part of the message names");
+                let rewritten = RewrittenArgument {
+                    function: call.name.clone(),
+                    argument: list.argument,
+                    value: list.written,
+                    written: value,
+                    reason: "items_of_its_part",
+                };
+                self.note(|changes| changes.rewritten_arguments.push(rewritten));
             }
         }
     }
@@ -4315,7 +4317,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn list_items_written_in_another_calls_part_are_left_out_and_reported() {
+    async fn lists_are_held_to_the_items_of_their_calls_parts_and_reported() {
         let question = "Play Queen for 20 minutes with the songs Bohemian Rhapsody and Radio \
             Gaga, then play Adele for 30 minutes with Hello.";
         let play = |artist, minutes, songs: &[&str]| {
@@ -4325,7 +4327,12 @@ mod tests {
             )
         };
         let all = ["Bohemian Rhapsody", "Radio Gaga", "Hello"];
-        let answer_text = format!("{}\n{}", play("Queen", 20, &all), play("Adele", 30, &all));
+        let queen_written = ["Bohemian Rhapsody", "Hello"];
+        let answer_text = format!(
+            "{}\n{}",
+            play("Queen", 20, &queen_written),
+            play("Adele", 30, &all)
+        );
         let outputs = vec![
             answer_text.clone(),
             play("Adele", 30, &all),
@@ -4341,15 +4348,20 @@ mod tests {
                 play("Adele", 30, &all[2..])
             )
         );
-        let items = |items: &[&str]| DroppedItems {
+        // Queen's part names Radio Gaga, which only Adele's call held: it is added.
+        let rewritten = |written: &[&str], value: &[&str]| RewrittenArgument {
             function: "play".into(),
             argument: "songs".into(),
-            items: items.iter().map(|item| json!(item)).collect(),
-            reason: "another_calls_part",
+            value: json!(written),
+            written: json!(value),
+            reason: "items_of_its_part",
         };
         assert_eq!(
-            report.expect("items were left out").dropped_items,
-            vec![items(&all[2..]), items(&all[..2])]
+            report.expect("lists were rewritten").rewritten_arguments,
+            vec![
+                rewritten(&queen_written, &all[..2]),
+                rewritten(&all, &all[2..])
+            ]
         );
 
         let off = ToolCallTuning {

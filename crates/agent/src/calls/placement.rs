@@ -21,7 +21,8 @@
 //! then parks in Los Angeles that have a Playground and a Running Track", the model gives
 //! each city every amenity. A call's part of the message runs from where it first writes one
 //! of the call's own values to where the next call's part begins; where every call's part
-//! names some items of a list argument, each call keeps the items its part names.
+//! names some items of a list argument the calls hold, each call holds the items its part
+//! names: its own, and those the model gave another call alone.
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -73,13 +74,13 @@ pub struct StrayOptional {
     pub value: Value,
 }
 
-/// Items left out of a list argument of call `call` of the answer: its part of the message
-/// does not name them (see the module's note).
+/// A list argument of call `call` of the answer held to the items its part of the message
+/// names (see the module's note); `written` is the list as the model wrote it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ItemsOfOtherParts {
+pub struct ListOfItsPart {
     pub call: usize,
     pub argument: String,
-    pub items: Vec<Value>,
+    pub written: Value,
 }
 
 /// One argument's values given back: `first` now holds what `second` held and back.
@@ -227,16 +228,16 @@ impl Placement {
         left_out
     }
 
-    /// Keeps in each call of one function the items of a list argument that its part of the
-    /// message names, where every call's part names some of the items the calls hold (see
-    /// the module's note). A call is changed only when it keeps some items and `valid` holds
-    /// for it after. Returns what was left out.
+    /// Holds each call of one function to the items of a list argument that its part of the
+    /// message names, among those the calls hold, where every call's part names some (see
+    /// the module's note): the call's own first, in its order, then those only other calls
+    /// held. A call is changed only when `valid` holds for it after. Returns what changed.
     pub fn keep_list_items_in_their_parts(
         &self,
         calls: &mut [ParsedCall],
         valid: impl Fn(&ParsedCall) -> bool,
-    ) -> Vec<ItemsOfOtherParts> {
-        let mut left_out = Vec::new();
+    ) -> Vec<ListOfItsPart> {
+        let mut changed = Vec::new();
         for group in same_function_groups(calls) {
             let Some(parts) = self.parts(calls, &group) else {
                 continue;
@@ -263,26 +264,38 @@ impl Placement {
                     continue;
                 }
                 for (&at, named) in group.iter().zip(&named) {
-                    let (kept, items): (Vec<Value>, Vec<Value>) = list_items(&calls[at], &argument)
-                        .cloned()
-                        .partition(|item| named.contains(&item));
-                    if kept.is_empty() || items.is_empty() {
+                    let held: Vec<&Value> = list_items(&calls[at], &argument).collect();
+                    let mut kept: Vec<Value> = held
+                        .iter()
+                        .filter(|item| named.contains(item))
+                        .map(|item| (*item).clone())
+                        .collect();
+                    kept.extend(
+                        named
+                            .iter()
+                            .filter(|item| !held.contains(item))
+                            .map(|item| (*item).clone()),
+                    );
+                    if kept.len() == held.len() && held.iter().all(|item| kept.contains(item)) {
                         continue;
                     }
                     let mut told = calls[at].clone();
-                    told.arguments[argument.as_str()] = Value::Array(kept);
+                    let written = std::mem::replace(
+                        &mut told.arguments[argument.as_str()],
+                        Value::Array(kept),
+                    );
                     if valid(&told) {
                         calls[at] = told;
-                        left_out.push(ItemsOfOtherParts {
+                        changed.push(ListOfItsPart {
                             call: at,
                             argument: argument.clone(),
-                            items,
+                            written,
                         });
                     }
                 }
             }
         }
-        left_out
+        changed
     }
 
     /// Each call of `group`'s part of the message, in the group's order: from where it first
@@ -770,7 +783,7 @@ mod tests {
     }
 
     #[test]
-    fn each_call_keeps_the_items_its_part_of_the_message_names() {
+    fn each_call_holds_the_items_its_part_of_the_message_names() {
         let message = "Find parks in New York, USA that have a Tennis Court and a Picnic Area, \
                        then find parks in Los Angeles, USA that have a Playground and Running \
                        Track, and finally parks in Chicago, USA with a Tennis Court and a Playground.";
@@ -783,12 +796,24 @@ mod tests {
             ),
             parks("Chicago, USA", &all),
         ];
+        let held = [
+            parks("New York, USA", &["Tennis Court", "Picnic Area"]),
+            parks("Los Angeles, USA", &["Running Track", "Playground"]),
+            parks("Chicago, USA", &["Tennis Court", "Playground"]),
+        ];
+        assert_eq!(items_in_their_parts(message, &calls), held);
+        // An item of a call's part that only another call held is added, after its own.
+        let calls = [
+            parks("New York, USA", &all),
+            parks("Los Angeles, USA", &["Running Track"]),
+            parks("Chicago, USA", &["Playground"]),
+        ];
         assert_eq!(
             items_in_their_parts(message, &calls),
             [
-                parks("New York, USA", &["Tennis Court", "Picnic Area"]),
-                parks("Los Angeles, USA", &["Running Track", "Playground"]),
-                parks("Chicago, USA", &["Tennis Court", "Playground"]),
+                held[0].clone(),
+                held[1].clone(),
+                parks("Chicago, USA", &["Playground", "Tennis Court"]),
             ]
         );
         // Items nobody wrote go too, when the part names others.

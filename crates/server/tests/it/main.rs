@@ -45,6 +45,7 @@ fn exact_tuning() -> fulcrum_agent::ToolCallTuning {
         functions_asked_by_values: false,
         values_beside_their_functions: false,
         optionals_in_their_sentence: false,
+        list_items_in_their_parts: false,
         parts_of_values_not_new: false,
         ground_optional_arguments: false,
         ground_optional_choices: false,

@@ -305,19 +305,10 @@ impl Placement {
     fn parts(&self, calls: &[ParsedCall], group: &[usize]) -> Option<Vec<Span>> {
         let mut starts = Vec::with_capacity(group.len());
         for &at in group {
-            let fields = calls[at].arguments.as_object()?;
-            let start = fields
+            let start = self
+                .own_values_written(calls, group, at, None)
                 .iter()
-                .filter(|(_, value)| value.is_string() || value.is_number())
-                .filter(|(name, value)| {
-                    !group.iter().any(|&other| {
-                        other != at && calls[other].arguments.get(name.as_str()) == Some(*value)
-                    })
-                })
-                .filter_map(|(_, value)| match self.occurrences(value)[..] {
-                    [written] => Some(written.start),
-                    _ => None,
-                })
+                .map(|written| written.start)
                 .min()?;
             if starts.contains(&start) {
                 return None;
@@ -399,19 +390,34 @@ impl Placement {
         at: usize,
         argument: &str,
     ) -> HashSet<usize> {
+        self.own_values_written(calls, group, at, Some(argument))
+            .into_iter()
+            .map(|written| self.sentence_of(written))
+            .collect()
+    }
+
+    /// Where the message writes call `at` of `group`'s own values (but `except`'s): those no
+    /// other call of the group gives the same argument, each written once.
+    fn own_values_written(
+        &self,
+        calls: &[ParsedCall],
+        group: &[usize],
+        at: usize,
+        except: Option<&str>,
+    ) -> Vec<Span> {
         let Some(fields) = calls[at].arguments.as_object() else {
-            return HashSet::new();
+            return Vec::new();
         };
         fields
             .iter()
-            .filter(|(name, _)| name.as_str() != argument)
+            .filter(|(name, _)| Some(name.as_str()) != except)
             .filter(|(name, value)| {
                 !group.iter().any(|&other| {
                     other != at && calls[other].arguments.get(name.as_str()) == Some(value)
                 })
             })
             .filter_map(|(_, value)| match self.occurrences(value)[..] {
-                [written] => Some(self.sentence_of(written)),
+                [written] => Some(written),
                 _ => None,
             })
             .collect()

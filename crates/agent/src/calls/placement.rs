@@ -264,6 +264,9 @@ impl Placement {
                     continue;
                 }
                 for (&at, named) in group.iter().zip(&named) {
+                    if !calls[at].arguments.is_object() {
+                        continue;
+                    }
                     let held: Vec<&Value> = list_items(&calls[at], &argument).collect();
                     let mut kept: Vec<Value> = held
                         .iter()
@@ -280,6 +283,8 @@ impl Placement {
                         continue;
                     }
                     let mut told = calls[at].clone();
+                    // A call without the list gets it (its part names items); `Null` stands
+                    // for the list it did not write.
                     let written = std::mem::replace(
                         &mut told.arguments[argument.as_str()],
                         Value::Array(kept),
@@ -822,6 +827,13 @@ mod tests {
                 parks("Chicago, USA", &["Playground", "Tennis Court"]),
             ]
         );
+        // A call that wrote no list gets the items its part names.
+        let calls = [
+            parks("New York, USA", &all),
+            parks("Los Angeles, USA", &["Running Track"]),
+            call("parks", json!({"location": "Chicago, USA"})),
+        ];
+        assert_eq!(items_in_their_parts(message, &calls)[2], held[2]);
         // Items nobody wrote go too, when the part names others.
         let message = "An Italian restaurant in New York with vegetarian food and a Japanese one \
                        in Los Angeles that offers delivery.";

@@ -168,9 +168,9 @@ pub struct ToolCallTuning {
     pub optionals_in_their_sentence: bool,
     /// With parallel calls allowed, where calls of one function each have a part of the
     /// message (from the first of its own values to the next call's) that names some items
-    /// of a list argument the calls hold, each call keeps the items its part names: "parks in
-    /// New York with a Tennis Court and a Picnic Area, then in Los Angeles with a Playground"
-    /// gives New York no Playground.
+    /// of a list argument the calls hold, each call holds the items its part names, among
+    /// those the calls hold: "parks in New York with a Tennis Court and a Picnic Area, then in
+    /// Los Angeles with a Playground" gives New York no Playground.
     pub list_items_in_their_parts: bool,
     /// With parallel calls allowed, a call whose only values new to the calls before it are
     /// strings each part of the value an earlier call of its function gave the same argument

@@ -93,7 +93,7 @@ pub struct Config {
     /// When parallel calls are allowed, leave an optional value written once, in a sentence
     /// of another call's values and none of this one's, out of calls of the same function.
     pub optionals_in_their_sentence: bool,
-    /// When parallel calls are allowed, keep in each call of one function the items of a
+    /// When parallel calls are allowed, hold each call of one function to the items of a
     /// list argument its part of the message names, where every call's part names some.
     pub list_items_in_their_parts: bool,
     /// When parallel calls are allowed, drop a call whose only new values are parts of the

@@ -33,21 +33,11 @@ impl FloatWriting {
         declared: true,
         number_items: true,
     };
-
-    fn any(self) -> bool {
-        self.declared || self.number_items
-    }
 }
 
 /// Rewrites the whole numbers of `value` that `schema` declares floats (as `writing` reads
 /// the schema) as floats.
 pub(crate) fn write_floats(schema: &Value, value: &mut Value, writing: FloatWriting) {
-    if writing.any() {
-        write_declared_floats(schema, value, writing);
-    }
-}
-
-fn write_declared_floats(schema: &Value, value: &mut Value, writing: FloatWriting) {
     let Some(schema) = schema.as_object() else {
         return;
     };
@@ -61,14 +51,14 @@ fn write_declared_floats(schema: &Value, value: &mut Value, writing: FloatWritin
             let additional = schema.get("additionalProperties");
             for (key, field) in fields.iter_mut() {
                 if let Some(property) = properties.and_then(|p| p.get(key)).or(additional) {
-                    write_declared_floats(property, field, writing);
+                    write_floats(property, field, writing);
                 }
             }
         }
         Value::Array(elements) => match schema.get("items") {
             Some(Value::Array(positional)) => {
                 for (element, item) in elements.iter_mut().zip(positional) {
-                    write_declared_floats(item, element, writing);
+                    write_floats(item, element, writing);
                 }
             }
             Some(items) if writing.number_items && is_plain_number(items) => {
@@ -76,7 +66,7 @@ fn write_declared_floats(schema: &Value, value: &mut Value, writing: FloatWritin
             }
             Some(items) => {
                 for element in elements.iter_mut() {
-                    write_declared_floats(items, element, writing);
+                    write_floats(items, element, writing);
                 }
             }
             None => {}
@@ -93,7 +83,7 @@ fn write_declared_floats(schema: &Value, value: &mut Value, writing: FloatWritin
             continue;
         }
         for branch in branches {
-            write_declared_floats(branch, value, writing);
+            write_floats(branch, value, writing);
         }
     }
 }

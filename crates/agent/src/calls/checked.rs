@@ -315,7 +315,7 @@ pub struct CallCheck {
     values_beside_functions: bool,
     /// Leave an optional value written in another call's sentence out of a call.
     stray_optionals: bool,
-    /// Keep in each call of one function the list items its part of the message names.
+    /// Hold each call of one function to the list items its part of the message names.
     list_items_in_parts: bool,
     /// Drop a call whose only new values are parts of an earlier call's.
     parts_not_new: bool,
@@ -1969,11 +1969,7 @@ impl Checking {
         if self.check.tools.validate(&told).is_err() {
             return call;
         }
-        let described: Vec<String> = dropped
-            .iter()
-            .map(|d| format!("{}={} ({})", d.argument, d.value, d.reason))
-            .collect();
-        tracing::debug!(call = %call.name, dropped = ?described, "left out optional arguments the user did not give");
+        tracing::debug!(call = %call.name, ?dropped, "left out optional arguments the user did not give");
         self.note(|changes| changes.dropped_arguments.extend(dropped));
         told
     }

@@ -187,6 +187,10 @@ pub struct ToolCallTuning {
     /// Leave out of a call the optional choices (enum values) the user's message does not
     /// name, so that the tool's defaults apply.
     pub ground_optional_choices: bool,
+    /// Leave out of a call an optional flag set to `true` (not its default) when the user's
+    /// message names no word of its name or of its description beyond the tool's own
+    /// (`include_description` for "the proteins in the plasma membrane").
+    pub optional_flags_asked: bool,
     /// Where a list argument holds every value of its enum (the model copied the schema),
     /// leave out the choices the user's message does not name, when it names some.
     pub ground_listed_choices: bool,
@@ -195,6 +199,9 @@ pub struct ToolCallTuning {
     /// Leave out of a string argument a year another argument of the call carries
     /// (`league: "2021 La Liga"` beside `season: "2021"`).
     pub years_in_their_own_argument: bool,
+    /// Leave out of an end of a string argument the value another argument of the call
+    /// carries (`key: "C sharp major"` beside `scale_type: "major"`).
+    pub values_in_their_own_argument: bool,
     /// Write a string argument in the form its description lists the value in (`"hearts"`
     /// for `"heart"` where the description says "'spades', 'clubs', 'hearts', 'diamonds'").
     pub values_as_described: bool,
@@ -299,9 +306,11 @@ impl Default for ToolCallTuning {
             call_on_refused_start: true,
             ground_optional_arguments: true,
             ground_optional_choices: true,
+            optional_flags_asked: true,
             ground_listed_choices: true,
             ground_list_items: true,
             years_in_their_own_argument: true,
+            values_in_their_own_argument: true,
             values_as_described: true,
             city_with_state: true,
             numbers_at_written_scale: true,

@@ -108,6 +108,9 @@ pub struct Config {
     /// Leave out of a call the optional choices (enum values) the user's message does not
     /// name: the tool's defaults should apply.
     pub ground_optional_choices: bool,
+    /// Leave out of a call an optional flag set to `true` (not its default) that the user's
+    /// message does not ask for by a word of its name or description.
+    pub optional_flags_asked: bool,
     /// Where a list argument holds every value of its enum, leave out the choices the user's
     /// message does not name, when it names some.
     pub ground_listed_choices: bool,
@@ -115,6 +118,8 @@ pub struct Config {
     pub ground_list_items: bool,
     /// Leave out of a string argument a year another argument of the call carries.
     pub years_in_their_own_argument: bool,
+    /// Leave out of an end of a string argument the value another argument carries.
+    pub values_in_their_own_argument: bool,
     /// Write a string argument in the form its description lists the value in.
     pub values_as_described: bool,
     /// Where an argument's description asks for a city and its state and the call gives the
@@ -285,9 +290,11 @@ impl Default for Config {
             call_on_refused_start: true,
             ground_optional_arguments: true,
             ground_optional_choices: true,
+            optional_flags_asked: true,
             ground_listed_choices: true,
             ground_list_items: true,
             years_in_their_own_argument: true,
+            values_in_their_own_argument: true,
             values_as_described: true,
             city_with_state: true,
             numbers_at_written_scale: true,
@@ -350,7 +357,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 89] = [
+pub const KEYS: [&str; 91] = [
     "engine",
     "upstreams",
     "host",
@@ -389,9 +396,11 @@ pub const KEYS: [&str; 89] = [
     "call_on_refused_start",
     "ground_optional_arguments",
     "ground_optional_choices",
+    "optional_flags_asked",
     "ground_listed_choices",
     "ground_list_items",
     "years_in_their_own_argument",
+    "values_in_their_own_argument",
     "values_as_described",
     "city_with_state",
     "numbers_at_written_scale",
@@ -539,9 +548,11 @@ impl Config {
             call_on_refused_start: self.call_on_refused_start,
             ground_optional_arguments: self.ground_optional_arguments,
             ground_optional_choices: self.ground_optional_choices,
+            optional_flags_asked: self.optional_flags_asked,
             ground_listed_choices: self.ground_listed_choices,
             ground_list_items: self.ground_list_items,
             years_in_their_own_argument: self.years_in_their_own_argument,
+            values_in_their_own_argument: self.values_in_their_own_argument,
             values_as_described: self.values_as_described,
             city_with_state: self.city_with_state,
             numbers_at_written_scale: self.numbers_at_written_scale,

@@ -155,7 +155,7 @@ fn tool_text(tool: &ToolDefinition) -> String {
 }
 
 /// A tool's telling words: of its name (split as [`name_words`] splits it) and description.
-fn tool_words(tool: &ToolDefinition) -> Vec<String> {
+pub(super) fn tool_words(tool: &ToolDefinition) -> Vec<String> {
     let description = tool.description.as_deref().unwrap_or_default();
     telling_words(&format!(
         "{} {description}",

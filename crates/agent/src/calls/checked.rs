@@ -49,6 +49,7 @@ use tokio::sync::mpsc;
 
 use super::asked::AskedFunctions;
 use super::choices::NamedChoices;
+use super::flags::unasked_flags;
 use super::formats::{cities_without_state, values_as_described, STATE_GRAMMAR};
 use super::grounding::{
     find_words, required_names, same_number, CallGrounding, CopiedValue, Grounds,
@@ -56,6 +57,7 @@ use super::grounding::{
 use super::lists::{same_member, Lists};
 use super::placement::Placement;
 use super::relevance::{several_parts, CalledFunction, Relevance, RelevanceFloors};
+use super::repeated::repeated_values;
 use super::written::WrittenCalls;
 use super::years::repeated_years;
 use crate::tuning::ToolCallTuning;
@@ -274,6 +276,8 @@ pub struct CallCheck {
     ground_optionals: bool,
     /// Leave out optional choices the user's message does not name.
     ground_choices: bool,
+    /// Leave out optional flags set on that the user's message does not ask for.
+    ground_flags: bool,
     /// Where a list argument holds every value of its enum, leave out the choices the user's
     /// message does not name, when it names some.
     ground_listed_choices: bool,
@@ -281,6 +285,8 @@ pub struct CallCheck {
     ground_list_items: bool,
     /// Leave out of a string argument a year another argument of the call carries.
     trim_repeated_years: bool,
+    /// Leave out of an end of a string argument a value another argument carries.
+    trim_repeated_values: bool,
     /// Write a value in the form its description lists it.
     values_as_described: bool,
     /// Ask for the state of a city given alone where the description asks for both.
@@ -413,9 +419,11 @@ impl CallCheck {
             .map(Placement::new);
         let ground_optionals = on(tuning.ground_optional_arguments);
         let ground_choices = on(tuning.ground_optional_choices);
+        let ground_flags = on(tuning.optional_flags_asked);
         let ground_listed_choices = on(tuning.ground_listed_choices);
         let ground_list_items = on(tuning.ground_list_items);
         let trim_repeated_years = on(tuning.years_in_their_own_argument);
+        let trim_repeated_values = on(tuning.values_in_their_own_argument);
         let values_as_described = on(tuning.values_as_described);
         let city_with_state = on(tuning.city_with_state);
         let rescale_numbers = on(tuning.numbers_at_written_scale);
@@ -447,9 +455,11 @@ impl CallCheck {
             && !parts_not_new
             && !ground_optionals
             && !ground_choices
+            && !ground_flags
             && !ground_listed_choices
             && !ground_list_items
             && !trim_repeated_years
+            && !trim_repeated_values
             && !values_as_described
             && !city_with_state
             && !rescale_numbers
@@ -475,9 +485,11 @@ impl CallCheck {
             choices,
             ground_optionals,
             ground_choices,
+            ground_flags,
             ground_listed_choices,
             ground_list_items,
             trim_repeated_years,
+            trim_repeated_values,
             values_as_described,
             city_with_state,
             rescale_numbers,
@@ -1920,7 +1932,7 @@ impl Checking {
     /// beside those named (each when its check is on, and when the call stays valid without
     /// them).
     fn as_told(&self, call: ParsedCall) -> ParsedCall {
-        let call = self.as_described(self.years_once(self.listed_as_told(call)));
+        let call = self.as_described(self.values_once(self.years_once(self.listed_as_told(call))));
         let schema = self.check.schema(&call.name);
         let grounds = &self.check.grounds;
         let mut left_out: Vec<(String, &'static str)> = Vec::new();
@@ -1948,6 +1960,15 @@ impl Checking {
                     .into_iter()
                     .map(|name| (name, "choice_not_named")),
             );
+        }
+        if self.check.ground_flags {
+            if let Some(tool) = self.check.definition(&call.name) {
+                left_out.extend(
+                    unasked_flags(grounds, tool, &call.arguments)
+                        .into_iter()
+                        .map(|name| (name, "flag_not_asked")),
+                );
+            }
         }
         if left_out.is_empty() {
             return call;
@@ -2032,6 +2053,27 @@ impl Checking {
         }
         let repeated = repeated_years(&call.arguments);
         self.rewritten(call, repeated, "repeated_year")
+    }
+
+    /// `call` without the value another argument carries at an end of a string argument
+    /// (see [`repeated_values`]), when that check is on, what is left is still the user's
+    /// words, and the call stays valid.
+    fn values_once(&self, call: ParsedCall) -> ParsedCall {
+        if !self.check.trim_repeated_values {
+            return call;
+        }
+        let schema = self.check.schema(&call.name);
+        let repeated = repeated_values(&call.arguments)
+            .into_iter()
+            .filter(|(name, left)| {
+                let property = schema.get("properties").and_then(|p| p.get(name));
+                self.check
+                    .grounds
+                    .value(&Value::String(left.clone()), property)
+                    != Some(false)
+            })
+            .collect();
+        self.rewritten(call, repeated, "repeated_value")
     }
 
     /// `call` with its string arguments in the form their descriptions list them (see
@@ -2678,6 +2720,7 @@ mod tests {
                                "items": {"type": "string", "enum": ["rock", "jazz", "pop", "classical"]}},
                     "songs": {"type": "array", "items": {"type": "string"}},
                     "tour": {"type": "string"},
+                    "lyrics": {"type": "boolean", "description": "If true, each song comes with its words."},
                     "city": {"type": "string", "description": "The city and state, e.g. Seattle, WA"},
                     "year": {"type": "integer"},
                     "start": {"type": "string"},
@@ -3966,9 +4009,11 @@ mod tests {
             call_on_refused_start: false,
             ground_optional_arguments: false,
             ground_optional_choices: false,
+            optional_flags_asked: false,
             ground_listed_choices: false,
             ground_list_items: false,
             years_in_their_own_argument: false,
+            values_in_their_own_argument: false,
             values_as_described: false,
             city_with_state: false,
             numbers_at_written_scale: false,
@@ -3997,9 +4042,11 @@ mod tests {
         let optionals_kept = ToolCallTuning {
             ground_optional_arguments: false,
             ground_optional_choices: false,
+            optional_flags_asked: false,
             ground_listed_choices: false,
             ground_list_items: false,
             years_in_their_own_argument: false,
+            values_in_their_own_argument: false,
             values_as_described: false,
             city_with_state: false,
             numbers_at_written_scale: false,
@@ -4106,6 +4153,71 @@ mod tests {
         )
         .await;
         assert_eq!(text, chosen);
+    }
+
+    #[tokio::test]
+    async fn flags_nobody_asked_for_are_left_out_and_values_said_twice_once() {
+        let flagged = call(
+            "play",
+            json!({"artist": "Taylor Swift", "minutes": 20, "lyrics": true}),
+        );
+        let (text, _, _, report) = answer_reported(
+            "Play Taylor Swift for 20 minutes",
+            ToolChoice::Auto,
+            vec![flagged.clone(); 3],
+        )
+        .await;
+        assert_eq!(
+            text,
+            call("play", json!({"artist": "Taylor Swift", "minutes": 20}))
+        );
+        assert_eq!(
+            report.expect("a flag was left out").dropped_arguments,
+            vec![DroppedArgument {
+                function: "play".into(),
+                argument: "lyrics".into(),
+                value: json!(true),
+                reason: "flag_not_asked",
+            }]
+        );
+        // Asked for by a word of its description, the flag stays.
+        let (text, _, _, _) = answer_reported(
+            "Play Taylor Swift for 20 minutes with the words",
+            ToolChoice::Auto,
+            vec![flagged.clone(); 3],
+        )
+        .await;
+        assert_eq!(text, flagged);
+
+        let twice = call(
+            "play",
+            json!({"artist": "Queen", "tour": "Queen Rhapsody Tour", "minutes": 20}),
+        );
+        let question = "Play Queen's Rhapsody Tour for 20 minutes";
+        let (text, _, _, report) =
+            answer_reported(question, ToolChoice::Auto, vec![twice.clone(); 3]).await;
+        assert_eq!(
+            text,
+            call(
+                "play",
+                json!({"artist": "Queen", "tour": "Rhapsody Tour", "minutes": 20})
+            )
+        );
+        let rewritten = report.expect("a value was said once").rewritten_arguments;
+        assert_eq!(rewritten.len(), 1);
+        assert_eq!(rewritten[0].reason, "repeated_value");
+        // Both switched off, the call is as the model wrote it.
+        let tuning = ToolCallTuning {
+            optional_flags_asked: false,
+            values_in_their_own_argument: false,
+            ..ToolCallTuning::default()
+        };
+        for answer in [flagged, twice] {
+            let (text, _, _) =
+                try_answer_tuned(&tuning, question, ToolChoice::Auto, vec![answer.clone(); 3])
+                    .await;
+            assert_eq!(text.expect("generated").0, answer);
+        }
     }
 
     #[tokio::test]

@@ -178,6 +178,12 @@ impl Grounds {
         Grounds::new(&text.join("\n"))
     }
 
+    /// Whether the text is written, in part, in a script other than Latin: its words may be
+    /// what a call carries translated, and no English word can be told missing from it.
+    pub(super) fn reads_other_scripts(&self) -> bool {
+        self.non_latin
+    }
+
     /// Whether `arguments` of a tool with parameter schema `schema` pass `rule`. Only values
     /// that can be told count: choices (enums, booleans) and Latin-script strings against
     /// Chinese text are left out, and a call with nothing to tell by passes.
@@ -376,7 +382,7 @@ impl Grounds {
 
     /// Whether the text holds a word of `choice`, or one sharing its stem (see
     /// [`Grounds::unnamed_optional_choices`] and [`Grounds::invents_a_required_value`]).
-    fn names(&self, choice: &str) -> bool {
+    pub(super) fn names(&self, choice: &str) -> bool {
         choice_words(choice).iter().any(|word| {
             self.words
                 .iter()

@@ -4,6 +4,7 @@
 mod asked;
 mod checked;
 mod choices;
+mod flags;
 mod formats;
 mod grounding;
 mod implied;
@@ -11,6 +12,7 @@ mod lists;
 mod opposites;
 mod placement;
 mod relevance;
+mod repeated;
 mod written;
 mod years;
 

@@ -263,6 +263,15 @@ impl Placement {
                 if named.iter().any(Vec::is_empty) {
                     continue;
                 }
+                // An item written only before every part ("Parks with Parking: in New York
+                // with…") may be meant for any call: it stays where the model put it.
+                let outside: Vec<&Value> = items
+                    .iter()
+                    .filter(|item| {
+                        !self.occurrences(item).is_empty()
+                            && !parts.iter().any(|part| self.written_within(item, *part))
+                    })
+                    .collect();
                 for (&at, named) in group.iter().zip(&named) {
                     if !calls[at].arguments.is_object() {
                         continue;
@@ -270,7 +279,7 @@ impl Placement {
                     let held: Vec<&Value> = list_items(&calls[at], &argument).collect();
                     let mut kept: Vec<Value> = held
                         .iter()
-                        .filter(|item| named.contains(item))
+                        .filter(|item| named.contains(item) || outside.contains(item))
                         .map(|item| (*item).clone())
                         .collect();
                     kept.extend(
@@ -305,8 +314,10 @@ impl Placement {
 
     /// Each call of `group`'s part of the message, in the group's order: from where it first
     /// writes one of the call's own values (a string or number no other call of the group
-    /// gives the same argument, written once) to where the next part begins. None unless
-    /// every call has such a value and no two parts begin at one place.
+    /// gives the same argument, written once) to where the next part begins, the last to the
+    /// message's end (its next sentences may still be its own: "…in Rome for 3 nights. I
+    /// prefer a suite with airport transfer."). None unless every call has such a value and no
+    /// two parts begin at one place.
     fn parts(&self, calls: &[ParsedCall], group: &[usize]) -> Option<Vec<Span>> {
         let mut starts = Vec::with_capacity(group.len());
         for &at in group {
@@ -871,6 +882,21 @@ mod tests {
         let both = ["Tennis Court", "Playground"];
         let calls = [parks("New York", &both), parks("Chicago", &both)];
         assert_eq!(items_in_their_parts(message, &calls), calls);
+        // Written before every part, for every call: it stays where the model put it,
+        // while the parts still tell the rest.
+        let message = "Parks with Parking, in New York with a Tennis Court, and in Los Angeles \
+                       with a Playground and a Picnic Area.";
+        let calls = [
+            parks("New York", &["Tennis Court", "Picnic Area", "Parking"]),
+            parks("Los Angeles", &["Playground", "Picnic Area", "Parking"]),
+        ];
+        assert_eq!(
+            items_in_their_parts(message, &calls),
+            [
+                parks("New York", &["Tennis Court", "Parking"]),
+                calls[1].clone()
+            ]
+        );
         // A call with no value of its own has no part.
         let message =
             "Parks in Chicago with a Tennis Court, and parks in Chicago with a Playground.";

@@ -1,0 +1,198 @@
+//! Optional flags set on that nobody asked for.
+//!
+//! Asked "What are the names of proteins found in the plasma membrane?", a small model fills
+//! `include_description: true`; asked for "the market performance of the S&P 500 over the
+//! past 5 days", `detailed: true`. A flag like these changes what the tool returns (longer
+//! answers, other data) and its default is what the user gets unless they ask. A flag is
+//! asked for by a word of its own name ("give me detail information" for `detail`) or of its
+//! description that the tool's own name and description do not already hold ("including
+//! the match statistics" for `include_stats`, described "If true, include match statistics
+//! like possession"): words of the tool ("proteins" for a tool that lists proteins) tell
+//! nothing of the flag.
+
+use serde_json::Value;
+
+use fulcrum_chat::ToolDefinition;
+
+use super::asked::{telling_words, tool_words};
+use super::grounding::{name_words, property, required_names, same_word_stem, Grounds};
+
+/// Words that say what a flag is, not what it does ("Whether to…", "Default is false").
+const FLAG_WORDS: &[&str] = &[
+    "boolean",
+    "default",
+    "defaults",
+    "enable",
+    "enabled",
+    "false",
+    "flag",
+    "included",
+    "indicates",
+    "indicating",
+    "only",
+    "option",
+    "optional",
+    "parameter",
+    "returned",
+    "true",
+    "value",
+    "values",
+    "want",
+    "whether",
+];
+
+/// Name words shorter than this tell nothing of a flag ("is", "get", "use").
+const MIN_NAME_WORD_CHARS: usize = 4;
+
+/// The optional boolean arguments of `arguments` (a call of `tool`) set to `true` where
+/// that is not their default, when the text names no word of the flag (see the module's
+/// comment). A flag with no word to tell it by is kept, and so is every flag against text in
+/// another script.
+pub fn unasked_flags(grounds: &Grounds, tool: &ToolDefinition, arguments: &Value) -> Vec<String> {
+    let Some(arguments) = arguments.as_object() else {
+        return Vec::new();
+    };
+    if grounds.reads_other_scripts() {
+        return Vec::new();
+    }
+    let schema = &tool.parameters;
+    let required = required_names(schema);
+    let tool_words = tool_words(tool);
+    arguments
+        .iter()
+        .filter(|(name, value)| **value == Value::Bool(true) && !required.contains(&name.as_str()))
+        .filter_map(|(name, _)| Some((name, property(schema, name)?)))
+        .filter(|(_, flag)| is_flag_off_by_default(flag))
+        .filter(|(name, flag)| {
+            let words = flag_words(name, flag, &tool_words);
+            !words.is_empty() && !words.iter().any(|word| grounds.names(word))
+        })
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
+/// Whether `property` is a boolean whose default is not `true`, by its `default` or by its
+/// description ("Default to true", "defaults to True").
+fn is_flag_off_by_default(property: &Value) -> bool {
+    if property.get("type").and_then(Value::as_str) != Some("boolean") {
+        return false;
+    }
+    let default_true = match property.get("default") {
+        Some(Value::Bool(default)) => *default,
+        Some(Value::String(default)) => default.eq_ignore_ascii_case("true"),
+        _ => false,
+    };
+    !default_true && !describes_default_true(description(property))
+}
+
+/// Whether `description` says the default is true: "true" among the few words after
+/// "default".
+fn describes_default_true(description: &str) -> bool {
+    const WORDS_AFTER_DEFAULT: usize = 4;
+    let words: Vec<String> = description
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    words.iter().enumerate().any(|(at, word)| {
+        word.starts_with("default")
+            && words
+                .iter()
+                .skip(at + 1)
+                .take(WORDS_AFTER_DEFAULT)
+                .any(|next| next == "true")
+    })
+}
+
+/// The words that ask for the flag `name`: those of its name, and those of its description
+/// that the tool's own words (`tool_words`) do not hold.
+fn flag_words(name: &str, property: &Value, tool_words: &[String]) -> Vec<String> {
+    let own_name = name_words(name)
+        .into_iter()
+        .filter(|word| word.chars().count() >= MIN_NAME_WORD_CHARS);
+    let described = telling_words(description(property))
+        .into_iter()
+        .filter(|word| !tool_words.iter().any(|tool| same_word_stem(tool, word)));
+    own_name
+        .chain(described)
+        .filter(|word| !FLAG_WORDS.contains(&word.as_str()))
+        .collect()
+}
+
+fn description(property: &Value) -> &str {
+    property
+        .get("description")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn proteins() -> ToolDefinition {
+        ToolDefinition {
+            name: "cellbio.get_proteins".into(),
+            description: Some("Get the list of proteins in a specific cell compartment.".into()),
+            parameters: json!({
+                "type": "object",
+                "properties": {
+                    "cell_compartment": {"type": "string", "description": "The cell compartment."},
+                    "include_description": {
+                        "type": "boolean",
+                        "description": "Set true if you want a brief description of each protein.",
+                        "default": "false"
+                    },
+                    "sorted": {"type": "boolean", "description": "Sort them. Defaults to true."}
+                },
+                "required": ["cell_compartment"]
+            }),
+            strict: false,
+        }
+    }
+
+    fn unasked(message: &str, arguments: Value) -> Vec<String> {
+        unasked_flags(&Grounds::new(message), &proteins(), &arguments)
+    }
+
+    #[test]
+    fn a_flag_the_message_names_no_word_of_is_unasked() {
+        let arguments = json!({"cell_compartment": "plasma membrane", "include_description": true});
+        assert_eq!(
+            unasked(
+                "What are the names of proteins found in the plasma membrane?",
+                arguments
+            ),
+            vec!["include_description".to_string()]
+        );
+    }
+
+    #[test]
+    fn a_flag_named_by_its_name_or_its_own_description_stays() {
+        let arguments = json!({"cell_compartment": "plasma membrane", "include_description": true});
+        for message in [
+            "List the proteins of the plasma membrane with their descriptions.",
+            "Proteins of the plasma membrane, each with a brief note.",
+        ] {
+            assert!(unasked(message, arguments.clone()).is_empty(), "{message}");
+        }
+    }
+
+    #[test]
+    fn false_flags_defaults_and_required_flags_stay() {
+        let message = "What are the names of proteins found in the plasma membrane?";
+        assert!(unasked(message, json!({"include_description": false})).is_empty());
+        assert!(unasked(message, json!({"sorted": true})).is_empty());
+        let mut tool = proteins();
+        tool.parameters["required"] = json!(["cell_compartment", "include_description"]);
+        let arguments = json!({"cell_compartment": "plasma membrane", "include_description": true});
+        assert!(unasked_flags(&Grounds::new(message), &tool, &arguments).is_empty());
+    }
+
+    #[test]
+    fn text_in_another_script_cannot_tell() {
+        let arguments = json!({"cell_compartment": "质膜", "include_description": true});
+        assert!(unasked("质膜里有哪些蛋白质？", arguments).is_empty());
+    }
+}

@@ -214,6 +214,9 @@ pub struct ToolCallTuning {
     /// Set a percentage the user wrote ("5%") that a call carries as its points (5) to its
     /// value (0.05), in a number that is not said to be in percent.
     pub percentages_as_fractions: bool,
+    /// Set a percentage the user wrote ("5%") that a call carries as its value (0.05) to its
+    /// points (5), in a number said to be in percent and not a decimal.
+    pub percentages_as_points: bool,
     /// Set a number nobody wrote whose digits are two neighbouring members of a number list
     /// the user wrote, run together (1520 for "15, 20 and 30"), to the first of them.
     pub numbers_run_together: bool,
@@ -315,6 +318,7 @@ impl Default for ToolCallTuning {
             city_with_state: true,
             numbers_at_written_scale: true,
             percentages_as_fractions: true,
+            percentages_as_points: true,
             numbers_run_together: true,
             percentages_beside_plain_numbers: true,
             lists_paired_in_order: true,

@@ -131,6 +131,9 @@ pub struct Config {
     /// Set a percentage the user wrote ("5%") that a call carries as its points (5) to its
     /// value (0.05), in a number that is not said to be in percent.
     pub percentages_as_fractions: bool,
+    /// Set a percentage the user wrote ("5%") that a call carries as its value (0.05) to its
+    /// points (5), in a number said to be in percent and not a decimal.
+    pub percentages_as_points: bool,
     /// Set a number nobody wrote whose digits are two neighbouring members of a number list
     /// the user wrote, run together (1520 for "15, 20 and 30"), to the first of them.
     pub numbers_run_together: bool,
@@ -299,6 +302,7 @@ impl Default for Config {
             city_with_state: true,
             numbers_at_written_scale: true,
             percentages_as_fractions: true,
+            percentages_as_points: true,
             numbers_run_together: true,
             percentages_beside_plain_numbers: true,
             lists_paired_in_order: true,
@@ -357,7 +361,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 91] = [
+pub const KEYS: [&str; 92] = [
     "engine",
     "upstreams",
     "host",
@@ -405,6 +409,7 @@ pub const KEYS: [&str; 91] = [
     "city_with_state",
     "numbers_at_written_scale",
     "percentages_as_fractions",
+    "percentages_as_points",
     "numbers_run_together",
     "percentages_beside_plain_numbers",
     "lists_paired_in_order",
@@ -557,6 +562,7 @@ impl Config {
             city_with_state: self.city_with_state,
             numbers_at_written_scale: self.numbers_at_written_scale,
             percentages_as_fractions: self.percentages_as_fractions,
+            percentages_as_points: self.percentages_as_points,
             numbers_run_together: self.numbers_run_together,
             percentages_beside_plain_numbers: self.percentages_beside_plain_numbers,
             lists_paired_in_order: self.lists_paired_in_order,

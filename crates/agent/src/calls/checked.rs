@@ -295,6 +295,8 @@ pub struct CallCheck {
     rescale_numbers: bool,
     /// Set a percentage carried as its points to its value.
     percentages: bool,
+    /// Set a percentage carried as its value to its points where the argument takes them.
+    percentage_points: bool,
     /// Set a percentage written plainly too to its value where the calls use the number more
     /// often than it is written plainly (see `Checking::percentages_beside_plain_numbers`).
     percentages_beside_plain: bool,
@@ -428,6 +430,7 @@ impl CallCheck {
         let city_with_state = on(tuning.city_with_state);
         let rescale_numbers = on(tuning.numbers_at_written_scale);
         let percentages = on(tuning.percentages_as_fractions);
+        let percentage_points = on(tuning.percentages_as_points);
         let written_calls = on(tuning.calls_written_as_text) && *choice == ToolChoice::Auto;
         let relevance = message
             .filter(|_| on(tuning.call_relevance) && *choice == ToolChoice::Auto)
@@ -464,6 +467,7 @@ impl CallCheck {
             && !city_with_state
             && !rescale_numbers
             && !percentages
+            && !percentage_points
             && !percentages_beside_plain
         {
             return None;
@@ -494,6 +498,7 @@ impl CallCheck {
             city_with_state,
             rescale_numbers,
             percentages,
+            percentage_points,
             percentages_beside_plain,
             run_together,
             paired_in_order,
@@ -2178,11 +2183,17 @@ impl Checking {
     /// - off by a power of ten from a number written with a scale word ("8.5 million" as
     ///   850000000), `numbers_at_written_scale`;
     /// - a percentage as its points ("5%" as 5) in a number that is not said to be in percent
-    ///   (a rate, a probability), `percentages_as_fractions`.
+    ///   (a rate, a probability), `percentages_as_fractions`;
+    /// - a percentage as its value ("5%" as 0.05) in a number said to be in percent and not
+    ///   a decimal ("The interest rate for a year as a percentage"), `percentages_as_points`.
     fn as_written(&self, call: ParsedCall) -> (ParsedCall, Vec<RescaledArgument>) {
         let check = &self.check;
         let run_together = check.lists.as_ref().filter(|_| check.run_together);
-        if !check.rescale_numbers && !check.percentages && run_together.is_none() {
+        if !check.rescale_numbers
+            && !check.percentages
+            && !check.percentage_points
+            && run_together.is_none()
+        {
             return (call, Vec::new());
         }
         let schema = check.schema(&call.name);
@@ -2190,11 +2201,13 @@ impl Checking {
         let mut rescaled = Vec::new();
         if let Some(arguments) = told.arguments.as_object_mut() {
             for (name, value) in arguments.iter_mut() {
+                let property = schema
+                    .get("properties")
+                    .and_then(|properties| properties.get(name));
                 let takes_fraction = check.percentages
-                    && schema
-                        .get("properties")
-                        .and_then(|properties| properties.get(name))
-                        .is_some_and(|property| takes_fractions(name, property));
+                    && property.is_some_and(|property| takes_fractions(name, property));
+                let takes_points = check.percentage_points
+                    && property.is_some_and(|property| takes_percentage_points(name, property));
                 let numbers: Vec<&mut Value> = match value {
                     Value::Array(items) => items.iter_mut().collect(),
                     other => vec![other],
@@ -2214,13 +2227,21 @@ impl Checking {
                             .flatten()
                             .map(|written| (written, "percentage"))
                     };
+                    let as_points = || {
+                        takes_points
+                            .then(|| check.grounds.as_percentage_points(model_value))
+                            .flatten()
+                            .map(|written| (written, "percentage_points"))
+                    };
                     let first_of_run = || {
                         run_together
                             .and_then(|lists| lists.run_together(model_value))
                             .map(|first| (first, "run_together"))
                     };
-                    let Some((written, reason)) =
-                        at_scale.or_else(as_fraction).or_else(first_of_run)
+                    let Some((written, reason)) = at_scale
+                        .or_else(as_fraction)
+                        .or_else(as_points)
+                        .or_else(first_of_run)
                     else {
                         continue;
                     };
@@ -2598,22 +2619,47 @@ impl NumberUses {
 }
 
 fn takes_fractions(name: &str, property: &Value) -> bool {
+    takes_numbers(property) && !said_in_percent(name, property)
+}
+
+/// Whether a property takes percentage points: a number said to be in percent ("as a
+/// percentage") and not said to be a decimal or a fraction ("as a decimal, e.g. 5% is 0.05").
+fn takes_percentage_points(name: &str, property: &Value) -> bool {
+    let said = said_of(name, property);
+    takes_numbers(property)
+        && said_in_percent(name, property)
+        && !FRACTION_WORDS.iter().any(|word| said.contains(word))
+}
+
+/// Whether a property's type, or its items', is `number`.
+fn takes_numbers(property: &Value) -> bool {
     let number = |schema: &Value| match schema.get("type") {
         Some(Value::String(kind)) => kind == "number",
         Some(Value::Array(kinds)) => kinds.iter().any(|kind| kind == "number"),
         _ => false,
     };
-    let numeric = number(property) || property.get("items").is_some_and(number);
+    number(property) || property.get("items").is_some_and(number)
+}
+
+fn said_in_percent(name: &str, property: &Value) -> bool {
+    let said = said_of(name, property);
+    PERCENT_WORDS.iter().any(|word| said.contains(word))
+}
+
+/// A property's name and description, lowercased.
+fn said_of(name: &str, property: &Value) -> String {
     let description = property
         .get("description")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let said = format!("{name} {description}").to_lowercase();
-    numeric && !PERCENT_WORDS.iter().any(|word| said.contains(word))
+    format!("{name} {description}").to_lowercase()
 }
 
 /// What a property's name or description says when it takes percentage points.
 const PERCENT_WORDS: [&str; 4] = ["percent", "pct", "%", "百分"];
+
+/// What a description says when a rate is a fraction, even where it speaks of percent.
+const FRACTION_WORDS: [&str; 5] = ["decimal", "fraction", "0.", "小数", "ratio"];
 
 /// `value` as a JSON number of the kind `like` is (an integer stays an integer when it can).
 fn written_number(value: f64, like: &Value) -> Value {
@@ -4018,6 +4064,7 @@ mod tests {
             city_with_state: false,
             numbers_at_written_scale: false,
             percentages_as_fractions: false,
+            percentages_as_points: false,
             percentages_beside_plain_numbers: false,
             numbers_run_together: false,
             lists_paired_in_order: false,
@@ -4051,6 +4098,7 @@ mod tests {
             city_with_state: false,
             numbers_at_written_scale: false,
             percentages_as_fractions: false,
+            percentages_as_points: false,
             percentages_beside_plain_numbers: false,
             numbers_run_together: false,
             lists_paired_in_order: false,
@@ -4824,6 +4872,50 @@ mod tests {
                 answer_reported(question, ToolChoice::Auto, vec![points.clone(); 3]).await;
             assert_eq!(text, points, "{question}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_percentage_carried_as_its_value_is_set_to_its_points_where_said_in_percent() {
+        let value = call(
+            "grow",
+            json!({"distance": 5000, "rate": 0.05, "years": 3, "discount": 0.1}),
+        );
+        let (text, _, _, report) = answer_reported(
+            "What do $5000 grow to in 3 years at 5%, with a 10% discount?",
+            ToolChoice::Auto,
+            vec![value.clone(); 3],
+        )
+        .await;
+        // The discount is said to be in percent: 10; the rate is not: 0.05 stays.
+        assert_eq!(
+            text,
+            call(
+                "grow",
+                json!({"distance": 5000, "rate": 0.05, "years": 3, "discount": 10.0})
+            )
+        );
+        assert_eq!(
+            report.expect("a percentage was set").rescaled_arguments,
+            vec![RescaledArgument {
+                function: "grow".into(),
+                argument: "discount".into(),
+                value: json!(0.1),
+                written: json!(10.0),
+                reason: "percentage_points",
+            }]
+        );
+        let tuning = ToolCallTuning {
+            percentages_as_points: false,
+            ..ToolCallTuning::default()
+        };
+        let (answer, _, _) = try_answer_tuned(
+            &tuning,
+            "What do $5000 grow to in 3 years at 5%, with a 10% discount?",
+            ToolChoice::Auto,
+            vec![value.clone(); 3],
+        )
+        .await;
+        assert_eq!(answer.expect("generated").0, value);
     }
 
     #[test]

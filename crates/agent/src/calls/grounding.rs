@@ -420,6 +420,21 @@ impl Grounds {
             .map(|written| percentage_value(*written))
     }
 
+    /// The points of the percentage whose value is `value` ("5%" when `value` is 0.05: 5),
+    /// written as a percentage alone or plainly too. `None` where the text has no such
+    /// percentage.
+    pub fn as_percentage_points(&self, value: f64) -> Option<f64> {
+        self.percentages
+            .iter()
+            .chain(
+                self.percentages_beside_plain
+                    .iter()
+                    .map(|(written, _)| written),
+            )
+            .find(|written| same_number(percentage_value(**written), value))
+            .copied()
+    }
+
     /// The value of the percentage the text writes as `value` ("7%" when `value` is 7: 0.07)
     /// where the text writes that number plainly too ("7 years"), with how many times it
     /// does: a call's 7 may be either. `None` where the text has no such percentage.

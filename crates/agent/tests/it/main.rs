@@ -143,6 +143,7 @@ pub fn open_agent_with(dir: &Path, backend: Arc<ScriptedBackend>, options: Agent
                 city_with_state: false,
                 numbers_at_written_scale: false,
                 percentages_as_fractions: false,
+                percentages_as_points: false,
                 numbers_run_together: false,
                 percentages_beside_plain_numbers: false,
                 lists_paired_in_order: false,

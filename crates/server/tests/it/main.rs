@@ -58,6 +58,7 @@ fn exact_tuning() -> fulcrum_agent::ToolCallTuning {
         city_with_state: false,
         numbers_at_written_scale: false,
         percentages_as_fractions: false,
+        percentages_as_points: false,
         numbers_run_together: false,
         percentages_beside_plain_numbers: false,
         lists_paired_in_order: false,

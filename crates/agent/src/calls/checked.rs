@@ -2622,13 +2622,28 @@ fn takes_fractions(name: &str, property: &Value) -> bool {
     takes_numbers(property) && !said_in_percent(name, property)
 }
 
-/// Whether a property takes percentage points: a number said to be in percent ("as a
-/// percentage") and not said to be a decimal or a fraction ("as a decimal, e.g. 5% is 0.05").
+/// Whether a property takes percentage points: a number said to be given in percent ("as a
+/// percentage", "in percentage") and not said to be a decimal or a fraction ("as a decimal,
+/// e.g. 5% is 0.05", "percentage contributions … which must sum to 1").
 fn takes_percentage_points(name: &str, property: &Value) -> bool {
     let said = said_of(name, property);
     takes_numbers(property)
-        && said_in_percent(name, property)
-        && !FRACTION_WORDS.iter().any(|word| said.contains(word))
+        && PERCENT_UNIT_PHRASES
+            .iter()
+            .any(|phrase| says_phrase(&said, phrase))
+        && !FRACTION_PHRASES
+            .iter()
+            .any(|phrase| says_phrase(&said, phrase))
+}
+
+/// Whether `said` holds `phrase` not run on into a number ("0 to 1", not "0 to 100").
+fn says_phrase(said: &str, phrase: &str) -> bool {
+    said.match_indices(phrase).any(|(at, _)| {
+        !said[at + phrase.len()..]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_digit())
+    })
 }
 
 /// Whether a property's type, or its items', is `number`.
@@ -2658,8 +2673,30 @@ fn said_of(name: &str, property: &Value) -> String {
 /// What a property's name or description says when it takes percentage points.
 const PERCENT_WORDS: [&str; 4] = ["percent", "pct", "%", "百分"];
 
+/// What a property's name or description says when it is given in percentage points.
+const PERCENT_UNIT_PHRASES: [&str; 7] = [
+    "as a percentage",
+    "in percent",
+    "in percentage",
+    "percentage points",
+    "in %",
+    "(%)",
+    "百分数",
+];
+
 /// What a description says when a rate is a fraction, even where it speaks of percent.
-const FRACTION_WORDS: [&str; 5] = ["decimal", "fraction", "0.", "小数", "ratio"];
+const FRACTION_PHRASES: [&str; 10] = [
+    "decimal",
+    "fraction",
+    "0.",
+    "ratio",
+    "0 to 1",
+    "0 and 1",
+    "sum to 1",
+    "sums to 1",
+    "100%",
+    "小数",
+];
 
 /// `value` as a JSON number of the kind `like` is (an integer stays an integer when it can).
 fn written_number(value: f64, like: &Value) -> Value {
@@ -4872,6 +4909,35 @@ mod tests {
                 answer_reported(question, ToolChoice::Auto, vec![points.clone(); 3]).await;
             assert_eq!(text, points, "{question}");
         }
+    }
+
+    #[test]
+    fn points_are_what_a_description_gives_in_percent_and_not_as_a_fraction() {
+        let number = |description: &str| json!({"type": "number", "description": description});
+        for points in [
+            "The interest rate for a year as a percentage.",
+            "The annual depreciation rate in percentage.",
+            "The annual interest rate in percentage. e.g. 3.5 for 3.5%",
+            "Discount in percent.",
+        ] {
+            assert!(takes_percentage_points("rate", &number(points)), "{points}");
+        }
+        for fraction in [
+            "List of the percentage contributions of each trait, which must sum to 1.",
+            "The discount rate in percentage, must be from 0 to 1.",
+            "The annual interest rate in percentage. Enter as a decimal (for 5%, 0.05).",
+            "The expected annual return as a decimal. E.g. 5% = 0.05",
+            "The annual interest rate.",
+        ] {
+            assert!(
+                !takes_percentage_points("rate", &number(fraction)),
+                "{fraction}"
+            );
+        }
+        assert!(!takes_percentage_points(
+            "rate",
+            &json!({"type": "integer", "description": "In percent."})
+        ));
     }
 
     #[tokio::test]

@@ -23,18 +23,26 @@ const TYING_WORDS: &[&str] = &[
 /// only tied the value on ("Ace of" for "Ace of Spades" beside `suit: "Spades"`), or with
 /// only words of its own argument's name (`genre: "jazz genre"`).
 pub fn repeated_values(arguments: &Value) -> Vec<(String, String)> {
+    trimmed_strings(arguments, |arguments, name, text| {
+        other_values(arguments, name)
+            .into_iter()
+            .find_map(|other| without_value_at_an_end(text, other))
+    })
+}
+
+/// For each string argument of `arguments` that `trim` (given all the arguments, the
+/// argument's name and its text) finds something to leave out of, the argument and what is
+/// left, unless only words of the argument's own name are left (`season: "2021 season"`).
+pub(super) fn trimmed_strings(
+    arguments: &Value,
+    trim: impl Fn(&Map<String, Value>, &str, &str) -> Option<String>,
+) -> Vec<(String, String)> {
     let Some(arguments) = arguments.as_object() else {
         return Vec::new();
     };
     let mut trimmed = Vec::new();
     for (name, value) in arguments {
-        let Some(text) = value.as_str() else {
-            continue;
-        };
-        let Some(without) = other_values(arguments, name)
-            .into_iter()
-            .find_map(|other| without_value_at_an_end(text, other))
-        else {
+        let Some(without) = value.as_str().and_then(|text| trim(arguments, name, text)) else {
             continue;
         };
         let own_name = name_words(name);

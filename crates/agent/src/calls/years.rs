@@ -8,7 +8,7 @@
 
 use serde_json::{Map, Value};
 
-use super::grounding::name_words;
+use super::repeated::trimmed_strings;
 
 /// Years a call's argument may hold: a number or a string from here to [`LAST_YEAR`].
 const FIRST_YEAR: u64 = 1000;
@@ -22,29 +22,11 @@ const TYING_WORDS: &[&str] = &["of", "in", "for", "from", "during", "the"];
 /// it on). A string the year would leave without a letter, or with only words of its own
 /// argument's name (`season: "2021 season"`), is left as it is.
 pub fn repeated_years(arguments: &Value) -> Vec<(String, String)> {
-    let Some(arguments) = arguments.as_object() else {
-        return Vec::new();
-    };
-    let mut trimmed = Vec::new();
-    for (name, value) in arguments {
-        let Some(text) = value.as_str() else {
-            continue;
-        };
-        let Some(without) = other_years(arguments, name)
+    trimmed_strings(arguments, |arguments, name, text| {
+        other_years(arguments, name)
             .iter()
             .find_map(|year| without_year(text, year))
-        else {
-            continue;
-        };
-        let own_name = name_words(name);
-        let only_own_name = without
-            .split_whitespace()
-            .all(|word| own_name.contains(&word.to_lowercase()));
-        if !only_own_name {
-            trimmed.push((name.clone(), without));
-        }
-    }
-    trimmed
+    })
 }
 
 /// The years, as written, of the arguments other than `name`.

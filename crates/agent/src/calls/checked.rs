@@ -52,7 +52,7 @@ use super::choices::NamedChoices;
 use super::flags::unasked_flags;
 use super::formats::{cities_without_state, values_as_described, STATE_GRAMMAR};
 use super::grounding::{
-    find_words, required_names, same_number, CallGrounding, CopiedValue, Grounds,
+    find_words, property, required_names, same_number, CallGrounding, CopiedValue, Grounds,
 };
 use super::lists::{same_member, Lists};
 use super::placement::Placement;
@@ -1933,9 +1933,9 @@ impl Checking {
     }
 
     /// `call` without the optional arguments whose values are not in the conversation, the
-    /// optional choices the user did not name, and the listed choices the user did not name
-    /// beside those named (each when its check is on, and when the call stays valid without
-    /// them).
+    /// optional choices the user did not name, the optional flags nobody asked for, and the
+    /// listed choices the user did not name beside those named (each when its check is on,
+    /// and when the call stays valid without them).
     fn as_told(&self, call: ParsedCall) -> ParsedCall {
         let call = self.as_described(self.values_once(self.years_once(self.listed_as_told(call))));
         let schema = self.check.schema(&call.name);
@@ -2071,10 +2071,9 @@ impl Checking {
         let repeated = repeated_values(&call.arguments)
             .into_iter()
             .filter(|(name, left)| {
-                let property = schema.get("properties").and_then(|p| p.get(name));
                 self.check
                     .grounds
-                    .value(&Value::String(left.clone()), property)
+                    .value(&Value::String(left.clone()), property(schema, name))
                     != Some(false)
             })
             .collect();
@@ -2201,13 +2200,11 @@ impl Checking {
         let mut rescaled = Vec::new();
         if let Some(arguments) = told.arguments.as_object_mut() {
             for (name, value) in arguments.iter_mut() {
-                let property = schema
-                    .get("properties")
-                    .and_then(|properties| properties.get(name));
+                let described = property(schema, name);
                 let takes_fraction = check.percentages
-                    && property.is_some_and(|property| takes_fractions(name, property));
+                    && described.is_some_and(|described| takes_fractions(name, described));
                 let takes_points = check.percentage_points
-                    && property.is_some_and(|property| takes_percentage_points(name, property));
+                    && described.is_some_and(|described| takes_percentage_points(name, described));
                 let numbers: Vec<&mut Value> = match value {
                     Value::Array(items) => items.iter_mut().collect(),
                     other => vec![other],

@@ -52,7 +52,8 @@ use super::choices::NamedChoices;
 use super::flags::unasked_flags;
 use super::formats::{cities_without_state, values_as_described, STATE_GRAMMAR};
 use super::grounding::{
-    find_words, property, required_names, same_number, CallGrounding, CopiedValue, Grounds,
+    find_words, property, property_description, required_names, same_number, CallGrounding,
+    CopiedValue, Grounds,
 };
 use super::lists::{same_member, Lists};
 use super::placement::Placement;
@@ -2660,11 +2661,7 @@ fn said_in_percent(name: &str, property: &Value) -> bool {
 
 /// A property's name and description, lowercased.
 fn said_of(name: &str, property: &Value) -> String {
-    let description = property
-        .get("description")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    format!("{name} {description}").to_lowercase()
+    format!("{name} {}", property_description(property)).to_lowercase()
 }
 
 /// What a property's name or description says when it takes percentage points.

@@ -15,7 +15,9 @@ use serde_json::Value;
 use fulcrum_chat::ToolDefinition;
 
 use super::asked::{telling_words, tool_words};
-use super::grounding::{name_words, property, required_names, same_word_stem, Grounds};
+use super::grounding::{
+    name_words, property, property_description, required_names, same_word_stem, Grounds,
+};
 
 /// Words that say what a flag is, not what it does ("Whether to…", "Default is false").
 const FLAG_WORDS: &[&str] = &[
@@ -82,7 +84,7 @@ fn is_flag_off_by_default(property: &Value) -> bool {
         Some(Value::String(default)) => default.eq_ignore_ascii_case("true"),
         _ => false,
     };
-    !default_true && !describes_default_true(description(property))
+    !default_true && !describes_default_true(property_description(property))
 }
 
 /// Whether `description` says the default is true: "true" among the few words after
@@ -110,20 +112,13 @@ fn flag_words(name: &str, property: &Value, tool_words: &[String]) -> Vec<String
     let own_name = name_words(name)
         .into_iter()
         .filter(|word| word.chars().count() >= MIN_NAME_WORD_CHARS);
-    let described = telling_words(description(property))
+    let described = telling_words(property_description(property))
         .into_iter()
         .filter(|word| !tool_words.iter().any(|tool| same_word_stem(tool, word)));
     own_name
         .chain(described)
         .filter(|word| !FLAG_WORDS.contains(&word.as_str()))
         .collect()
-}
-
-fn description(property: &Value) -> &str {
-    property
-        .get("description")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

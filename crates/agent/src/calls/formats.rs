@@ -12,7 +12,7 @@
 
 use serde_json::Value;
 
-use super::grounding::{non_latin_letter, plural_of, property};
+use super::grounding::{non_latin_letter, plural_of, property, property_description};
 
 /// The grammar of the state after a city and its comma (the prompt ends at the comma): a
 /// space, one or two capitalized words ("IL", "Illinois", "New Mexico", "UK"), the string's
@@ -80,12 +80,7 @@ pub fn values_as_described(arguments: &Value, schema: &Value) -> Vec<(String, St
             described.push((name.clone(), padded));
             continue;
         }
-        let quoted = quoted_values(
-            property
-                .get("description")
-                .and_then(Value::as_str)
-                .unwrap_or_default(),
-        );
+        let quoted = quoted_values(property_description(property));
         if quoted.len() < 2 || quoted.iter().any(|q| q == written) {
             continue;
         }
@@ -103,10 +98,9 @@ pub fn values_as_described(arguments: &Value, schema: &Value) -> Vec<(String, St
 /// description that writes the form out ("in YYYY-MM-DD format").
 fn asks_iso_date(property: &Value) -> bool {
     property.get("format").and_then(Value::as_str) == Some("date")
-        || property
-            .get("description")
-            .and_then(Value::as_str)
-            .is_some_and(|description| description.to_uppercase().contains("YYYY-MM-DD"))
+        || property_description(property)
+            .to_uppercase()
+            .contains("YYYY-MM-DD")
 }
 
 /// `value` as `YYYY-MM-DD` where it is a date of that form with a one-digit month or day

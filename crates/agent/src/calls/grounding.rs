@@ -957,11 +957,7 @@ fn numbers_in(text: &str) -> Vec<f64> {
 /// but for its examples ("e.g. 2020-2021 NBA season"), which show a value's form: a call
 /// that copies one has made its value up.
 fn documented_numbers(property: &Value) -> Vec<f64> {
-    let mut numbers = property
-        .get("description")
-        .and_then(Value::as_str)
-        .map(|description| read_numbers(&without_examples(description)))
-        .unwrap_or_default();
+    let mut numbers = read_numbers(&without_examples(property_description(property)));
     numbers.extend(property.get("default").and_then(Value::as_f64));
     numbers
 }
@@ -1022,6 +1018,14 @@ pub(super) fn required_names(schema: &Value) -> Vec<&str> {
 
 pub(super) fn property<'a>(schema: &'a Value, name: &str) -> Option<&'a Value> {
     schema.get("properties").and_then(|p| p.get(name))
+}
+
+/// A property's description, empty where it has none.
+pub(super) fn property_description(property: &Value) -> &str {
+    property
+        .get("description")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
 }
 
 pub(super) fn same_number(a: f64, b: f64) -> bool {

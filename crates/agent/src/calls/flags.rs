@@ -54,7 +54,9 @@ pub fn unasked_flags(grounds: &Grounds, tool: &ToolDefinition, arguments: &Value
     let Some(arguments) = arguments.as_object() else {
         return Vec::new();
     };
-    if grounds.reads_other_scripts() {
+    // Most calls set no flag: the tool's words are read only for one that does.
+    if grounds.reads_other_scripts() || !arguments.values().any(|value| *value == Value::Bool(true))
+    {
         return Vec::new();
     }
     let schema = &tool.parameters;

@@ -205,6 +205,15 @@ pub struct ToolCallTuning {
     /// Write a string argument in the form its description lists the value in (`"hearts"`
     /// for `"heart"` where the description says "'spades', 'clubs', 'hearts', 'diamonds'").
     pub values_as_described: bool,
+    /// An argument named for a unit (`unit`, `to_unit`) whose unit, as given or by default
+    /// ("Default is 'cm'"), is not the one unit of its kind (length, speed, mass, …) the
+    /// user wrote ("a radius of 4 inches") is set to the unit the user wrote.
+    pub units_as_written: bool,
+    /// In `auto`, a number the user wrote that a call gives to more of its arguments than
+    /// the conversation writes it (`velocity: 1000, distance: 1000` for "a distance of
+    /// 1000 m") is left out of the optional arguments carrying it, and a call whose required
+    /// arguments carry it is dropped when other calls are left.
+    pub drop_copied_numbers: bool,
     /// Where an argument's description asks for a city and its state ("The city and state,
     /// e.g. Seattle, WA") and the call gives the city alone, ask the model for the state.
     pub city_with_state: bool,
@@ -315,6 +324,8 @@ impl Default for ToolCallTuning {
             years_in_their_own_argument: true,
             values_in_their_own_argument: true,
             values_as_described: true,
+            units_as_written: true,
+            drop_copied_numbers: true,
             city_with_state: true,
             numbers_at_written_scale: true,
             percentages_as_fractions: true,

@@ -122,6 +122,8 @@ pub struct Config {
     pub values_in_their_own_argument: bool,
     /// Write a string argument in the form its description lists the value in.
     pub values_as_described: bool,
+    pub units_as_written: bool,
+    pub drop_copied_numbers: bool,
     /// Where an argument's description asks for a city and its state and the call gives the
     /// city alone, ask the model for the state.
     pub city_with_state: bool,
@@ -299,6 +301,8 @@ impl Default for Config {
             years_in_their_own_argument: true,
             values_in_their_own_argument: true,
             values_as_described: true,
+            units_as_written: true,
+            drop_copied_numbers: true,
             city_with_state: true,
             numbers_at_written_scale: true,
             percentages_as_fractions: true,
@@ -361,7 +365,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 92] = [
+pub const KEYS: [&str; 94] = [
     "engine",
     "upstreams",
     "host",
@@ -406,6 +410,8 @@ pub const KEYS: [&str; 92] = [
     "years_in_their_own_argument",
     "values_in_their_own_argument",
     "values_as_described",
+    "units_as_written",
+    "drop_copied_numbers",
     "city_with_state",
     "numbers_at_written_scale",
     "percentages_as_fractions",
@@ -559,6 +565,8 @@ impl Config {
             years_in_their_own_argument: self.years_in_their_own_argument,
             values_in_their_own_argument: self.values_in_their_own_argument,
             values_as_described: self.values_as_described,
+            units_as_written: self.units_as_written,
+            drop_copied_numbers: self.drop_copied_numbers,
             city_with_state: self.city_with_state,
             numbers_at_written_scale: self.numbers_at_written_scale,
             percentages_as_fractions: self.percentages_as_fractions,

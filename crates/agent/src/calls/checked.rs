@@ -59,6 +59,7 @@ use super::lists::{same_member, Lists};
 use super::placement::Placement;
 use super::relevance::{several_parts, CalledFunction, Relevance, RelevanceFloors};
 use super::repeated::repeated_values;
+use super::units::units_as_written;
 use super::written::WrittenCalls;
 use super::years::repeated_years;
 use crate::tuning::ToolCallTuning;
@@ -176,7 +177,8 @@ pub struct DroppedArgument {
     pub argument: String,
     pub value: Value,
     /// `not_in_conversation` (a value nobody wrote), `choice_not_named` (one of an enum's
-    /// values the user did not name), `copied_value` (another argument's value, copied) or
+    /// values the user did not name), `copied_value` (another argument's value, copied),
+    /// `copied_number` (a number the user wrote, copied from another argument) or
     /// `another_calls_sentence` (a value written once, in a sentence of another call's values
     /// and none of this one's).
     pub reason: &'static str,
@@ -203,7 +205,9 @@ pub struct RewrittenArgument {
     pub value: Value,
     pub written: Value,
     /// `repeated_year` (left out: another argument of the call carries it), `as_described`
-    /// (the value in the form its description lists it), `state_added` (the description asks
+    /// (the value in the form its description lists it), `unit_as_written` (an argument named
+    /// for a unit set to the one unit of its kind the user wrote; `null` as the value where
+    /// the model left it out), `state_added` (the description asks
     /// for a city and its state; the model was asked for the state), `beside_its_function`
     /// (two calls of different functions held each other's values: the message writes each
     /// beside a word of the other function's name), `paired_in_order` (where the message
@@ -290,6 +294,12 @@ pub struct CallCheck {
     trim_repeated_values: bool,
     /// Write a value in the form its description lists it.
     values_as_described: bool,
+    /// Set an argument named for a unit to the one unit of its kind the user wrote.
+    units_as_written: bool,
+    /// Undo a call's copy of one written number into more arguments than the conversation
+    /// writes it: leave out the optional copies, drop a call whose required arguments carry
+    /// it when other calls are left (under `auto` only).
+    drop_copied_numbers: bool,
     /// Ask for the state of a city given alone where the description asks for both.
     city_with_state: bool,
     /// Set numbers off by a power of ten back to the scale the user wrote them at.
@@ -428,6 +438,8 @@ impl CallCheck {
         let trim_repeated_years = on(tuning.years_in_their_own_argument);
         let trim_repeated_values = on(tuning.values_in_their_own_argument);
         let values_as_described = on(tuning.values_as_described);
+        let units_as_written = on(tuning.units_as_written);
+        let drop_copied_numbers = on(tuning.drop_copied_numbers) && *choice == ToolChoice::Auto;
         let city_with_state = on(tuning.city_with_state);
         let rescale_numbers = on(tuning.numbers_at_written_scale);
         let percentages = on(tuning.percentages_as_fractions);
@@ -465,6 +477,8 @@ impl CallCheck {
             && !trim_repeated_years
             && !trim_repeated_values
             && !values_as_described
+            && !units_as_written
+            && !drop_copied_numbers
             && !city_with_state
             && !rescale_numbers
             && !percentages
@@ -496,6 +510,8 @@ impl CallCheck {
             trim_repeated_years,
             trim_repeated_values,
             values_as_described,
+            units_as_written,
+            drop_copied_numbers,
             city_with_state,
             rescale_numbers,
             percentages,
@@ -567,6 +583,19 @@ impl CallCheck {
             && self
                 .grounds
                 .copied_values(&call.arguments, self.schema(&call.name))
+                .iter()
+                .any(CopiedValue::in_required_arguments)
+    }
+
+    /// Whether `call` gives one number the user wrote to more of its required arguments than
+    /// the conversation writes it, when such calls are dropped (see
+    /// [`Grounds::copied_numbers`]; a copy in an optional argument is left out of the call
+    /// instead, in `as_told`).
+    fn copies_a_number(&self, call: &ParsedCall) -> bool {
+        self.drop_copied_numbers
+            && self
+                .grounds
+                .copied_numbers(&call.arguments, self.schema(&call.name))
                 .iter()
                 .any(CopiedValue::in_required_arguments)
     }
@@ -872,6 +901,16 @@ impl Checking {
         let (kept, copying): (Vec<ParsedCall>, Vec<ParsedCall>) = kept
             .into_iter()
             .partition(|call| !self.check.copies_a_value(call));
+        let (kept, copying_numbers): (Vec<ParsedCall>, Vec<ParsedCall>) = kept
+            .into_iter()
+            .partition(|call| !self.check.copies_a_number(call));
+        // A number in two required arguments of every call may be the user's own ("4 ft by
+        // 4 ft", written once as "4 ft square"): only a call beside others is dropped for it.
+        let (kept, copying_numbers) = if kept.is_empty() {
+            (copying_numbers, Vec::new())
+        } else {
+            (kept, copying_numbers)
+        };
         let (mut kept, unrelated) = if self.asks_for_none_of(&kept).await {
             (Vec::new(), kept)
         } else {
@@ -886,6 +925,11 @@ impl Checking {
                         copying
                             .iter()
                             .map(|call| CheckedCall::new(call, "copied_value")),
+                    )
+                    .chain(
+                        copying_numbers
+                            .iter()
+                            .map(|call| CheckedCall::new(call, "copied_number")),
                     )
                     .chain(
                         unrelated
@@ -1594,7 +1638,7 @@ impl Checking {
             tracing::debug!(call = %call.name, arguments = %call.arguments, "an extra call is of a function the request does not ask for");
             return Ok((false, tokens));
         }
-        if self.check.copies_a_value(&call) {
+        if self.check.copies_a_value(&call) || self.check.copies_a_number(&call) {
             tracing::debug!(call = %call.name, arguments = %call.arguments, "an extra call copies one value into several arguments");
             return Ok((false, tokens));
         }
@@ -1936,9 +1980,18 @@ impl Checking {
     /// `call` without the optional arguments whose values are not in the conversation, the
     /// optional choices the user did not name, the optional flags nobody asked for, and the
     /// listed choices the user did not name beside those named (each when its check is on,
-    /// and when the call stays valid without them).
+    /// and when the call stays valid without them), its values in the forms the user and the
+    /// descriptions write them.
     fn as_told(&self, call: ParsedCall) -> ParsedCall {
         let call = self.as_described(self.values_once(self.years_once(self.listed_as_told(call))));
+        // Units last: a default the model copied ("cm") is left out as nobody's first, and a
+        // unit written only run into its number ("5m") is no word the grounding finds.
+        self.in_written_units(self.without_untold(call))
+    }
+
+    /// `call` without the optional arguments, choices and flags nobody gave (see
+    /// [`Self::as_told`]).
+    fn without_untold(&self, call: ParsedCall) -> ParsedCall {
         let schema = self.check.schema(&call.name);
         let grounds = &self.check.grounds;
         let mut left_out: Vec<(String, &'static str)> = Vec::new();
@@ -1957,6 +2010,15 @@ impl Checking {
                     .iter()
                     .flat_map(|copy| copy.optional_copies().to_vec())
                     .map(|name| (name, "copied_value")),
+            );
+        }
+        if self.check.drop_copied_numbers {
+            left_out.extend(
+                grounds
+                    .copied_numbers(&call.arguments, schema)
+                    .iter()
+                    .flat_map(|copy| copy.optional_copies().to_vec())
+                    .map(|name| (name, "copied_number")),
             );
         }
         if self.check.ground_choices {
@@ -2091,6 +2153,20 @@ impl Checking {
         self.rewritten(call, described, "as_described")
     }
 
+    /// `call` with its arguments named for a unit set to the one unit of their kind the user
+    /// wrote (see [`units_as_written`]), when that check is on and the call stays valid.
+    fn in_written_units(&self, call: ParsedCall) -> ParsedCall {
+        if !self.check.units_as_written {
+            return call;
+        }
+        let units = units_as_written(
+            &self.check.grounds,
+            &call.arguments,
+            self.check.schema(&call.name),
+        );
+        self.rewritten(call, units, "unit_as_written")
+    }
+
     /// `call` with each argument of `rewrites` set to its new string value, recorded with
     /// `reason`; the call as it was when it would not stay valid.
     fn rewritten(
@@ -2106,16 +2182,17 @@ impl Checking {
         let mut rewritten = Vec::new();
         if let Some(arguments) = told.arguments.as_object_mut() {
             for (name, written) in rewrites {
-                if let Some(value) = arguments.insert(name.clone(), Value::String(written.clone()))
-                {
-                    rewritten.push(RewrittenArgument {
-                        function: call.name.clone(),
-                        argument: name,
-                        value,
-                        written: Value::String(written),
-                        reason,
-                    });
-                }
+                // An argument the model left out is reported with `null` as its value.
+                let value = arguments
+                    .insert(name.clone(), Value::String(written.clone()))
+                    .unwrap_or(Value::Null);
+                rewritten.push(RewrittenArgument {
+                    function: call.name.clone(),
+                    argument: name,
+                    value,
+                    written: Value::String(written),
+                    reason,
+                });
             }
         }
         if self.check.tools.validate(&told).is_err() {
@@ -2801,7 +2878,8 @@ mod tests {
                     "city": {"type": "string", "description": "The city and state, e.g. Seattle, WA"},
                     "year": {"type": "integer"},
                     "start": {"type": "string"},
-                    "end": {"type": "string"}
+                    "end": {"type": "string"},
+                    "unit": {"type": "string", "description": "The unit of the distance. Default is 'km'."}
                 },
                 "required": required
             }),
@@ -3355,6 +3433,111 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_number_copied_into_another_argument_is_left_out_or_its_call_dropped() {
+        // The optional `year` took the minutes: left out, the call stands.
+        let dated = call(
+            "play",
+            json!({"artist": "Queen", "minutes": 20, "year": 20}),
+        );
+        let queen = call("play", json!({"artist": "Queen", "minutes": 20}));
+        let (text, _, _, report) = answer_reported(
+            "Play Queen for 20 minutes",
+            ToolChoice::Auto,
+            vec![dated.clone()],
+        )
+        .await;
+        assert_eq!(text, queen);
+        let report = report.expect("the checks changed the answer");
+        assert_eq!(report.dropped_arguments.len(), 1);
+        assert_eq!(report.dropped_arguments[0].argument, "year");
+        assert_eq!(report.dropped_arguments[0].reason, "copied_number");
+
+        // The speed took the distance, written once: the call goes, the other stays.
+        let question = "The travel time of 400 km at 100 km/h, and of 1000 km at 250 km/h";
+        let first = call("travel_time", json!({"distance": 400, "speed": 100}));
+        let copied = call("travel_time", json!({"distance": 1000, "speed": 1000}));
+        let (text, _, _, report) = answer_reported(
+            question,
+            ToolChoice::Auto,
+            vec![format!("{first}\n{copied}")],
+        )
+        .await;
+        assert_eq!(text, first);
+        let report = report.expect("the checks changed the answer");
+        assert_eq!(report.dropped.len(), 1);
+        assert_eq!(report.dropped[0].reason, "copied_number");
+
+        // Alone, the call stays: its number may be the user's.
+        let (text, _, _, _) =
+            answer_reported(question, ToolChoice::Auto, vec![copied.clone()]).await;
+        assert_eq!(text, copied);
+
+        // Written as often as carried, the number is the user's.
+        let square = call("travel_time", json!({"distance": 60, "speed": 60}));
+        let (text, _, _, _) = answer_reported(
+            "The travel time of 60 km at 60 km/h, and of 400 km at 100 km/h",
+            ToolChoice::Auto,
+            vec![format!("{square}\n{first}")],
+        )
+        .await;
+        assert_eq!(text, format!("{square}\n{first}"));
+
+        // Switched off, the copies stay.
+        let off = ToolCallTuning {
+            drop_copied_numbers: false,
+            ..ToolCallTuning::default()
+        };
+        let (answer, _, _) = try_answer_tuned(
+            &off,
+            "Play Queen for 20 minutes",
+            ToolChoice::Auto,
+            vec![dated.clone()],
+        )
+        .await;
+        assert_eq!(answer.expect("generated").0, dated);
+    }
+
+    #[tokio::test]
+    async fn a_unit_left_to_its_default_is_set_to_the_one_the_user_wrote() {
+        let question = "How long does a drive of 30 miles take at 40 mph?";
+        let trip = call("travel_time", json!({"distance": 30, "speed": 40}));
+        let in_miles = call(
+            "travel_time",
+            json!({"distance": 30, "speed": 40, "unit": "miles"}),
+        );
+        // Left out (the default, km, would apply) or copied from the description alike.
+        let defaulted = call(
+            "travel_time",
+            json!({"distance": 30, "speed": 40, "unit": "km"}),
+        );
+        for answer in [&trip, &defaulted] {
+            let (text, _, _, report) =
+                answer_reported(question, ToolChoice::Auto, vec![answer.clone()]).await;
+            assert_eq!(text, in_miles);
+            let report = report.expect("the checks changed the answer");
+            assert_eq!(report.rewritten_arguments.len(), 1);
+            assert_eq!(report.rewritten_arguments[0].reason, "unit_as_written");
+            assert_eq!(report.rewritten_arguments[0].written, json!("miles"));
+        }
+        // A unit the user wrote stays.
+        let (text, _, _, _) = answer_reported(
+            "How long does a drive of 30 km take at 40 km/h?",
+            ToolChoice::Auto,
+            vec![trip.clone()],
+        )
+        .await;
+        assert_eq!(text, trip);
+
+        let off = ToolCallTuning {
+            units_as_written: false,
+            ..ToolCallTuning::default()
+        };
+        let (answer, _, _) =
+            try_answer_tuned(&off, question, ToolChoice::Auto, vec![trip.clone()]).await;
+        assert_eq!(answer.expect("generated").0, trip);
+    }
+
+    #[tokio::test]
     async fn when_every_call_copied_a_value_another_tool_the_message_asks_for_is_called() {
         let round = call("route", json!({"start": "Chicago", "end": "Chicago"}));
         let queen = call("play", json!({"artist": "Queen", "minutes": 20}));
@@ -3416,7 +3599,7 @@ mod tests {
     async fn a_function_not_called_is_kept_for_its_name_in_the_message_when_switched_on() {
         let travel = call("travel_time", json!({"distance": 100, "speed": 50}));
         let grow = call("grow", json!({"distance": 100, "rate": 50, "years": 100}));
-        let question = "How long do 100 km at 50 km/h take, and how would that grow?";
+        let question = "How long do 100 km at 50 km/h take, and how would that grow in 100 years?";
         // Asked among all tools the model copies its call; among those not called it picks
         // `grow`, with values already used.
         let outputs = || vec![travel.clone(), travel.clone(), grow.clone()];
@@ -4092,6 +4275,8 @@ mod tests {
             years_in_their_own_argument: false,
             values_in_their_own_argument: false,
             values_as_described: false,
+            units_as_written: false,
+            drop_copied_numbers: false,
             city_with_state: false,
             numbers_at_written_scale: false,
             percentages_as_fractions: false,
@@ -4126,6 +4311,8 @@ mod tests {
             years_in_their_own_argument: false,
             values_in_their_own_argument: false,
             values_as_described: false,
+            units_as_written: false,
+            drop_copied_numbers: false,
             city_with_state: false,
             numbers_at_written_scale: false,
             percentages_as_fractions: false,
@@ -4664,14 +4851,21 @@ mod tests {
                 reason: "scale_word",
             }]
         );
-        // Without a scale word there is nothing to set back to ("120 m" may be metres).
+        // Without a scale word there is nothing to set back to ("120 m" may be metres; the
+        // unit the user wrote is set, by `units_as_written`).
         let (text, _, _, _) = answer_reported(
             "How long do 120 m take at 60 km/h?",
             ToolChoice::Auto,
             vec![slipped.clone(); 3],
         )
         .await;
-        assert_eq!(text, slipped);
+        assert_eq!(
+            text,
+            call(
+                "travel_time",
+                json!({"distance": 120000000, "speed": 60, "unit": "m"})
+            )
+        );
     }
 
     #[tokio::test]

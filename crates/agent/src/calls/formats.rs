@@ -8,7 +8,9 @@
 //!   call carries `"heart"`: the description lists the values the tool takes, and one of them
 //!   is the same word in another form.
 //! - "The check-in date in YYYY-MM-DD format", and the call carries `"2022-04-5"`: the
-//!   described form pads the day to two digits.
+//!   described form pads the day to two digits. "The date for the UV index, in the format
+//!   mm-dd-yyyy", and the call carries `"2023-06-01"`: the model writes dates as ISO 8601
+//!   whatever the tool asks; the described form is `"06-01-2023"`.
 
 use serde_json::Value;
 
@@ -61,8 +63,9 @@ fn asks_city_and_state(property: &Value) -> bool {
 
 /// The string arguments of `arguments` whose value is, in another form, exactly one of the
 /// values their description quotes ("'spades', 'clubs', 'hearts'"): by case, or as the
-/// singular or plural of it; or a date the parameter asks for as `YYYY-MM-DD` written with
-/// a one-digit month or day. The argument and the value as the description writes it.
+/// singular or plural of it; or a date written as `YYYY-MM-DD` (a one-digit month or day
+/// too) where the parameter asks for another form of year, month and day, or pads them. The
+/// argument and the value as the description writes it.
 /// Arguments with an enum are the grammar's, and left alone.
 pub fn values_as_described(arguments: &Value, schema: &Value) -> Vec<(String, String)> {
     let Some(arguments) = arguments.as_object() else {
@@ -76,9 +79,11 @@ pub fn values_as_described(arguments: &Value, schema: &Value) -> Vec<(String, St
         let Some(property) = property(schema, name).filter(|p| p.get("enum").is_none()) else {
             continue;
         };
-        if let Some(padded) = iso_date_padded(written).filter(|_| asks_iso_date(property)) {
-            described.push((name.clone(), padded));
-            continue;
+        if let Some(dated) = in_described_date_form(written, property) {
+            if dated != written {
+                described.push((name.clone(), dated));
+                continue;
+            }
         }
         let quoted = quoted_values(property_description(property));
         if quoted.len() < 2 || quoted.iter().any(|q| q == written) {
@@ -94,18 +99,99 @@ pub fn values_as_described(arguments: &Value, schema: &Value) -> Vec<(String, St
     described
 }
 
-/// Whether a parameter is a date in ISO 8601's calendar form: `"format": "date"`, or a
-/// description that writes the form out ("in YYYY-MM-DD format").
-fn asks_iso_date(property: &Value) -> bool {
-    property.get("format").and_then(Value::as_str) == Some("date")
-        || property_description(property)
-            .to_uppercase()
-            .contains("YYYY-MM-DD")
+/// `value`, a date in ISO 8601's calendar form (`"2023-06-01"`, or `"2023-6-1"`), in the form
+/// the parameter asks for: `"format": "date"` (ISO, padded), or a form its description writes
+/// out of a four-digit year, a month and a day ("in the format mm-dd-yyyy", "DD/MM/YYYY").
+/// None where `value` is no such date or the parameter asks for no such form.
+fn in_described_date_form(value: &str, property: &Value) -> Option<String> {
+    let (year, month, day) = iso_date(value)?;
+    let form = if property.get("format").and_then(Value::as_str) == Some("date") {
+        DateForm {
+            order: [DatePart::Year, DatePart::Month, DatePart::Day],
+            separator: '-',
+        }
+    } else {
+        described_date_form(property_description(property))?
+    };
+    let part = |part: DatePart| match part {
+        DatePart::Year => year.to_string(),
+        DatePart::Month => format!("{month:02}"),
+        DatePart::Day => format!("{day:02}"),
+    };
+    let separator = form.separator.to_string();
+    Some(form.order.map(part).join(&separator))
 }
 
-/// `value` as `YYYY-MM-DD` where it is a date of that form with a one-digit month or day
-/// (`"2022-4-5"`); none where it is already padded or not such a date.
-fn iso_date_padded(value: &str) -> Option<String> {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DatePart {
+    Year,
+    Month,
+    Day,
+}
+
+/// A date form a description writes out: its parts in order and what separates them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct DateForm {
+    order: [DatePart; 3],
+    separator: char,
+}
+
+/// The first date form `description` writes out as `YYYY`, `MM` and `DD` (any case) joined by
+/// one separator (`-`, `/`, `.`), each part once: "YYYY-MM-DD", "mm/dd/yyyy". A two-digit
+/// year ("MM-DD-YY") or a form of two parts ("YYYY-YYYY", "mm-yyyy") is none.
+fn described_date_form(description: &str) -> Option<DateForm> {
+    let upper: Vec<char> = description.to_uppercase().chars().collect();
+    let token = |at: usize| -> Option<(DatePart, usize)> {
+        let rest: String = upper.get(at..)?.iter().take(4).collect();
+        if rest.starts_with("YYYY") {
+            Some((DatePart::Year, 4))
+        } else if rest.starts_with("MM") {
+            Some((DatePart::Month, 2))
+        } else if rest.starts_with("DD") {
+            Some((DatePart::Day, 2))
+        } else {
+            None
+        }
+    };
+    let is_letter = |at: usize| upper.get(at).is_some_and(|c| c.is_alphanumeric());
+    for start in 0..upper.len() {
+        if start > 0 && is_letter(start - 1) {
+            continue;
+        }
+        let Some((first, first_len)) = token(start) else {
+            continue;
+        };
+        let separator_at = start + first_len;
+        let Some(&separator) = upper
+            .get(separator_at)
+            .filter(|c| matches!(c, '-' | '/' | '.'))
+        else {
+            continue;
+        };
+        let Some((second, second_len)) = token(separator_at + 1) else {
+            continue;
+        };
+        let third_separator = separator_at + 1 + second_len;
+        if upper.get(third_separator) != Some(&separator) {
+            continue;
+        }
+        let Some((third, third_len)) = token(third_separator + 1) else {
+            continue;
+        };
+        let order = [first, second, third];
+        let each_once = [DatePart::Year, DatePart::Month, DatePart::Day]
+            .iter()
+            .all(|part| order.iter().filter(|p| *p == part).count() == 1);
+        if each_once && !is_letter(third_separator + 1 + third_len) {
+            return Some(DateForm { order, separator });
+        }
+    }
+    None
+}
+
+/// The year, month and day of `value` where it is a date in ISO 8601's calendar form, its
+/// month and day of one or two digits (`"2022-4-5"`).
+fn iso_date(value: &str) -> Option<(u32, u32, u32)> {
     let mut parts = value.trim().split('-');
     let (year, month, day) = (parts.next()?, parts.next()?, parts.next()?);
     let digits = |part: &str, most: usize| {
@@ -116,11 +202,9 @@ fn iso_date_padded(value: &str) -> Option<String> {
     let (month_number, day_number) = (digits(month, 2)?, digits(day, 2)?);
     let valid = parts.next().is_none()
         && year.len() == 4
-        && year.chars().all(|c| c.is_ascii_digit())
         && (1..=12).contains(&month_number)
         && (1..=31).contains(&day_number);
-    (valid && (month.len() == 1 || day.len() == 1))
-        .then(|| format!("{year}-{month_number:02}-{day_number:02}"))
+    valid.then_some((digits(year, 4)?, month_number, day_number))
 }
 
 /// The values a description quotes, in single or double quotes (at most 40 characters each).
@@ -219,6 +303,34 @@ mod tests {
         // Listed as written, or nothing alike: left alone.
         assert!(values_as_described(&json!({"suit": "hearts"}), &schema).is_empty());
         assert!(values_as_described(&json!({"suit": "stars"}), &schema).is_empty());
+    }
+
+    #[test]
+    fn an_iso_date_is_written_in_the_form_the_description_writes_out() {
+        let schema = json!({"properties": {
+            "uv": {"type": "string", "description": "The date for the UV index, in the format mm-dd-yyyy."},
+            "rain": {"type": "string", "description": "The date, in the format DD/MM/YYYY."},
+            "season": {"type": "string", "description": "Specific season in format 'YYYY-YYYY'."},
+            "month": {"type": "string", "description": "Date of the concert in 'mm-yyyy' format."},
+            "short": {"type": "string", "description": "In the format of MM-DD-YY."}
+        }});
+        let mut described = values_as_described(
+            &json!({"uv": "2023-06-01", "rain": "2023-6-1", "season": "2023-06-01",
+                    "month": "2023-06-01", "short": "2023-06-01"}),
+            &schema,
+        );
+        described.sort();
+        assert_eq!(
+            described,
+            vec![
+                ("rain".to_string(), "01/06/2023".to_string()),
+                ("uv".to_string(), "06-01-2023".to_string())
+            ],
+            "a form of two parts or a two-digit year is no day of a year"
+        );
+        // Already in the described form, or no ISO date: left as written.
+        assert!(values_as_described(&json!({"uv": "06-01-2023"}), &schema).is_empty());
+        assert!(values_as_described(&json!({"uv": "June 1, 2023"}), &schema).is_empty());
     }
 
     #[test]

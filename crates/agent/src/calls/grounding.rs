@@ -47,8 +47,8 @@ impl std::str::FromStr for CallGrounding {
     }
 }
 
-/// A free string a call gives to more of its arguments than the text writes it (see
-/// [`Grounds::copied_values`]).
+/// A free string (or a number) a call gives to more of its arguments than the text writes it
+/// (see [`Grounds::copied_values`] and [`Grounds::copied_numbers`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CopiedValue {
     pub value: String,
@@ -61,6 +61,15 @@ pub struct CopiedValue {
 }
 
 impl CopiedValue {
+    /// Counts argument `name` among those carrying the value.
+    fn carried_by(&mut self, name: &str, required: &[&str]) {
+        if required.contains(&name) {
+            self.required.push(name.to_string());
+        } else {
+            self.optional.push(name.to_string());
+        }
+    }
+
     fn carriers(&self) -> usize {
         self.required.len() + self.optional.len()
     }
@@ -512,12 +521,7 @@ impl Grounds {
                 });
                 carried.len() - 1
             });
-            let copy = &mut carried[at];
-            if required.contains(&name.as_str()) {
-                copy.required.push(name.clone());
-            } else {
-                copy.optional.push(name.clone());
-            }
+            carried[at].carried_by(name, &required);
         }
         carried
             .into_iter()
@@ -532,6 +536,59 @@ impl Grounds {
             })
             .filter(|copy| copy.written < copy.carriers())
             .collect()
+    }
+
+    /// The numbers that `arguments` of a tool with parameter schema `schema` give to more of
+    /// their arguments than the text writes them, where the text writes them at all: a small
+    /// model fills a number it has no value for with one beside it (`velocity: 1000,
+    /// distance: 1000` for "400 m/s … a distance of 1000 m", `cards_drawn: 13` beside
+    /// `desired_cards: 13`). A number nobody wrote is another check's matter (grounding), and
+    /// one written as often as it is carried ("a 4 ft x 4 ft statue") is the user's.
+    pub fn copied_numbers(&self, arguments: &Value, schema: &Value) -> Vec<CopiedValue> {
+        let Some(arguments) = arguments.as_object() else {
+            return Vec::new();
+        };
+        let required = required_names(schema);
+        let mut carried: Vec<(f64, CopiedValue)> = Vec::new();
+        for (name, value) in arguments {
+            let Some(number) = value.as_f64() else {
+                continue;
+            };
+            let at = match carried
+                .iter()
+                .position(|(seen, _)| same_number(*seen, number))
+            {
+                Some(at) => at,
+                None => {
+                    let written = self
+                        .numbers
+                        .iter()
+                        .filter(|n| same_number(**n, number))
+                        .count();
+                    carried.push((
+                        number,
+                        CopiedValue {
+                            value: value.to_string(),
+                            required: Vec::new(),
+                            optional: Vec::new(),
+                            written,
+                        },
+                    ));
+                    carried.len() - 1
+                }
+            };
+            carried[at].1.carried_by(name, &required);
+        }
+        carried
+            .into_iter()
+            .map(|(_, copy)| copy)
+            .filter(|copy| copy.written >= 1 && copy.written < copy.carriers())
+            .collect()
+    }
+
+    /// The text, lowercased.
+    pub(super) fn lower_text(&self) -> &str {
+        &self.lower
     }
 
     /// The words of a function's name (`kinematics.distance_traveled`, `getWeather`) that
@@ -1728,6 +1785,42 @@ mod tests {
         assert!(grounds.found_name_words("get_by_id", &earlier).is_empty());
         let off = Grounds::new(text);
         assert!(off.found_name_words("us_history.gdp", &earlier).is_empty());
+    }
+
+    #[test]
+    fn a_number_copied_into_more_arguments_than_the_text_writes_it_is_found() {
+        let schema = json!({"type": "object", "required": ["velocity", "distance"], "properties": {
+            "velocity": {"type": "number"}, "distance": {"type": "number"},
+            "round_to": {"type": "integer"}}});
+        let grounds = Grounds::new("A bullet at 400 m/s over a distance of 1000 m.");
+        let copied =
+            grounds.copied_numbers(&json!({"velocity": 1000, "distance": 1000.0}), &schema);
+        assert_eq!(copied.len(), 1);
+        assert!(copied[0].in_required_arguments());
+        assert!(grounds
+            .copied_numbers(&json!({"velocity": 400, "distance": 1000}), &schema)
+            .is_empty());
+        // An optional copy is left out beside the required one.
+        let rounded = grounds.copied_numbers(
+            &json!({"velocity": 400, "distance": 1000, "round_to": 400}),
+            &schema,
+        );
+        assert_eq!(rounded[0].optional_copies(), ["round_to".to_string()]);
+        // Spelled out counts as written: "a 2 twice" writes 2 twice.
+        let dice = Grounds::new("The probability of rolling a 2 twice in a row.");
+        assert!(dice
+            .copied_numbers(&json!({"velocity": 2, "distance": 2}), &schema)
+            .is_empty());
+        // A number nobody wrote is no copy of the user's (grounding's matter), nor a flag.
+        assert!(grounds
+            .copied_numbers(
+                &json!({"velocity": 7, "distance": 7, "round_to": 7}),
+                &schema
+            )
+            .is_empty());
+        assert!(grounds
+            .copied_numbers(&json!({"velocity": true, "distance": true}), &schema)
+            .is_empty());
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod opposites;
 mod placement;
 mod relevance;
 mod repeated;
+mod units;
 mod written;
 mod years;
 

@@ -55,6 +55,8 @@ fn exact_tuning() -> fulcrum_agent::ToolCallTuning {
         years_in_their_own_argument: false,
         values_in_their_own_argument: false,
         values_as_described: false,
+        units_as_written: false,
+        drop_copied_numbers: false,
         city_with_state: false,
         numbers_at_written_scale: false,
         percentages_as_fractions: false,

@@ -209,6 +209,11 @@ pub struct ToolCallTuning {
     /// ("Default is 'cm'"), is not the one unit of its kind (length, speed, mass, …) the
     /// user wrote ("a radius of 4 inches") is set to the unit the user wrote.
     pub units_as_written: bool,
+    /// An optional argument left out of a call is given the one of its choices (its enum's
+    /// values, or those its description quotes) the user's message names as whole words,
+    /// other than its default ("Find all the roots": `root_type: "all"`), unless another call
+    /// of the function gives the argument.
+    pub optional_choices_named: bool,
     /// In `auto`, a number the user wrote that a call gives to more of its arguments than
     /// the conversation writes it (`velocity: 1000, distance: 1000` for "a distance of
     /// 1000 m") is left out of the optional arguments carrying it, and a call whose required
@@ -325,6 +330,7 @@ impl Default for ToolCallTuning {
             values_in_their_own_argument: true,
             values_as_described: true,
             units_as_written: true,
+            optional_choices_named: true,
             drop_copied_numbers: true,
             city_with_state: true,
             numbers_at_written_scale: true,

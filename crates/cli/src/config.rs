@@ -123,6 +123,7 @@ pub struct Config {
     /// Write a string argument in the form its description lists the value in.
     pub values_as_described: bool,
     pub units_as_written: bool,
+    pub optional_choices_named: bool,
     pub drop_copied_numbers: bool,
     /// Where an argument's description asks for a city and its state and the call gives the
     /// city alone, ask the model for the state.
@@ -302,6 +303,7 @@ impl Default for Config {
             values_in_their_own_argument: true,
             values_as_described: true,
             units_as_written: true,
+            optional_choices_named: true,
             drop_copied_numbers: true,
             city_with_state: true,
             numbers_at_written_scale: true,
@@ -365,7 +367,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 94] = [
+pub const KEYS: [&str; 95] = [
     "engine",
     "upstreams",
     "host",
@@ -411,6 +413,7 @@ pub const KEYS: [&str; 94] = [
     "values_in_their_own_argument",
     "values_as_described",
     "units_as_written",
+    "optional_choices_named",
     "drop_copied_numbers",
     "city_with_state",
     "numbers_at_written_scale",
@@ -566,6 +569,7 @@ impl Config {
             values_in_their_own_argument: self.values_in_their_own_argument,
             values_as_described: self.values_as_described,
             units_as_written: self.units_as_written,
+            optional_choices_named: self.optional_choices_named,
             drop_copied_numbers: self.drop_copied_numbers,
             city_with_state: self.city_with_state,
             numbers_at_written_scale: self.numbers_at_written_scale,

@@ -56,6 +56,7 @@ use super::grounding::{
     CopiedValue, Grounds,
 };
 use super::lists::{same_member, Lists};
+use super::named::named_choices_left_out;
 use super::placement::Placement;
 use super::relevance::{several_parts, CalledFunction, Relevance, RelevanceFloors};
 use super::repeated::repeated_values;
@@ -205,7 +206,9 @@ pub struct RewrittenArgument {
     pub value: Value,
     pub written: Value,
     /// `repeated_year` (left out: another argument of the call carries it), `as_described`
-    /// (the value in the form its description lists it), `unit_as_written` (an argument named
+    /// (the value in the form its description lists it), `choice_named` (an optional choice
+    /// the user's message names, which the call left out; `null` as the value),
+    /// `unit_as_written` (an argument named
     /// for a unit set to the one unit of its kind the user wrote; `null` as the value where
     /// the model left it out), `state_added` (the description asks
     /// for a city and its state; the model was asked for the state), `beside_its_function`
@@ -296,6 +299,8 @@ pub struct CallCheck {
     values_as_described: bool,
     /// Set an argument named for a unit to the one unit of its kind the user wrote.
     units_as_written: bool,
+    /// Give a call the optional choice the user's message names that it left out.
+    give_named_choices: bool,
     /// Undo a call's copy of one written number into more arguments than the conversation
     /// writes it: leave out the optional copies, drop a call whose required arguments carry
     /// it when other calls are left (under `auto` only).
@@ -439,6 +444,7 @@ impl CallCheck {
         let trim_repeated_values = on(tuning.values_in_their_own_argument);
         let values_as_described = on(tuning.values_as_described);
         let units_as_written = on(tuning.units_as_written);
+        let give_named_choices = on(tuning.optional_choices_named);
         let drop_copied_numbers = on(tuning.drop_copied_numbers) && *choice == ToolChoice::Auto;
         let city_with_state = on(tuning.city_with_state);
         let rescale_numbers = on(tuning.numbers_at_written_scale);
@@ -478,6 +484,7 @@ impl CallCheck {
             && !trim_repeated_values
             && !values_as_described
             && !units_as_written
+            && !give_named_choices
             && !drop_copied_numbers
             && !city_with_state
             && !rescale_numbers
@@ -511,6 +518,7 @@ impl CallCheck {
             trim_repeated_values,
             values_as_described,
             units_as_written,
+            give_named_choices,
             drop_copied_numbers,
             city_with_state,
             rescale_numbers,
@@ -997,6 +1005,7 @@ impl Checking {
         self.drop_parts_of_earlier_values(&mut calls);
         self.place_values(&mut calls);
         self.percentages_beside_plain_numbers(&mut calls);
+        self.give_named_choices(&mut calls);
         Ok((
             format!("{prefix}{}", render_calls(&calls)),
             FinishReason::Stop,
@@ -2165,6 +2174,32 @@ impl Checking {
             self.check.schema(&call.name),
         );
         self.rewritten(call, units, "unit_as_written")
+    }
+
+    /// Gives each of `calls` the optional choices the user's message names that it left out
+    /// and no other call of its function gives (see [`named_choices_left_out`]), when that
+    /// check is on and the call stays valid.
+    fn give_named_choices(&self, calls: &mut [ParsedCall]) {
+        if !self.check.give_named_choices {
+            return;
+        }
+        for at in 0..calls.len() {
+            let call = &calls[at];
+            let given_elsewhere = |argument: &str| {
+                calls.iter().enumerate().any(|(other, c)| {
+                    other != at && c.name == call.name && c.arguments.get(argument).is_some()
+                })
+            };
+            let named = named_choices_left_out(
+                &self.check.grounds,
+                &call.arguments,
+                self.check.schema(&call.name),
+                given_elsewhere,
+            );
+            if !named.is_empty() {
+                calls[at] = self.rewritten(calls[at].clone(), named, "choice_named");
+            }
+        }
     }
 
     /// `call` with each argument of `rewrites` set to its new string value, recorded with
@@ -3498,6 +3533,52 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_optional_choice_the_user_named_is_given_where_the_call_left_it_out() {
+        let question = "Play Queen for 20 minutes, shuffled";
+        let queen = call("play", json!({"artist": "Queen", "minutes": 20}));
+        let shuffled = call(
+            "play",
+            json!({"artist": "Queen", "minutes": 20, "order": "shuffled"}),
+        );
+        let (text, _, _, report) =
+            answer_reported(question, ToolChoice::Auto, vec![queen.clone()]).await;
+        assert_eq!(text, shuffled);
+        let report = report.expect("the checks changed the answer");
+        assert_eq!(report.rewritten_arguments.len(), 1);
+        assert_eq!(report.rewritten_arguments[0].reason, "choice_named");
+        assert_eq!(report.rewritten_arguments[0].value, Value::Null);
+
+        // Not named as whole words, or given by another call of the function: left out.
+        let (text, _, _, _) = answer_reported(
+            "Play Queen for 20 minutes, reshuffled",
+            ToolChoice::Auto,
+            vec![queen.clone()],
+        )
+        .await;
+        assert_eq!(text, queen);
+        let abba = call(
+            "play",
+            json!({"artist": "ABBA", "minutes": 20, "order": "shuffled"}),
+        );
+        let both = format!("{abba}\n{queen}");
+        let (text, _, _, _) = answer_reported(
+            "Play ABBA for 20 minutes shuffled, then Queen for 20 minutes",
+            ToolChoice::Auto,
+            vec![both.clone()],
+        )
+        .await;
+        assert_eq!(text, both);
+
+        let off = ToolCallTuning {
+            optional_choices_named: false,
+            ..ToolCallTuning::default()
+        };
+        let (answer, _, _) =
+            try_answer_tuned(&off, question, ToolChoice::Auto, vec![queen.clone()]).await;
+        assert_eq!(answer.expect("generated").0, queen);
+    }
+
+    #[tokio::test]
     async fn a_unit_left_to_its_default_is_set_to_the_one_the_user_wrote() {
         let question = "How long does a drive of 30 miles take at 40 mph?";
         let trip = call("travel_time", json!({"distance": 30, "speed": 40}));
@@ -4276,6 +4357,7 @@ mod tests {
             values_in_their_own_argument: false,
             values_as_described: false,
             units_as_written: false,
+            optional_choices_named: false,
             drop_copied_numbers: false,
             city_with_state: false,
             numbers_at_written_scale: false,
@@ -4312,6 +4394,7 @@ mod tests {
             values_in_their_own_argument: false,
             values_as_described: false,
             units_as_written: false,
+            optional_choices_named: false,
             drop_copied_numbers: false,
             city_with_state: false,
             numbers_at_written_scale: false,

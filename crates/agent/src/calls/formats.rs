@@ -210,7 +210,7 @@ fn iso_date(value: &str) -> Option<(u32, u32, u32)> {
 /// The values a description quotes, in single or double quotes (at most 40 characters each).
 /// A quote opens a value only after a character that is not a letter or digit, and closes it
 /// only before one, so that an apostrophe ("the player's") is not read as a quote.
-fn quoted_values(description: &str) -> Vec<String> {
+pub(super) fn quoted_values(description: &str) -> Vec<String> {
     let chars: Vec<char> = description.chars().collect();
     let outside_word = |at: Option<&char>| at.is_none_or(|c| !c.is_alphanumeric());
     let mut values = Vec::new();

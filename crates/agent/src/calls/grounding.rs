@@ -586,6 +586,18 @@ impl Grounds {
             .collect()
     }
 
+    /// Whether the text writes `phrase` as whole words (any case).
+    pub(super) fn writes_words(&self, phrase: &str) -> bool {
+        let phrase: Vec<char> = phrase
+            .to_lowercase()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .chars()
+            .collect();
+        find_words(&self.spaced, &phrase).is_some()
+    }
+
     /// The text, lowercased.
     pub(super) fn lower_text(&self) -> &str {
         &self.lower

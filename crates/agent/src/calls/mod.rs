@@ -9,6 +9,7 @@ mod formats;
 mod grounding;
 mod implied;
 mod lists;
+mod named;
 mod opposites;
 mod placement;
 mod relevance;

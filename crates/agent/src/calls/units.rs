@@ -8,7 +8,9 @@
 //! a speed, a mass — and the user's words name exactly one unit of that kind, and another
 //! one, the argument is set to the unit the user wrote. A unit the user wrote is never
 //! changed, nor is one where the text names several units of its kind ("from miles to km"):
-//! which one is meant cannot be told by its kind alone.
+//! which one is meant cannot be told by its kind alone; nor where another argument of the
+//! call already carries the written unit ("convert 5 feet": `from_unit: "feet"`, and the
+//! unit converted to is not the user's to have written).
 
 use serde_json::Value;
 
@@ -257,7 +259,12 @@ pub fn units_as_written(
         let Some(&(first, form)) = of_its_kind.next() else {
             continue;
         };
-        if first != unit && of_its_kind.all(|(other, _)| *other == first) {
+        // The written unit another argument already carries is spoken for: "convert 5 feet"
+        // gives `from_unit: "feet"`, and `to_unit` is the model's to choose.
+        let spoken_for = given
+            .iter()
+            .any(|(other, value)| other != name && value.as_str().and_then(unit_of) == Some(first));
+        if first != unit && !spoken_for && of_its_kind.all(|(other, _)| *other == first) {
             set.push((name.clone(), form.to_string()));
         }
     }
@@ -282,7 +289,7 @@ fn unit_of(text: &str) -> Option<usize> {
 
 /// The default of an argument, by its `default` or by its description ("default is 'cm'",
 /// "Defaults to cm.", "default is m/s").
-fn documented_default(property: &Value) -> Option<String> {
+pub(super) fn documented_default(property: &Value) -> Option<String> {
     if let Some(default) = property.get("default").and_then(Value::as_str) {
         return Some(default.to_string());
     }
@@ -433,6 +440,26 @@ mod tests {
             set(message, json!({"distance": 500}), &schema),
             vec![("to_unit".to_string(), "kilometers per hour".to_string())]
         );
+    }
+
+    #[test]
+    fn a_unit_another_argument_carries_is_spoken_for() {
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "value": {"type": "number"},
+                "from_unit": {"type": "string"},
+                "to_unit": {"type": "string", "description": "The unit to convert to. Default is 'meters'."}
+            }
+        });
+        let message = "Convert 5 feet to metric";
+        assert!(set(message, json!({"value": 5, "from_unit": "feet"}), &schema).is_empty());
+        assert!(set(
+            message,
+            json!({"value": 5, "from_unit": "ft", "to_unit": "m"}),
+            &schema
+        )
+        .is_empty());
     }
 
     #[test]

@@ -214,6 +214,10 @@ pub struct ToolCallTuning {
     /// other than its default ("Find all the roots": `root_type: "all"`), unless another call
     /// of the function gives the argument.
     pub optional_choices_named: bool,
+    /// A currency's name in a string argument named for a currency ("Japanese Yen",
+    /// "us_dollars" in `base_currency`) is written as its ISO 4217 code (`JPY`, `USD`); a
+    /// bare "dollars" only where the conversation names no other dollar.
+    pub currencies_as_codes: bool,
     /// In `auto`, a number the user wrote that a call gives to more of its arguments than
     /// the conversation writes it (`velocity: 1000, distance: 1000` for "a distance of
     /// 1000 m") is left out of the optional arguments carrying it, and a call whose required
@@ -331,6 +335,7 @@ impl Default for ToolCallTuning {
             values_as_described: true,
             units_as_written: true,
             optional_choices_named: true,
+            currencies_as_codes: true,
             drop_copied_numbers: true,
             city_with_state: true,
             numbers_at_written_scale: true,

@@ -124,6 +124,7 @@ pub struct Config {
     pub values_as_described: bool,
     pub units_as_written: bool,
     pub optional_choices_named: bool,
+    pub currencies_as_codes: bool,
     pub drop_copied_numbers: bool,
     /// Where an argument's description asks for a city and its state and the call gives the
     /// city alone, ask the model for the state.
@@ -304,6 +305,7 @@ impl Default for Config {
             values_as_described: true,
             units_as_written: true,
             optional_choices_named: true,
+            currencies_as_codes: true,
             drop_copied_numbers: true,
             city_with_state: true,
             numbers_at_written_scale: true,
@@ -367,7 +369,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 95] = [
+pub const KEYS: [&str; 96] = [
     "engine",
     "upstreams",
     "host",
@@ -414,6 +416,7 @@ pub const KEYS: [&str; 95] = [
     "values_as_described",
     "units_as_written",
     "optional_choices_named",
+    "currencies_as_codes",
     "drop_copied_numbers",
     "city_with_state",
     "numbers_at_written_scale",
@@ -570,6 +573,7 @@ impl Config {
             values_as_described: self.values_as_described,
             units_as_written: self.units_as_written,
             optional_choices_named: self.optional_choices_named,
+            currencies_as_codes: self.currencies_as_codes,
             drop_copied_numbers: self.drop_copied_numbers,
             city_with_state: self.city_with_state,
             numbers_at_written_scale: self.numbers_at_written_scale,

@@ -49,6 +49,7 @@ use tokio::sync::mpsc;
 
 use super::asked::AskedFunctions;
 use super::choices::NamedChoices;
+use super::currencies::currencies_as_codes;
 use super::flags::unasked_flags;
 use super::formats::{cities_without_state, values_as_described, STATE_GRAMMAR};
 use super::grounding::{
@@ -208,6 +209,7 @@ pub struct RewrittenArgument {
     /// `repeated_year` (left out: another argument of the call carries it), `as_described`
     /// (the value in the form its description lists it), `choice_named` (an optional choice
     /// the user's message names, which the call left out; `null` as the value),
+    /// `currency_code` (a currency's name in an argument named for one, as its code),
     /// `unit_as_written` (an argument named
     /// for a unit set to the one unit of its kind the user wrote; `null` as the value where
     /// the model left it out), `state_added` (the description asks
@@ -301,6 +303,8 @@ pub struct CallCheck {
     units_as_written: bool,
     /// Give a call the optional choice the user's message names that it left out.
     give_named_choices: bool,
+    /// Write a currency named in an argument named for one as its ISO 4217 code.
+    currency_codes: bool,
     /// Undo a call's copy of one written number into more arguments than the conversation
     /// writes it: leave out the optional copies, drop a call whose required arguments carry
     /// it when other calls are left (under `auto` only).
@@ -445,6 +449,7 @@ impl CallCheck {
         let values_as_described = on(tuning.values_as_described);
         let units_as_written = on(tuning.units_as_written);
         let give_named_choices = on(tuning.optional_choices_named);
+        let currency_codes = on(tuning.currencies_as_codes);
         let drop_copied_numbers = on(tuning.drop_copied_numbers) && *choice == ToolChoice::Auto;
         let city_with_state = on(tuning.city_with_state);
         let rescale_numbers = on(tuning.numbers_at_written_scale);
@@ -485,6 +490,7 @@ impl CallCheck {
             && !values_as_described
             && !units_as_written
             && !give_named_choices
+            && !currency_codes
             && !drop_copied_numbers
             && !city_with_state
             && !rescale_numbers
@@ -519,6 +525,7 @@ impl CallCheck {
             values_as_described,
             units_as_written,
             give_named_choices,
+            currency_codes,
             drop_copied_numbers,
             city_with_state,
             rescale_numbers,
@@ -1995,7 +2002,22 @@ impl Checking {
         let call = self.as_described(self.values_once(self.years_once(self.listed_as_told(call))));
         // Units last: a default the model copied ("cm") is left out as nobody's first, and a
         // unit written only run into its number ("5m") is no word the grounding finds.
-        self.in_written_units(self.without_untold(call))
+        self.in_written_units(self.as_currency_codes(self.without_untold(call)))
+    }
+
+    /// `call` with the currencies named in its arguments named for a currency written as
+    /// their codes (see [`currencies_as_codes`]), when that check is on and the call stays
+    /// valid.
+    fn as_currency_codes(&self, call: ParsedCall) -> ParsedCall {
+        if !self.check.currency_codes {
+            return call;
+        }
+        let codes = currencies_as_codes(
+            &self.check.grounds,
+            &call.arguments,
+            self.check.schema(&call.name),
+        );
+        self.rewritten(call, codes, "currency_code")
     }
 
     /// `call` without the optional arguments, choices and flags nobody gave (see
@@ -3579,6 +3601,58 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_currency_named_in_a_currency_argument_is_written_as_its_code() {
+        let tools = Arc::new(
+            ToolSet::new(vec![fulcrum_chat::ToolDefinition {
+                name: "convert".into(),
+                description: Some("Converts an amount between currencies.".into()),
+                parameters: json!({
+                    "type": "object",
+                    "properties": {
+                        "amount": {"type": "number"},
+                        "from_currency": {"type": "string"},
+                        "to_currency": {"type": "string"}
+                    },
+                    "required": ["amount", "from_currency", "to_currency"]
+                }),
+                strict: false,
+            }])
+            .expect("tools"),
+        );
+        let question = "Convert 200 euros to US dollars";
+        let named = call(
+            "convert",
+            json!({"amount": 200, "from_currency": "euros", "to_currency": "us_dollars"}),
+        );
+        let coded = call(
+            "convert",
+            json!({"amount": 200, "from_currency": "EUR", "to_currency": "USD"}),
+        );
+        let answer_with = |tuning: ToolCallTuning| {
+            let scripted = Arc::new(fulcrum_engine::scripted::ScriptedBackend::new(vec![
+                named.clone()
+            ]));
+            let tools = Arc::clone(&tools);
+            async move { answer_on(scripted, &tools, &tuning, question, ToolChoice::Auto).await }
+        };
+        let (answer, _, report) = answer_with(ToolCallTuning::default()).await;
+        assert_eq!(answer.expect("generated").0, coded);
+        let report = report.expect("the checks changed the answer");
+        assert!(report
+            .rewritten_arguments
+            .iter()
+            .all(|rewritten| rewritten.reason == "currency_code"));
+        assert_eq!(report.rewritten_arguments.len(), 2);
+
+        let off = ToolCallTuning {
+            currencies_as_codes: false,
+            ..ToolCallTuning::default()
+        };
+        let (answer, _, _) = answer_with(off).await;
+        assert_eq!(answer.expect("generated").0, named);
+    }
+
+    #[tokio::test]
     async fn a_unit_left_to_its_default_is_set_to_the_one_the_user_wrote() {
         let question = "How long does a drive of 30 miles take at 40 mph?";
         let trip = call("travel_time", json!({"distance": 30, "speed": 40}));
@@ -4358,6 +4432,7 @@ mod tests {
             values_as_described: false,
             units_as_written: false,
             optional_choices_named: false,
+            currencies_as_codes: false,
             drop_copied_numbers: false,
             city_with_state: false,
             numbers_at_written_scale: false,
@@ -4395,6 +4470,7 @@ mod tests {
             values_as_described: false,
             units_as_written: false,
             optional_choices_named: false,
+            currencies_as_codes: false,
             drop_copied_numbers: false,
             city_with_state: false,
             numbers_at_written_scale: false,

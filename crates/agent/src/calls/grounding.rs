@@ -13,7 +13,7 @@
 use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use fulcrum_chat::{Message, Role};
 
@@ -1074,6 +1074,20 @@ fn without_examples(description: &str) -> String {
 fn any_found(parts: impl Iterator<Item = Option<bool>>) -> Option<bool> {
     let told: Vec<bool> = parts.flatten().collect();
     (!told.is_empty()).then(|| told.contains(&true))
+}
+
+/// A JSON object's members by name.
+type Object = Map<String, Value>;
+
+/// A call's arguments and its tool's parameter properties, where both are objects.
+pub(super) fn arguments_and_properties<'a>(
+    arguments: &'a Value,
+    schema: &'a Value,
+) -> Option<(&'a Object, &'a Object)> {
+    Some((
+        arguments.as_object()?,
+        schema.get("properties").and_then(Value::as_object)?,
+    ))
 }
 
 /// The names a parameter schema lists as `required`.

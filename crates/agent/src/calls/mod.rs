@@ -4,6 +4,7 @@
 mod asked;
 mod checked;
 mod choices;
+mod currencies;
 mod flags;
 mod formats;
 mod grounding;

@@ -12,7 +12,9 @@
 use serde_json::Value;
 
 use super::formats::quoted_values;
-use super::grounding::{non_latin_letter, property_description, required_names, Grounds};
+use super::grounding::{
+    arguments_and_properties, non_latin_letter, property_description, required_names, Grounds,
+};
 use super::units::documented_default;
 
 /// For each optional string argument of a tool with parameter schema `schema` that
@@ -24,10 +26,7 @@ pub fn named_choices_left_out(
     schema: &Value,
     given_elsewhere: impl Fn(&str) -> bool,
 ) -> Vec<(String, String)> {
-    let (Some(given), Some(properties)) = (
-        arguments.as_object(),
-        schema.get("properties").and_then(Value::as_object),
-    ) else {
+    let Some((given, properties)) = arguments_and_properties(arguments, schema) else {
         return Vec::new();
     };
     let required = required_names(schema);

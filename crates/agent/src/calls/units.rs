@@ -14,7 +14,7 @@
 
 use serde_json::Value;
 
-use super::grounding::{property_description, Grounds};
+use super::grounding::{arguments_and_properties, property_description, Grounds};
 
 /// What a unit measures: only units of one kind stand for each other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -229,10 +229,7 @@ pub fn units_as_written(
     arguments: &Value,
     schema: &Value,
 ) -> Vec<(String, String)> {
-    let (Some(given), Some(properties)) = (
-        arguments.as_object(),
-        schema.get("properties").and_then(Value::as_object),
-    ) else {
+    let Some((given, properties)) = arguments_and_properties(arguments, schema) else {
         return Vec::new();
     };
     let mut written: Option<Vec<(usize, &'static str)>> = None;

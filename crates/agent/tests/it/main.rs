@@ -142,6 +142,7 @@ pub fn open_agent_with(dir: &Path, backend: Arc<ScriptedBackend>, options: Agent
                 values_as_described: false,
                 units_as_written: false,
                 optional_choices_named: false,
+                currencies_as_codes: false,
                 drop_copied_numbers: false,
                 city_with_state: false,
                 numbers_at_written_scale: false,

@@ -57,6 +57,7 @@ fn exact_tuning() -> fulcrum_agent::ToolCallTuning {
         values_as_described: false,
         units_as_written: false,
         optional_choices_named: false,
+        currencies_as_codes: false,
         drop_copied_numbers: false,
         city_with_state: false,
         numbers_at_written_scale: false,

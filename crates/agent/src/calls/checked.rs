@@ -919,8 +919,8 @@ impl Checking {
         let (kept, copying_numbers): (Vec<ParsedCall>, Vec<ParsedCall>) = kept
             .into_iter()
             .partition(|call| !self.check.copies_a_number(call));
-        // A number in two required arguments of every call may be the user's own ("4 ft by
-        // 4 ft", written once as "4 ft square"): only a call beside others is dropped for it.
+        // A lone call whose required arguments share a number may be what the user meant ("a
+        // square of side 4": `length: 4, width: 4`): only a call beside others is dropped.
         let (kept, copying_numbers) = if kept.is_empty() {
             (copying_numbers, Vec::new())
         } else {
@@ -2000,8 +2000,9 @@ impl Checking {
     /// descriptions write them.
     fn as_told(&self, call: ParsedCall) -> ParsedCall {
         let call = self.as_described(self.values_once(self.years_once(self.listed_as_told(call))));
-        // Units last: a default the model copied ("cm") is left out as nobody's first, and a
-        // unit written only run into its number ("5m") is no word the grounding finds.
+        // Currencies and units last: a default the model copied ("cm") goes first as written
+        // by nobody, and the code or unit set here need not be a word the grounding finds
+        // ("JPY" for "Japanese Yen", "m" for "5m").
         self.in_written_units(self.as_currency_codes(self.without_untold(call)))
     }
 

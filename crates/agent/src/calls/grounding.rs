@@ -1111,6 +1111,22 @@ pub(super) fn property_description(property: &Value) -> &str {
         .unwrap_or_default()
 }
 
+/// The default of an argument, by its `default` or by its description ("default is 'cm'",
+/// "Defaults to cm.", "default is m/s").
+pub(super) fn documented_default(property: &Value) -> Option<String> {
+    if let Some(default) = property.get("default").and_then(Value::as_str) {
+        return Some(default.to_string());
+    }
+    let description = property_description(property).to_lowercase();
+    let after = &description[description.find("default")? + "default".len()..];
+    let mut words = after
+        .split(|c: char| c.is_whitespace() || matches!(c, '\'' | '"' | ':' | '=' | '(' | ')' | ','))
+        .filter(|word| !word.is_empty())
+        .skip_while(|word| matches!(*word, "s" | "value" | "is" | "to" | "set" | "unit"));
+    let word = words.next()?.trim_end_matches(['.', ';']);
+    Some(word.to_string())
+}
+
 pub(super) fn same_number(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
 }

@@ -13,9 +13,9 @@ use serde_json::Value;
 
 use super::formats::quoted_values;
 use super::grounding::{
-    arguments_and_properties, non_latin_letter, property_description, required_names, Grounds,
+    arguments_and_properties, documented_default, non_latin_letter, property_description,
+    required_names, Grounds,
 };
-use super::units::documented_default;
 
 /// For each optional string argument of a tool with parameter schema `schema` that
 /// `arguments` leave out and `given_elsewhere` (by argument name) does not give, whose choices

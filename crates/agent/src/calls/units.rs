@@ -14,7 +14,7 @@
 
 use serde_json::Value;
 
-use super::grounding::{arguments_and_properties, property_description, Grounds};
+use super::grounding::{arguments_and_properties, documented_default, Grounds};
 
 /// What a unit measures: only units of one kind stand for each other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -282,22 +282,6 @@ fn unit_of(text: &str) -> Option<usize> {
     UNITS
         .iter()
         .position(|unit| unit.forms.contains(&lower.as_str()))
-}
-
-/// The default of an argument, by its `default` or by its description ("default is 'cm'",
-/// "Defaults to cm.", "default is m/s").
-pub(super) fn documented_default(property: &Value) -> Option<String> {
-    if let Some(default) = property.get("default").and_then(Value::as_str) {
-        return Some(default.to_string());
-    }
-    let description = property_description(property).to_lowercase();
-    let after = &description[description.find("default")? + "default".len()..];
-    let mut words = after
-        .split(|c: char| c.is_whitespace() || matches!(c, '\'' | '"' | ':' | '=' | '(' | ')' | ','))
-        .filter(|word| !word.is_empty())
-        .skip_while(|word| matches!(*word, "s" | "value" | "is" | "to" | "set" | "unit"));
-    let word = words.next()?.trim_end_matches(['.', ';']);
-    Some(word.to_string())
 }
 
 /// The units `text` (lowercase) writes, in order, each as the index in [`UNITS`] and the form

@@ -119,11 +119,14 @@ fn code_of(text: &str, grounds: &Grounds) -> Option<&'static str> {
     if let Some((code, _)) = CURRENCIES.iter().find(|(_, names)| names.contains(&name)) {
         return Some(code);
     }
+    if !BARE_DOLLARS.contains(&name) {
+        return None;
+    }
     let another_dollar = OTHER_DOLLARS.iter().any(|other| {
         grounds.writes_words(&format!("{other} dollar"))
             || grounds.writes_words(&format!("{other} dollars"))
     });
-    (BARE_DOLLARS.contains(&name) && !another_dollar).then_some("USD")
+    (!another_dollar).then_some("USD")
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ enum Kind {
     Volume,
 }
 
-/// A unit: its kind and the forms it is written in (lowercase), the first its name.
+/// A unit: its kind and the forms it is written in (lowercase).
 struct Unit {
     kind: Kind,
     forms: &'static [&'static str],

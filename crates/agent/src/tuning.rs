@@ -110,6 +110,10 @@ pub struct ToolCallTuning {
     /// message names beside others of the same enum is made again for each other one ("the
     /// status and the trial date" of a case is two calls).
     pub calls_for_named_choices: bool,
+    /// With parallel calls allowed, the one call of a function is made again with a boolean
+    /// argument the other way where the user's message asks for it both on and off ("the
+    /// process is isothermal … what if it is not isothermal").
+    pub flags_both_ways: bool,
     /// With parallel calls allowed, where the calls of one function fill two arguments from
     /// two lists the user wrote, every pairing is made ("the Lakers and the Bulls in 2018 and
     /// 2020" is four calls), unless the message pairs them ("respectively").
@@ -307,6 +311,7 @@ impl Default for ToolCallTuning {
             calls_for_lists: true,
             list_members_per_function: true,
             calls_for_named_choices: true,
+            flags_both_ways: true,
             calls_for_list_combinations: true,
             // Measured where it can act: +2 of 40 on the tuning half, none lost on either
             // half (EVAL.md), once held away from values as they begin (not `30` away from `3`).

@@ -64,6 +64,9 @@ pub struct Config {
     /// When parallel calls are allowed, make a call that chose one of an enum's values the
     /// user names beside others ("the status and the trial date") again for each other one.
     pub calls_for_named_choices: bool,
+    /// When parallel calls are allowed, make the one call of a function again with a flag
+    /// the other way where the user asks for it both on and off.
+    pub flags_both_ways: bool,
     /// When parallel calls are allowed, make every pairing of two lists the user wrote that
     /// the calls of one function take their values from, unless the message pairs them.
     pub calls_for_list_combinations: bool,
@@ -281,6 +284,7 @@ impl Default for Config {
             calls_for_lists: true,
             list_members_per_function: true,
             calls_for_named_choices: true,
+            flags_both_ways: true,
             calls_for_list_combinations: true,
             probe_other_values: true,
             probe_unused_numbers: true,
@@ -369,7 +373,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 96] = [
+pub const KEYS: [&str; 97] = [
     "engine",
     "upstreams",
     "host",
@@ -392,6 +396,7 @@ pub const KEYS: [&str; 96] = [
     "calls_for_lists",
     "list_members_per_function",
     "calls_for_named_choices",
+    "flags_both_ways",
     "calls_for_list_combinations",
     "probe_other_values",
     "probe_unused_numbers",
@@ -549,6 +554,7 @@ impl Config {
             calls_for_lists: self.calls_for_lists,
             list_members_per_function: self.list_members_per_function,
             calls_for_named_choices: self.calls_for_named_choices,
+            flags_both_ways: self.flags_both_ways,
             calls_for_list_combinations: self.calls_for_list_combinations,
             probe_other_values: self.probe_other_values,
             probe_unused_numbers: self.probe_unused_numbers,

@@ -50,7 +50,7 @@ use tokio::sync::mpsc;
 use super::asked::AskedFunctions;
 use super::choices::NamedChoices;
 use super::currencies::currencies_as_codes;
-use super::flags::unasked_flags;
+use super::flags::{flag_default, unasked_flags, FlagMentions};
 use super::formats::{cities_without_state, values_as_described, STATE_GRAMMAR};
 use super::grounding::{
     find_words, property, property_description, required_names, same_number, CallGrounding,
@@ -282,6 +282,9 @@ pub struct CallCheck {
     combinations: bool,
     /// The words of the user's message, when a call is made for each enum value it names.
     choices: Option<NamedChoices>,
+    /// The user's message read for flags it asks for both on and off, when a lone call is
+    /// made again with such a flag the other way.
+    flag_mentions: Option<FlagMentions>,
     /// Leave out optional arguments whose values are not in the conversation.
     ground_optionals: bool,
     /// Leave out optional choices the user's message does not name.
@@ -415,6 +418,9 @@ impl CallCheck {
         let choices = message
             .filter(|_| on(tuning.calls_for_named_choices) && parallel)
             .map(NamedChoices::new);
+        let flag_mentions = message
+            .filter(|_| on(tuning.flags_both_ways) && parallel)
+            .map(FlagMentions::new);
         let asked = message
             .filter(|_| on(tuning.other_functions_asked) && parallel)
             .map(AskedFunctions::new);
@@ -477,6 +483,7 @@ impl CallCheck {
             && !probe
             && lists.is_none()
             && choices.is_none()
+            && flag_mentions.is_none()
             && asked.is_none()
             && placement.is_none()
             && !parts_not_new
@@ -515,6 +522,7 @@ impl CallCheck {
             members_per_function,
             combinations,
             choices,
+            flag_mentions,
             ground_optionals,
             ground_choices,
             ground_flags,
@@ -1005,6 +1013,7 @@ impl Checking {
         // ("stage 7 in easy mode and stage 3 in hard mode"), which the model writes itself.
         self.pair_in_order(&mut calls);
         self.add_named_choices(&mut calls);
+        self.add_flags_both_ways(&mut calls);
         self.add_list_combinations(&mut calls);
         if self.check.city_with_state {
             usage.completion_tokens += self.with_states(prefix, &mut calls).await?;
@@ -1251,6 +1260,60 @@ impl Checking {
                     calls.push(copy);
                 }
             }
+        }
+    }
+
+    /// `calls` with, after the one call of a function, the same call with a boolean argument
+    /// the other way where the user's message asks for that flag both on and off (see
+    /// [`FlagMentions::both_ways`]): "is isothermal … what if it is not isothermal" is two
+    /// calls. Where a function has several calls, each has its own part of the message
+    /// ("the verdict for this case … I do not need the verdict for that one") and is left.
+    /// One flag per call, valid against its tool's schema, up to [`MAX_PROBED_CALLS`].
+    fn add_flags_both_ways(&self, calls: &mut Vec<ParsedCall>) {
+        let Some(mentions) = &self.check.flag_mentions else {
+            return;
+        };
+        let made = calls.len();
+        for at in 0..made {
+            if calls.len() >= MAX_PROBED_CALLS {
+                return;
+            }
+            let call = &calls[at];
+            if calls[..made].iter().filter(|c| c.name == call.name).count() != 1 {
+                continue;
+            }
+            let Some(properties) = self
+                .check
+                .schema(&call.name)
+                .get("properties")
+                .and_then(Value::as_object)
+            else {
+                continue;
+            };
+            let flag = properties.iter().find(|(name, property)| {
+                property.get("type").and_then(Value::as_str) == Some("boolean")
+                    && mentions.both_ways(name)
+            });
+            let Some((name, property)) = flag else {
+                continue;
+            };
+            let set = call
+                .arguments
+                .get(name)
+                .and_then(Value::as_bool)
+                .unwrap_or_else(|| flag_default(property));
+            let mut copy = call.clone();
+            copy.arguments[name.as_str()] = Value::Bool(!set);
+            if self.check.tools.validate(&copy).is_err() {
+                continue;
+            }
+            tracing::debug!(call = %copy.name, arguments = %copy.arguments, "the call made again with a flag the user asked for both on and off");
+            self.note(|changes| {
+                changes
+                    .added
+                    .push(CheckedCall::new(&copy, "flag_both_ways"))
+            });
+            calls.push(copy);
         }
     }
 
@@ -4035,6 +4098,63 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_lone_call_is_made_again_with_a_flag_the_user_asks_for_both_on_and_off() {
+        let play = |artist: &str, lyrics: bool| {
+            call(
+                "play",
+                json!({"artist": artist, "minutes": 20, "lyrics": lyrics}),
+            )
+        };
+        let question =
+            "Play Queen for 20 minutes with the lyrics shown. Then play it again without lyrics.";
+        let (text, _, _, report) = answer_reported(
+            question,
+            ToolChoice::Auto,
+            // The model's extra call copies its first.
+            vec![play("Queen", true); 3],
+        )
+        .await;
+        assert_eq!(
+            text,
+            format!("{}\n{}", play("Queen", true), play("Queen", false))
+        );
+        let report = report.expect("a call was added");
+        assert_eq!(report.added.len(), 1);
+        assert_eq!(report.added[0].reason, "flag_both_ways");
+        assert_eq!(report.added[0].arguments["lyrics"], json!(false));
+
+        // A flag asked for one way only, or each call with its own part: left as it is.
+        let (text, _, _) = answer(
+            "Play Queen for 20 minutes without lyrics",
+            ToolChoice::Auto,
+            vec![play("Queen", false); 3],
+        )
+        .await;
+        assert_eq!(text, play("Queen", false));
+        let two = format!("{}\n{}", play("Queen", true), play("Muse", false));
+        let (text, _, _) = answer(
+            "Play Queen for 20 minutes with lyrics, and Muse for 20 minutes, not with lyrics",
+            ToolChoice::Auto,
+            vec![two.clone(), play("Muse", false)],
+        )
+        .await;
+        assert_eq!(text, two);
+
+        let off = ToolCallTuning {
+            flags_both_ways: false,
+            ..ToolCallTuning::default()
+        };
+        let (answer, _, _) = try_answer_tuned(
+            &off,
+            question,
+            ToolChoice::Auto,
+            vec![play("Queen", true); 3],
+        )
+        .await;
+        assert_eq!(answer.expect("generated").0, play("Queen", true));
+    }
+
+    #[tokio::test]
     async fn calls_from_two_lists_are_made_for_every_pairing_unless_the_message_pairs_them() {
         let play = |artist: &str, year: u32| {
             call(
@@ -4409,6 +4529,7 @@ mod tests {
             calls_for_lists: false,
             list_members_per_function: false,
             calls_for_named_choices: false,
+            flags_both_ways: false,
             calls_for_list_combinations: false,
             probe_other_values: false,
             probe_unused_numbers: false,

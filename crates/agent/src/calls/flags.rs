@@ -9,6 +9,10 @@
 //! the match statistics" for `include_stats`, described "If true, include match statistics
 //! like possession"): words of the tool ("proteins" for a tool that lists proteins) tell
 //! nothing of the flag.
+//!
+//! The other way round, a request may ask for a flag both on and off ("The process is
+//! isothermal … What if the process is not isothermal?"; "without standardization … then
+//! with standardization"): that is two calls, and a small model makes one ([`FlagMentions`]).
 
 use serde_json::Value;
 
@@ -16,7 +20,8 @@ use fulcrum_chat::ToolDefinition;
 
 use super::asked::{telling_words, tool_words};
 use super::grounding::{
-    name_words, property, property_description, required_names, same_word_stem, Grounds,
+    latin_word_char, name_words, property, property_description, required_names, same_word_stem,
+    Grounds,
 };
 
 /// Words that say what a flag is, not what it does ("Whether to…", "Default is false").
@@ -45,6 +50,83 @@ const FLAG_WORDS: &[&str] = &[
 
 /// Name words shorter than this tell nothing of a flag ("is", "get", "use").
 const MIN_NAME_WORD_CHARS: usize = 4;
+
+/// Words that turn a flag off where they stand shortly before its word ("is not isothermal",
+/// "without applying standardization"); "t" is what is left of "don't", "isn't" at the
+/// apostrophe.
+const NEGATIONS: &[&str] = &["not", "no", "non", "never", "without", "t"];
+
+/// How many words before a flag's word a negation still reaches ("I don't need the full
+/// text").
+const NEGATION_REACH: usize = 5;
+
+/// Marks that end a sentence: a negation does not reach past one.
+const SENTENCE_ENDS: &[char] = &['.', '?', '!', ';', '\n', '。', '？', '！', '；'];
+
+/// The words of a text, sentence by sentence, read for flags it asks for both on and off.
+#[derive(Debug, Clone)]
+pub struct FlagMentions {
+    sentences: Vec<Vec<String>>,
+}
+
+impl FlagMentions {
+    pub fn new(text: &str) -> Self {
+        let sentences = text
+            .to_lowercase()
+            .split(SENTENCE_ENDS)
+            .map(|sentence| {
+                sentence
+                    .split(|c: char| !latin_word_char(c) && c != '\'')
+                    .flat_map(|word| word.split('\''))
+                    .filter(|word| !word.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .collect();
+        FlagMentions { sentences }
+    }
+
+    /// Whether the text writes a word of the flag `name` both as wanted and, in another
+    /// place, as not: plainly once and after a negation once ("is isothermal" and "is not
+    /// isothermal"), or "with and without" before it. One word of the name must be written
+    /// both ways: "I don't need the full text" turns off `full_text` and says nothing for
+    /// it, though "text" follows no negation directly.
+    pub fn both_ways(&self, name: &str) -> bool {
+        name_words(name)
+            .iter()
+            .filter(|word| word.chars().count() >= MIN_NAME_WORD_CHARS)
+            .filter(|word| !FLAG_WORDS.contains(&word.as_str()))
+            .any(|word| {
+                let (mut plain, mut negated) = (false, false);
+                for sentence in &self.sentences {
+                    for (at, token) in sentence.iter().enumerate() {
+                        if !same_word_stem(word, token) {
+                            continue;
+                        }
+                        let before = &sentence[at.saturating_sub(NEGATION_REACH)..at];
+                        match before.iter().rposition(|w| NEGATIONS.contains(&w.as_str())) {
+                            Some(negation) => {
+                                negated = true;
+                                // "with and without standardization", "with or without".
+                                plain |= negation >= 2
+                                    && before[negation - 2] == "with"
+                                    && matches!(before[negation - 1].as_str(), "and" | "or");
+                            }
+                            None => plain = true,
+                        }
+                    }
+                }
+                plain && negated
+            })
+    }
+}
+
+/// The value a boolean `property` has when a call leaves it out: `true` only where its
+/// `default` or its description says so.
+pub fn flag_default(property: &Value) -> bool {
+    !is_flag_off_by_default(property)
+        && property.get("type").and_then(Value::as_str) == Some("boolean")
+}
 
 /// The optional boolean arguments of `arguments` (a call of `tool`) set to `true` where
 /// that is not their default, when the text names no word of the flag (see the module's
@@ -185,6 +267,41 @@ mod tests {
         tool.parameters["required"] = json!(["cell_compartment", "include_description"]);
         let arguments = json!({"cell_compartment": "plasma membrane", "include_description": true});
         assert!(unasked_flags(&Grounds::new(message), &tool, &arguments).is_empty());
+    }
+
+    #[test]
+    fn a_flag_is_asked_both_ways_where_one_word_of_it_is_written_plainly_and_negated() {
+        let both = |text: &str, name: &str| FlagMentions::new(text).both_ways(name);
+        let entropy = "The process is isothermal. Can you calculate the entropy change? What if the process is not isothermal?";
+        assert!(both(entropy, "isothermal"));
+        assert!(both(
+            "Fit it without applying standardization on the predictors. Then fit it again with standardization applied.",
+            "standardize"
+        ));
+        assert!(both(
+            "Run it with and without standardization.",
+            "standardize"
+        ));
+        assert!(both(
+            "The forecast considering the impact of human activities, then without considering human impact.",
+            "include_human_impact"
+        ));
+        // One way only.
+        assert!(!both("The process is isothermal.", "isothermal"));
+        assert!(!both(
+            "What if the process is not isothermal?",
+            "isothermal"
+        ));
+        // "text" after "the full" in "I don't need the full text" is negated too: no word of
+        // `full_text` is written plainly.
+        assert!(!both(
+            "I don't need the full text of the ruling. Who won?",
+            "full_text"
+        ));
+        // A negation does not reach into the next sentence.
+        assert!(!both("Not now. Isothermal, please.", "isothermal"));
+        // Words shorter than four letters or of any flag say nothing.
+        assert!(!both("Is it on? It is not on.", "is_on"));
     }
 
     #[test]

@@ -114,6 +114,11 @@ pub struct ToolCallTuning {
     /// argument the other way where the user's message asks for it both on and off ("the
     /// process is isothermal … what if it is not isothermal").
     pub flags_both_ways: bool,
+    /// With parallel calls allowed, a function called with the values another function was
+    /// also called with is called again with that other's other values, where the user's
+    /// message names it after writing them ("the origin of Buddhism, then of Hinduism, and
+    /// the core beliefs of both").
+    pub companion_calls: bool,
     /// With parallel calls allowed, where the calls of one function fill two arguments from
     /// two lists the user wrote, every pairing is made ("the Lakers and the Bulls in 2018 and
     /// 2020" is four calls), unless the message pairs them ("respectively").
@@ -312,6 +317,7 @@ impl Default for ToolCallTuning {
             list_members_per_function: true,
             calls_for_named_choices: true,
             flags_both_ways: true,
+            companion_calls: true,
             calls_for_list_combinations: true,
             // Measured where it can act: +2 of 40 on the tuning half, none lost on either
             // half (EVAL.md), once held away from values as they begin (not `30` away from `3`).

@@ -67,6 +67,9 @@ pub struct Config {
     /// When parallel calls are allowed, make the one call of a function again with a flag
     /// the other way where the user asks for it both on and off.
     pub flags_both_ways: bool,
+    /// When parallel calls are allowed, call a function called with another's values again
+    /// for that other's other values where the message names it after them.
+    pub companion_calls: bool,
     /// When parallel calls are allowed, make every pairing of two lists the user wrote that
     /// the calls of one function take their values from, unless the message pairs them.
     pub calls_for_list_combinations: bool,
@@ -285,6 +288,7 @@ impl Default for Config {
             list_members_per_function: true,
             calls_for_named_choices: true,
             flags_both_ways: true,
+            companion_calls: true,
             calls_for_list_combinations: true,
             probe_other_values: true,
             probe_unused_numbers: true,
@@ -373,7 +377,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 97] = [
+pub const KEYS: [&str; 98] = [
     "engine",
     "upstreams",
     "host",
@@ -397,6 +401,7 @@ pub const KEYS: [&str; 97] = [
     "list_members_per_function",
     "calls_for_named_choices",
     "flags_both_ways",
+    "companion_calls",
     "calls_for_list_combinations",
     "probe_other_values",
     "probe_unused_numbers",
@@ -555,6 +560,7 @@ impl Config {
             list_members_per_function: self.list_members_per_function,
             calls_for_named_choices: self.calls_for_named_choices,
             flags_both_ways: self.flags_both_ways,
+            companion_calls: self.companion_calls,
             calls_for_list_combinations: self.calls_for_list_combinations,
             probe_other_values: self.probe_other_values,
             probe_unused_numbers: self.probe_unused_numbers,

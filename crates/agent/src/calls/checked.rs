@@ -49,6 +49,7 @@ use tokio::sync::mpsc;
 
 use super::asked::AskedFunctions;
 use super::choices::NamedChoices;
+use super::companions::companion_calls;
 use super::currencies::currencies_as_codes;
 use super::flags::{flag_default, unasked_flags, FlagMentions};
 use super::formats::{cities_without_state, values_as_described, STATE_GRAMMAR};
@@ -285,6 +286,9 @@ pub struct CallCheck {
     /// The user's message read for flags it asks for both on and off, when a lone call is
     /// made again with such a flag the other way.
     flag_mentions: Option<FlagMentions>,
+    /// The user's message, when a function called with another's values is called again
+    /// with that other's other values (see [`companion_calls`]).
+    companions: Option<String>,
     /// Leave out optional arguments whose values are not in the conversation.
     ground_optionals: bool,
     /// Leave out optional choices the user's message does not name.
@@ -421,6 +425,9 @@ impl CallCheck {
         let flag_mentions = message
             .filter(|_| on(tuning.flags_both_ways) && parallel)
             .map(FlagMentions::new);
+        let companions = message
+            .filter(|_| on(tuning.companion_calls) && parallel)
+            .map(str::to_string);
         let asked = message
             .filter(|_| on(tuning.other_functions_asked) && parallel)
             .map(AskedFunctions::new);
@@ -484,6 +491,7 @@ impl CallCheck {
             && lists.is_none()
             && choices.is_none()
             && flag_mentions.is_none()
+            && companions.is_none()
             && asked.is_none()
             && placement.is_none()
             && !parts_not_new
@@ -523,6 +531,7 @@ impl CallCheck {
             combinations,
             choices,
             flag_mentions,
+            companions,
             ground_optionals,
             ground_choices,
             ground_flags,
@@ -1014,6 +1023,7 @@ impl Checking {
         self.pair_in_order(&mut calls);
         self.add_named_choices(&mut calls);
         self.add_flags_both_ways(&mut calls);
+        self.add_companion_calls(&mut calls);
         self.add_list_combinations(&mut calls);
         if self.check.city_with_state {
             usage.completion_tokens += self.with_states(prefix, &mut calls).await?;
@@ -1314,6 +1324,27 @@ impl Checking {
                     .push(CheckedCall::new(&copy, "flag_both_ways"))
             });
             calls.push(copy);
+        }
+    }
+
+    /// `calls` with, after them, the calls of a function called with another's values made
+    /// again for that other's other values, where the message names it after them (see
+    /// [`companion_calls`]): "the origin of Buddhism, then of Hinduism, and the core beliefs
+    /// of both". Each valid against its tool's schema, up to [`MAX_PROBED_CALLS`].
+    fn add_companion_calls(&self, calls: &mut Vec<ParsedCall>) {
+        let Some(message) = &self.check.companions else {
+            return;
+        };
+        for call in companion_calls(message, calls) {
+            if calls.len() >= MAX_PROBED_CALLS {
+                return;
+            }
+            if self.check.tools.validate(&call).is_err() {
+                continue;
+            }
+            tracing::debug!(call = %call.name, arguments = %call.arguments, "a function called with another's values called again for that other's other values");
+            self.note(|changes| changes.added.push(CheckedCall::new(&call, "companion")));
+            calls.push(call);
         }
     }
 
@@ -4155,6 +4186,63 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_companion_function_is_called_for_the_other_values_the_message_names_it_after() {
+        let tool = |name: &str| fulcrum_chat::ToolDefinition {
+            name: name.into(),
+            description: None,
+            parameters: json!({
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"]
+            }),
+            strict: false,
+        };
+        let tools =
+            Arc::new(ToolSet::new(vec![tool("weather"), tool("air_quality")]).expect("tools"));
+        let weather = |city: &str| call("weather", json!({ "city": city }));
+        let air = |city: &str| call("air_quality", json!({ "city": city }));
+        let answer = format!(
+            "{}\n{}\n{}",
+            weather("Paris"),
+            air("Paris"),
+            weather("London")
+        );
+        let run = |tuning: ToolCallTuning, question: &'static str| {
+            let tools = Arc::clone(&tools);
+            // The model's extra calls copy its first.
+            let outputs = vec![answer.clone(), weather("Paris")];
+            async move {
+                let scripted = Arc::new(fulcrum_engine::scripted::ScriptedBackend::new(outputs));
+                answer_on(scripted, &tools, &tuning, question, ToolChoice::Auto).await
+            }
+        };
+        let both = "The weather in Paris and London, and the air quality in both.";
+        let (text, _, report) = run(ToolCallTuning::default(), both).await;
+        assert_eq!(
+            text.expect("answered").0,
+            format!("{answer}\n{}", air("London"))
+        );
+        let report = report.expect("a call was added");
+        assert_eq!(report.added.len(), 1);
+        assert_eq!(report.added[0].reason, "companion");
+
+        // The air quality asked for Paris alone.
+        let (text, _, _) = run(
+            ToolCallTuning::default(),
+            "The weather and the air quality in Paris, and the weather in London.",
+        )
+        .await;
+        assert_eq!(text.expect("answered").0, answer);
+
+        let off = ToolCallTuning {
+            companion_calls: false,
+            ..ToolCallTuning::default()
+        };
+        let (text, _, _) = run(off, both).await;
+        assert_eq!(text.expect("answered").0, answer);
+    }
+
+    #[tokio::test]
     async fn calls_from_two_lists_are_made_for_every_pairing_unless_the_message_pairs_them() {
         let play = |artist: &str, year: u32| {
             call(
@@ -4530,6 +4618,7 @@ mod tests {
             list_members_per_function: false,
             calls_for_named_choices: false,
             flags_both_ways: false,
+            companion_calls: false,
             calls_for_list_combinations: false,
             probe_other_values: false,
             probe_unused_numbers: false,

@@ -4,6 +4,7 @@
 mod asked;
 mod checked;
 mod choices;
+mod companions;
 mod currencies;
 mod flags;
 mod formats;

@@ -132,6 +132,11 @@ pub struct ToolCallTuning {
     /// first number argument of the last call that some unused written number can stand for
     /// chosen among those numbers ("$20000 and $50000 in Florida" after the California call).
     pub probe_unused_numbers: bool,
+    /// With `probe_parallel_calls`: when the extra calls bring nothing new, ask once more
+    /// with a string argument of the last call chosen among the names the user wrote that no
+    /// call used and that follow the same word as its value ("from San Francisco to Tokyo …
+    /// from Tokyo to Sydney": `destination_city` among ["Sydney"]).
+    pub probe_unused_names: bool,
     /// In `auto`, a free string a call gives to more of its arguments than the conversation
     /// writes it (the model copied one argument into another) is left out of the optional
     /// arguments carrying it, and a call whose required arguments carry it is dropped
@@ -323,6 +328,7 @@ impl Default for ToolCallTuning {
             // half (EVAL.md), once held away from values as they begin (not `30` away from `3`).
             probe_other_values: true,
             probe_unused_numbers: true,
+            probe_unused_names: true,
             drop_copied_values: true,
             pronouns_are_values: false,
             // Measured on the 28 entries where it can act: +1 on the tuning half, none lost

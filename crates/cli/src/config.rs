@@ -79,6 +79,10 @@ pub struct Config {
     /// With `probe_parallel_calls`: when the extra call repeats earlier ones, ask again with
     /// a number argument chosen among the numbers the user wrote that no call used.
     pub probe_unused_numbers: bool,
+    /// With `probe_parallel_calls`: when the extra calls bring nothing new, ask once more
+    /// with a string argument chosen among the names the user wrote that no call used and
+    /// that follow the same word as its value.
+    pub probe_unused_names: bool,
     pub drop_copied_values: bool,
     pub pronouns_are_values: bool,
     pub other_functions_by_name: bool,
@@ -292,6 +296,7 @@ impl Default for Config {
             calls_for_list_combinations: true,
             probe_other_values: true,
             probe_unused_numbers: true,
+            probe_unused_names: true,
             drop_copied_values: true,
             pronouns_are_values: false,
             other_functions_by_name: true,
@@ -377,7 +382,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 98] = [
+pub const KEYS: [&str; 99] = [
     "engine",
     "upstreams",
     "host",
@@ -405,6 +410,7 @@ pub const KEYS: [&str; 98] = [
     "calls_for_list_combinations",
     "probe_other_values",
     "probe_unused_numbers",
+    "probe_unused_names",
     "drop_copied_values",
     "pronouns_are_values",
     "other_functions_by_name",
@@ -564,6 +570,7 @@ impl Config {
             calls_for_list_combinations: self.calls_for_list_combinations,
             probe_other_values: self.probe_other_values,
             probe_unused_numbers: self.probe_unused_numbers,
+            probe_unused_names: self.probe_unused_names,
             drop_copied_values: self.drop_copied_values,
             pronouns_are_values: self.pronouns_are_values,
             other_functions_by_name: self.other_functions_by_name,

@@ -59,6 +59,7 @@ use super::grounding::{
 };
 use super::lists::{same_member, Lists};
 use super::named::named_choices_left_out;
+use super::names::{word_before, written_as_next_request, written_names};
 use super::placement::Placement;
 use super::relevance::{several_parts, CalledFunction, Relevance, RelevanceFloors};
 use super::repeated::repeated_values;
@@ -272,6 +273,10 @@ pub struct CallCheck {
     /// When that brings nothing new either, ask with a number argument chosen among the
     /// numbers the user wrote that no call used (see `Checking::steer_to_unused_number`).
     probe_unused_numbers: bool,
+    /// The user's message, when that brings nothing new either and a string argument is
+    /// asked for among the names the user wrote that no call used, after the word its value
+    /// follows, written as a next request (see `Checking::steer_to_unused_name`).
+    probe_unused_names: Option<String>,
     /// The lists of the user's message, when a call is made for each member.
     lists: Option<Lists>,
     /// A call for each other member of a list a call used one member of.
@@ -410,6 +415,9 @@ impl CallCheck {
             .rev()
             .find(|m| m.role == Role::User)
             .and_then(|m| m.content.as_deref());
+        let probe_unused_names = message
+            .filter(|_| probe && tuning.probe_unused_names)
+            .map(str::to_string);
         let members = on(tuning.calls_for_lists) && parallel;
         let members_per_function = members && tuning.list_members_per_function;
         let combinations = on(tuning.calls_for_list_combinations) && parallel;
@@ -525,6 +533,7 @@ impl CallCheck {
             probe,
             probe_other_values,
             probe_unused_numbers,
+            probe_unused_names,
             lists,
             members,
             members_per_function,
@@ -1688,7 +1697,11 @@ impl Checking {
                 }
             }
             // Nothing new among all tools nor those not called: the model copied.
-            for steering in [Self::steer, Self::steer_to_unused_number] {
+            for steering in [
+                Self::steer,
+                Self::steer_to_unused_number,
+                Self::steer_to_unused_name,
+            ] {
                 let Some(steer) = steering(self, calls, &used, &mut steered) else {
                     continue;
                 };
@@ -1868,6 +1881,103 @@ impl Checking {
             .filter_map(|call| call.arguments.get(&argument).cloned())
             .collect();
         tracing::debug!(call = %last.name, %argument, choices = ?choices, "asked for the call again with a number the user wrote that no call used");
+        Some(Steer {
+            grammar,
+            argument,
+            excluded,
+        })
+    }
+
+    /// One more call of the last call's function with a string argument chosen among the
+    /// names the user wrote that no call used (see [`written_names`]) and that follow the
+    /// same word as its value, after it and a word opening another request (see
+    /// [`written_as_next_request`]): "a flight from San Francisco to Tokyo … and another from
+    /// Tokyo to Sydney" copied, Sydney follows "to" as Tokyo does, and `destination_city`
+    /// chosen among ["Sydney"] makes the model write the second flight. The first such
+    /// argument in the schema's order; the call gives every argument the last one gave.
+    /// Once per function, argument and choices (`steered`).
+    fn steer_to_unused_name(
+        &self,
+        calls: &[ParsedCall],
+        used: &HashSet<String>,
+        steered: &mut HashSet<String>,
+    ) -> Option<Steer> {
+        let message = self.check.probe_unused_names.as_deref()?;
+        let grounds = &self.check.grounds;
+        // A name inside a value a call gave ("Maroon" of "Maroon 5", "Chicago" of "Chicago,
+        // IL") is that value's.
+        let mut given: Vec<String> = Vec::new();
+        for call in calls {
+            collect_strings(&call.arguments, &mut given);
+        }
+        let names = written_names(message);
+        let unused: Vec<_> = names
+            .iter()
+            .filter(|written| {
+                let name = written.name.to_lowercase();
+                let found = grounds.found_values(&Value::String(written.name.clone()));
+                !found.is_empty()
+                    && !found.iter().any(|key| used.contains(key))
+                    && !given.iter().any(|value| value.contains(&name))
+            })
+            .collect();
+        if unused.is_empty() {
+            return None;
+        }
+        let last = calls.last()?;
+        let properties = self
+            .check
+            .schema(&last.name)
+            .get("properties")?
+            .as_object()?;
+        let (argument, choices) = properties.iter().find_map(|(property, schema)| {
+            if schema.get("enum").is_some() {
+                return None;
+            }
+            let value = last.arguments.get(property)?.as_str()?;
+            // Names are chosen for a name ("Tokyo"), not for "kilometers".
+            if !names
+                .iter()
+                .any(|written| written.name.eq_ignore_ascii_case(value))
+            {
+                return None;
+            }
+            let after = word_before(message, value)?;
+            let mut choices: Vec<Value> = Vec::new();
+            // The same place written longer ("Louvre Museum" beside `"Louvre"`) is no other
+            // value; a name that is no next request ("on Mars if my weight on Earth") no call.
+            let next = unused.iter().filter(|written| {
+                written.after.as_deref() == Some(&after)
+                    && !written.name.to_lowercase().contains(&value.to_lowercase())
+                    && written_as_next_request(message, value, &written.name)
+            });
+            for written in next {
+                let choice = Value::String(written.name.clone());
+                if !choices.contains(&choice) {
+                    choices.push(choice);
+                }
+            }
+            (!choices.is_empty()).then(|| (property.clone(), choices))
+        })?;
+        if !first_steer(steered, "naming", &last.name, &argument, &choices) {
+            return None;
+        }
+        let given: Vec<&str> = last
+            .arguments
+            .as_object()?
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let grammar = self
+            .check
+            .tools
+            .call_grammar_choosing(&last.name, &argument, &choices, &given)?;
+        let excluded = calls
+            .iter()
+            .filter(|call| call.name == last.name)
+            .filter_map(|call| call.arguments.get(&argument).cloned())
+            .collect();
+        tracing::debug!(call = %last.name, %argument, choices = ?choices, "asked for the call again with a name the user wrote that no call used");
         Some(Steer {
             grammar,
             argument,
@@ -2702,6 +2812,18 @@ fn first_steer(
         "{kind}\u{1f}{function}\u{1f}{argument}\u{1f}{}",
         Value::Array(values.to_vec())
     ))
+}
+
+/// Every string `value` holds, at any depth, lowercased, added to `strings`.
+fn collect_strings(value: &Value, strings: &mut Vec<String>) {
+    match value {
+        Value::String(text) => strings.push(text.to_lowercase()),
+        Value::Array(items) => items.iter().for_each(|item| collect_strings(item, strings)),
+        Value::Object(fields) => fields
+            .values()
+            .for_each(|field| collect_strings(field, strings)),
+        _ => {}
+    }
 }
 
 /// The functions `calls` call, in the order first called, each with its calls.
@@ -4356,6 +4478,52 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_copied_call_is_asked_again_with_a_name_the_user_wrote_after_the_same_word() {
+        let route = |start: &str, end: &str| call("route", json!({"start": start, "end": end}));
+        let first = route("Boston", "Chicago");
+        let second = route("Chicago", "Denver");
+        let question =
+            "Plan a drive from Boston to Chicago, and another one from Chicago to Denver.";
+        let (answer, requests, report) = try_answer(
+            question,
+            ToolChoice::Auto,
+            // The model's first answer, its two extra calls (copies), the steered one.
+            vec![first.clone(), first.clone(), first.clone(), second.clone()],
+        )
+        .await;
+        assert_eq!(answer.expect("generated").0, format!("{first}\n{second}"));
+        let steered = tools()
+            .call_grammar_choosing("route", "end", &[json!("Denver")], &["end", "start"])
+            .expect("end can be chosen");
+        assert_eq!(requests[3].grammar, Some(steered));
+        let added: Vec<_> = report
+            .expect("a call was added")
+            .added
+            .iter()
+            .map(|c| c.reason)
+            .collect();
+        assert_eq!(added, vec!["steered"]);
+        // The name left follows another word than any value of the call: nothing steered.
+        let (answer, requests, _) = try_answer(
+            "Plan a drive from Boston to Chicago, and show Denver too.",
+            ToolChoice::Auto,
+            vec![first.clone(); 4],
+        )
+        .await;
+        assert_eq!(answer.expect("generated").0, first);
+        assert_eq!(requests.len(), 3);
+        // Off: the copies end the answer.
+        let off = ToolCallTuning {
+            probe_unused_names: false,
+            ..ToolCallTuning::default()
+        };
+        let (answer, requests, _) =
+            try_answer_tuned(&off, question, ToolChoice::Auto, vec![first.clone(); 4]).await;
+        assert_eq!(answer.expect("generated").0, first);
+        assert_eq!(requests.len(), 3);
+    }
+
+    #[tokio::test]
     async fn a_copied_call_is_asked_again_with_a_number_the_user_wrote_that_no_call_used() {
         let swift = call("play", json!({"artist": "Taylor Swift", "minutes": 20}));
         let adele = call("play", json!({"minutes": 15, "artist": "Adele"}));
@@ -4622,6 +4790,7 @@ mod tests {
             calls_for_list_combinations: false,
             probe_other_values: false,
             probe_unused_numbers: false,
+            probe_unused_names: false,
             drop_copied_values: false,
             pronouns_are_values: true,
             other_functions_by_name: false,

@@ -12,6 +12,7 @@ mod grounding;
 mod implied;
 mod lists;
 mod named;
+mod names;
 mod opposites;
 mod placement;
 mod relevance;

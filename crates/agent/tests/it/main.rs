@@ -123,6 +123,7 @@ pub fn open_agent_with(dir: &Path, backend: Arc<ScriptedBackend>, options: Agent
                 calls_for_list_combinations: false,
                 probe_other_values: false,
                 probe_unused_numbers: false,
+                probe_unused_names: false,
                 drop_copied_values: false,
                 pronouns_are_values: true,
                 other_functions_by_name: false,

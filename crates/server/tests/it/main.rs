@@ -39,6 +39,7 @@ fn exact_tuning() -> fulcrum_agent::ToolCallTuning {
         calls_for_list_combinations: false,
         probe_other_values: false,
         probe_unused_numbers: false,
+        probe_unused_names: false,
         drop_copied_values: false,
         pronouns_are_values: true,
         other_functions_by_name: false,

@@ -119,6 +119,10 @@ pub struct ToolCallTuning {
     /// message names it after writing them ("the origin of Buddhism, then of Hinduism, and
     /// the core beliefs of both").
     pub companion_calls: bool,
+    /// With parallel calls allowed, a lone call whose optional values the user's message
+    /// writes in different requests, each later one a variant ("again", "this time", "what
+    /// if"), is made one call per request.
+    pub variants_as_calls: bool,
     /// With parallel calls allowed, where the calls of one function fill two arguments from
     /// two lists the user wrote, every pairing is made ("the Lakers and the Bulls in 2018 and
     /// 2020" is four calls), unless the message pairs them ("respectively").
@@ -323,6 +327,7 @@ impl Default for ToolCallTuning {
             calls_for_named_choices: true,
             flags_both_ways: true,
             companion_calls: true,
+            variants_as_calls: true,
             calls_for_list_combinations: true,
             // Measured where it can act: +2 of 40 on the tuning half, none lost on either
             // half (EVAL.md), once held away from values as they begin (not `30` away from `3`).

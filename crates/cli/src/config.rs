@@ -70,6 +70,9 @@ pub struct Config {
     /// When parallel calls are allowed, call a function called with another's values again
     /// for that other's other values where the message names it after them.
     pub companion_calls: bool,
+    /// When parallel calls are allowed, make a lone call one call per request where the
+    /// message writes its options in requests that are variants of one another.
+    pub variants_as_calls: bool,
     /// When parallel calls are allowed, make every pairing of two lists the user wrote that
     /// the calls of one function take their values from, unless the message pairs them.
     pub calls_for_list_combinations: bool,
@@ -293,6 +296,7 @@ impl Default for Config {
             calls_for_named_choices: true,
             flags_both_ways: true,
             companion_calls: true,
+            variants_as_calls: true,
             calls_for_list_combinations: true,
             probe_other_values: true,
             probe_unused_numbers: true,
@@ -382,7 +386,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 99] = [
+pub const KEYS: [&str; 100] = [
     "engine",
     "upstreams",
     "host",
@@ -407,6 +411,7 @@ pub const KEYS: [&str; 99] = [
     "calls_for_named_choices",
     "flags_both_ways",
     "companion_calls",
+    "variants_as_calls",
     "calls_for_list_combinations",
     "probe_other_values",
     "probe_unused_numbers",
@@ -567,6 +572,7 @@ impl Config {
             calls_for_named_choices: self.calls_for_named_choices,
             flags_both_ways: self.flags_both_ways,
             companion_calls: self.companion_calls,
+            variants_as_calls: self.variants_as_calls,
             calls_for_list_combinations: self.calls_for_list_combinations,
             probe_other_values: self.probe_other_values,
             probe_unused_numbers: self.probe_unused_numbers,

@@ -64,6 +64,7 @@ use super::placement::Placement;
 use super::relevance::{several_parts, CalledFunction, Relevance, RelevanceFloors};
 use super::repeated::repeated_values;
 use super::units::units_as_written;
+use super::variants::calls_per_variant;
 use super::written::WrittenCalls;
 use super::years::repeated_years;
 use crate::tuning::ToolCallTuning;
@@ -182,9 +183,10 @@ pub struct DroppedArgument {
     pub value: Value,
     /// `not_in_conversation` (a value nobody wrote), `choice_not_named` (one of an enum's
     /// values the user did not name), `copied_value` (another argument's value, copied),
-    /// `copied_number` (a number the user wrote, copied from another argument) or
+    /// `copied_number` (a number the user wrote, copied from another argument),
     /// `another_calls_sentence` (a value written once, in a sentence of another call's values
-    /// and none of this one's).
+    /// and none of this one's) or `another_variant` (an option of another request the call
+    /// was split into).
     pub reason: &'static str,
 }
 
@@ -294,6 +296,9 @@ pub struct CallCheck {
     /// The user's message, when a function called with another's values is called again
     /// with that other's other values (see [`companion_calls`]).
     companions: Option<String>,
+    /// The user's message, when a lone call whose options it writes in different requests,
+    /// each a variant of one before, is made one call per request (see [`calls_per_variant`]).
+    variants: Option<String>,
     /// Leave out optional arguments whose values are not in the conversation.
     ground_optionals: bool,
     /// Leave out optional choices the user's message does not name.
@@ -436,6 +441,9 @@ impl CallCheck {
         let companions = message
             .filter(|_| on(tuning.companion_calls) && parallel)
             .map(str::to_string);
+        let variants = message
+            .filter(|_| on(tuning.variants_as_calls) && parallel)
+            .map(str::to_string);
         let asked = message
             .filter(|_| on(tuning.other_functions_asked) && parallel)
             .map(AskedFunctions::new);
@@ -500,6 +508,7 @@ impl CallCheck {
             && choices.is_none()
             && flag_mentions.is_none()
             && companions.is_none()
+            && variants.is_none()
             && asked.is_none()
             && placement.is_none()
             && !parts_not_new
@@ -541,6 +550,7 @@ impl CallCheck {
             choices,
             flag_mentions,
             companions,
+            variants,
             ground_optionals,
             ground_choices,
             ground_flags,
@@ -1031,6 +1041,7 @@ impl Checking {
         // ("stage 7 in easy mode and stage 3 in hard mode"), which the model writes itself.
         self.pair_in_order(&mut calls);
         self.add_named_choices(&mut calls);
+        self.split_variants(&mut calls);
         self.add_flags_both_ways(&mut calls);
         self.add_companion_calls(&mut calls);
         self.add_list_combinations(&mut calls);
@@ -1278,6 +1289,69 @@ impl Checking {
                     });
                     calls.push(copy);
                 }
+            }
+        }
+    }
+
+    /// Each lone call whose optional values the user's message writes in different requests,
+    /// each later one a variant of one before ("then fetch the same sequence again but this
+    /// time in 'genbank' format, and finally once more but now with 500 base pairs
+    /// upstream"), made one call per request (see [`calls_per_variant`]): the first in the
+    /// call's place, its options the others take reported left out, the others added after
+    /// the calls. Only where every call is valid against the tool's schema and they fit in
+    /// [`MAX_PROBED_CALLS`].
+    fn split_variants(&self, calls: &mut Vec<ParsedCall>) {
+        let Some(message) = &self.check.variants else {
+            return;
+        };
+        let made = calls.len();
+        for at in 0..made {
+            let call = &calls[at];
+            if calls[..made].iter().filter(|c| c.name == call.name).count() != 1 {
+                continue;
+            }
+            let schema = self.check.schema(&call.name);
+            let Some(variants) = calls_per_variant(message, &call.arguments, schema) else {
+                continue;
+            };
+            let variants: Vec<ParsedCall> = variants
+                .into_iter()
+                .map(|arguments| ParsedCall {
+                    name: call.name.clone(),
+                    arguments,
+                })
+                .collect();
+            let fits = calls.len() + variants.len() - 1 <= MAX_PROBED_CALLS;
+            if !fits
+                || variants
+                    .iter()
+                    .any(|v| self.check.tools.validate(v).is_err())
+            {
+                continue;
+            }
+            let mut variants = variants.into_iter();
+            let Some(first) = variants.next() else {
+                continue;
+            };
+            let dropped: Vec<DroppedArgument> = call
+                .arguments
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(name, _)| first.arguments.get(name.as_str()).is_none())
+                .map(|(name, value)| DroppedArgument {
+                    function: call.name.clone(),
+                    argument: name.clone(),
+                    value: value.clone(),
+                    reason: "another_variant",
+                })
+                .collect();
+            tracing::debug!(call = %call.name, arguments = %call.arguments, "made a call per request the message writes its options in");
+            self.note(|changes| changes.dropped_arguments.extend(dropped));
+            calls[at] = first;
+            for variant in variants {
+                self.note(|changes| changes.added.push(CheckedCall::new(&variant, "variant")));
+                calls.push(variant);
             }
         }
     }
@@ -4308,6 +4382,50 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_lone_call_is_made_one_call_per_request_that_varies_it() {
+        let all = call(
+            "play",
+            json!({"artist": "Queen", "minutes": 20, "lyrics": true, "order": "shuffled"}),
+        );
+        let question =
+            "Play Queen for 20 minutes with lyrics, then play Queen again but this time shuffled.";
+        let (text, _, _, report) =
+            answer_reported(question, ToolChoice::Auto, vec![all.clone(); 3]).await;
+        let with_lyrics = call(
+            "play",
+            json!({"artist": "Queen", "minutes": 20, "lyrics": true}),
+        );
+        let shuffled = call(
+            "play",
+            json!({"artist": "Queen", "minutes": 20, "order": "shuffled"}),
+        );
+        assert_eq!(text, format!("{with_lyrics}\n{shuffled}"));
+        let report = report.expect("the call was split");
+        assert_eq!(report.added.len(), 1);
+        assert_eq!(report.added[0].reason, "variant");
+        assert_eq!(report.dropped_arguments.len(), 1);
+        assert_eq!(report.dropped_arguments[0].argument, "order");
+        assert_eq!(report.dropped_arguments[0].reason, "another_variant");
+
+        // Both options asked in one request: one call.
+        let (text, _, _) = answer(
+            "Play Queen for 20 minutes with lyrics, shuffled.",
+            ToolChoice::Auto,
+            vec![all.clone(); 3],
+        )
+        .await;
+        assert_eq!(text, all);
+
+        let off = ToolCallTuning {
+            variants_as_calls: false,
+            ..ToolCallTuning::default()
+        };
+        let (answer, _, _) =
+            try_answer_tuned(&off, question, ToolChoice::Auto, vec![all.clone(); 3]).await;
+        assert_eq!(answer.expect("generated").0, all);
+    }
+
+    #[tokio::test]
     async fn a_companion_function_is_called_for_the_other_values_the_message_names_it_after() {
         let tool = |name: &str| fulcrum_chat::ToolDefinition {
             name: name.into(),
@@ -4787,6 +4905,7 @@ mod tests {
             calls_for_named_choices: false,
             flags_both_ways: false,
             companion_calls: false,
+            variants_as_calls: false,
             calls_for_list_combinations: false,
             probe_other_values: false,
             probe_unused_numbers: false,

@@ -18,6 +18,7 @@ mod placement;
 mod relevance;
 mod repeated;
 mod units;
+mod variants;
 mod written;
 mod years;
 

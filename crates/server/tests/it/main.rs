@@ -36,6 +36,7 @@ fn exact_tuning() -> fulcrum_agent::ToolCallTuning {
         calls_for_named_choices: false,
         flags_both_ways: false,
         companion_calls: false,
+        variants_as_calls: false,
         calls_for_list_combinations: false,
         probe_other_values: false,
         probe_unused_numbers: false,

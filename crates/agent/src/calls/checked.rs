@@ -1937,8 +1937,21 @@ impl Checking {
         if !first_steer(steered, "choosing", &last.name, &argument, &choices) {
             return None;
         }
-        // "The same again with this number" keeps what the call gave: a model that chose the
-        // number first tends to close the call after the argument its request names.
+        tracing::debug!(call = %last.name, %argument, choices = ?choices, "asked for the call again with a number the user wrote that no call used");
+        self.choosing_steer(calls, argument, choices)
+    }
+
+    /// The steer of one more call of the last of `calls`'s function with `argument` chosen
+    /// among `choices`, held away from the values the function's calls gave it. "The same
+    /// again with this value" keeps what the call gave: a model that chose the value first
+    /// tends to close the call after the argument its request names.
+    fn choosing_steer(
+        &self,
+        calls: &[ParsedCall],
+        argument: String,
+        choices: Vec<Value>,
+    ) -> Option<Steer> {
+        let last = calls.last()?;
         let given: Vec<&str> = last
             .arguments
             .as_object()?
@@ -1954,7 +1967,6 @@ impl Checking {
             .filter(|call| call.name == last.name)
             .filter_map(|call| call.arguments.get(&argument).cloned())
             .collect();
-        tracing::debug!(call = %last.name, %argument, choices = ?choices, "asked for the call again with a number the user wrote that no call used");
         Some(Steer {
             grammar,
             argument,
@@ -1968,8 +1980,8 @@ impl Checking {
     /// [`written_as_next_request`]): "a flight from San Francisco to Tokyo … and another from
     /// Tokyo to Sydney" copied, Sydney follows "to" as Tokyo does, and `destination_city`
     /// chosen among ["Sydney"] makes the model write the second flight. The first such
-    /// argument in the schema's order; the call gives every argument the last one gave.
-    /// Once per function, argument and choices (`steered`).
+    /// argument in the schema's order; the call gives every argument the last one gave (see
+    /// [`Self::choosing_steer`]). Once per function, argument and choices (`steered`).
     fn steer_to_unused_name(
         &self,
         calls: &[ParsedCall],
@@ -2036,27 +2048,8 @@ impl Checking {
         if !first_steer(steered, "naming", &last.name, &argument, &choices) {
             return None;
         }
-        let given: Vec<&str> = last
-            .arguments
-            .as_object()?
-            .keys()
-            .map(String::as_str)
-            .collect();
-        let grammar = self
-            .check
-            .tools
-            .call_grammar_choosing(&last.name, &argument, &choices, &given)?;
-        let excluded = calls
-            .iter()
-            .filter(|call| call.name == last.name)
-            .filter_map(|call| call.arguments.get(&argument).cloned())
-            .collect();
         tracing::debug!(call = %last.name, %argument, choices = ?choices, "asked for the call again with a name the user wrote that no call used");
-        Some(Steer {
-            grammar,
-            argument,
-            excluded,
-        })
+        self.choosing_steer(calls, argument, choices)
     }
 
     /// Whether the argument `steer` held away took a value the user wrote that is none of

@@ -56,6 +56,10 @@ const MIN_NAME_WORD_CHARS: usize = 4;
 /// apostrophe.
 const NEGATIONS: &[&str] = &["not", "no", "non", "never", "without", "t"];
 
+/// Verbs many flags' names start with ("include_images", "show_details"): written both ways
+/// they may be about two flags ("don't include images, but include the descriptions").
+const GENERIC_FLAG_VERBS: &[&str] = &["include", "return", "show", "allow", "enable", "give"];
+
 /// How many words before a flag's word a negation still reaches ("I don't need the full
 /// text").
 const NEGATION_REACH: usize = 5;
@@ -76,8 +80,8 @@ impl FlagMentions {
             .split(SENTENCE_ENDS)
             .map(|sentence| {
                 sentence
-                    .split(|c: char| !latin_word_char(c) && c != '\'')
-                    .flat_map(|word| word.split('\''))
+                    // "don't" is "don" and "t": the apostrophe is no word character.
+                    .split(|c: char| !latin_word_char(c))
                     .filter(|word| !word.is_empty())
                     .map(str::to_string)
                     .collect()
@@ -96,6 +100,7 @@ impl FlagMentions {
             .iter()
             .filter(|word| word.chars().count() >= MIN_NAME_WORD_CHARS)
             .filter(|word| !FLAG_WORDS.contains(&word.as_str()))
+            .filter(|word| !GENERIC_FLAG_VERBS.contains(&word.as_str()))
             .any(|word| {
                 let (mut plain, mut negated) = (false, false);
                 for sentence in &self.sentences {
@@ -300,6 +305,11 @@ mod tests {
         ));
         // A negation does not reach into the next sentence.
         assert!(!both("Not now. Isothermal, please.", "isothermal"));
+        // A verb many flags start with is no word of this one.
+        assert!(!both(
+            "Don't include images, but include the descriptions.",
+            "include_images"
+        ));
         // Words shorter than four letters or of any flag say nothing.
         assert!(!both("Is it on? It is not on.", "is_on"));
     }

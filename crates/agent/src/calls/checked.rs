@@ -1307,7 +1307,7 @@ impl Checking {
         let made = calls.len();
         for at in 0..made {
             let call = &calls[at];
-            if calls[..made].iter().filter(|c| c.name == call.name).count() != 1 {
+            if !alone_of_its_function(&calls[..made], &call.name) {
                 continue;
             }
             let schema = self.check.schema(&call.name);
@@ -1372,7 +1372,7 @@ impl Checking {
                 return;
             }
             let call = &calls[at];
-            if calls[..made].iter().filter(|c| c.name == call.name).count() != 1 {
+            if !alone_of_its_function(&calls[..made], &call.name) {
                 continue;
             }
             let Some(properties) = self
@@ -2879,6 +2879,11 @@ fn first_steer(
         "{kind}\u{1f}{function}\u{1f}{argument}\u{1f}{}",
         Value::Array(values.to_vec())
     ))
+}
+
+/// Whether `calls` hold exactly one call of `function`.
+fn alone_of_its_function(calls: &[ParsedCall], function: &str) -> bool {
+    calls.iter().filter(|call| call.name == function).count() == 1
 }
 
 /// Every string `value` holds, at any depth, lowercased, added to `strings`.

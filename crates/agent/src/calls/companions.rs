@@ -9,7 +9,7 @@
 //! other values are the first function's alone ("the weather and the air quality in Paris,
 //! and the weather in London").
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use fulcrum_chat::tools::ParsedCall;
 
@@ -32,7 +32,7 @@ pub fn companion_calls(message: &str, calls: &[ParsedCall]) -> Vec<ParsedCall> {
             names.push(&call.name);
         }
     }
-    let of = |name: &str| -> Vec<&serde_json::Map<String, Value>> {
+    let of = |name: &str| -> Vec<&Map<String, Value>> {
         calls
             .iter()
             .filter(|call| call.name == name)
@@ -58,34 +58,21 @@ pub fn companion_calls(message: &str, calls: &[ParsedCall]) -> Vec<ParsedCall> {
                     continue;
                 };
                 for lead in leads.iter().filter(|lead| !std::ptr::eq(**lead, first)) {
-                    let Some(values) = shared
-                        .iter()
-                        .map(|name| Some((name.as_str(), lead.get(name.as_str())?)))
-                        .collect::<Option<Vec<_>>>()
-                    else {
-                        continue;
+                    let pair = Pair {
+                        leader,
+                        companion,
+                        first,
+                        lead,
+                        follow,
                     };
-                    let other: Vec<&Value> = values
-                        .iter()
-                        .filter(|(name, value)| first.get(*name) != Some(*value))
-                        .map(|(_, value)| *value)
-                        .collect();
-                    if other.is_empty() || !named_after(&lower, companion, leader, &other) {
+                    let Some(call) = pair.companion_call(&lower, &shared) else {
                         continue;
-                    }
-                    let mut arguments = (*follow).clone();
-                    for (name, value) in &values {
-                        arguments.insert((*name).to_string(), (*value).clone());
-                    }
-                    let call = ParsedCall {
-                        name: companion.to_string(),
-                        arguments: Value::Object(arguments),
                     };
                     let made = calls.iter().chain(&added).any(|c| {
                         c.name == call.name
-                            && values
+                            && shared
                                 .iter()
-                                .all(|(name, value)| c.arguments.get(*name) == Some(*value))
+                                .all(|name| c.arguments.get(name) == call.arguments.get(name))
                     });
                     if !made {
                         added.push(call);
@@ -97,12 +84,47 @@ pub fn companion_calls(message: &str, calls: &[ParsedCall]) -> Vec<ParsedCall> {
     added
 }
 
+/// A companion's call (`follow`) beside the leader's call it shares values with (`first`),
+/// and another call of the leader (`lead`).
+struct Pair<'a> {
+    leader: &'a str,
+    companion: &'a str,
+    first: &'a Map<String, Value>,
+    lead: &'a Map<String, Value>,
+    follow: &'a Map<String, Value>,
+}
+
+impl Pair<'_> {
+    /// `follow` with the `shared` arguments set to `lead`'s values, when `lead` gives them
+    /// all, some differ from `first`'s, and `message` (lowercased) names the companion after
+    /// it writes those (see [`named_after`]).
+    fn companion_call(&self, message: &str, shared: &[String]) -> Option<ParsedCall> {
+        let values = shared
+            .iter()
+            .map(|name| Some((name.as_str(), self.lead.get(name.as_str())?)))
+            .collect::<Option<Vec<_>>>()?;
+        let other: Vec<&Value> = values
+            .iter()
+            .filter(|(name, value)| self.first.get(*name) != Some(*value))
+            .map(|(_, value)| *value)
+            .collect();
+        if other.is_empty() || !named_after(message, self.companion, self.leader, &other) {
+            return None;
+        }
+        let mut arguments = self.follow.clone();
+        for (name, value) in values {
+            arguments.insert(name.to_string(), value.clone());
+        }
+        Some(ParsedCall {
+            name: self.companion.to_string(),
+            arguments: Value::Object(arguments),
+        })
+    }
+}
+
 /// The names of the arguments `follow` shares with `lead`, same name and same value, when
 /// there are some and every argument of `follow` whose value `lead` holds is among them.
-fn shared_arguments(
-    lead: &serde_json::Map<String, Value>,
-    follow: &serde_json::Map<String, Value>,
-) -> Option<Vec<String>> {
+fn shared_arguments(lead: &Map<String, Value>, follow: &Map<String, Value>) -> Option<Vec<String>> {
     let mut shared = Vec::new();
     for (name, value) in follow {
         if lead.get(name) == Some(value) {

@@ -82,8 +82,10 @@ pub fn word_before(text: &str, value: &str) -> Option<String> {
     before(&words, at)
 }
 
-/// Words that open another request ("… to Tokyo, and another flight to Sydney").
-const NEXT_REQUEST_WORDS: &[&str] = &[
+/// Words that, standing between a value and a name, make the name another request's ("…
+/// to Tokyo, and another flight to Sydney"). Looser than where `variants` splits a message
+/// into requests: "and" joins requests here, where it would split every list there.
+const NEXT_REQUEST_CUES: &[&str] = &[
     "and",
     "another",
     "then",
@@ -120,7 +122,7 @@ pub fn written_as_next_request(text: &str, value: &str, name: &str) -> bool {
     };
     text[after_value..name_at]
         .iter()
-        .any(|word| NEXT_REQUEST_WORDS.contains(&word.as_str()))
+        .any(|word| NEXT_REQUEST_CUES.contains(&word.as_str()))
 }
 
 /// A word of the text, or a quoted value standing where a word would.

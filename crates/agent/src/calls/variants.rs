@@ -14,8 +14,9 @@ use serde_json::{Map, Value};
 
 use super::grounding::{find_words, name_words, required_names};
 
-/// Words that open another request in a message.
-const NEXT_REQUEST_WORDS: &[&str] = &[
+/// Words where another request of a message starts (not "and", which joins the members of
+/// a list as often as requests; compare `names`' cues).
+const REQUEST_OPENERS: &[&str] = &[
     "then",
     "finally",
     "lastly",
@@ -112,7 +113,7 @@ pub fn calls_per_variant(message: &str, arguments: &Value, schema: &Value) -> Op
 /// Where each request of `text` starts: at 0, and at each word that opens another one.
 fn request_starts(text: &[char]) -> Vec<usize> {
     let mut starts = vec![0];
-    for word in NEXT_REQUEST_WORDS {
+    for word in REQUEST_OPENERS {
         let word = chars(word);
         let mut from = 0;
         while let Some(at) = find_words(&text[from..], &word) {

@@ -114,6 +114,11 @@ pub struct ToolCallTuning {
     /// argument the other way where the user's message asks for it both on and off ("the
     /// process is isothermal … what if it is not isothermal").
     pub flags_both_ways: bool,
+    /// A boolean argument the calls of a function all set one way is set the other where the
+    /// user's message writes a word of its name only that way: plainly ("the population and
+    /// species of turtles": `species: true`) or only after a negation ("without the
+    /// history": `include_history: false`).
+    pub flags_as_written: bool,
     /// With parallel calls allowed, a function called with the values another function was
     /// also called with is called again with that other's other values, where the user's
     /// message names it after writing them ("the origin of Buddhism, then of Hinduism, and
@@ -326,6 +331,7 @@ impl Default for ToolCallTuning {
             list_members_per_function: true,
             calls_for_named_choices: true,
             flags_both_ways: true,
+            flags_as_written: true,
             companion_calls: true,
             variants_as_calls: true,
             calls_for_list_combinations: true,

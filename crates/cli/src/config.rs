@@ -67,6 +67,9 @@ pub struct Config {
     /// When parallel calls are allowed, make the one call of a function again with a flag
     /// the other way where the user asks for it both on and off.
     pub flags_both_ways: bool,
+    /// Set a boolean argument as the user's message writes a word of its name: on where it
+    /// is written plainly only, off where only after a negation.
+    pub flags_as_written: bool,
     /// When parallel calls are allowed, call a function called with another's values again
     /// for that other's other values where the message names it after them.
     pub companion_calls: bool,
@@ -295,6 +298,7 @@ impl Default for Config {
             list_members_per_function: true,
             calls_for_named_choices: true,
             flags_both_ways: true,
+            flags_as_written: true,
             companion_calls: true,
             variants_as_calls: true,
             calls_for_list_combinations: true,
@@ -386,7 +390,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 100] = [
+pub const KEYS: [&str; 101] = [
     "engine",
     "upstreams",
     "host",
@@ -410,6 +414,7 @@ pub const KEYS: [&str; 100] = [
     "list_members_per_function",
     "calls_for_named_choices",
     "flags_both_ways",
+    "flags_as_written",
     "companion_calls",
     "variants_as_calls",
     "calls_for_list_combinations",
@@ -571,6 +576,7 @@ impl Config {
             list_members_per_function: self.list_members_per_function,
             calls_for_named_choices: self.calls_for_named_choices,
             flags_both_ways: self.flags_both_ways,
+            flags_as_written: self.flags_as_written,
             companion_calls: self.companion_calls,
             variants_as_calls: self.variants_as_calls,
             calls_for_list_combinations: self.calls_for_list_combinations,

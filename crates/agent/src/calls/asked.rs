@@ -165,10 +165,15 @@ pub(super) fn tool_words(tool: &ToolDefinition) -> Vec<String> {
 
 pub(super) fn telling_words(text: &str) -> Vec<String> {
     text.split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|word| word.len() >= MIN_WORD_CHARS)
         .map(str::to_lowercase)
-        .filter(|word| !UNTELLING_WORDS.contains(&word.as_str()))
+        .filter(|word| is_telling(word))
         .collect()
+}
+
+/// Whether a lowercased word may tell one function from another: long enough, and not an
+/// English function word nor one any tool's description uses.
+pub(super) fn is_telling(word: &str) -> bool {
+    word.len() >= MIN_WORD_CHARS && !UNTELLING_WORDS.contains(&word)
 }
 
 fn han_pairs(text: &str) -> HashSet<String> {

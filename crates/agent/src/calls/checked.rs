@@ -31,7 +31,7 @@
 //! A text answer is decided at its first token (the grammar has no way from text into calls),
 //! so it streams as it comes; only call answers wait.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::{Arc, Mutex};
 
 use fulcrum_chat::tools::{
@@ -214,6 +214,7 @@ pub struct RewrittenArgument {
     /// (the value in the form its description lists it), `choice_named` (an optional choice
     /// the user's message names, which the call left out; `null` as the value),
     /// `currency_code` (a currency's name in an argument named for one, as its code),
+    /// `flag_as_written` (a flag set as the user's message writes a word of its name),
     /// `unit_as_written` (an argument named
     /// for a unit set to the one unit of its kind the user wrote; `null` as the value where
     /// the model left it out), `state_added` (the description asks
@@ -293,6 +294,9 @@ pub struct CallCheck {
     /// The user's message read for flags it asks for both on and off, when a lone call is
     /// made again with such a flag the other way.
     flag_mentions: Option<FlagMentions>,
+    /// The user's message read for flags, when a flag the calls of a function all set one
+    /// way is set as the message writes it (see [`FlagMentions::as_written`]).
+    flags_written: Option<FlagMentions>,
     /// The user's message, when a function called with another's values is called again
     /// with that other's other values (see [`companion_calls`]).
     companions: Option<String>,
@@ -438,6 +442,9 @@ impl CallCheck {
         let flag_mentions = message
             .filter(|_| on(tuning.flags_both_ways) && parallel)
             .map(FlagMentions::new);
+        let flags_written = message
+            .filter(|_| on(tuning.flags_as_written))
+            .map(FlagMentions::new);
         let companions = message
             .filter(|_| on(tuning.companion_calls) && parallel)
             .map(str::to_string);
@@ -507,6 +514,7 @@ impl CallCheck {
             && lists.is_none()
             && choices.is_none()
             && flag_mentions.is_none()
+            && flags_written.is_none()
             && companions.is_none()
             && variants.is_none()
             && asked.is_none()
@@ -549,6 +557,7 @@ impl CallCheck {
             combinations,
             choices,
             flag_mentions,
+            flags_written,
             companions,
             variants,
             ground_optionals,
@@ -1039,6 +1048,7 @@ impl Checking {
         }
         // After the calls asked for: a choice's own call may differ in more than the choice
         // ("stage 7 in easy mode and stage 3 in hard mode"), which the model writes itself.
+        self.set_flags_as_written(&mut calls);
         self.pair_in_order(&mut calls);
         self.add_named_choices(&mut calls);
         self.split_variants(&mut calls);
@@ -1352,6 +1362,62 @@ impl Checking {
             for variant in variants {
                 self.note(|changes| changes.added.push(CheckedCall::new(&variant, "variant")));
                 calls.push(variant);
+            }
+        }
+    }
+
+    /// `calls` with each boolean argument that every call of its function sets one way set
+    /// the other, where the user's message writes a word of its name only that other way
+    /// (see [`FlagMentions::as_written`]): "the population and species of turtles" asks for
+    /// `species: true`. Calls of one function that set a flag differently had each its own
+    /// part of the message ("as a decimal … this time as a ratio") and are left.
+    fn set_flags_as_written(&self, calls: &mut [ParsedCall]) {
+        let Some(mentions) = &self.check.flags_written else {
+            return;
+        };
+        let functions: BTreeSet<String> = calls.iter().map(|call| call.name.clone()).collect();
+        for function in functions {
+            let Some(properties) = self
+                .check
+                .schema(&function)
+                .get("properties")
+                .and_then(Value::as_object)
+            else {
+                continue;
+            };
+            for (name, property) in properties {
+                if property.get("type").and_then(Value::as_str) != Some("boolean") {
+                    continue;
+                }
+                let set: BTreeSet<Option<bool>> = calls
+                    .iter()
+                    .filter(|call| call.name == function)
+                    .map(|call| call.arguments.get(name).and_then(Value::as_bool))
+                    .collect();
+                let [Some(set)] = set.into_iter().collect::<Vec<_>>()[..] else {
+                    continue;
+                };
+                if mentions.as_written(name, &function) != Some(!set) {
+                    continue;
+                }
+                for call in calls.iter_mut().filter(|call| call.name == function) {
+                    let mut told = call.clone();
+                    told.arguments[name.as_str()] = Value::Bool(!set);
+                    if self.check.tools.validate(&told).is_err() {
+                        continue;
+                    }
+                    tracing::debug!(call = %call.name, argument = %name, value = !set, "set a flag as the user's message writes it");
+                    self.note(|changes| {
+                        changes.rewritten_arguments.push(RewrittenArgument {
+                            function: call.name.clone(),
+                            argument: name.clone(),
+                            value: Value::Bool(set),
+                            written: Value::Bool(!set),
+                            reason: "flag_as_written",
+                        })
+                    });
+                    *call = told;
+                }
             }
         }
     }
@@ -4380,6 +4446,53 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_flag_is_set_as_the_message_writes_a_word_of_it() {
+        let play = |artist: &str, lyrics: bool| {
+            call(
+                "play",
+                json!({"artist": artist, "minutes": 20, "lyrics": lyrics}),
+            )
+        };
+        let question = "Play Queen for 20 minutes with the lyrics on screen";
+        let (text, _, _, report) =
+            answer_reported(question, ToolChoice::Auto, vec![play("Queen", false)]).await;
+        assert_eq!(text, play("Queen", true));
+        let report = report.expect("a flag was set");
+        assert_eq!(report.rewritten_arguments.len(), 1);
+        assert_eq!(report.rewritten_arguments[0].reason, "flag_as_written");
+        assert_eq!(report.rewritten_arguments[0].value, json!(false));
+        assert_eq!(report.rewritten_arguments[0].written, json!(true));
+
+        // Written only after a negation: off, in every call of the function.
+        let two = |lyrics| format!("{}\n{}", play("Queen", lyrics), play("Muse", lyrics));
+        let (text, _, _) = answer(
+            "Play Queen and Muse for 20 minutes each, but not with the lyrics",
+            ToolChoice::Auto,
+            vec![two(true)],
+        )
+        .await;
+        assert_eq!(text, two(false));
+
+        // Calls that set it differently had each its own part of the message: left.
+        let apart = format!("{}\n{}", play("Queen", true), play("Muse", false));
+        let (text, _, _) = answer(
+            "Play Queen for 20 minutes, and Muse for 20 minutes with lyrics",
+            ToolChoice::Auto,
+            vec![apart.clone()],
+        )
+        .await;
+        assert_eq!(text, apart);
+
+        let off = ToolCallTuning {
+            flags_as_written: false,
+            ..ToolCallTuning::default()
+        };
+        let (answer, _, _) =
+            try_answer_tuned(&off, question, ToolChoice::Auto, vec![play("Queen", false)]).await;
+        assert_eq!(answer.expect("generated").0, play("Queen", false));
+    }
+
+    #[tokio::test]
     async fn a_lone_call_is_made_one_call_per_request_that_varies_it() {
         let all = call(
             "play",
@@ -4902,6 +5015,7 @@ mod tests {
             list_members_per_function: false,
             calls_for_named_choices: false,
             flags_both_ways: false,
+            flags_as_written: false,
             companion_calls: false,
             variants_as_calls: false,
             calls_for_list_combinations: false,

@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use fulcrum_chat::ToolDefinition;
 
-use super::asked::{telling_words, tool_words};
+use super::asked::{is_telling, telling_words, tool_words};
 use super::grounding::{
     latin_word_char, name_words, property, property_description, required_names, same_word_stem,
     Grounds,
@@ -53,8 +53,8 @@ const MIN_NAME_WORD_CHARS: usize = 4;
 
 /// Words that turn a flag off where they stand shortly before its word ("is not isothermal",
 /// "without applying standardization"); "t" is what is left of "don't", "isn't" at the
-/// apostrophe.
-const NEGATIONS: &[&str] = &["not", "no", "non", "never", "without", "t"];
+/// apostrophe; "few" is "not many" ("has few artistic interests"), but not in "a few".
+const NEGATIONS: &[&str] = &["not", "no", "non", "never", "without", "t", "few"];
 
 /// Verbs many flags' names start with ("include_images", "show_details"): written both ways
 /// they may be about two flags ("don't include images, but include the descriptions").
@@ -96,34 +96,94 @@ impl FlagMentions {
     /// both ways: "I don't need the full text" turns off `full_text` and says nothing for
     /// it, though "text" follows no negation directly.
     pub fn both_ways(&self, name: &str) -> bool {
-        name_words(name)
-            .iter()
-            .filter(|word| word.chars().count() >= MIN_NAME_WORD_CHARS)
-            .filter(|word| !FLAG_WORDS.contains(&word.as_str()))
-            .filter(|word| !GENERIC_FLAG_VERBS.contains(&word.as_str()))
-            .any(|word| {
-                let (mut plain, mut negated) = (false, false);
-                for sentence in &self.sentences {
-                    for (at, token) in sentence.iter().enumerate() {
-                        if !same_word_stem(word, token) {
-                            continue;
-                        }
-                        let before = &sentence[at.saturating_sub(NEGATION_REACH)..at];
-                        match before.iter().rposition(|w| NEGATIONS.contains(&w.as_str())) {
-                            Some(negation) => {
-                                negated = true;
-                                // "with and without standardization", "with or without".
-                                plain |= negation >= 2
-                                    && before[negation - 2] == "with"
-                                    && matches!(before[negation - 1].as_str(), "and" | "or");
-                            }
-                            None => plain = true,
-                        }
-                    }
-                }
-                plain && negated
-            })
+        flag_name_words(name).any(|word| {
+            let written = self.written(&word);
+            written.plainly && written.negated
+        })
     }
+
+    /// The value the text asks for the flag `name` of the tool `tool_name`: `true` where it
+    /// writes words of the flag's name only plainly ("the population and species of
+    /// turtles" for `species`), `false` where only after a negation ("without their
+    /// history" for `include_history`); `None` where it writes them both ways or not at all.
+    /// Words of the tool's own name ("function" of `function_lookup`) and words any
+    /// description uses tell nothing of the flag.
+    pub fn as_written(&self, name: &str, tool_name: &str) -> Option<bool> {
+        let tool_words = name_words(tool_name);
+        let mut written = Written::default();
+        for word in flag_name_words(name)
+            .filter(|word| is_telling(word))
+            .filter(|word| !tool_words.iter().any(|tool| same_word_stem(tool, word)))
+        {
+            let of_word = self.written(&word);
+            written.plainly |= of_word.plainly;
+            written.negated |= of_word.negated;
+        }
+        match (written.plainly, written.negated) {
+            (true, false) => Some(true),
+            (false, true) => Some(false),
+            _ => None,
+        }
+    }
+
+    /// How the text writes `word`: plainly somewhere, after a negation somewhere.
+    fn written(&self, word: &str) -> Written {
+        let mut written = Written::default();
+        for sentence in &self.sentences {
+            for (at, token) in sentence.iter().enumerate() {
+                if !same_word_stem(word, token) {
+                    continue;
+                }
+                let from = at.saturating_sub(NEGATION_REACH);
+                let before = &sentence[from..at];
+                let negation =
+                    (0..before.len()).rposition(|offset| negates(sentence, from + offset));
+                match negation {
+                    Some(negation) => {
+                        written.negated = true;
+                        // "with and without standardization", "with or without".
+                        written.plainly |= negation >= 2
+                            && before[negation - 2] == "with"
+                            && matches!(before[negation - 1].as_str(), "and" | "or");
+                    }
+                    None => written.plainly = true,
+                }
+            }
+        }
+        written
+    }
+}
+
+/// Where a text writes a flag's word.
+#[derive(Debug, Default, Clone, Copy)]
+struct Written {
+    plainly: bool,
+    negated: bool,
+}
+
+/// Whether the word at `at` of `sentence` negates what follows: a negation, but not "No"
+/// before a number ("Case No 28473" numbers a case) nor "few" after "a" or "quite".
+fn negates(sentence: &[String], at: usize) -> bool {
+    let word = sentence[at].as_str();
+    let numbers_next = sentence
+        .get(at + 1)
+        .and_then(|next| next.chars().next())
+        .is_some_and(|c| c.is_ascii_digit());
+    let some = word == "few"
+        && at
+            .checked_sub(1)
+            .is_some_and(|before| matches!(sentence[before].as_str(), "a" | "quite"));
+    NEGATIONS.contains(&word) && !numbers_next && !some
+}
+
+/// The words of a flag's name that may tell it in a text: long enough, and neither a word
+/// that says what a flag is nor a verb many flags start with.
+fn flag_name_words(name: &str) -> impl Iterator<Item = String> {
+    name_words(name)
+        .into_iter()
+        .filter(|word| word.chars().count() >= MIN_NAME_WORD_CHARS)
+        .filter(|word| !FLAG_WORDS.contains(&word.as_str()))
+        .filter(|word| !GENERIC_FLAG_VERBS.contains(&word.as_str()))
 }
 
 /// The value a boolean `property` has when a call leaves it out: `true` only where its
@@ -312,6 +372,88 @@ mod tests {
         ));
         // Words shorter than four letters or of any flag say nothing.
         assert!(!both("Is it on? It is not on.", "is_on"));
+    }
+
+    #[test]
+    fn a_flag_is_asked_as_its_words_are_written() {
+        let written =
+            |text: &str, name: &str, tool: &str| FlagMentions::new(text).as_written(name, tool);
+        let turtles =
+            "Find out the population and species of turtles in Mississippi river in 2020.";
+        assert_eq!(
+            written(turtles, "species", "ecology.get_turtle_population"),
+            Some(true)
+        );
+        assert_eq!(
+            written(
+                "The latest game score, individual player stats, and team stats",
+                "include_player_stats",
+                "get_team_score"
+            ),
+            Some(true)
+        );
+        assert_eq!(
+            written(
+                "The details of case 28473, but without its history.",
+                "include_history",
+                "law_case.get_details"
+            ),
+            Some(false)
+        );
+        // "No" before a number numbers a case: the history is asked for.
+        assert_eq!(
+            written(
+                "Case law details of Case No 28473 and 64725, their history and litigants",
+                "include_history",
+                "law_case.get_details"
+            ),
+            Some(true)
+        );
+        // "Few" is "not many"; "a few" is some.
+        let traits =
+            "I'm talkative, gets nervous easily, has few artistic interests, tend to be lazy";
+        let five = "five_factor_model.analyse";
+        assert_eq!(written(traits, "artistic_interests", five), Some(false));
+        assert_eq!(written(traits, "talkative", five), Some(true));
+        assert_eq!(written(traits, "lazy", five), Some(true));
+        assert_eq!(
+            written(
+                "I have a few artistic interests",
+                "artistic_interests",
+                five
+            ),
+            Some(true)
+        );
+        // Both ways, or not at all: nothing to say.
+        assert_eq!(
+            written(
+                "The process is isothermal. What if it is not isothermal?",
+                "isothermal",
+                "entropy_change"
+            ),
+            None
+        );
+        assert_eq!(
+            written(turtles, "detailed", "ecology.get_turtle_population"),
+            None
+        );
+        // A word of the tool's own name, or one any description uses, tells nothing.
+        assert_eq!(
+            written(
+                "What is the function of ATP synthase in mitochondria?",
+                "specific_function",
+                "cell_biology.function_lookup"
+            ),
+            None
+        );
+        assert_eq!(
+            written(
+                "The population of turtles",
+                "population_only",
+                "get_population"
+            ),
+            None
+        );
     }
 
     #[test]

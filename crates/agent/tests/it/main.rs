@@ -119,6 +119,7 @@ pub fn open_agent_with(dir: &Path, backend: Arc<ScriptedBackend>, options: Agent
                 list_members_per_function: false,
                 calls_for_named_choices: false,
                 flags_both_ways: false,
+                flags_as_written: false,
                 companion_calls: false,
                 variants_as_calls: false,
                 calls_for_list_combinations: false,

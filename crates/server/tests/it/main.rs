@@ -35,6 +35,7 @@ fn exact_tuning() -> fulcrum_agent::ToolCallTuning {
         list_members_per_function: false,
         calls_for_named_choices: false,
         flags_both_ways: false,
+        flags_as_written: false,
         companion_calls: false,
         variants_as_calls: false,
         calls_for_list_combinations: false,

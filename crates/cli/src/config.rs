@@ -155,7 +155,8 @@ pub struct Config {
     /// points (5), in a number said to be in percent and not a decimal.
     pub percentages_as_points: bool,
     /// Set a number nobody wrote whose digits are two neighbouring members of a number list
-    /// the user wrote, run together (1520 for "15, 20 and 30"), to the first of them.
+    /// the user wrote, run together (1520 for "15, 20 and 30"), to the first of them, and a
+    /// time on the hour carried without its colon (2200 for "22:00") to its hour.
     pub numbers_run_together: bool,
     /// Set a number the user wrote as a percentage and plainly too to the percentage's value
     /// where the calls use it more often than it is written plainly.

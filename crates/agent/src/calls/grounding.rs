@@ -271,8 +271,35 @@ impl Grounds {
             .iter()
             .filter(|(name, _)| !required.contains(&name.as_str()))
             .filter(|(name, value)| self.value(value, property(schema, name)) == Some(false))
+            .filter(|(name, value)| !(is_zero(value) && self.writes_none_of(name)))
             .map(|(name, _)| name.clone())
             .collect()
+    }
+
+    /// Whether the text says there is none of what the argument `name` counts: a word of its
+    /// name (four letters or more) right after "without", "without any", "no" or "zero"
+    /// ("travels for 8 seconds without any acceleration" writes `acceleration: 0`).
+    fn writes_none_of(&self, name: &str) -> bool {
+        const NONE_WORDS: &[&str] = &["without", "no", "zero"];
+        let name_words: Vec<String> = name_words(name)
+            .into_iter()
+            .filter(|word| word.chars().count() >= 4)
+            .collect();
+        self.words.iter().enumerate().any(|(at, word)| {
+            if !NONE_WORDS.contains(&word.as_str()) {
+                return false;
+            }
+            let mut next = self.words.iter().skip(at + 1);
+            let counted = match next.next() {
+                Some(any) if any == "any" => next.next(),
+                other => other,
+            };
+            counted.is_some_and(|counted| {
+                name_words
+                    .iter()
+                    .any(|name_word| same_word_stem(name_word, counted))
+            })
+        })
     }
 
     /// The optional arguments of `arguments` set to a choice (an enum's string value) that
@@ -913,6 +940,11 @@ pub(super) fn latin_words(text: &str) -> Vec<String> {
         .filter(|w| w.chars().count() >= 2)
         .map(str::to_string)
         .collect()
+}
+
+/// Whether `value` is the number 0.
+fn is_zero(value: &Value) -> bool {
+    value.as_f64() == Some(0.0)
 }
 
 /// Whether two lowercased words are the same, share their first five letters (a word and
@@ -1789,6 +1821,35 @@ mod tests {
                 .invented_optionals(&json!({"event": "x", "depth": "brief"}), &schema)
                 .is_empty(),
             "Latin words against Chinese text cannot be told"
+        );
+    }
+
+    #[test]
+    fn a_zero_is_written_where_the_text_says_there_is_none() {
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "initial_velocity": {"type": "integer"},
+                "time": {"type": "integer"},
+                "acceleration": {"type": "number"}
+            },
+            "required": ["initial_velocity", "time"]
+        });
+        let none = Grounds::new("A car at 25 m/s travels for 8 seconds without any acceleration.");
+        let arguments = json!({"initial_velocity": 25, "time": 8, "acceleration": 0});
+        assert!(none.invented_optionals(&arguments, &schema).is_empty());
+        let no = Grounds::new("A car at 25 m/s for 8 seconds, no acceleration.");
+        assert!(no.invented_optionals(&arguments, &schema).is_empty());
+        // Said of something else, or a number other than 0: made up.
+        let other = Grounds::new("A car at 25 m/s travels for 8 seconds without any friction.");
+        assert_eq!(
+            other.invented_optionals(&arguments, &schema),
+            vec!["acceleration".to_string()]
+        );
+        let two = json!({"initial_velocity": 25, "time": 8, "acceleration": 2});
+        assert_eq!(
+            none.invented_optionals(&two, &schema),
+            vec!["acceleration".to_string()]
         );
     }
 

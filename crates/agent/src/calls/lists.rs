@@ -37,6 +37,8 @@ pub struct Lists {
     numbers: Vec<Vec<f64>>,
     /// Every number the text writes, in digits or in words, each time it does.
     mentions: Vec<f64>,
+    /// The hours of the times of day the text writes on the hour ("22:00" is 22).
+    clock_hours: Vec<f64>,
 }
 
 impl Lists {
@@ -79,10 +81,20 @@ impl Lists {
         }
         let mut mentions: Vec<f64> = written.iter().map(|number| number.value).collect();
         mentions.extend(spelled_numbers(text));
+        let clock_hours = written
+            .windows(2)
+            .filter(|pair| {
+                let gap = &chars[pair[0].end..pair[1].start];
+                let minutes = &chars[pair[1].start..pair[1].end];
+                gap == [':'] && minutes == ['0', '0'] && (0.0..24.0).contains(&pair[0].value)
+            })
+            .map(|pair| pair[0].value)
+            .collect();
         Lists {
             chars,
             numbers,
             mentions,
+            clock_hours,
         }
     }
 
@@ -241,14 +253,22 @@ impl Lists {
         if self.mentions.iter().any(|m| same_number(*m, value)) {
             return None;
         }
-        self.numbers
+        let in_a_list = self
+            .numbers
             .iter()
             .flat_map(|list| list.windows(2))
             .find_map(|pair| {
                 let joined = format!("{}{}", whole_digits(pair[0])?, whole_digits(pair[1])?);
                 let joined: f64 = joined.parse().ok()?;
                 same_number(joined, value).then_some(pair[0])
-            })
+            });
+        // A time on the hour with its colon left out ("22:00" carried as 2200) is its hour.
+        in_a_list.or_else(|| {
+            self.clock_hours
+                .iter()
+                .copied()
+                .find(|hour| same_number(hour * 100.0, value))
+        })
     }
 
     /// `values`, members of one list (as [`Self::same_list`] reads them), in the order the
@@ -933,6 +953,11 @@ mod tests {
         );
         // Numbers in no list.
         assert_eq!(Lists::new("5 people at 3 tables").run_together(53.0), None);
+        // A time on the hour, its colon left out, is its hour; not one with minutes.
+        let open = Lists::new("restaurants open until at least 22:00, or 7:30 on Sundays");
+        assert_eq!(open.run_together(2200.0), Some(22.0));
+        assert_eq!(open.run_together(730.0), None);
+        assert_eq!(open.run_together(22.0), None);
     }
 
     #[test]

@@ -1389,30 +1389,30 @@ impl Checking {
                 if property.get("type").and_then(Value::as_str) != Some("boolean") {
                     continue;
                 }
-                let set: BTreeSet<Option<bool>> = calls
+                let values: BTreeSet<Option<bool>> = calls
                     .iter()
                     .filter(|call| call.name == function)
                     .map(|call| call.arguments.get(name).and_then(Value::as_bool))
                     .collect();
-                let [Some(set)] = set.into_iter().collect::<Vec<_>>()[..] else {
+                let [Some(held)] = values.into_iter().collect::<Vec<_>>()[..] else {
                     continue;
                 };
-                if mentions.as_written(name, &function) != Some(!set) {
+                if mentions.as_written(name, &function) != Some(!held) {
                     continue;
                 }
                 for call in calls.iter_mut().filter(|call| call.name == function) {
                     let mut told = call.clone();
-                    told.arguments[name.as_str()] = Value::Bool(!set);
+                    told.arguments[name.as_str()] = Value::Bool(!held);
                     if self.check.tools.validate(&told).is_err() {
                         continue;
                     }
-                    tracing::debug!(call = %call.name, argument = %name, value = !set, "set a flag as the user's message writes it");
+                    tracing::debug!(call = %call.name, argument = %name, value = !held, "set a flag as the user's message writes it");
                     self.note(|changes| {
                         changes.rewritten_arguments.push(RewrittenArgument {
                             function: call.name.clone(),
                             argument: name.clone(),
-                            value: Value::Bool(set),
-                            written: Value::Bool(!set),
+                            value: Value::Bool(held),
+                            written: Value::Bool(!held),
                             reason: "flag_as_written",
                         })
                     });

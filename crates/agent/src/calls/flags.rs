@@ -13,6 +13,9 @@
 //! The other way round, a request may ask for a flag both on and off ("The process is
 //! isothermal … What if the process is not isothermal?"; "without standardization … then
 //! with standardization"): that is two calls, and a small model makes one ([`FlagMentions`]).
+//! And a request that asks for a flag one way only ("the population and species of
+//! turtles", "without its history") gets it that way, whatever the model set
+//! ([`FlagMentions::as_written`]).
 
 use serde_json::Value;
 
@@ -67,7 +70,8 @@ const NEGATION_REACH: usize = 5;
 /// Marks that end a sentence: a negation does not reach past one.
 const SENTENCE_ENDS: &[char] = &['.', '?', '!', ';', '\n', '。', '？', '！', '；'];
 
-/// The words of a text, sentence by sentence, read for flags it asks for both on and off.
+/// The words of a text, sentence by sentence, read for the flags it asks for: both on and
+/// off, or one way only.
 #[derive(Debug, Clone)]
 pub struct FlagMentions {
     sentences: Vec<Vec<String>>,

@@ -119,6 +119,12 @@ pub struct ToolCallTuning {
     /// species of turtles": `species: true`) or only after a negation ("without the
     /// history": `include_history: false`).
     pub flags_as_written: bool,
+    /// An optional flag, off by default, that every call of its function leaves out is set
+    /// on where the user's message asks for it: writes a word of its name, or of its
+    /// description that neither the tool's own words nor its other arguments' hold, plainly
+    /// and never after a negation ("and please include a brief description of each protein":
+    /// `include_description: true`).
+    pub flags_asked_for: bool,
     /// With parallel calls allowed, a function called with the values another function was
     /// also called with is called again with that other's other values, where the user's
     /// message names it after writing them ("the origin of Buddhism, then of Hinduism, and
@@ -195,6 +201,12 @@ pub struct ToolCallTuning {
     /// those the calls hold: "parks in New York with a Tennis Court and a Picnic Area, then in
     /// Los Angeles with a Playground" gives New York no Playground.
     pub list_items_in_their_parts: bool,
+    /// With parallel calls allowed, a boolean argument of each call of a function called
+    /// more than once is set as the call's own part of the message writes a word of its
+    /// name (plainly, or only after a negation): "The first case … I would also like the
+    /// verdict details. The second case … I do not need the verdict details" is
+    /// `with_verdict: true` and `false`, where the whole message writes "verdict" both ways.
+    pub flags_in_their_parts: bool,
     /// With parallel calls allowed, a call whose only values new to the calls before it are
     /// strings each part of the value an earlier call of its function gave the same argument
     /// ("Boreal Forests" after "Boreal Forests of Canada") is dropped: the same value cut
@@ -225,6 +237,16 @@ pub struct ToolCallTuning {
     /// Leave out of an end of a string argument the value another argument of the call
     /// carries (`key: "C sharp major"` beside `scale_type: "major"`).
     pub values_in_their_own_argument: bool,
+    /// Leave the user's sentence's article out of a string value that starts with it:
+    /// `discovery: "The theory of evolution."` for "who first proposed the theory of
+    /// evolution?" is `"theory of evolution"`, where the user writes it only after a
+    /// lowercase "the" (a name written "The Godfather" keeps its own).
+    pub drop_sentence_articles: bool,
+    /// A call's start and end arguments (`start_location`/`end_location`, `origin`/
+    /// `destination`, `from_unit`/`to_unit`) are swapped where the user's message writes
+    /// "from <the end's value> to <the start's value>" and never the other way: "traffic
+    /// from Las Vegas to Los Angeles" starts in Las Vegas.
+    pub ends_as_written: bool,
     /// Write a string argument in the form its description lists the value in (`"hearts"`
     /// for `"heart"` where the description says "'spades', 'clubs', 'hearts', 'diamonds'").
     pub values_as_described: bool,
@@ -333,6 +355,7 @@ impl Default for ToolCallTuning {
             calls_for_named_choices: true,
             flags_both_ways: true,
             flags_as_written: true,
+            flags_asked_for: true,
             companion_calls: true,
             variants_as_calls: true,
             calls_for_list_combinations: true,
@@ -352,6 +375,7 @@ impl Default for ToolCallTuning {
             values_beside_their_functions: true,
             optionals_in_their_sentence: true,
             list_items_in_their_parts: true,
+            flags_in_their_parts: true,
             parts_of_values_not_new: true,
             call_on_refused_start: true,
             ground_optional_arguments: true,
@@ -361,6 +385,8 @@ impl Default for ToolCallTuning {
             ground_list_items: true,
             years_in_their_own_argument: true,
             values_in_their_own_argument: true,
+            drop_sentence_articles: true,
+            ends_as_written: true,
             values_as_described: true,
             units_as_written: true,
             optional_choices_named: true,

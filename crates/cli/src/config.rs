@@ -70,6 +70,9 @@ pub struct Config {
     /// Set a boolean argument as the user's message writes a word of its name: on where it
     /// is written plainly only, off where only after a negation.
     pub flags_as_written: bool,
+    /// Set on an optional flag every call of its function leaves out where the user's
+    /// message asks for it by a word of its name or description, plainly only.
+    pub flags_asked_for: bool,
     /// When parallel calls are allowed, call a function called with another's values again
     /// for that other's other values where the message names it after them.
     pub companion_calls: bool,
@@ -112,6 +115,9 @@ pub struct Config {
     /// When parallel calls are allowed, hold each call of one function to the items of a
     /// list argument its part of the message names, where every call's part names some.
     pub list_items_in_their_parts: bool,
+    /// When parallel calls are allowed, set a flag of each call of one function as the
+    /// call's own part of the message writes it.
+    pub flags_in_their_parts: bool,
     /// When parallel calls are allowed, drop a call whose only new values are parts of the
     /// values an earlier call of its function gave the same arguments.
     pub parts_of_values_not_new: bool,
@@ -136,6 +142,10 @@ pub struct Config {
     pub years_in_their_own_argument: bool,
     /// Leave out of an end of a string argument the value another argument carries.
     pub values_in_their_own_argument: bool,
+    /// Leave the article of the user's sentence out of a string value that starts with it.
+    pub drop_sentence_articles: bool,
+    /// Swap a call's start and end arguments where the message writes "from <end> to <start>".
+    pub ends_as_written: bool,
     /// Write a string argument in the form its description lists the value in.
     pub values_as_described: bool,
     pub units_as_written: bool,
@@ -300,6 +310,7 @@ impl Default for Config {
             calls_for_named_choices: true,
             flags_both_ways: true,
             flags_as_written: true,
+            flags_asked_for: true,
             companion_calls: true,
             variants_as_calls: true,
             calls_for_list_combinations: true,
@@ -315,6 +326,7 @@ impl Default for Config {
             values_beside_their_functions: true,
             optionals_in_their_sentence: true,
             list_items_in_their_parts: true,
+            flags_in_their_parts: true,
             parts_of_values_not_new: true,
             call_on_refused_start: true,
             ground_optional_arguments: true,
@@ -324,6 +336,8 @@ impl Default for Config {
             ground_list_items: true,
             years_in_their_own_argument: true,
             values_in_their_own_argument: true,
+            drop_sentence_articles: true,
+            ends_as_written: true,
             values_as_described: true,
             units_as_written: true,
             optional_choices_named: true,
@@ -391,7 +405,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 101] = [
+pub const KEYS: [&str; 105] = [
     "engine",
     "upstreams",
     "host",
@@ -416,6 +430,7 @@ pub const KEYS: [&str; 101] = [
     "calls_for_named_choices",
     "flags_both_ways",
     "flags_as_written",
+    "flags_asked_for",
     "companion_calls",
     "variants_as_calls",
     "calls_for_list_combinations",
@@ -431,6 +446,7 @@ pub const KEYS: [&str; 101] = [
     "values_beside_their_functions",
     "optionals_in_their_sentence",
     "list_items_in_their_parts",
+    "flags_in_their_parts",
     "parts_of_values_not_new",
     "call_on_refused_start",
     "ground_optional_arguments",
@@ -440,6 +456,8 @@ pub const KEYS: [&str; 101] = [
     "ground_list_items",
     "years_in_their_own_argument",
     "values_in_their_own_argument",
+    "drop_sentence_articles",
+    "ends_as_written",
     "values_as_described",
     "units_as_written",
     "optional_choices_named",
@@ -578,6 +596,7 @@ impl Config {
             calls_for_named_choices: self.calls_for_named_choices,
             flags_both_ways: self.flags_both_ways,
             flags_as_written: self.flags_as_written,
+            flags_asked_for: self.flags_asked_for,
             companion_calls: self.companion_calls,
             variants_as_calls: self.variants_as_calls,
             calls_for_list_combinations: self.calls_for_list_combinations,
@@ -593,6 +612,7 @@ impl Config {
             values_beside_their_functions: self.values_beside_their_functions,
             optionals_in_their_sentence: self.optionals_in_their_sentence,
             list_items_in_their_parts: self.list_items_in_their_parts,
+            flags_in_their_parts: self.flags_in_their_parts,
             parts_of_values_not_new: self.parts_of_values_not_new,
             call_on_refused_start: self.call_on_refused_start,
             ground_optional_arguments: self.ground_optional_arguments,
@@ -602,6 +622,8 @@ impl Config {
             ground_list_items: self.ground_list_items,
             years_in_their_own_argument: self.years_in_their_own_argument,
             values_in_their_own_argument: self.values_in_their_own_argument,
+            drop_sentence_articles: self.drop_sentence_articles,
+            ends_as_written: self.ends_as_written,
             values_as_described: self.values_as_described,
             units_as_written: self.units_as_written,
             optional_choices_named: self.optional_choices_named,

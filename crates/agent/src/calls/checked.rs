@@ -47,6 +47,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use super::articles::sentence_articles;
 use super::asked::AskedFunctions;
 use super::choices::NamedChoices;
 use super::companions::companion_calls;
@@ -57,6 +58,7 @@ use super::grounding::{
     find_words, property, property_description, required_names, same_number, CallGrounding,
     CopiedValue, Grounds,
 };
+use super::journeys::ends_as_written;
 use super::lists::{same_member, Lists};
 use super::named::named_choices_left_out;
 use super::names::{word_before, written_as_next_request, written_names};
@@ -295,8 +297,13 @@ pub struct CallCheck {
     /// made again with such a flag the other way.
     flag_mentions: Option<FlagMentions>,
     /// The user's message read for flags, when a flag the calls of a function all set one
-    /// way is set as the message writes it (see [`FlagMentions::as_written`]).
+    /// way is set as the message writes it (see [`FlagMentions::as_written`]), or one they
+    /// all leave out is set on where the message asks for it (see [`FlagMentions::asks_on`]).
     flags_written: Option<FlagMentions>,
+    /// Set a flag the calls of a function all set one way as the message writes it.
+    flags_as_written: bool,
+    /// Set a flag the calls of a function all leave out on where the message asks for it.
+    flags_asked: bool,
     /// The user's message, when a function called with another's values is called again
     /// with that other's other values (see [`companion_calls`]).
     companions: Option<String>,
@@ -318,6 +325,12 @@ pub struct CallCheck {
     trim_repeated_years: bool,
     /// Leave out of an end of a string argument a value another argument carries.
     trim_repeated_values: bool,
+    /// The user's message, when the article of its sentence is left out of a string value
+    /// that starts with it (see [`sentence_articles`]).
+    articles: Option<String>,
+    /// The user's message, when a call's start and end arguments are set as its "from … to
+    /// …" writes them (see [`ends_as_written`]).
+    journeys: Option<String>,
     /// Write a value in the form its description lists it.
     values_as_described: bool,
     /// Set an argument named for a unit to the one unit of its kind the user wrote.
@@ -364,6 +377,8 @@ pub struct CallCheck {
     values_beside_functions: bool,
     /// Leave an optional value written in another call's sentence out of a call.
     stray_optionals: bool,
+    /// Set a flag of each call of one function as its own part of the message writes it.
+    flags_in_parts: bool,
     /// Hold each call of one function to the list items its part of the message names.
     list_items_in_parts: bool,
     /// Drop a call whose only new values are parts of an earlier call's.
@@ -442,8 +457,10 @@ impl CallCheck {
         let flag_mentions = message
             .filter(|_| on(tuning.flags_both_ways) && parallel)
             .map(FlagMentions::new);
+        let flags_as_written = on(tuning.flags_as_written);
+        let flags_asked = on(tuning.flags_asked_for);
         let flags_written = message
-            .filter(|_| on(tuning.flags_as_written))
+            .filter(|_| flags_as_written || flags_asked)
             .map(FlagMentions::new);
         let companions = message
             .filter(|_| on(tuning.companion_calls) && parallel)
@@ -465,6 +482,7 @@ impl CallCheck {
         let values_beside_functions = on(tuning.values_beside_their_functions) && parallel;
         let stray_optionals = on(tuning.optionals_in_their_sentence) && parallel;
         let list_items_in_parts = on(tuning.list_items_in_their_parts) && parallel;
+        let flags_in_parts = on(tuning.flags_in_their_parts) && parallel;
         let parts_not_new = on(tuning.parts_of_values_not_new) && parallel;
         let moved_values_new = on(tuning.moved_values_are_new) && parallel;
         let placement = message
@@ -472,6 +490,7 @@ impl CallCheck {
                 values_beside_functions
                     || stray_optionals
                     || list_items_in_parts
+                    || flags_in_parts
                     || moved_values_new
             })
             .map(Placement::new);
@@ -482,6 +501,12 @@ impl CallCheck {
         let ground_list_items = on(tuning.ground_list_items);
         let trim_repeated_years = on(tuning.years_in_their_own_argument);
         let trim_repeated_values = on(tuning.values_in_their_own_argument);
+        let articles = message
+            .filter(|_| on(tuning.drop_sentence_articles))
+            .map(str::to_string);
+        let journeys = message
+            .filter(|_| on(tuning.ends_as_written))
+            .map(str::to_string);
         let values_as_described = on(tuning.values_as_described);
         let units_as_written = on(tuning.units_as_written);
         let give_named_choices = on(tuning.optional_choices_named);
@@ -527,6 +552,8 @@ impl CallCheck {
             && !ground_list_items
             && !trim_repeated_years
             && !trim_repeated_values
+            && articles.is_none()
+            && journeys.is_none()
             && !values_as_described
             && !units_as_written
             && !give_named_choices
@@ -558,6 +585,8 @@ impl CallCheck {
             choices,
             flag_mentions,
             flags_written,
+            flags_as_written,
+            flags_asked,
             companions,
             variants,
             ground_optionals,
@@ -567,6 +596,8 @@ impl CallCheck {
             ground_list_items,
             trim_repeated_years,
             trim_repeated_values,
+            articles,
+            journeys,
             values_as_described,
             units_as_written,
             give_named_choices,
@@ -586,6 +617,7 @@ impl CallCheck {
             values_beside_functions,
             stray_optionals,
             list_items_in_parts,
+            flags_in_parts,
             parts_not_new,
             moved_values_new,
             only: match choice {
@@ -1225,6 +1257,59 @@ impl Checking {
                 self.note(|changes| changes.rewritten_arguments.push(rewritten));
             }
         }
+        if self.check.flags_in_parts {
+            self.set_flags_in_their_parts(placement, calls);
+        }
+    }
+
+    /// Sets a boolean argument of each call of a function called more than once as the
+    /// call's own part of the message writes a word of its name (see
+    /// [`FlagMentions::as_written`] and [`Placement::call_parts`]): "The first case … I would
+    /// also like the verdict details. The second case … I do not need the verdict details"
+    /// is `with_verdict: true` in the first call and `false` in the second, where the whole
+    /// message writes the word both ways. A call that leaves the flag out is left.
+    fn set_flags_in_their_parts(&self, placement: &Placement, calls: &mut [ParsedCall]) {
+        for group in placement.call_parts(calls) {
+            for (at, part) in group {
+                let function = calls[at].name.clone();
+                let Some(properties) = self
+                    .check
+                    .schema(&function)
+                    .get("properties")
+                    .and_then(Value::as_object)
+                else {
+                    continue;
+                };
+                let mentions = FlagMentions::new(&part);
+                for (name, property) in properties {
+                    if property.get("type").and_then(Value::as_str) != Some("boolean") {
+                        continue;
+                    }
+                    let Some(held) = calls[at].arguments.get(name).and_then(Value::as_bool) else {
+                        continue;
+                    };
+                    if mentions.as_written(name, &function) != Some(!held) {
+                        continue;
+                    }
+                    let mut told = calls[at].clone();
+                    told.arguments[name.as_str()] = Value::Bool(!held);
+                    if self.check.tools.validate(&told).is_err() {
+                        continue;
+                    }
+                    tracing::debug!(call = %function, argument = %name, value = !held, "set a flag as the call's part of the message writes it");
+                    self.note(|changes| {
+                        changes.rewritten_arguments.push(RewrittenArgument {
+                            function: function.clone(),
+                            argument: name.clone(),
+                            value: Value::Bool(held),
+                            written: Value::Bool(!held),
+                            reason: "flag_in_its_part",
+                        })
+                    });
+                    calls[at] = told;
+                }
+            }
+        }
     }
 
     /// `calls` less those that bring nothing the earlier ones did not (the same request
@@ -1370,7 +1455,9 @@ impl Checking {
     /// the other, where the user's message writes a word of its name only that other way
     /// (see [`FlagMentions::as_written`]): "the population and species of turtles" asks for
     /// `species: true`. Calls of one function that set a flag differently had each its own
-    /// part of the message ("as a decimal … this time as a ratio") and are left.
+    /// part of the message ("as a decimal … this time as a ratio") and are left. A flag that
+    /// every call of its function leaves out is set on where the message asks for it (see
+    /// [`FlagMentions::asks_on`]): "please include a brief description of each protein".
     fn set_flags_as_written(&self, calls: &mut [ParsedCall]) {
         let Some(mentions) = &self.check.flags_written else {
             return;
@@ -1394,26 +1481,43 @@ impl Checking {
                     .filter(|call| call.name == function)
                     .map(|call| call.arguments.get(name).and_then(Value::as_bool))
                     .collect();
-                let [Some(held)] = values.into_iter().collect::<Vec<_>>()[..] else {
-                    continue;
+                let (set, reason) = match values.into_iter().collect::<Vec<_>>()[..] {
+                    [Some(held)] if self.check.flags_as_written => {
+                        if mentions.as_written(name, &function) != Some(!held) {
+                            continue;
+                        }
+                        (!held, "flag_as_written")
+                    }
+                    [None] if self.check.flags_asked => {
+                        let asked = self
+                            .check
+                            .definition(&function)
+                            .is_some_and(|tool| mentions.asks_on(tool, name));
+                        if !asked {
+                            continue;
+                        }
+                        (true, "flag_asked_for")
+                    }
+                    _ => continue,
                 };
-                if mentions.as_written(name, &function) != Some(!held) {
-                    continue;
-                }
                 for call in calls.iter_mut().filter(|call| call.name == function) {
                     let mut told = call.clone();
-                    told.arguments[name.as_str()] = Value::Bool(!held);
+                    let held = told
+                        .arguments
+                        .as_object_mut()
+                        .and_then(|arguments| arguments.insert(name.clone(), Value::Bool(set)))
+                        .unwrap_or(Value::Null);
                     if self.check.tools.validate(&told).is_err() {
                         continue;
                     }
-                    tracing::debug!(call = %call.name, argument = %name, value = !held, "set a flag as the user's message writes it");
+                    tracing::debug!(call = %call.name, argument = %name, value = set, reason, "set a flag as the user's message writes it");
                     self.note(|changes| {
                         changes.rewritten_arguments.push(RewrittenArgument {
                             function: call.name.clone(),
                             argument: name.clone(),
-                            value: Value::Bool(held),
-                            written: Value::Bool(!held),
-                            reason: "flag_as_written",
+                            value: held,
+                            written: Value::Bool(set),
+                            reason,
                         })
                     });
                     *call = told;
@@ -2336,7 +2440,9 @@ impl Checking {
     /// and when the call stays valid without them), its values in the forms the user and the
     /// descriptions write them.
     fn as_told(&self, call: ParsedCall) -> ParsedCall {
-        let call = self.as_described(self.values_once(self.years_once(self.listed_as_told(call))));
+        let call = self.as_described(self.with_ends_as_written(self.without_sentence_articles(
+            self.values_once(self.years_once(self.listed_as_told(call))),
+        )));
         // Currencies and units last: a default the model copied ("cm") goes first as written
         // by nobody, and the code or unit set here need not be a word the grounding finds
         // ("JPY" for "Japanese Yen", "m" for "5m").
@@ -2510,6 +2616,27 @@ impl Checking {
             })
             .collect();
         self.rewritten(call, repeated, "repeated_value")
+    }
+
+    /// `call` without the article of the user's sentence at the start of its string values
+    /// (see [`sentence_articles`]), when that check is on and the call stays valid.
+    fn without_sentence_articles(&self, call: ParsedCall) -> ParsedCall {
+        let Some(message) = &self.check.articles else {
+            return call;
+        };
+        let trimmed = sentence_articles(message, &call.arguments);
+        self.rewritten(call, trimmed, "sentence_article")
+    }
+
+    /// `call` with its start and end arguments the other way round where the user's message
+    /// writes "from <end> to <start>" (see [`ends_as_written`]), when that check is on and
+    /// the call stays valid.
+    fn with_ends_as_written(&self, call: ParsedCall) -> ParsedCall {
+        let Some(message) = &self.check.journeys else {
+            return call;
+        };
+        let swapped = ends_as_written(message, &call.arguments);
+        self.rewritten(call, swapped, "ends_as_written")
     }
 
     /// `call` with its string arguments in the form their descriptions list them (see
@@ -4476,7 +4603,7 @@ mod tests {
         // Calls that set it differently had each its own part of the message: left.
         let apart = format!("{}\n{}", play("Queen", true), play("Muse", false));
         let (text, _, _) = answer(
-            "Play Queen for 20 minutes, and Muse for 20 minutes with lyrics",
+            "Play Queen for 20 minutes with lyrics, and Muse for 20 minutes",
             ToolChoice::Auto,
             vec![apart.clone()],
         )
@@ -4487,9 +4614,123 @@ mod tests {
             flags_as_written: false,
             ..ToolCallTuning::default()
         };
-        let (answer, _, _) =
+        let (kept, _, _) =
             try_answer_tuned(&off, question, ToolChoice::Auto, vec![play("Queen", false)]).await;
-        assert_eq!(answer.expect("generated").0, play("Queen", false));
+        assert_eq!(kept.expect("generated").0, play("Queen", false));
+
+        // Left out of every call and asked for: set on.
+        let without = call("play", json!({"artist": "Queen", "minutes": 20}));
+        let (text, _, _, report) =
+            answer_reported(question, ToolChoice::Auto, vec![without.clone()]).await;
+        assert_eq!(text, play("Queen", true));
+        let report = report.expect("a flag was set");
+        assert_eq!(report.rewritten_arguments[0].reason, "flag_asked_for");
+        assert_eq!(report.rewritten_arguments[0].value, Value::Null);
+        // Left out of one call and set in another: each had its own part of the message.
+        let apart = format!("{}\n{}", without, play("Muse", true));
+        let (text, _, _) = answer(
+            "Play Queen for 20 minutes, and Muse for 20 minutes with lyrics",
+            ToolChoice::Auto,
+            vec![apart.clone()],
+        )
+        .await;
+        assert_eq!(text, apart);
+        let off = ToolCallTuning {
+            flags_asked_for: false,
+            ..ToolCallTuning::default()
+        };
+        let (kept, _, _) =
+            try_answer_tuned(&off, question, ToolChoice::Auto, vec![without.clone()]).await;
+        assert_eq!(kept.expect("generated").0, without);
+    }
+
+    #[tokio::test]
+    async fn a_journeys_ends_are_set_as_the_users_from_and_to_write_them() {
+        let swapped = call("route", json!({"start": "Los Angeles", "end": "Las Vegas"}));
+        let question = "How long is the drive from Las Vegas to Los Angeles?";
+        let (text, _, _, report) =
+            answer_reported(question, ToolChoice::Auto, vec![swapped.clone()]).await;
+        assert_eq!(
+            text,
+            call("route", json!({"start": "Las Vegas", "end": "Los Angeles"}))
+        );
+        let rewritten = report.expect("the ends were swapped").rewritten_arguments;
+        assert_eq!(rewritten.len(), 2);
+        assert!(rewritten.iter().all(|r| r.reason == "ends_as_written"));
+        let off = ToolCallTuning {
+            ends_as_written: false,
+            ..ToolCallTuning::default()
+        };
+        let (kept, _, _) =
+            try_answer_tuned(&off, question, ToolChoice::Auto, vec![swapped.clone()]).await;
+        assert_eq!(kept.expect("generated").0, swapped);
+    }
+
+    #[tokio::test]
+    async fn a_flag_of_each_call_is_set_as_its_own_part_of_the_message_writes_it() {
+        let play =
+            |artist: &str, lyrics: bool| json!({"artist": artist, "minutes": 20, "lyrics": lyrics});
+        let calls = |queen: bool, muse: bool| {
+            render_calls(&[
+                ParsedCall {
+                    name: "play".into(),
+                    arguments: play("Queen", queen),
+                },
+                ParsedCall {
+                    name: "play".into(),
+                    arguments: play("Muse", muse),
+                },
+            ])
+        };
+        let question = "Play Queen for 20 minutes and show the lyrics. Then play Muse for 20 minutes, but I do not need the lyrics.";
+        let (text, _, _, report) =
+            answer_reported(question, ToolChoice::Auto, vec![calls(false, false)]).await;
+        assert_eq!(text, calls(true, false));
+        let rewritten = report.expect("a flag was set").rewritten_arguments;
+        assert_eq!(rewritten.len(), 1);
+        assert_eq!(rewritten[0].reason, "flag_in_its_part");
+        let off = ToolCallTuning {
+            flags_in_their_parts: false,
+            ..ToolCallTuning::default()
+        };
+        let (kept, _, _) =
+            try_answer_tuned(&off, question, ToolChoice::Auto, vec![calls(false, false)]).await;
+        assert_eq!(kept.expect("generated").0, calls(false, false));
+    }
+
+    #[tokio::test]
+    async fn the_article_of_the_users_sentence_is_left_out_of_a_value() {
+        let with_article = call(
+            "play",
+            json!({"artist": "Queen", "minutes": 20, "tour": "The Rhapsody Tour."}),
+        );
+        let question = "Play Queen for 20 minutes from the Rhapsody Tour";
+        let (text, _, _, report) =
+            answer_reported(question, ToolChoice::Auto, vec![with_article.clone()]).await;
+        assert_eq!(
+            text,
+            call(
+                "play",
+                json!({"artist": "Queen", "minutes": 20, "tour": "Rhapsody Tour"})
+            )
+        );
+        let rewritten = report.expect("an article was left out").rewritten_arguments;
+        assert_eq!(rewritten[0].reason, "sentence_article");
+        // Written with its own capital by the user, the article is the name's.
+        let (text, _, _) = answer(
+            "Play Queen for 20 minutes from The Rhapsody Tour.",
+            ToolChoice::Auto,
+            vec![with_article.clone()],
+        )
+        .await;
+        assert_eq!(text, with_article);
+        let off = ToolCallTuning {
+            drop_sentence_articles: false,
+            ..ToolCallTuning::default()
+        };
+        let (answer, _, _) =
+            try_answer_tuned(&off, question, ToolChoice::Auto, vec![with_article.clone()]).await;
+        assert_eq!(answer.expect("generated").0, with_article);
     }
 
     #[tokio::test]
@@ -5016,6 +5257,7 @@ mod tests {
             calls_for_named_choices: false,
             flags_both_ways: false,
             flags_as_written: false,
+            flags_asked_for: false,
             companion_calls: false,
             variants_as_calls: false,
             calls_for_list_combinations: false,
@@ -5031,6 +5273,7 @@ mod tests {
             values_beside_their_functions: false,
             optionals_in_their_sentence: false,
             list_items_in_their_parts: false,
+            flags_in_their_parts: false,
             parts_of_values_not_new: false,
             call_on_refused_start: false,
             ground_optional_arguments: false,
@@ -5040,6 +5283,8 @@ mod tests {
             ground_list_items: false,
             years_in_their_own_argument: false,
             values_in_their_own_argument: false,
+            drop_sentence_articles: false,
+            ends_as_written: false,
             values_as_described: false,
             units_as_written: false,
             optional_choices_named: false,
@@ -5078,6 +5323,8 @@ mod tests {
             ground_list_items: false,
             years_in_their_own_argument: false,
             values_in_their_own_argument: false,
+            drop_sentence_articles: false,
+            ends_as_written: false,
             values_as_described: false,
             units_as_written: false,
             optional_choices_named: false,

@@ -15,7 +15,9 @@
 //! with standardization"): that is two calls, and a small model makes one ([`FlagMentions`]).
 //! And a request that asks for a flag one way only ("the population and species of
 //! turtles", "without its history") gets it that way, whatever the model set
-//! ([`FlagMentions::as_written`]).
+//! ([`FlagMentions::as_written`]), and a flag every call left out that the request asks for
+//! by its words ("please include a brief description of each protein") gets it on
+//! ([`FlagMentions::asks_on`]).
 
 use serde_json::Value;
 
@@ -130,6 +132,40 @@ impl FlagMentions {
         }
     }
 
+    /// Whether the text asks for the flag `name` of `tool` to be on, where a call leaves it
+    /// out: an optional flag off by default, a word of which (of its name, or of its
+    /// description that neither the tool's own words nor its other arguments' hold) the text
+    /// writes plainly, and none after a negation ("please include a brief description of
+    /// each protein" for `include_description`; "include the match statistics" for
+    /// `include_stats`, described "include match statistics like possession").
+    pub fn asks_on(&self, tool: &ToolDefinition, name: &str) -> bool {
+        let schema = &tool.parameters;
+        let Some(flag) = property(schema, name) else {
+            return false;
+        };
+        if required_names(schema).contains(&name) || !is_flag_off_by_default(flag) {
+            return false;
+        }
+        let tool_name = name_words(&tool.name);
+        let other_arguments = other_argument_words(schema, name);
+        let mut written = Written::default();
+        for word in flag_words(name, flag, &tool_words(tool))
+            .into_iter()
+            .filter(|word| is_telling(word) && !GENERIC_FLAG_VERBS.contains(&word.as_str()))
+            .filter(|word| !tool_name.iter().any(|tool| same_word_stem(tool, word)))
+            .filter(|word| {
+                !other_arguments
+                    .iter()
+                    .any(|other| same_word_stem(other, word))
+            })
+        {
+            let of_word = self.written(&word);
+            written.plainly |= of_word.plainly;
+            written.negated |= of_word.negated;
+        }
+        written.plainly && !written.negated
+    }
+
     /// How the text writes `word`: plainly somewhere, after a negation somewhere.
     fn written(&self, word: &str) -> Written {
         let mut written = Written::default();
@@ -188,6 +224,24 @@ fn flag_name_words(name: &str) -> impl Iterator<Item = String> {
         .filter(|word| word.chars().count() >= MIN_NAME_WORD_CHARS)
         .filter(|word| !FLAG_WORDS.contains(&word.as_str()))
         .filter(|word| !GENERIC_FLAG_VERBS.contains(&word.as_str()))
+}
+
+/// The words of the names and descriptions of the arguments of `schema` other than `name`:
+/// a word that describes another argument ("the annual depreciation rate") tells nothing of
+/// this one ("monthly depreciation instead of annually").
+fn other_argument_words(schema: &Value, name: &str) -> Vec<String> {
+    let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
+        return Vec::new();
+    };
+    properties
+        .iter()
+        .filter(|(other, _)| other.as_str() != name)
+        .flat_map(|(other, property)| {
+            name_words(other)
+                .into_iter()
+                .chain(telling_words(property_description(property)))
+        })
+        .collect()
 }
 
 /// The value a boolean `property` has when a call leaves it out: `true` only where its
@@ -458,6 +512,93 @@ mod tests {
             ),
             None
         );
+    }
+
+    fn match_details() -> ToolDefinition {
+        ToolDefinition {
+            name: "soccer.get_last_match".into(),
+            description: Some(
+                "Retrieve the details of the last match played by a soccer club.".into(),
+            ),
+            parameters: json!({
+                "type": "object",
+                "properties": {
+                    "team_name": {"type": "string", "description": "The name of the soccer club."},
+                    "include_stats": {
+                        "type": "boolean",
+                        "description": "If true, include match statistics like possession, shots on target etc. Default is false."
+                    },
+                    "monthly": {
+                        "type": "boolean",
+                        "description": "If true, the team's monthly form instead of its season's."
+                    }
+                },
+                "required": ["team_name"]
+            }),
+            strict: false,
+        }
+    }
+
+    #[test]
+    fn a_flag_is_asked_on_by_a_word_of_its_name_or_its_own_description_written_plainly() {
+        let asks = |text: &str, tool: &ToolDefinition, name: &str| {
+            FlagMentions::new(text).asks_on(tool, name)
+        };
+        let proteins = proteins();
+        assert!(asks(
+            "List the proteins in the nucleus. And please include a brief description of each protein.",
+            &proteins,
+            "include_description"
+        ));
+        let club = match_details();
+        assert!(asks(
+            "The last match of Manchester United? Also, include the match statistics.",
+            &club,
+            "include_stats"
+        ));
+        // "include" starts many flags and "match" is the tool's own word: they ask for nothing.
+        assert!(!asks(
+            "Include the last match of Manchester United.",
+            &club,
+            "include_stats"
+        ));
+        assert!(!asks(
+            "The last match of Manchester United, without the statistics.",
+            &club,
+            "include_stats"
+        ));
+        assert!(!asks(
+            "List the proteins in the nucleus.",
+            &proteins,
+            "include_description"
+        ));
+    }
+
+    #[test]
+    fn a_flag_on_by_default_required_or_named_by_another_arguments_word_is_not_asked_on() {
+        let asks = |text: &str, tool: &ToolDefinition, name: &str| {
+            FlagMentions::new(text).asks_on(tool, name)
+        };
+        assert!(!asks(
+            "Sort the proteins of the nucleus.",
+            &proteins(),
+            "sorted"
+        ));
+        let mut required = proteins();
+        required.parameters["required"] = json!(["cell_compartment", "include_description"]);
+        assert!(!asks(
+            "The proteins of the nucleus with a brief description.",
+            &required,
+            "include_description"
+        ));
+        // "team" describes `team_name` too: it tells nothing of the flag.
+        let club = match_details();
+        assert!(!asks("The team's last match.", &club, "monthly"));
+        assert!(asks(
+            "The last match of Arsenal this month, monthly.",
+            &club,
+            "monthly"
+        ));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Checks on the calls a model makes, beyond what the grammar enforces: whether their values
 //! come from the conversation, and whether the answer holds all the calls the request needs.
 
+mod articles;
 mod asked;
 mod checked;
 mod choices;
@@ -10,6 +11,7 @@ mod flags;
 mod formats;
 mod grounding;
 mod implied;
+mod journeys;
 mod lists;
 mod named;
 mod names;

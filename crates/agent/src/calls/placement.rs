@@ -312,6 +312,25 @@ impl Placement {
         changed
     }
 
+    /// For each function called two or more times whose calls' parts of the message can be
+    /// told apart (see [`Self::parts`]), each call's position in `calls` with the text of its
+    /// part.
+    pub fn call_parts(&self, calls: &[ParsedCall]) -> Vec<Vec<(usize, String)>> {
+        same_function_groups(calls)
+            .into_iter()
+            .filter_map(|group| {
+                let parts = self.parts(calls, &group)?;
+                Some(
+                    group
+                        .iter()
+                        .zip(parts)
+                        .map(|(&at, part)| (at, self.chars[part.start..part.end].iter().collect()))
+                        .collect(),
+                )
+            })
+            .collect()
+    }
+
     /// Each call of `group`'s part of the message, in the group's order: from where it first
     /// writes one of the call's own values (a string or number no other call of the group
     /// gives the same argument, written once) to where the next part begins, the last to the

@@ -3477,6 +3477,14 @@ mod tests {
     }
 
     /// [`try_answer`] under `tuning`.
+    /// Asserts that under `off` (a check switched off) the model's `output` for `question`
+    /// is sent as the model wrote it.
+    async fn sent_as_written_under(off: ToolCallTuning, question: &str, output: &str) {
+        let (kept, _, _) =
+            try_answer_tuned(&off, question, ToolChoice::Auto, vec![output.to_string()]).await;
+        assert_eq!(kept.expect("generated").0, output);
+    }
+
     async fn try_answer_tuned(
         tuning: &ToolCallTuning,
         question: &str,
@@ -4639,9 +4647,7 @@ mod tests {
             flags_asked_for: false,
             ..ToolCallTuning::default()
         };
-        let (kept, _, _) =
-            try_answer_tuned(&off, question, ToolChoice::Auto, vec![without.clone()]).await;
-        assert_eq!(kept.expect("generated").0, without);
+        sent_as_written_under(off, question, &without).await;
     }
 
     #[tokio::test]
@@ -4661,9 +4667,7 @@ mod tests {
             ends_as_written: false,
             ..ToolCallTuning::default()
         };
-        let (kept, _, _) =
-            try_answer_tuned(&off, question, ToolChoice::Auto, vec![swapped.clone()]).await;
-        assert_eq!(kept.expect("generated").0, swapped);
+        sent_as_written_under(off, question, &swapped).await;
     }
 
     #[tokio::test]
@@ -4693,9 +4697,7 @@ mod tests {
             flags_in_their_parts: false,
             ..ToolCallTuning::default()
         };
-        let (kept, _, _) =
-            try_answer_tuned(&off, question, ToolChoice::Auto, vec![calls(false, false)]).await;
-        assert_eq!(kept.expect("generated").0, calls(false, false));
+        sent_as_written_under(off, question, &calls(false, false)).await;
     }
 
     #[tokio::test]
@@ -4728,9 +4730,7 @@ mod tests {
             drop_sentence_articles: false,
             ..ToolCallTuning::default()
         };
-        let (answer, _, _) =
-            try_answer_tuned(&off, question, ToolChoice::Auto, vec![with_article.clone()]).await;
-        assert_eq!(answer.expect("generated").0, with_article);
+        sent_as_written_under(off, question, &with_article).await;
     }
 
     #[tokio::test]

@@ -336,7 +336,7 @@ impl Default for Config {
             ground_list_items: true,
             years_in_their_own_argument: true,
             values_in_their_own_argument: true,
-            drop_sentence_articles: true,
+            drop_sentence_articles: false,
             ends_as_written: true,
             values_as_described: true,
             units_as_written: true,

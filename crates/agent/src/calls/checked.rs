@@ -4701,16 +4701,20 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_article_of_the_users_sentence_is_left_out_of_a_value() {
+    async fn the_article_of_the_users_sentence_is_left_out_of_a_value_when_switched_on() {
         let with_article = call(
             "play",
             json!({"artist": "Queen", "minutes": 20, "tour": "The Rhapsody Tour."}),
         );
         let question = "Play Queen for 20 minutes from the Rhapsody Tour";
-        let (text, _, _, report) =
-            answer_reported(question, ToolChoice::Auto, vec![with_article.clone()]).await;
+        let on = ToolCallTuning {
+            drop_sentence_articles: true,
+            ..ToolCallTuning::default()
+        };
+        let (answer, _, report) =
+            try_answer_tuned(&on, question, ToolChoice::Auto, vec![with_article.clone()]).await;
         assert_eq!(
-            text,
+            answer.expect("generated").0,
             call(
                 "play",
                 json!({"artist": "Queen", "minutes": 20, "tour": "Rhapsody Tour"})
@@ -4719,18 +4723,16 @@ mod tests {
         let rewritten = report.expect("an article was left out").rewritten_arguments;
         assert_eq!(rewritten[0].reason, "sentence_article");
         // Written with its own capital by the user, the article is the name's.
-        let (text, _, _) = answer(
+        let (kept, _, _) = try_answer_tuned(
+            &on,
             "Play Queen for 20 minutes from The Rhapsody Tour.",
             ToolChoice::Auto,
             vec![with_article.clone()],
         )
         .await;
-        assert_eq!(text, with_article);
-        let off = ToolCallTuning {
-            drop_sentence_articles: false,
-            ..ToolCallTuning::default()
-        };
-        sent_as_written_under(off, question, &with_article).await;
+        assert_eq!(kept.expect("generated").0, with_article);
+        // Off by default.
+        sent_as_written_under(ToolCallTuning::default(), question, &with_article).await;
     }
 
     #[tokio::test]

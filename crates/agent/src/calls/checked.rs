@@ -1291,22 +1291,7 @@ impl Checking {
                     if mentions.as_written(name, &function) != Some(!held) {
                         continue;
                     }
-                    let mut told = calls[at].clone();
-                    told.arguments[name.as_str()] = Value::Bool(!held);
-                    if self.check.tools.validate(&told).is_err() {
-                        continue;
-                    }
-                    tracing::debug!(call = %function, argument = %name, value = !held, "set a flag as the call's part of the message writes it");
-                    self.note(|changes| {
-                        changes.rewritten_arguments.push(RewrittenArgument {
-                            function: function.clone(),
-                            argument: name.clone(),
-                            value: Value::Bool(held),
-                            written: Value::Bool(!held),
-                            reason: "flag_in_its_part",
-                        })
-                    });
-                    calls[at] = told;
+                    self.set_flag(&mut calls[at], name, !held, "flag_in_its_part");
                 }
             }
         }
@@ -1501,29 +1486,36 @@ impl Checking {
                     _ => continue,
                 };
                 for call in calls.iter_mut().filter(|call| call.name == function) {
-                    let mut told = call.clone();
-                    let held = told
-                        .arguments
-                        .as_object_mut()
-                        .and_then(|arguments| arguments.insert(name.clone(), Value::Bool(set)))
-                        .unwrap_or(Value::Null);
-                    if self.check.tools.validate(&told).is_err() {
-                        continue;
-                    }
-                    tracing::debug!(call = %call.name, argument = %name, value = set, reason, "set a flag as the user's message writes it");
-                    self.note(|changes| {
-                        changes.rewritten_arguments.push(RewrittenArgument {
-                            function: call.name.clone(),
-                            argument: name.clone(),
-                            value: held,
-                            written: Value::Bool(set),
-                            reason,
-                        })
-                    });
-                    *call = told;
+                    self.set_flag(call, name, set, reason);
                 }
             }
         }
+    }
+
+    /// Sets the boolean argument `name` of `call` to `value` where the call stays valid, and
+    /// reports it as rewritten for `reason` (an argument the call left out as `null`).
+    fn set_flag(&self, call: &mut ParsedCall, name: &str, value: bool, reason: &'static str) {
+        let mut told = call.clone();
+        let Some(arguments) = told.arguments.as_object_mut() else {
+            return;
+        };
+        let held = arguments
+            .insert(name.to_string(), Value::Bool(value))
+            .unwrap_or(Value::Null);
+        if self.check.tools.validate(&told).is_err() {
+            return;
+        }
+        tracing::debug!(call = %call.name, argument = %name, value, reason, "set a flag as the user's message writes it");
+        self.note(|changes| {
+            changes.rewritten_arguments.push(RewrittenArgument {
+                function: call.name.clone(),
+                argument: name.to_string(),
+                value: held,
+                written: Value::Bool(value),
+                reason,
+            })
+        });
+        *call = told;
     }
 
     /// `calls` with, after the one call of a function, the same call with a boolean argument

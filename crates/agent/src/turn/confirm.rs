@@ -4,6 +4,9 @@
 use super::step::{error_result, tool_content, tool_message};
 use super::*;
 
+/// The result the model reads for an action a person denied.
+pub(super) const DENIED: &str = "the user denied this action; it was not run";
+
 impl Agent {
     /// Approves (and runs) or denies a pending action, tells the model what came of it, and
     /// continues the turn once no call of it waits any more.
@@ -169,11 +172,7 @@ impl Agent {
                 false,
                 error_result(action.result.as_deref().unwrap_or("the action failed")),
             )),
-            ActionState::Denied => Some((
-                "denied",
-                false,
-                error_result("the user denied this action; it was not run"),
-            )),
+            ActionState::Denied => Some(("denied", false, error_result(DENIED))),
         }
     }
 

@@ -6,6 +6,7 @@
 
 mod confirm;
 mod memory;
+mod objects;
 mod prompt;
 mod refusal;
 mod step;
@@ -41,8 +42,16 @@ use crate::tuning::{
 };
 use fulcrum_retrieval::{Passage, PassageSource};
 
+use objects::ObjectsActedOn;
 use prompt::Generated;
-use step::Call;
+use step::{is_error_result, Call};
+
+/// A call the assistant made this turn; `failed` when its result was an error other than a
+/// person's denial (one still waiting for a confirmation has no result yet).
+struct MadeCall {
+    call: ParsedCall,
+    failed: bool,
+}
 
 /// Closes the prompt of a step after tool results (not stored in the session): small models
 /// asked to answer after tool results tend to echo the results' JSON, and answer a Chinese
@@ -395,8 +404,8 @@ impl Agent {
         // Calls already made this turn (also before a confirmation paused it): a model that
         // asks again has nothing new to ask, so it is told to answer.
         let mut made = CallDeduper::default();
-        for call in self.calls_this_turn(&session_id)? {
-            made.first_time(&call);
+        for made_call in self.calls_this_turn(&session_id)? {
+            made.first_time(&made_call.call);
         }
         let mut answer_now = false;
         let passages = self.retrieve(context, &session_id).await?;
@@ -458,9 +467,15 @@ impl Agent {
                 .append(context.event("model_output", output))?;
             let last_context = Some(layers);
             let proposed = parsed.calls.len();
+            let mut acted_on = ObjectsActedOn::new(
+                self.calls_this_turn(&session_id)?
+                    .into_iter()
+                    .filter(|made_call| !made_call.failed)
+                    .map(|made_call| made_call.call),
+            );
             let fresh: Vec<_> = dedupe_calls(parsed.calls)
                 .into_iter()
-                .filter(|call| made.first_time(call))
+                .filter(|call| made.first_time(call) && acted_on.first_time(registry, call))
                 .collect();
             if closed_cut_call && proposed == 0 {
                 // Nothing of the cut call could be kept, and its text is only what led to it:
@@ -589,20 +604,32 @@ impl Agent {
         })
     }
 
-    /// The calls the session's assistant made since its last user message.
-    fn calls_this_turn(&self, session_id: &str) -> Result<Vec<ParsedCall>, AgentError> {
+    /// The calls the session's assistant made since its last user message, each with whether
+    /// its result was an error.
+    fn calls_this_turn(&self, session_id: &str) -> Result<Vec<MadeCall>, AgentError> {
         let messages = self.sessions.messages(session_id)?;
         let start = messages
             .iter()
             .rposition(|m| m.role == Role::User)
             .map_or(0, |i| i + 1);
-        Ok(messages[start..]
+        let turn = &messages[start..];
+        // A person's denial decided the call; other errors (a refusal, a failed run) did not.
+        let failed = |id: &str| {
+            turn.iter()
+                .filter(|m| m.role == Role::Tool && m.tool_call_id.as_deref() == Some(id))
+                .filter_map(|m| m.content.as_deref())
+                .any(|content| is_error_result(content) && !content.contains(confirm::DENIED))
+        };
+        Ok(turn
             .iter()
             .filter(|m| m.role == Role::Assistant)
             .flat_map(|m| &m.tool_calls)
-            .map(|call| ParsedCall {
-                name: call.name.clone(),
-                arguments: serde_json::from_str(&call.arguments).unwrap_or(Value::Null),
+            .map(|call| MadeCall {
+                call: ParsedCall {
+                    name: call.name.clone(),
+                    arguments: serde_json::from_str(&call.arguments).unwrap_or(Value::Null),
+                },
+                failed: failed(&call.id),
             })
             .collect())
     }

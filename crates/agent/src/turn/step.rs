@@ -122,6 +122,11 @@ pub(super) fn error_result(text: &str) -> String {
     json!({ "error": text }).to_string()
 }
 
+/// Whether a tool message holds an error result (`{"error": …}`, as [`error_result`] writes).
+pub(super) fn is_error_result(content: &str) -> bool {
+    serde_json::from_str::<Value>(content).is_ok_and(|value| value.get("error").is_some())
+}
+
 pub(super) fn tool_content(
     result: &Result<ToolOutput, fulcrum_tools::ToolsError>,
 ) -> (bool, String) {

@@ -47,7 +47,8 @@ description = "Refund an order in full."
 roles = ["finance"]
 sensitive = true
 summary = "Refund order {order_id}"
-parameters = { type = "object", properties = { order_id = { type = "integer" } }, required = ["order_id"] }
+idempotency_keys = ["order_id"]
+parameters = { type = "object", properties = { order_id = { type = "integer" }, reason = { type = "string" } }, required = ["order_id"] }
 executor = { kind = "sql", database = "shop", mode = "write", statement = "UPDATE orders SET refunds = refunds + 1 WHERE id = :order_id" }
 "#;
 

@@ -392,6 +392,72 @@ async fn a_call_repeated_after_its_approval_asks_for_nothing_new_and_the_model_a
 }
 
 #[tokio::test]
+async fn a_call_on_the_object_approved_this_turn_asks_for_nothing_new_whatever_its_other_arguments()
+{
+    // The continuing model asks for the same refund with a reason of its own.
+    let again = call(
+        "refund_order",
+        json!({"order_id": 12345, "reason": "the customer returned it damaged."}),
+    );
+    let refund = call("refund_order", json!({"order_id": 12345}));
+    let (w, fiona, session, action) =
+        refund_waiting(&[&again, "Order 12345 is refunded.", &refund]).await;
+    let (_, continued) = w
+        .agent
+        .decide(&fiona, &action.id, true, None, None)
+        .await
+        .expect("approve");
+    let continued = continued.expect("the turn goes on");
+    assert_eq!(continued.stop, TurnStop::Answer, "{continued:?}");
+    assert!(continued.pending.is_empty(), "{continued:?}");
+    assert_eq!(w.refunds(), 1);
+    assert!(w.audit_kinds().contains(&"repeated_calls".to_string()));
+
+    // Asked again in a new message, it is a new request: the approver sees it as a repeat.
+    let next = w
+        .agent
+        .send(&fiona, &session.id, "Refund order 12345 again", None)
+        .await
+        .expect("turn");
+    let repeat = next.pending.first().expect("a second action waits");
+    assert!(repeat.summary.contains("REPEAT"), "{}", repeat.summary);
+}
+
+#[tokio::test]
+async fn a_denied_call_is_not_asked_for_again_in_its_turn_with_other_arguments() {
+    let again = call(
+        "refund_order",
+        json!({"order_id": 12345, "reason": "please"}),
+    );
+    let (w, fiona, _, action) = refund_waiting(&[&again, "The refund was denied."]).await;
+    let (_, continued) = w
+        .agent
+        .decide(&fiona, &action.id, false, None, None)
+        .await
+        .expect("deny");
+    let continued = continued.expect("the turn goes on");
+    assert_eq!(continued.stop, TurnStop::Answer, "{continued:?}");
+    assert!(continued.pending.is_empty(), "{continued:?}");
+    assert_eq!(w.refunds(), 0);
+}
+
+#[tokio::test]
+async fn a_refused_call_leaves_its_object_free_for_the_corrected_call() {
+    // The first refund names no order the schema accepts; the corrected one asks for approval.
+    let wrong = call("refund_order", json!({"order_id": "12345 please"}));
+    let right = call("refund_order", json!({"order_id": 12345}));
+    let w = crate::world(&[&wrong, &right]);
+    let fiona = user("fiona", "finance");
+    let session = w.agent.create_session(&fiona).expect("session");
+    let outcome = w
+        .agent
+        .send(&fiona, &session.id, "Refund order 12345", None)
+        .await
+        .expect("turn");
+    assert_eq!(outcome.stop, TurnStop::AwaitingConfirmation, "{outcome:?}");
+}
+
+#[tokio::test]
 async fn a_session_whose_action_was_interrupted_goes_on_with_an_error_result() {
     let (w, fiona, session, action) =
         refund_waiting(&["I could not confirm the refund; please check order 12345."]).await;

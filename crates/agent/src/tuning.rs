@@ -247,6 +247,12 @@ pub struct ToolCallTuning {
     /// "from <the end's value> to <the start's value>" and never the other way: "traffic
     /// from Las Vegas to Los Angeles" starts in Las Vegas.
     pub ends_as_written: bool,
+    /// In `auto`, a text answer begun to a message that writes every telling word (two at
+    /// least) of an offered function's name ("Get me the latest exchange rate from British
+    /// Pounds to Japanese Yen": `latest_exchange_rate`) gives way to a call of it carrying
+    /// only the conversation's values, which the relevance check keeps; the model's answer
+    /// from memory is an invented fact.
+    pub named_functions_called: bool,
     /// Write a string argument in the form its description lists the value in (`"hearts"`
     /// for `"heart"` where the description says "'spades', 'clubs', 'hearts', 'diamonds'").
     pub values_as_described: bool,
@@ -385,11 +391,9 @@ impl Default for ToolCallTuning {
             ground_list_items: true,
             years_in_their_own_argument: true,
             values_in_their_own_argument: true,
-            // +2 on the tuning half (EVAL.md), but a refund's free-text reason rewritten so
-            // kept an approved action in the console's queue (tests/e2e/test_console.py): off
-            // until that is understood.
-            drop_sentence_articles: false,
+            drop_sentence_articles: true,
             ends_as_written: true,
+            named_functions_called: true,
             values_as_described: true,
             units_as_written: true,
             optional_choices_named: true,

@@ -146,6 +146,8 @@ pub struct Config {
     pub drop_sentence_articles: bool,
     /// Swap a call's start and end arguments where the message writes "from <end> to <start>".
     pub ends_as_written: bool,
+    /// Call the function the message names by every word of its name, not answer in text.
+    pub named_functions_called: bool,
     /// Write a string argument in the form its description lists the value in.
     pub values_as_described: bool,
     pub units_as_written: bool,
@@ -336,8 +338,9 @@ impl Default for Config {
             ground_list_items: true,
             years_in_their_own_argument: true,
             values_in_their_own_argument: true,
-            drop_sentence_articles: false,
+            drop_sentence_articles: true,
             ends_as_written: true,
+            named_functions_called: true,
             values_as_described: true,
             units_as_written: true,
             optional_choices_named: true,
@@ -405,7 +408,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 105] = [
+pub const KEYS: [&str; 106] = [
     "engine",
     "upstreams",
     "host",
@@ -458,6 +461,7 @@ pub const KEYS: [&str; 105] = [
     "values_in_their_own_argument",
     "drop_sentence_articles",
     "ends_as_written",
+    "named_functions_called",
     "values_as_described",
     "units_as_written",
     "optional_choices_named",
@@ -624,6 +628,7 @@ impl Config {
             values_in_their_own_argument: self.values_in_their_own_argument,
             drop_sentence_articles: self.drop_sentence_articles,
             ends_as_written: self.ends_as_written,
+            named_functions_called: self.named_functions_called,
             values_as_described: self.values_as_described,
             units_as_written: self.units_as_written,
             optional_choices_named: self.optional_choices_named,

@@ -5,7 +5,8 @@
 //! value's first word, belongs to the sentence, not to the name a lookup would be keyed by
 //! ("theory of evolution"). Where the user writes the value only after a lowercase "the",
 //! the article is the sentence's; a name the user writes with its own capital "The" ("The
-//! Godfather") keeps it.
+//! Godfather") keeps it. A value that is itself a sentence ("The customer returned it
+//! damaged.", a refund's reason) is no name: it is left as the model wrote it.
 
 use serde_json::Value;
 
@@ -28,11 +29,31 @@ fn without_sentence_article(message: &str, text: &str) -> Option<String> {
         return None;
     }
     let rest = rest.trim_start().trim_end_matches('.').trim_end();
-    if !rest.chars().any(char::is_alphabetic) {
+    if !rest.chars().any(char::is_alphabetic) || reads_as_a_sentence(rest) {
         return None;
     }
     let after = |article: &str| written_after(message, article, rest);
     (after("the") && !after("The")).then(|| rest.to_string())
+}
+
+/// The most words a name keyed by a lookup has here ("theory of special relativity").
+const MAX_NAME_WORDS: usize = 6;
+
+/// Pronouns a name does not hold and a sentence about someone or something does.
+const PRONOUNS: &[&str] = &[
+    "i", "me", "my", "we", "us", "our", "you", "your", "he", "him", "his", "she", "her", "it",
+    "its", "they", "them", "their",
+];
+
+/// Whether `text` reads as a sentence rather than a name: longer than a name, or holding a
+/// pronoun.
+fn reads_as_a_sentence(text: &str) -> bool {
+    let words: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric() && c != '\'')
+        .filter(|word| !word.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    words.len() > MAX_NAME_WORDS || words.iter().any(|word| PRONOUNS.contains(&word.as_str()))
 }
 
 /// Whether `message` writes `article`, a space and `rest` as whole words.
@@ -73,6 +94,17 @@ mod tests {
         assert!(sentence_articles("Songs by Beatles at Theatre Royal", &arguments).is_empty());
         // "the Beatlesque" is not "the Beatles".
         assert!(sentence_articles("a song in the Beatlesque style", &arguments).is_empty());
+    }
+
+    #[test]
+    fn a_sentence_keeps_its_article() {
+        let message = "Refund order 12345 in full: the customer returned it damaged.";
+        let arguments = json!({"reason": "The customer returned it damaged."});
+        assert!(sentence_articles(message, &arguments).is_empty());
+        let message = "Log that the parcel from the warehouse in Hangzhou arrived late on Monday";
+        let arguments =
+            json!({"note": "The parcel from the warehouse in Hangzhou arrived late on Monday"});
+        assert!(sentence_articles(message, &arguments).is_empty());
     }
 
     #[test]

@@ -146,6 +146,29 @@ impl AskedFunctions {
     }
 }
 
+/// The fewest telling words a function's name must have to be named by a message writing
+/// them all: one word ("time", "case") is a topic, not a request.
+const NAMING_WORDS: usize = 2;
+
+impl AskedFunctions {
+    /// Whether the message writes every telling word of `tool`'s name, two at least ("the
+    /// latest exchange rate" names `latest_exchange_rate`); never for a Chinese message.
+    pub fn names(&self, tool: &ToolDefinition) -> bool {
+        if self.language != Language::English {
+            return false;
+        }
+        let words: Vec<String> = name_words(&tool.name)
+            .iter()
+            .map(|word| word.to_lowercase())
+            .filter(|word| is_telling(word))
+            .collect();
+        words.len() >= NAMING_WORDS
+            && words
+                .iter()
+                .all(|word| self.words.iter().any(|w| same_word_stem(w, word)))
+    }
+}
+
 fn tool_text(tool: &ToolDefinition) -> String {
     format!(
         "{} {}",
@@ -251,6 +274,27 @@ mod tests {
             "Calculate the area of a specific shape given its sides.",
         );
         assert_eq!(generic.asks_for(&area, &[]), Some(false));
+    }
+
+    #[test]
+    fn a_message_names_a_function_by_every_telling_word_of_its_name() {
+        let rate = tool("latest_exchange_rate", "Retrieve the latest exchange rate.");
+        let asked = AskedFunctions::new("Get me the latest exchange rate from Pounds to Yen.");
+        assert!(asked.names(&rate));
+        let traits = tool("get_personality_traits", "Traits of a personality type.");
+        let asked =
+            AskedFunctions::new("Get me strength and weakness traits for ENFJ personality type.");
+        assert!(asked.names(&traits));
+        // One word of two is a topic.
+        assert!(!AskedFunctions::new("What is the exchange of gifts at Christmas?").names(&rate));
+        // A name of one telling word ("time") is never named so.
+        let time = tool("calculate_time", "Time to cover a distance.");
+        assert!(!AskedFunctions::new("What's the time right now?").names(&time));
+        // Nor in Chinese.
+        assert!(
+            !AskedFunctions::new("请帮我查一下最新的英镑兑日元的汇率 (latest exchange rate)")
+                .names(&rate)
+        );
     }
 
     #[test]

@@ -69,7 +69,7 @@ use super::units::units_as_written;
 use super::variants::calls_per_variant;
 use super::written::WrittenCalls;
 use super::years::repeated_years;
-use crate::tuning::ToolCallTuning;
+use crate::tuning::{answers_user, ToolCallTuning};
 
 const OPEN: &str = "<tool_call>";
 const THINK_OPEN: &str = "<think>";
@@ -124,6 +124,9 @@ pub struct CheckReport {
     /// The model's text answer wrote a call of this offered tool as JSON or markup: the
     /// generation was stopped there and the answer took the call path after the text sent.
     pub call_written_as_text: Option<String>,
+    /// The model began a text answer, but the user's message writes every word of this
+    /// offered function's name: its call was asked for in the text's place.
+    pub named_function_called: Option<String>,
 }
 
 /// A call the checks dropped or added, and why.
@@ -164,6 +167,7 @@ impl CheckReport {
             && !self.closed_cut_call
             && !self.asked_bounded_call
             && self.call_written_as_text.is_none()
+            && self.named_function_called.is_none()
     }
 }
 
@@ -386,6 +390,11 @@ pub struct CallCheck {
     /// A call that moves values to other arguments is new where the message writes them
     /// more often than the earlier calls use them (see `Checking::moved_values`).
     moved_values_new: bool,
+    /// In `auto`, answering the user's message: the offered functions the message names by
+    /// every telling word of their names ("the latest exchange rate"). A text answer begun
+    /// there gives way to a call of one of them that carries only the conversation's values,
+    /// and such a call is not dropped by the relevance check.
+    named: Vec<String>,
     /// The one function a named `tool_choice` allows; extra calls are of it alone.
     only: Option<String>,
     /// The `tool_choice` requires a call (`required` or named): a text answer is never given.
@@ -517,6 +526,22 @@ impl CallCheck {
         let percentages = on(tuning.percentages_as_fractions);
         let percentage_points = on(tuning.percentages_as_points);
         let written_calls = on(tuning.calls_written_as_text) && *choice == ToolChoice::Auto;
+        let named: Vec<String> = message
+            .filter(|_| {
+                on(tuning.named_functions_called)
+                    && *choice == ToolChoice::Auto
+                    && answers_user(messages)
+            })
+            .map(AskedFunctions::new)
+            .map(|asked| {
+                tools
+                    .definitions()
+                    .iter()
+                    .filter(|tool| asked.names(tool))
+                    .map(|tool| tool.name.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
         let relevance = message
             .filter(|_| on(tuning.call_relevance) && *choice == ToolChoice::Auto)
             .and_then(|message| {
@@ -532,6 +557,7 @@ impl CallCheck {
             });
         if !call_required
             && !written_calls
+            && named.is_empty()
             && relevance.is_none()
             && grounding == CallGrounding::Off
             && !drop_copied_values
@@ -620,6 +646,7 @@ impl CallCheck {
             flags_in_parts,
             parts_not_new,
             moved_values_new,
+            named,
             only: match choice {
                 ToolChoice::Named(name) => Some(name.clone()),
                 _ => None,
@@ -822,6 +849,10 @@ impl Checking {
                         if answer_kind(&held) != AnswerKind::Text {
                             continue;
                         }
+                        if !self.check.named.is_empty() {
+                            drop(first);
+                            return self.finish_named_call(held, pieces).await;
+                        }
                         passing = true;
                         std::mem::take(&mut held)
                     };
@@ -918,6 +949,56 @@ impl Checking {
         let unsent = text.get(sent.len()..).unwrap_or_default().to_string();
         if !unsent.is_empty() {
             let _ = self.send(GenerationEvent::Text(unsent));
+        }
+        let _ = self.send(GenerationEvent::Finished { reason, usage });
+        Ok(())
+    }
+
+    /// The answer where the model began a text (`begun`, `pieces` tokens) though the user's
+    /// message names offered functions (see `CallCheck::named`): one call of them is asked
+    /// for and, when every required value it carries is the conversation's, checked as the
+    /// model's own; otherwise the answer is generated again as text.
+    async fn finish_named_call(&self, begun: String, pieces: u32) -> Result<(), EngineError> {
+        let named = &self.check.named;
+        let grammar = self
+            .check
+            .tools
+            .one_call_grammar(&|name: &str| named.iter().any(|n| n == name));
+        let (calls, reason, more) =
+            start_generation(&self.backend, self.follow_up(String::new(), grammar))
+                .await?
+                .collect()
+                .await?;
+        let mut usage = Usage {
+            completion_tokens: pieces + more.completion_tokens,
+            ..more
+        };
+        let is_tool = |name: &str| self.check.tools.contains(name);
+        let called = parse_output(&calls, &is_tool)
+            .calls
+            .into_iter()
+            .find(|call| {
+                self.check.tools.validate(call).is_ok()
+                    && self.check.grounded(call, CallGrounding::Every)
+            });
+        let start = calls.find(OPEN);
+        let (text, reason, usage) = match (called, start) {
+            (Some(call), Some(start)) if reason == FinishReason::Stop => {
+                tracing::info!(call = %call.name, arguments = %call.arguments, "the model began a text answer to a message that names the function: called it");
+                self.note(|changes| changes.named_function_called = Some(call.name.clone()));
+                self.checked(&calls, start, usage).await?
+            }
+            _ => {
+                tracing::debug!(answer = %calls, "the call of a function the message names carries a value the conversation does not: answering in text");
+                self.note(|changes| changes.answered_in_text = true);
+                let (answer, reason, more) = self.text_instead("").await?;
+                usage.completion_tokens += more.completion_tokens;
+                (answer, reason, usage)
+            }
+        };
+        self.leave_report(begun);
+        if !text.is_empty() {
+            let _ = self.send(GenerationEvent::Text(text));
         }
         let _ = self.send(GenerationEvent::Finished { reason, usage });
         Ok(())
@@ -1030,6 +1111,16 @@ impl Checking {
                     ),
             );
         });
+        for (dropped, reason) in [
+            (&ungrounded, "not_in_conversation"),
+            (&copying, "copied_value"),
+            (&copying_numbers, "copied_number"),
+            (&unrelated, "unrelated_to_request"),
+        ] {
+            for call in dropped {
+                tracing::debug!(call = %call.name, arguments = %call.arguments, reason, "dropped a call");
+            }
+        }
         // Calls cut short and nothing else: the model wanted a call and ran on in it.
         let ran_on = made == 0 && !incomplete.is_empty();
         if kept.is_empty() && (ran_on || self.check.call_required) {
@@ -1107,6 +1198,12 @@ impl Checking {
         let Some(relevance) = &self.check.relevance else {
             return false;
         };
+        // The message names the function, and the call carries its values alone.
+        if calls.iter().any(|call| {
+            self.check.named.contains(&call.name) && self.check.grounded(call, CallGrounding::Every)
+        }) {
+            return false;
+        }
         let mut functions: Vec<CalledFunction<'_>> = Vec::new();
         for call in calls {
             let Some(tool) = self.check.definition(&call.name) else {
@@ -3662,12 +3759,76 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_text_answer_to_a_message_naming_a_function_gives_way_to_its_call() {
+        let question = "What is the travel time of 30 km at 60 km/h?";
+        let travel = call("travel_time", json!({"distance": 30, "speed": 60}));
+        let tuning = ToolCallTuning {
+            probe_parallel_calls: false,
+            ..ToolCallTuning::default()
+        };
+        let (scripted, tools) =
+            relevance_setup(vec!["It takes half an hour.".into(), travel.clone()]);
+        let (answer, requests, report) =
+            answer_on(scripted, &tools, &tuning, question, ToolChoice::Auto).await;
+        // Called, though the relevance check alone finds the message unrelated to it.
+        assert_eq!(answer.expect("answered").0, travel);
+        let report = report.expect("the checks changed the answer");
+        assert_eq!(report.named_function_called.as_deref(), Some("travel_time"));
+        // The model's own answer is the text as far as it went.
+        assert_eq!(report.model_answer, "It ");
+        // The call was asked for among the named functions alone.
+        let named = tools.one_call_grammar(&|name: &str| name == "travel_time");
+        assert_eq!(requests[1].grammar.as_deref(), Some(named.as_str()));
+
+        // A call carrying a value nobody wrote is no answer: text again.
+        let (scripted, tools) = relevance_setup(vec![
+            "It takes half an hour.".into(),
+            travel.clone(),
+            "It depends on the distance.".into(),
+        ]);
+        let (answer, _, report) = answer_on(
+            scripted,
+            &tools,
+            &tuning,
+            "What is the travel time of the trip?",
+            ToolChoice::Auto,
+        )
+        .await;
+        assert_eq!(answer.expect("answered").0, "It depends on the distance.");
+        assert!(report.expect("regenerated").answered_in_text);
+
+        // One word of the name is a topic, not the function: the text stands.
+        let (scripted, tools) = relevance_setup(vec!["About an hour.".into(), travel.clone()]);
+        let (answer, _, _) = answer_on(
+            scripted,
+            &tools,
+            &tuning,
+            "How long does a trip of 30 km at 60 km/h take?",
+            ToolChoice::Auto,
+        )
+        .await;
+        assert_eq!(answer.expect("answered").0, "About an hour.");
+
+        // Switched off, the model's text is sent as it wrote it.
+        let off = ToolCallTuning {
+            named_functions_called: false,
+            ..tuning
+        };
+        let (scripted, tools) =
+            relevance_setup(vec!["It takes half an hour.".into(), travel.clone()]);
+        let (answer, _, _) = answer_on(scripted, &tools, &off, question, ToolChoice::Auto).await;
+        assert_eq!(answer.expect("answered").0, "It takes half an hour.");
+    }
+
+    #[tokio::test]
     async fn calls_only_of_functions_the_message_does_not_ask_for_are_answered_in_text() {
         let question = "Play Queen for 20 minutes, then give the travel time of 30 km at 60 km/h";
         let travel = call("travel_time", json!({"distance": 30, "speed": 60}));
         let play = call("play", json!({"artist": "Queen", "minutes": 20}));
+        // The relevance check alone: the message names `travel_time`, which would keep it.
         let tuning = ToolCallTuning {
             probe_parallel_calls: false,
+            named_functions_called: false,
             ..ToolCallTuning::default()
         };
 
@@ -4657,6 +4818,7 @@ mod tests {
         assert!(rewritten.iter().all(|r| r.reason == "ends_as_written"));
         let off = ToolCallTuning {
             ends_as_written: false,
+            named_functions_called: false,
             ..ToolCallTuning::default()
         };
         sent_as_written_under(off, question, &swapped).await;
@@ -4693,7 +4855,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_article_of_the_users_sentence_is_left_out_of_a_value_when_switched_on() {
+    async fn the_article_of_the_users_sentence_is_left_out_of_a_value() {
         let with_article = call(
             "play",
             json!({"artist": "Queen", "minutes": 20, "tour": "The Rhapsody Tour."}),
@@ -4723,8 +4885,11 @@ mod tests {
         )
         .await;
         assert_eq!(kept.expect("generated").0, with_article);
-        // Off by default.
-        sent_as_written_under(ToolCallTuning::default(), question, &with_article).await;
+        let off = ToolCallTuning {
+            drop_sentence_articles: false,
+            ..ToolCallTuning::default()
+        };
+        sent_as_written_under(off, question, &with_article).await;
     }
 
     #[tokio::test]
@@ -5279,6 +5444,7 @@ mod tests {
             values_in_their_own_argument: false,
             drop_sentence_articles: false,
             ends_as_written: false,
+            named_functions_called: false,
             values_as_described: false,
             units_as_written: false,
             optional_choices_named: false,
@@ -5319,6 +5485,7 @@ mod tests {
             values_in_their_own_argument: false,
             drop_sentence_articles: false,
             ends_as_written: false,
+            named_functions_called: false,
             values_as_described: false,
             units_as_written: false,
             optional_choices_named: false,

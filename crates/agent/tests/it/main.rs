@@ -149,6 +149,7 @@ pub fn open_agent_with(dir: &Path, backend: Arc<ScriptedBackend>, options: Agent
                 values_in_their_own_argument: false,
                 drop_sentence_articles: false,
                 ends_as_written: false,
+                named_functions_called: false,
                 values_as_described: false,
                 units_as_written: false,
                 optional_choices_named: false,

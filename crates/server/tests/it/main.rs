@@ -63,6 +63,7 @@ fn exact_tuning() -> fulcrum_agent::ToolCallTuning {
         values_in_their_own_argument: false,
         drop_sentence_articles: false,
         ends_as_written: false,
+        named_functions_called: false,
         values_as_described: false,
         units_as_written: false,
         optional_choices_named: false,

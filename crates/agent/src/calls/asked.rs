@@ -99,6 +99,8 @@ pub struct AskedFunctions {
     words: Vec<String>,
     /// Chinese: the message's pairs of Han characters in a row.
     han_pairs: HashSet<String>,
+    /// The message lowercased, dots as underscores: where it writes a tool's identifier.
+    identifiers: String,
 }
 
 impl AskedFunctions {
@@ -113,6 +115,7 @@ impl AskedFunctions {
             language: Language::of(message),
             words: telling_words(message),
             han_pairs: han_pairs(message),
+            identifiers: as_identifier(message),
         }
     }
 
@@ -151,9 +154,13 @@ impl AskedFunctions {
 const NAMING_WORDS: usize = 2;
 
 impl AskedFunctions {
-    /// Whether the message writes every telling word of `tool`'s name, two at least ("the
-    /// latest exchange rate" names `latest_exchange_rate`); never for a Chinese message.
+    /// Whether the message names `tool`: writes its identifier ("use the 'sum_elements'
+    /// function"), or, in English, every telling word of its name, two at least ("the
+    /// latest exchange rate" names `latest_exchange_rate`).
     pub fn names(&self, tool: &ToolDefinition) -> bool {
+        if self.writes_identifier(&tool.name) {
+            return true;
+        }
         if self.language != Language::English {
             return false;
         }
@@ -167,6 +174,27 @@ impl AskedFunctions {
                 .iter()
                 .all(|word| self.words.iter().any(|w| same_word_stem(w, word)))
     }
+}
+
+impl AskedFunctions {
+    /// Whether the message writes `name`, an identifier of two words or more, as a whole
+    /// (dots and underscores alike: BFCL's `math.hypot` is served as `math_hypot`).
+    fn writes_identifier(&self, name: &str) -> bool {
+        let name = as_identifier(name);
+        if !name.contains('_') {
+            return false;
+        }
+        let part_of_identifier = |c: char| c.is_alphanumeric() || c == '_';
+        self.identifiers.match_indices(&name).any(|(at, _)| {
+            let before = self.identifiers[..at].chars().next_back();
+            let after = self.identifiers[at + name.len()..].chars().next();
+            !before.is_some_and(part_of_identifier) && !after.is_some_and(part_of_identifier)
+        })
+    }
+}
+
+fn as_identifier(text: &str) -> String {
+    text.to_lowercase().replace('.', "_")
 }
 
 fn tool_text(tool: &ToolDefinition) -> String {
@@ -295,6 +323,14 @@ mod tests {
             !AskedFunctions::new("请帮我查一下最新的英镑兑日元的汇率 (latest exchange rate)")
                 .names(&rate)
         );
+        // Its identifier names it in any language, and only as a whole.
+        let sum = tool("sum_elements", "Add the elements of a list.");
+        let asked = AskedFunctions::new("First use the 'sum_elements' function on [5, 10].");
+        assert!(asked.names(&sum));
+        assert!(AskedFunctions::new("请用 sum_elements 计算 [5, 10] 的和").names(&sum));
+        assert!(!AskedFunctions::new("Use my_sum_elements_v2 on [5, 10].").names(&sum));
+        let hypot = tool("math_hypot", "The Euclidean norm.");
+        assert!(AskedFunctions::new("Use math.hypot for (3, 4).").names(&hypot));
     }
 
     #[test]

@@ -390,10 +390,11 @@ pub struct CallCheck {
     /// A call that moves values to other arguments is new where the message writes them
     /// more often than the earlier calls use them (see `Checking::moved_values`).
     moved_values_new: bool,
-    /// In `auto`, answering the user's message: the offered functions the message names by
-    /// every telling word of their names ("the latest exchange rate"). A text answer begun
-    /// there gives way to a call of one of them that carries only the conversation's values,
-    /// and such a call is not dropped by the relevance check.
+    /// In `auto`, answering the user's message: the offered functions the message names, by
+    /// their identifiers or every telling word of their names ("the latest exchange rate").
+    /// A text answer begun there gives way to a call of one of them that carries only the
+    /// conversation's values; such a call is not dropped by the relevance check, and an extra
+    /// call of one is asked for.
     named: Vec<String>,
     /// The one function a named `tool_choice` allows; extra calls are of it alone.
     only: Option<String>,
@@ -727,9 +728,9 @@ impl CallCheck {
     }
 
     /// Whether `call`, next to `calls` (which used the values `used`), is of a function the
-    /// user's message does not ask for (another function than those called, of which the
-    /// message says nothing theirs do not, and, with `asked_by_values`, to which it gives
-    /// fewer than two values of its own).
+    /// user's message does not ask for (another function than those called, which the
+    /// message neither names nor says anything of that theirs do not, and, with
+    /// `asked_by_values`, to which it gives fewer than two values of its own).
     fn not_asked_for(
         &self,
         call: &ParsedCall,
@@ -749,7 +750,7 @@ impl CallCheck {
             .iter()
             .filter_map(|c| self.definition(&c.name))
             .collect();
-        if asked.asks_for(tool, &called) != Some(false) {
+        if self.named.contains(&call.name) || asked.asks_for(tool, &called) != Some(false) {
             return false;
         }
         if self.asked_by_values && self.unused_values(call, used) >= VALUES_THAT_ASK {
@@ -3037,8 +3038,9 @@ impl Checking {
     }
 
     /// The values of the conversation `call` brings that no call of `calls` used (and, `by_name`,
-    /// the words of its function's name the conversation holds, when it is another function);
-    /// none when it repeats a call or fails the grounding rule.
+    /// the words of its function's name the conversation holds, when it is another function,
+    /// or the function itself where the message names it); none when it repeats a call or
+    /// fails the grounding rule.
     fn new_values(
         &self,
         call: &ParsedCall,
@@ -3055,8 +3057,14 @@ impl Checking {
         } else {
             Vec::new()
         };
+        // A function the message names is new in itself until called.
+        let named = (by_name
+            && self.check.named.contains(&call.name)
+            && !earlier.contains(&call.name.as_str()))
+        .then(|| call.name.clone());
         let name_words = name_words
             .into_iter()
+            .chain(named)
             .map(|word| format!("{FUNCTION_WORD}{word}"));
         let new: Vec<String> = self
             .check
@@ -5298,6 +5306,100 @@ mod tests {
                 ("travel_time".to_string(), "not_asked_for")
             ]
         );
+    }
+
+    #[test]
+    fn a_function_the_message_names_is_asked_for_though_its_words_are_the_called_ones() {
+        let definition = |name: &str| fulcrum_chat::ToolDefinition {
+            name: name.into(),
+            description: None,
+            parameters: json!({"type": "object", "properties": {"time": {"type": "integer"}}}),
+            strict: false,
+        };
+        let tools = Arc::new(
+            ToolSet::new(vec![
+                definition("painting_create"),
+                definition("display_set_screen_brightness"),
+                definition("painting_display"),
+            ])
+            .expect("tools"),
+        );
+        let message =
+            "Create a square painting, then display it for 30 seconds with 70% screen brightness";
+        let check = |tuning: &ToolCallTuning| {
+            CallCheck::new(
+                tuning,
+                &tools,
+                &[Message::user(message)],
+                &ToolChoice::Auto,
+                true,
+                true,
+            )
+            .expect("a check applies")
+        };
+        let parsed = |name: &str, arguments| ParsedCall {
+            name: name.into(),
+            arguments,
+        };
+        let called = [
+            parsed("painting_create", json!({})),
+            parsed("display_set_screen_brightness", json!({"time": 30})),
+        ];
+        let display = parsed("painting_display", json!({"time": 30}));
+        // "painting" and "display" are both words of the functions called, but together
+        // they name `painting_display`.
+        let on = check(&ToolCallTuning::default());
+        assert!(!on.not_asked_for(&display, &called, &HashSet::new()));
+        let off = check(&ToolCallTuning {
+            named_functions_called: false,
+            ..ToolCallTuning::default()
+        });
+        assert!(off.not_asked_for(&display, &called, &HashSet::new()));
+    }
+
+    #[tokio::test]
+    async fn an_extra_call_of_a_function_the_message_names_is_new_in_itself() {
+        let definition = |name: &str, property: &str| fulcrum_chat::ToolDefinition {
+            name: name.into(),
+            description: None,
+            parameters: json!({"type": "object",
+                "properties": {property: {"type": "integer"}}, "required": [property]}),
+            strict: false,
+        };
+        let tools = Arc::new(
+            ToolSet::new(vec![
+                definition("painting_create", "size"),
+                definition("display_set_screen_brightness", "seconds"),
+                definition("painting_display", "seconds"),
+            ])
+            .expect("tools"),
+        );
+        let question = "Create a painting of size 16, then display it for 30 seconds at full screen brightness";
+        let create = call("painting_create", json!({"size": 16}));
+        let brightness = call("display_set_screen_brightness", json!({"seconds": 30}));
+        let display = call("painting_display", json!({"seconds": 30}));
+        let answered = format!("{create}\n{brightness}");
+        let tuning = ToolCallTuning::default();
+        let scripted = Arc::new(fulcrum_engine::scripted::ScriptedBackend::new(vec![
+            answered.clone(),
+            display.clone(),
+        ]));
+        let (answer, _, _) = answer_on(scripted, &tools, &tuning, question, ToolChoice::Auto).await;
+        // Its one value is the other call's, but the message names the function.
+        assert_eq!(
+            answer.expect("answered").0,
+            format!("{create}\n{brightness}\n{display}")
+        );
+        let off = ToolCallTuning {
+            named_functions_called: false,
+            ..tuning
+        };
+        let scripted = Arc::new(fulcrum_engine::scripted::ScriptedBackend::new(vec![
+            answered.clone(),
+            display.clone(),
+        ]));
+        let (answer, _, _) = answer_on(scripted, &tools, &off, question, ToolChoice::Auto).await;
+        assert_eq!(answer.expect("answered").0, answered);
     }
 
     #[tokio::test]

@@ -374,21 +374,33 @@ async fn an_approved_action_runs_once_and_the_turn_continues() {
 async fn a_call_repeated_after_its_approval_asks_for_nothing_new_and_the_model_answers() {
     let refund = call("refund_order", json!({"order_id": 12345}));
     let (w, fiona, _, action) = refund_waiting(&[&refund, "Order 12345 is refunded."]).await;
-    let (_, continued) = w
-        .agent
-        .decide(&fiona, &action.id, true, None, None)
-        .await
-        .expect("approve");
-    let continued = continued.expect("the turn goes on");
     // The same call again is not a second action waiting for approval: the turn answers.
-    assert_eq!(continued.stop, TurnStop::Answer, "{continued:?}");
-    assert!(continued.pending.is_empty());
+    let continued = answered_after_decision(&w, &fiona, &action, true).await;
     assert_eq!(
         continued.answer.as_deref(),
         Some("Order 12345 is refunded.")
     );
     assert_eq!(w.refunds(), 1);
     assert!(w.audit_kinds().contains(&"repeated_calls".to_string()));
+}
+
+/// Approves or denies `action` as `decider`, and asserts that the turn went on to an answer
+/// with nothing left waiting.
+async fn answered_after_decision(
+    w: &crate::World,
+    decider: &fulcrum_tools::Principal,
+    action: &fulcrum_tools::Action,
+    approve: bool,
+) -> fulcrum_agent::TurnOutcome {
+    let (_, continued) = w
+        .agent
+        .decide(decider, &action.id, approve, None, None)
+        .await
+        .expect("decided");
+    let continued = continued.expect("the turn goes on");
+    assert_eq!(continued.stop, TurnStop::Answer, "{continued:?}");
+    assert!(continued.pending.is_empty(), "{continued:?}");
+    continued
 }
 
 #[tokio::test]
@@ -402,14 +414,7 @@ async fn a_call_on_the_object_approved_this_turn_asks_for_nothing_new_whatever_i
     let refund = call("refund_order", json!({"order_id": 12345}));
     let (w, fiona, session, action) =
         refund_waiting(&[&again, "Order 12345 is refunded.", &refund]).await;
-    let (_, continued) = w
-        .agent
-        .decide(&fiona, &action.id, true, None, None)
-        .await
-        .expect("approve");
-    let continued = continued.expect("the turn goes on");
-    assert_eq!(continued.stop, TurnStop::Answer, "{continued:?}");
-    assert!(continued.pending.is_empty(), "{continued:?}");
+    answered_after_decision(&w, &fiona, &action, true).await;
     assert_eq!(w.refunds(), 1);
     assert!(w.audit_kinds().contains(&"repeated_calls".to_string()));
 
@@ -430,14 +435,7 @@ async fn a_denied_call_is_not_asked_for_again_in_its_turn_with_other_arguments()
         json!({"order_id": 12345, "reason": "please"}),
     );
     let (w, fiona, _, action) = refund_waiting(&[&again, "The refund was denied."]).await;
-    let (_, continued) = w
-        .agent
-        .decide(&fiona, &action.id, false, None, None)
-        .await
-        .expect("deny");
-    let continued = continued.expect("the turn goes on");
-    assert_eq!(continued.stop, TurnStop::Answer, "{continued:?}");
-    assert!(continued.pending.is_empty(), "{continued:?}");
+    answered_after_decision(&w, &fiona, &action, false).await;
     assert_eq!(w.refunds(), 0);
 }
 

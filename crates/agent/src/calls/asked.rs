@@ -174,9 +174,7 @@ impl AskedFunctions {
                 .iter()
                 .all(|word| self.words.iter().any(|w| same_word_stem(w, word)))
     }
-}
 
-impl AskedFunctions {
     /// Whether the message writes `name`, an identifier of two words or more, as a whole
     /// (dots and underscores alike: BFCL's `math.hypot` is served as `math_hypot`).
     fn writes_identifier(&self, name: &str) -> bool {

@@ -23,13 +23,18 @@
 //!   did not name;
 //! - a number the user wrote with a scale word ("8.5 million") that a call carries off by a
 //!   power of ten (850000000) is set back to what was written, and a percentage carried as its
-//!   points ("5%" as 5) in a number that is not said to be in percent is set to its value (0.05).
+//!   points ("5%" as 5) in a number that is not said to be in percent is set to its value (0.05);
+//! - in `auto`, where the user's message names an offered function (its identifier, or every
+//!   telling word of its name), a text answer the model begins gives way to a call of it that
+//!   carries only the conversation's values, which the relevance check keeps; with parallel
+//!   calls, an extra call of a named function not yet called is asked for.
 //!
 //! What the checks changed, with the model's own answer, is left in a [`CheckReportSlot`] for
 //! the audit log.
 //!
 //! A text answer is decided at its first token (the grammar has no way from text into calls),
-//! so it streams as it comes; only call answers wait.
+//! so it streams as it comes (but for the named function's call that may take its place);
+//! only call answers wait.
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::{Arc, Mutex};
@@ -124,8 +129,8 @@ pub struct CheckReport {
     /// The model's text answer wrote a call of this offered tool as JSON or markup: the
     /// generation was stopped there and the answer took the call path after the text sent.
     pub call_written_as_text: Option<String>,
-    /// The model began a text answer, but the user's message writes every word of this
-    /// offered function's name: its call was asked for in the text's place.
+    /// The model began a text answer, but the user's message names this offered function
+    /// (see `CallCheck::named`): its call was asked for in the text's place.
     pub named_function_called: Option<String>,
 }
 

@@ -898,10 +898,7 @@ impl Checking {
                         }
                         _ => (held, reason, usage),
                     };
-                    if !text.is_empty() {
-                        let _ = self.send(GenerationEvent::Text(text));
-                    }
-                    let _ = self.send(GenerationEvent::Finished { reason, usage });
+                    self.send_rest(text, reason, usage);
                     return Ok(());
                 }
             }
@@ -953,10 +950,7 @@ impl Checking {
         // The model's own answer is the text with the call written out, as far as it went.
         self.leave_report(watch.text().to_string());
         let unsent = text.get(sent.len()..).unwrap_or_default().to_string();
-        if !unsent.is_empty() {
-            let _ = self.send(GenerationEvent::Text(unsent));
-        }
-        let _ = self.send(GenerationEvent::Finished { reason, usage });
+        self.send_rest(unsent, reason, usage);
         Ok(())
     }
 
@@ -1003,10 +997,7 @@ impl Checking {
             }
         };
         self.leave_report(begun);
-        if !text.is_empty() {
-            let _ = self.send(GenerationEvent::Text(text));
-        }
-        let _ = self.send(GenerationEvent::Finished { reason, usage });
+        self.send_rest(text, reason, usage);
         Ok(())
     }
 
@@ -1033,6 +1024,15 @@ impl Checking {
 
     fn send(&self, event: GenerationEvent) -> Result<(), ()> {
         self.sender.send(Ok(event)).map_err(|_| ())
+    }
+
+    /// Sends the answer's `text` not sent yet (when any) and its end. A reader gone away
+    /// needs nothing more.
+    fn send_rest(&self, text: String, reason: FinishReason, usage: Usage) {
+        if !text.is_empty() {
+            let _ = self.send(GenerationEvent::Text(text));
+        }
+        let _ = self.send(GenerationEvent::Finished { reason, usage });
     }
 
     /// The answer `text` (calls from byte `start`) after the checks.

@@ -154,7 +154,8 @@ pub struct CheckedCall {
     /// (its only new values are parts of those an earlier call of its function gave the same
     /// arguments: "Boreal Forests" after "Boreal Forests of Canada"), `crossed_pair` (where
     /// the message pairs its lists, a call of a crossed pair both of whose right pairs other
-    /// calls made).
+    /// calls made), `cut_not_in_conversation` (a call the token limit cut, whose written part
+    /// fails the grounding rule as `not_in_conversation`).
     pub reason: &'static str,
 }
 
@@ -896,6 +897,11 @@ impl Checking {
                             self.leave_report(held);
                             checked
                         }
+                        AnswerKind::Calls(start) if !passing && reason == FinishReason::Length => {
+                            let answer = self.after_limit(&held, start, usage).await?;
+                            self.leave_report(held);
+                            answer
+                        }
                         _ => (held, reason, usage),
                     };
                     self.send_rest(text, reason, usage);
@@ -1033,6 +1039,39 @@ impl Checking {
             let _ = self.send(GenerationEvent::Text(text));
         }
         let _ = self.send(GenerationEvent::Finished { reason, usage });
+    }
+
+    /// The answer `text` (calls from byte `start`) that the token limit cut inside its last
+    /// call. The cut stays a cut (`length`, so that a client knows to allow more tokens)
+    /// unless what the call had written fails the grounding rule (`call_grounding`: by
+    /// default, no required value it wrote is the conversation's): then the model was
+    /// making a call up, not running out of room, and the calls before it
+    /// are checked as an answer of their own, or the answer is generated as text (rather
+    /// than leaving the user nothing).
+    async fn after_limit(
+        &self,
+        text: &str,
+        start: usize,
+        usage: Usage,
+    ) -> Result<(String, FinishReason, Usage), EngineError> {
+        let is_tool = |name: &str| self.check.tools.contains(name);
+        let invented = close_cut_call(text).and_then(|closed| {
+            parse_output(&closed, &is_tool)
+                .calls
+                .pop()
+                .filter(|call| !self.check.grounded(call, self.check.grounding))
+        });
+        let (Some(cut), Some(cut_at)) = (invented, text.rfind(OPEN)) else {
+            return Ok((text.to_string(), FinishReason::Length, usage));
+        };
+        tracing::info!(call = %cut.name, arguments = %cut.arguments, "the token limit cut a call whose values are not the conversation's: left it out");
+        self.note(|changes| {
+            changes
+                .dropped
+                .push(CheckedCall::new(&cut, "cut_not_in_conversation"))
+        });
+        self.checked(&text[..cut_at], start.min(cut_at), usage)
+            .await
     }
 
     /// The answer `text` (calls from byte `start`) after the checks.
@@ -4452,6 +4491,83 @@ mod tests {
         let report = report.expect("the checks changed the answer");
         assert!(report.closed_cut_call && !report.answered_in_text);
         assert_eq!(report.model_answer, cut);
+    }
+
+    /// A call of `play` with `artist` and `minutes` whose list of songs runs past the test
+    /// request's token limit (200 pieces), every title another.
+    fn call_past_the_limit(artist: &str, minutes: u32) -> String {
+        let songs: Vec<String> = (1..=300).map(|n| format!("\"track {n}\"")).collect();
+        format!(
+            "<tool_call>\n{{\"name\": \"play\", \"arguments\": {{\"artist\": \"{artist}\", \"minutes\": {minutes}, \"songs\": [{}]}}}}\n</tool_call>",
+            songs.join(", ")
+        )
+    }
+
+    #[tokio::test]
+    async fn a_made_up_call_the_token_limit_cut_gives_way_to_the_calls_before_it_or_a_text() {
+        let made_up = call_past_the_limit("Metallica", 90);
+        let prose = "Anything you like: some jazz, perhaps.";
+        let (text, usage, requests, report) = answer_reported(
+            "What should I listen to tonight?",
+            ToolChoice::Auto,
+            vec![made_up.clone(), prose.into()],
+        )
+        .await;
+        assert_eq!(text, prose);
+        assert_eq!(requests.len(), 2);
+        // The cut call's tokens were generated, and count.
+        assert!(usage.completion_tokens > 200, "{usage:?}");
+        let report = report.expect("the checks changed the answer");
+        assert!(report.answered_in_text);
+        assert_eq!(report.dropped[0].reason, "cut_not_in_conversation");
+        assert_eq!(report.dropped[0].arguments["artist"], "Metallica");
+
+        // A whole call before the cut one is the answer.
+        let whole = call("play", json!({"artist": "Queen", "minutes": 20}));
+        let (text, _, _, report) = answer_reported(
+            "Play Queen for 20 minutes",
+            ToolChoice::Auto,
+            vec![format!("{whole}\n{made_up}")],
+        )
+        .await;
+        assert_eq!(text, whole);
+        let report = report.expect("the checks changed the answer");
+        assert_eq!(report.dropped[0].reason, "cut_not_in_conversation");
+        assert!(!report.answered_in_text);
+    }
+
+    #[tokio::test]
+    async fn a_call_of_the_users_values_the_token_limit_cut_stays_a_cut() {
+        // The model was writing what the user asked for and ran out of room: the client is
+        // told so (`length`), rather than sent a call without what the limit cut.
+        let cut = call_past_the_limit("Queen", 20);
+        let (answer, requests, report) = try_answer(
+            "Play Queen for 20 minutes",
+            ToolChoice::Auto,
+            vec![cut.clone()],
+        )
+        .await;
+        let (text, usage) = answer.expect("generated");
+        let sent: String = cut.split_inclusive(' ').take(200).collect();
+        assert_eq!(text, sent);
+        assert_eq!(usage.completion_tokens, 200);
+        assert_eq!(requests.len(), 1);
+        assert_eq!(report, None);
+        // With the grounding rule off, a made-up call stays a cut as well.
+        let off = ToolCallTuning {
+            call_grounding: CallGrounding::Off,
+            ..ToolCallTuning::default()
+        };
+        let made_up = call_past_the_limit("Metallica", 90);
+        let (answer, requests, _) = try_answer_tuned(
+            &off,
+            "What should I listen to tonight?",
+            ToolChoice::Auto,
+            vec![made_up],
+        )
+        .await;
+        assert_eq!(answer.expect("generated").1.completion_tokens, 200);
+        assert_eq!(requests.len(), 1);
     }
 
     /// What the engine ends with when its loop check stops the model inside a free string,

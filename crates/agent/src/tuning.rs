@@ -256,6 +256,11 @@ pub struct ToolCallTuning {
     /// Write a string argument in the form its description lists the value in (`"hearts"`
     /// for `"heart"` where the description says "'spades', 'clubs', 'hearts', 'diamonds'").
     pub values_as_described: bool,
+    /// A whole date the model wrote in words ("10th December 2022", "2022年12月10日") for a
+    /// date parameter whose description asks for no form is written as ISO 8601
+    /// (`"2022-12-10"`): the form a program behind a tool reads, where words are the
+    /// model's habit, not the user's wish.
+    pub dates_in_words_as_iso: bool,
     /// An argument named for a unit (`unit`, `to_unit`) whose unit, as given or by default
     /// ("Default is 'cm'"), is not the one unit of its kind (length, speed, mass, …) the
     /// user wrote ("a radius of 4 inches") is set to the unit the user wrote.
@@ -395,6 +400,7 @@ impl Default for ToolCallTuning {
             ends_as_written: true,
             named_functions_called: true,
             values_as_described: true,
+            dates_in_words_as_iso: true,
             units_as_written: true,
             optional_choices_named: true,
             currencies_as_codes: true,

@@ -150,6 +150,8 @@ pub struct Config {
     pub named_functions_called: bool,
     /// Write a string argument in the form its description lists the value in.
     pub values_as_described: bool,
+    /// Write a date in words as ISO 8601 where its parameter asks for no form.
+    pub dates_in_words_as_iso: bool,
     pub units_as_written: bool,
     pub optional_choices_named: bool,
     pub currencies_as_codes: bool,
@@ -342,6 +344,7 @@ impl Default for Config {
             ends_as_written: true,
             named_functions_called: true,
             values_as_described: true,
+            dates_in_words_as_iso: true,
             units_as_written: true,
             optional_choices_named: true,
             currencies_as_codes: true,
@@ -408,7 +411,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 106] = [
+pub const KEYS: [&str; 107] = [
     "engine",
     "upstreams",
     "host",
@@ -463,6 +466,7 @@ pub const KEYS: [&str; 106] = [
     "ends_as_written",
     "named_functions_called",
     "values_as_described",
+    "dates_in_words_as_iso",
     "units_as_written",
     "optional_choices_named",
     "currencies_as_codes",
@@ -630,6 +634,7 @@ impl Config {
             ends_as_written: self.ends_as_written,
             named_functions_called: self.named_functions_called,
             values_as_described: self.values_as_described,
+            dates_in_words_as_iso: self.dates_in_words_as_iso,
             units_as_written: self.units_as_written,
             optional_choices_named: self.optional_choices_named,
             currencies_as_codes: self.currencies_as_codes,

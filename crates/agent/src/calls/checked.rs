@@ -58,7 +58,9 @@ use super::choices::NamedChoices;
 use super::companions::companion_calls;
 use super::currencies::currencies_as_codes;
 use super::flags::{flag_default, unasked_flags, FlagMentions};
-use super::formats::{cities_without_state, values_as_described, STATE_GRAMMAR};
+use super::formats::{
+    cities_without_state, dates_in_words_as_iso, values_as_described, STATE_GRAMMAR,
+};
 use super::grounding::{
     find_words, property, property_description, required_names, same_number, CallGrounding,
     CopiedValue, Grounds,
@@ -223,7 +225,8 @@ pub struct RewrittenArgument {
     pub value: Value,
     pub written: Value,
     /// `repeated_year` (left out: another argument of the call carries it), `as_described`
-    /// (the value in the form its description lists it), `choice_named` (an optional choice
+    /// (the value in the form its description lists it), `date_as_iso` (a date in words for
+    /// a date parameter that asks for no form, as ISO 8601), `choice_named` (an optional choice
     /// the user's message names, which the call left out; `null` as the value),
     /// `currency_code` (a currency's name in an argument named for one, as its code),
     /// `flag_as_written` (a flag set as the user's message writes a word of its name),
@@ -343,6 +346,8 @@ pub struct CallCheck {
     journeys: Option<String>,
     /// Write a value in the form its description lists it.
     values_as_described: bool,
+    /// Write a date in words as ISO 8601 where its parameter asks for no form.
+    dates_in_words_as_iso: bool,
     /// Set an argument named for a unit to the one unit of its kind the user wrote.
     units_as_written: bool,
     /// Give a call the optional choice the user's message names that it left out.
@@ -524,6 +529,7 @@ impl CallCheck {
             .filter(|_| on(tuning.ends_as_written))
             .map(str::to_string);
         let values_as_described = on(tuning.values_as_described);
+        let dates_in_words_as_iso = on(tuning.dates_in_words_as_iso);
         let units_as_written = on(tuning.units_as_written);
         let give_named_choices = on(tuning.optional_choices_named);
         let currency_codes = on(tuning.currencies_as_codes);
@@ -588,6 +594,7 @@ impl CallCheck {
             && articles.is_none()
             && journeys.is_none()
             && !values_as_described
+            && !dates_in_words_as_iso
             && !units_as_written
             && !give_named_choices
             && !currency_codes
@@ -632,6 +639,7 @@ impl CallCheck {
             articles,
             journeys,
             values_as_described,
+            dates_in_words_as_iso,
             units_as_written,
             give_named_choices,
             currency_codes,
@@ -2574,8 +2582,10 @@ impl Checking {
     /// and when the call stays valid without them), its values in the forms the user and the
     /// descriptions write them.
     fn as_told(&self, call: ParsedCall) -> ParsedCall {
-        let call = self.as_described(self.with_ends_as_written(self.without_sentence_articles(
-            self.values_once(self.years_once(self.listed_as_told(call))),
+        let call = self.with_iso_dates(self.as_described(self.with_ends_as_written(
+            self.without_sentence_articles(
+                self.values_once(self.years_once(self.listed_as_told(call))),
+            ),
         )));
         // Currencies and units last: a default the model copied ("cm") goes first as written
         // by nobody, and the code or unit set here need not be a word the grounding finds
@@ -2781,6 +2791,16 @@ impl Checking {
         }
         let described = values_as_described(&call.arguments, self.check.schema(&call.name));
         self.rewritten(call, described, "as_described")
+    }
+
+    /// `call` with its dates written in words as ISO 8601 where their parameters ask for no
+    /// form (see [`dates_in_words_as_iso`]), when that check is on and the call stays valid.
+    fn with_iso_dates(&self, call: ParsedCall) -> ParsedCall {
+        if !self.check.dates_in_words_as_iso {
+            return call;
+        }
+        let dates = dates_in_words_as_iso(&call.arguments, self.check.schema(&call.name));
+        self.rewritten(call, dates, "date_as_iso")
     }
 
     /// `call` with its arguments named for a unit set to the one unit of their kind the user
@@ -5669,6 +5689,7 @@ mod tests {
             ends_as_written: false,
             named_functions_called: false,
             values_as_described: false,
+            dates_in_words_as_iso: false,
             units_as_written: false,
             optional_choices_named: false,
             currencies_as_codes: false,
@@ -5710,6 +5731,7 @@ mod tests {
             ends_as_written: false,
             named_functions_called: false,
             values_as_described: false,
+            dates_in_words_as_iso: false,
             units_as_written: false,
             optional_choices_named: false,
             currencies_as_codes: false,

@@ -14,6 +14,7 @@
 
 use serde_json::Value;
 
+use super::dates::{written_date, WrittenDate};
 use super::grounding::{non_latin_letter, plural_of, property, property_description};
 
 /// The grammar of the state after a city and its comma (the prompt ends at the comma): a
@@ -63,9 +64,9 @@ fn asks_city_and_state(property: &Value) -> bool {
 
 /// The string arguments of `arguments` whose value is, in another form, exactly one of the
 /// values their description quotes ("'spades', 'clubs', 'hearts'"): by case, or as the
-/// singular or plural of it; or a date written as `YYYY-MM-DD` (a one-digit month or day
-/// too) where the parameter asks for another form of year, month and day, or pads them. The
-/// argument and the value as the description writes it.
+/// singular or plural of it; or a whole date (`2022-4-5`, `2022/08/16`, "December 10, 2022":
+/// see [`written_date`]) where the parameter asks for another form of year, month and day,
+/// or pads them. The argument and the value as the description writes it.
 /// Arguments with an enum are the grammar's, and left alone.
 pub fn values_as_described(arguments: &Value, schema: &Value) -> Vec<(String, String)> {
     let Some(arguments) = arguments.as_object() else {
@@ -99,12 +100,14 @@ pub fn values_as_described(arguments: &Value, schema: &Value) -> Vec<(String, St
     described
 }
 
-/// `value`, a date in ISO 8601's calendar form (`"2023-06-01"`, or `"2023-6-1"`), in the form
-/// the parameter asks for: `"format": "date"` (ISO, padded), or a form its description writes
-/// out of a four-digit year, a month and a day ("in the format mm-dd-yyyy", "DD/MM/YYYY").
+/// `value`, a whole date (see [`written_date`]), in the form the parameter asks for:
+/// `"format": "date"` (ISO, padded), or a form its description writes out of a four-digit
+/// year, a month and a day ("in the format mm-dd-yyyy", "DD/MM/YYYY", "(month-day-year)").
 /// None where `value` is no such date or the parameter asks for no such form.
 fn in_described_date_form(value: &str, property: &Value) -> Option<String> {
-    let (year, month, day) = iso_date(value)?;
+    let WrittenDate {
+        year, month, day, ..
+    } = written_date(value)?;
     let form = if property.get("format").and_then(Value::as_str) == Some("date") {
         DateForm {
             order: [DatePart::Year, DatePart::Month, DatePart::Day],
@@ -136,22 +139,25 @@ struct DateForm {
     separator: char,
 }
 
-/// The first date form `description` writes out as `YYYY`, `MM` and `DD` (any case) joined by
-/// one separator (`-`, `/`, `.`), each part once: "YYYY-MM-DD", "mm/dd/yyyy". A two-digit
+/// The first date form `description` writes out as `YYYY`, `MM` and `DD` (any case), or as
+/// the words year, month and day, joined by one separator (`-`, `/`, `.`), each part once:
+/// "YYYY-MM-DD", "mm/dd/yyyy", "month-day-year". A two-digit
 /// year ("MM-DD-YY") or a form of two parts ("YYYY-YYYY", "mm-yyyy") is none.
 fn described_date_form(description: &str) -> Option<DateForm> {
     let upper: Vec<char> = description.to_uppercase().chars().collect();
     let token = |at: usize| -> Option<(DatePart, usize)> {
-        let rest: String = upper.get(at..)?.iter().take(4).collect();
-        if rest.starts_with("YYYY") {
-            Some((DatePart::Year, 4))
-        } else if rest.starts_with("MM") {
-            Some((DatePart::Month, 2))
-        } else if rest.starts_with("DD") {
-            Some((DatePart::Day, 2))
-        } else {
-            None
-        }
+        let rest: String = upper.get(at..)?.iter().take(5).collect();
+        [
+            ("YYYY", DatePart::Year),
+            ("YEAR", DatePart::Year),
+            ("MONTH", DatePart::Month),
+            ("MM", DatePart::Month),
+            ("DAY", DatePart::Day),
+            ("DD", DatePart::Day),
+        ]
+        .into_iter()
+        .find(|(written, _)| rest.starts_with(written))
+        .map(|(written, part)| (part, written.len()))
     };
     let is_letter = |at: usize| upper.get(at).is_some_and(|c| c.is_alphanumeric());
     for start in 0..upper.len() {
@@ -189,22 +195,29 @@ fn described_date_form(description: &str) -> Option<DateForm> {
     None
 }
 
-/// The year, month and day of `value` where it is a date in ISO 8601's calendar form, its
-/// month and day of one or two digits (`"2022-4-5"`).
-fn iso_date(value: &str) -> Option<(u32, u32, u32)> {
-    let mut parts = value.trim().split('-');
-    let (year, month, day) = (parts.next()?, parts.next()?, parts.next()?);
-    let digits = |part: &str, most: usize| {
-        (!part.is_empty() && part.len() <= most && part.chars().all(|c| c.is_ascii_digit()))
-            .then(|| part.parse::<u32>().ok())
-            .flatten()
+/// The string arguments of `arguments` holding a whole date written in words ("10th
+/// December 2022", "2022年12月10日": see [`written_date`]) for a date's parameter (its name or
+/// description says "date") that asks for no form (see [`in_described_date_form`]), and the
+/// date as ISO 8601 (`2022-12-10`), which any program reads. Arguments with an enum are the
+/// grammar's, and left alone.
+pub fn dates_in_words_as_iso(arguments: &Value, schema: &Value) -> Vec<(String, String)> {
+    let Some(arguments) = arguments.as_object() else {
+        return Vec::new();
     };
-    let (month_number, day_number) = (digits(month, 2)?, digits(day, 2)?);
-    let valid = parts.next().is_none()
-        && year.len() == 4
-        && (1..=12).contains(&month_number)
-        && (1..=31).contains(&day_number);
-    valid.then_some((digits(year, 4)?, month_number, day_number))
+    arguments
+        .iter()
+        .filter_map(|(name, value)| {
+            let property = property(schema, name).filter(|p| p.get("enum").is_none())?;
+            let written = value.as_str()?;
+            let date = written_date(written).filter(|date| date.in_words)?;
+            let description = property_description(property).to_lowercase();
+            let of_a_date = [name.to_lowercase().as_str(), description.as_str()]
+                .iter()
+                .any(|text| text.contains("date") || text.contains("日期"));
+            let asks_no_form = in_described_date_form(written, property).is_none();
+            (of_a_date && asks_no_form).then(|| (name.clone(), date.iso()))
+        })
+        .collect()
 }
 
 /// The values a description quotes, in single or double quotes (at most 40 characters each).
@@ -328,9 +341,60 @@ mod tests {
             ],
             "a form of two parts or a two-digit year is no day of a year"
         );
-        // Already in the described form, or no ISO date: left as written.
+        // Already in the described form, or no whole date: left as written.
         assert!(values_as_described(&json!({"uv": "06-01-2023"}), &schema).is_empty());
-        assert!(values_as_described(&json!({"uv": "June 1, 2023"}), &schema).is_empty());
+        assert!(values_as_described(&json!({"uv": "June 2023"}), &schema).is_empty());
+    }
+
+    #[test]
+    fn a_date_in_words_or_with_slashes_is_written_in_the_described_form() {
+        let schema = json!({"properties": {
+            "uv": {"type": "string", "description": "The date for the UV index, in the format mm-dd-yyyy."},
+            "air": {"type": "string", "description": "The date (month-day-year) you want the air quality for."},
+            "stay": {"type": "string", "description": "Check-in, as YYYY-MM-DD."}
+        }});
+        let mut described = values_as_described(
+            &json!({"uv": "June 1, 2023", "air": "2022/08/16", "stay": "2022年12月10日"}),
+            &schema,
+        );
+        described.sort();
+        assert_eq!(
+            described,
+            vec![
+                ("air".to_string(), "08-16-2022".to_string()),
+                ("stay".to_string(), "2022-12-10".to_string()),
+                ("uv".to_string(), "06-01-2023".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn a_date_in_words_for_a_date_that_asks_for_no_form_is_written_as_iso() {
+        let schema = json!({"properties": {
+            "start_date": {"type": "string", "description": "The start date for the booking."},
+            "when": {"type": "string", "description": "The day of the match."},
+            "title": {"type": "string", "description": "The event's title."},
+            "deadline": {"type": "string", "description": "截止日期"}
+        }});
+        let arguments = json!({"start_date": "10th December 2022", "when": "Jan 5, 2023",
+                               "title": "December 10, 2022", "deadline": "2023年1月5日"});
+        let mut described = dates_in_words_as_iso(&arguments, &schema);
+        described.sort();
+        assert_eq!(
+            described,
+            vec![
+                ("deadline".to_string(), "2023-01-05".to_string()),
+                ("start_date".to_string(), "2022-12-10".to_string())
+            ],
+            "only a date's parameter, by its name or description"
+        );
+        assert!(values_as_described(&arguments, &schema).is_empty());
+        // A date of digits is machine-readable as written; one in a described form is that
+        // form's (`values_as_described`).
+        assert!(dates_in_words_as_iso(&json!({"start_date": "2022/12/10"}), &schema).is_empty());
+        let described = json!({"properties": {
+            "date": {"type": "string", "description": "The date, as MM-DD-YYYY."}}});
+        assert!(dates_in_words_as_iso(&json!({"date": "June 1, 2023"}), &described).is_empty());
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod checked;
 mod choices;
 mod companions;
 mod currencies;
+mod dates;
 mod flags;
 mod formats;
 mod grounding;

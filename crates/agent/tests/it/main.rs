@@ -151,6 +151,7 @@ pub fn open_agent_with(dir: &Path, backend: Arc<ScriptedBackend>, options: Agent
                 ends_as_written: false,
                 named_functions_called: false,
                 values_as_described: false,
+                dates_in_words_as_iso: false,
                 units_as_written: false,
                 optional_choices_named: false,
                 currencies_as_codes: false,

@@ -162,6 +162,11 @@ pub struct ToolCallTuning {
     /// written, as any word of the message does; off (the default), it grounds no call and is
     /// no new value of an extra call.
     pub pronouns_are_values: bool,
+    /// A string value that is its parameter's description, or the description's first
+    /// words (three at least), counts as found in the conversation when their words are
+    /// (`"book": "The name of the holy book."` for "What is a holy book?"). Off by default:
+    /// such a value is the schema's text, which a small model copies where it has no value.
+    pub descriptions_are_values: bool,
     /// With `probe_parallel_calls` and `other_functions_asked`: the extra call asked for among
     /// the tools not called yet is kept for a word of its function's name the user's message
     /// holds, as the one asked for among all tools is ("also compute the total distance"
@@ -377,6 +382,7 @@ impl Default for ToolCallTuning {
             probe_unused_names: true,
             drop_copied_values: true,
             pronouns_are_values: false,
+            descriptions_are_values: false,
             // Measured on the 28 entries where it can act: +1 on the tuning half, none lost
             // (EVAL.md).
             other_functions_by_name: true,

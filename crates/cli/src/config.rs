@@ -94,6 +94,8 @@ pub struct Config {
     pub probe_unused_names: bool,
     pub drop_copied_values: bool,
     pub pronouns_are_values: bool,
+    /// A string value that copies its parameter's description counts as found.
+    pub descriptions_are_values: bool,
     pub other_functions_by_name: bool,
     /// A two- or three-letter word of a function's name names it where the message writes it
     /// in capitals ("GDP").
@@ -323,6 +325,7 @@ impl Default for Config {
             probe_unused_names: true,
             drop_copied_values: true,
             pronouns_are_values: false,
+            descriptions_are_values: false,
             other_functions_by_name: true,
             acronyms_name_functions: true,
             other_functions_asked: true,
@@ -411,7 +414,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 107] = [
+pub const KEYS: [&str; 108] = [
     "engine",
     "upstreams",
     "host",
@@ -445,6 +448,7 @@ pub const KEYS: [&str; 107] = [
     "probe_unused_names",
     "drop_copied_values",
     "pronouns_are_values",
+    "descriptions_are_values",
     "other_functions_by_name",
     "acronyms_name_functions",
     "other_functions_asked",
@@ -613,6 +617,7 @@ impl Config {
             probe_unused_names: self.probe_unused_names,
             drop_copied_values: self.drop_copied_values,
             pronouns_are_values: self.pronouns_are_values,
+            descriptions_are_values: self.descriptions_are_values,
             other_functions_by_name: self.other_functions_by_name,
             acronyms_name_functions: self.acronyms_name_functions,
             other_functions_asked: self.other_functions_asked,

@@ -611,6 +611,7 @@ impl CallCheck {
             tools: Arc::clone(tools),
             grounds: Grounds::from_messages(messages)
                 .with_pronouns_as_values(tuning.pronouns_are_values)
+                .with_descriptions_as_values(tuning.descriptions_are_values)
                 .with_acronyms_naming_functions(tuning.acronyms_name_functions),
             grounding,
             drop_copied_values,

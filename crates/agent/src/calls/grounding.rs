@@ -119,6 +119,9 @@ pub struct Grounds {
     non_latin: bool,
     /// A pronoun given as a value ("I" as a location) counts as written, as any word does.
     pronouns_are_values: bool,
+    /// A string value that is its parameter's description (or the description's first
+    /// words, three at least) counts as written, as any words of the text do.
+    descriptions_are_values: bool,
     /// The words of two or three capitals the text writes ("GDP", "BMI"), lowercased.
     acronyms: Vec<String>,
     /// A function's name word that short counts as named where the text has it as an
@@ -151,6 +154,7 @@ impl Grounds {
             percentages_beside_plain,
             non_latin: text.chars().any(non_latin_letter),
             pronouns_are_values: false,
+            descriptions_are_values: false,
             acronyms: acronyms(text),
             acronyms_name_functions: false,
         }
@@ -167,6 +171,15 @@ impl Grounds {
     /// otherwise ("I" as a location, "I'm" as a company) it is no value of the request.
     pub fn with_pronouns_as_values(mut self, counted: bool) -> Self {
         self.pronouns_are_values = counted;
+        self
+    }
+
+    /// These grounds with a string value that copies its parameter's description counted as
+    /// written when `counted`: otherwise (`"book": "The name of the holy book."` for "What
+    /// is a holy book?") it is the schema's text, not the request's, whatever words they
+    /// share.
+    pub fn with_descriptions_as_values(mut self, counted: bool) -> Self {
+        self.descriptions_are_values = counted;
         self
     }
 
@@ -490,6 +503,12 @@ impl Grounds {
         match value {
             Value::Null | Value::Bool(_) => None,
             Value::Number(number) => number.as_f64().map(|n| self.number(n)),
+            Value::String(text)
+                if !self.descriptions_are_values
+                    && schema.is_some_and(|s| copies_description(text, s)) =>
+            {
+                Some(false)
+            }
             Value::String(text) => self.string(text),
             Value::Array(items) => {
                 let items_schema = schema.and_then(|s| s.get("items"));
@@ -1133,6 +1152,23 @@ pub(super) fn required_names(schema: &Value) -> Vec<&str> {
 
 pub(super) fn property<'a>(schema: &'a Value, name: &str) -> Option<&'a Value> {
     schema.get("properties").and_then(|p| p.get(name))
+}
+
+/// Whether the string value `text` is the description of its property `schema`, or the
+/// description's first words (three at least), by its letters, digits and spaces: a small
+/// model with no value for a parameter copies the schema's words into it.
+fn copies_description(text: &str, schema: &Value) -> bool {
+    let plain = |text: &str| -> String {
+        let kept: String = text
+            .to_lowercase()
+            .chars()
+            .map(|c| if c.is_alphanumeric() { c } else { ' ' })
+            .collect();
+        kept.split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+    let (value, description) = (plain(text), plain(property_description(schema)));
+    value.split(' ').count() >= 3
+        && (description == value || description.starts_with(&format!("{value} ")))
 }
 
 /// A property's description, empty where it has none.
@@ -1981,6 +2017,46 @@ mod tests {
         // Against Chinese text a Latin-script value may be a translation: not told.
         let chinese = Grounds::new("从杭州到杭州东站怎么走？");
         assert!(copies(&chinese, json!({"start": "Hangzhou", "end": "Hangzhou"})).is_empty());
+    }
+
+    #[test]
+    fn a_value_copying_its_description_is_no_value_unless_counted() {
+        let schema = json!({"type": "object", "required": ["book"],
+            "properties": {"book": {"type": "string", "description": "The name of the holy book."},
+                           "items": {"type": "array", "items": {"type": "string",
+                               "description": "An item to search for, e.g. a chapter."}}}});
+        let grounds = Grounds::new("What is a holy book? Search the name of the holy book.");
+        for copied in [
+            "The name of the holy book.",
+            "the name of the holy",
+            "THE NAME OF THE HOLY BOOK",
+        ] {
+            let call = json!({"book": copied});
+            assert!(
+                !grounds.call(&call, &schema, CallGrounding::Some),
+                "{copied}"
+            );
+        }
+        assert!(!grounds.call(
+            &json!({"book": "Bible", "items": ["An item to search for"]}),
+            &json!({"type": "object", "required": ["items"], "properties": schema["properties"]}),
+            CallGrounding::Some
+        ));
+        // Two words, or words of the request that are not the description's start, are the
+        // user's.
+        assert!(grounds.call(&json!({"book": "holy book"}), &schema, CallGrounding::Some));
+        assert!(grounds.call(
+            &json!({"book": "the holy book"}),
+            &schema,
+            CallGrounding::Some
+        ));
+        let counted = Grounds::new("What is a holy book? Search the name of the holy book.")
+            .with_descriptions_as_values(true);
+        assert!(counted.call(
+            &json!({"book": "The name of the holy book."}),
+            &schema,
+            CallGrounding::Some
+        ));
     }
 
     #[test]

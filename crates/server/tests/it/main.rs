@@ -45,6 +45,7 @@ fn exact_tuning() -> fulcrum_agent::ToolCallTuning {
         probe_unused_names: false,
         drop_copied_values: false,
         pronouns_are_values: true,
+        descriptions_are_values: true,
         other_functions_by_name: false,
         acronyms_name_functions: false,
         other_functions_asked: false,

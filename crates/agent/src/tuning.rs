@@ -266,6 +266,10 @@ pub struct ToolCallTuning {
     /// (`"2022-12-10"`): the form a program behind a tool reads, where words are the
     /// model's habit, not the user's wish.
     pub dates_in_words_as_iso: bool,
+    /// A coordinate's argument (its name or description says coordinate, latitude,
+    /// longitude, GPS) that carries positive a number the user wrote as south or west
+    /// ("112.0740 W", "22.9 south") carries it negative, as decimal degrees are written.
+    pub hemispheres_as_signs: bool,
     /// An argument named for a unit (`unit`, `to_unit`) whose unit, as given or by default
     /// ("Default is 'cm'"), is not the one unit of its kind (length, speed, mass, …) the
     /// user wrote ("a radius of 4 inches") is set to the unit the user wrote.
@@ -407,6 +411,7 @@ impl Default for ToolCallTuning {
             named_functions_called: true,
             values_as_described: true,
             dates_in_words_as_iso: true,
+            hemispheres_as_signs: true,
             units_as_written: true,
             optional_choices_named: true,
             currencies_as_codes: true,

@@ -154,6 +154,8 @@ pub struct Config {
     pub values_as_described: bool,
     /// Write a date in words as ISO 8601 where its parameter asks for no form.
     pub dates_in_words_as_iso: bool,
+    /// Give a coordinate the user wrote as south or west its negative sign.
+    pub hemispheres_as_signs: bool,
     pub units_as_written: bool,
     pub optional_choices_named: bool,
     pub currencies_as_codes: bool,
@@ -348,6 +350,7 @@ impl Default for Config {
             named_functions_called: true,
             values_as_described: true,
             dates_in_words_as_iso: true,
+            hemispheres_as_signs: true,
             units_as_written: true,
             optional_choices_named: true,
             currencies_as_codes: true,
@@ -414,7 +417,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 108] = [
+pub const KEYS: [&str; 109] = [
     "engine",
     "upstreams",
     "host",
@@ -471,6 +474,7 @@ pub const KEYS: [&str; 108] = [
     "named_functions_called",
     "values_as_described",
     "dates_in_words_as_iso",
+    "hemispheres_as_signs",
     "units_as_written",
     "optional_choices_named",
     "currencies_as_codes",
@@ -640,6 +644,7 @@ impl Config {
             named_functions_called: self.named_functions_called,
             values_as_described: self.values_as_described,
             dates_in_words_as_iso: self.dates_in_words_as_iso,
+            hemispheres_as_signs: self.hemispheres_as_signs,
             units_as_written: self.units_as_written,
             optional_choices_named: self.optional_choices_named,
             currencies_as_codes: self.currencies_as_codes,

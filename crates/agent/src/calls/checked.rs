@@ -65,6 +65,7 @@ use super::grounding::{
     find_words, property, property_description, required_names, same_number, CallGrounding,
     CopiedValue, Grounds,
 };
+use super::hemispheres::{signed_by_hemisphere, south_or_west};
 use super::journeys::ends_as_written;
 use super::lists::{same_member, Lists};
 use super::named::named_choices_left_out;
@@ -226,7 +227,8 @@ pub struct RewrittenArgument {
     pub written: Value,
     /// `repeated_year` (left out: another argument of the call carries it), `as_described`
     /// (the value in the form its description lists it), `date_as_iso` (a date in words for
-    /// a date parameter that asks for no form, as ISO 8601), `choice_named` (an optional choice
+    /// a date parameter that asks for no form, as ISO 8601), `signed_by_hemisphere` (a
+    /// coordinate the user wrote as south or west, negative), `choice_named` (an optional choice
     /// the user's message names, which the call left out; `null` as the value),
     /// `currency_code` (a currency's name in an argument named for one, as its code),
     /// `flag_as_written` (a flag set as the user's message writes a word of its name),
@@ -348,6 +350,9 @@ pub struct CallCheck {
     values_as_described: bool,
     /// Write a date in words as ISO 8601 where its parameter asks for no form.
     dates_in_words_as_iso: bool,
+    /// The numbers the user's message writes as south or west ("112.0740 W"), which a
+    /// coordinate's argument carries negative (see [`signed_by_hemisphere`]).
+    south_or_west: Vec<f64>,
     /// Set an argument named for a unit to the one unit of its kind the user wrote.
     units_as_written: bool,
     /// Give a call the optional choice the user's message names that it left out.
@@ -530,6 +535,10 @@ impl CallCheck {
             .map(str::to_string);
         let values_as_described = on(tuning.values_as_described);
         let dates_in_words_as_iso = on(tuning.dates_in_words_as_iso);
+        let south_or_west = message
+            .filter(|_| on(tuning.hemispheres_as_signs))
+            .map(south_or_west)
+            .unwrap_or_default();
         let units_as_written = on(tuning.units_as_written);
         let give_named_choices = on(tuning.optional_choices_named);
         let currency_codes = on(tuning.currencies_as_codes);
@@ -595,6 +604,7 @@ impl CallCheck {
             && journeys.is_none()
             && !values_as_described
             && !dates_in_words_as_iso
+            && south_or_west.is_empty()
             && !units_as_written
             && !give_named_choices
             && !currency_codes
@@ -641,6 +651,7 @@ impl CallCheck {
             journeys,
             values_as_described,
             dates_in_words_as_iso,
+            south_or_west,
             units_as_written,
             give_named_choices,
             currency_codes,
@@ -2591,7 +2602,20 @@ impl Checking {
         // Currencies and units last: a default the model copied ("cm") goes first as written
         // by nobody, and the code or unit set here need not be a word the grounding finds
         // ("JPY" for "Japanese Yen", "m" for "5m").
-        self.in_written_units(self.as_currency_codes(self.without_untold(call)))
+        self.with_hemisphere_signs(
+            self.in_written_units(self.as_currency_codes(self.without_untold(call))),
+        )
+    }
+
+    /// `call` with the coordinates the user wrote as south or west negative (see
+    /// [`signed_by_hemisphere`]), when that check is on and the call stays valid.
+    fn with_hemisphere_signs(&self, call: ParsedCall) -> ParsedCall {
+        let signed = signed_by_hemisphere(
+            &self.check.south_or_west,
+            &call.arguments,
+            self.check.schema(&call.name),
+        );
+        self.rewritten_values(call, signed, "signed_by_hemisphere")
     }
 
     /// `call` with the currencies named in its arguments named for a currency written as
@@ -2852,6 +2876,20 @@ impl Checking {
         rewrites: Vec<(String, String)>,
         reason: &'static str,
     ) -> ParsedCall {
+        let rewrites = rewrites
+            .into_iter()
+            .map(|(name, written)| (name, Value::String(written)))
+            .collect();
+        self.rewritten_values(call, rewrites, reason)
+    }
+
+    /// [`Self::rewritten`] with values of any type.
+    fn rewritten_values(
+        &self,
+        call: ParsedCall,
+        rewrites: Vec<(String, Value)>,
+        reason: &'static str,
+    ) -> ParsedCall {
         if rewrites.is_empty() {
             return call;
         }
@@ -2861,13 +2899,13 @@ impl Checking {
             for (name, written) in rewrites {
                 // An argument the model left out is reported with `null` as its value.
                 let value = arguments
-                    .insert(name.clone(), Value::String(written.clone()))
+                    .insert(name.clone(), written.clone())
                     .unwrap_or(Value::Null);
                 rewritten.push(RewrittenArgument {
                     function: call.name.clone(),
                     argument: name,
                     value,
-                    written: Value::String(written),
+                    written,
                     reason,
                 });
             }
@@ -2875,7 +2913,7 @@ impl Checking {
         if self.check.tools.validate(&told).is_err() {
             return call;
         }
-        tracing::debug!(call = %call.name, reason, "wrote string arguments otherwise");
+        tracing::debug!(call = %call.name, reason, "wrote arguments otherwise");
         self.note(|changes| changes.rewritten_arguments.extend(rewritten));
         told
     }
@@ -5691,6 +5729,7 @@ mod tests {
             named_functions_called: false,
             values_as_described: false,
             dates_in_words_as_iso: false,
+            hemispheres_as_signs: false,
             units_as_written: false,
             optional_choices_named: false,
             currencies_as_codes: false,
@@ -5733,6 +5772,7 @@ mod tests {
             named_functions_called: false,
             values_as_described: false,
             dates_in_words_as_iso: false,
+            hemispheres_as_signs: false,
             units_as_written: false,
             optional_choices_named: false,
             currencies_as_codes: false,

@@ -11,6 +11,7 @@ mod dates;
 mod flags;
 mod formats;
 mod grounding;
+mod hemispheres;
 mod implied;
 mod journeys;
 mod lists;

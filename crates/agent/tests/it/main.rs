@@ -153,6 +153,7 @@ pub fn open_agent_with(dir: &Path, backend: Arc<ScriptedBackend>, options: Agent
                 named_functions_called: false,
                 values_as_described: false,
                 dates_in_words_as_iso: false,
+                hemispheres_as_signs: false,
                 units_as_written: false,
                 optional_choices_named: false,
                 currencies_as_codes: false,

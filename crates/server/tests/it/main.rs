@@ -67,6 +67,7 @@ fn exact_tuning() -> fulcrum_agent::ToolCallTuning {
         named_functions_called: false,
         values_as_described: false,
         dates_in_words_as_iso: false,
+        hemispheres_as_signs: false,
         units_as_written: false,
         optional_choices_named: false,
         currencies_as_codes: false,

@@ -109,7 +109,7 @@ fn in_english_words(value: &str) -> Option<WrittenDate> {
 
 /// The month (1–12) `word` names: in full, by its first three letters, or "sept", with or
 /// without a full stop after an abbreviation.
-fn month_named(word: &str) -> Option<u32> {
+pub(super) fn month_named(word: &str) -> Option<u32> {
     let word = word.strip_suffix('.').unwrap_or(word);
     let index = MONTHS.iter().position(|month| {
         *month == word

@@ -17,6 +17,7 @@ use serde_json::{Map, Value};
 
 use fulcrum_chat::{Message, Role};
 
+use super::dates::month_named;
 use super::implied::{dates_relatively, implied_numbers};
 
 /// How much of a call's required values must be found in the conversation.
@@ -1374,34 +1375,6 @@ fn value_numbers(chars: &[char]) -> Vec<ValueNumber> {
         .collect()
 }
 
-/// The months, and their short forms, a day is written after ("May 5", "Jun 10").
-const MONTHS: &[&str] = &[
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-    "jan",
-    "feb",
-    "mar",
-    "apr",
-    "jun",
-    "jul",
-    "aug",
-    "sep",
-    "sept",
-    "oct",
-    "nov",
-    "dec",
-];
-
 /// Whether the word before char `start` (lowercased text) is a month's name.
 fn after_a_month(chars: &[char], start: usize) -> bool {
     let before: String = chars[..start]
@@ -1413,7 +1386,7 @@ fn after_a_month(chars: &[char], start: usize) -> bool {
         .chars()
         .rev()
         .collect();
-    MONTHS.contains(&before.trim_end_matches('.'))
+    month_named(&before).is_some()
 }
 
 /// Words after a number that join it to the next or place it rather than name its unit.

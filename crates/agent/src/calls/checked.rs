@@ -1075,13 +1075,19 @@ impl Checking {
         usage: Usage,
     ) -> Result<(String, FinishReason, Usage), EngineError> {
         let is_tool = |name: &str| self.check.tools.contains(name);
+        let Some(cut_at) = text.rfind(OPEN) else {
+            return Ok((text.to_string(), FinishReason::Length, usage));
+        };
+        let whole = parse_output(&text[..cut_at], &is_tool).calls.len();
+        // The closed text's last call is the cut one only when it reads as one more call.
         let invented = close_cut_call(text).and_then(|closed| {
-            parse_output(&closed, &is_tool)
-                .calls
-                .pop()
+            let mut calls = parse_output(&closed, &is_tool).calls;
+            (calls.len() == whole + 1)
+                .then(|| calls.pop())
+                .flatten()
                 .filter(|call| !self.check.grounded(call, self.check.grounding))
         });
-        let (Some(cut), Some(cut_at)) = (invented, text.rfind(OPEN)) else {
+        let Some(cut) = invented else {
             return Ok((text.to_string(), FinishReason::Length, usage));
         };
         tracing::info!(call = %cut.name, arguments = %cut.arguments, "the token limit cut a call whose values are not the conversation's: left it out");

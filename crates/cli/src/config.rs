@@ -255,6 +255,10 @@ pub struct Config {
     /// `text_answer_without_tools` for the agent: off by default, since without the tools the
     /// default model misreads the handbook passages it answers from (the ticket set).
     pub agent_text_answer_without_tools: bool,
+    /// `call_relevance` for the agent: off by default, since with the demo's tools the
+    /// default model's reading drops the right lookups of English live-data questions
+    /// ("How much does the iPhone 15 cost?" calling `search_product`; the ticket set).
+    pub agent_call_relevance: bool,
     pub prefix_cache: bool,
     /// End a generation that repeats one phrase or line over and over (the fourth copy in a
     /// row of 16 bytes or more, or a run of 256 bytes of a shorter unit) instead of letting it
@@ -390,6 +394,7 @@ impl Default for Config {
             agent_show_withheld_actions: true,
             agent_answer_in_users_language: false,
             agent_text_answer_without_tools: false,
+            agent_call_relevance: false,
             prefix_cache: true,
             stop_repetition: true,
             jump_forward: false,
@@ -417,7 +422,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 109] = [
+pub const KEYS: [&str; 110] = [
     "engine",
     "upstreams",
     "host",
@@ -513,6 +518,7 @@ pub const KEYS: [&str; 109] = [
     "agent_show_withheld_actions",
     "agent_answer_in_users_language",
     "agent_text_answer_without_tools",
+    "agent_call_relevance",
     "prefix_cache",
     "prefix_cache_tokens",
     "stop_repetition",

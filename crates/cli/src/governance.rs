@@ -135,6 +135,7 @@ fn agent_options(config: &Config) -> AgentOptions {
         answer_in_users_language: config.agent_answer_in_users_language,
         tuning: fulcrum_agent::ToolCallTuning {
             text_answer_without_tools: config.agent_text_answer_without_tools,
+            call_relevance: config.call_relevance && config.agent_call_relevance,
             ..config.tuning()
         },
         generation_timeout: config.request_timeout(),

@@ -6,18 +6,15 @@ use serde_json::Value;
 
 use super::grounding::{property, property_description, same_number};
 
-/// Words of a parameter's name or description that say it holds coordinates.
-const COORDINATE_WORDS: &[&str] = &[
-    "coord",
-    "latitude",
-    "longitude",
-    "lat",
-    "lon",
-    "lng",
-    "gps",
-    "经度",
-    "纬度",
-];
+/// Beginnings of the words of a parameter's name or description that say it holds
+/// coordinates ("coord1", "coordinates", "latitude").
+const COORDINATE_WORD_STARTS: &[&str] = &["coord", "latitude", "longitude"];
+
+/// Whole words that say so ("lat", "lng"; not "latest" or "long").
+const COORDINATE_WORDS: &[&str] = &["lat", "lon", "lng", "gps"];
+
+/// Chinese words that say so, anywhere in the text.
+const COORDINATE_WORDS_ZH: &[&str] = &["经度", "纬度", "坐标"];
 
 /// The numbers `message` writes as south or west: followed, after spaces and a degree sign
 /// at most, by a capital `S` or `W` that ends a word, or by "south" or "west" (any case).
@@ -60,7 +57,7 @@ fn is_number_char(c: char) -> bool {
 }
 
 /// The arguments of `arguments` (a tool with parameter schema `schema`) for coordinates —
-/// their name or description says so (see [`COORDINATE_WORDS`]) — that carry, as a number or
+/// their name or description says so (see [`holds_coordinates`]) — that carry, as a number or
 /// as an item of a list of numbers, a positive number the user wrote as south or west
 /// (`south_or_west`): each argument with those numbers made negative.
 pub(super) fn signed_by_hemisphere(
@@ -104,12 +101,11 @@ fn holds_coordinates(name: &str, property: Option<&Value>) -> bool {
     let description = property.map(property_description).unwrap_or_default();
     let text = format!("{name} {description}").to_lowercase();
     text.split(|c: char| !c.is_alphanumeric()).any(|word| {
-        COORDINATE_WORDS
-            .iter()
-            .any(|w| word.starts_with(w) && w.is_ascii())
-    }) || COORDINATE_WORDS
-        .iter()
-        .any(|w| !w.is_ascii() && text.contains(w))
+        COORDINATE_WORDS.contains(&word)
+            || COORDINATE_WORD_STARTS
+                .iter()
+                .any(|start| word.starts_with(start))
+    }) || COORDINATE_WORDS_ZH.iter().any(|word| text.contains(word))
 }
 
 #[cfg(test)]
@@ -134,12 +130,14 @@ mod tests {
             "coord1": {"type": "array", "items": {"type": "number"},
                        "description": "The first coordinate as (latitude, longitude)."},
             "longitude": {"type": "number"},
-            "distance": {"type": "number", "description": "Kilometres to walk."}
+            "distance": {"type": "number", "description": "Kilometres to walk."},
+            "latest": {"type": "number", "description": "The latest reading, however long."}
         }});
         let written = south_or_west("From (33.4484 N, 112.0740 W), 112.074 W, walk 112.074 W");
         let mut signed = signed_by_hemisphere(
             &written,
-            &json!({"coord1": [33.4484, 112.074], "longitude": 112.074, "distance": 112.074}),
+            &json!({"coord1": [33.4484, 112.074], "longitude": 112.074, "distance": 112.074,
+                    "latest": 112.074}),
             &schema,
         );
         signed.sort_by(|a, b| a.0.cmp(&b.0));

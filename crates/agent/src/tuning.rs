@@ -326,6 +326,12 @@ pub struct ToolCallTuning {
     /// there and takes the call path after the text sent; such blocks are held back from the
     /// stream until they close.
     pub calls_written_as_text: bool,
+    /// In `auto`, answering a user's message: a text answer that only repeats the message
+    /// (the default model does, to some short Chinese questions) is no answer; it is held
+    /// back while it follows the message and, where it ends as the message did, the call path
+    /// is taken in its place (under the `required` grammar, the calls checked as the model's
+    /// own).
+    pub call_after_echo: bool,
     /// Write a call's whole numbers that its tool's schema declares floats (`format: float`
     /// or `double`) with a fraction (`2.0`), the type the tool's language reads.
     pub floats_as_declared: bool,
@@ -426,6 +432,7 @@ impl Default for ToolCallTuning {
             moved_values_are_new: true,
             text_answer_without_tools: true,
             calls_written_as_text: true,
+            call_after_echo: true,
             floats_as_declared: true,
             number_items_as_floats: true,
             parallel_call_guidance: CallGuidance::default(),

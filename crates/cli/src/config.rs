@@ -191,6 +191,8 @@ pub struct Config {
     /// A text answer that writes a call of an offered tool as JSON or markup takes the call
     /// path instead.
     pub calls_written_as_text: bool,
+    /// A text answer that only repeats the user's message takes the call path instead.
+    pub call_after_echo: bool,
     /// Write a call's whole numbers that its tool's schema declares floats (`format: float`
     /// or `double`) with a fraction (`2.0`).
     pub floats_as_declared: bool,
@@ -369,6 +371,7 @@ impl Default for Config {
             moved_values_are_new: true,
             text_answer_without_tools: true,
             calls_written_as_text: true,
+            call_after_echo: true,
             floats_as_declared: true,
             number_items_as_floats: true,
             parallel_call_guidance: fulcrum_agent::CallGuidance::default(),
@@ -422,7 +425,7 @@ pub enum EngineKind {
 }
 
 /// The keys of [`Config`], which are also the accepted `FULCRUM_<KEY>` variables.
-pub const KEYS: [&str; 110] = [
+pub const KEYS: [&str; 111] = [
     "engine",
     "upstreams",
     "host",
@@ -494,6 +497,7 @@ pub const KEYS: [&str; 110] = [
     "moved_values_are_new",
     "text_answer_without_tools",
     "calls_written_as_text",
+    "call_after_echo",
     "floats_as_declared",
     "number_items_as_floats",
     "parallel_call_guidance",
@@ -665,6 +669,7 @@ impl Config {
             moved_values_are_new: self.moved_values_are_new,
             text_answer_without_tools: self.text_answer_without_tools,
             calls_written_as_text: self.calls_written_as_text,
+            call_after_echo: self.call_after_echo,
             floats_as_declared: self.floats_as_declared,
             number_items_as_floats: self.number_items_as_floats,
             parallel_call_guidance: self.parallel_call_guidance,

@@ -57,6 +57,7 @@ use super::asked::AskedFunctions;
 use super::choices::NamedChoices;
 use super::companions::companion_calls;
 use super::currencies::currencies_as_codes;
+use super::echo;
 use super::flags::{flag_default, unasked_flags, FlagMentions};
 use super::formats::{
     cities_without_state, dates_in_words_as_iso, values_as_described, STATE_GRAMMAR,
@@ -135,6 +136,9 @@ pub struct CheckReport {
     /// The model began a text answer, but the user's message names this offered function
     /// (see `CallCheck::named`): its call was asked for in the text's place.
     pub named_function_called: Option<String>,
+    /// The model's text answer repeated the user's message: the call path was taken in
+    /// its place.
+    pub echo_replaced_by_call: bool,
 }
 
 /// A call the checks dropped or added, and why.
@@ -177,6 +181,7 @@ impl CheckReport {
             && !self.asked_bounded_call
             && self.call_written_as_text.is_none()
             && self.named_function_called.is_none()
+            && !self.echo_replaced_by_call
     }
 }
 
@@ -424,6 +429,9 @@ pub struct CallCheck {
     /// A text answer that writes a call of an offered tool as JSON or markup takes the call
     /// path (see [`WrittenCalls`]).
     written_calls: bool,
+    /// The user's message, against which a text answer that only repeats it is told apart
+    /// (see [`echo::Echo`]).
+    echo_of: Option<echo::Echo>,
     /// The conversation rendered without tools, for the text answer generated when no call
     /// is left: shown the tools, the model that wanted a call writes around the call it may
     /// not make ("Mark the start of the response with `{"name": …`").
@@ -548,6 +556,12 @@ impl CallCheck {
         let percentages = on(tuning.percentages_as_fractions);
         let percentage_points = on(tuning.percentages_as_points);
         let written_calls = on(tuning.calls_written_as_text) && *choice == ToolChoice::Auto;
+        let echo_of = message
+            .filter(|_| {
+                on(tuning.call_after_echo) && *choice == ToolChoice::Auto && answers_user(messages)
+            })
+            .map(echo::Echo::of)
+            .filter(echo::Echo::is_some);
         let named: Vec<String> = message
             .filter(|_| {
                 on(tuning.named_functions_called)
@@ -579,6 +593,7 @@ impl CallCheck {
             });
         if !call_required
             && !written_calls
+            && echo_of.is_none()
             && named.is_empty()
             && relevance.is_none()
             && grounding == CallGrounding::Off
@@ -682,6 +697,7 @@ impl CallCheck {
             parallel,
             relevance,
             written_calls,
+            echo_of,
             plain_prompt: None,
             // No text answer is generated where a call is required.
             wants_plain_prompt: tuning.text_answer_without_tools && !call_required,
@@ -700,6 +716,16 @@ impl CallCheck {
             self.plain_prompt = Some(render()?);
         }
         Ok(self)
+    }
+
+    /// Gives the check the prompt a text answer generated when no call is left starts from,
+    /// whatever `text_answer_without_tools` says: the agent's answer step after tool results
+    /// (rendered without tools, as the turn's last step is).
+    pub fn with_answer_prompt(mut self, prompt: String) -> Self {
+        if !self.call_required {
+            self.plain_prompt = Some(prompt);
+        }
+        self
     }
 
     /// Where the generation this check runs on will leave what the checks changed.
@@ -880,6 +906,14 @@ impl Checking {
                             drop(first);
                             return self.finish_named_call(held, pieces).await;
                         }
+                        if self
+                            .check
+                            .echo_of
+                            .as_ref()
+                            .is_some_and(|m| m.begun_by(&held))
+                        {
+                            continue;
+                        }
                         passing = true;
                         std::mem::take(&mut held)
                     };
@@ -910,6 +944,16 @@ impl Checking {
                                 .await;
                         }
                         held = rest;
+                    }
+                    let echoed = !passing
+                        && reason == FinishReason::Stop
+                        && self
+                            .check
+                            .echo_of
+                            .as_ref()
+                            .is_some_and(|m| m.whole_in(&held));
+                    if echoed {
+                        return self.finish_after_echo(held, usage).await;
                     }
                     let (text, reason, usage) = match answer_kind(&held) {
                         AnswerKind::Calls(start) if !passing && reason == FinishReason::Stop => {
@@ -977,6 +1021,37 @@ impl Checking {
         self.leave_report(watch.text().to_string());
         let unsent = text.get(sent.len()..).unwrap_or_default().to_string();
         self.send_rest(unsent, reason, usage);
+        Ok(())
+    }
+
+    /// The answer where the model's text (`echo`) only repeated the user's message: calls
+    /// asked for in its place, under the `required` grammar, checked as the model's own;
+    /// without a valid one, the text stands.
+    async fn finish_after_echo(&self, echo: String, usage: Usage) -> Result<(), EngineError> {
+        tracing::info!("the text answer repeated the user's message: asked for calls instead");
+        self.note(|changes| changes.echo_replaced_by_call = true);
+        let grammar = self
+            .check
+            .tools
+            .grammar(&ToolChoice::Required, self.check.parallel);
+        let (calls, reason, more) =
+            start_generation(&self.backend, self.follow_up(String::new(), grammar))
+                .await?
+                .collect()
+                .await?;
+        let usage = Usage {
+            completion_tokens: usage.completion_tokens + more.completion_tokens,
+            ..more
+        };
+        let start = calls.len() - calls.trim_start().len();
+        let (text, reason, usage) =
+            if calls[start..].starts_with(OPEN) && reason == FinishReason::Stop {
+                self.checked(&calls, start, usage).await?
+            } else {
+                (echo.clone(), FinishReason::Stop, usage)
+            };
+        self.leave_report(echo);
+        self.send_rest(text, reason, usage);
         Ok(())
     }
 
@@ -3737,6 +3812,56 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_text_answer_that_repeats_the_message_gives_way_to_a_call() {
+        let question = "How do I get from Paris to Lyon?";
+        let echo = "How do I get from Paris to Lyon?";
+        let made = call("route", json!({"start": "Paris", "end": "Lyon"}));
+        let (answer, requests, report) =
+            try_answer(question, ToolChoice::Auto, vec![echo.into(), made.clone()]).await;
+        let (text, usage) = answer.expect("generated");
+        assert_eq!(text, made);
+        let report = report.expect("the checks changed the answer");
+        assert!(report.echo_replaced_by_call);
+        assert_eq!(report.model_answer, echo);
+        // The calls asked for in the echo's place, from the prompt (the probes for more
+        // calls follow).
+        assert_eq!(requests[1].prompt, "PROMPT ");
+        let calls_grammar = tools().grammar(&ToolChoice::Required, true);
+        assert_eq!(requests[1].grammar.as_deref(), Some(calls_grammar.as_str()));
+        // The echo's tokens count as generated.
+        assert!(usage.completion_tokens > made.split_inclusive(' ').count() as u32);
+
+        // A call nobody's words ground is dropped; the text the model gives then stands.
+        let invented = call("route", json!({"start": "Rome", "end": "Milan"}));
+        let (answer, _, report) = try_answer(
+            question,
+            ToolChoice::Auto,
+            vec![echo.into(), invented, "Take the train.".into()],
+        )
+        .await;
+        assert_eq!(answer.expect("generated").0, "Take the train.");
+        assert!(report.expect("reported").answered_in_text);
+
+        // An answer that begins as the message and goes on is an answer; so is a short
+        // message said back.
+        let answered = "How do I get from Paris to Lyon? By train, in two hours.";
+        let (answer, requests, _) =
+            try_answer(question, ToolChoice::Auto, vec![answered.into()]).await;
+        assert_eq!(answer.expect("generated").0, answered);
+        assert_eq!(requests.len(), 1);
+        let (answer, requests, _) =
+            try_answer("Hi there", ToolChoice::Auto, vec!["Hi there".into()]).await;
+        assert_eq!(answer.expect("generated").0, "Hi there");
+        assert_eq!(requests.len(), 1);
+
+        let off = ToolCallTuning {
+            call_after_echo: false,
+            ..ToolCallTuning::default()
+        };
+        sent_as_written_under(off, question, echo).await;
+    }
+
+    #[tokio::test]
     async fn a_call_written_into_the_text_is_asked_for_as_a_call_after_the_text_sent() {
         let question = "How do I get from Paris to Lyon?";
         let prose = "You can use the following function call:\n\n";
@@ -5749,6 +5874,7 @@ mod tests {
             lists_paired_in_order: false,
             moved_values_are_new: false,
             calls_written_as_text: false,
+            call_after_echo: false,
             call_relevance: false,
             ..tuning
         };
@@ -5792,6 +5918,7 @@ mod tests {
             lists_paired_in_order: false,
             moved_values_are_new: false,
             calls_written_as_text: false,
+            call_after_echo: false,
             ..tuning
         };
         let required = CallCheck::new(
@@ -6661,6 +6788,7 @@ mod tests {
         assert!(!check(&ToolCallTuning {
             text_answer_without_tools: false,
             calls_written_as_text: false,
+            call_after_echo: false,
             ..ToolCallTuning::default()
         }));
     }

@@ -8,6 +8,7 @@ mod choices;
 mod companions;
 mod currencies;
 mod dates;
+mod echo;
 mod flags;
 mod formats;
 mod grounding;

@@ -69,17 +69,16 @@ impl Agent {
         let continues_turn = stored.last().is_some_and(|m| m.role == Role::Tool);
         let memory = self.sessions.memory(session_id)?;
         let mut system = vec![Message::system(self.options.system_prompt.clone())];
-        if continues_turn {
-            let request = last_user_text(&stored).unwrap_or_default();
-            let answer_only = *choice == ToolChoice::None;
-            let language = if self.options.answer_in_users_language {
-                Language::of(request)
-            } else {
-                Language::English
-            };
-            if let Some(closing) = closing_instruction(language, answer_only) {
-                stored.push(Message::system(closing));
-            }
+        let language = if self.options.answer_in_users_language {
+            Language::of(last_user_text(&stored).unwrap_or_default())
+        } else {
+            Language::English
+        };
+        let closing = continues_turn
+            .then(|| closing_instruction(language, *choice == ToolChoice::None))
+            .flatten();
+        if let Some(closing) = closing {
+            stored.push(Message::system(closing));
         }
         let offered = if *choice == ToolChoice::None {
             &[][..]
@@ -120,7 +119,17 @@ impl Agent {
             self.options.parallel_calls,
             true,
         )
-        .map(|check| check.with_plain_prompt(|| render_prompt(&self.template, &messages, &[])))
+        .map(|check| {
+            if continues_turn {
+                // A text answer instead of the calls after tool results is the turn's answer:
+                // the prompt of the answer step, or the model, still shown the tools, writes
+                // about the call it may not make ("Mark the row number in the response.").
+                let answer = answer_step(&messages, closing, language);
+                render_prompt(&self.template, &answer, &[]).map(|p| check.with_answer_prompt(p))
+            } else {
+                check.with_plain_prompt(|| render_prompt(&self.template, &messages, &[]))
+            }
+        })
         .transpose()?;
         let request = GenerationRequest {
             timeout: self.options.generation_timeout,
@@ -187,6 +196,23 @@ impl Agent {
         }
         Err(AgentError::Incomplete)
     }
+}
+
+/// The messages of an answer step after tool results, from a step's assembled `messages`
+/// closed by `closing` (the instruction of a step that may call, if any): closed by the
+/// instruction of a step that may only answer instead.
+fn answer_step(messages: &[Message], closing: Option<&str>, language: Language) -> Vec<Message> {
+    let mut answer = messages.to_vec();
+    let closed_by_step = answer.last().is_some_and(|m| {
+        m.role == Role::System && closing.is_some() && m.content.as_deref() == closing
+    });
+    if closed_by_step {
+        answer.pop();
+    }
+    if let Some(instruction) = closing_instruction(language, true) {
+        answer.push(Message::system(instruction));
+    }
+    answer
 }
 
 /// One step's generation.

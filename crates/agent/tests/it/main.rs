@@ -77,6 +77,13 @@ pub fn world_checked(script: &[&str]) -> World {
     })
 }
 
+/// [`world_checked`] with `options` as given, tuning included.
+pub fn world_checked_with(script: &[&str], options: AgentOptions) -> World {
+    world_built(script, |dir, backend| {
+        open_agent_tuned(dir, backend, options)
+    })
+}
+
 fn world_built(script: &[&str], open: impl FnOnce(&Path, Arc<ScriptedBackend>) -> Agent) -> World {
     let dir = tempfile::tempdir().expect("dir");
     let connection = rusqlite::Connection::open(dir.path().join("shop.db")).expect("db");
@@ -168,6 +175,7 @@ pub fn open_agent_with(dir: &Path, backend: Arc<ScriptedBackend>, options: Agent
                 moved_values_are_new: false,
                 text_answer_without_tools: true,
                 calls_written_as_text: false,
+                call_after_echo: false,
                 floats_as_declared: true,
                 number_items_as_floats: true,
                 parallel_call_guidance: CallGuidance::Off,

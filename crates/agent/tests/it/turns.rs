@@ -148,6 +148,58 @@ async fn the_call_a_list_asks_for_is_added_and_audited_beside_the_models_own_ans
 }
 
 #[tokio::test]
+async fn a_call_dropped_after_tool_results_gives_way_to_the_answer_step() {
+    let iphone = call("search_product", json!({"query": "iPhone 15"}));
+    // After the result, the model calls for a product nobody named: the call is dropped, and
+    // the text answer is generated as the turn's answering step is, without the tools and
+    // told to answer from the results (shown the tools, the default model wrote "Mark the
+    // row number in the response.").
+    let invented = call("search_product", json!({"query": "Pixel 9 Pro"}));
+    // One call per step: no probe for more calls after the first.
+    let options = fulcrum_agent::AgentOptions {
+        parallel_calls: false,
+        ..Default::default()
+    };
+    let w = crate::world_checked_with(&[&iphone, &invented, "It costs 799."], options);
+    let erin = user("erin", "employee");
+    let session = w.agent.create_session(&erin).expect("session");
+    let outcome = w
+        .agent
+        .send(&erin, &session.id, "How much is the iPhone 15?", None)
+        .await
+        .expect("turn");
+    assert_eq!(outcome.answer.as_deref(), Some("It costs 799."));
+    assert_eq!(outcome.steps, 2);
+    let requests = w.backend.requests();
+    let answering = requests.last().expect("requests");
+    assert!(
+        answering
+            .prompt
+            .contains("answer the user's question in plain sentences"),
+        "{}",
+        answering.prompt
+    );
+    assert!(
+        !answering.prompt.contains("<tools>"),
+        "{}",
+        answering.prompt
+    );
+    assert!(answering.prompt.contains("A16 chip"), "the result is kept");
+    // The deciding step itself was shown the tools and no closing instruction.
+    assert!(requests[1].prompt.contains("<tools>"));
+    assert!(!requests[1].prompt.contains("plain sentences"));
+    let records = w.agent.policy().audit().records(0, 1000).expect("records");
+    let second = records
+        .iter()
+        .filter(|r| r.event.kind == "model_output")
+        .nth(1)
+        .expect("the second step's output");
+    let checks = &second.event.data["call_checks"];
+    assert_eq!(checks["answered_in_text"], true, "{checks}");
+    assert_eq!(checks["dropped"][0]["arguments"]["query"], "Pixel 9 Pro");
+}
+
+#[tokio::test]
 async fn after_tool_results_a_chinese_question_is_asked_to_be_answered_in_chinese() {
     let search = call("search_product", json!({"query": "iPhone 15"}));
     let ask = |question: &'static str, in_users_language: bool| {

@@ -81,6 +81,7 @@ fn exact_tuning() -> fulcrum_agent::ToolCallTuning {
         lists_paired_in_order: false,
         moved_values_are_new: false,
         calls_written_as_text: false,
+        call_after_echo: false,
         call_relevance: false,
         ..Default::default()
     }

@@ -3,7 +3,6 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -11,6 +10,7 @@ use fulcrum_agent::LoadedModel;
 use fulcrum_eval::convert::to_tool;
 use fulcrum_eval::{check_entry, load_category, Category, Entry, ModelOutput};
 use fulcrum_server::{AppState, ServerOptions};
+use futures::StreamExt;
 use serde_json::{json, Value};
 
 use crate::config::{Config, ModelFlags};
@@ -166,21 +166,17 @@ async fn evaluate(
         writeln!(out, "{line}").context("cannot write the results file")?;
     }
     out.flush().context("cannot write the results file")?;
-    let semaphore = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
     let total = entries.len();
-    let mut tasks = Vec::with_capacity(total);
-    for entry in entries {
-        let permit = Arc::clone(&semaphore);
-        let client = client.clone();
-        let url = base_url.clone();
-        let model = model.clone();
-        tasks.push(tokio::spawn(async move {
-            let _permit = permit.acquire_owned().await;
+    // Started in the entries' order, `concurrency` at a time, each written as it ends: a slow
+    // entry holds back neither the next ones' start nor their lines (a killed run keeps them).
+    let (client, base_url, model) = (&client, &base_url, &model);
+    let mut running = futures::stream::iter(entries)
+        .map(|entry| async move {
             let started = Instant::now();
-            let result = ask(&client, &url, &model, &entry).await;
+            let result = ask(client, base_url, model, &entry).await;
             (entry, result, started.elapsed())
-        }));
-    }
+        })
+        .buffer_unordered(concurrency.max(1));
 
     let mut scores: Vec<(Category, usize, usize)> = categories.iter().map(|c| (*c, 0, 0)).collect();
     let mut calls_seen = 0usize;
@@ -207,8 +203,8 @@ async fn evaluate(
             }
         }
     }
-    for (done, task) in tasks.into_iter().enumerate() {
-        let (entry, result, elapsed) = task.await.context("an evaluation task failed")?;
+    let mut done = 0;
+    while let Some((entry, result, elapsed)) = running.next().await {
         let (output, usage, request_error) = match result {
             Ok((output, usage)) => (output, usage, None),
             Err(err) => (
@@ -253,7 +249,8 @@ async fn evaluate(
         writeln!(out, "{line}").context("cannot write the results file")?;
         out.flush().context("cannot write the results file")?;
         let correct: usize = scores.iter().map(|s| s.2).sum();
-        eprint!("\rbfcl: {}/{total} done, {correct} correct", done + 1);
+        done += 1;
+        eprint!("\rbfcl: {done}/{total} done, {correct} correct");
     }
     eprintln!();
     out.flush().context("cannot write the results file")?;

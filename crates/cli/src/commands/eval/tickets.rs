@@ -11,11 +11,12 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use fulcrum_eval::tickets::{grade, load_tickets, Grade, ObservedCall, Ticket, KINDS};
+use futures::StreamExt;
 use serde_json::{json, Value};
 
 use crate::config::{Config, ModelFlags};
@@ -186,26 +187,24 @@ async fn ask_all(
     eprintln!(
         "tickets: {total} answers to get from {base_url} (model {model}), {concurrency} at a time"
     );
-    let semaphore = Arc::new(tokio::sync::Semaphore::new(concurrency));
-    let mut tasks = Vec::with_capacity(total);
-    for (ticket, on) in jobs {
-        let permit = Arc::clone(&semaphore);
-        let (client, url, model) = (client.clone(), base_url.to_string(), model.clone());
-        let system_prompt = system_prompt.to_string();
-        tasks.push(tokio::spawn(async move {
-            let _permit = permit.acquire_owned().await;
-            let started = Instant::now();
-            let result = if on {
-                ask_agent(&client, &url, &ticket).await
-            } else {
-                ask_plain(&client, &url, &model, &system_prompt, &ticket).await
-            };
-            (ticket, on, result, started.elapsed())
-        }));
-    }
+    // Started in the tickets' order, `concurrency` at a time, each reported as it ends: a slow
+    // ticket holds back neither the next ones' start nor the progress lines.
+    let mut running = futures::stream::iter(jobs.into_iter().enumerate())
+        .map(|(index, (ticket, on))| {
+            let (client, model) = (&client, &model);
+            async move {
+                let started = Instant::now();
+                let result = if on {
+                    ask_agent(client, base_url, &ticket).await
+                } else {
+                    ask_plain(client, base_url, model, system_prompt, &ticket).await
+                };
+                (index, ticket, on, result, started.elapsed())
+            }
+        })
+        .buffer_unordered(concurrency.max(1));
     let mut answered = Vec::with_capacity(total);
-    for (done, task) in tasks.into_iter().enumerate() {
-        let (ticket, on, result, took) = task.await.context("a ticket's task failed")?;
+    while let Some((index, ticket, on, result, took)) = running.next().await {
         let (answer, calls, error) = match result {
             Ok((answer, calls)) => (answer, calls, None),
             Err(err) => (String::new(), Vec::new(), Some(format!("{err:#}"))),
@@ -213,24 +212,30 @@ async fn ask_all(
         let grade = grade(&ticket, &answer, &calls, on);
         eprintln!(
             "tickets: {}/{total} {} tools {}: {}",
-            done + 1,
+            answered.len() + 1,
             ticket.id,
             if on { "on" } else { "off" },
             if grade.correct { "right" } else { "wrong" }
         );
-        answered.push(Answered {
-            kind: ticket.kind.clone(),
-            language: ticket.language.clone(),
-            tools_on: on,
-            line: json!({
-                "id": ticket.id, "kind": ticket.kind, "language": ticket.language,
-                "tools": if on { "on" } else { "off" }, "question": ticket.question,
-                "answer": answer, "calls": calls, "error": error, "grade": grade,
-                "elapsed_ms": took.as_secs_f64() * 1000.0,
-            }),
-            grade,
-        });
+        answered.push((
+            index,
+            Answered {
+                kind: ticket.kind.clone(),
+                language: ticket.language.clone(),
+                tools_on: on,
+                line: json!({
+                    "id": ticket.id, "kind": ticket.kind, "language": ticket.language,
+                    "tools": if on { "on" } else { "off" }, "question": ticket.question,
+                    "answer": answer, "calls": calls, "error": error, "grade": grade,
+                    "elapsed_ms": took.as_secs_f64() * 1000.0,
+                }),
+                grade,
+            },
+        ));
     }
+    // The answers file keeps the tickets' order.
+    answered.sort_by_key(|(index, _)| *index);
+    let answered = answered.into_iter().map(|(_, answered)| answered).collect();
     Ok(answered)
 }
 

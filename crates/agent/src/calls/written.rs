@@ -157,10 +157,16 @@ fn written_names(text: &str) -> Vec<String> {
         }
     }
     for (at, _) in text.match_indices("<function") {
-        let rest = text[at + "<function".len()..]
-            .trim_start_matches(['=', ' '])
-            .trim_start_matches("name=")
-            .trim_start_matches('"');
+        let rest = text[at + "<function".len()..].trim_start_matches(['=', ' ']);
+        // A quoted name is read whole: the model writes some with a space for an underscore
+        // (`<function name="query_meeting room">`).
+        if let Some(quoted) = rest.strip_prefix("name=\"") {
+            if let Some(end) = quoted.find('"') {
+                names.push(normalized(quoted[..end].trim()));
+                continue;
+            }
+        }
+        let rest = rest.trim_start_matches("name=").trim_start_matches('"');
         let end = rest
             .find(|c: char| !(c.is_alphanumeric() || matches!(c, '_' | '.' | '-')))
             .unwrap_or(rest.len());
@@ -222,6 +228,17 @@ mod tests {
         assert_eq!(sent, "Here it is:\n");
         let bare = "{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n";
         assert_eq!(super::tests::watch(bare, 5).1.called(), Some("get_weather"));
+    }
+
+    #[test]
+    fn a_quoted_name_is_read_whole() {
+        // A space for an underscore is a slip of one letter.
+        let text = "Use it:\n```xml\n<tools>\n  <function name=\"geo distance.calculate\">\n";
+        let (sent, watch) = watch(text, 4);
+        assert_eq!(watch.called(), Some("geo distance_calculate"));
+        assert_eq!(sent, "Use it:\n");
+        let camel = "```xml\n<function name=\"getWeather\" description=\"…\">\n```\n";
+        assert_eq!(super::tests::watch(camel, 3).1.called(), Some("getweather"));
     }
 
     #[test]

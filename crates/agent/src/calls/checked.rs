@@ -992,15 +992,7 @@ impl Checking {
         let called = watch.called().unwrap_or_default().to_string();
         tracing::info!(tool = %called, "the text answer wrote a call out: asked for the call itself");
         self.note(|changes| changes.call_written_as_text = Some(called));
-        let grammar = self
-            .check
-            .tools
-            .grammar(&ToolChoice::Required, self.check.parallel);
-        let (calls, reason, more) =
-            start_generation(&self.backend, self.follow_up(sent.clone(), grammar))
-                .await?
-                .collect()
-                .await?;
+        let (calls, reason, more) = self.calls_in_place_of_text(sent.clone()).await?;
         // The text's tokens count as generated, not as the follow-up's prompt.
         let usage = Usage {
             prompt_tokens: usage.map_or(more.prompt_tokens.saturating_sub(sent_pieces), |usage| {
@@ -1024,21 +1016,30 @@ impl Checking {
         Ok(())
     }
 
+    /// Calls asked for after `prefix` under the `required` grammar, where the model's text is
+    /// not the answer (it wrote a call out, or said the message back): what was generated, how
+    /// it ended, its usage.
+    async fn calls_in_place_of_text(
+        &self,
+        prefix: String,
+    ) -> Result<(String, FinishReason, Usage), EngineError> {
+        let grammar = self
+            .check
+            .tools
+            .grammar(&ToolChoice::Required, self.check.parallel);
+        start_generation(&self.backend, self.follow_up(prefix, grammar))
+            .await?
+            .collect()
+            .await
+    }
+
     /// The answer where the model's text (`echo`) only repeated the user's message: calls
     /// asked for in its place, under the `required` grammar, checked as the model's own;
     /// without a valid one, the text stands.
     async fn finish_after_echo(&self, echo: String, usage: Usage) -> Result<(), EngineError> {
         tracing::info!("the text answer repeated the user's message: asked for calls instead");
         self.note(|changes| changes.echo_replaced_by_call = true);
-        let grammar = self
-            .check
-            .tools
-            .grammar(&ToolChoice::Required, self.check.parallel);
-        let (calls, reason, more) =
-            start_generation(&self.backend, self.follow_up(String::new(), grammar))
-                .await?
-                .collect()
-                .await?;
+        let (calls, reason, more) = self.calls_in_place_of_text(String::new()).await?;
         let usage = Usage {
             completion_tokens: usage.completion_tokens + more.completion_tokens,
             ..more

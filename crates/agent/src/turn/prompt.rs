@@ -124,7 +124,7 @@ impl Agent {
                 // A text answer instead of the calls after tool results is the turn's answer:
                 // the prompt of the answer step, or the model, still shown the tools, writes
                 // about the call it may not make ("Mark the row number in the response.").
-                let answer = answer_step(&messages, closing, language);
+                let answer = answer_step(&messages, language);
                 render_prompt(&self.template, &answer, &[]).map(|p| check.with_answer_prompt(p))
             } else {
                 check.with_plain_prompt(|| render_prompt(&self.template, &messages, &[]))
@@ -198,13 +198,16 @@ impl Agent {
     }
 }
 
-/// The messages of an answer step after tool results, from a step's assembled `messages`
-/// closed by `closing` (the instruction of a step that may call, if any): closed by the
-/// instruction of a step that may only answer instead.
-fn answer_step(messages: &[Message], closing: Option<&str>, language: Language) -> Vec<Message> {
+/// The messages of an answer step after tool results, from the assembled `messages` of a
+/// step that may call: closed by the instruction of a step that may only answer instead of
+/// the calling step's own (if it has one).
+fn answer_step(messages: &[Message], language: Language) -> Vec<Message> {
     let mut answer = messages.to_vec();
+    let calling_closing = closing_instruction(language, false);
     let closed_by_step = answer.last().is_some_and(|m| {
-        m.role == Role::System && closing.is_some() && m.content.as_deref() == closing
+        m.role == Role::System
+            && calling_closing.is_some()
+            && m.content.as_deref() == calling_closing
     });
     if closed_by_step {
         answer.pop();

@@ -257,6 +257,11 @@ pub enum ExecutorConfig {
         /// e.g. "no order {order_id} in a refundable state". Such a write is always an error.
         #[serde(default)]
         no_rows: Option<String>,
+        /// Numeric columns a read also sums, over every row the statement matches (those past
+        /// `max_rows` too), into a `totals` object before the rows: a figure computed in code
+        /// rather than by the model adding rows.
+        #[serde(default)]
+        totals: Vec<String>,
     },
     /// A request to a URL template under an allowlisted prefix; `{arg}` is replaced by the
     /// percent-encoded argument, other arguments go in the query string (GET) or JSON body.

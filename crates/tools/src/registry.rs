@@ -404,6 +404,8 @@ fn check_executor(
             database,
             statement,
             max_rows,
+            mode,
+            totals,
             ..
         } => {
             if !config.databases.iter().any(|db| &db.name == database) {
@@ -413,6 +415,9 @@ fn check_executor(
             }
             if *max_rows == 0 {
                 return Err("`max_rows` must be above 0".into());
+            }
+            if !totals.is_empty() && *mode == SqlMode::Write {
+                return Err("`totals` sums the rows of a read; a write returns none".into());
             }
             for name in crate::executor::sql::statement_parameters(statement) {
                 if crate::executor::sql::CALLER_PARAMETERS.contains(&name) {

@@ -188,6 +188,7 @@ impl Executors {
                     mode,
                     max_rows,
                     no_rows,
+                    totals,
                 } => {
                     let path = self.registry.database_path(database).ok_or_else(|| {
                         ToolsError::Execution {
@@ -202,6 +203,7 @@ impl Executors {
                         mode: *mode,
                         max_rows: *max_rows,
                         no_rows: sql::no_rows_message(no_rows.as_deref(), &arguments),
+                        totals: totals.clone(),
                         arguments: arguments.clone(),
                         caller: permit.principal().clone(),
                         timeout,

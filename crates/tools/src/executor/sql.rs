@@ -64,6 +64,8 @@ pub(crate) struct SqlCall {
     pub max_rows: usize,
     /// The error of a write that changes no row.
     pub no_rows: String,
+    /// Columns summed over every matched row (see `ExecutorConfig::Sql::totals`).
+    pub totals: Vec<String>,
     pub arguments: Value,
     pub caller: crate::identity::Principal,
     pub timeout: Duration,
@@ -235,13 +237,18 @@ fn execute(connection: &Connection, call: &SqlCall) -> Result<Value, String> {
         .into_iter()
         .map(str::to_string)
         .collect();
+    let mut totals = ColumnTotals::new(&call.totals, &columns)?;
     let mut rows = statement.raw_query();
     let mut out = Vec::new();
     let mut more = false;
     while let Some(row) = rows.next().map_err(|err| err.to_string())? {
+        totals.add(row)?;
         if out.len() == call.max_rows {
             more = true;
-            break;
+            if totals.is_empty() {
+                break;
+            }
+            continue;
         }
         let mut object = Map::with_capacity(columns.len());
         for (index, column) in columns.iter().enumerate() {
@@ -250,11 +257,104 @@ fn execute(connection: &Connection, call: &SqlCall) -> Result<Value, String> {
         }
         out.push(Value::Object(object));
     }
-    let mut result = json!({"rows": out});
-    if more {
-        result["more_rows"] = json!(true);
+    let mut result = Map::new();
+    if !totals.is_empty() {
+        result.insert("totals".into(), totals.finish());
     }
-    Ok(result)
+    result.insert("rows".into(), Value::Array(out));
+    if more {
+        result.insert("more_rows".into(), json!(true));
+    }
+    Ok(Value::Object(result))
+}
+
+/// The running sums of a read's `totals` columns.
+struct ColumnTotals {
+    /// Each summed column's index in the result, name and sum so far.
+    columns: Vec<(usize, String, ColumnSum)>,
+}
+
+/// A column's sum: exact while every value is an integer, else a float rounded at the end to
+/// the most decimals any value was written with (so that 0.1 + 0.2 reads 0.3).
+#[derive(Default)]
+struct ColumnSum {
+    integer: i128,
+    real: f64,
+    any_real: bool,
+    decimals: usize,
+}
+
+/// Decimals kept at most when rounding a sum of floats.
+const MAX_TOTAL_DECIMALS: usize = 6;
+
+impl ColumnTotals {
+    fn new(names: &[String], columns: &[String]) -> Result<Self, String> {
+        let columns = names
+            .iter()
+            .map(|name| {
+                let index = columns
+                    .iter()
+                    .position(|column| column == name)
+                    .ok_or_else(|| {
+                        format!(
+                            "`totals` names column `{name}`, which the statement does not return \
+                         (it returns {})",
+                            columns.join(", ")
+                        )
+                    })?;
+                Ok((index, name.clone(), ColumnSum::default()))
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(ColumnTotals { columns })
+    }
+
+    fn is_empty(&self) -> bool {
+        self.columns.is_empty()
+    }
+
+    fn add(&mut self, row: &rusqlite::Row<'_>) -> Result<(), String> {
+        for (index, name, sum) in &mut self.columns {
+            match row.get_ref(*index).map_err(|err| err.to_string())? {
+                ValueRef::Null => {}
+                ValueRef::Integer(value) => sum.integer += i128::from(value),
+                ValueRef::Real(value) => {
+                    sum.any_real = true;
+                    sum.real += value;
+                    sum.decimals = sum.decimals.max(decimals_written(value));
+                }
+                ValueRef::Text(_) | ValueRef::Blob(_) => {
+                    return Err(format!(
+                        "`totals` column `{name}` holds a value that is not a number"
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Value {
+        let mut totals = Map::new();
+        for (_, name, sum) in self.columns {
+            let value = if sum.any_real {
+                let total = sum.real + sum.integer as f64;
+                let scale = 10f64.powi(sum.decimals.min(MAX_TOTAL_DECIMALS) as i32);
+                json!((total * scale).round() / scale)
+            } else {
+                i64::try_from(sum.integer).map_or_else(|_| json!(sum.integer as f64), |i| json!(i))
+            };
+            totals.insert(name, value);
+        }
+        Value::Object(totals)
+    }
+}
+
+/// How many decimals the shortest form of `value` has (`12.5` has one).
+fn decimals_written(value: f64) -> usize {
+    let written = json!(value).to_string();
+    match written.split_once('.') {
+        Some((_, fraction)) if !fraction.contains(['e', 'E']) => fraction.len(),
+        _ => 0,
+    }
 }
 
 fn to_sql(value: &Value) -> SqlValue {

@@ -223,3 +223,61 @@ async fn http_tools_stay_under_their_prefix_and_their_cap() {
     assert!(output.truncated);
     assert!(output.text.len() < 1_100, "{}", output.text.len());
 }
+
+/// The shop with one more read tool, `order_totals`, returning at most one row and summing
+/// `totals`.
+async fn run_order_totals(totals: &str) -> Result<serde_json::Value, String> {
+    let dir = tempfile::tempdir().expect("dir");
+    crate::create_shop_db(dir.path());
+    let connection = rusqlite::Connection::open(dir.path().join("shop.db")).expect("db");
+    connection
+        .execute_batch(
+            "INSERT INTO orders (id, customer, amount, status) VALUES
+                (12347, 'Bo', 0.1, 'paid'), (12348, 'Cy', 0.2, 'paid'), (12349, 'Di', NULL, 'new');",
+        )
+        .expect("more orders");
+    let policy = format!(
+        "{}\n[[tools]]\nname = \"order_totals\"\ndescription = \"Orders and their totals.\"\n\
+         roles = [\"employee\"]\n\
+         executor = {{ kind = \"sql\", database = \"shop\", max_rows = 1, totals = {totals}, \
+         statement = \"SELECT id, amount, refunds FROM orders ORDER BY id\" }}\n",
+        crate::SHOP_POLICY
+    );
+    std::fs::write(dir.path().join("policy.toml"), policy).expect("write");
+    let policy = crate::open_policy(dir.path(), std::time::Duration::from_secs(60));
+    let context = as_user("erin", "employee");
+    let Decision::Permit(permit) = policy
+        .authorize(&context, "order_totals", &json!({}))
+        .expect("decides")
+    else {
+        panic!("permitted");
+    };
+    let output = policy
+        .execute(&context, permit)
+        .await
+        .map_err(|err| err.to_string())?;
+    Ok(serde_json::from_str(&output.text).expect("json"))
+}
+
+#[tokio::test]
+async fn totals_sum_every_matched_row_before_the_rows() {
+    let value = run_order_totals(r#"["amount", "refunds"]"#)
+        .await
+        .expect("runs");
+    // Every row is summed, also those past `max_rows`; floats at the decimals written (the
+    // sum of 199.0 + 35.5 + 0.1 + 0.2 in floats is 234.79999999999998), nulls left out,
+    // integers summed as integers.
+    assert_eq!(value["totals"], json!({"amount": 234.8, "refunds": 0}));
+    assert_eq!(value["rows"].as_array().map(Vec::len), Some(1));
+    assert_eq!(value["more_rows"], json!(true));
+    let keys: Vec<&String> = value.as_object().expect("object").keys().collect();
+    assert_eq!(keys.first().map(|k| k.as_str()), Some("totals"));
+
+    let error = run_order_totals(r#"["amount", "discount"]"#)
+        .await
+        .expect_err("no such column");
+    assert!(
+        error.contains("`discount`") && error.contains("id, amount, refunds"),
+        "{error}"
+    );
+}

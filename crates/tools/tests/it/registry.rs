@@ -122,6 +122,13 @@ sensitive"#,
     );
     check_refused(&unbound, &["query_order", "`:id`", "not a parameter"]);
 
+    let summed_write = SHOP_POLICY.replace(
+        r#"mode = "write", statement"#,
+        r#"mode = "write", totals = ["refunds"], statement"#,
+    );
+    assert_ne!(summed_write, SHOP_POLICY);
+    check_refused(&summed_write, &["refund_order", "`totals`", "a write"]);
+
     let two_fionas = SHOP_POLICY.replace(
         "[[users]]\nname = \"fiona\"\nrole = \"finance\"",
         "[[users]]\nname = \"fiona\"\nrole = \"finance\"\n\n[[users]]\nname = \"fiona\"\nrole = \"employee\"",
